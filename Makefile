@@ -1,0 +1,45 @@
+# emcd build and test entry points. Needs Go 1.26 and a C compiler (cgo:
+# libsecp256k1 signatures and NVML).
+GO        ?= go
+BUILD_DIR ?= build
+export CGO_ENABLED := 1
+export CGO_CFLAGS  := -O2 -g -Wno-deprecated-declarations
+
+GIT_COMMIT := $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS    := -X github.com/emc-network/emcd/params.GitCommit=$(GIT_COMMIT)
+
+# Core packages that also run under the race detector in `make test`.
+RACE_DIRS := config consensus txpool state genesis jsonrpc router computing
+RACE_PKGS  = $(shell $(GO) list $(addprefix ./,$(addsuffix /...,$(RACE_DIRS))) 2>/dev/null)
+
+.PHONY: all build run test test-short race vet fmt lint bench clean
+
+all: build
+
+build: ## build ./build/emcd
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BUILD_DIR)/emcd ./cmd/emcd
+
+run: build ## single-node dev chain with all roles, JSON-RPC on 127.0.0.1:8545
+	$(BUILD_DIR)/emcd --dev $(ARGS)
+
+test: vet ## everything CI runs: vet, all tests (incl. multi-process), race on core packages
+	$(GO) test -timeout 30m ./...
+	$(MAKE) race
+
+test-short: ## quick iteration: skips multi-process tests
+	$(GO) test -short ./...
+
+race:
+	$(if $(strip $(RACE_PKGS)),$(GO) test -race -short -timeout 20m $(RACE_PKGS),@echo "no race packages yet")
+
+vet:
+	$(GO) vet ./...
+
+fmt:
+	gofmt -l -w .
+
+bench: ## Go benchmarks of the core packages
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+clean:
+	rm -rf $(BUILD_DIR)

@@ -1,0 +1,37 @@
+package main
+
+import (
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/emc-network/emcd/params"
+)
+
+// nodeFlags are the flags of the root command, which runs a node.
+type nodeFlags struct {
+	role          string
+	rpcAddr       string
+	rpcCORS       []string
+	rpcVHosts     []string
+	password      string
+	devPeriod     time.Duration
+	p2pAddr       string
+	metricsAddr   string
+	grpcAddr      string
+	noDevAccounts bool
+}
+
+func (nf *nodeFlags) register(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&nf.role, "role", "validator", "node role: validator, router or compute (--dev runs all roles)")
+	f.StringVar(&nf.rpcAddr, "rpc.addr", params.DefaultRPCAddr, "JSON-RPC listen address, HTTP and WebSocket on the same port (empty disables)")
+	f.StringSliceVar(&nf.rpcCORS, "rpc.corsdomain", nil, "origins allowed to call JSON-RPC from a browser (dev mode default: *)")
+	f.StringSliceVar(&nf.rpcVHosts, "rpc.vhosts", []string{"localhost"}, "Host headers accepted by JSON-RPC (* for any)")
+	f.StringVar(&nf.password, "password", "", "file holding the password of the node key")
+	f.DurationVar(&nf.devPeriod, "dev.period", 0, "dev mode: also seal a block every period even without transactions (0: only when txs are pending)")
+	f.StringVar(&nf.p2pAddr, "p2p.addr", params.DefaultP2PAddr, "libp2p listen multiaddr")
+	f.StringVar(&nf.metricsAddr, "metrics.addr", "", "Prometheus metrics listen address (empty disables)")
+	f.StringVar(&nf.grpcAddr, "grpc.addr", "", "gRPC operator API listen address (empty disables)")
+	f.BoolVar(&nf.noDevAccounts, "no-dev-accounts", false, "dev mode: do not unlock the test-mnemonic accounts")
+}
