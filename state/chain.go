@@ -1,0 +1,458 @@
+package state
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"sync"
+	"sync/atomic"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/math"
+	"github.com/ethereum/go-ethereum/core/rawdb"
+	ethstate "github.com/ethereum/go-ethereum/core/state"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/ethdb"
+	"github.com/ethereum/go-ethereum/event"
+	"github.com/ethereum/go-ethereum/params"
+	"github.com/ethereum/go-ethereum/triedb"
+
+	"github.com/emc-network/emcd/consensus/cert"
+	"github.com/emc-network/emcd/genesis"
+)
+
+var (
+	// ErrGenesisMismatch is returned by Open when the data dir was created
+	// from a different genesis than the one given.
+	ErrGenesisMismatch = errors.New("state: data dir holds a chain with a different genesis")
+	// ErrNotNext is returned by InsertBlock for a block that does not extend
+	// the current head.
+	ErrNotNext = errors.New("state: block does not extend the head")
+	// ErrInvalidBlock wraps every reason a block is rejected.
+	ErrInvalidBlock = errors.New("state: invalid block")
+	// ErrNoGenesis is returned by Open for an empty store without a genesis.
+	ErrNoGenesis = errors.New("state: store is empty and no genesis was given")
+)
+
+// HeadEvent announces a newly committed canonical block.
+type HeadEvent struct {
+	Block    *types.Block
+	Receipts types.Receipts
+}
+
+// Chain is the canonical chain over one store. It is safe for concurrent use:
+// InsertBlock calls are serialised; reads never block on them.
+type Chain struct {
+	db      ethdb.Database
+	triedb  *triedb.Database
+	sdb     ethstate.Database
+	config  *params.ChainConfig
+	gen     *genesis.Genesis
+	genesis *types.Block
+	modules Modules
+	log     *slog.Logger
+
+	insertMu sync.Mutex
+	head     atomic.Pointer[types.Header]
+	headFeed event.Feed
+}
+
+// Open opens the chain in db. An empty store is initialised from g; a
+// non-empty one must have been created from the same genesis (g may be nil
+// to use the stored one).
+func Open(db ethdb.Database, g *genesis.Genesis, modules Modules, log *slog.Logger) (*Chain, error) {
+	if modules == nil {
+		modules = NoModules{}
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	stored := readGenesisJSON(db)
+	if g == nil {
+		if stored == nil {
+			return nil, ErrNoGenesis
+		}
+		var err error
+		if g, err = genesis.FromJSON(stored); err != nil {
+			return nil, fmt.Errorf("state: stored genesis: %w", err)
+		}
+	}
+	tdb := triedb.NewDatabase(db, triedb.HashDefaults)
+	c := &Chain{
+		db:      db,
+		triedb:  tdb,
+		sdb:     ethstate.NewMPTDatabase(tdb, ethstate.NewCodeDB(db)),
+		config:  g.ChainConfig(),
+		gen:     g,
+		modules: modules,
+		log:     log.With("component", "chain"),
+	}
+	block, err := c.genesisBlock(ethstate.NewDatabaseForTesting())
+	if err != nil {
+		return nil, err
+	}
+	storedHash := rawdb.ReadCanonicalHash(db, 0)
+	switch {
+	case storedHash == (common.Hash{}):
+		if err := c.commitGenesis(); err != nil {
+			return nil, err
+		}
+	case storedHash != block.Hash():
+		return nil, fmt.Errorf("%w: stored genesis %s, given genesis %s", ErrGenesisMismatch, storedHash, block.Hash())
+	default:
+		if v, ok := readSchemaVersion(db); !ok || v != schemaVersion {
+			return nil, fmt.Errorf("state: unsupported store schema version %d (want %d)", v, schemaVersion)
+		}
+		// The header does not commit to everything in the genesis file
+		// (chain id, block period, module params): compare the files too.
+		given, err := json.Marshal(g)
+		if err != nil {
+			return nil, fmt.Errorf("state: encode genesis: %w", err)
+		}
+		if stored != nil && !bytes.Equal(stored, given) {
+			return nil, fmt.Errorf("%w: same genesis block %s but different genesis settings (chain id %d, stored chain id %d)",
+				ErrGenesisMismatch, block.Hash(), g.ChainID, storedChainID(stored))
+		}
+	}
+	c.genesis = block
+	headHash := rawdb.ReadHeadBlockHash(db)
+	num, ok := rawdb.ReadHeaderNumber(db, headHash)
+	if !ok {
+		return nil, fmt.Errorf("state: head block %s has no number: store corrupt", headHash)
+	}
+	head := rawdb.ReadHeader(db, headHash, num)
+	if head == nil {
+		return nil, fmt.Errorf("state: head header %d %s missing: store corrupt", num, headHash)
+	}
+	if _, err := ethstate.New(head.Root, c.sdb); err != nil {
+		return nil, fmt.Errorf("state: head state %s missing: %w", head.Root, err)
+	}
+	c.head.Store(head)
+	c.log.Info("chain opened", "head", num, "hash", headHash, "genesis", block.Hash(), "chain_id", c.config.ChainID)
+	return c, nil
+}
+
+// genesisBlock builds the genesis block, writing its state into sdb.
+func (c *Chain) genesisBlock(sdb ethstate.Database) (*types.Block, error) {
+	st, err := ethstate.New(types.EmptyRootHash, sdb)
+	if err != nil {
+		return nil, err
+	}
+	alloc := make(types.GenesisAlloc, len(c.gen.Alloc))
+	for a, acct := range c.gen.Alloc {
+		alloc[a] = acct
+	}
+	for a, acct := range c.modules.GenesisAlloc() {
+		if _, dup := alloc[a]; dup {
+			return nil, fmt.Errorf("state: genesis alloc overlaps chain module address %s", a)
+		}
+		alloc[a] = acct
+	}
+	for addr, acct := range alloc {
+		st.SetBalance(addr, uint256FromBig(acct.Balance), 0)
+		st.SetNonce(addr, acct.Nonce, 0)
+		if len(acct.Code) > 0 {
+			st.SetCode(addr, acct.Code, 0)
+		}
+		for k, v := range acct.Storage {
+			st.SetState(addr, k, v)
+		}
+	}
+	root, err := st.Commit(c.config.Rules(common.Big0, true, uint64(c.gen.Timestamp)), 0)
+	if err != nil {
+		return nil, fmt.Errorf("state: genesis state: %w", err)
+	}
+	if err := sdb.TrieDB().Commit(root, false); err != nil {
+		return nil, fmt.Errorf("state: genesis trie: %w", err)
+	}
+	extra, err := (&cert.Extra{Validators: c.gen.Validators}).Encode()
+	if err != nil {
+		return nil, err
+	}
+	zero := uint64(0)
+	header := &types.Header{
+		ParentHash:       common.Hash{},
+		UncleHash:        types.EmptyUncleHash,
+		Root:             root,
+		Difficulty:       new(big.Int),
+		Number:           new(big.Int),
+		GasLimit:         uint64(c.gen.GasLimit),
+		Time:             uint64(c.gen.Timestamp),
+		Extra:            extra,
+		BaseFee:          c.gen.BaseFeeWei(),
+		WithdrawalsHash:  &types.EmptyWithdrawalsHash,
+		BlobGasUsed:      &zero,
+		ExcessBlobGas:    &zero,
+		ParentBeaconRoot: &common.Hash{},
+	}
+	return types.NewBlock(header, &types.Body{Withdrawals: []*types.Withdrawal{}}, nil, trieHasher()), nil
+}
+
+func (c *Chain) commitGenesis() error {
+	block, err := c.genesisBlock(c.sdb)
+	if err != nil {
+		return err
+	}
+	gj, err := json.Marshal(c.gen)
+	if err != nil {
+		return fmt.Errorf("state: encode genesis: %w", err)
+	}
+	batch := c.db.NewBatch()
+	rawdb.WriteBlock(batch, block)
+	rawdb.WriteReceipts(batch, block.Hash(), 0, nil)
+	rawdb.WriteCanonicalHash(batch, block.Hash(), 0)
+	rawdb.WriteHeadBlockHash(batch, block.Hash())
+	rawdb.WriteHeadHeaderHash(batch, block.Hash())
+	rawdb.WriteChainConfig(batch, block.Hash(), c.config)
+	if err := writeGenesisJSON(batch, gj); err != nil {
+		return err
+	}
+	if err := writeSchemaVersion(batch); err != nil {
+		return err
+	}
+	if err := batch.Write(); err != nil {
+		return fmt.Errorf("state: write genesis: %w", err)
+	}
+	return syncStore(c.db)
+}
+
+func storedChainID(data []byte) uint64 {
+	var g struct {
+		ChainID math.HexOrDecimal64 `json:"chainId"`
+	}
+	_ = json.Unmarshal(data, &g)
+	return uint64(g.ChainID)
+}
+
+// Config returns the go-ethereum chain configuration.
+func (c *Chain) Config() *params.ChainConfig { return c.config }
+
+// Genesis returns the genesis description the chain was opened with.
+func (c *Chain) Genesis() *genesis.Genesis { return c.gen }
+
+// GenesisBlock returns block 0.
+func (c *Chain) GenesisBlock() *types.Block { return c.genesis }
+
+// StateDatabase returns the state database (tries and code).
+func (c *Chain) StateDatabase() ethstate.Database { return c.sdb }
+
+// DB returns the underlying key-value database.
+func (c *Chain) DB() ethdb.Database { return c.db }
+
+// Head returns the current head header.
+func (c *Chain) Head() *types.Header { return c.head.Load() }
+
+// HeaderByNumber returns the canonical header at number, or nil.
+func (c *Chain) HeaderByNumber(number uint64) *types.Header {
+	if number > c.Head().Number.Uint64() {
+		return nil
+	}
+	hash := rawdb.ReadCanonicalHash(c.db, number)
+	if hash == (common.Hash{}) {
+		return nil
+	}
+	return rawdb.ReadHeader(c.db, hash, number)
+}
+
+// HeaderByHash returns the header with hash, or nil.
+func (c *Chain) HeaderByHash(hash common.Hash) *types.Header {
+	num, ok := rawdb.ReadHeaderNumber(c.db, hash)
+	if !ok {
+		return nil
+	}
+	return rawdb.ReadHeader(c.db, hash, num)
+}
+
+// BlockByNumber returns the canonical block at number, or nil.
+func (c *Chain) BlockByNumber(number uint64) *types.Block {
+	if number > c.Head().Number.Uint64() {
+		return nil
+	}
+	hash := rawdb.ReadCanonicalHash(c.db, number)
+	if hash == (common.Hash{}) {
+		return nil
+	}
+	return rawdb.ReadBlock(c.db, hash, number)
+}
+
+// BlockByHash returns the block with hash, or nil.
+func (c *Chain) BlockByHash(hash common.Hash) *types.Block {
+	num, ok := rawdb.ReadHeaderNumber(c.db, hash)
+	if !ok {
+		return nil
+	}
+	return rawdb.ReadBlock(c.db, hash, num)
+}
+
+// Receipts returns the fully derived receipts of the block with hash.
+func (c *Chain) Receipts(hash common.Hash) types.Receipts {
+	h := c.HeaderByHash(hash)
+	if h == nil {
+		return nil
+	}
+	return rawdb.ReadReceipts(c.db, hash, h.Number.Uint64(), h.Time, c.config)
+}
+
+// Transaction finds a canonical transaction by hash.
+func (c *Chain) Transaction(hash common.Hash) (*types.Transaction, common.Hash, uint64, uint64) {
+	num := rawdb.ReadTxLookupEntry(c.db, hash)
+	if num == nil || *num > c.Head().Number.Uint64() {
+		return nil, common.Hash{}, 0, 0
+	}
+	block := c.BlockByNumber(*num)
+	if block == nil {
+		return nil, common.Hash{}, 0, 0
+	}
+	for i, tx := range block.Transactions() {
+		if tx.Hash() == hash {
+			return tx, block.Hash(), *num, uint64(i)
+		}
+	}
+	return nil, common.Hash{}, 0, 0
+}
+
+// Certificate returns the commit certificate of the block (number, hash).
+func (c *Chain) Certificate(number uint64, hash common.Hash) (*cert.Certificate, error) {
+	return ReadCertificate(c.db, number, hash)
+}
+
+// StateAt opens the world state with the given root.
+func (c *Chain) StateAt(root common.Hash) (*ethstate.StateDB, error) {
+	st, err := ethstate.New(root, c.sdb)
+	if err != nil {
+		return nil, fmt.Errorf("state: open state %s: %w", root, err)
+	}
+	return st, nil
+}
+
+// SubscribeHead delivers a HeadEvent for every committed block, in order.
+func (c *Chain) SubscribeHead(ch chan<- HeadEvent) event.Subscription {
+	return c.headFeed.Subscribe(ch)
+}
+
+// ValidatorsFor returns the validator set that must certify block number.
+// The set changes only after epoch-boundary blocks, whose extra-data carries
+// the set for the blocks that follow.
+func (c *Chain) ValidatorsFor(number uint64) ([]common.Address, error) {
+	if number == 0 {
+		return nil, nil
+	}
+	epoch := uint64(c.gen.EpochLength)
+	boundary := ((number - 1) / epoch) * epoch
+	h := c.HeaderByNumber(boundary)
+	if h == nil {
+		return nil, fmt.Errorf("state: epoch header %d not found", boundary)
+	}
+	extra, err := cert.DecodeExtra(h.Extra)
+	if err != nil {
+		return nil, err
+	}
+	if len(extra.Validators) == 0 {
+		return nil, fmt.Errorf("state: epoch header %d carries no validator set", boundary)
+	}
+	return extra.Validators, nil
+}
+
+// InsertBlock validates block against the head, executes it, checks the
+// result against the header, verifies cert (the block's commit certificate)
+// and durably commits everything. It is the only way blocks enter the chain.
+func (c *Chain) InsertBlock(ctx context.Context, block *types.Block, commit *cert.Certificate) error {
+	c.insertMu.Lock()
+	defer c.insertMu.Unlock()
+
+	parent := c.Head()
+	if block.ParentHash() != parent.Hash() || block.NumberU64() != parent.Number.Uint64()+1 {
+		return fmt.Errorf("%w: block %d (parent %s), head %d (%s)", ErrNotNext,
+			block.NumberU64(), block.ParentHash(), parent.Number, parent.Hash())
+	}
+	validators, err := c.ValidatorsFor(block.NumberU64())
+	if err != nil {
+		return err
+	}
+	if commit == nil {
+		return fmt.Errorf("%w: no commit certificate", ErrInvalidBlock)
+	}
+	if _, err := commit.Verify(block.Hash(), validators); err != nil {
+		return fmt.Errorf("%w: block %d commit certificate: %w", ErrInvalidBlock, block.NumberU64(), err)
+	}
+	if err := c.verifyHeader(parent, block); err != nil {
+		return err
+	}
+	statedb, err := c.StateAt(parent.Root)
+	if err != nil {
+		return err
+	}
+	res, err := c.execute(ctx, block.Header(), block.Hash(), block.Transactions(), statedb, nil)
+	if err != nil {
+		return fmt.Errorf("%w: block %d: %w", ErrInvalidBlock, block.NumberU64(), err)
+	}
+	if err := c.checkResult(block, res); err != nil {
+		return err
+	}
+	return c.commit(block, res, statedb, commit)
+}
+
+// commit persists an executed, validated block and makes it the head.
+func (c *Chain) commit(block *types.Block, res *execResult, statedb *ethstate.StateDB, commit *cert.Certificate) error {
+	number := block.NumberU64()
+	root, err := statedb.Commit(c.config.Rules(block.Number(), true, block.Time()), number)
+	if err != nil {
+		return fmt.Errorf("state: commit state of block %d: %w", number, err)
+	}
+	if root != block.Root() {
+		return fmt.Errorf("%w: committed root %s != header root %s", ErrInvalidBlock, root, block.Root())
+	}
+	if err := c.triedb.Commit(root, false); err != nil {
+		return fmt.Errorf("state: commit trie of block %d: %w", number, err)
+	}
+	batch := c.db.NewBatch()
+	rawdb.WriteBlock(batch, block)
+	rawdb.WriteReceipts(batch, block.Hash(), number, res.receipts)
+	rawdb.WriteCanonicalHash(batch, block.Hash(), number)
+	rawdb.WriteTxLookupEntriesByBlock(batch, block)
+	if err := WriteCertificate(batch, number, block.Hash(), commit); err != nil {
+		return err
+	}
+	rawdb.WriteHeadHeaderHash(batch, block.Hash())
+	rawdb.WriteHeadBlockHash(batch, block.Hash())
+	if err := batch.Write(); err != nil {
+		return fmt.Errorf("state: write block %d: %w", number, err)
+	}
+	if err := syncStore(c.db); err != nil {
+		return err
+	}
+	c.head.Store(block.Header())
+	// Give subscribers receipts with every derived field filled.
+	receipts := res.receipts
+	for i, r := range receipts {
+		r.BlockHash = block.Hash()
+		for _, l := range r.Logs {
+			l.BlockHash = block.Hash()
+		}
+		_ = i
+	}
+	c.headFeed.Send(HeadEvent{Block: block, Receipts: receipts})
+	return nil
+}
+
+// checkResult compares the execution result with what the header claims.
+func (c *Chain) checkResult(block *types.Block, res *execResult) error {
+	h := block.Header()
+	if res.gasUsed != h.GasUsed {
+		return fmt.Errorf("%w: block %d gas used %d, header says %d", ErrInvalidBlock, h.Number, res.gasUsed, h.GasUsed)
+	}
+	if root := res.root; root != h.Root {
+		return fmt.Errorf("%w: block %d state root %s, header says %s", ErrInvalidBlock, h.Number, root, h.Root)
+	}
+	if rh := types.DeriveSha(res.receipts, trieHasher()); rh != h.ReceiptHash {
+		return fmt.Errorf("%w: block %d receipt root %s, header says %s", ErrInvalidBlock, h.Number, rh, h.ReceiptHash)
+	}
+	if bloom := types.MergeBloom(res.receipts); !bytes.Equal(bloom[:], h.Bloom[:]) {
+		return fmt.Errorf("%w: block %d bloom mismatch", ErrInvalidBlock, h.Number)
+	}
+	return nil
+}
