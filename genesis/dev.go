@@ -38,4 +38,3 @@ func FundDevAccounts(g *Genesis) {
 		g.Alloc[a] = types.Account{Balance: new(big.Int).Set(bal)}
 	}
 }
-

@@ -29,7 +29,9 @@ func ReadCertificate(db ethdb.KeyValueReader, number uint64, hash common.Hash) (
 	return cert.DecodeCertificate(b)
 }
 
-func writeGenesisJSON(db ethdb.KeyValueWriter, data []byte) error { return db.Put(genesisJSONKey, data) }
+func writeGenesisJSON(db ethdb.KeyValueWriter, data []byte) error {
+	return db.Put(genesisJSONKey, data)
+}
 
 func readGenesisJSON(db ethdb.KeyValueReader) []byte {
 	b, _ := db.Get(genesisJSONKey)

@@ -40,7 +40,7 @@ type Modules interface {
 // NoModules is a Modules with no modules.
 type NoModules struct{}
 
-func (NoModules) Bind(*vm.EVM, *core.Message)     {}
+func (NoModules) Bind(*vm.EVM, *core.Message)      {}
 func (NoModules) GenesisAlloc() types.GenesisAlloc { return nil }
 
 // execResult is what executing a block's transactions produced.

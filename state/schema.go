@@ -11,7 +11,7 @@ import (
 // The keys below are emcd's own; every one starts with "emc-" so they cannot
 // collide with rawdb's single-byte prefixes.
 var (
-	certPrefix       = []byte("emc-cert-")  // certPrefix + num (uint64 big endian) + hash -> RLP(cert.Certificate)
+	certPrefix       = []byte("emc-cert-")   // certPrefix + num (uint64 big endian) + hash -> RLP(cert.Certificate)
 	genesisJSONKey   = []byte("emc-genesis") // genesisJSONKey -> genesis file bytes the chain was created from
 	schemaVersionKey = []byte("emc-schema")  // schemaVersionKey -> uint64 big endian schema version
 )
