@@ -1,0 +1,12 @@
+// Package computing is the home of a compute node's local runtime: what the
+// node knows about its GPUs and how it runs one job. It is independent of the
+// chain; registration, job assignment and settlement call into it.
+//
+// The subpackages, in reading order:
+//
+//	job        the job spec, the result record and their canonical JSON (RFC 8785) and hashes
+//	gpu        GPU inventory behind Provider (NVML or simulated) and exclusive allocation by UUID
+//	telemetry  periodic GPU and host samples, a snapshot API and Prometheus gauges emcd_gpu_*
+//	executor   runs a job spec: Docker (isolated) or a child process (development only)
+//	results    content-addressed store for result records and output files under DATADIR/compute
+package computing
