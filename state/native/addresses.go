@@ -1,0 +1,41 @@
+package native
+
+import "github.com/ethereum/go-ethereum/common"
+
+// Reserved module addresses. This is the one table of chain-native module
+// addresses; a new module takes the next free entry and never reuses one.
+// The values are fixed by consensus: treat them as constants and never
+// assign to them.
+//
+//	address                                     module    status
+//	0x0000000000000000000000000000000000001000  staking   live
+//	0x0000000000000000000000000000000000001001  registry  reserved (compute node registry)
+//	0x0000000000000000000000000000000000001002  jobs      reserved (compute jobs and settlement)
+//	0x0000000000000000000000000000000000001003  credits   reserved (compute credits)
+//	0x0000000000000000000000000000000000001004  rewards   reserved (block and compute rewards)
+var (
+	StakingAddress  = common.HexToAddress("0x0000000000000000000000000000000000001000")
+	RegistryAddress = common.HexToAddress("0x0000000000000000000000000000000000001001")
+	JobsAddress     = common.HexToAddress("0x0000000000000000000000000000000000001002")
+	CreditsAddress  = common.HexToAddress("0x0000000000000000000000000000000000001003")
+	RewardsAddress  = common.HexToAddress("0x0000000000000000000000000000000000001004")
+)
+
+// The reserved range is [firstReserved, lastReserved]: 256 addresses, well
+// clear of Ethereum's precompiles (0x01–0x11 and 0x100 up to Osaka).
+const (
+	firstReserved = 0x1000
+	lastReserved  = 0x10ff
+)
+
+// IsReserved reports whether addr lies in the range reserved for chain-native
+// modules, whether or not a module is registered there.
+func IsReserved(addr common.Address) bool {
+	for _, b := range addr[:18] {
+		if b != 0 {
+			return false
+		}
+	}
+	n := uint16(addr[18])<<8 | uint16(addr[19])
+	return n >= firstReserved && n <= lastReserved
+}

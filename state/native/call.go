@@ -1,0 +1,111 @@
+package native
+
+import (
+	"fmt"
+
+	"github.com/ethereum/go-ethereum/accounts/abi"
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/tracing"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/core/vm"
+	"github.com/holiman/uint256"
+)
+
+// Call is what a handler sees of one module invocation. Handlers read and
+// write only through it (or through State for reads), so the framework can
+// enforce that read-only methods do not write.
+type Call struct {
+	// State is the message's state. Read anything; write only through the
+	// methods of Call.
+	State vm.StateDB
+	// Module is the address of the called module.
+	Module common.Address
+	// Direct is true when the call is the top-level frame of an EOA
+	// transaction (msg.To is the module), false when a contract called.
+	Direct bool
+	// Caller is msg.From in a direct call, the zero address otherwise (a
+	// precompile cannot learn its caller; read-only methods must not need
+	// it).
+	Caller common.Address
+	// Value is the EMC (wei) sent with a direct call, already credited to
+	// the module's balance by the EVM before the handler runs. Zero (never
+	// nil) in calls from contracts.
+	Value *uint256.Int
+	// BlockNumber and Time are the block context's number and timestamp.
+	BlockNumber uint64
+	Time        uint64
+
+	abi   *abi.ABI
+	wrote bool // set by every write; read-only methods must leave it false
+}
+
+// Load reads the module's storage slot key.
+func (c *Call) Load(key common.Hash) common.Hash {
+	return c.State.GetState(c.Module, key)
+}
+
+// LoadUint reads the module's storage slot key as a uint256.
+func (c *Call) LoadUint(key common.Hash) *uint256.Int {
+	return LoadUint(c.State, c.Module, key)
+}
+
+// Store writes the module's storage slot key.
+func (c *Call) Store(key, value common.Hash) {
+	c.wrote = true
+	c.State.SetState(c.Module, key, value)
+}
+
+// StoreUint writes v into the module's storage slot key.
+func (c *Call) StoreUint(key common.Hash, v *uint256.Int) {
+	c.Store(key, v.Bytes32())
+}
+
+// Pay moves amountWei from the module's balance to the account to. It fails,
+// moving nothing, if the module holds less.
+func (c *Call) Pay(to common.Address, amountWei *uint256.Int) error {
+	c.wrote = true
+	if c.State.GetBalance(c.Module).Lt(amountWei) {
+		return fmt.Errorf("%w: module balance below payment of %s wei", ErrInternal, amountWei)
+	}
+	c.State.SubBalance(c.Module, amountWei, tracing.BalanceChangeTransfer)
+	c.State.AddBalance(to, amountWei, tracing.BalanceChangeTransfer)
+	return nil
+}
+
+// Emit appends the ABI event name to the message's logs, from the module's
+// address. args are all the event's inputs in ABI order; indexed ones become
+// topics after the event ID, the rest are packed into the data.
+func (c *Call) Emit(name string, args ...any) error {
+	c.wrote = true
+	ev, ok := c.abi.Events[name]
+	if !ok {
+		return fmt.Errorf("%w: no event %q in ABI", ErrInternal, name)
+	}
+	if len(args) != len(ev.Inputs) {
+		return fmt.Errorf("%w: event %s takes %d args, got %d", ErrInternal, name, len(ev.Inputs), len(args))
+	}
+	topics := []common.Hash{ev.ID}
+	var data []any
+	for i, in := range ev.Inputs {
+		if !in.Indexed {
+			data = append(data, args[i])
+			continue
+		}
+		t, err := abi.MakeTopics([]any{args[i]})
+		if err != nil {
+			return fmt.Errorf("%w: event %s topic %s: %w", ErrInternal, name, in.Name, err)
+		}
+		topics = append(topics, t[0][0])
+	}
+	packed, err := ev.Inputs.NonIndexed().Pack(data...)
+	if err != nil {
+		return fmt.Errorf("%w: event %s data: %w", ErrInternal, name, err)
+	}
+	c.State.AddLog(&types.Log{
+		Address:     c.Module,
+		Topics:      topics,
+		Data:        packed,
+		BlockNumber: c.BlockNumber,
+	})
+	return nil
+}
