@@ -1,11 +1,14 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/emc-network/emcd/node"
 )
 
 // runNode starts the node in its role and blocks until SIGINT/SIGTERM.
@@ -19,6 +22,46 @@ func runNode(cmd *cobra.Command, g *globals, nf *nodeFlags) error {
 		return err
 	}
 	defer dd.Unlock()
-	log.Info("emcd starting", "role", nf.role, "datadir", dd.Path, "dev", g.dev)
-	return fmt.Errorf("run %s: %w", nf.role, errors.New("the node runtime is not in this build yet"))
+	vhosts := nf.rpcVHosts
+	if g.dev && !cmd.Flags().Changed("rpc.vhosts") {
+		vhosts = []string{"*"}
+	}
+	cfg := node.Config{
+		Role:        nf.role,
+		Dev:         g.dev,
+		DataDir:     dd,
+		RPCAddr:     nf.rpcAddr,
+		CORSDomains: nf.rpcCORS,
+		VHosts:      vhosts,
+		MetricsAddr: nf.metricsAddr,
+		DevPeriod:   nf.devPeriod,
+		DevAccounts: g.dev && !nf.noDevAccounts,
+	}
+	if !g.dev && nf.role == node.RoleValidator {
+		return fmt.Errorf("--role validator without --dev needs the IBFT engine, which is not in this build yet; use --dev, or --role router/compute to follow a chain")
+	}
+	log.Info("emcd starting", "version", versionString(), "role", nf.role, "dev", g.dev, "datadir", dd.Path)
+	n, err := node.New(cfg, log)
+	if err != nil {
+		return err
+	}
+	if err := n.Start(); err != nil {
+		n.Close()
+		return err
+	}
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	var runErr error
+	select {
+	case s := <-sigs:
+		log.Info("shutting down", "signal", s.String())
+	case runErr = <-n.Err():
+		log.Error("fatal error, shutting down", "err", runErr)
+	}
+	if err := n.Close(); err != nil && runErr == nil {
+		runErr = err
+	}
+	log.Info("stopped")
+	return runErr
 }

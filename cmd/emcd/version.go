@@ -9,6 +9,8 @@ import (
 	"github.com/emc-network/emcd/params"
 )
 
+func versionString() string { return params.VersionWithCommit() }
+
 func newVersionCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
@@ -16,7 +18,7 @@ func newVersionCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "emcd %s\n", params.VersionWithCommit())
+			fmt.Fprintf(out, "emcd %s\n", versionString())
 			fmt.Fprintf(out, "go %s %s/%s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH)
 			return nil
 		},

@@ -1,0 +1,207 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"math/big"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/math"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/spf13/cobra"
+
+	"github.com/emc-network/emcd/genesis"
+	"github.com/emc-network/emcd/node"
+	"github.com/emc-network/emcd/params"
+	"github.com/emc-network/emcd/state"
+)
+
+func init() {
+	extraCommands = append(extraCommands, newInitCmd, newGenesisCmd)
+}
+
+func newInitCmd(g *globals) *cobra.Command {
+	var genesisFile string
+	cmd := &cobra.Command{
+		Use:   "init --genesis FILE",
+		Short: "Initialise a data dir with a genesis file",
+		Long: `init validates the genesis file, copies it to DATADIR/genesis.json and writes
+the genesis block into DATADIR/chaindata. A data dir that already holds a
+chain with another genesis is refused.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if genesisFile == "" {
+				return errors.New("--genesis FILE is required")
+			}
+			gen, err := genesis.FromFile(genesisFile)
+			if err != nil {
+				return err
+			}
+			dd := g.resolvedDataDir()
+			if err := dd.Lock(); err != nil {
+				return err
+			}
+			defer dd.Unlock()
+			hash, err := openGenesis(gen, dd.ChainData())
+			if err != nil {
+				return err
+			}
+			data, err := gen.JSON()
+			if err != nil {
+				return err
+			}
+			if err := os.WriteFile(dd.GenesisFile(), append(data, '\n'), 0o644); err != nil {
+				return fmt.Errorf("write %s: %w", dd.GenesisFile(), err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "initialised %s\nchain id:     %d\ngenesis hash: %s\n", dd.Path, gen.ChainID, hash.Hex())
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&genesisFile, "genesis", "", "genesis JSON file")
+	return cmd
+}
+
+// openGenesis commits gen into the store at dir (or checks it matches).
+func openGenesis(gen *genesis.Genesis, dir string) (common.Hash, error) {
+	mods, err := node.LoadModules(gen)
+	if err != nil {
+		return common.Hash{}, err
+	}
+	db, err := state.OpenStore(dir)
+	if err != nil {
+		return common.Hash{}, err
+	}
+	defer db.Close()
+	c, err := state.Open(db, gen, mods, nil)
+	if err != nil {
+		return common.Hash{}, err
+	}
+	return c.GenesisBlock().Hash(), nil
+}
+
+func newGenesisCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "genesis", Short: "Create or inspect genesis files"}
+	var (
+		chainID     uint64
+		validators  []string
+		allocs      []string
+		period      time.Duration
+		epoch       uint64
+		gasLimit    uint64
+		devAccounts bool
+		out         string
+	)
+	create := &cobra.Command{
+		Use:   "create",
+		Short: "Write a new genesis file",
+		Example: `  emcd genesis create --chain-id 4242 --validator 0xabc... --alloc 0xabc...=1000000 --out genesis.json
+  emcd genesis create --dev-accounts --validator 0xabc...   (funds the ten test-mnemonic accounts)`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			gen := &genesis.Genesis{
+				ChainID:       math.HexOrDecimal64(chainID),
+				Timestamp:     math.HexOrDecimal64(time.Now().Unix()),
+				GasLimit:      math.HexOrDecimal64(gasLimit),
+				BlockPeriodMs: math.HexOrDecimal64(period.Milliseconds()),
+				EpochLength:   math.HexOrDecimal64(epoch),
+				Alloc:         types.GenesisAlloc{},
+			}
+			for _, v := range validators {
+				if !common.IsHexAddress(v) {
+					return fmt.Errorf("--validator %q is not an address", v)
+				}
+				gen.Validators = append(gen.Validators, common.HexToAddress(v))
+			}
+			for _, a := range allocs {
+				addr, amount, ok := strings.Cut(a, "=")
+				if !ok || !common.IsHexAddress(addr) {
+					return fmt.Errorf("--alloc %q: want ADDRESS=EMC", a)
+				}
+				emc, ok := new(big.Int).SetString(amount, 10)
+				if !ok || emc.Sign() < 0 {
+					return fmt.Errorf("--alloc %q: amount must be a whole number of EMC", a)
+				}
+				gen.Alloc[common.HexToAddress(addr)] = types.Account{Balance: emc.Mul(emc, big.NewInt(params.EMC))}
+			}
+			if devAccounts {
+				genesis.FundDevAccounts(gen)
+			}
+			if err := gen.Validate(); err != nil {
+				return err
+			}
+			data, err := gen.JSON()
+			if err != nil {
+				return err
+			}
+			data = append(data, '\n')
+			if out == "" || out == "-" {
+				_, err = cmd.OutOrStdout().Write(data)
+				return err
+			}
+			if err := os.WriteFile(out, data, 0o644); err != nil {
+				return fmt.Errorf("write %s: %w", out, err)
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s\n", out)
+			return nil
+		},
+	}
+	f := create.Flags()
+	f.Uint64Var(&chainID, "chain-id", 4242, "EIP-155 chain id")
+	f.StringSliceVar(&validators, "validator", nil, "validator address (repeatable; required)")
+	f.StringSliceVar(&allocs, "alloc", nil, "ADDRESS=EMC initial balance (repeatable)")
+	f.DurationVar(&period, "block-period", time.Second, "target block period (sub-second allowed, min 50ms)")
+	f.Uint64Var(&epoch, "epoch", genesis.DefaultEpochLength, "epoch length in blocks")
+	f.Uint64Var(&gasLimit, "gas-limit", genesis.DefaultGasLimit, "block gas limit")
+	f.BoolVar(&devAccounts, "dev-accounts", false, "fund the ten test-mnemonic accounts with 10,000 EMC each (insecure: public keys)")
+	f.StringVar(&out, "out", "", "output file (default stdout)")
+
+	inspect := &cobra.Command{
+		Use:   "inspect [FILE]",
+		Short: "Validate a genesis file (default DATADIR/genesis.json, or the dev genesis with --dev) and print its hash",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var gen *genesis.Genesis
+			var err error
+			switch {
+			case len(args) == 1:
+				gen, err = genesis.FromFile(args[0])
+			case g.dev:
+				gen = genesis.Dev()
+			default:
+				gen, err = genesis.FromFile(g.resolvedDataDir().GenesisFile())
+			}
+			if err != nil {
+				return err
+			}
+			mods, err := node.LoadModules(gen)
+			if err != nil {
+				return err
+			}
+			c, err := state.Open(state.OpenMemoryStore(), gen, mods, nil)
+			if err != nil {
+				return err
+			}
+			b := c.GenesisBlock()
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "chain id:      %d\n", gen.ChainID)
+			fmt.Fprintf(w, "genesis hash:  %s\n", b.Hash().Hex())
+			fmt.Fprintf(w, "state root:    %s\n", b.Root().Hex())
+			fmt.Fprintf(w, "timestamp:     %d (%s)\n", gen.Timestamp, time.Unix(int64(gen.Timestamp), 0).UTC().Format(time.RFC3339))
+			fmt.Fprintf(w, "gas limit:     %d\n", gen.GasLimit)
+			fmt.Fprintf(w, "base fee:      %s wei (min %s)\n", gen.BaseFeeWei(), gen.MinBaseFeeWei())
+			fmt.Fprintf(w, "block period:  %dms\n", gen.BlockPeriodMs)
+			fmt.Fprintf(w, "epoch length:  %d blocks\n", gen.EpochLength)
+			fmt.Fprintf(w, "alloc:         %d accounts\n", len(gen.Alloc))
+			fmt.Fprintf(w, "validators:    %d\n", len(gen.Validators))
+			for _, v := range gen.Validators {
+				fmt.Fprintf(w, "  %s\n", v.Hex())
+			}
+			return nil
+		},
+	}
+	cmd.AddCommand(create, inspect)
+	return cmd
+}

@@ -1,0 +1,8 @@
+// Package node assembles an emcd node from its parts: it opens the data dir's
+// store and chain, creates the transaction pool, the block producer for the
+// node's role, the JSON-RPC server and the metrics endpoint, and connects
+// them (chain head events reset the pool and feed RPC subscriptions).
+//
+// Start reading at New and Node.Start. backend.go implements the
+// jsonrpc.Backend interface over the chain and the pool.
+package node

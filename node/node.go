@@ -1,0 +1,286 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common/mclock"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/ethdb"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/emc-network/emcd/config"
+	"github.com/emc-network/emcd/consensus/devseal"
+	"github.com/emc-network/emcd/genesis"
+	"github.com/emc-network/emcd/jsonrpc"
+	"github.com/emc-network/emcd/state"
+	"github.com/emc-network/emcd/txpool"
+)
+
+// Roles a node can run.
+const (
+	RoleValidator = "validator"
+	RoleRouter    = "router"
+	RoleCompute   = "compute"
+)
+
+// Config is everything New needs to assemble a node.
+type Config struct {
+	Role    string
+	Dev     bool
+	DataDir *config.DataDir
+	// Genesis initialises an empty data dir; nil uses DATADIR/genesis.json,
+	// or the genesis stored in the chain database.
+	Genesis *genesis.Genesis
+
+	RPCAddr     string
+	CORSDomains []string
+	VHosts      []string
+	MetricsAddr string
+
+	// DevPeriod makes the dev sealer also seal empty blocks this often.
+	DevPeriod time.Duration
+	// DevAccounts unlocks the test-mnemonic accounts (dev mode only).
+	DevAccounts bool
+}
+
+// Node is a running emcd node.
+type Node struct {
+	cfg     Config
+	log     *slog.Logger
+	db      ethdb.Database
+	chain   *state.Chain
+	pool    *txpool.Pool
+	backend *backend
+	sealer  *devseal.Sealer
+	reg     *prometheus.Registry
+
+	rpcSrv     *jsonrpc.Server
+	rpcHTTP    *http.Server
+	rpcAddr    net.Addr
+	metricHTTP *http.Server
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	errCh  chan error
+}
+
+// New opens the data dir's chain and builds the node's components. The
+// caller must hold the data dir lock.
+func New(cfg Config, log *slog.Logger) (*Node, error) {
+	switch cfg.Role {
+	case RoleValidator, RoleRouter, RoleCompute:
+	default:
+		return nil, fmt.Errorf("node: unknown role %q (want validator, router or compute)", cfg.Role)
+	}
+	g := cfg.Genesis
+	if g == nil && cfg.Dev {
+		g = genesis.Dev()
+	}
+	if g == nil {
+		if _, err := os.Stat(cfg.DataDir.GenesisFile()); err == nil {
+			if g, err = genesis.FromFile(cfg.DataDir.GenesisFile()); err != nil {
+				return nil, err
+			}
+		}
+	}
+	modules, err := LoadModules(g)
+	if err != nil {
+		return nil, err
+	}
+	db, err := state.OpenStore(cfg.DataDir.ChainData())
+	if err != nil {
+		return nil, err
+	}
+	chain, err := state.Open(db, g, modules, log)
+	if err != nil {
+		db.Close()
+		if errors.Is(err, state.ErrNoGenesis) {
+			return nil, fmt.Errorf("%w: run `emcd init --genesis FILE --datadir %s` first, or use --dev", err, cfg.DataDir.Path)
+		}
+		return nil, err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	poolCfg := txpool.DefaultConfig()
+	poolCfg.ChainConfig = chain.Config()
+	poolCfg.NextBaseFee = chain.NextBaseFee
+	poolCfg.Metrics = txpool.NewMetrics(reg)
+	pool := txpool.New(poolCfg, poolChain{chain}, types.LatestSignerForChainID(chain.Config().ChainID), mclock.System{}, log)
+
+	n := &Node{cfg: cfg, log: log.With("component", "node"), db: db, chain: chain, pool: pool, reg: reg, errCh: make(chan error, 4)}
+	n.backend = &backend{chain: chain, pool: pool, contracts: modules.contracts(), status: n.consensusStatus}
+	if cfg.Dev && cfg.DevAccounts {
+		keys, err := genesis.DevAccountKeys(genesis.DevAccountCount)
+		if err != nil {
+			n.closeStores()
+			return nil, err
+		}
+		n.backend.accounts = newDevAccounts(keys)
+	}
+	if cfg.Dev {
+		n.sealer = devseal.New(devseal.Config{Key: genesis.DevSignerKey(), Period: cfg.DevPeriod}, chain, sealPool{pool}, log)
+	}
+	if cfg.RPCAddr != "" {
+		cors := cfg.CORSDomains
+		if cfg.Dev && len(cors) == 0 {
+			cors = []string{"*"}
+		}
+		srv, err := jsonrpc.NewServer(jsonrpc.Config{CORSDomains: cors, VHosts: cfg.VHosts}, n.backend, log)
+		if err != nil {
+			n.closeStores()
+			return nil, err
+		}
+		n.rpcSrv = srv
+	}
+	return n, nil
+}
+
+// Chain returns the node's chain.
+func (n *Node) Chain() *state.Chain { return n.chain }
+
+// Registry returns the node's Prometheus registry, for other components'
+// metrics (compute telemetry, for one).
+func (n *Node) Registry() *prometheus.Registry { return n.reg }
+
+// RPCAddr returns the address JSON-RPC listens on (after Start).
+func (n *Node) RPCAddr() net.Addr { return n.rpcAddr }
+
+// Start opens the listeners and starts the background loops.
+func (n *Node) Start() error {
+	ctx, cancel := context.WithCancel(context.Background())
+	n.cancel = cancel
+	if n.rpcSrv != nil {
+		ln, err := net.Listen("tcp", n.cfg.RPCAddr)
+		if err != nil {
+			return fmt.Errorf("node: JSON-RPC listen on %s: %w", n.cfg.RPCAddr, err)
+		}
+		n.rpcAddr = ln.Addr()
+		n.rpcHTTP = &http.Server{Handler: n.rpcSrv, ReadHeaderTimeout: 10 * time.Second}
+		n.goServe("json-rpc", func() error { return n.rpcHTTP.Serve(ln) })
+		n.log.Info("JSON-RPC listening", "http", "http://"+ln.Addr().String(), "ws", "ws://"+ln.Addr().String())
+	}
+	if n.cfg.MetricsAddr != "" {
+		ln, err := net.Listen("tcp", n.cfg.MetricsAddr)
+		if err != nil {
+			return fmt.Errorf("node: metrics listen on %s: %w", n.cfg.MetricsAddr, err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", promhttp.HandlerFor(n.reg, promhttp.HandlerOpts{}))
+		n.metricHTTP = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		n.goServe("metrics", func() error { return n.metricHTTP.Serve(ln) })
+		n.log.Info("metrics listening", "addr", "http://"+ln.Addr().String()+"/metrics")
+	}
+	n.startEventLoops(ctx)
+	if n.sealer != nil {
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			if err := n.sealer.Run(ctx); err != nil {
+				n.log.Error("dev sealer stopped", "err", err)
+				n.errCh <- err
+			}
+		}()
+	}
+	return nil
+}
+
+// Err delivers a fatal error of a background component.
+func (n *Node) Err() <-chan error { return n.errCh }
+
+func (n *Node) goServe(name string, serve func() error) {
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		if err := serve(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			n.log.Error("server stopped", "server", name, "err", err)
+			n.errCh <- fmt.Errorf("%s server: %w", name, err)
+		}
+	}()
+}
+
+// startEventLoops forwards chain and pool events to RPC subscribers.
+func (n *Node) startEventLoops(ctx context.Context) {
+	heads := make(chan state.HeadEvent, 256)
+	headSub := n.chain.SubscribeHead(heads)
+	txs := make(chan []*types.Transaction, 256)
+	unsubTxs := n.pool.SubscribeNewTxs(txs)
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		defer headSub.Unsubscribe()
+		defer unsubTxs()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case ev := <-heads:
+				if n.sealer == nil {
+					// The dev sealer resets the pool itself before sealing
+					// the next block; other producers rely on this loop.
+					if err := n.pool.Reset(ev.Block.Header()); err != nil {
+						n.log.Error("pool reset failed", "err", err)
+					}
+				}
+				n.backend.headFeed.Send(jsonrpc.ChainHeadEvent{Block: ev.Block, Receipts: ev.Receipts})
+			case batch := <-txs:
+				n.backend.txFeed.Send(batch)
+			}
+		}
+	}()
+}
+
+func (n *Node) consensusStatus() any {
+	head := n.chain.Head()
+	vals, _ := n.chain.ValidatorsFor(head.Number.Uint64() + 1)
+	st := map[string]any{
+		"height":         head.Number.Uint64() + 1,
+		"round":          0,
+		"validators":     vals,
+		"peers":          0,
+		"lastCommitTime": time.Unix(int64(head.Time), 0).UTC().Format(time.RFC3339),
+	}
+	if n.sealer != nil {
+		st["engine"] = "dev"
+		st["proposer"] = n.sealer.Address()
+	}
+	return st
+}
+
+// Close stops everything and flushes the store. Safe to call once after Start
+// or after a failed Start.
+func (n *Node) Close() error {
+	if n.cancel != nil {
+		n.cancel()
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if n.rpcHTTP != nil {
+		_ = n.rpcHTTP.Shutdown(shutdown)
+	}
+	if n.rpcSrv != nil {
+		n.rpcSrv.Close()
+	}
+	if n.metricHTTP != nil {
+		_ = n.metricHTTP.Shutdown(shutdown)
+	}
+	n.wg.Wait()
+	return n.closeStores()
+}
+
+func (n *Node) closeStores() error {
+	n.pool.Close()
+	if err := n.db.Close(); err != nil {
+		return fmt.Errorf("node: close store: %w", err)
+	}
+	return nil
+}
