@@ -1,0 +1,138 @@
+package jsonrpc
+
+// Golden transcripts, in the manner of geth's rpc/testdata: each file in
+// testdata/*.txt is a conversation with a server over a fakeBackend.
+// "-->" lines are sent as-is over an in-process pipe; each "<--" line is
+// one expected response, compared as JSON. "//" lines are comments.
+// Run `go test ./jsonrpc -run TestTranscripts -rewrite` to regenerate the
+// responses, then review the diff as code.
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"flag"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ethereum/go-ethereum/rpc"
+)
+
+var rewrite = flag.Bool("rewrite", false, "rewrite golden transcripts in testdata/")
+
+func TestTranscripts(t *testing.T) {
+	files, err := filepath.Glob("testdata/*.txt")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no transcripts: %v", err)
+	}
+	for _, file := range files {
+		t.Run(strings.TrimSuffix(filepath.Base(file), ".txt"), func(t *testing.T) {
+			runTranscript(t, file)
+		})
+	}
+}
+
+// newTestServer returns a server over a fresh fakeBackend with small limits
+// so the limit paths are reachable from transcripts.
+func newTestServer(t testing.TB) (*Server, *fakeBackend) {
+	b := newFakeBackend(t)
+	cfg := DefaultConfig()
+	cfg.BatchItemLimit = 5
+	cfg.LogBlockRange = 100
+	srv, err := NewServer(cfg, b, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	return srv, b
+}
+
+func runTranscript(t *testing.T, file string) {
+	srv, _ := newTestServer(t)
+	content, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clientConn, serverConn := net.Pipe()
+	defer clientConn.Close()
+	go srv.rpc.ServeCodec(rpc.NewCodec(serverConn), 0)
+	dec := json.NewDecoder(clientConn)
+
+	lines := strings.Split(strings.TrimRight(string(content), "\n"), "\n")
+	var out bytes.Buffer
+	for i := 0; i < len(lines); i++ {
+		line := lines[i]
+		switch {
+		case strings.HasPrefix(line, "-->"):
+			out.WriteString(line + "\n")
+			req := strings.TrimSpace(line[3:])
+			clientConn.SetWriteDeadline(time.Now().Add(5 * time.Second))
+			if _, err := clientConn.Write([]byte(req + "\n")); err != nil {
+				t.Fatalf("line %d: write: %v", i+1, err)
+			}
+			// Count expected responses; when rewriting, expect at least one.
+			n := 0
+			for j := i + 1; j < len(lines) && strings.HasPrefix(lines[j], "<--"); j++ {
+				n++
+			}
+			if *rewrite && n == 0 {
+				n = 1
+			}
+			for k := 0; k < n; k++ {
+				clientConn.SetReadDeadline(time.Now().Add(10 * time.Second))
+				var got json.RawMessage
+				if err := dec.Decode(&got); err != nil {
+					t.Fatalf("line %d: read response: %v", i+1, err)
+				}
+				out.WriteString("<-- " + string(got) + "\n")
+				if !*rewrite {
+					want := strings.TrimSpace(lines[i+1+k][3:])
+					if !jsonEqual(t, want, string(got)) {
+						t.Errorf("line %d: response mismatch\nrequest: %s\nwant:    %s\ngot:     %s", i+2+k, req, want, got)
+					}
+				}
+			}
+			i += countPrefix(lines[i+1:], "<--")
+		case strings.HasPrefix(line, "<--"):
+			t.Fatalf("line %d: response without request", i+1)
+		default:
+			out.WriteString(line + "\n")
+		}
+	}
+	if *rewrite {
+		if err := os.WriteFile(file, out.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func countPrefix(lines []string, prefix string) int {
+	n := 0
+	for _, l := range lines {
+		if !strings.HasPrefix(l, prefix) {
+			break
+		}
+		n++
+	}
+	return n
+}
+
+func jsonEqual(t *testing.T, a, b string) bool {
+	var va, vb any
+	if err := json.Unmarshal([]byte(a), &va); err != nil {
+		t.Errorf("bad golden JSON %q: %v", a, err)
+		return false
+	}
+	if err := json.Unmarshal([]byte(b), &vb); err != nil {
+		return false
+	}
+	ja, _ := json.Marshal(va)
+	jb, _ := json.Marshal(vb)
+	return bytes.Equal(ja, jb)
+}
+
+var _ = bufio.NewReader
