@@ -321,3 +321,5 @@ func (e *testEnv) advance(d time.Duration) {
 	}
 	checkInternals(e.t, e.pool)
 }
+
+func cryptoAddr(key *ecdsa.PrivateKey) common.Address { return crypto.PubkeyToAddress(key.PublicKey) }
