@@ -1,7 +1,6 @@
 package native
 
 import (
-	"errors"
 	"fmt"
 	"math"
 
@@ -166,7 +165,3 @@ func addSat(a, b uint64) uint64 {
 	}
 	return a + b
 }
-
-// IsRevert reports whether err is the EVM revert a failing module call
-// returns.
-func IsRevert(err error) bool { return errors.Is(err, vm.ErrExecutionReverted) }
