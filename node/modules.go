@@ -1,19 +1,38 @@
 package node
 
 import (
+	"fmt"
+
 	"github.com/emc-network/emcd/genesis"
 	"github.com/emc-network/emcd/jsonrpc"
-	"github.com/emc-network/emcd/state"
+	"github.com/emc-network/emcd/staking"
+	"github.com/emc-network/emcd/state/native"
 )
 
-// moduleSet is the chain-native modules of a chain.
-type moduleSet struct {
-	state.Modules
+// moduleFactories lists every chain-native module this binary runs. Adding a
+// module here is a consensus change: every node must run the same set.
+var moduleFactories = map[string]native.Factory{
+	staking.Name: staking.New,
 }
 
-func (m moduleSet) contracts() []jsonrpc.SystemContract { return nil }
+// Modules is the chain-native module registry of one chain.
+type Modules struct {
+	*native.Registry
+}
 
-// LoadModules builds the chain-native modules configured by g's params.
-func LoadModules(g *genesis.Genesis) (moduleSet, error) {
-	return moduleSet{state.NoModules{}}, nil
+func (m Modules) contracts() []jsonrpc.SystemContract {
+	var out []jsonrpc.SystemContract
+	for _, c := range m.SystemContracts() {
+		out = append(out, jsonrpc.SystemContract{Name: c.Name, Address: c.Address, ABI: c.ABI})
+	}
+	return out
+}
+
+// LoadModules builds the chain-native modules configured by g's params section.
+func LoadModules(g *genesis.Genesis) (Modules, error) {
+	r, err := native.Load(g.Params, moduleFactories)
+	if err != nil {
+		return Modules{}, fmt.Errorf("node: genesis params: %w", err)
+	}
+	return Modules{r}, nil
 }

@@ -93,20 +93,28 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 			}
 		}
 	}
-	modules, err := LoadModules(g)
+	db, err := state.OpenStore(cfg.DataDir.ChainData())
 	if err != nil {
 		return nil, err
 	}
-	db, err := state.OpenStore(cfg.DataDir.ChainData())
+	if g == nil {
+		if g, err = state.StoredGenesis(db); err != nil {
+			db.Close()
+			return nil, err
+		}
+		if g == nil {
+			db.Close()
+			return nil, fmt.Errorf("%w: run `emcd init --genesis FILE --datadir %s` first, or use --dev", state.ErrNoGenesis, cfg.DataDir.Path)
+		}
+	}
+	modules, err := LoadModules(g)
 	if err != nil {
+		db.Close()
 		return nil, err
 	}
 	chain, err := state.Open(db, g, modules, log)
 	if err != nil {
 		db.Close()
-		if errors.Is(err, state.ErrNoGenesis) {
-			return nil, fmt.Errorf("%w: run `emcd init --genesis FILE --datadir %s` first, or use --dev", err, cfg.DataDir.Path)
-		}
 		return nil, err
 	}
 	reg := prometheus.NewRegistry()

@@ -228,6 +228,20 @@ func storedChainID(data []byte) uint64 {
 	return uint64(g.ChainID)
 }
 
+// StoredGenesis returns the genesis a store was initialised with, or nil if
+// the store is empty.
+func StoredGenesis(db ethdb.KeyValueReader) (*genesis.Genesis, error) {
+	data := readGenesisJSON(db)
+	if data == nil {
+		return nil, nil
+	}
+	g, err := genesis.FromJSON(data)
+	if err != nil {
+		return nil, fmt.Errorf("state: stored genesis: %w", err)
+	}
+	return g, nil
+}
+
 // Config returns the go-ethereum chain configuration.
 func (c *Chain) Config() *params.ChainConfig { return c.config }
 

@@ -6,8 +6,10 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/ecdsa"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -23,6 +25,7 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum"
+	"github.com/ethereum/go-ethereum/accounts/abi"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
@@ -321,7 +324,63 @@ func TestDevNodeEndToEnd(t *testing.T) {
 		t.Fatalf("revert error code: %v", err)
 	}
 
-	// 4. 200 transactions back to back, all mined.
+	// 4. A chain-native module, found through emc_systemContracts and called
+	// with its ABI like any contract: stake 5 EMC, read it back, find the event.
+	var contracts []struct {
+		Name    string          `json:"name"`
+		Address common.Address  `json:"address"`
+		ABI     json.RawMessage `json:"abi"`
+	}
+	if err := rpcClient.CallContext(ctx, &contracts, "emc_systemContracts"); err != nil {
+		t.Fatalf("emc_systemContracts: %v", err)
+	}
+	var stakingAddr common.Address
+	var stakingABI abi.ABI
+	for _, c := range contracts {
+		if c.Name == "staking" {
+			stakingAddr = c.Address
+			if stakingABI, err = abi.JSON(bytes.NewReader(c.ABI)); err != nil {
+				t.Fatalf("staking ABI: %v", err)
+			}
+		}
+	}
+	if stakingAddr == (common.Address{}) {
+		t.Fatalf("no staking module in %+v", contracts)
+	}
+	stakeData, _ := stakingABI.Pack("stake")
+	fiveEMC := new(big.Int).Mul(big.NewInt(5), big.NewInt(1e18))
+	staker := crypto.PubkeyToAddress(keys[3].PublicKey)
+	stakeTx := signTx(t, keys[3], chainID, 0, &stakingAddr, fiveEMC, 200_000, stakeData)
+	if err := client.SendTransaction(ctx, stakeTx); err != nil {
+		t.Fatalf("stake: %v", err)
+	}
+	srcpt := waitReceipt(t, client, stakeTx.Hash())
+	if srcpt.Status != types.ReceiptStatusSuccessful || len(srcpt.Logs) != 1 || srcpt.Logs[0].Address != stakingAddr {
+		t.Fatalf("stake receipt %+v", srcpt)
+	}
+	query, _ := stakingABI.Pack("stakeOf", staker)
+	out, err := client.CallContract(ctx, ethereum.CallMsg{To: &stakingAddr, Data: query}, nil)
+	if err != nil {
+		t.Fatalf("stakeOf: %v", err)
+	}
+	res, err := stakingABI.Unpack("stakeOf", out)
+	if err != nil || res[0].(*big.Int).Cmp(fiveEMC) != 0 {
+		t.Fatalf("stakeOf = %v (%v), want %s", res, err, fiveEMC)
+	}
+	stakedLogs, err := client.FilterLogs(ctx, ethereum.FilterQuery{
+		FromBlock: big.NewInt(0), Addresses: []common.Address{stakingAddr},
+		Topics: [][]common.Hash{{stakingABI.Events["Staked"].ID}, {common.BytesToHash(staker.Bytes())}},
+	})
+	if err != nil || len(stakedLogs) != 1 || stakedLogs[0].TxHash != stakeTx.Hash() {
+		t.Fatalf("Staked logs %+v (%v)", stakedLogs, err)
+	}
+	unstakeData, _ := stakingABI.Pack("unstake", new(big.Int).Mul(fiveEMC, big.NewInt(2)))
+	_, err = client.CallContract(ctx, ethereum.CallMsg{From: staker, To: &stakingAddr, Data: unstakeData}, nil)
+	if err == nil || !strings.Contains(err.Error(), "execution reverted") {
+		t.Fatalf("unstake beyond stake: got %v, want a revert", err)
+	}
+
+	// 5. 200 transactions back to back, all mined.
 	sender := keys[2]
 	var hashes []common.Hash
 	for i := uint64(0); i < 200; i++ {
@@ -340,7 +399,7 @@ func TestDevNodeEndToEnd(t *testing.T) {
 		t.Fatalf("sender nonce %d after 200 txs", n)
 	}
 
-	// 5. SIGKILL, restart, and find everything that was mined.
+	// 6. SIGKILL, restart, and find everything that was mined.
 	head, err := client.BlockNumber(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -377,7 +436,7 @@ func TestDevNodeEndToEnd(t *testing.T) {
 			t.Fatalf("block %d changed across restart", i)
 		}
 	}
-	for _, h := range append(hashes, tx.Hash(), deploy.Hash(), call.Hash()) {
+	for _, h := range append(hashes, tx.Hash(), deploy.Hash(), call.Hash(), stakeTx.Hash()) {
 		if r, err := client2.TransactionReceipt(ctx, h); err != nil || r.Status != types.ReceiptStatusSuccessful {
 			t.Fatalf("receipt %s after restart: %v", h, err)
 		}
