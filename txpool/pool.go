@@ -369,13 +369,6 @@ func (p *Pool) add(tx *types.Transaction, from common.Address, feeCap, tip *uint
 	if balance.Cmp(need) < 0 {
 		return nil, fmt.Errorf("%w: balance %v, queued cost %v, tx cost %v, overshot %v", ErrInsufficientFunds, balance, spent, cost, new(big.Int).Sub(need, balance))
 	}
-	// Capacity. Eviction never touches the sender's own transactions, so
-	// the sender's lists are the same before and after.
-	if p.numSlots+e.slots > p.cfg.GlobalSlots {
-		if err := p.makeRoom(e, p.numSlots+e.slots-p.cfg.GlobalSlots); err != nil {
-			return nil, err
-		}
-	}
 	next := stateNonce
 	if a != nil {
 		next = a.next()
@@ -389,10 +382,17 @@ func (p *Pool) add(tx *types.Transaction, from common.Address, feeCap, tip *uint
 			return nil, fmt.Errorf("%w: %d queued txs", ErrAccountLimitExceeded, len(a.queued))
 		}
 	}
+	// Capacity. Neither the queue truncation nor the price eviction touches
+	// the sender's own transactions, so next and executable stay valid.
 	if !executable && p.numQueued >= p.cfg.GlobalQueue {
 		p.truncateQueue(from, p.cfg.GlobalQueue-1)
 		if p.numQueued >= p.cfg.GlobalQueue {
 			return nil, fmt.Errorf("%w: %d queued txs", ErrPoolFull, p.numQueued)
+		}
+	}
+	if p.numSlots+e.slots > p.cfg.GlobalSlots {
+		if err := p.makeRoom(e, p.numSlots+e.slots-p.cfg.GlobalSlots); err != nil {
+			return nil, err
 		}
 	}
 
