@@ -41,7 +41,10 @@
 // of input, plus an optional input-dependent term ([Method.InputGas]). It is
 // charged in full before the handler runs; a revert keeps the unused gas of
 // the frame like a Solidity revert does. Storage writes by modules earn no
-// SSTORE refunds.
+// SSTORE refunds. Module addresses are not in go-ethereum's precompile list
+// that state.Prepare pre-warms (EIP-2929), so the first CALL of a module from
+// a contract in a transaction pays the cold account access (2600) like any
+// cold address; the top-level callee is warm as always.
 //
 // # Failures
 //

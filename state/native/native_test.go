@@ -84,7 +84,7 @@ var (
 	eth   = new(big.Int).Exp(big.NewInt(10), big.NewInt(18), nil)
 )
 
-func newProbeChain(t *testing.T) (*nativetest.Chain, abi.ABI) {
+func newProbeChain(t testing.TB) (*nativetest.Chain, abi.ABI) {
 	t.Helper()
 	reg, err := native.NewRegistry(probe{})
 	if err != nil {
