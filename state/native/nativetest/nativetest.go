@@ -33,9 +33,6 @@ const (
 	GasLimit = 1_000_000
 )
 
-// Coinbase receives priority fees in the harness.
-var Coinbase = common.HexToAddress("0xc0ffee0000000000000000000000000000c0ffee")
-
 // Config returns a chain config with every fork through Cancun active at
 // genesis, as emcd runs.
 func Config() *params.ChainConfig {
@@ -71,6 +68,8 @@ type Chain struct {
 	State    *state.StateDB
 	Number   uint64
 	Time     uint64
+	// Coinbase receives the priority fees.
+	Coinbase common.Address
 	txIndex  int
 }
 
@@ -85,7 +84,8 @@ func New(t testing.TB, reg *native.Registry, alloc types.GenesisAlloc) *Chain {
 	if err != nil {
 		t.Fatalf("state.New: %v", err)
 	}
-	c := &Chain{t: t, Config: Config(), Registry: reg, State: st, Number: 1, Time: 1_700_000_000}
+	c := &Chain{t: t, Config: Config(), Registry: reg, State: st, Number: 1, Time: 1_700_000_000,
+		Coinbase: common.HexToAddress("0xc0ffee0000000000000000000000000000c0ffee")}
 	all := reg.GenesisAlloc()
 	for a, acct := range alloc {
 		all[a] = acct
@@ -123,7 +123,7 @@ func (c *Chain) BlockContext() vm.BlockContext {
 		CanTransfer: core.CanTransfer,
 		Transfer:    core.Transfer,
 		GetHash:     func(n uint64) common.Hash { return crypto.Keccak256Hash(new(big.Int).SetUint64(n).Bytes()) },
-		Coinbase:    Coinbase,
+		Coinbase:    c.Coinbase,
 		GasLimit:    30_000_000,
 		BlockNumber: new(big.Int).SetUint64(c.Number),
 		Time:        c.Time,
