@@ -1,0 +1,85 @@
+package sim
+
+import (
+	"flag"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+var (
+	seedFlag  = flag.Uint64("seed", 0, "replay this one seed (0: run -seeds seeds)")
+	seedsFlag = flag.Int("seeds", 0, "number of seeds to run (default 64, 16 with -short, 8 with -race -short)")
+	firstFlag = flag.Uint64("first-seed", 1, "first seed of the range")
+	traceFlag = flag.Bool("trace", false, "print the event trace of a -seed run")
+)
+
+// TestSimulation runs many seeds of the simulator; see the package
+// documentation for what each checks.
+func TestSimulation(t *testing.T) {
+	if *seedFlag != 0 {
+		cfg := Config{Seed: *seedFlag}
+		if *traceFlag {
+			cfg.Trace = os.Stdout
+		}
+		res, err := Run(cfg)
+		t.Logf("%s: %d ticks, height %d, %d messages, %d crashes", res.Scenario, res.Ticks, res.Height, res.Sent, res.Crashes)
+		if err != nil {
+			t.Fatalf("SEED=%d: %v", *seedFlag, err)
+		}
+		return
+	}
+	n := *seedsFlag
+	if n == 0 {
+		n = 64
+		if testing.Short() {
+			n = 16
+			if raceEnabled {
+				n = 8
+			}
+		}
+	}
+	start := time.Now()
+	var next atomic.Uint64
+	next.Store(*firstFlag)
+	last := *firstFlag + uint64(n)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var heights, ticks uint64
+	for range runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				seed := next.Add(1) - 1
+				if seed >= last {
+					return
+				}
+				res, err := Run(Config{Seed: seed})
+				mu.Lock()
+				heights += res.Height
+				ticks += res.Ticks
+				mu.Unlock()
+				if err != nil {
+					t.Errorf("SEED=%d: %s: %v", seed, res.Scenario, err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	t.Logf("%d seeds in %v: %d heights committed over %d ticks", n, time.Since(start).Round(time.Millisecond), heights, ticks)
+}
+
+// TestDeterministic: one seed gives the same run twice.
+func TestDeterministic(t *testing.T) {
+	for _, seed := range []uint64{3, 11} {
+		a, errA := Run(Config{Seed: seed})
+		b, errB := Run(Config{Seed: seed})
+		if a != b || (errA == nil) != (errB == nil) {
+			t.Fatalf("SEED=%d: runs differ: %+v vs %+v", seed, a, b)
+		}
+	}
+}
