@@ -214,11 +214,11 @@ type Core struct {
 	own         map[ownKey]*Message
 	certWait    map[common.Hash][]Signed // catch-up proofs awaiting block validation
 
-	decidedBy []Signed                 // the COMMITs that decided this height
-	last      *Commit                  // decision of height-1, for catch-up replies
-	lastBy    []Signed                 // the COMMITs that decided height-1
-	replied map[common.Address]uint64 // tick of the last catch-up reply per peer
-	future  []futureMsg
+	decidedBy []Signed                  // the COMMITs that decided this height
+	last      *Commit                   // decision of height-1, for catch-up replies
+	lastBy    []Signed                  // the COMMITs that decided height-1
+	replied   map[common.Address]uint64 // tick of the last catch-up reply per peer
+	future    []futureMsg
 
 	out   Ready
 	taken Ready // what the last Ready call returned, trimmed by Advance

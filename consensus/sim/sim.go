@@ -136,9 +136,9 @@ func (q *queue) Pop() any {
 }
 
 type ownKey struct {
-	node           int
-	height, round  uint64
-	code           ibft.Code
+	node          int
+	height, round uint64
+	code          ibft.Code
 }
 
 type ownVal struct {
@@ -159,14 +159,14 @@ type cluster struct {
 	group  []int // partition group per node; nil when healed
 	healed bool
 
-	decided   map[uint64]common.Hash // agreed chain
-	blocks    map[common.Hash][]byte // every block built, for sync
-	own       map[ownKey]ownVal      // what each honest validator signed
-	recovered map[string]recovered   // memoised signature recovery
-	certOK    map[string]bool
-	res       Result
-	healAt    uint64
-	target    uint64
+	decided    map[uint64]common.Hash // agreed chain
+	blocks     map[common.Hash][]byte // every block built, for sync
+	own        map[ownKey]ownVal      // what each honest validator signed
+	recovered  map[string]recovered   // memoised signature recovery
+	certOK     map[string]bool
+	res        Result
+	healAt     uint64
+	target     uint64
 	lastHonest *ibft.Message
 }
 
