@@ -6,6 +6,7 @@ package txpool
 // starts with go-ethereum's wording (what wallets match on).
 
 import (
+	"bytes"
 	"errors"
 	"math/big"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/params"
 	"github.com/holiman/uint256"
 )
 
@@ -285,4 +287,34 @@ func TestReplacementBumpSmallValues(t *testing.T) {
 	if replaces(mk(15, 5), mk(16, 5), 10) {
 		t.Fatal("unchanged tip must not replace")
 	}
+}
+
+// TestChainConfigRules: with a chain config the pool follows its forks
+// (here Prague, whose EIP-7623 calldata floor applies) and NextBaseFee
+// overrides the EIP-1559 computation.
+func TestChainConfigRules(t *testing.T) {
+	cfg := Config{
+		ChainConfig: params.AllDevChainProtocolChanges,
+		NextBaseFee: func(*types.Header) *big.Int { return big.NewInt(5 * gwei) },
+	}
+	env := newTestEnv(t, cfg)
+	key := testKey(0)
+	env.fund(key, 0, eth(10))
+	data := bytes.Repeat([]byte{1}, 1000) // intrinsic 37,000; floor 61,000
+	mk := func(nonce, gas, feeCap uint64) *types.Transaction {
+		return types.MustSignNewTx(key, testSigner, &types.DynamicFeeTx{ChainID: big.NewInt(testChainID), Nonce: nonce,
+			GasFeeCap: new(big.Int).SetUint64(feeCap), GasTipCap: big.NewInt(1), Gas: gas, To: &recipient, Data: data})
+	}
+	if err := env.add(false, mk(0, 40_000, 10*gwei))[0]; !errors.Is(err, ErrFloorDataGas) {
+		t.Fatalf("have %v, want ErrFloorDataGas", err)
+	}
+	if err := env.add(false, mk(0, 61_000, 4*gwei))[0]; !errors.Is(err, ErrFeeCapTooLow) {
+		t.Fatalf("have %v, want ErrFeeCapTooLow", err)
+	}
+	env.mustAdd(mk(0, 61_000, 5*gwei))
+
+	// Default rules (Cancun, no floor): the same shape is admitted at 40,000.
+	env2 := newTestEnv(t, Config{})
+	env2.fund(key, 0, eth(10))
+	env2.mustAdd(mk(0, 40_000, 10*gwei))
 }
