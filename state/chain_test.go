@@ -56,10 +56,14 @@ func newTestChain(t *testing.T, dir string) *testChain {
 	return &testChain{Chain: c, t: t, signer: genesis.DevSignerKey(), keys: keys}
 }
 
-func (tc *testChain) seal(hash common.Hash) *cert.Certificate {
-	s, err := cert.SignCommit(hash, func(d []byte) ([]byte, error) { return crypto.Sign(d, tc.signer) })
+func (tc *testChain) seal(hash common.Hash) *cert.Certificate { return sealFor(tc.t, hash, tc.signer) }
+
+type certificateT = cert.Certificate
+
+func sealFor(t testing.TB, hash common.Hash, key *ecdsa.PrivateKey) *cert.Certificate {
+	s, err := cert.SignCommit(hash, func(d []byte) ([]byte, error) { return crypto.Sign(d, key) })
 	if err != nil {
-		tc.t.Fatal(err)
+		t.Fatal(err)
 	}
 	return &cert.Certificate{Seals: [][]byte{s}}
 }
