@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"fmt"
+	"log/slog"
 	"math/big"
 	"slices"
 	"sync"
@@ -422,3 +423,5 @@ func (s *fakeSigner) SignHash(addr common.Address, digest []byte) ([]byte, error
 	}
 	return crypto.Sign(digest, key)
 }
+
+func nopLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
