@@ -59,9 +59,6 @@ var (
 	// ErrExecutionAborted is returned when eth_call or a trace hits the EVM
 	// timeout.
 	ErrExecutionAborted = errors.New("execution aborted")
-	// ErrBlobTxNotSupported is returned by eth_sendTransaction for blob
-	// transactions.
-	ErrBlobTxNotSupported = errors.New("blob transactions not supported")
 	// ErrLimitExceeded is returned when a request exceeds a server limit.
 	ErrLimitExceeded = errors.New("limit exceeded")
 )

@@ -287,3 +287,33 @@ func TestEthclient(t *testing.T) {
 		t.Fatal("subscription over HTTP succeeded")
 	}
 }
+
+func TestStartClose(t *testing.T) {
+	srv, err := NewServer(Config{}, newFakeBackend(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, err := srv.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Post("http://"+addr.String(), "application/json", strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out struct{ Result string }
+	json.NewDecoder(resp.Body).Decode(&out)
+	resp.Body.Close()
+	if out.Result != "0x2" {
+		t.Fatalf("blockNumber = %q", out.Result)
+	}
+	if _, err := srv.Start("127.0.0.1:0"); err != ErrServerStarted {
+		t.Fatalf("second Start: %v", err)
+	}
+	if err := srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+}

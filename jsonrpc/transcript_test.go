@@ -8,7 +8,6 @@ package jsonrpc
 // responses, then review the diff as code.
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"flag"
@@ -134,5 +133,3 @@ func jsonEqual(t *testing.T, a, b string) bool {
 	jb, _ := json.Marshal(vb)
 	return bytes.Equal(ja, jb)
 }
-
-var _ = bufio.NewReader
