@@ -580,11 +580,10 @@ func (api *filterAPI) NewHeads(ctx context.Context) (*rpc.Subscription, error) {
 
 // Logs is eth_subscribe("logs", crit): each matching log of new blocks.
 func (api *filterAPI) Logs(ctx context.Context, crit FilterCriteria) (*rpc.Subscription, error) {
-	if crit.BlockHash != nil || crit.FromBlock != nil || crit.ToBlock != nil {
-		// geth ignores ranges here too, except that it rejects blockHash.
-		if crit.BlockHash != nil {
-			return nil, toRPCError(ErrBlockHashWithRange)
-		}
+	// Like geth, a live subscription ignores fromBlock/toBlock but cannot
+	// be pinned to one block.
+	if crit.BlockHash != nil {
+		return nil, toRPCError(ErrBlockHashWithRange)
 	}
 	return subscribe(api, ctx, func(ch chan<- ChainHeadEvent) feedSub { return api.b.SubscribeChainHead(ch) },
 		func(n *rpc.Notifier, id rpc.ID, ev ChainHeadEvent) {
