@@ -59,7 +59,22 @@ type Chain struct {
 	insertMu sync.Mutex
 	head     atomic.Pointer[types.Header]
 	headFeed event.Feed
+
+	// validated caches the execution of blocks checked by ValidateBlock, so
+	// InsertBlock of the same block does not execute it again.
+	validMu   sync.Mutex
+	validated map[common.Hash]*validatedBlock
 }
+
+// validatedBlock is a block executed on top of parent by ValidateBlock.
+type validatedBlock struct {
+	parent  common.Hash
+	res     *execResult
+	statedb *ethstate.StateDB
+}
+
+// maxValidated bounds the ValidateBlock cache (proposals of a few rounds).
+const maxValidated = 8
 
 // Open opens the chain in db. An empty store is initialised from g; a
 // non-empty one must have been created from the same genesis (g may be nil
@@ -393,21 +408,58 @@ func (c *Chain) InsertBlock(ctx context.Context, block *types.Block, commit *cer
 	if _, err := commit.Verify(block.Hash(), validators); err != nil {
 		return fmt.Errorf("%w: block %d commit certificate: %w", ErrInvalidBlock, block.NumberU64(), err)
 	}
-	if err := c.verifyHeader(parent, block); err != nil {
+	c.validMu.Lock()
+	v := c.validated[block.Hash()]
+	c.validated = nil // every cached execution was on this parent or older
+	c.validMu.Unlock()
+	if v == nil || v.parent != parent.Hash() {
+		var err error
+		if v, err = c.validate(ctx, parent, block); err != nil {
+			return err
+		}
+	}
+	return c.commit(block, v.res, v.statedb, commit)
+}
+
+// ValidateBlock checks that block is a valid next block on the current head
+// (header rules and full execution), without a commit certificate and without
+// committing it. The execution is cached for a following InsertBlock.
+func (c *Chain) ValidateBlock(ctx context.Context, block *types.Block) error {
+	parent := c.Head()
+	if block.ParentHash() != parent.Hash() || block.NumberU64() != parent.Number.Uint64()+1 {
+		return fmt.Errorf("%w: block %d (parent %s), head %d (%s)", ErrNotNext,
+			block.NumberU64(), block.ParentHash(), parent.Number, parent.Hash())
+	}
+	v, err := c.validate(ctx, parent, block)
+	if err != nil {
 		return err
+	}
+	c.validMu.Lock()
+	defer c.validMu.Unlock()
+	if c.validated == nil || len(c.validated) >= maxValidated {
+		c.validated = make(map[common.Hash]*validatedBlock)
+	}
+	c.validated[block.Hash()] = v
+	return nil
+}
+
+// validate verifies block's header against parent and executes it.
+func (c *Chain) validate(ctx context.Context, parent *types.Header, block *types.Block) (*validatedBlock, error) {
+	if err := c.verifyHeader(parent, block); err != nil {
+		return nil, err
 	}
 	statedb, err := c.StateAt(parent.Root)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	res, err := c.execute(ctx, block.Header(), block.Hash(), block.Transactions(), statedb, nil)
 	if err != nil {
-		return fmt.Errorf("%w: block %d: %w", ErrInvalidBlock, block.NumberU64(), err)
+		return nil, fmt.Errorf("%w: block %d: %w", ErrInvalidBlock, block.NumberU64(), err)
 	}
 	if err := c.checkResult(block, res); err != nil {
-		return err
+		return nil, err
 	}
-	return c.commit(block, res, statedb, commit)
+	return &validatedBlock{parent: parent.Hash(), res: res, statedb: statedb}, nil
 }
 
 // commit persists an executed, validated block and makes it the head.

@@ -233,3 +233,32 @@ func TestReopenPebbleKeepsChain(t *testing.T) {
 		t.Fatalf("other genesis: %v", err)
 	}
 }
+
+func TestValidateThenInsertUsesCache(t *testing.T) {
+	tc := newTestChain(t, "")
+	b, err := tc.BuildBlock(context.Background(), &listSource{txs: []*types.Transaction{tc.transfer(0, 0, common.Address{3}, big.NewInt(9))}},
+		BuildParams{Coinbase: common.Address{9}, Time: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tc.ValidateBlock(context.Background(), b); err != nil {
+		t.Fatal(err)
+	}
+	h := b.Header()
+	h.GasUsed++
+	bad := types.NewBlockWithHeader(h).WithBody(*b.Body())
+	if err := tc.ValidateBlock(context.Background(), bad); !errors.Is(err, ErrInvalidBlock) {
+		t.Fatalf("tampered block validated: %v", err)
+	}
+	if err := tc.InsertBlock(context.Background(), b, tc.seal(b.Hash())); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := tc.StateAt(tc.Head().Root)
+	if st.GetBalance(common.Address{3}).Uint64() != 9 {
+		t.Fatal("balance after cached insert")
+	}
+	// The cache never lets a block in on the wrong parent.
+	if err := tc.ValidateBlock(context.Background(), b); !errors.Is(err, ErrNotNext) {
+		t.Fatalf("stale block validated: %v", err)
+	}
+}
