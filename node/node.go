@@ -18,6 +18,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/emc-network/emcd/computing/gpu"
+	"github.com/emc-network/emcd/computing/telemetry"
 	"github.com/emc-network/emcd/config"
 	"github.com/emc-network/emcd/consensus/devseal"
 	"github.com/emc-network/emcd/genesis"
@@ -51,6 +53,11 @@ type Config struct {
 	DevPeriod time.Duration
 	// DevAccounts unlocks the test-mnemonic accounts (dev mode only).
 	DevAccounts bool
+
+	// GPU opens the compute role's GPU provider (compute role and dev mode).
+	GPU func() (gpu.Provider, error)
+	// TelemetryInterval is the GPU/host sampling period (default 5s).
+	TelemetryInterval time.Duration
 }
 
 // Node is a running emcd node.
@@ -68,6 +75,9 @@ type Node struct {
 	rpcHTTP    *http.Server
 	rpcAddr    net.Addr
 	metricHTTP *http.Server
+
+	gpus    gpu.Provider
+	sampler *telemetry.Sampler
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -188,6 +198,9 @@ func (n *Node) Start() error {
 		n.goServe("metrics", func() error { return n.metricHTTP.Serve(ln) })
 		n.log.Info("metrics listening", "addr", "http://"+ln.Addr().String()+"/metrics")
 	}
+	if err := n.startCompute(ctx); err != nil {
+		return err
+	}
 	n.startEventLoops(ctx)
 	if n.sealer != nil {
 		n.wg.Add(1)
@@ -247,6 +260,44 @@ func (n *Node) startEventLoops(ctx context.Context) {
 	}()
 }
 
+// startCompute opens the GPU provider and starts telemetry sampling for the
+// compute role (and dev mode, which runs every role).
+func (n *Node) startCompute(ctx context.Context) error {
+	if n.cfg.GPU == nil || (n.cfg.Role != RoleCompute && !n.cfg.Dev) {
+		return nil
+	}
+	p, err := n.cfg.GPU()
+	if err != nil {
+		return fmt.Errorf("node: GPUs: %w", err)
+	}
+	n.gpus = p
+	inv, err := p.Inventory(ctx)
+	if err != nil {
+		return fmt.Errorf("node: GPU inventory: %w", err)
+	}
+	if len(inv.Devices) == 0 {
+		n.log.Warn("no GPUs offered", "source", inv.Source, "reason", inv.Reason)
+	} else {
+		n.log.Info("GPUs found", "source", inv.Source, "count", len(inv.Devices), "simulated", inv.Simulated, "driver", inv.DriverVersion)
+	}
+	interval := n.cfg.TelemetryInterval
+	if interval <= 0 {
+		interval = 5 * time.Second
+	}
+	n.sampler = telemetry.NewSampler(p, interval, nil, telemetry.ProcHost{FS: os.DirFS("/proc")}, n.log)
+	if err := telemetry.Register(n.reg, n.sampler); err != nil {
+		return fmt.Errorf("node: telemetry metrics: %w", err)
+	}
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		if err := n.sampler.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			n.log.Error("telemetry sampler stopped", "err", err)
+		}
+	}()
+	return nil
+}
+
 func (n *Node) consensusStatus() any {
 	head := n.chain.Head()
 	vals, _ := n.chain.ValidatorsFor(head.Number.Uint64() + 1)
@@ -282,6 +333,9 @@ func (n *Node) Close() error {
 		_ = n.metricHTTP.Shutdown(shutdown)
 	}
 	n.wg.Wait()
+	if n.gpus != nil {
+		_ = n.gpus.Close()
+	}
 	return n.closeStores()
 }
 

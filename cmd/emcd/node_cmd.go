@@ -20,6 +20,7 @@ type nodeFlags struct {
 	metricsAddr   string
 	grpcAddr      string
 	noDevAccounts bool
+	gpu           gpuFlags
 }
 
 func (nf *nodeFlags) register(cmd *cobra.Command) {
@@ -34,4 +35,5 @@ func (nf *nodeFlags) register(cmd *cobra.Command) {
 	f.StringVar(&nf.metricsAddr, "metrics.addr", "", "Prometheus metrics listen address (empty disables)")
 	f.StringVar(&nf.grpcAddr, "grpc.addr", "", "gRPC operator API listen address (empty disables)")
 	f.BoolVar(&nf.noDevAccounts, "no-dev-accounts", false, "dev mode: do not unlock the test-mnemonic accounts")
+	nf.gpu.register(cmd)
 }

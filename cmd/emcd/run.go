@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/emc-network/emcd/computing/gpu"
 	"github.com/emc-network/emcd/node"
 )
 
@@ -36,6 +37,7 @@ func runNode(cmd *cobra.Command, g *globals, nf *nodeFlags) error {
 		MetricsAddr: nf.metricsAddr,
 		DevPeriod:   nf.devPeriod,
 		DevAccounts: g.dev && !nf.noDevAccounts,
+		GPU:         func() (gpu.Provider, error) { return nf.gpu.open(g, os.Stderr) },
 	}
 	if !g.dev && nf.role == node.RoleValidator {
 		return fmt.Errorf("--role validator without --dev needs the IBFT engine, which is not in this build yet; use --dev, or --role router/compute to follow a chain")
