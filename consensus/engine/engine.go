@@ -1,0 +1,420 @@
+// Package engine drives the IBFT core (consensus/ibft) for a validator: it
+// owns the core, its write-ahead log, the round ticker and the link to the
+// chain, the transaction pool and the network. All core calls happen on the
+// one goroutine of Run, in the order the ibft package documents: persist WAL
+// records and fsync, send, apply the commit, hand out validation and
+// proposal work, Advance.
+package engine
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/event"
+	"github.com/ethereum/go-ethereum/rlp"
+
+	"github.com/emc-network/emcd/consensus/cert"
+	"github.com/emc-network/emcd/consensus/ibft"
+	"github.com/emc-network/emcd/consensus/wal"
+	"github.com/emc-network/emcd/state"
+)
+
+// Chain is what the engine needs of the chain.
+type Chain interface {
+	Head() *types.Header
+	ValidatorsFor(number uint64) ([]common.Address, error)
+	Certificate(number uint64, hash common.Hash) (*cert.Certificate, error)
+	BuildBlock(ctx context.Context, txs state.TxSource, p state.BuildParams) (*types.Block, error)
+	ValidateBlock(ctx context.Context, block *types.Block) error
+	InsertBlock(ctx context.Context, block *types.Block, commit *cert.Certificate) error
+	SubscribeHead(ch chan<- state.HeadEvent) event.Subscription
+}
+
+// Pool gives the engine transactions for its proposals.
+type Pool interface {
+	Source() state.TxSource
+}
+
+// Transport broadcasts consensus messages to the validators.
+type Transport interface {
+	Broadcast(ctx context.Context, data []byte) error
+}
+
+// Config configures an Engine.
+type Config struct {
+	Key *ecdsa.PrivateKey
+	// BlockPeriod is the target time between blocks (genesis blockPeriodMs).
+	BlockPeriod time.Duration
+	// Tick is the core's logical tick (default 50ms).
+	Tick time.Duration
+	// WALPath is the write-ahead log file.
+	WALPath string
+	// MaxTxsPerBlock bounds proposals (0: gas limit only).
+	MaxTxsPerBlock int
+	// OnBehind is called when the engine learns of a decided block it cannot
+	// apply (it lacks the block): the node should sync.
+	OnBehind func()
+	Logger   *slog.Logger
+}
+
+// Status is the engine's state for emc_consensusStatus.
+type Status struct {
+	Height         uint64           `json:"height"`
+	Round          uint64           `json:"round"`
+	Validators     []common.Address `json:"validators"`
+	Proposer       common.Address   `json:"proposer"`
+	Self           common.Address   `json:"self"`
+	IsValidator    bool             `json:"isValidator"`
+	LastCommitTime time.Time        `json:"lastCommitTime"`
+}
+
+// Engine runs IBFT for one validator.
+type Engine struct {
+	cfg    Config
+	chain  Chain
+	pool   Pool
+	net    Transport
+	log    *slog.Logger
+	signer *ibft.KeySigner
+
+	inbound chan []byte
+
+	mu     sync.Mutex
+	status Status
+
+	// Owned by the Run goroutine.
+	core       *ibft.Core
+	wal        *wal.File
+	lastCommit time.Time
+	proposeAt  *ibft.View
+}
+
+// inboundQueue bounds messages waiting for the core; excess is dropped (the
+// core re-sends on timeouts, so loss only costs time).
+const inboundQueue = 4096
+
+// New returns an engine; Run starts it.
+func New(cfg Config, chain Chain, pool Pool, net Transport) *Engine {
+	if cfg.Tick <= 0 {
+		cfg.Tick = 50 * time.Millisecond
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	e := &Engine{
+		cfg: cfg, chain: chain, pool: pool, net: net,
+		log:     cfg.Logger.With("component", "ibft"),
+		signer:  ibft.NewKeySigner(cfg.Key),
+		inbound: make(chan []byte, inboundQueue),
+	}
+	e.status.Self = e.signer.Address()
+	return e
+}
+
+// Address is the validator address of this engine.
+func (e *Engine) Address() common.Address { return e.signer.Address() }
+
+// Deliver hands the engine a consensus message from the network. It never
+// blocks: when the queue is full the message is dropped.
+func (e *Engine) Deliver(data []byte) bool {
+	select {
+	case e.inbound <- data:
+		return true
+	default:
+		return false
+	}
+}
+
+// Status returns a snapshot for RPC.
+func (e *Engine) Status() Status {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s := e.status
+	s.Validators = append([]common.Address(nil), s.Validators...)
+	return s
+}
+
+// timeoutTicks sizes the round-0 timeout: a block period plus time to build,
+// gossip and validate a proposal.
+func (e *Engine) timeoutTicks() uint64 {
+	t := (e.cfg.BlockPeriod + 2*time.Second) / e.cfg.Tick
+	return max(uint64(t), 10)
+}
+
+// Run drives the core until ctx ends.
+func (e *Engine) Run(ctx context.Context) error {
+	w, raw, err := wal.Open(e.cfg.WALPath)
+	if err != nil {
+		return fmt.Errorf("engine: open WAL: %w", err)
+	}
+	e.wal = w
+	defer w.Close()
+	heads := make(chan state.HeadEvent, 64)
+	sub := e.chain.SubscribeHead(heads)
+	defer sub.Unsubscribe()
+
+	head := e.chain.Head()
+	vals, err := e.chain.ValidatorsFor(head.Number.Uint64() + 1)
+	if err != nil {
+		return err
+	}
+	core, err := ibft.New(ibft.Config{
+		Signer:           e.signer,
+		BaseTimeoutTicks: e.timeoutTicks(),
+		MaxTimeoutTicks:  uint64(30 * time.Second / e.cfg.Tick),
+		Logger:           e.log,
+	}, head.Number.Uint64()+1, vals)
+	if err != nil {
+		return fmt.Errorf("engine: %w", err)
+	}
+	e.core = core
+	var records []ibft.Record
+	for i, r := range raw {
+		rec, err := ibft.DecodeRecord(r)
+		if err != nil {
+			return fmt.Errorf("engine: WAL record %d: %w", i, err)
+		}
+		records = append(records, rec)
+	}
+	if len(records) > 0 {
+		core.Restore(records)
+		e.log.Info("restored consensus WAL", "records", len(records), "height", core.Height())
+	}
+	e.lastCommit = time.Now()
+	e.updateStatus()
+
+	ticker := time.NewTicker(e.cfg.Tick)
+	defer ticker.Stop()
+	for {
+		if err := e.process(ctx); err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-ticker.C:
+			e.core.Tick()
+			e.maybePropose(ctx)
+		case data := <-e.inbound:
+			m, err := ibft.DecodeMessage(data)
+			if err != nil {
+				e.log.Debug("undecodable consensus message", "err", err)
+				continue
+			}
+			if err := e.core.Step(m); err != nil && !benign(err) {
+				e.log.Debug("consensus message rejected", "err", err, "code", m.Code, "height", m.Height, "round", m.Round)
+			}
+		case ev := <-heads:
+			if err := e.onHead(ev.Block.Header()); err != nil {
+				return err
+			}
+		case err := <-sub.Err():
+			return err
+		}
+	}
+}
+
+func benign(err error) bool {
+	return errors.Is(err, ibft.ErrOldMessage) || errors.Is(err, ibft.ErrDuplicate) || errors.Is(err, ibft.ErrFutureMessage)
+}
+
+// onHead moves the core past blocks imported by anyone (sync or us).
+func (e *Engine) onHead(head *types.Header) error {
+	next := head.Number.Uint64() + 1
+	if next <= e.core.Height() {
+		return nil
+	}
+	vals, err := e.chain.ValidatorsFor(next)
+	if err != nil {
+		return err
+	}
+	if err := e.wal.Reset(); err != nil {
+		return fmt.Errorf("engine: reset WAL: %w", err)
+	}
+	if err := e.core.NewHeight(next, vals); err != nil {
+		return fmt.Errorf("engine: new height: %w", err)
+	}
+	e.lastCommit = time.Now()
+	e.proposeAt = nil
+	e.updateStatus()
+	return nil
+}
+
+// process handles every pending Ready batch.
+func (e *Engine) process(ctx context.Context) error {
+	for e.core.HasReady() {
+		rd := e.core.Ready()
+		// 1. Persist before sending.
+		if len(rd.WAL) > 0 {
+			for _, r := range rd.WAL {
+				b, err := r.Encode()
+				if err != nil {
+					return fmt.Errorf("engine: encode WAL record: %w", err)
+				}
+				if err := e.wal.Append(b); err != nil {
+					return fmt.Errorf("engine: WAL append: %w", err)
+				}
+			}
+			if err := e.wal.Sync(); err != nil {
+				return fmt.Errorf("engine: WAL sync: %w", err)
+			}
+		}
+		// 2. Send.
+		for _, o := range rd.Messages {
+			b, err := o.Msg.Encode()
+			if err != nil {
+				return fmt.Errorf("engine: encode message: %w", err)
+			}
+			if err := e.net.Broadcast(ctx, b); err != nil {
+				e.log.Debug("broadcast failed", "err", err)
+			}
+		}
+		// 3. Commit.
+		var committed *types.Header
+		if c := rd.Commit; c != nil {
+			h, err := e.commit(ctx, c)
+			if err != nil {
+				return err
+			}
+			committed = h
+		}
+		// 4. Work for the application.
+		for _, p := range rd.Validate {
+			hash, err := e.validate(ctx, p)
+			e.core.ProposalValidated(p, hash, err)
+		}
+		if rd.NeedProposal != nil {
+			v := *rd.NeedProposal
+			e.proposeAt = &v
+		}
+		e.core.Advance()
+		// 5. After a commit, the next height.
+		if committed != nil {
+			if err := e.onHead(committed); err != nil {
+				return err
+			}
+		}
+		e.maybePropose(ctx)
+	}
+	e.updateStatus()
+	return nil
+}
+
+func (e *Engine) commit(ctx context.Context, c *ibft.Commit) (*types.Header, error) {
+	if c.Proposal.Raw == nil {
+		e.log.Info("decided a block we do not hold; syncing", "height", c.Proposal.Height, "hash", c.Proposal.Hash)
+		if e.cfg.OnBehind != nil {
+			e.cfg.OnBehind()
+		}
+		return nil, nil
+	}
+	block, err := decodeBlock(c.Proposal.Raw)
+	if err != nil || block.Hash() != c.Proposal.Hash {
+		return nil, fmt.Errorf("engine: decided proposal does not decode to its hash: %v", err)
+	}
+	certificate := c.Cert
+	err = e.chain.InsertBlock(ctx, block, &certificate)
+	switch {
+	case err == nil:
+		e.log.Info("committed block", "number", block.NumberU64(), "hash", block.Hash(), "txs", block.Transactions().Len(),
+			"round", c.Round, "seals", len(certificate.Seals))
+		return block.Header(), nil
+	case errors.Is(err, state.ErrNotNext) && e.chain.Head().Number.Uint64() >= block.NumberU64():
+		return nil, nil // sync got there first
+	default:
+		// A decided block that fails to import means this node's state
+		// diverged: halting beats signing on top of the wrong state.
+		return nil, fmt.Errorf("engine: import decided block %d: %w", block.NumberU64(), err)
+	}
+}
+
+func (e *Engine) validate(ctx context.Context, p ibft.Proposal) (common.Hash, error) {
+	block, err := decodeBlock(p.Raw)
+	if err != nil {
+		return common.Hash{}, err
+	}
+	if block.NumberU64() != p.Height {
+		return block.Hash(), fmt.Errorf("engine: proposal for height %d carries block %d", p.Height, block.NumberU64())
+	}
+	return block.Hash(), e.chain.ValidateBlock(ctx, block)
+}
+
+// maybePropose builds this validator's proposal once the block period since
+// the last commit has passed.
+func (e *Engine) maybePropose(ctx context.Context) {
+	v := e.proposeAt
+	if v == nil || v.Height != e.core.Height() {
+		return
+	}
+	if v.Round == 0 && time.Since(e.lastCommit) < e.cfg.BlockPeriod {
+		return
+	}
+	e.proposeAt = nil
+	head := e.chain.Head()
+	if head.Number.Uint64()+1 != v.Height {
+		return
+	}
+	var parentCert *cert.Certificate
+	if head.Number.Sign() > 0 {
+		c, err := e.chain.Certificate(head.Number.Uint64(), head.Hash())
+		if err != nil || c == nil {
+			e.log.Error("no certificate for head; cannot propose", "head", head.Number, "err", err)
+			return
+		}
+		parentCert = c
+	}
+	block, err := e.chain.BuildBlock(ctx, e.pool.Source(), state.BuildParams{
+		Coinbase: e.signer.Address(), Time: time.Now(), ParentCommit: parentCert, MaxTxs: e.cfg.MaxTxsPerBlock,
+	})
+	if err != nil {
+		e.log.Error("build proposal", "err", err)
+		return
+	}
+	raw, err := rlp.EncodeToBytes(block)
+	if err != nil {
+		e.log.Error("encode proposal", "err", err)
+		return
+	}
+	if err := e.core.Propose(ibft.Proposal{Height: v.Height, Hash: block.Hash(), Raw: raw}); err != nil {
+		e.log.Error("propose", "err", err)
+		return
+	}
+	e.log.Debug("proposed block", "number", block.NumberU64(), "round", v.Round, "txs", block.Transactions().Len())
+}
+
+func (e *Engine) updateStatus() {
+	st := e.core.Status()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.status.Height, e.status.Round = st.Height, st.Round
+	e.status.Validators = st.Validators
+	e.status.Proposer = st.Proposer
+	e.status.IsValidator = false
+	for _, v := range st.Validators {
+		if v == e.status.Self {
+			e.status.IsValidator = true
+		}
+	}
+	e.status.LastCommitTime = e.lastCommit
+}
+
+// maxBlockBytes bounds a decoded proposal.
+const maxBlockBytes = 16 << 20
+
+func decodeBlock(raw []byte) (*types.Block, error) {
+	if len(raw) > maxBlockBytes {
+		return nil, fmt.Errorf("engine: proposal of %d bytes", len(raw))
+	}
+	var b types.Block
+	if err := rlp.DecodeBytes(raw, &b); err != nil {
+		return nil, fmt.Errorf("engine: decode proposal: %w", err)
+	}
+	return &b, nil
+}
