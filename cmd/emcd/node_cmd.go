@@ -17,6 +17,8 @@ type nodeFlags struct {
 	password      string
 	devPeriod     time.Duration
 	p2pAddr       string
+	p2pAnnounce   []string
+	bootnodes     []string
 	metricsAddr   string
 	grpcAddr      string
 	noDevAccounts bool
@@ -32,8 +34,10 @@ func (nf *nodeFlags) register(cmd *cobra.Command) {
 	f.StringVar(&nf.password, "password", "", "file holding the password of the node key")
 	f.DurationVar(&nf.devPeriod, "dev.period", 0, "dev mode: also seal a block every period even without transactions (0: only when txs are pending)")
 	f.StringVar(&nf.p2pAddr, "p2p.addr", params.DefaultP2PAddr, "libp2p listen multiaddr")
+	f.StringSliceVar(&nf.p2pAnnounce, "p2p.announce", nil, "multiaddrs to announce instead of the listen address (NAT)")
+	f.StringSliceVar(&nf.bootnodes, "bootnodes", nil, "bootstrap peers: multiaddrs ending in /p2p/PEERID (comma-separated)")
 	f.StringVar(&nf.metricsAddr, "metrics.addr", "", "Prometheus metrics listen address (empty disables)")
-	f.StringVar(&nf.grpcAddr, "grpc.addr", "", "gRPC operator API listen address (empty disables)")
+	f.StringVar(&nf.grpcAddr, "grpc.addr", "", "gRPC operator API listen address (reserved: the operator API is not in this build yet)")
 	f.BoolVar(&nf.noDevAccounts, "no-dev-accounts", false, "dev mode: do not unlock the test-mnemonic accounts")
 	nf.gpu.register(cmd)
 }

@@ -1,0 +1,267 @@
+package main
+
+import (
+	"crypto/ecdsa"
+	"errors"
+	"fmt"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/ethereum/go-ethereum/accounts/keystore"
+	"github.com/ethereum/go-ethereum/common/math"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/crypto"
+	p2pcrypto "github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/spf13/cobra"
+
+	"github.com/emc-network/emcd/config"
+	"github.com/emc-network/emcd/genesis"
+	"github.com/emc-network/emcd/params"
+)
+
+func init() { extraCommands = append(extraCommands, newTestnetCmd) }
+
+// testnetPassword is the keystore password of every testnet node. Testnets
+// are for local testing only: the password sits in a file beside the key.
+const testnetPassword = "emcd-testnet-insecure"
+
+// Port layout of node k (0-based, validators first, then routers, then
+// compute nodes): p2p P+10k, JSON-RPC P+10k+1, gRPC P+10k+2, metrics P+10k+3.
+const (
+	portStride  = 10
+	portRPC     = 1
+	portGRPC    = 2
+	portMetrics = 3
+)
+
+type testnetNode struct {
+	name, role string
+	index      int
+	key        *ecdsa.PrivateKey
+	peerID     string
+	dir        string
+}
+
+func newTestnetCmd(_ *globals) *cobra.Command {
+	var (
+		validators, routers, computes int
+		out                           string
+		basePort                      int
+		period                        time.Duration
+		chainID                       uint64
+		noDevAccounts                 bool
+	)
+	cmd := &cobra.Command{
+		Use:   "testnet --validators N --out DIR",
+		Short: "Write a local multi-node testnet (genesis, keys, configs) bound to 127.0.0.1",
+		Long: `testnet writes DIR/genesis.json and one initialised data dir per node:
+validator-1…, router-1…, compute-1…, each with its key (keystore), a password
+file, its libp2p node key and a config.toml that loads automatically. Start
+node NAME with:
+
+  emcd --role ROLE --datadir DIR/NAME
+
+Node k (0-based, validators, then routers, then compute nodes) listens with
+p2p on P+10k, JSON-RPC (HTTP and WS) on P+10k+1, gRPC on P+10k+2 and metrics
+on P+10k+3. Every node bootstraps from the validators.
+
+INSECURE: keys are encrypted with a password stored next to them, and the
+test-mnemonic dev accounts are funded (unless --no-dev-accounts). For local
+testing only.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if validators < 1 {
+				return errors.New("--validators must be at least 1")
+			}
+			if out == "" {
+				return errors.New("--out DIR is required")
+			}
+			total := validators + routers + computes
+			if basePort < 1024 || basePort+portStride*total > 65535 {
+				return fmt.Errorf("--base-port %d: ports %d…%d must lie in 1024…65535", basePort, basePort, basePort+portStride*total)
+			}
+			if period < genesis.MinBlockPeriodMs*time.Millisecond {
+				return fmt.Errorf("--block-period %s below the minimum %dms", period, genesis.MinBlockPeriodMs)
+			}
+			if entries, err := os.ReadDir(out); err == nil && len(entries) > 0 {
+				return fmt.Errorf("--out %s exists and is not empty", out)
+			}
+			abs, err := filepath.Abs(out)
+			if err != nil {
+				return err
+			}
+			nodes, err := makeTestnetNodes(abs, validators, routers, computes)
+			if err != nil {
+				return err
+			}
+			gen := testnetGenesis(nodes, chainID, period, !noDevAccounts)
+			if err := gen.Validate(); err != nil {
+				return err
+			}
+			genJSON, err := gen.JSON()
+			if err != nil {
+				return err
+			}
+			genJSON = append(genJSON, '\n')
+			if err := os.MkdirAll(abs, 0o755); err != nil {
+				return err
+			}
+			if err := os.WriteFile(filepath.Join(abs, "genesis.json"), genJSON, 0o644); err != nil {
+				return err
+			}
+			var bootnodes []string
+			for _, n := range nodes {
+				if n.role == "validator" {
+					bootnodes = append(bootnodes, fmt.Sprintf("/ip4/127.0.0.1/tcp/%d/p2p/%s", basePort+portStride*n.index, n.peerID))
+				}
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "testnet in %s: chain id %d, %d validators, %d routers, %d compute nodes, block period %s\n",
+				abs, chainID, validators, routers, computes, period)
+			for _, n := range nodes {
+				if err := writeTestnetNode(n, genJSON, basePort, bootnodes); err != nil {
+					return fmt.Errorf("%s: %w", n.name, err)
+				}
+				p := basePort + portStride*n.index
+				fmt.Fprintf(w, "  %-12s %s  p2p %d  rpc http://127.0.0.1:%d  grpc %d  metrics %d\n",
+					n.name, crypto.PubkeyToAddress(n.key.PublicKey).Hex(), p, p+portRPC, p+portGRPC, p+portMetrics)
+			}
+			fmt.Fprintf(w, "start each node with: emcd --role ROLE --datadir %s/NAME\n", abs)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&validators, "validators", 4, "number of validators")
+	f.IntVar(&routers, "routers", 0, "number of router nodes")
+	f.IntVar(&computes, "compute", 0, "number of compute nodes")
+	f.StringVar(&out, "out", "", "output directory (must not exist or be empty)")
+	f.IntVar(&basePort, "base-port", 20000, "first port; node k uses P+10k … P+10k+3")
+	f.DurationVar(&period, "block-period", time.Second, "block period (sub-second allowed)")
+	f.Uint64Var(&chainID, "chain-id", 4242, "chain id")
+	f.BoolVar(&noDevAccounts, "no-dev-accounts", false, "do not fund the test-mnemonic accounts")
+	return cmd
+}
+
+func makeTestnetNodes(dir string, validators, routers, computes int) ([]*testnetNode, error) {
+	var nodes []*testnetNode
+	add := func(role string, count int) error {
+		for i := 1; i <= count; i++ {
+			k, err := crypto.GenerateKey()
+			if err != nil {
+				return err
+			}
+			name := fmt.Sprintf("%s-%d", role, i)
+			nodes = append(nodes, &testnetNode{name: name, role: role, index: len(nodes), key: k, dir: filepath.Join(dir, name)})
+		}
+		return nil
+	}
+	if err := add("validator", validators); err != nil {
+		return nil, err
+	}
+	if err := add("router", routers); err != nil {
+		return nil, err
+	}
+	if err := add("compute", computes); err != nil {
+		return nil, err
+	}
+	for _, n := range nodes {
+		id, err := writeP2PKey(config.NewDataDir(n.dir).NodeKey())
+		if err != nil {
+			return nil, err
+		}
+		n.peerID = id
+	}
+	return nodes, nil
+}
+
+func testnetGenesis(nodes []*testnetNode, chainID uint64, period time.Duration, devAccounts bool) *genesis.Genesis {
+	g := &genesis.Genesis{
+		ChainID:       math.HexOrDecimal64(chainID),
+		Timestamp:     math.HexOrDecimal64(time.Now().Unix()),
+		BlockPeriodMs: math.HexOrDecimal64(period.Milliseconds()),
+		Alloc:         types.GenesisAlloc{},
+	}
+	fund := new(big.Int).Mul(big.NewInt(1_000_000), big.NewInt(params.EMC))
+	for _, n := range nodes {
+		addr := crypto.PubkeyToAddress(n.key.PublicKey)
+		if n.role == "validator" {
+			g.Validators = append(g.Validators, addr)
+		}
+		g.Alloc[addr] = types.Account{Balance: new(big.Int).Set(fund)}
+	}
+	if devAccounts {
+		genesis.FundDevAccounts(g)
+	}
+	return g
+}
+
+func writeTestnetNode(n *testnetNode, genJSON []byte, basePort int, bootnodes []string) error {
+	dd := config.NewDataDir(n.dir)
+	if err := os.MkdirAll(dd.Path, 0o700); err != nil {
+		return err
+	}
+	ks := keystore.NewKeyStore(dd.Keystore(), keystore.LightScryptN, keystore.LightScryptP)
+	if _, err := ks.ImportECDSA(n.key, testnetPassword); err != nil {
+		return fmt.Errorf("keystore: %w", err)
+	}
+	pwFile := filepath.Join(dd.Path, "password")
+	if err := os.WriteFile(pwFile, []byte(testnetPassword+"\n"), 0o600); err != nil {
+		return err
+	}
+	if err := os.WriteFile(dd.GenesisFile(), genJSON, 0o644); err != nil {
+		return err
+	}
+	p := basePort + portStride*n.index
+	var boots []string
+	for _, b := range bootnodes {
+		if !strings.HasSuffix(b, "/p2p/"+n.peerID) {
+			boots = append(boots, fmt.Sprintf("%q", b))
+		}
+	}
+	cfg := fmt.Sprintf(`# emcd testnet node %s (generated by emcd testnet; INSECURE, local testing only)
+role = %q
+password = %q
+bootnodes = [%s]
+
+[p2p]
+addr = "/ip4/127.0.0.1/tcp/%d"
+
+[rpc]
+addr = "127.0.0.1:%d"
+
+[grpc]
+addr = "127.0.0.1:%d"
+
+[metrics]
+addr = "127.0.0.1:%d"
+`, n.name, n.role, pwFile, strings.Join(boots, ", "), p, p+portRPC, p+portGRPC, p+portMetrics)
+	return os.WriteFile(dd.ConfigFile(), []byte(cfg), 0o644)
+}
+
+
+// writeP2PKey creates a libp2p identity key at path and returns its peer ID.
+func writeP2PKey(path string) (string, error) {
+	priv, _, err := p2pcrypto.GenerateEd25519Key(nil)
+	if err != nil {
+		return "", err
+	}
+	raw, err := p2pcrypto.MarshalPrivateKey(priv)
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(path, raw, 0o600); err != nil {
+		return "", err
+	}
+	id, err := peer.IDFromPrivateKey(priv)
+	if err != nil {
+		return "", err
+	}
+	return id.String(), nil
+}
