@@ -242,7 +242,6 @@ addr = "127.0.0.1:%d"
 	return os.WriteFile(dd.ConfigFile(), []byte(cfg), 0o644)
 }
 
-
 // writeP2PKey creates a libp2p identity key at path and returns its peer ID.
 func writeP2PKey(path string) (string, error) {
 	priv, _, err := p2pcrypto.GenerateEd25519Key(nil)
