@@ -1057,10 +1057,8 @@ func (c *Core) handleRoundChange(from common.Address, m *Message) error {
 		if m.PreparedRound >= m.Round || len(m.Proposal) == 0 {
 			return fmt.Errorf("%w: prepared round %d for round %d", ErrBadJustification, m.PreparedRound, m.Round)
 		}
-		if from != c.self {
-			if err := c.checkPrepares(m.Prepares, m.PreparedRound, m.Digest); err != nil {
-				return err
-			}
+		if err := c.checkPrepares(m.Prepares, m.PreparedRound, m.Digest); err != nil {
+			return err
 		}
 	}
 	c.rcs[from] = m

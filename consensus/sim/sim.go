@@ -29,6 +29,11 @@ type Config struct {
 	LivenessTicks uint64
 	// LivenessHeights is the progress required after healing (default 2).
 	LivenessHeights uint64
+	// CrashAtWrite, when positive, replaces the drawn faults with a fixed
+	// scenario (four honest validators, light loss) in which every
+	// validator's WAL tears on its CrashAtWrite-th append, three times over
+	// (CometBFT's crashingWAL).
+	CrashAtWrite int
 	// Trace receives a line per event when non-nil.
 	Trace io.Writer
 }
@@ -62,13 +67,15 @@ type scenario struct {
 	maxDelay            int
 	partitionP, crashP  float64
 	walCrashP           float64
+	commitDrop          float64
 	byzSilentP          float64
 	byzInvalidProposalP float64
+	byzFreshP           float64
 }
 
 func (s scenario) String() string {
-	return fmt.Sprintf("n=%d byz=%d drop=%.2f dup=%.2f delay<=%d partition=%.3f crash=%.4f walcrash=%.4f",
-		s.n, s.byz, s.drop, s.dup, s.maxDelay, s.partitionP, s.crashP, s.walCrashP)
+	return fmt.Sprintf("n=%d byz=%d drop=%.2f commitdrop=%.1f dup=%.2f delay<=%d partition=%.3f crash=%.4f walcrash=%.4f",
+		s.n, s.byz, s.drop, s.commitDrop, s.dup, s.maxDelay, s.partitionP, s.crashP, s.walCrashP)
 }
 
 func drawScenario(r *rand.Rand) scenario {
@@ -81,8 +88,10 @@ func drawScenario(r *rand.Rand) scenario {
 	s.partitionP = []float64{0, 0.005, 0.02}[r.IntN(3)]
 	s.crashP = []float64{0, 0.001, 0.004}[r.IntN(3)]
 	s.walCrashP = []float64{0, 0.002}[r.IntN(2)]
+	s.commitDrop = []float64{0, 0.3, 0.7}[r.IntN(3)]
 	s.byzSilentP = r.Float64() * 0.5
 	s.byzInvalidProposalP = r.Float64()
+	s.byzFreshP = r.Float64()
 	return s
 }
 
@@ -106,6 +115,7 @@ type node struct {
 	chain     []common.Hash // chain[h] is the block at height h; chain[0] genesis
 	events    []event
 	inCore    bool // liveness phase: part of the healed core
+	crashes   int
 	nonce     uint64
 }
 
@@ -160,8 +170,10 @@ type cluster struct {
 	healed bool
 
 	decided    map[uint64]common.Hash // agreed chain
+	decidedIn  map[uint64]uint64      // lowest round a height was decided in
 	blocks     map[common.Hash][]byte // every block built, for sync
 	own        map[ownKey]ownVal      // what each honest validator signed
+	prepared   map[[2]uint64]uint64   // (node, height) -> 1 + highest round it COMMITted in
 	recovered  map[string]recovered   // memoised signature recovery
 	certOK     map[string]bool
 	res        Result
@@ -192,10 +204,15 @@ func Run(cfg Config) (Result, error) {
 		cfg: cfg, sc: drawScenario(rng), rng: rng,
 		byAddr:    make(map[common.Address]int),
 		decided:   make(map[uint64]common.Hash),
+		decidedIn: make(map[uint64]uint64),
 		blocks:    make(map[common.Hash][]byte),
 		own:       make(map[ownKey]ownVal),
+		prepared:  make(map[[2]uint64]uint64),
 		recovered: make(map[string]recovered),
 		certOK:    make(map[string]bool),
+	}
+	if cfg.CrashAtWrite > 0 {
+		c.sc = scenario{n: 4, drop: 0.05, dup: 0.05, maxDelay: 3}
 	}
 	c.res.Scenario = c.sc.String()
 	if err := c.setup(); err != nil {
@@ -274,6 +291,9 @@ func (c *cluster) start(n *node) error {
 	}
 	core.Restore(recs)
 	n.core, n.up, n.events = core, true, nil
+	if c.cfg.CrashAtWrite > 0 && n.crashes < 3 && !c.healed {
+		n.walFailIn = c.cfg.CrashAtWrite
+	}
 	c.tracef("node %d starts at height %d with %d WAL records", n.id, n.height()+1, len(recs))
 	return c.process(n)
 }
@@ -283,6 +303,7 @@ func (c *cluster) crash(n *node, torn int) {
 	n.up, n.core, n.events = false, nil, nil
 	n.walFailIn = 0
 	n.restartAt = c.tick + 20 + uint64(c.rng.IntN(200))
+	n.crashes++
 	c.res.Crashes++
 	c.tracef("node %d crashes, restart at %d", n.id, n.restartAt)
 }
@@ -427,11 +448,16 @@ func (c *cluster) connected(a, b int) bool {
 	return c.group == nil || c.group[a] == c.group[b]
 }
 
-func (c *cluster) enqueue(from, to int, data []byte) {
+func (c *cluster) enqueue(from, to int, code ibft.Code, data []byte) {
 	if !c.connected(from, to) || c.q.Len() >= maxQueue {
 		return
 	}
 	if !c.healed && c.rng.Float64() < c.sc.drop {
+		return
+	}
+	// Losing the last step of a height is what leaves validators split
+	// between decided and undecided: the state justification rules guard.
+	if !c.healed && (code == ibft.MsgCommit || code == ibft.MsgCertificate) && c.rng.Float64() < c.sc.commitDrop {
 		return
 	}
 	copies := 1
@@ -560,6 +586,9 @@ func (c *cluster) apply(n *node, cm *ibft.Commit) error {
 	if h != n.height()+1 {
 		return fmt.Errorf("%w: node %d committed height %d on top of %d", ErrSafety, n.id, h, n.height())
 	}
+	if r, ok := c.decidedIn[h]; !n.byz && (!ok || cm.Round < r) {
+		c.decidedIn[h] = cm.Round
+	}
 	if err := c.checkCommit(n, h, cm.Proposal.Hash, &cm.Cert); err != nil {
 		return err
 	}
@@ -611,6 +640,25 @@ func (c *cluster) send(n *node, o ibft.Outbound) error {
 		}
 		c.own[k] = v
 		c.lastHonest = m
+		// Paper §5 (safety lemma): once a quorum committed d in round r,
+		// no honest validator prepares or commits anything else in a later
+		// round. Checked as soon as the decision is known here.
+		if d, ok := c.decided[m.Height]; ok && m.Round > c.decidedIn[m.Height] && m.Digest != d &&
+			(m.Code == ibft.MsgPrepare || m.Code == ibft.MsgCommit) {
+			return fmt.Errorf("%w: honest node %d sent %s for %x at height %d round %d, after %x was decided in round %d",
+				ErrSafety, n.id, m.Code, m.Digest[:4], m.Height, m.Round, d[:4], c.decidedIn[m.Height])
+		}
+		// A COMMIT in round r means prepared in r: every later ROUND-CHANGE
+		// of this height must carry a certificate at least that recent.
+		pk := [2]uint64{uint64(n.id), m.Height}
+		switch pr := c.prepared[pk]; {
+		case m.Code == ibft.MsgCommit:
+			c.prepared[pk] = max(pr, m.Round+1)
+		case m.Code == ibft.MsgRoundChange && pr > 0 && m.Round >= pr:
+			if m.Digest == (common.Hash{}) || m.PreparedRound < pr-1 {
+				return fmt.Errorf("%w: honest node %d lost its round-%d prepared certificate (round change to %d)", ErrSafety, n.id, pr-1, m.Round)
+			}
+		}
 	}
 	var targets []int
 	if o.To != nil {
@@ -633,7 +681,7 @@ func (c *cluster) send(n *node, o ibft.Outbound) error {
 		return err
 	}
 	for _, t := range targets {
-		c.enqueue(n.id, t, data)
+		c.enqueue(n.id, t, m.Code, data)
 	}
 	return nil
 }
@@ -650,11 +698,28 @@ func (c *cluster) adversary(n *node, m *ibft.Message, targets []int) {
 			return
 		}
 		for _, t := range to {
-			c.enqueue(n.id, t, data)
+			c.enqueue(n.id, t, m.Code, data)
 		}
 	}
 	half := targets[:len(targets)/2]
 	rest := targets[len(targets)/2:]
+	if m.Code == ibft.MsgPrePrepare && m.Round > 0 && r.Float64() < c.sc.byzFreshP {
+		// Amnesia: propose a fresh block instead of the prepared value the
+		// justification demands.
+		fresh := c.resign(n, m, func(x *ibft.Message) {
+			n.nonce++
+			p := makeBlock(x.Height, n.chain[len(n.chain)-1], n.id, n.nonce, true)
+			c.blocks[p.Hash] = p.Raw
+			x.Digest, x.Proposal = p.Hash, p.Raw
+		})
+		sendAll(fresh, targets)
+		// And vote for it at once, as its accomplices would.
+		for _, code := range []ibft.Code{ibft.MsgPrepare, ibft.MsgCommit} {
+			vote := &ibft.Message{Signed: ibft.Signed{Code: code, Height: m.Height, Round: m.Round, Digest: fresh.Digest}}
+			sendAll(c.resign(n, vote, func(*ibft.Message) {}), targets)
+		}
+		return
+	}
 	switch r.IntN(10) {
 	case 0: // equivocate: another block (or digest) for half the validators
 		alt := c.resign(n, m, func(x *ibft.Message) {
@@ -704,7 +769,7 @@ func (c *cluster) adversary(n *node, m *ibft.Message, targets []int) {
 			junk[i] = byte(r.Uint32())
 		}
 		for _, t := range targets {
-			c.enqueue(n.id, t, junk)
+			c.enqueue(n.id, t, 0xff, junk)
 		}
 	case 6: // a forged certificate: duplicated seals of its own
 		if m.Code == ibft.MsgCommit {
