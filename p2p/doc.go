@@ -1,0 +1,15 @@
+// Package p2p is the transport-neutral seam between emcd's components and the
+// network. Consumers (consensus, txpool gossip, block sync) depend only on the
+// small interfaces declared here: Gossip (publish/receive on a topic),
+// Requester and Handler (one request and one response over a stream protocol
+// to one peer), PeerSet and Penalizer. Two implementations satisfy them:
+// p2p/libp2p (the real network) and p2p/memnet (in memory, with fault hooks
+// for tests); p2p/p2ptest holds the conformance suite both pass.
+//
+// Start reading at Network in p2p.go, then Names (every topic and protocol
+// name carries the chain id, so separate networks never share one), then
+// Scoreboard (per-peer penalties with a ban threshold, on an injected clock).
+//
+// Wire framing shared by stream protocols is in frame.go: uvarint length
+// prefix, bounded by the protocol's limit before any allocation.
+package p2p
