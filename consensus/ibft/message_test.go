@@ -103,3 +103,24 @@ func FuzzDecodeRecord(f *testing.F) {
 		}
 	})
 }
+
+func TestRecoverCache(t *testing.T) {
+	tn := newTestNet(t, 3)
+	c := NewRecoverCache(2)
+	msgs := []*Message{tn.msg(0, MsgPrepare, 1, 0, common.Hash{1}), tn.msg(1, MsgPrepare, 1, 0, common.Hash{1}), tn.msg(2, MsgPrepare, 1, 0, common.Hash{1})}
+	for range 2 {
+		for i, m := range msgs {
+			d := m.SigningDigest()
+			a, err := c.Recover(d[:], m.Signature)
+			if err != nil || a != tn.vals[i] {
+				t.Fatalf("message %d: %v %v", i, a, err)
+			}
+		}
+	}
+	if len(c.m) != 2 {
+		t.Fatalf("cache holds %d entries, bound 2", len(c.m))
+	}
+	if _, err := c.Recover(make([]byte, 32), []byte{1}); err == nil {
+		t.Fatal("bad signature recovered")
+	}
+}

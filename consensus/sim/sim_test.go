@@ -12,7 +12,7 @@ import (
 
 var (
 	seedFlag  = flag.Uint64("seed", 0, "replay this one seed (0: run -seeds seeds)")
-	seedsFlag = flag.Int("seeds", 0, "number of seeds to run (default 128, 32 with -short, 16 with -race -short)")
+	seedsFlag = flag.Int("seeds", 0, "number of seeds to run (default 256, 64 with -short, 16 with -race -short)")
 	firstFlag = flag.Uint64("first-seed", 1, "first seed of the range")
 	traceFlag = flag.Bool("trace", false, "print the event trace of a -seed run")
 )
@@ -34,9 +34,9 @@ func TestSimulation(t *testing.T) {
 	}
 	n := *seedsFlag
 	if n == 0 {
-		n = 128
+		n = 256
 		if testing.Short() {
-			n = 32
+			n = 64
 			if raceEnabled {
 				n = 16
 			}
