@@ -68,7 +68,9 @@ type Config struct {
 	// memoising implementation is fine (the function must be pure).
 	Recover func(digest, sig []byte) (common.Address, error)
 	// BaseTimeoutTicks is the round-0 timeout in ticks (default 10). Round r
-	// times out after min(BaseTimeoutTicks<<r, MaxTimeoutTicks) ticks plus jitter.
+	// times out after min(BaseTimeoutTicks<<r, MaxTimeoutTicks) ticks plus
+	// jitter. Round 0 starts at NewHeight, so it must cover the block period
+	// the proposer waits before building, plus propagation and validation.
 	BaseTimeoutTicks uint64
 	// MaxTimeoutTicks caps the round timeout (default 64×BaseTimeoutTicks).
 	MaxTimeoutTicks uint64
@@ -630,6 +632,10 @@ func (c *Core) sendRoundChange() {
 // different messages for one view), records it for the WAL, broadcasts it
 // and delivers it to itself.
 func (c *Core) send(m *Message) {
+	if !c.member[c.self] {
+		// Not a validator at this height: follow the votes, never cast one.
+		return
+	}
 	key := ownKey{m.Round, m.Code}
 	if prev, ok := c.own[key]; ok {
 		if prev.Digest != m.Digest || prev.PreparedRound != m.PreparedRound {

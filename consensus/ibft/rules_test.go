@@ -685,3 +685,25 @@ func TestBadMessages(t *testing.T) {
 		}
 	}
 }
+
+// A node outside the validator set (a router following the chain) decides
+// from the validators' COMMITs but never signs or sends anything.
+func TestObserverFollowsWithoutVoting(t *testing.T) {
+	tn := newTestNet(t, 5)
+	vals := tn.vals[:4]
+	c, err := New(Config{Signer: tn.signers[4], BaseTimeoutTicks: testBase}, 1, vals)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := block(1, "b")
+	for _, i := range []int{0, 1, 2} {
+		mustStep(t, c, tn.msg(i, MsgCommit, 1, 0, b.Hash))
+	}
+	for range 10 * testBase {
+		c.Tick()
+	}
+	rd := drain(c)
+	if rd.Commit == nil || len(rd.Messages) != 0 || len(rd.WAL) != 0 {
+		t.Fatalf("observer: commit %v, %d messages, %d WAL records", rd.Commit, len(rd.Messages), len(rd.WAL))
+	}
+}
