@@ -93,3 +93,17 @@ func TestNamesCarryChainID(t *testing.T) {
 		}
 	}
 }
+
+func FuzzDecodeStatus(f *testing.F) {
+	f.Add(Status{ChainID: 1, HeadNumber: 9}.Encode())
+	f.Add([]byte{0xc0})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s, err := DecodeStatus(data)
+		if err != nil {
+			return
+		}
+		if !bytes.Equal(s.Encode(), data) {
+			t.Fatalf("decode→encode not canonical: %x", data)
+		}
+	})
+}
