@@ -109,7 +109,7 @@ type node struct {
 	byz       bool
 	core      *ibft.Core
 	wal       wal.Memory
-	walFailIn int // crash at this many more appends; 0: never
+	log       wal.Crashing // over wal; armed to tear an append
 	up        bool
 	restartAt uint64
 	chain     []common.Hash // chain[h] is the block at height h; chain[0] genesis
@@ -291,17 +291,21 @@ func (c *cluster) start(n *node) error {
 	}
 	core.Restore(recs)
 	n.core, n.up, n.events = core, true, nil
+	n.log = wal.Crashing{Log: &n.wal}
 	if c.cfg.CrashAtWrite > 0 && n.crashes < 3 && !c.healed {
-		n.walFailIn = c.cfg.CrashAtWrite
+		n.log.CrashIn, n.log.Torn = c.cfg.CrashAtWrite, c.rng.IntN(256)
 	}
 	c.tracef("node %d starts at height %d with %d WAL records", n.id, n.height()+1, len(recs))
 	return c.process(n)
 }
 
-func (c *cluster) crash(n *node, torn int) {
-	n.wal.Crash(torn)
+// crash stops n; a WAL crash has already torn its log, any other crash
+// loses only unsynced bytes (none: the driver syncs every batch).
+func (c *cluster) crash(n *node) {
+	if !n.log.Crashed() {
+		n.wal.Crash(0)
+	}
 	n.up, n.core, n.events = false, nil, nil
-	n.walFailIn = 0
 	n.restartAt = c.tick + 20 + uint64(c.rng.IntN(200))
 	n.crashes++
 	c.res.Crashes++
@@ -385,10 +389,11 @@ func (c *cluster) chaos() {
 	}
 	for _, n := range c.nodes {
 		if n.up && !n.byz && c.rng.Float64() < c.sc.crashP {
-			c.crash(n, 0)
+			c.crash(n)
 		}
-		if n.up && !n.byz && n.walFailIn == 0 && c.rng.Float64() < c.sc.walCrashP {
-			n.walFailIn = 1 + c.rng.IntN(4)
+		if n.up && !n.byz && n.log.CrashIn == 0 && c.rng.Float64() < c.sc.walCrashP {
+			n.log.CrashIn = 1 + c.rng.IntN(4)
+			n.log.Torn = c.rng.IntN(256)
 		}
 	}
 }
@@ -418,7 +423,7 @@ func (c *cluster) heal() error {
 	var ids []int
 	for _, n := range honest[:size] {
 		n.inCore = true
-		n.walFailIn = 0
+		n.log.CrashIn = 0
 		ids = append(ids, n.id)
 		if !n.up {
 			if err := c.start(n); err != nil {
@@ -538,21 +543,18 @@ func (c *cluster) process(n *node) error {
 			if err != nil {
 				return fmt.Errorf("node %d: encode record: %w", n.id, err)
 			}
-			if n.walFailIn > 0 {
-				n.walFailIn--
-				if n.walFailIn == 0 {
-					// The crashing WAL: this append tears, nothing of the
-					// batch is sent.
-					n.wal.Append(b)
-					c.crash(n, c.rng.IntN(len(b)+8))
+			if err := n.log.Append(b); err != nil {
+				if errors.Is(err, wal.ErrCrashed) {
+					// The process dies mid-batch: nothing of it is sent.
+					c.crash(n)
 					return nil
 				}
-			}
-			if err := n.wal.Append(b); err != nil {
 				return err
 			}
 		}
-		n.wal.Sync()
+		if err := n.log.Sync(); err != nil {
+			return err
+		}
 		for _, o := range rd.Messages {
 			if err := c.send(n, o); err != nil {
 				return err
@@ -571,7 +573,7 @@ func (c *cluster) process(n *node) error {
 		}
 		n.core.Advance()
 		if rd.Commit != nil {
-			n.wal.Reset()
+			n.log.Reset()
 			if err := n.core.NewHeight(n.height()+1, c.vals); err != nil {
 				return err
 			}
@@ -826,7 +828,7 @@ func (c *cluster) sync() error {
 			}
 			n.chain = append(n.chain, hash)
 		}
-		n.wal.Reset()
+		n.log.Reset()
 		c.tracef("node %d syncs %d..%d from node %d", n.id, from+1, n.height(), best.id)
 		if err := n.core.NewHeight(n.height()+1, c.vals); err != nil {
 			return err

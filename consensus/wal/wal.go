@@ -205,3 +205,60 @@ func (m *Memory) Records() [][]byte {
 	m.synced = min(m.synced, valid)
 	return recs
 }
+
+// ErrCrashed is returned by Crashing for the append it crashes on and for
+// every call after it.
+var ErrCrashed = errors.New("wal: simulated crash")
+
+// Crashing wraps a Memory log and crashes on a chosen append, after
+// CometBFT's crashingWAL: that append is torn (of the unsynced bytes, the
+// previous appends of the batch and the new frame, only Torn survive) and
+// it and every later call return ErrCrashed. A driver under test must
+// treat ErrCrashed as its process dying: nothing of the batch is sent.
+type Crashing struct {
+	Log *Memory
+	// CrashIn is the number of appends until the crash, counting the one
+	// that crashes; 0 means never. Set it to arm the wrapper.
+	CrashIn int
+	// Torn is how many unsynced bytes survive the crash.
+	Torn    int
+	crashed bool
+}
+
+var _ Log = (*Crashing)(nil)
+
+// Append implements Log.
+func (c *Crashing) Append(record []byte) error {
+	if c.crashed {
+		return ErrCrashed
+	}
+	if c.CrashIn > 0 {
+		c.CrashIn--
+		if c.CrashIn == 0 {
+			c.crashed = true
+			_ = c.Log.Append(record)
+			c.Log.Crash(c.Torn)
+			return ErrCrashed
+		}
+	}
+	return c.Log.Append(record)
+}
+
+// Sync implements Log.
+func (c *Crashing) Sync() error {
+	if c.crashed {
+		return ErrCrashed
+	}
+	return c.Log.Sync()
+}
+
+// Reset implements Log.
+func (c *Crashing) Reset() error {
+	if c.crashed {
+		return ErrCrashed
+	}
+	return c.Log.Reset()
+}
+
+// Crashed reports whether the wrapper has crashed.
+func (c *Crashing) Crashed() bool { return c.crashed }

@@ -2,6 +2,7 @@ package wal
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -122,4 +123,22 @@ func FuzzDecodeFrames(f *testing.F) {
 			t.Fatal("re-encoding differs from the intact prefix")
 		}
 	})
+}
+
+func TestCrashing(t *testing.T) {
+	var m Memory
+	c := &Crashing{Log: &m, CrashIn: 3, Torn: 9}
+	c.Append([]byte("one"))
+	c.Sync()
+	c.Append([]byte("two")) // unsynced: 11 bytes framed
+	if err := c.Append([]byte("three")); !errors.Is(err, ErrCrashed) {
+		t.Fatalf("third append: %v", err)
+	}
+	if err := c.Sync(); !errors.Is(err, ErrCrashed) || !c.Crashed() {
+		t.Fatal("still running after the crash")
+	}
+	// 9 of the unsynced bytes survive: "two" is torn, "three" lost.
+	if recs := m.Records(); len(recs) != 1 || string(recs[0]) != "one" {
+		t.Fatalf("after crash: %q", recs)
+	}
 }
