@@ -11,8 +11,10 @@ package ibft
 import (
 	"crypto/ecdsa"
 	"errors"
+	"math/big"
 	"slices"
 	"testing"
+	"testing/quick"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
@@ -705,5 +707,28 @@ func TestObserverFollowsWithoutVoting(t *testing.T) {
 	rd := drain(c)
 	if rd.Commit == nil || len(rd.Messages) != 0 || len(rd.WAL) != 0 {
 		t.Fatalf("observer: commit %v, %d messages, %d WAL records", rd.Commit, len(rd.Messages), len(rd.WAL))
+	}
+}
+
+// Proposer against the obviously-right definition (big-integer (h+r) mod n),
+// and every validator proposes once in any n consecutive rounds.
+func TestProposerQuick(t *testing.T) {
+	tn := newTestNet(t, 13)
+	f := func(nn uint8, h, r uint64) bool {
+		n := int(nn)%13 + 1
+		vals := tn.vals[:n]
+		sum := new(big.Int).Add(new(big.Int).SetUint64(h), new(big.Int).SetUint64(r))
+		want := vals[new(big.Int).Mod(sum, big.NewInt(int64(n))).Int64()]
+		if Proposer(vals, h, r) != want {
+			return false
+		}
+		seen := make(map[common.Address]bool)
+		for i := range uint64(n) {
+			seen[Proposer(vals, h, r+i)] = true
+		}
+		return len(seen) == n
+	}
+	if err := quick.Check(f, nil); err != nil {
+		t.Fatal(err)
 	}
 }
