@@ -377,7 +377,9 @@ func (c *Core) Restore(records []Record) {
 			case MsgCommit:
 				c.storeCommit(c.self, m.Signed)
 			case MsgRoundChange:
-				c.rcs[c.self] = m
+				if prev := c.rcs[c.self]; prev == nil || m.Round > prev.Round {
+					c.rcs[c.self] = m
+				}
 			}
 		case r.Prepared != nil && r.Prepared.Height == c.height:
 			if c.prepared == nil || r.Prepared.Round > c.prepared.Round {
