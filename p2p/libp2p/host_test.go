@@ -108,4 +108,3 @@ func TestBootnodesDHTAndQUIC(t *testing.T) {
 		t.Fatalf("handshake status of bootnode: %+v %v", st, ok)
 	}
 }
-
