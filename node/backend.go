@@ -25,6 +25,7 @@ type backend struct {
 	contracts []jsonrpc.SystemContract
 	accounts  jsonrpc.AccountSigner
 	status    func() any
+	net       *network
 	headFeed  event.Feed
 	txFeed    event.Feed
 }
@@ -64,7 +65,13 @@ func (b *backend) ApplyMessage(evm *vm.EVM, msg *core.Message, gp *core.GasPool)
 }
 
 func (b *backend) SendTx(_ context.Context, tx *types.Transaction) error {
-	return b.pool.Add([]*types.Transaction{tx}, true)[0]
+	if err := b.pool.Add([]*types.Transaction{tx}, true)[0]; err != nil {
+		return err
+	}
+	if b.net != nil {
+		b.net.gossipLocal(tx)
+	}
+	return nil
 }
 func (b *backend) PoolTransaction(hash common.Hash) *types.Transaction { return b.pool.Get(hash) }
 func (b *backend) PoolNonce(addr common.Address) uint64                { return b.pool.Nonce(addr) }
@@ -81,8 +88,24 @@ func (b *backend) SubscribeNewTxs(ch chan<- []*types.Transaction) event.Subscrip
 }
 
 func (b *backend) SystemContracts() []jsonrpc.SystemContract { return b.contracts }
-func (b *backend) PeerCount() int                            { return 0 }
-func (b *backend) Syncing() (jsonrpc.SyncProgress, bool)     { return jsonrpc.SyncProgress{}, false }
+func (b *backend) PeerCount() int {
+	if b.net == nil {
+		return 0
+	}
+	return b.net.host.PeerCount()
+}
+
+func (b *backend) Syncing() (jsonrpc.SyncProgress, bool) {
+	if b.net == nil || b.net.syncer.CaughtUp() {
+		return jsonrpc.SyncProgress{}, false
+	}
+	head := b.chain.Head().Number.Uint64()
+	target := b.net.syncer.Target().Number
+	if target <= head {
+		return jsonrpc.SyncProgress{}, false
+	}
+	return jsonrpc.SyncProgress{CurrentBlock: head, HighestBlock: target}, true
+}
 func (b *backend) ConsensusStatus() any {
 	if b.status == nil {
 		return nil

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ethereum/go-ethereum/common/mclock"
 	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/ethdb"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -44,6 +45,14 @@ type Config struct {
 	// or the genesis stored in the chain database.
 	Genesis *genesis.Genesis
 
+	// PasswordFile unlocks the validator key in DATADIR/keystore.
+	PasswordFile string
+	// P2PAddr is the libp2p listen multiaddr; P2PAnnounce replaces the
+	// advertised addresses; Bootnodes are dialed at start.
+	P2PAddr     string
+	P2PAnnounce []string
+	Bootnodes   []string
+
 	RPCAddr     string
 	CORSDomains []string
 	VHosts      []string
@@ -63,7 +72,8 @@ type Config struct {
 // Node is a running emcd node.
 type Node struct {
 	cfg     Config
-	log     *slog.Logger
+	log     *slog.Logger // component=node
+	baseLog *slog.Logger // for components, which tag themselves
 	db      ethdb.Database
 	chain   *state.Chain
 	pool    *txpool.Pool
@@ -76,6 +86,7 @@ type Node struct {
 	rpcAddr    net.Addr
 	metricHTTP *http.Server
 
+	net     *network
 	gpus    gpu.Provider
 	sampler *telemetry.Sampler
 
@@ -135,7 +146,7 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 	poolCfg.Metrics = txpool.NewMetrics(reg)
 	pool := txpool.New(poolCfg, poolChain{chain}, types.LatestSignerForChainID(chain.Config().ChainID), mclock.System{}, log)
 
-	n := &Node{cfg: cfg, log: log.With("component", "node"), db: db, chain: chain, pool: pool, reg: reg, errCh: make(chan error, 4)}
+	n := &Node{cfg: cfg, log: log.With("component", "node"), baseLog: log, db: db, chain: chain, pool: pool, reg: reg, errCh: make(chan error, 4)}
 	n.backend = &backend{chain: chain, pool: pool, contracts: modules.contracts(), status: n.consensusStatus}
 	if cfg.Dev && cfg.DevAccounts {
 		keys, err := genesis.DevAccountKeys(genesis.DevAccountCount)
@@ -147,6 +158,25 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 	}
 	if cfg.Dev {
 		n.sealer = devseal.New(devseal.Config{Key: genesis.DevSignerKey(), Period: cfg.DevPeriod}, chain, sealPool{pool}, log)
+	}
+	if !cfg.Dev {
+		key, err := LoadValidatorKey(cfg.DataDir, cfg.PasswordFile)
+		if err != nil {
+			if cfg.Role == RoleValidator || !errors.Is(err, ErrNoValidatorKey) {
+				n.closeStores()
+				return nil, err
+			}
+			// A follower without a key observes consensus with a throwaway one.
+			if key, err = crypto.GenerateKey(); err != nil {
+				n.closeStores()
+				return nil, err
+			}
+		}
+		if err := n.setupNetwork(key); err != nil {
+			n.closeStores()
+			return nil, err
+		}
+		n.backend.net = n.net
 	}
 	if cfg.RPCAddr != "" {
 		cors := cfg.CORSDomains
@@ -202,6 +232,9 @@ func (n *Node) Start() error {
 		return err
 	}
 	n.startEventLoops(ctx)
+	if n.net != nil {
+		n.runNetwork(ctx)
+	}
 	if n.sealer != nil {
 		n.wg.Add(1)
 		go func() {
@@ -217,6 +250,21 @@ func (n *Node) Start() error {
 
 // Err delivers a fatal error of a background component.
 func (n *Node) Err() <-chan error { return n.errCh }
+
+// spawn runs fn in the node's wait group; an error is fatal for the node.
+func (n *Node) spawn(fn func() error) {
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		if err := fn(); err != nil {
+			n.log.Error("component stopped", "err", err)
+			select {
+			case n.errCh <- err:
+			default:
+			}
+		}
+	}()
+}
 
 func (n *Node) goServe(name string, serve func() error) {
 	n.wg.Add(1)
@@ -299,6 +347,14 @@ func (n *Node) startCompute(ctx context.Context) error {
 }
 
 func (n *Node) consensusStatus() any {
+	if n.net != nil {
+		st := n.net.engine.Status()
+		return map[string]any{
+			"engine": "ibft", "height": st.Height, "round": st.Round, "validators": st.Validators,
+			"proposer": st.Proposer, "self": st.Self, "isValidator": st.IsValidator,
+			"peers": n.net.host.PeerCount(), "lastCommitTime": st.LastCommitTime.UTC().Format(time.RFC3339Nano),
+		}
+	}
 	head := n.chain.Head()
 	vals, _ := n.chain.ValidatorsFor(head.Number.Uint64() + 1)
 	st := map[string]any{
@@ -333,6 +389,9 @@ func (n *Node) Close() error {
 		_ = n.metricHTTP.Shutdown(shutdown)
 	}
 	n.wg.Wait()
+	if n.net != nil {
+		_ = n.net.host.Close()
+	}
 	if n.gpus != nil {
 		_ = n.gpus.Close()
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
@@ -28,19 +27,20 @@ func runNode(cmd *cobra.Command, g *globals, nf *nodeFlags) error {
 		vhosts = []string{"*"}
 	}
 	cfg := node.Config{
-		Role:        nf.role,
-		Dev:         g.dev,
-		DataDir:     dd,
-		RPCAddr:     nf.rpcAddr,
-		CORSDomains: nf.rpcCORS,
-		VHosts:      vhosts,
-		MetricsAddr: nf.metricsAddr,
-		DevPeriod:   nf.devPeriod,
-		DevAccounts: g.dev && !nf.noDevAccounts,
-		GPU:         func() (gpu.Provider, error) { return nf.gpu.open(g, os.Stderr) },
-	}
-	if !g.dev && nf.role == node.RoleValidator {
-		return fmt.Errorf("--role validator without --dev needs the IBFT engine, which is not in this build yet; use --dev, or --role router/compute to follow a chain")
+		Role:         nf.role,
+		Dev:          g.dev,
+		DataDir:      dd,
+		RPCAddr:      nf.rpcAddr,
+		CORSDomains:  nf.rpcCORS,
+		VHosts:       vhosts,
+		MetricsAddr:  nf.metricsAddr,
+		PasswordFile: nf.password,
+		P2PAddr:      nf.p2pAddr,
+		P2PAnnounce:  nf.p2pAnnounce,
+		Bootnodes:    nf.bootnodes,
+		DevPeriod:    nf.devPeriod,
+		DevAccounts:  g.dev && !nf.noDevAccounts,
+		GPU:          func() (gpu.Provider, error) { return nf.gpu.open(g, os.Stderr) },
 	}
 	log.Info("emcd starting", "version", versionString(), "role", nf.role, "dev", g.dev, "datadir", dd.Path)
 	n, err := node.New(cfg, log)

@@ -12,6 +12,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -150,6 +152,9 @@ func (e *Engine) timeoutTicks() uint64 {
 
 // Run drives the core until ctx ends.
 func (e *Engine) Run(ctx context.Context) error {
+	if err := os.MkdirAll(filepath.Dir(e.cfg.WALPath), 0o700); err != nil {
+		return fmt.Errorf("engine: WAL dir: %w", err)
+	}
 	w, raw, err := wal.Open(e.cfg.WALPath)
 	if err != nil {
 		return fmt.Errorf("engine: open WAL: %w", err)

@@ -1,0 +1,208 @@
+package node
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/ethereum/go-ethereum/rlp"
+
+	"github.com/emc-network/emcd/consensus/engine"
+	"github.com/emc-network/emcd/consensus/ibft"
+	"github.com/emc-network/emcd/p2p"
+	"github.com/emc-network/emcd/p2p/libp2p"
+	p2psync "github.com/emc-network/emcd/p2p/sync"
+	"github.com/emc-network/emcd/state"
+)
+
+// Bounds of transaction gossip.
+const (
+	maxTxsPerGossip  = 256
+	txGossipInterval = 20 * time.Millisecond
+	localTxQueue     = 16384
+)
+
+// network is the networked half of a non-dev node: the libp2p host, the
+// transaction and consensus topics, block sync and the IBFT engine.
+type network struct {
+	host     *libp2p.Host
+	txs      p2p.Topic
+	cons     p2p.Topic
+	syncer   *p2psync.Syncer
+	engine   *engine.Engine
+	localTxs chan *types.Transaction
+}
+
+// consensusTransport publishes engine messages on the consensus topic.
+type consensusTransport struct{ t p2p.Topic }
+
+func (c consensusTransport) Broadcast(ctx context.Context, data []byte) error {
+	return c.t.Publish(ctx, data)
+}
+
+// engineChain adds the head subscription to the chain for the engine.
+var _ engine.Chain = (*state.Chain)(nil)
+
+func (n *Node) setupNetwork(key *ecdsa.PrivateKey) error {
+	chainID := n.chain.Config().ChainID.Uint64()
+	names := p2p.Names{ChainID: chainID}
+	genesisHash := n.chain.GenesisBlock().Hash()
+	host, err := libp2p.New(libp2p.Config{
+		ChainID: chainID,
+		Status: func() p2p.Status {
+			h := n.chain.Head()
+			return p2p.Status{ChainID: chainID, Genesis: genesisHash, HeadNumber: h.Number.Uint64(), HeadHash: h.Hash()}
+		},
+		KeyFile:       n.cfg.DataDir.NodeKey(),
+		ListenAddrs:   []string{n.cfg.P2PAddr},
+		AnnounceAddrs: n.cfg.P2PAnnounce,
+		Bootnodes:     n.cfg.Bootnodes,
+		Log:           n.baseLog,
+	})
+	if err != nil {
+		return fmt.Errorf("node: p2p: %w", err)
+	}
+	net := &network{host: host, localTxs: make(chan *types.Transaction, localTxQueue)}
+	n.net = net
+	if net.txs, err = host.Join(names.TxTopic(), p2p.TopicOptions{MaxSize: p2p.MaxTxMessage, Validate: validateTxGossip}); err != nil {
+		return err
+	}
+	if net.cons, err = host.Join(names.ConsensusTopic(), p2p.TopicOptions{MaxSize: p2p.MaxConsensusMessage, Buffer: 4096, Validate: validateConsensusGossip}); err != nil {
+		return err
+	}
+	spec := p2psync.Spec(chainID)
+	if err := p2psync.NewServer(n.chain, n.baseLog).Register(host, spec); err != nil {
+		return err
+	}
+	if net.syncer, err = p2psync.New(p2psync.Config{
+		Network: host, Chain: n.chain, Spec: spec,
+		IsInvalid: func(err error) bool { return errors.Is(err, state.ErrInvalidBlock) },
+		Log:       n.baseLog,
+	}); err != nil {
+		return err
+	}
+	gen := n.chain.Genesis()
+	net.engine = engine.New(engine.Config{
+		Key:         key,
+		BlockPeriod: time.Duration(gen.BlockPeriodMs) * time.Millisecond,
+		WALPath:     n.cfg.DataDir.Consensus() + "/wal",
+		OnBehind:    net.syncer.Wake,
+		Logger:      n.baseLog,
+	}, n.chain, sealPool{n.pool}, consensusTransport{net.cons})
+	n.log.Info("p2p started", "peer_id", host.Self(), "addrs", host.Addrs(), "validator", crypto.PubkeyToAddress(key.PublicKey))
+	return nil
+}
+
+func validateTxGossip(_ context.Context, _ p2p.PeerID, data []byte) error {
+	if _, err := decodeTxBatch(data); err != nil {
+		return fmt.Errorf("%w: %v", p2p.ErrMalformed, err)
+	}
+	return nil
+}
+
+func validateConsensusGossip(_ context.Context, _ p2p.PeerID, data []byte) error {
+	if _, err := ibft.DecodeMessage(data); err != nil {
+		return fmt.Errorf("%w: %v", p2p.ErrMalformed, err)
+	}
+	return nil
+}
+
+func decodeTxBatch(data []byte) ([]*types.Transaction, error) {
+	var txs []*types.Transaction
+	if err := rlp.DecodeBytes(data, &txs); err != nil {
+		return nil, err
+	}
+	if len(txs) == 0 || len(txs) > maxTxsPerGossip {
+		return nil, fmt.Errorf("batch of %d transactions", len(txs))
+	}
+	return txs, nil
+}
+
+// runNetwork starts the loops of the networked node.
+func (n *Node) runNetwork(ctx context.Context) {
+	net := n.net
+	n.spawn(func() error { return ignoreCanceled(net.syncer.Run(ctx)) })
+	n.spawn(func() error { return ignoreCanceled(net.engine.Run(ctx)) })
+	// Inbound consensus messages go to the engine.
+	n.spawn(func() error {
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case m, ok := <-net.cons.Messages():
+				if !ok {
+					return nil
+				}
+				net.engine.Deliver(m.Data)
+			}
+		}
+	})
+	// Inbound transactions go to the pool as remote transactions.
+	n.spawn(func() error {
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case m, ok := <-net.txs.Messages():
+				if !ok {
+					return nil
+				}
+				txs, err := decodeTxBatch(m.Data)
+				if err != nil {
+					continue
+				}
+				n.pool.Add(txs, false)
+			}
+		}
+	})
+	// Locally submitted transactions are gossiped in batches.
+	n.spawn(func() error {
+		t := time.NewTicker(txGossipInterval)
+		defer t.Stop()
+		var batch []*types.Transaction
+		flush := func() {
+			if len(batch) == 0 {
+				return
+			}
+			data, err := rlp.EncodeToBytes(batch)
+			if err == nil {
+				if err := net.txs.Publish(ctx, data); err != nil {
+					n.log.Debug("tx gossip failed", "err", err)
+				}
+			}
+			batch = batch[:0]
+		}
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case tx := <-net.localTxs:
+				batch = append(batch, tx)
+				if len(batch) >= maxTxsPerGossip/2 {
+					flush()
+				}
+			case <-t.C:
+				flush()
+			}
+		}
+	})
+}
+
+// gossipLocal queues a locally submitted transaction for gossip.
+func (net *network) gossipLocal(tx *types.Transaction) {
+	select {
+	case net.localTxs <- tx:
+	default: // the queue is full: the tx still sits in our pool
+	}
+}
+
+func ignoreCanceled(err error) error {
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
