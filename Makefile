@@ -9,8 +9,8 @@ GIT_COMMIT := $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS    := -X github.com/emc-network/emcd/params.GitCommit=$(GIT_COMMIT)
 
 # Core packages that also run under the race detector in `make test`.
-RACE_DIRS := config consensus txpool state genesis jsonrpc router computing
-RACE_PKGS  = $(shell $(GO) list $(addprefix ./,$(addsuffix /...,$(RACE_DIRS))) 2>/dev/null)
+RACE_DIRS := config consensus txpool state staking genesis jsonrpc p2p node router computing
+RACE_PKGS  = $(addprefix ./,$(addsuffix /...,$(wildcard $(RACE_DIRS))))
 
 .PHONY: all build run test test-short race vet fmt lint bench clean
 

@@ -61,7 +61,7 @@ func (tc *testChain) seal(hash common.Hash) *cert.Certificate { return sealFor(t
 type certificateT = cert.Certificate
 
 func sealFor(t testing.TB, hash common.Hash, key *ecdsa.PrivateKey) *cert.Certificate {
-	s, err := cert.SignCommit(hash, func(d []byte) ([]byte, error) { return crypto.Sign(d, key) })
+	s, err := cert.SignCommit(hash, 0, func(d []byte) ([]byte, error) { return crypto.Sign(d, key) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +175,7 @@ func TestInsertRejects(t *testing.T) {
 		t.Fatalf("missing cert: %v", err)
 	}
 	other, _ := crypto.GenerateKey()
-	s, _ := cert.SignCommit(b.Hash(), func(d []byte) ([]byte, error) { return crypto.Sign(d, other) })
+	s, _ := cert.SignCommit(b.Hash(), 0, func(d []byte) ([]byte, error) { return crypto.Sign(d, other) })
 	if err := tc.InsertBlock(context.Background(), b, &cert.Certificate{Seals: [][]byte{s}}); !errors.Is(err, ErrInvalidBlock) {
 		t.Fatalf("foreign cert: %v", err)
 	}

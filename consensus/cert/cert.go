@@ -9,10 +9,16 @@
 // travels in block h+1, and the newest block's certificate is stored beside
 // it. Nothing that differs between honest nodes or rounds is hashed: the
 // certificate a proposer puts into h+1 is part of the proposal everybody
-// agrees on, and commit seals sign only the block hash.
+// agrees on. A commit seal signs the block hash together with the round in
+// which the validator committed, and a certificate names that round: without
+// IBFT 1.0's locks an honest validator may commit different blocks in
+// different rounds of one height, so seals of different rounds must never add
+// up to a certificate. The round lives in the certificate (which travels in
+// the next block), never in the certified block's own header.
 package cert
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 
@@ -50,19 +56,24 @@ var (
 var commitDomain = []byte("emcd/ibft/commit")
 
 // CommitDigest is the digest a validator signs to commit the block with hash
-// blockHash.
-func CommitDigest(blockHash common.Hash) common.Hash {
-	return crypto.Keccak256Hash(commitDomain, blockHash[:])
+// blockHash in round: keccak256("emcd/ibft/commit" ‖ blockHash ‖ round as 8
+// bytes big-endian).
+func CommitDigest(blockHash common.Hash, round uint64) common.Hash {
+	var r [8]byte
+	binary.BigEndian.PutUint64(r[:], round)
+	return crypto.Keccak256Hash(commitDomain, blockHash[:], r[:])
 }
 
-// Certificate is a set of commit seals over one block hash.
+// Certificate is a quorum's commit seals over one block hash, all made in
+// the same round.
 type Certificate struct {
+	Round uint64
 	Seals [][]byte
 }
 
-// SignCommit produces a commit seal over blockHash with signer.
-func SignCommit(blockHash common.Hash, sign func(digest []byte) ([]byte, error)) ([]byte, error) {
-	d := CommitDigest(blockHash)
+// SignCommit produces a commit seal over (blockHash, round) with signer.
+func SignCommit(blockHash common.Hash, round uint64, sign func(digest []byte) ([]byte, error)) ([]byte, error) {
+	d := CommitDigest(blockHash, round)
 	sig, err := sign(d[:])
 	if err != nil {
 		return nil, fmt.Errorf("cert: sign commit: %w", err)
@@ -70,12 +81,12 @@ func SignCommit(blockHash common.Hash, sign func(digest []byte) ([]byte, error))
 	return sig, nil
 }
 
-// RecoverSealer returns the address that made seal over blockHash.
-func RecoverSealer(blockHash common.Hash, seal []byte) (common.Address, error) {
+// RecoverSealer returns the address that made seal over (blockHash, round).
+func RecoverSealer(blockHash common.Hash, round uint64, seal []byte) (common.Address, error) {
 	if len(seal) != SealLength {
 		return common.Address{}, fmt.Errorf("%w: length %d", ErrBadSeal, len(seal))
 	}
-	d := CommitDigest(blockHash)
+	d := CommitDigest(blockHash, round)
 	pub, err := crypto.SigToPub(d[:], seal)
 	if err != nil {
 		return common.Address{}, fmt.Errorf("%w: %v", ErrBadSeal, err)
@@ -84,7 +95,8 @@ func RecoverSealer(blockHash common.Hash, seal []byte) (common.Address, error) {
 }
 
 // Verify checks that c proves blockHash final under validators: every seal
-// is valid, by a distinct member of the set, and there are at least
+// is valid for (blockHash, c.Round), by a distinct member of the set, and
+// there are at least
 // quorum.Size(len(validators)) of them. It returns the sealers in seal order.
 func (c *Certificate) Verify(blockHash common.Hash, validators []common.Address) ([]common.Address, error) {
 	if len(c.Seals) > MaxSeals {
@@ -97,7 +109,7 @@ func (c *Certificate) Verify(blockHash common.Hash, validators []common.Address)
 	seen := make(map[common.Address]bool, len(c.Seals))
 	signers := make([]common.Address, 0, len(c.Seals))
 	for i, s := range c.Seals {
-		addr, err := RecoverSealer(blockHash, s)
+		addr, err := RecoverSealer(blockHash, c.Round, s)
 		if err != nil {
 			return nil, fmt.Errorf("seal %d: %w", i, err)
 		}

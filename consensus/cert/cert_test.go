@@ -26,7 +26,12 @@ func keys(t *testing.T, n int) ([]*ecdsa.PrivateKey, []common.Address) {
 
 func seal(t *testing.T, h common.Hash, k *ecdsa.PrivateKey) []byte {
 	t.Helper()
-	s, err := SignCommit(h, func(d []byte) ([]byte, error) { return crypto.Sign(d, k) })
+	return sealRound(t, h, 0, k)
+}
+
+func sealRound(t *testing.T, h common.Hash, round uint64, k *ecdsa.PrivateKey) []byte {
+	t.Helper()
+	s, err := SignCommit(h, round, func(d []byte) ([]byte, error) { return crypto.Sign(d, k) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,6 +56,8 @@ func TestVerify(t *testing.T) {
 		// A seal over another block recovers to some unrelated address.
 		{"wrong block", [][]byte{seal(t, h, ks[0]), seal(t, h, ks[1]), seal(t, other, ks[2])}, ErrNotValidator},
 		{"truncated", [][]byte{seal(t, h, ks[0]), seal(t, h, ks[1]), seal(t, h, ks[2])[:64]}, ErrBadSeal},
+		// Seals from another round do not count towards a round-0 certificate.
+		{"mixed rounds", [][]byte{seal(t, h, ks[0]), seal(t, h, ks[1]), sealRound(t, h, 1, ks[2])}, ErrNotValidator},
 	}
 	for _, c := range cases {
 		cert := &Certificate{Seals: c.seals}
@@ -64,7 +71,7 @@ func TestVerify(t *testing.T) {
 func TestExtraRoundTrip(t *testing.T) {
 	ks, vals := keys(t, 2)
 	h := common.HexToHash("0xab")
-	e := &Extra{Validators: vals, ParentCommit: Certificate{Seals: [][]byte{seal(t, h, ks[0])}}}
+	e := &Extra{Validators: vals, ParentCommit: Certificate{Round: 3, Seals: [][]byte{sealRound(t, h, 3, ks[0])}}}
 	b, err := e.Encode()
 	if err != nil {
 		t.Fatal(err)
@@ -74,7 +81,7 @@ func TestExtraRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	b2, _ := got.Encode()
-	if !bytes.Equal(b, b2) || len(got.Validators) != 2 {
+	if !bytes.Equal(b, b2) || len(got.Validators) != 2 || got.ParentCommit.Round != 3 {
 		t.Fatal("round trip mismatch")
 	}
 	if _, err := DecodeExtra([]byte{0xc1, 0xff, 0x00}); !errors.Is(err, ErrBadExtra) {

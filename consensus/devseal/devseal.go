@@ -140,7 +140,7 @@ func (s *Sealer) SealOne(ctx context.Context) (*types.Block, error) {
 	if err != nil {
 		return nil, fmt.Errorf("devseal: build: %w", err)
 	}
-	seal, err := cert.SignCommit(block.Hash(), func(d []byte) ([]byte, error) { return crypto.Sign(d, s.cfg.Key) })
+	seal, err := cert.SignCommit(block.Hash(), 0, func(d []byte) ([]byte, error) { return crypto.Sign(d, s.cfg.Key) })
 	if err != nil {
 		return nil, err
 	}

@@ -647,7 +647,7 @@ func (c *Core) send(m *Message) {
 		return
 	}
 	if m.Code == MsgCommit {
-		seal, err := cert.SignCommit(m.Digest, c.cfg.Signer.Sign)
+		seal, err := cert.SignCommit(m.Digest, m.Round, c.cfg.Signer.Sign)
 		if err != nil {
 			c.cfg.Logger.Error("commit seal failed", "err", err)
 			return
@@ -966,7 +966,7 @@ func (c *Core) handleCommit(from common.Address, m *Message) error {
 	if m.Round > c.round+maxFutureRounds {
 		return ErrFutureMessage
 	}
-	sealer, err := c.cfg.Recover(cert.CommitDigest(m.Digest).Bytes(), m.CommitSeal)
+	sealer, err := c.cfg.Recover(cert.CommitDigest(m.Digest, m.Round).Bytes(), m.CommitSeal)
 	if err != nil || sealer != from {
 		return ErrBadSeal
 	}
@@ -1036,7 +1036,7 @@ func (c *Core) decide(d common.Hash, commits []Signed) {
 	if len(commits) > 0 {
 		round = commits[0].Round
 	}
-	c.decided = &Commit{Proposal: p, Round: round, Cert: cert.Certificate{Seals: seals}}
+	c.decided = &Commit{Proposal: p, Round: round, Cert: cert.Certificate{Round: round, Seals: seals}}
 	c.decidedBy = commits
 	c.out.Commit = c.decided
 	c.out.NeedProposal = nil
@@ -1133,7 +1133,7 @@ func (c *Core) verifyCommits(m *Message) ([]Signed, error) {
 		if _, dup := by[from]; dup {
 			return nil, fmt.Errorf("%w: commit %d duplicated", ErrBadSeal, i)
 		}
-		sealer, err := c.cfg.Recover(cert.CommitDigest(s.Digest).Bytes(), s.CommitSeal)
+		sealer, err := c.cfg.Recover(cert.CommitDigest(s.Digest, s.Round).Bytes(), s.CommitSeal)
 		if err != nil || sealer != from {
 			return nil, fmt.Errorf("%w: commit %d seal", ErrBadSeal, i)
 		}

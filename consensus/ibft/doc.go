@@ -88,15 +88,12 @@
 // Messages for up to Config.MaxFutureHeights future heights are buffered,
 // at most Config.MaxFuturePerSender per sender.
 //
-// # Safety note on commit seals
+// # Commit seals bind the round
 //
 // Without locks an honest validator may COMMIT different blocks in different
 // rounds of one height, so seals from different rounds must never be
-// combined: the core decides only on a quorum of COMMITs from one round,
-// and catch-up CERTIFICATEs carry the signed COMMITs (which bind the round).
-// A bare cert.Certificate does not bind the round: byzantine validators can
-// assemble a "valid" certificate from honest seals of different rounds for
-// a block that was never decided. Until commit seals sign (hash, round),
-// treat a certificate from an untrusted peer with that in mind (open issue
-// of the block format in consensus/cert).
+// combined. Commit seals therefore sign (hash, round) (cert.CommitDigest),
+// the core decides only on a quorum of COMMITs from one round, and the
+// resulting cert.Certificate names that round: a certificate assembled from
+// honest seals of different rounds does not verify.
 package ibft

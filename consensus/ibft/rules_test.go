@@ -66,7 +66,7 @@ func (tn *testNet) core(i int, height uint64) *Core {
 func (tn *testNet) sign(i int, m *Message) *Message {
 	tn.t.Helper()
 	if m.Code == MsgCommit {
-		seal, err := cert.SignCommit(m.Digest, tn.signers[i].Sign)
+		seal, err := cert.SignCommit(m.Digest, m.Round, tn.signers[i].Sign)
 		if err != nil {
 			tn.t.Fatal(err)
 		}
@@ -264,7 +264,7 @@ func TestQuorumPreparesCommit(t *testing.T) {
 	if len(cm) != 1 || cm[0].Digest != b.Hash {
 		t.Fatalf("commit: %+v", cm)
 	}
-	if a, err := cert.RecoverSealer(b.Hash, cm[0].CommitSeal); err != nil || a != tn.vals[2] {
+	if a, err := cert.RecoverSealer(b.Hash, cm[0].Round, cm[0].CommitSeal); err != nil || a != tn.vals[2] {
 		t.Fatalf("seal: %v %v", a, err)
 	}
 	var prepared *PreparedCert
@@ -332,7 +332,7 @@ func TestCommitsFromDifferentRoundsDoNotCombine(t *testing.T) {
 	// Forged seals are rejected.
 	c2 := tn.core(0, 1)
 	bad := tn.msg(1, MsgCommit, 1, 0, b.Hash)
-	bad.CommitSeal, _ = cert.SignCommit(b.Hash, tn.signers[2].Sign)
+	bad.CommitSeal, _ = cert.SignCommit(b.Hash, bad.Round, tn.signers[2].Sign)
 	d := bad.SigningDigest()
 	bad.Signature, _ = tn.signers[1].Sign(d[:])
 	if err := c2.Step(bad); !errors.Is(err, ErrBadSeal) {

@@ -23,14 +23,12 @@ import (
 //	                      prepares and commits d'
 //
 // No round ever gathers a quorum of COMMITs, so no honest core decides.
-// But commit seals sign only the block hash, so the seals of rounds 0 and 2
-// (nodes 1 and 3, plus B) form a certificate for d, and those of rounds 1
-// and 3 (nodes 2 and 1, plus B) one for d': cert.Certificate.Verify accepts
-// both. This pins a known weakness of the consensus/cert format: a
-// certificate is sound only if its seals come from one round. The fix is
-// for commit seals to sign (hash, round) and certificates to carry the
-// round; when that lands, the second half of this test should flip.
-func TestMixedRoundSealsFormTwoCertificates(t *testing.T) {
+// Were commit seals over the block hash alone, the seals of rounds 0 and 2
+// (nodes 1 and 3, plus B) would form a certificate for d, and those of
+// rounds 1 and 3 (nodes 2 and 1, plus B) one for d': two "final" blocks at
+// one height. Commit seals sign (hash, round) and a certificate names its
+// round, so B cannot complete either certificate in any round.
+func TestMixedRoundSealsFormNoCertificate(t *testing.T) {
 	tn := newTestNet(t, 4)
 	const byz = 0
 	nodes := map[int]*Core{1: tn.core(1, 1), 2: tn.core(2, 1), 3: tn.core(3, 1)}
@@ -149,12 +147,14 @@ func TestMixedRoundSealsFormTwoCertificates(t *testing.T) {
 	if len(seals[d.Hash]) != 2 || len(seals[d2.Hash]) != 2 {
 		t.Fatalf("honest seals: %d on d, %d on d'", len(seals[d.Hash]), len(seals[d2.Hash]))
 	}
-	// The weakness: B adds its own seal to each, and both verify.
+	// B adds its own seal, for whichever round it likes: no certificate.
 	for _, h := range []common.Hash{d.Hash, d2.Hash} {
-		bs, _ := cert.SignCommit(h, tn.signers[byz].Sign)
-		c := cert.Certificate{Seals: append(seals[h], bs)}
-		if _, err := c.Verify(h, tn.vals); err != nil {
-			t.Fatalf("expected the mixed-round certificate for %x to verify (known weakness): %v", h[:4], err)
+		for round := uint64(0); round < 4; round++ {
+			bs, _ := cert.SignCommit(h, round, tn.signers[byz].Sign)
+			c := cert.Certificate{Round: round, Seals: append(append([][]byte(nil), seals[h]...), bs)}
+			if _, err := c.Verify(h, tn.vals); err == nil {
+				t.Fatalf("mixed-round seals for %x formed a valid round-%d certificate", h[:4], round)
+			}
 		}
 	}
 }

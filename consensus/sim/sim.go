@@ -794,7 +794,7 @@ func (c *cluster) resign(n *node, m *ibft.Message, edit func(*ibft.Message)) *ib
 	x.Signed.CommitSeal = slices.Clone(m.CommitSeal)
 	edit(&x)
 	if x.Code == ibft.MsgCommit {
-		x.CommitSeal, _ = cert.SignCommit(x.Digest, n.signer.Sign)
+		x.CommitSeal, _ = cert.SignCommit(x.Digest, x.Round, n.signer.Sign)
 	}
 	d := x.SigningDigest()
 	x.Signature, _ = n.signer.Sign(d[:])

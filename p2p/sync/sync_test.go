@@ -45,7 +45,7 @@ func newChain(t *testing.T) *state.Chain {
 }
 
 func seal(t *testing.T, key *ecdsa.PrivateKey, hash common.Hash) *cert.Certificate {
-	s, err := cert.SignCommit(hash, func(d []byte) ([]byte, error) { return crypto.Sign(d, key) })
+	s, err := cert.SignCommit(hash, 0, func(d []byte) ([]byte, error) { return crypto.Sign(d, key) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,7 +276,7 @@ func FuzzDecodeBlocks(f *testing.F) {
 	c, _ := state.Open(state.OpenMemoryStore(), genesis.Dev(), nil, nil)
 	key := genesis.DevSignerKey()
 	b, _ := c.BuildBlock(context.Background(), emptySource{}, state.BuildParams{Coinbase: crypto.PubkeyToAddress(key.PublicKey), Time: time.Now()})
-	s, _ := cert.SignCommit(b.Hash(), func(d []byte) ([]byte, error) { return crypto.Sign(d, key) })
+	s, _ := cert.SignCommit(b.Hash(), 0, func(d []byte) ([]byte, error) { return crypto.Sign(d, key) })
 	enc, _ := EncodeEntry(Entry{Block: b, Cert: &cert.Certificate{Seals: [][]byte{s}}})
 	resp, _ := EncodeBlocks([]rlp.RawValue{enc})
 	f.Add(resp)
