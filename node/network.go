@@ -37,11 +37,27 @@ type network struct {
 	localTxs chan *types.Transaction
 }
 
-// consensusTransport publishes engine messages on the consensus topic.
-type consensusTransport struct{ t p2p.Topic }
+// consensusTransport publishes engine messages on the consensus topic, and
+// sends those too large for gossip (proposals of big blocks) to every peer
+// over the direct stream protocol.
+type consensusTransport struct {
+	t    p2p.Topic
+	net  p2p.Network
+	spec p2p.Spec
+}
 
 func (c consensusTransport) Broadcast(ctx context.Context, data []byte) error {
-	return c.t.Publish(ctx, data)
+	if len(data) <= p2p.MaxConsensusMessage {
+		return c.t.Publish(ctx, data)
+	}
+	for _, peer := range c.net.Peers() {
+		go func() {
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.spec.TimeoutOrDefault())
+			defer cancel()
+			_, _ = c.net.Request(ctx, peer, c.spec, data)
+		}()
+	}
+	return nil
 }
 
 // engineChain adds the head subscription to the chain for the engine.
@@ -92,7 +108,17 @@ func (n *Node) setupNetwork(key *ecdsa.PrivateKey) error {
 		WALPath:     n.cfg.DataDir.Consensus() + "/wal",
 		OnBehind:    net.syncer.Wake,
 		Logger:      n.baseLog,
-	}, n.chain, sealPool{n.pool}, consensusTransport{net.cons})
+	}, n.chain, sealPool{n.pool}, consensusTransport{t: net.cons, net: host, spec: names.DirectSpec()})
+	// Large consensus messages arrive over the direct protocol.
+	if err := host.Handle(names.DirectSpec(), func(_ context.Context, _ p2p.PeerID, req []byte) ([]byte, error) {
+		if _, err := ibft.DecodeMessage(req); err != nil {
+			return nil, fmt.Errorf("%w: %v", p2p.ErrMalformed, err)
+		}
+		net.engine.Deliver(req)
+		return nil, nil
+	}); err != nil {
+		return err
+	}
 	n.log.Info("p2p started", "peer_id", host.Self(), "addrs", host.Addrs(), "validator", crypto.PubkeyToAddress(key.PublicKey))
 	return nil
 }

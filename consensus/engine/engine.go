@@ -172,6 +172,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 	core, err := ibft.New(ibft.Config{
 		Signer:           e.signer,
+		Recover:          ibft.NewRecoverCache(4096).Recover,
 		BaseTimeoutTicks: e.timeoutTicks(),
 		MaxTimeoutTicks:  uint64(30 * time.Second / e.cfg.Tick),
 		Logger:           e.log,
