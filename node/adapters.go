@@ -31,6 +31,9 @@ func (s orderedSource) Pop()                     { s.o.Pop() }
 type sealPool struct{ p *txpool.Pool }
 
 func (s sealPool) Source() state.TxSource { return orderedSource{s.p.Ordered(nil)} }
+func (s sealPool) Get(hash common.Hash) *types.Transaction {
+	return s.p.Get(hash)
+}
 func (s sealPool) PendingCount() int {
 	n, _ := s.p.Stats()
 	return n

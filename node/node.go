@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"sync"
 	"time"
@@ -144,7 +145,10 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 	poolCfg.ChainConfig = chain.Config()
 	poolCfg.NextBaseFee = chain.NextBaseFee
 	poolCfg.Metrics = txpool.NewMetrics(reg)
-	pool := txpool.New(poolCfg, poolChain{chain}, types.LatestSignerForChainID(chain.Config().ChainID), mclock.System{}, log)
+	// The pool recovers senders with the chain's own signer: the sender it
+	// caches in each transaction is then reused by the block executor (a
+	// different signer value would miss that cache and recover again).
+	pool := txpool.New(poolCfg, poolChain{chain}, types.LatestSigner(chain.Config()), mclock.System{}, log)
 
 	n := &Node{cfg: cfg, log: log.With("component", "node"), baseLog: log, db: db, chain: chain, pool: pool, reg: reg, errCh: make(chan error, 4)}
 	n.backend = &backend{chain: chain, pool: pool, contracts: modules.contracts(), status: n.consensusStatus}
@@ -224,6 +228,11 @@ func (n *Node) Start() error {
 		}
 		mux := http.NewServeMux()
 		mux.Handle("/metrics", promhttp.HandlerFor(n.reg, promhttp.HandlerOpts{}))
+		// Profiles for operators chasing a slow node; the metrics address is
+		// loopback unless the operator chose otherwise.
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 		n.metricHTTP = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		n.goServe("metrics", func() error { return n.metricHTTP.Serve(ln) })
 		n.log.Info("metrics listening", "addr", "http://"+ln.Addr().String()+"/metrics")

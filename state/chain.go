@@ -434,13 +434,17 @@ func (c *Chain) ValidateBlock(ctx context.Context, block *types.Block) error {
 	if err != nil {
 		return err
 	}
+	c.cacheValidated(block.Hash(), v)
+	return nil
+}
+
+func (c *Chain) cacheValidated(hash common.Hash, v *validatedBlock) {
 	c.validMu.Lock()
 	defer c.validMu.Unlock()
 	if c.validated == nil || len(c.validated) >= maxValidated {
 		c.validated = make(map[common.Hash]*validatedBlock)
 	}
-	c.validated[block.Hash()] = v
-	return nil
+	c.validated[hash] = v
 }
 
 // validate verifies block's header against parent and executes it.

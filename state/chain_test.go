@@ -262,3 +262,13 @@ func TestValidateThenInsertUsesCache(t *testing.T) {
 		t.Fatalf("stale block validated: %v", err)
 	}
 }
+
+// The pool caches senders with types.LatestSigner(config); the executor must
+// find that cache (same signer), or every block pays signature recovery again.
+func TestExecutorSignerMatchesLatestSigner(t *testing.T) {
+	tc := newTestChain(t, "")
+	h := tc.Head()
+	if !types.LatestSigner(tc.Config()).Equal(types.MakeSigner(tc.Config(), new(big.Int).Add(h.Number, common.Big1), h.Time)) {
+		t.Fatal("pool and executor signers differ")
+	}
+}

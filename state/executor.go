@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"runtime"
+	"sync"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -255,6 +257,7 @@ func (c *Chain) execute(ctx context.Context, header *types.Header, blockHash com
 	}
 	evm := c.NewEVM(header, statedb, cfg)
 	signer := types.MakeSigner(c.config, header.Number, header.Time)
+	RecoverSenders(signer, txs)
 	gp := core.NewGasPool(header.GasLimit)
 	receipts := make(types.Receipts, 0, len(txs))
 	for i, tx := range txs {
@@ -329,6 +332,11 @@ type BuildParams struct {
 	ParentCommit *cert.Certificate
 	// MaxTxs bounds the transactions in the block (0: only the gas limit).
 	MaxTxs int
+	// KeepExecution caches the builder's execution so that InsertBlock of
+	// this block commits it without executing again (a proposer trusting its
+	// own build, as geth's miner does). Off, InsertBlock re-executes the
+	// block exactly as it would one received from a peer (dev mode).
+	KeepExecution bool
 }
 
 // BuildBlock assembles a block on top of the current head from txs. Invalid
@@ -418,7 +426,38 @@ func (c *Chain) BuildBlock(ctx context.Context, txs TxSource, p BuildParams) (*t
 	header.GasUsed = gp.CumulativeUsed()
 	header.Root = statedb.IntermediateRoot(c.config.Rules(header.Number, true, header.Time))
 	body := &types.Body{Transactions: included, Withdrawals: []*types.Withdrawal{}}
-	return types.NewBlock(header, body, receipts, trieHasher()), nil
+	block := types.NewBlock(header, body, receipts, trieHasher())
+	if p.KeepExecution {
+		c.cacheValidated(block.Hash(), &validatedBlock{
+			parent: parent.Hash(), statedb: statedb,
+			res: &execResult{receipts: receipts, gasUsed: header.GasUsed, root: header.Root},
+		})
+	}
+	return block, nil
+}
+
+// RecoverSenders recovers (and caches in each transaction) the senders of
+// txs on all CPUs, so sequential execution finds them ready. Invalid
+// signatures are left for the executor to report.
+func RecoverSenders(signer types.Signer, txs types.Transactions) {
+	const minPerWorker = 32
+	workers := min(runtime.GOMAXPROCS(0), len(txs)/minPerWorker)
+	if workers < 2 {
+		return
+	}
+	var wg sync.WaitGroup
+	chunk := (len(txs) + workers - 1) / workers
+	for start := 0; start < len(txs); start += chunk {
+		part := txs[start:min(start+chunk, len(txs))]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, tx := range part {
+				_, _ = types.Sender(signer, tx)
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 func trieHasher() types.ListHasher { return trie.NewStackTrie(nil) }

@@ -39,9 +39,11 @@ type Chain interface {
 	SubscribeHead(ch chan<- state.HeadEvent) event.Subscription
 }
 
-// Pool gives the engine transactions for its proposals.
+// Pool gives the engine transactions for its proposals, and the pool's
+// copies of proposed transactions (whose senders are already recovered).
 type Pool interface {
 	Source() state.TxSource
+	Get(hash common.Hash) *types.Transaction
 }
 
 // Transport broadcasts consensus messages to the validators.
@@ -52,7 +54,9 @@ type Transport interface {
 // Config configures an Engine.
 type Config struct {
 	Key *ecdsa.PrivateKey
-	// BlockPeriod is the target time between blocks (genesis blockPeriodMs).
+	// BlockPeriod is the target time between blocks (genesis blockPeriodMs):
+	// a proposer waits after the previous commit for the part of the period
+	// that the previous height's consensus latency did not already use.
 	BlockPeriod time.Duration
 	// Tick is the core's logical tick (default 50ms).
 	Tick time.Duration
@@ -96,6 +100,12 @@ type Engine struct {
 	wal        *wal.File
 	lastCommit time.Time
 	proposeAt  *ibft.View
+	// workStart is when this height's proposal work began here (we built
+	// one, or were asked to validate one); lastLatency is how long the
+	// previous height took from then to its commit. The next proposer
+	// waits only the part of the block period that latency did not use.
+	workStart   time.Time
+	lastLatency time.Duration
 }
 
 // inboundQueue bounds messages waiting for the core; excess is dropped (the
@@ -248,6 +258,10 @@ func (e *Engine) onHead(head *types.Header) error {
 		return fmt.Errorf("engine: new height: %w", err)
 	}
 	e.lastCommit = time.Now()
+	if !e.workStart.IsZero() {
+		e.lastLatency = e.lastCommit.Sub(e.workStart)
+	}
+	e.workStart = time.Time{}
 	e.proposeAt = nil
 	e.updateStatus()
 	return nil
@@ -293,6 +307,7 @@ func (e *Engine) process(ctx context.Context) error {
 		}
 		// 4. Work for the application.
 		for _, p := range rd.Validate {
+			e.markWork()
 			hash, err := e.validate(ctx, p)
 			e.core.ProposalValidated(p, hash, err)
 		}
@@ -349,7 +364,30 @@ func (e *Engine) validate(ctx context.Context, p ibft.Proposal) (common.Hash, er
 	if block.NumberU64() != p.Height {
 		return block.Hash(), fmt.Errorf("engine: proposal for height %d carries block %d", p.Height, block.NumberU64())
 	}
-	return block.Hash(), e.chain.ValidateBlock(ctx, block)
+	return block.Hash(), e.chain.ValidateBlock(ctx, e.withPoolTxs(block))
+}
+
+// withPoolTxs swaps the block's transactions for the pool's identical
+// copies (same hash, sender already recovered at admission). The block hash
+// commits to the transaction root, which the chain still checks.
+func (e *Engine) withPoolTxs(block *types.Block) *types.Block {
+	txs := block.Transactions()
+	swapped := make(types.Transactions, len(txs))
+	hits := 0
+	for i, tx := range txs {
+		if p := e.pool.Get(tx.Hash()); p != nil {
+			swapped[i] = p
+			hits++
+		} else {
+			swapped[i] = tx
+		}
+	}
+	if hits == 0 {
+		return block
+	}
+	body := *block.Body()
+	body.Transactions = swapped
+	return block.WithBody(body)
 }
 
 // maybePropose builds this validator's proposal once the block period since
@@ -359,10 +397,11 @@ func (e *Engine) maybePropose(ctx context.Context) {
 	if v == nil || v.Height != e.core.Height() {
 		return
 	}
-	if v.Round == 0 && time.Since(e.lastCommit) < e.cfg.BlockPeriod {
+	if v.Round == 0 && time.Since(e.lastCommit) < e.cfg.BlockPeriod-min(e.lastLatency, e.cfg.BlockPeriod) {
 		return
 	}
 	e.proposeAt = nil
+	e.markWork()
 	head := e.chain.Head()
 	if head.Number.Uint64()+1 != v.Height {
 		return
@@ -378,6 +417,7 @@ func (e *Engine) maybePropose(ctx context.Context) {
 	}
 	block, err := e.chain.BuildBlock(ctx, e.pool.Source(), state.BuildParams{
 		Coinbase: e.signer.Address(), Time: time.Now(), ParentCommit: parentCert, MaxTxs: e.cfg.MaxTxsPerBlock,
+		KeepExecution: true,
 	})
 	if err != nil {
 		e.log.Error("build proposal", "err", err)
@@ -393,6 +433,12 @@ func (e *Engine) maybePropose(ctx context.Context) {
 		return
 	}
 	e.log.Debug("proposed block", "number", block.NumberU64(), "round", v.Round, "txs", block.Transactions().Len())
+}
+
+func (e *Engine) markWork() {
+	if e.workStart.IsZero() {
+		e.workStart = time.Now()
+	}
 }
 
 func (e *Engine) updateStatus() {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
 
 	"github.com/emc-network/emcd/genesis"
@@ -46,7 +47,8 @@ func (p busPort) Broadcast(_ context.Context, data []byte) error {
 
 type emptyPool struct{}
 
-func (emptyPool) Source() state.TxSource { return nil }
+func (emptyPool) Source() state.TxSource             { return nil }
+func (emptyPool) Get(common.Hash) *types.Transaction { return nil }
 
 func TestFourValidatorsCommitTheSameChain(t *testing.T) {
 	const n = 4
