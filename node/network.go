@@ -75,6 +75,7 @@ func (n *Node) setupNetwork(key *ecdsa.PrivateKey) error {
 		},
 		KeyFile:       n.cfg.DataDir.NodeKey(),
 		ListenAddrs:   []string{n.cfg.P2PAddr},
+		QUIC:          true,
 		AnnounceAddrs: n.cfg.P2PAnnounce,
 		Bootnodes:     n.cfg.Bootnodes,
 		Log:           n.baseLog,
@@ -119,7 +120,7 @@ func (n *Node) setupNetwork(key *ecdsa.PrivateKey) error {
 	}); err != nil {
 		return err
 	}
-	n.log.Info("p2p started", "peer_id", host.Self(), "addrs", host.Addrs(), "validator", crypto.PubkeyToAddress(key.PublicKey))
+	n.log.Info("consensus identity", "address", crypto.PubkeyToAddress(key.PublicKey), "role", n.cfg.Role, "peer_id", host.Self())
 	return nil
 }
 

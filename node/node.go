@@ -90,6 +90,7 @@ type Node struct {
 	net     *network
 	gpus    gpu.Provider
 	sampler *telemetry.Sampler
+	metrics *chainMetrics
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -151,6 +152,7 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 	pool := txpool.New(poolCfg, poolChain{chain}, types.LatestSigner(chain.Config()), mclock.System{}, log)
 
 	n := &Node{cfg: cfg, log: log.With("component", "node"), baseLog: log, db: db, chain: chain, pool: pool, reg: reg, errCh: make(chan error, 4)}
+	n.registerMetrics(reg)
 	n.backend = &backend{chain: chain, pool: pool, contracts: modules.contracts(), status: n.consensusStatus}
 	if cfg.Dev && cfg.DevAccounts {
 		keys, err := genesis.DevAccountKeys(genesis.DevAccountCount)
@@ -302,6 +304,10 @@ func (n *Node) startEventLoops(ctx context.Context) {
 			case <-ctx.Done():
 				return
 			case ev := <-heads:
+				n.metrics.blocks.Inc()
+				n.metrics.txs.Add(float64(ev.Block.Transactions().Len()))
+				n.metrics.gasUsed.Add(float64(ev.Block.GasUsed()))
+				n.metrics.blockTxs.Observe(float64(ev.Block.Transactions().Len()))
 				if n.sealer == nil {
 					// The dev sealer resets the pool itself before sealing
 					// the next block; other producers rely on this loop.

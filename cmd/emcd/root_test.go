@@ -1,0 +1,74 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/spf13/cobra"
+
+	"github.com/emc-network/emcd/config"
+)
+
+// runRoot executes the root command with args, capturing the settings the
+// node would start with instead of starting it.
+func runRoot(t *testing.T, args ...string) (map[string]string, error) {
+	t.Helper()
+	root := newRootCmd()
+	got := map[string]string{}
+	root.RunE = func(cmd *cobra.Command, _ []string) error {
+		for _, name := range []string{"rpc.addr", "log.level", "role", "dev.period"} {
+			got[name] = cmd.Flags().Lookup(name).Value.String()
+		}
+		return nil
+	}
+	root.SetArgs(args)
+	root.SetOut(os.Stderr)
+	return got, root.Execute()
+}
+
+func TestConfigFileInDataDirIsLoaded(t *testing.T) {
+	dir := t.TempDir()
+	cfg := "role = \"router\"\n\"dev.period\" = \"3s\"\n[rpc]\naddr = \"127.0.0.1:1111\"\n[log]\nlevel = \"debug\"\n"
+	if err := os.WriteFile(filepath.Join(dir, "config.toml"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err := runRoot(t, "--datadir", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got["rpc.addr"] != "127.0.0.1:1111" || got["log.level"] != "debug" || got["role"] != "router" || got["dev.period"] != "3s" {
+		t.Fatalf("file values not applied: %v", got)
+	}
+	// env beats the file, a flag beats both
+	t.Setenv("EMCD_LOG_LEVEL", "warn")
+	t.Setenv("EMCD_RPC_ADDR", "127.0.0.1:3333")
+	got, err = runRoot(t, "--datadir", dir, "--rpc.addr", "127.0.0.1:2222")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got["rpc.addr"] != "127.0.0.1:2222" || got["log.level"] != "warn" || got["role"] != "router" {
+		t.Fatalf("precedence flag > env > file broken: %v", got)
+	}
+}
+
+func TestConfigFileErrors(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "config.toml"), []byte("[rpc]\nadress = \"x\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runRoot(t, "--datadir", dir); !errors.Is(err, config.ErrUnknownKey) {
+		t.Fatalf("unknown key: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "config.toml"), []byte("rpc = [\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runRoot(t, "--datadir", dir); err == nil {
+		t.Fatal("broken TOML accepted")
+	}
+	// An explicit --config that does not exist is an error, not a silent default.
+	if _, err := runRoot(t, "--config", filepath.Join(dir, "missing.toml")); err == nil {
+		t.Fatal("missing --config file accepted")
+	}
+}
