@@ -923,6 +923,12 @@ func (c *Core) storePrepare(from common.Address, s Signed) error {
 		byFrom = make(map[common.Address]Signed)
 		c.prepares[s.Round] = byFrom
 	}
+	return recordVote(byFrom, from, s)
+}
+
+// recordVote stores from's vote s unless from already voted in that round:
+// the same vote again is a duplicate, a different one an equivocation.
+func recordVote(byFrom map[common.Address]Signed, from common.Address, s Signed) error {
 	if prev, ok := byFrom[from]; ok {
 		if prev.Digest != s.Digest {
 			return ErrEquivocation
@@ -993,14 +999,7 @@ func (c *Core) storeCommit(from common.Address, s Signed) error {
 		byFrom = make(map[common.Address]Signed)
 		c.commits[s.Round] = byFrom
 	}
-	if prev, ok := byFrom[from]; ok {
-		if prev.Digest != s.Digest {
-			return ErrEquivocation
-		}
-		return ErrDuplicate
-	}
-	byFrom[from] = s
-	return nil
+	return recordVote(byFrom, from, s)
 }
 
 // checkDecided decides d if a quorum committed it in round r.
