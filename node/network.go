@@ -84,7 +84,7 @@ func (n *Node) setupNetwork(key *ecdsa.PrivateKey) error {
 		return fmt.Errorf("node: p2p: %w", err)
 	}
 	net := &network{host: host, localTxs: make(chan *types.Transaction, localTxQueue)}
-	n.net = net
+	n.net = net // from here on, closeStores closes the host on any error
 	if net.txs, err = host.Join(names.TxTopic(), p2p.TopicOptions{MaxSize: p2p.MaxTxMessage, Validate: validateTxGossip}); err != nil {
 		return err
 	}

@@ -404,9 +404,6 @@ func (n *Node) Close() error {
 		_ = n.metricHTTP.Shutdown(shutdown)
 	}
 	n.wg.Wait()
-	if n.net != nil {
-		_ = n.net.host.Close()
-	}
 	if n.gpus != nil {
 		_ = n.gpus.Close()
 	}
@@ -414,6 +411,9 @@ func (n *Node) Close() error {
 }
 
 func (n *Node) closeStores() error {
+	if n.net != nil && n.net.host != nil {
+		_ = n.net.host.Close()
+	}
 	n.pool.Close()
 	if err := n.db.Close(); err != nil {
 		return fmt.Errorf("node: close store: %w", err)
