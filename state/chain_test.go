@@ -272,3 +272,27 @@ func TestExecutorSignerMatchesLatestSigner(t *testing.T) {
 		t.Fatal("pool and executor signers differ")
 	}
 }
+
+// A kept build is committed without re-execution, so BuildBlock must not
+// keep (or return) a block that ValidateBlock would reject: here a proposer
+// passes the certificate of a block other than the parent, as happens when
+// sync moves the head between its Certificate and BuildBlock calls.
+func TestKeepExecutionRejectsWrongParentCommit(t *testing.T) {
+	tc := newTestChain(t, "")
+	tc.mine()
+	tc.mine()
+	one := tc.HeaderByNumber(1)
+	stale, err := tc.Certificate(1, one.Hash())
+	if err != nil || stale == nil {
+		t.Fatal(err)
+	}
+	b, err := tc.BuildBlock(context.Background(), nil, BuildParams{
+		Coinbase: common.Address{9}, Time: time.Now(), ParentCommit: stale, KeepExecution: true,
+	})
+	if err == nil {
+		err = tc.InsertBlock(context.Background(), b, tc.seal(b.Hash()))
+	}
+	if !errors.Is(err, ErrInvalidBlock) {
+		t.Fatalf("block with the certificate of block 1 as parent commit of block 3: %v (head %d)", err, tc.Head().Number)
+	}
+}

@@ -428,6 +428,12 @@ func (c *Chain) BuildBlock(ctx context.Context, txs TxSource, p BuildParams) (*t
 	body := &types.Body{Transactions: included, Withdrawals: []*types.Withdrawal{}}
 	block := types.NewBlock(header, body, receipts, trieHasher())
 	if p.KeepExecution {
+		// InsertBlock commits a kept build without validating it again, so
+		// check here what the caller supplied (the parent certificate) and
+		// what it computed from the head it read.
+		if err := c.verifyHeader(parent, block); err != nil {
+			return nil, err
+		}
 		c.cacheValidated(block.Hash(), &validatedBlock{
 			parent: parent.Hash(), statedb: statedb,
 			res: &execResult{receipts: receipts, gasUsed: header.GasUsed, root: header.Root},
