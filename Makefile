@@ -12,7 +12,7 @@ LDFLAGS    := -X github.com/emc-network/emcd/params.GitCommit=$(GIT_COMMIT)
 RACE_DIRS := config consensus txpool state staking genesis jsonrpc p2p node router computing
 RACE_PKGS  = $(addprefix ./,$(addsuffix /...,$(wildcard $(RACE_DIRS))))
 
-.PHONY: all build run test test-short race vet fmt lint bench clean
+.PHONY: all build run test test-short race vet fmt lint bench clean proto proto-tools
 
 all: build
 
@@ -43,3 +43,15 @@ bench: ## Go benchmarks of the core packages
 
 clean:
 	rm -rf $(BUILD_DIR)
+
+# The generated operator API code is committed; regenerate after editing the
+# .proto (needs protoc: apt-get install protobuf-compiler).
+proto-tools:
+	$(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
+	$(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.6.2
+
+proto:
+	cd operator/proto && PATH="$$($(GO) env GOPATH)/bin:$$PATH" protoc -I . \
+		--go_out=. --go_opt=paths=source_relative \
+		--go-grpc_out=. --go-grpc_opt=paths=source_relative \
+		emcd/operator/v1/operator.proto

@@ -16,6 +16,7 @@ import (
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/ethdb"
+	"github.com/ethereum/go-ethereum/event"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -26,6 +27,7 @@ import (
 	"github.com/emc-network/emcd/consensus/devseal"
 	"github.com/emc-network/emcd/genesis"
 	"github.com/emc-network/emcd/jsonrpc"
+	"github.com/emc-network/emcd/operator"
 	"github.com/emc-network/emcd/state"
 	"github.com/emc-network/emcd/txpool"
 )
@@ -53,6 +55,9 @@ type Config struct {
 	P2PAddr     string
 	P2PAnnounce []string
 	Bootnodes   []string
+
+	// GRPCAddr is the operator API listen address (empty disables).
+	GRPCAddr string
 
 	RPCAddr     string
 	CORSDomains []string
@@ -91,6 +96,7 @@ type Node struct {
 	gpus    gpu.Provider
 	sampler *telemetry.Sampler
 	metrics *chainMetrics
+	opHeads event.Feed // operator.Head, for the operator API's WatchHeads
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -242,6 +248,15 @@ func (n *Node) Start() error {
 	if err := n.startCompute(ctx); err != nil {
 		return err
 	}
+	if n.cfg.GRPCAddr != "" {
+		ln, err := net.Listen("tcp", n.cfg.GRPCAddr)
+		if err != nil {
+			return fmt.Errorf("node: operator API listen on %s: %w", n.cfg.GRPCAddr, err)
+		}
+		srv := operator.NewServer(opBackend{n}, operator.Config{}, n.baseLog)
+		n.goServe("grpc", func() error { return srv.Serve(ctx, ln) })
+		n.log.Info("operator API listening", "grpc", ln.Addr().String())
+	}
 	n.startEventLoops(ctx)
 	if n.net != nil {
 		n.runNetwork(ctx)
@@ -316,6 +331,8 @@ func (n *Node) startEventLoops(ctx context.Context) {
 					}
 				}
 				n.backend.headFeed.Send(jsonrpc.ChainHeadEvent{Block: ev.Block, Receipts: ev.Receipts})
+				n.opHeads.Send(operator.Head{Number: ev.Block.NumberU64(), Hash: ev.Block.Hash(), Time: ev.Block.Time(),
+					TxCount: ev.Block.Transactions().Len(), GasUsed: ev.Block.GasUsed()})
 			case batch := <-txs:
 				n.backend.txFeed.Send(batch)
 			}

@@ -8,7 +8,7 @@ const DevChainID = 1337
 const (
 	DefaultRPCAddr     = "127.0.0.1:8545"
 	DefaultP2PAddr     = "/ip4/127.0.0.1/tcp/30333"
-	DefaultGRPCAddr    = "127.0.0.1:9090"
+	DefaultGRPCAddr    = "127.0.0.1:9632"
 	DefaultMetricsAddr = "127.0.0.1:6060"
 )
 

@@ -7,6 +7,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/big"
 	"net"
@@ -259,6 +260,23 @@ func TestClusterFaultsAndSync(t *testing.T) {
 		}
 		return true
 	})
+
+	// The operator API answers on the testnet's gRPC port (found through the
+	// node's config.toml).
+	out, err := exec.Command(emcdBinary(t), "operator", "status", "--datadir", c.procs["validator-1"].datadir).CombinedOutput()
+	if err != nil {
+		t.Fatalf("emcd operator status: %v\n%s", err, out)
+	}
+	var opStatus struct {
+		Consensus struct {
+			Engine      string `json:"engine"`
+			IsValidator bool   `json:"is_validator"`
+		} `json:"consensus"`
+		PeerCount int `json:"peer_count"`
+	}
+	if err := json.Unmarshal(out, &opStatus); err != nil || opStatus.Consensus.Engine != "ibft" || !opStatus.Consensus.IsValidator || opStatus.PeerCount == 0 {
+		t.Fatalf("operator status %s (%v)", out, err)
+	}
 
 	// Transactions sent to the router are committed everywhere.
 	router, err := ethclient.DialContext(ctx, c.procs["router-1"].rpcURL)

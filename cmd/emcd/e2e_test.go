@@ -85,7 +85,7 @@ var rpcLine = regexp.MustCompile(`JSON-RPC listening.*http=(http://[0-9.:]+)`)
 
 func startDevNode(t *testing.T, datadir string) *devNode {
 	t.Helper()
-	cmd := exec.Command(emcdBinary(t), "--dev", "--datadir", datadir, "--rpc.addr", "127.0.0.1:0", "--log.level", "info")
+	cmd := exec.Command(emcdBinary(t), "--dev", "--datadir", datadir, "--rpc.addr", "127.0.0.1:0", "--grpc.addr", "127.0.0.1:0", "--log.level", "info")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

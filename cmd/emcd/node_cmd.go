@@ -37,7 +37,7 @@ func (nf *nodeFlags) register(cmd *cobra.Command) {
 	f.StringSliceVar(&nf.p2pAnnounce, "p2p.announce", nil, "multiaddrs to announce instead of the listen address (NAT)")
 	f.StringSliceVar(&nf.bootnodes, "bootnodes", nil, "bootstrap peers: multiaddrs ending in /p2p/PEERID (comma-separated)")
 	f.StringVar(&nf.metricsAddr, "metrics.addr", "", "Prometheus metrics listen address (empty disables)")
-	f.StringVar(&nf.grpcAddr, "grpc.addr", "", "gRPC operator API listen address (reserved: the operator API is not in this build yet)")
+	f.StringVar(&nf.grpcAddr, "grpc.addr", params.DefaultGRPCAddr, "gRPC operator API listen address (empty disables; no authentication: keep it on loopback)")
 	f.BoolVar(&nf.noDevAccounts, "no-dev-accounts", false, "dev mode: do not unlock the test-mnemonic accounts")
 	nf.gpu.register(cmd)
 }

@@ -21,13 +21,14 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	pb "github.com/emc-network/emcd/operator/proto/emcd/operator/v1"
+	"github.com/emc-network/emcd/params"
 )
 
 func init() { extraCommands = append(extraCommands, newOperatorCmd) }
 
 // defaultOperatorAddr is where the CLI looks for the operator API when
 // neither --grpc.addr, EMCD_GRPC_ADDR nor the data dir's config says.
-const defaultOperatorAddr = "127.0.0.1:9632"
+const defaultOperatorAddr = params.DefaultGRPCAddr
 
 // operatorMaxRecvBytes matches the server's default response cap.
 const operatorMaxRecvBytes = 4 << 20

@@ -34,6 +34,7 @@ func runNode(cmd *cobra.Command, g *globals, nf *nodeFlags) error {
 		CORSDomains:  nf.rpcCORS,
 		VHosts:       vhosts,
 		MetricsAddr:  nf.metricsAddr,
+		GRPCAddr:     nf.grpcAddr,
 		PasswordFile: nf.password,
 		P2PAddr:      nf.p2pAddr,
 		P2PAnnounce:  nf.p2pAnnounce,
