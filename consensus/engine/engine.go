@@ -174,6 +174,28 @@ func (e *Engine) Run(ctx context.Context) error {
 	heads := make(chan state.HeadEvent, 64)
 	sub := e.chain.SubscribeHead(heads)
 	defer sub.Unsubscribe()
+	// The chain sends head events while it holds its insert lock, and Run
+	// itself calls InsertBlock: if Run read the events, a full channel would
+	// deadlock it with sync. A forwarder that never waits on Run keeps only
+	// the newest head (onHead handles jumps).
+	latest := make(chan *types.Header, 1)
+	stop, stopped := make(chan struct{}), make(chan struct{})
+	defer func() { close(stop); <-stopped }()
+	go func() {
+		defer close(stopped)
+		for {
+			select {
+			case <-stop:
+				return
+			case ev := <-heads:
+				select {
+				case <-latest: // superseded
+				default:
+				}
+				latest <- ev.Block.Header() // the only sender: never blocks
+			}
+		}
+	}()
 
 	head := e.chain.Head()
 	vals, err := e.chain.ValidatorsFor(head.Number.Uint64() + 1)
@@ -227,8 +249,8 @@ func (e *Engine) Run(ctx context.Context) error {
 			if err := e.core.Step(m); err != nil && !benign(err) {
 				e.log.Debug("consensus message rejected", "err", err, "code", m.Code, "height", m.Height, "round", m.Round)
 			}
-		case ev := <-heads:
-			if err := e.onHead(ev.Block.Header()); err != nil {
+		case h := <-latest:
+			if err := e.onHead(h); err != nil {
 				return err
 			}
 		case err := <-sub.Err():
@@ -270,6 +292,11 @@ func (e *Engine) onHead(head *types.Header) error {
 // process handles every pending Ready batch.
 func (e *Engine) process(ctx context.Context) error {
 	for e.core.HasReady() {
+		if ctx.Err() != nil {
+			// A lone validator may commit back to back without leaving
+			// this loop; what is left unhandled was neither stored nor sent.
+			return nil
+		}
 		rd := e.core.Ready()
 		// 1. Persist before sending.
 		if len(rd.WAL) > 0 {

@@ -13,6 +13,7 @@ import (
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
 
+	"github.com/emc-network/emcd/consensus/cert"
 	"github.com/emc-network/emcd/genesis"
 	"github.com/emc-network/emcd/state"
 )
@@ -141,5 +142,139 @@ func TestFourValidatorsCommitTheSameChain(t *testing.T) {
 				t.Fatalf("node %d block %d: %v", i, num, err)
 			}
 		}
+	}
+}
+
+// gatePort blocks the first Broadcast until released.
+type gatePort struct {
+	entered chan struct{}
+	release chan struct{}
+	once    *sync.Once
+}
+
+func (g gatePort) Broadcast(context.Context, []byte) error {
+	g.once.Do(func() {
+		close(g.entered)
+		<-g.release
+	})
+	return nil
+}
+
+// Sync inserts blocks while the engine is busy; the chain's head feed then
+// blocks sync's InsertBlock (holding the insert lock) until the engine reads
+// its head events. The engine, committing the block it decided meanwhile,
+// must not wait for that lock while its own head channel is full.
+func TestSyncInsertsWhileEngineCommits(t *testing.T) {
+	key, _ := crypto.ToECDSA(crypto.Keccak256([]byte("engine-test-sync")))
+	g := genesis.Dev()
+	g.Validators = []common.Address{crypto.PubkeyToAddress(key.PublicKey)}
+	open := func() *state.Chain {
+		c, err := state.Open(state.OpenMemoryStore(), g, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	chain, other := open(), open()
+	// The blocks "sync" will bring: built and certified on another chain.
+	const n = 100
+	var blocks []*types.Block
+	var certs []*cert.Certificate
+	for i := range n {
+		var parent *cert.Certificate
+		if i > 0 {
+			parent = certs[i-1]
+		}
+		b, err := other.BuildBlock(context.Background(), nil, state.BuildParams{Coinbase: common.Address{1}, Time: time.Now(), ParentCommit: parent})
+		if err != nil {
+			t.Fatal(err)
+		}
+		seal, err := cert.SignCommit(b.Hash(), 0, func(d []byte) ([]byte, error) { return crypto.Sign(d, key) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := &cert.Certificate{Seals: [][]byte{seal}}
+		if err := other.InsertBlock(context.Background(), b, c); err != nil {
+			t.Fatal(err)
+		}
+		blocks, certs = append(blocks, b), append(certs, c)
+	}
+	gate := gatePort{entered: make(chan struct{}), release: make(chan struct{}), once: new(sync.Once)}
+	e := New(Config{Key: key, Tick: 10 * time.Millisecond, WALPath: filepath.Join(t.TempDir(), "wal")}, chain, emptyPool{}, gate)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	runErr := make(chan error, 1)
+	go func() { runErr <- e.Run(ctx) }()
+	select {
+	case <-gate.entered: // the engine proposed block 1 and is sending it
+	case err := <-runErr:
+		t.Fatal(err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("engine did not propose")
+	}
+	synced := make(chan error, 1)
+	go func() {
+		for i, b := range blocks {
+			if err := chain.InsertBlock(context.Background(), b, certs[i]); err != nil {
+				synced <- err
+				return
+			}
+		}
+		synced <- nil
+	}()
+	// Let sync fill the engine's head channel, then let the engine decide.
+	for deadline := time.Now().Add(10 * time.Second); chain.Head().Number.Uint64() < 65 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	close(gate.release)
+	select {
+	case err := <-synced:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("sync stuck at head %d: engine and sync deadlocked", chain.Head().Number)
+	}
+	for deadline := time.Now().Add(10 * time.Second); e.Status().Height < n+1; {
+		if time.Now().After(deadline) {
+			t.Fatalf("engine at height %d, want %d", e.Status().Height, n+1)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	if err := <-runErr; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A lone validator whose heights take longer than the block period proposes
+// again inside the same Ready loop; Run must still stop when ctx ends.
+func TestRunStopsWhileCommittingBackToBack(t *testing.T) {
+	key, _ := crypto.ToECDSA(crypto.Keccak256([]byte("engine-test-stop")))
+	g := genesis.Dev()
+	g.Validators = []common.Address{crypto.PubkeyToAddress(key.PublicKey)}
+	chain, err := state.Open(state.OpenMemoryStore(), g, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := New(Config{Key: key, Tick: 10 * time.Millisecond, WALPath: filepath.Join(t.TempDir(), "wal")}, chain, emptyPool{}, busPort{&bus{down: map[int]bool{}}, 0})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	runErr := make(chan error, 1)
+	go func() { runErr <- e.Run(ctx) }()
+	for deadline := time.Now().Add(10 * time.Second); chain.Head().Number.Uint64() < 3; {
+		if time.Now().After(deadline) {
+			t.Fatal("no blocks")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	select {
+	case err := <-runErr:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("Run did not return after cancel (head %d)", chain.Head().Number)
 	}
 }
