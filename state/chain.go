@@ -457,6 +457,9 @@ func (c *Chain) validate(ctx context.Context, parent *types.Header, block *types
 		return nil, err
 	}
 	res, err := c.execute(ctx, block.Header(), block.Hash(), block.Transactions(), statedb, nil)
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		return nil, fmt.Errorf("state: block %d: %w", block.NumberU64(), ctxErr) // not the block's fault
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: block %d: %w", ErrInvalidBlock, block.NumberU64(), err)
 	}

@@ -296,3 +296,23 @@ func TestKeepExecutionRejectsWrongParentCommit(t *testing.T) {
 		t.Fatalf("block with the certificate of block 1 as parent commit of block 3: %v (head %d)", err, tc.Head().Number)
 	}
 }
+
+// Sync penalises peers for ErrInvalidBlock: a cancelled import (shutdown)
+// says nothing about the block.
+func TestCancelledInsertIsNotInvalid(t *testing.T) {
+	tc := newTestChain(t, "")
+	b, err := tc.BuildBlock(context.Background(), &listSource{txs: []*types.Transaction{tc.transfer(0, 0, common.Address{3}, big.NewInt(9))}},
+		BuildParams{Coinbase: common.Address{9}, Time: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err = tc.InsertBlock(ctx, b, tc.seal(b.Hash()))
+	if err == nil || errors.Is(err, ErrInvalidBlock) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled insert: %v", err)
+	}
+	if err := tc.InsertBlock(context.Background(), b, tc.seal(b.Hash())); err != nil {
+		t.Fatal(err)
+	}
+}
