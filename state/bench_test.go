@@ -66,7 +66,7 @@ func benchmarkBlock(b *testing.B, txsPerBlock int, dir string) {
 			parentCert, _ = c.Certificate(h.Number.Uint64(), h.Hash())
 		}
 		b.StartTimer()
-		blk, err := c.BuildBlock(context.Background(), &listSource{txs: txs}, BuildParams{Time: time.Now(), ParentCommit: parentCert})
+		blk, err := c.BuildBlock(context.Background(), &listSource{txs: txs}, BuildParams{Coinbase: crypto.PubkeyToAddress(signerKey.PublicKey), Time: time.Now(), ParentCommit: parentCert})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -414,7 +414,7 @@ func (c *Chain) InsertBlock(ctx context.Context, block *types.Block, commit *cer
 	c.validMu.Unlock()
 	if v == nil || v.parent != parent.Hash() {
 		var err error
-		if v, err = c.validate(ctx, parent, block); err != nil {
+		if v, err = c.validate(ctx, parent, block, true); err != nil {
 			return err
 		}
 	}
@@ -430,7 +430,7 @@ func (c *Chain) ValidateBlock(ctx context.Context, block *types.Block) error {
 		return fmt.Errorf("%w: block %d (parent %s), head %d (%s)", ErrNotNext,
 			block.NumberU64(), block.ParentHash(), parent.Number, parent.Hash())
 	}
-	v, err := c.validate(ctx, parent, block)
+	v, err := c.validate(ctx, parent, block, false)
 	if err != nil {
 		return err
 	}
@@ -448,8 +448,9 @@ func (c *Chain) cacheValidated(hash common.Hash, v *validatedBlock) {
 }
 
 // validate verifies block's header against parent and executes it.
-func (c *Chain) validate(ctx context.Context, parent *types.Header, block *types.Block) (*validatedBlock, error) {
-	if err := c.verifyHeader(parent, block); err != nil {
+// certified is true when a valid commit certificate came with the block.
+func (c *Chain) validate(ctx context.Context, parent *types.Header, block *types.Block, certified bool) (*validatedBlock, error) {
+	if err := c.verifyHeader(parent, block, certified); err != nil {
 		return nil, err
 	}
 	statedb, err := c.StateAt(parent.Root)
@@ -501,12 +502,11 @@ func (c *Chain) commit(block *types.Block, res *execResult, statedb *ethstate.St
 	c.head.Store(block.Header())
 	// Give subscribers receipts with every derived field filled.
 	receipts := res.receipts
-	for i, r := range receipts {
+	for _, r := range receipts {
 		r.BlockHash = block.Hash()
 		for _, l := range r.Logs {
 			l.BlockHash = block.Hash()
 		}
-		_ = i
 	}
 	c.headFeed.Send(HeadEvent{Block: block, Receipts: receipts})
 	return nil

@@ -166,7 +166,7 @@ func TestClientHeaderHashEqualsNodeHash(t *testing.T) {
 func TestInsertRejects(t *testing.T) {
 	tc := newTestChain(t, "")
 	b, err := tc.BuildBlock(context.Background(), &listSource{txs: []*types.Transaction{tc.transfer(0, 0, common.Address{1}, big.NewInt(1))}},
-		BuildParams{Coinbase: common.Address{9}, Time: time.Now()})
+		BuildParams{Coinbase: crypto.PubkeyToAddress(tc.signer.PublicKey), Time: time.Now()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,7 +237,7 @@ func TestReopenPebbleKeepsChain(t *testing.T) {
 func TestValidateThenInsertUsesCache(t *testing.T) {
 	tc := newTestChain(t, "")
 	b, err := tc.BuildBlock(context.Background(), &listSource{txs: []*types.Transaction{tc.transfer(0, 0, common.Address{3}, big.NewInt(9))}},
-		BuildParams{Coinbase: common.Address{9}, Time: time.Now()})
+		BuildParams{Coinbase: crypto.PubkeyToAddress(tc.signer.PublicKey), Time: time.Now()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -287,7 +287,7 @@ func TestKeepExecutionRejectsWrongParentCommit(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, err := tc.BuildBlock(context.Background(), nil, BuildParams{
-		Coinbase: common.Address{9}, Time: time.Now(), ParentCommit: stale, KeepExecution: true,
+		Coinbase: crypto.PubkeyToAddress(tc.signer.PublicKey), Time: time.Now(), ParentCommit: stale, KeepExecution: true,
 	})
 	if err == nil {
 		err = tc.InsertBlock(context.Background(), b, tc.seal(b.Hash()))
@@ -302,7 +302,7 @@ func TestKeepExecutionRejectsWrongParentCommit(t *testing.T) {
 func TestCancelledInsertIsNotInvalid(t *testing.T) {
 	tc := newTestChain(t, "")
 	b, err := tc.BuildBlock(context.Background(), &listSource{txs: []*types.Transaction{tc.transfer(0, 0, common.Address{3}, big.NewInt(9))}},
-		BuildParams{Coinbase: common.Address{9}, Time: time.Now()})
+		BuildParams{Coinbase: crypto.PubkeyToAddress(tc.signer.PublicKey), Time: time.Now()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -314,5 +314,34 @@ func TestCancelledInsertIsNotInvalid(t *testing.T) {
 	}
 	if err := tc.InsertBlock(context.Background(), b, tc.seal(b.Hash())); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestCoinbaseMustBeAValidator(t *testing.T) {
+	tc := newTestChain(t, "")
+	b, err := tc.BuildBlock(context.Background(), nil, BuildParams{Coinbase: common.Address{9}, Time: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tc.InsertBlock(context.Background(), b, tc.seal(b.Hash())); !errors.Is(err, ErrInvalidBlock) {
+		t.Fatalf("block paying a non-validator coinbase: %v", err)
+	}
+}
+
+// A certified block is final: a node whose clock lags still imports it,
+// while an uncertified proposal from the future is refused.
+func TestClockBoundOnlyForProposals(t *testing.T) {
+	tc := newTestChain(t, "")
+	b, err := tc.BuildBlock(context.Background(), nil, BuildParams{
+		Coinbase: crypto.PubkeyToAddress(tc.signer.PublicKey), Time: time.Now().Add(time.Hour),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tc.ValidateBlock(context.Background(), b); !errors.Is(err, ErrInvalidBlock) {
+		t.Fatalf("proposal an hour ahead validated: %v", err)
+	}
+	if err := tc.InsertBlock(context.Background(), b, tc.seal(b.Hash())); err != nil {
+		t.Fatalf("certified block refused: %v", err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/big"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -87,7 +88,10 @@ func NextTimestamp(parent *types.Header, now time.Time) uint64 {
 }
 
 // verifyHeader checks every header field that does not need execution.
-func (c *Chain) verifyHeader(parent *types.Header, block *types.Block) error {
+// The bound on future timestamps applies to proposals only: a block that a
+// quorum already certified is final, and a node whose clock lags must not
+// refuse (and halt on) the chain everyone else agreed on.
+func (c *Chain) verifyHeader(parent *types.Header, block *types.Block, certified bool) error {
 	h := block.Header()
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: block %d: %s", ErrInvalidBlock, h.Number, fmt.Sprintf(format, args...))
@@ -95,7 +99,7 @@ func (c *Chain) verifyHeader(parent *types.Header, block *types.Block) error {
 	if h.Time < parent.Time {
 		return bad("timestamp %d before parent's %d", h.Time, parent.Time)
 	}
-	if limit := uint64(time.Now().Add(MaxClockDrift).Unix()); h.Time > limit {
+	if limit := uint64(time.Now().Add(MaxClockDrift).Unix()); !certified && h.Time > limit {
 		return bad("timestamp %d more than %s ahead of the local clock", h.Time, MaxClockDrift)
 	}
 	if h.GasLimit != parent.GasLimit {
@@ -106,6 +110,13 @@ func (c *Chain) verifyHeader(parent *types.Header, block *types.Block) error {
 	}
 	if h.BaseFee == nil || h.BaseFee.Cmp(c.NextBaseFee(parent)) != 0 {
 		return bad("base fee %v, want %v", h.BaseFee, c.NextBaseFee(parent))
+	}
+	vals, err := c.ValidatorsFor(h.Number.Uint64())
+	if err != nil {
+		return err
+	}
+	if !slices.Contains(vals, h.Coinbase) {
+		return bad("coinbase %s is not a validator", h.Coinbase)
 	}
 	if h.Difficulty == nil || h.Difficulty.Sign() != 0 {
 		return bad("non-zero difficulty")
@@ -431,7 +442,7 @@ func (c *Chain) BuildBlock(ctx context.Context, txs TxSource, p BuildParams) (*t
 		// InsertBlock commits a kept build without validating it again, so
 		// check here what the caller supplied (the parent certificate) and
 		// what it computed from the head it read.
-		if err := c.verifyHeader(parent, block); err != nil {
+		if err := c.verifyHeader(parent, block, false); err != nil {
 			return nil, err
 		}
 		c.cacheValidated(block.Hash(), &validatedBlock{

@@ -37,6 +37,7 @@ type Chain interface {
 	ValidateBlock(ctx context.Context, block *types.Block) error
 	InsertBlock(ctx context.Context, block *types.Block, commit *cert.Certificate) error
 	SubscribeHead(ch chan<- state.HeadEvent) event.Subscription
+	HeaderByNumber(number uint64) *types.Header
 }
 
 // Pool gives the engine transactions for its proposals, and the pool's
@@ -375,7 +376,12 @@ func (e *Engine) commit(ctx context.Context, c *ibft.Commit) (*types.Header, err
 			"round", c.Round, "seals", len(certificate.Seals))
 		return block.Header(), nil
 	case errors.Is(err, state.ErrNotNext) && e.chain.Head().Number.Uint64() >= block.NumberU64():
-		return nil, nil // sync got there first
+		// Sync got there first; it must have stored the same block.
+		if stored := e.chain.HeaderByNumber(block.NumberU64()); stored == nil || stored.Hash() != block.Hash() {
+			return nil, fmt.Errorf("engine: SAFETY: decided block %d %s but the chain holds another block at that height",
+				block.NumberU64(), block.Hash())
+		}
+		return nil, nil
 	default:
 		// A decided block that fails to import means this node's state
 		// diverged: halting beats signing on top of the wrong state.

@@ -185,7 +185,7 @@ func TestSyncInsertsWhileEngineCommits(t *testing.T) {
 		if i > 0 {
 			parent = certs[i-1]
 		}
-		b, err := other.BuildBlock(context.Background(), nil, state.BuildParams{Coinbase: common.Address{1}, Time: time.Now(), ParentCommit: parent})
+		b, err := other.BuildBlock(context.Background(), nil, state.BuildParams{Coinbase: g.Validators[0], Time: time.Now(), ParentCommit: parent})
 		if err != nil {
 			t.Fatal(err)
 		}
