@@ -75,7 +75,7 @@ func (n *Node) setupNetwork(key *ecdsa.PrivateKey) error {
 		},
 		KeyFile:       n.cfg.DataDir.NodeKey(),
 		ListenAddrs:   []string{n.cfg.P2PAddr},
-		QUIC:          true,
+		QUIC:          n.cfg.P2PQUIC,
 		AnnounceAddrs: n.cfg.P2PAnnounce,
 		Bootnodes:     n.cfg.Bootnodes,
 		Log:           n.baseLog,

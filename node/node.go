@@ -54,7 +54,9 @@ type Config struct {
 	// advertised addresses; Bootnodes are dialed at start.
 	P2PAddr     string
 	P2PAnnounce []string
-	Bootnodes   []string
+	// P2PQUIC also listens on QUIC (udp, same port) beside TCP.
+	P2PQUIC   bool
+	Bootnodes []string
 
 	// GRPCAddr is the operator API listen address (empty disables).
 	GRPCAddr string

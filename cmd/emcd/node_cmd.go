@@ -18,6 +18,7 @@ type nodeFlags struct {
 	devPeriod     time.Duration
 	p2pAddr       string
 	p2pAnnounce   []string
+	p2pQUIC       bool
 	bootnodes     []string
 	metricsAddr   string
 	grpcAddr      string
@@ -34,6 +35,7 @@ func (nf *nodeFlags) register(cmd *cobra.Command) {
 	f.StringVar(&nf.password, "password", "", "file holding the password of the node key")
 	f.DurationVar(&nf.devPeriod, "dev.period", 0, "dev mode: also seal a block every period even without transactions (0: only when txs are pending)")
 	f.StringVar(&nf.p2pAddr, "p2p.addr", params.DefaultP2PAddr, "libp2p listen multiaddr")
+	f.BoolVar(&nf.p2pQUIC, "p2p.quic", false, "also listen on QUIC (udp, same port as --p2p.addr); TCP is cheaper on CPU")
 	f.StringSliceVar(&nf.p2pAnnounce, "p2p.announce", nil, "multiaddrs to announce instead of the listen address (NAT)")
 	f.StringSliceVar(&nf.bootnodes, "bootnodes", nil, "bootstrap peers: multiaddrs ending in /p2p/PEERID (comma-separated)")
 	f.StringVar(&nf.metricsAddr, "metrics.addr", "", "Prometheus metrics listen address (empty disables)")

@@ -38,6 +38,7 @@ func runNode(cmd *cobra.Command, g *globals, nf *nodeFlags) error {
 		PasswordFile: nf.password,
 		P2PAddr:      nf.p2pAddr,
 		P2PAnnounce:  nf.p2pAnnounce,
+		P2PQUIC:      nf.p2pQUIC,
 		Bootnodes:    nf.bootnodes,
 		DevPeriod:    nf.devPeriod,
 		DevAccounts:  g.dev && !nf.noDevAccounts,
