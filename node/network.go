@@ -5,7 +5,10 @@ import (
 	"crypto/ecdsa"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
@@ -111,7 +114,17 @@ func (n *Node) setupNetwork(key *ecdsa.PrivateKey) error {
 		Logger:      n.baseLog,
 	}, n.chain, sealPool{n.pool}, consensusTransport{t: net.cons, net: host, spec: names.DirectSpec()})
 	// Large consensus messages arrive over the direct protocol.
-	if err := host.Handle(names.DirectSpec(), func(_ context.Context, _ p2p.PeerID, req []byte) ([]byte, error) {
+	// Only messages too large for gossip belong here, and each peer gets a
+	// small budget of them, so no peer can flood the engine's queue with
+	// 12 MiB payloads.
+	limits := newPeerLimiter(directRate, directBurst)
+	if err := host.Handle(names.DirectSpec(), func(_ context.Context, from p2p.PeerID, req []byte) ([]byte, error) {
+		if len(req) <= p2p.MaxConsensusMessage {
+			return nil, fmt.Errorf("%w: %d-byte direct message fits in gossip", p2p.ErrMalformed, len(req))
+		}
+		if !limits.allow(from) {
+			return nil, fmt.Errorf("direct message rate exceeded")
+		}
 		if _, err := ibft.DecodeMessage(req); err != nil {
 			return nil, fmt.Errorf("%w: %v", p2p.ErrMalformed, err)
 		}
@@ -217,6 +230,41 @@ func (n *Node) runNetwork(ctx context.Context) {
 			}
 		}
 	})
+}
+
+// Budget of direct (oversized) consensus messages per peer: a proposer sends
+// one PRE-PREPARE per round, plus ROUND-CHANGEs carrying prepared blocks.
+const (
+	directRate  = rate.Limit(4) // per second
+	directBurst = 8
+	// maxLimitedPeers bounds the limiter table; it is reset when full.
+	maxLimitedPeers = 1024
+)
+
+// peerLimiter keeps a token bucket per peer.
+type peerLimiter struct {
+	mu    sync.Mutex
+	r     rate.Limit
+	burst int
+	peers map[p2p.PeerID]*rate.Limiter
+}
+
+func newPeerLimiter(r rate.Limit, burst int) *peerLimiter {
+	return &peerLimiter{r: r, burst: burst, peers: make(map[p2p.PeerID]*rate.Limiter)}
+}
+
+func (l *peerLimiter) allow(peer p2p.PeerID) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	lim, ok := l.peers[peer]
+	if !ok {
+		if len(l.peers) >= maxLimitedPeers {
+			l.peers = make(map[p2p.PeerID]*rate.Limiter)
+		}
+		lim = rate.NewLimiter(l.r, l.burst)
+		l.peers[peer] = lim
+	}
+	return lim.Allow()
 }
 
 // gossipLocal queues a locally submitted transaction for gossip.
