@@ -15,7 +15,6 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/core/vm"
-	"github.com/ethereum/go-ethereum/params"
 	"github.com/holiman/uint256"
 
 	"github.com/emc-network/emcd/staking"
@@ -101,22 +100,10 @@ func (f *fixture) view(name string, args ...any) []any {
 	return out
 }
 
-func intrinsic(data []byte) uint64 {
-	g := params.TxGas
-	for _, b := range data {
-		if b == 0 {
-			g += params.TxDataZeroGas
-		} else {
-			g += params.TxDataNonZeroGasEIP2028
-		}
-	}
-	return g
-}
-
 // declared is the gas a direct call to the module is charged: intrinsic,
 // the method's declared gas, and the framework's per-word input gas.
 func declared(data []byte, methodGas uint64) uint64 {
-	return intrinsic(data) + methodGas + (uint64(len(data))+31)/32*native.GasPerInputWord
+	return nativetest.IntrinsicGas(data) + methodGas + (uint64(len(data))+31)/32*native.GasPerInputWord
 }
 
 func u(v any) *uint256.Int { return uint256.MustFromBig(v.(*big.Int)) }

@@ -15,7 +15,6 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/core/vm"
-	"github.com/ethereum/go-ethereum/params"
 	"github.com/holiman/uint256"
 
 	"github.com/emc-network/emcd/state/native"
@@ -107,19 +106,6 @@ func pack(t *testing.T, a abi.ABI, name string, args ...any) []byte {
 	return data
 }
 
-// intrinsic is the intrinsic gas of a call with data: 21000 + calldata.
-func intrinsic(data []byte) uint64 {
-	g := params.TxGas
-	for _, b := range data {
-		if b == 0 {
-			g += params.TxDataZeroGas
-		} else {
-			g += params.TxDataNonZeroGasEIP2028
-		}
-	}
-	return g
-}
-
 func words(data []byte) uint64 { return (uint64(len(data)) + 31) / 32 }
 
 func revertReason(t *testing.T, ret []byte) string {
@@ -138,7 +124,7 @@ func TestDirectCallGasLogsAndState(t *testing.T) {
 	if res.Err != nil {
 		t.Fatalf("set: %v", res.Err)
 	}
-	want := intrinsic(data) + setGas + words(data)*native.GasPerInputWord
+	want := nativetest.IntrinsicGas(data) + setGas + words(data)*native.GasPerInputWord
 	if res.UsedGas != want {
 		t.Errorf("gas used %d, want %d (intrinsic + declared)", res.UsedGas, want)
 	}
@@ -168,7 +154,7 @@ func TestInputGas(t *testing.T) {
 	c, a := newProbeChain(t)
 	data := pack(t, a, "page", big.NewInt(7))
 	res := c.Call(c.Msg(alice, &probeAddr, nil, data))
-	want := intrinsic(data) + pageGas + 7*pageGasPer + words(data)*native.GasPerInputWord
+	want := nativetest.IntrinsicGas(data) + pageGas + 7*pageGasPer + words(data)*native.GasPerInputWord
 	if res.Err != nil || res.UsedGas != want {
 		t.Errorf("page: used %d want %d, err %v", res.UsedGas, want, res.Err)
 	}
@@ -209,7 +195,7 @@ func TestReverts(t *testing.T) {
 			if reason := revertReason(t, res.ReturnData); !strings.HasPrefix(reason, tc.wantErr.Error()) {
 				t.Errorf("reason %q, want prefix %q", reason, tc.wantErr)
 			}
-			want := intrinsic(tc.data) + tc.gas + words(tc.data)*native.GasPerInputWord
+			want := nativetest.IntrinsicGas(tc.data) + tc.gas + words(tc.data)*native.GasPerInputWord
 			if res.UsedGas != want {
 				t.Errorf("gas used %d, want %d", res.UsedGas, want)
 			}

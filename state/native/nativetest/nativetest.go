@@ -256,3 +256,15 @@ func Forwarder(target common.Address, op vm.OpCode) []byte {
 func Fee(gasUsed uint64) *uint256.Int {
 	return new(uint256.Int).Mul(uint256.NewInt(gasUsed), uint256.NewInt(GasPriceWei))
 }
+
+// IntrinsicGas is go-ethereum's intrinsic gas of a plain call with data
+// under the test chain's rules (what a module call is charged before the
+// module's own gas).
+func IntrinsicGas(data []byte) uint64 {
+	to := common.Address{}
+	g, err := core.IntrinsicGas(data, nil, nil, common.Address{}, &to, new(uint256.Int), Config().Rules(new(big.Int), true, 0))
+	if err != nil {
+		panic(err) // only on uint64 overflow, impossible for test inputs
+	}
+	return g
+}
