@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/rlp"
@@ -61,6 +62,12 @@ func (c consensusTransport) Broadcast(ctx context.Context, data []byte) error {
 		}()
 	}
 	return nil
+}
+
+// Send is a stop-gap until peers are mapped to validator addresses: it
+// broadcasts.
+func (c consensusTransport) Send(ctx context.Context, _ common.Address, data []byte) error {
+	return c.Broadcast(ctx, data)
 }
 
 // engineChain adds the head subscription to the chain for the engine.

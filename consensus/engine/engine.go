@@ -47,9 +47,14 @@ type Pool interface {
 	Get(hash common.Hash) *types.Transaction
 }
 
-// Transport broadcasts consensus messages to the validators.
+// Transport carries consensus messages between validators.
 type Transport interface {
+	// Broadcast sends data to every validator.
 	Broadcast(ctx context.Context, data []byte) error
+	// Send sends data to one validator (a reply meant for it alone, such as
+	// the certificate of a height it is behind on). It must not block on a
+	// slow peer: a transport queues or drops.
+	Send(ctx context.Context, to common.Address, data []byte) error
 }
 
 // Config configures an Engine.
@@ -320,8 +325,14 @@ func (e *Engine) process(ctx context.Context) error {
 			if err != nil {
 				return fmt.Errorf("engine: encode message: %w", err)
 			}
+			if o.To != nil {
+				if err := e.net.Send(ctx, *o.To, b); err != nil {
+					e.log.Debug("send failed", "to", *o.To, "code", o.Msg.Code, "err", err)
+				}
+				continue
+			}
 			if err := e.net.Broadcast(ctx, b); err != nil {
-				e.log.Debug("broadcast failed", "err", err)
+				e.log.Debug("broadcast failed", "code", o.Msg.Code, "err", err)
 			}
 		}
 		// 3. Commit.

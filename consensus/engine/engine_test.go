@@ -48,6 +48,20 @@ func (p busPort) Broadcast(_ context.Context, data []byte) error {
 	return nil
 }
 
+func (p busPort) Send(_ context.Context, to common.Address, data []byte) error {
+	p.b.mu.Lock()
+	defer p.b.mu.Unlock()
+	if p.b.down[p.self] {
+		return nil
+	}
+	for i, e := range p.b.engines {
+		if i != p.self && !p.b.down[i] && e.Address() == to {
+			e.Deliver(append([]byte(nil), data...))
+		}
+	}
+	return nil
+}
+
 type emptyPool struct{}
 
 func (emptyPool) Source() state.TxSource             { return nil }
@@ -161,6 +175,8 @@ func (g gatePort) Broadcast(context.Context, []byte) error {
 	})
 	return nil
 }
+
+func (gatePort) Send(context.Context, common.Address, []byte) error { return nil }
 
 // Sync inserts blocks while the engine is busy; the chain's head feed then
 // blocks sync's InsertBlock (holding the insert lock) until the engine reads
