@@ -67,7 +67,7 @@ type Backend interface {
 	// Node status.
 	PeerCount() int
 	Syncing() (SyncProgress, bool)
-	ConsensusStatus() any
+	ConsensusStatus() (any, error)
 
 	// Accounts returns the unlocked accounts (dev mode only; nil otherwise).
 	Accounts() AccountSigner

@@ -17,5 +17,5 @@ func (api *emcAPI) SystemContracts(ctx context.Context) ([]SystemContract, error
 // ConsensusStatus returns the consensus engine's view (height, round,
 // validators), as the node reports it.
 func (api *emcAPI) ConsensusStatus(ctx context.Context) (any, error) {
-	return api.b.ConsensusStatus(), nil
+	return api.b.ConsensusStatus()
 }

@@ -383,7 +383,7 @@ func (f *fakeBackend) SystemContracts() []SystemContract {
 
 func (f *fakeBackend) PeerCount() int                { return 3 }
 func (f *fakeBackend) Syncing() (SyncProgress, bool) { return SyncProgress{}, false }
-func (f *fakeBackend) ConsensusStatus() any          { return map[string]any{"height": 2, "round": 0} }
+func (f *fakeBackend) ConsensusStatus() (any, error) { return map[string]any{"height": 2, "round": 0}, nil }
 func (f *fakeBackend) Accounts() AccountSigner       { return f.signer }
 
 // fakeChain adapts fakeBackend to core.ChainContext for block contexts.

@@ -24,7 +24,7 @@ type backend struct {
 	pool      *txpool.Pool
 	contracts []jsonrpc.SystemContract
 	accounts  jsonrpc.AccountSigner
-	status    func() any
+	status    func() (any, error)
 	net       *network
 	headFeed  event.Feed
 	txFeed    event.Feed
@@ -106,9 +106,9 @@ func (b *backend) Syncing() (jsonrpc.SyncProgress, bool) {
 	}
 	return jsonrpc.SyncProgress{CurrentBlock: head, HighestBlock: target}, true
 }
-func (b *backend) ConsensusStatus() any {
+func (b *backend) ConsensusStatus() (any, error) {
 	if b.status == nil {
-		return nil
+		return nil, nil
 	}
 	return b.status()
 }

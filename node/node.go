@@ -157,7 +157,11 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 	// The pool recovers senders with the chain's own signer: the sender it
 	// caches in each transaction is then reused by the block executor (a
 	// different signer value would miss that cache and recover again).
-	pool := txpool.New(poolCfg, poolChain{chain}, types.LatestSigner(chain.Config()), mclock.System{}, log)
+	pool, err := txpool.New(poolCfg, poolChain{chain}, types.LatestSigner(chain.Config()), mclock.System{}, log)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("node: %w", err)
+	}
 
 	n := &Node{cfg: cfg, log: log.With("component", "node"), baseLog: log, db: db, chain: chain, pool: pool, reg: reg, errCh: make(chan error, 4)}
 	n.registerMetrics(reg)
@@ -268,8 +272,7 @@ func (n *Node) Start() error {
 		go func() {
 			defer n.wg.Done()
 			if err := n.sealer.Run(ctx); err != nil {
-				n.log.Error("dev sealer stopped", "err", err)
-				n.errCh <- err
+				n.fail("dev sealer stopped", err)
 			}
 		}()
 	}
@@ -285,11 +288,7 @@ func (n *Node) spawn(fn func() error) {
 	go func() {
 		defer n.wg.Done()
 		if err := fn(); err != nil {
-			n.log.Error("component stopped", "err", err)
-			select {
-			case n.errCh <- err:
-			default:
-			}
+			n.fail("component stopped", err)
 		}
 	}()
 }
@@ -299,10 +298,20 @@ func (n *Node) goServe(name string, serve func() error) {
 	go func() {
 		defer n.wg.Done()
 		if err := serve(); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			n.log.Error("server stopped", "server", name, "err", err)
-			n.errCh <- fmt.Errorf("%s server: %w", name, err)
+			n.fail("server stopped", fmt.Errorf("%s server: %w", name, err))
 		}
 	}()
+}
+
+// fail reports a fatal error of a background component on Err. It never
+// blocks: the first errors fill the channel (whoever runs the node stops on
+// the first), later ones are only logged.
+func (n *Node) fail(msg string, err error) {
+	n.log.Error(msg, "err", err)
+	select {
+	case n.errCh <- err:
+	default:
+	}
 }
 
 // startEventLoops forwards chain and pool events to RPC subscribers.
@@ -380,17 +389,20 @@ func (n *Node) startCompute(ctx context.Context) error {
 	return nil
 }
 
-func (n *Node) consensusStatus() any {
+func (n *Node) consensusStatus() (any, error) {
 	if n.net != nil {
 		st := n.net.engine.Status()
 		return map[string]any{
 			"engine": "ibft", "height": st.Height, "round": st.Round, "validators": st.Validators,
 			"proposer": st.Proposer, "self": st.Self, "isValidator": st.IsValidator,
 			"peers": n.net.host.PeerCount(), "lastCommitTime": st.LastCommitTime.UTC().Format(time.RFC3339Nano),
-		}
+		}, nil
 	}
 	head := n.chain.Head()
-	vals, _ := n.chain.ValidatorsFor(head.Number.Uint64() + 1)
+	vals, err := n.chain.ValidatorsFor(head.Number.Uint64() + 1)
+	if err != nil {
+		return nil, err
+	}
 	st := map[string]any{
 		"height":         head.Number.Uint64() + 1,
 		"round":          0,
@@ -402,7 +414,7 @@ func (n *Node) consensusStatus() any {
 		st["engine"] = "dev"
 		st["proposer"] = n.sealer.Address()
 	}
-	return st
+	return st, nil
 }
 
 // Close stops everything and flushes the store. Safe to call once after Start

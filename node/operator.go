@@ -53,7 +53,10 @@ func (o opBackend) Status(context.Context) (operator.Status, error) {
 		st.Consensus = operator.Consensus{Engine: "ibft", Height: es.Height, Round: es.Round, Proposer: es.Proposer,
 			Validators: es.Validators, IsValidator: es.IsValidator, LastCommitTime: es.LastCommitTime}
 	} else if n.sealer != nil {
-		vals, _ := n.chain.ValidatorsFor(head.Number.Uint64() + 1)
+		vals, err := n.chain.ValidatorsFor(head.Number.Uint64() + 1)
+		if err != nil {
+			return operator.Status{}, err
+		}
 		st.Consensus = operator.Consensus{Engine: "dev", Height: head.Number.Uint64() + 1, Proposer: n.sealer.Address(),
 			Validators: vals, IsValidator: true, LastCommitTime: time.Unix(int64(head.Time), 0)}
 	}

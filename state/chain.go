@@ -86,12 +86,14 @@ func Open(db ethdb.Database, g *genesis.Genesis, modules Modules, log *slog.Logg
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	stored := readGenesisJSON(db)
+	stored, err := readGenesisJSON(db)
+	if err != nil {
+		return nil, err
+	}
 	if g == nil {
 		if stored == nil {
 			return nil, ErrNoGenesis
 		}
-		var err error
 		if g, err = genesis.FromJSON(stored); err != nil {
 			return nil, fmt.Errorf("state: stored genesis: %w", err)
 		}
@@ -119,7 +121,11 @@ func Open(db ethdb.Database, g *genesis.Genesis, modules Modules, log *slog.Logg
 	case storedHash != block.Hash():
 		return nil, fmt.Errorf("%w: stored genesis %s, given genesis %s", ErrGenesisMismatch, storedHash, block.Hash())
 	default:
-		if v, ok := readSchemaVersion(db); !ok || v != schemaVersion {
+		v, ok, err := readSchemaVersion(db)
+		if err != nil {
+			return nil, err
+		}
+		if !ok || v != schemaVersion {
 			return nil, fmt.Errorf("state: unsupported store schema version %d (want %d)", v, schemaVersion)
 		}
 		// The header does not commit to everything in the genesis file
@@ -246,9 +252,9 @@ func storedChainID(data []byte) uint64 {
 // StoredGenesis returns the genesis a store was initialised with, or nil if
 // the store is empty.
 func StoredGenesis(db ethdb.KeyValueReader) (*genesis.Genesis, error) {
-	data := readGenesisJSON(db)
-	if data == nil {
-		return nil, nil
+	data, err := readGenesisJSON(db)
+	if err != nil || data == nil {
+		return nil, err
 	}
 	g, err := genesis.FromJSON(data)
 	if err != nil {

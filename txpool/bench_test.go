@@ -37,7 +37,10 @@ func BenchmarkAdd(b *testing.B) {
 	b.ResetTimer()
 	for range b.N {
 		b.StopTimer()
-		p := New(Config{}, env.chain, testSigner, env.clock, nil)
+		p, err := New(Config{}, env.chain, testSigner, env.clock, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
 		b.StartTimer()
 		for i := 0; i < len(txs); i += 100 {
 			for _, err := range p.Add(txs[i:i+100], false) {

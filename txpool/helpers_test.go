@@ -134,7 +134,10 @@ func newTestEnv(t testing.TB, cfg Config) *testEnv {
 	t.Helper()
 	chain := newFakeChain()
 	clock := new(mclock.Simulated)
-	p := New(cfg, chain, testSigner, clock, nil)
+	p, err := New(cfg, chain, testSigner, clock, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(p.Close)
 	return &testEnv{t: t, pool: p, chain: chain, clock: clock}
 }

@@ -63,9 +63,8 @@ type Pool struct {
 }
 
 // New creates a pool on chain's current head and starts the stale-queue
-// timer on clock. It panics if the head's state cannot be opened: a node
-// without its head state cannot run.
-func New(cfg Config, chain Chain, signer types.Signer, clock Clock, log *slog.Logger) *Pool {
+// timer on clock. It fails if the head's state cannot be opened.
+func New(cfg Config, chain Chain, signer types.Signer, clock Clock, log *slog.Logger) (*Pool, error) {
 	cfg = cfg.Sanitize()
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -82,13 +81,13 @@ func New(cfg Config, chain Chain, signer types.Signer, clock Clock, log *slog.Lo
 		subs:     make(map[uint64]chan<- []*types.Transaction),
 	}
 	if err := p.Reset(chain.Head()); err != nil {
-		panic(fmt.Sprintf("txpool: open head state: %v", err))
+		return nil, fmt.Errorf("txpool: open head state: %w", err)
 	}
 	p.mu.Lock()
 	p.evictTimer = clock.AfterFunc(cfg.EvictionInterval, p.evictTick)
 	p.mu.Unlock()
 	p.log.Info("transaction pool started", "config", cfg.String())
-	return p
+	return p, nil
 }
 
 // Close stops the eviction timer and drops all subscriptions. Add fails

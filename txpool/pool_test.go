@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/mclock"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/holiman/uint256"
@@ -413,4 +414,15 @@ func equalU64(a, b []uint64) bool {
 		}
 	}
 	return true
+}
+
+// A pool whose head state cannot be opened is an error for the caller to
+// report, not a panic.
+func TestNewFailsWithoutHeadState(t *testing.T) {
+	chain := newFakeChain()
+	chain.head.Root = common.HexToHash("0xdead")
+	p, err := New(Config{}, chain, testSigner, new(mclock.Simulated), nil)
+	if err == nil || p != nil {
+		t.Fatalf("New on a chain without head state: %v, %v; want an error", p, err)
+	}
 }
