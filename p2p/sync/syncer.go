@@ -3,9 +3,11 @@ package sync
 import (
 	"cmp"
 	"context"
+	crand "crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"slices"
 	gosync "sync"
 	"time"
@@ -56,10 +58,16 @@ type Config struct {
 	// local failure. Nil treats every insert error except a context error
 	// as the block's fault. Pass errors.Is(err, state.ErrInvalidBlock).
 	IsInvalid func(error) bool
-	// MaxStatusPeers bounds the peers polled each round (default 16).
+	// MaxStatusPeers bounds the peers polled each round (default 16). With
+	// more peers than that, each round polls a fresh random sample: peer
+	// IDs are cheap to grind, so any fixed order (such as the first IDs)
+	// would let an attacker own the syncer's view.
 	MaxStatusPeers int
-	Clock          mclock.Clock
-	Log            *slog.Logger
+	// Rand picks the peers to poll and orders equally good sync
+	// candidates. Nil: seeded from crypto/rand. Tests pass a seeded source.
+	Rand  *rand.Rand
+	Clock mclock.Clock
+	Log   *slog.Logger
 }
 
 // Syncer catches the chain up with its peers.
@@ -70,6 +78,7 @@ type Syncer struct {
 	heads chan PeerHead
 
 	mu       gosync.Mutex
+	rng      *rand.Rand // guarded by mu
 	statuses map[p2p.PeerID]PeerHead
 	polled   bool
 	bestSeen uint64
@@ -110,8 +119,15 @@ func New(cfg Config) (*Syncer, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Rand == nil {
+		var seed [32]byte
+		if _, err := crand.Read(seed[:]); err != nil {
+			return nil, fmt.Errorf("sync: seed peer sampling: %w", err)
+		}
+		cfg.Rand = rand.New(rand.NewChaCha8(seed))
+	}
 	return &Syncer{
-		cfg: cfg, log: cfg.Log.With("component", "sync"),
+		cfg: cfg, log: cfg.Log.With("component", "sync"), rng: cfg.Rand,
 		wake: make(chan struct{}, 1), heads: make(chan PeerHead, 16),
 		statuses: make(map[p2p.PeerID]PeerHead),
 	}, nil
@@ -182,11 +198,9 @@ func (s *Syncer) bestLocked() PeerHead {
 
 // pollStatuses asks up to MaxStatusPeers peers for their heads, in parallel.
 func (s *Syncer) pollStatuses(ctx context.Context) {
-	peers := s.cfg.Network.Peers()
-	slices.Sort(peers)
-	if len(peers) > s.cfg.MaxStatusPeers {
-		peers = peers[:s.cfg.MaxStatusPeers]
-	}
+	s.mu.Lock()
+	peers := samplePeers(s.cfg.Network.Peers(), s.cfg.MaxStatusPeers, s.rng)
+	s.mu.Unlock()
 	req := Request{Kind: KindGetStatus}.Encode()
 	results := make([]*PeerHead, len(peers))
 	var wg gosync.WaitGroup
@@ -249,13 +263,25 @@ func (s *Syncer) candidates(from uint64) []PeerHead {
 			out = append(out, h)
 		}
 	}
-	slices.SortFunc(out, func(a, b PeerHead) int {
-		if c := cmp.Compare(b.Number, a.Number); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.Peer, b.Peer)
-	})
+	// Highest head first; peers with equal heads in random order (map
+	// order is not random enough to rely on, and IDs can be ground).
+	s.rng.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
+	slices.SortStableFunc(out, func(a, b PeerHead) int { return cmp.Compare(b.Number, a.Number) })
 	return out
+}
+
+// samplePeers returns k peers chosen uniformly at random without
+// replacement (all of them, shuffled, when there are at most k). It reorders
+// peers in place.
+func samplePeers(peers []p2p.PeerID, k int, rng *rand.Rand) []p2p.PeerID {
+	// A partial Fisher-Yates shuffle: the first k slots end up a uniform
+	// sample.
+	k = min(k, len(peers))
+	for i := 0; i < k; i++ {
+		j := i + rng.IntN(len(peers)-i)
+		peers[i], peers[j] = peers[j], peers[i]
+	}
+	return peers[:k]
 }
 
 func (s *Syncer) forget(peer p2p.PeerID) {
