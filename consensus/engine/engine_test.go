@@ -30,7 +30,8 @@ type bus struct {
 	mu      sync.Mutex
 	engines []*Engine
 	down    map[int]bool
-	// hold, when set, keeps back the messages it returns true for.
+	// hold, when set, keeps back the broadcasts it returns true for until
+	// release, and drops the direct sends it returns true for.
 	hold func(from int, data []byte) bool
 	held []heldMsg
 }
