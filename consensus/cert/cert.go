@@ -47,7 +47,8 @@ var (
 	ErrNotValidator = errors.New("cert: seal by a non-validator")
 	// ErrDuplicateSeal is returned when one validator sealed twice.
 	ErrDuplicateSeal = errors.New("cert: duplicate seal")
-	// ErrTooManySeals is returned when a certificate exceeds MaxSeals.
+	// ErrTooManySeals is returned when a certificate exceeds MaxSeals, or
+	// holds more seals than the validator set has members.
 	ErrTooManySeals = errors.New("cert: too many seals")
 )
 
@@ -96,11 +97,14 @@ func RecoverSealer(blockHash common.Hash, round uint64, seal []byte) (common.Add
 
 // Verify checks that c proves blockHash final under validators: every seal
 // is valid for (blockHash, c.Round), by a distinct member of the set, and
-// there are at least
-// quorum.Size(len(validators)) of them. It returns the sealers in seal order.
+// there are at least quorum.Size(len(validators)) of them. More than a
+// quorum is fine (a full certificate carries the seals of late committers
+// too), more than one per validator is not: a certificate with more seals
+// than validators is rejected before any signature is recovered. It returns
+// the sealers in seal order.
 func (c *Certificate) Verify(blockHash common.Hash, validators []common.Address) ([]common.Address, error) {
-	if len(c.Seals) > MaxSeals {
-		return nil, fmt.Errorf("%w: %d", ErrTooManySeals, len(c.Seals))
+	if len(c.Seals) > MaxSeals || len(c.Seals) > len(validators) {
+		return nil, fmt.Errorf("%w: %d seals for %d validators", ErrTooManySeals, len(c.Seals), len(validators))
 	}
 	members := make(map[common.Address]bool, len(validators))
 	for _, v := range validators {

@@ -58,6 +58,10 @@ func TestVerify(t *testing.T) {
 		{"truncated", [][]byte{seal(t, h, ks[0]), seal(t, h, ks[1]), seal(t, h, ks[2])[:64]}, ErrBadSeal},
 		// Seals from another round do not count towards a round-0 certificate.
 		{"mixed rounds", [][]byte{seal(t, h, ks[0]), seal(t, h, ks[1]), sealRound(t, h, 1, ks[2])}, ErrNotValidator},
+		{"full with a mixed round", [][]byte{seal(t, h, ks[0]), seal(t, h, ks[1]), seal(t, h, ks[2]), sealRound(t, h, 1, ks[3])}, ErrNotValidator},
+		{"full with a duplicate", [][]byte{seal(t, h, ks[0]), seal(t, h, ks[1]), seal(t, h, ks[2]), seal(t, h, ks[1])}, ErrDuplicateSeal},
+		{"more seals than validators", [][]byte{seal(t, h, ks[0]), seal(t, h, ks[1]), seal(t, h, ks[2]), seal(t, h, ks[3]), seal(t, h, outsider)}, ErrTooManySeals},
+		{"more seals than validators, all garbage", make([][]byte, 5), ErrTooManySeals},
 	}
 	for _, c := range cases {
 		cert := &Certificate{Seals: c.seals}

@@ -98,8 +98,9 @@ type Engine struct {
 
 	inbound chan []byte
 
-	mu     sync.Mutex
-	status Status
+	mu       sync.Mutex
+	status   Status
+	evidence []ibft.Evidence // the last maxEvidence pieces, oldest first
 
 	// Owned by the Run goroutine.
 	core       *ibft.Core
@@ -117,6 +118,9 @@ type Engine struct {
 // inboundQueue bounds messages waiting for the core; excess is dropped (the
 // core re-sends on timeouts, so loss only costs time).
 const inboundQueue = 4096
+
+// maxEvidence bounds the equivocation evidence the engine keeps.
+const maxEvidence = 128
 
 // New returns an engine; Run starts it.
 func New(cfg Config, chain Chain, pool Pool, net Transport) *Engine {
@@ -157,6 +161,15 @@ func (e *Engine) Status() Status {
 	s := e.status
 	s.Validators = append([]common.Address(nil), s.Validators...)
 	return s
+}
+
+// Evidence returns the last equivocation evidence the core reported (at
+// most maxEvidence pieces, oldest first), for RPC and, later, slashing
+// transactions.
+func (e *Engine) Evidence() []ibft.Evidence {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]ibft.Evidence(nil), e.evidence...)
 }
 
 // timeoutTicks sizes the round-0 timeout: a block period plus time to build,
@@ -354,6 +367,7 @@ func (e *Engine) process(ctx context.Context) error {
 			v := *rd.NeedProposal
 			e.proposeAt = &v
 		}
+		e.keepEvidence(rd.Evidence)
 		e.core.Advance()
 		// 5. After a commit, the next height.
 		if committed != nil {
@@ -452,7 +466,7 @@ func (e *Engine) maybePropose(ctx context.Context) {
 	}
 	var parentCert *cert.Certificate
 	if head.Number.Sign() > 0 {
-		c, err := e.chain.Certificate(head.Number.Uint64(), head.Hash())
+		c, err := e.parentCertificate(head)
 		if err != nil || c == nil {
 			e.log.Error("no certificate for head; cannot propose", "head", head.Number, "err", err)
 			return
@@ -477,6 +491,39 @@ func (e *Engine) maybePropose(ctx context.Context) {
 		return
 	}
 	e.log.Debug("proposed block", "number", block.NumberU64(), "round", v.Round, "txs", block.Transactions().Len())
+}
+
+// parentCertificate returns the certificate to carry in the block after
+// head. When the core decided head, its certificate has grown by the seals
+// of validators whose COMMITs came after the quorum (a superset of the one
+// stored with head), so rewards can go to every validator that committed.
+// Otherwise (head came by sync, or after a restart) it is the stored one.
+// The stored certificate is not rewritten: the full one becomes durable in
+// the next block's ParentCommit.
+func (e *Engine) parentCertificate(head *types.Header) (*cert.Certificate, error) {
+	if c, ok := e.core.DecidedCertificate(head.Number.Uint64(), head.Hash()); ok {
+		return &c, nil
+	}
+	return e.chain.Certificate(head.Number.Uint64(), head.Hash())
+}
+
+// keepEvidence logs equivocation evidence and keeps the newest maxEvidence
+// pieces.
+func (e *Engine) keepEvidence(evs []ibft.Evidence) {
+	if len(evs) == 0 {
+		return
+	}
+	for i := range evs {
+		code, h, r := evs[i].View()
+		who, err := evs[i].Signer()
+		e.log.Warn("validator equivocated", "validator", who, "code", code, "height", h, "round", r, "err", err)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.evidence = append(e.evidence, evs...)
+	if n := len(e.evidence) - maxEvidence; n > 0 {
+		e.evidence = append([]ibft.Evidence(nil), e.evidence[n:]...)
+	}
 }
 
 func (e *Engine) markWork() {

@@ -6,16 +6,19 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/math"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
 
 	"github.com/emc-network/emcd/consensus/cert"
+	"github.com/emc-network/emcd/consensus/ibft"
 	"github.com/emc-network/emcd/genesis"
 	"github.com/emc-network/emcd/state"
 )
@@ -27,6 +30,31 @@ type bus struct {
 	mu      sync.Mutex
 	engines []*Engine
 	down    map[int]bool
+	// hold, when set, keeps back the broadcasts it returns true for until
+	// release, and drops the direct sends it returns true for.
+	hold func(from int, data []byte) bool
+	held []heldMsg
+}
+
+type heldMsg struct {
+	from int
+	data []byte
+}
+
+// release delivers every held message and stops holding.
+func (b *bus) release() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, h := range b.held {
+		for i, e := range b.engines {
+			if i != h.from && !b.down[i] {
+				e.Deliver(append([]byte(nil), h.data...))
+			}
+		}
+	}
+	n := len(b.held)
+	b.hold, b.held = nil, nil
+	return n
 }
 
 type busPort struct {
@@ -40,6 +68,10 @@ func (p busPort) Broadcast(_ context.Context, data []byte) error {
 	if p.b.down[p.self] {
 		return nil
 	}
+	if p.b.hold != nil && p.b.hold(p.self, data) {
+		p.b.held = append(p.b.held, heldMsg{p.self, append([]byte(nil), data...)})
+		return nil
+	}
 	for i, e := range p.b.engines {
 		if i != p.self && !p.b.down[i] {
 			e.Deliver(append([]byte(nil), data...))
@@ -51,7 +83,7 @@ func (p busPort) Broadcast(_ context.Context, data []byte) error {
 func (p busPort) Send(_ context.Context, to common.Address, data []byte) error {
 	p.b.mu.Lock()
 	defer p.b.mu.Unlock()
-	if p.b.down[p.self] {
+	if p.b.down[p.self] || (p.b.hold != nil && p.b.hold(p.self, data)) {
 		return nil
 	}
 	for i, e := range p.b.engines {
@@ -312,5 +344,140 @@ func TestRunStopsWhileCommittingBackToBack(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatalf("Run did not return after cancel (head %d)", chain.Head().Number)
+	}
+}
+
+// Full certificates: with four validators, one slow to commit (its COMMIT
+// for block 1 reaches the others only after they stored block 1 with a
+// quorum of three seals), the proposer of block 2 carries all four seals in
+// its ParentCommit.
+func TestSlowValidatorSealReachesNextBlock(t *testing.T) {
+	const n = 4
+	keys := make([]*ecdsa.PrivateKey, n)
+	g := genesis.Dev()
+	g.Validators = nil
+	for i := range keys {
+		keys[i], _ = crypto.ToECDSA(crypto.Keccak256([]byte(fmt.Sprintf("engine-test-slow-%d", i))))
+		g.Validators = append(g.Validators, crypto.PubkeyToAddress(keys[i].PublicKey))
+	}
+	// Engine i runs validator i in sorted order: the proposer of (h, 0) is
+	// engine h mod 4, so engine 2 proposes block 2 and engine 3 is slow.
+	slices.SortFunc(keys, func(a, b *ecdsa.PrivateKey) int {
+		return crypto.PubkeyToAddress(a.PublicKey).Cmp(crypto.PubkeyToAddress(b.PublicKey))
+	})
+	const slow = 3
+	slowAddr := crypto.PubkeyToAddress(keys[slow].PublicKey)
+	// A block period well above one height's latency: the proposer of block
+	// 2 waits that long after committing block 1, while the held COMMIT
+	// arrives within milliseconds.
+	const period = time.Second
+	g.BlockPeriodMs = math.HexOrDecimal64(period / time.Millisecond)
+	b := &bus{down: map[int]bool{}}
+	b.hold = func(from int, data []byte) bool {
+		m, err := ibft.DecodeMessage(data)
+		return err == nil && from == slow && m.Height == 1 && (m.Code == ibft.MsgCommit || m.Code == ibft.MsgCertificate)
+	}
+	chains := make([]*state.Chain, n)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	errs := make(chan error, n)
+	dir := t.TempDir()
+	for i := range n {
+		c, err := state.Open(state.OpenMemoryStore(), g, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		chains[i] = c
+		e := New(Config{Key: keys[i], BlockPeriod: period, Tick: 10 * time.Millisecond,
+			WALPath: filepath.Join(dir, fmt.Sprintf("wal-%d", i))}, c, emptyPool{}, busPort{b, i})
+		b.engines = append(b.engines, e)
+	}
+	for _, e := range b.engines {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := e.Run(ctx); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	waitHeight := func(target uint64, nodes ...int) {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); ; {
+			ok := true
+			for _, i := range nodes {
+				ok = ok && chains[i].Head().Number.Uint64() >= target
+			}
+			if ok {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("height %d not reached", target)
+			}
+			select {
+			case err := <-errs:
+				t.Fatal(err)
+			case <-time.After(time.Millisecond):
+			}
+		}
+	}
+	waitHeight(1, 0, 1, 2)
+	if got := b.release(); got == 0 {
+		t.Fatal("the slow validator's COMMIT was not held back")
+	}
+	block1 := chains[0].BlockByNumber(1)
+	stored, err := chains[0].Certificate(1, block1.Hash())
+	if err != nil {
+		t.Fatal(err)
+	}
+	signers, err := stored.Verify(block1.Hash(), g.Validators)
+	if err != nil || slices.Contains(signers, slowAddr) {
+		t.Fatalf("block 1 was decided with the slow validator's seal (%v) or not at all: %v", signers, err)
+	}
+	waitHeight(2, 0, 1, 2, slow)
+	block2 := chains[0].BlockByNumber(2)
+	extra, err := cert.DecodeExtra(block2.Header().Extra)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signers, err = extra.ParentCommit.Verify(block1.Hash(), g.Validators)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(signers) != n || !slices.Contains(signers, slowAddr) {
+		t.Fatalf("block 2 (proposed by %s) carries seals of %v, want all four including %s", block2.Coinbase(), signers, slowAddr)
+	}
+}
+
+// The engine keeps the newest maxEvidence pieces of evidence.
+func TestEvidenceBounded(t *testing.T) {
+	key, _ := crypto.ToECDSA(crypto.Keccak256([]byte("engine-test-evidence")))
+	e := New(Config{Key: key}, nil, nil, nil)
+	signer := ibft.NewKeySigner(key)
+	var all []ibft.Evidence
+	for r := range uint64(maxEvidence + 10) {
+		var msgs [2]ibft.Signed
+		for i := range msgs {
+			msgs[i] = ibft.Signed{Code: ibft.MsgPrepare, Height: 1, Round: r, Digest: common.Hash{byte(i + 1)}}
+			d := msgs[i].SigningDigest()
+			msgs[i].Signature, _ = signer.Sign(d[:])
+		}
+		all = append(all, ibft.NewEvidence(msgs[0], msgs[1]))
+	}
+	e.keepEvidence(all[:7])
+	e.keepEvidence(all[7:])
+	got := e.Evidence()
+	if len(got) != maxEvidence {
+		t.Fatalf("kept %d pieces, want %d", len(got), maxEvidence)
+	}
+	for i := range got {
+		if _, _, r := got[i].View(); r != uint64(i+10) {
+			t.Fatalf("piece %d is for round %d: not the newest, oldest first", i, r)
+		}
+		if who, err := got[i].Verify([]common.Address{signer.Address()}); err != nil || who != signer.Address() {
+			t.Fatal(who, err)
+		}
 	}
 }

@@ -58,6 +58,9 @@ const (
 	maxValid = 64
 	// maxPending bounds PRE-PREPAREs awaiting validation.
 	maxPending = 8
+	// maxEvidencePerHeight bounds the equivocation evidence reported per
+	// height (each (validator, code, round) at most once).
+	maxEvidencePerHeight = 64
 )
 
 // Config holds a core's dependencies and tunables. Zero tunables get defaults.
@@ -158,12 +161,18 @@ type Ready struct {
 	// Timer is set when the round timer was reset (informational: the core
 	// counts Ticks itself).
 	Timer *Timer
+	// Evidence lists equivocations detected: two conflicting signed
+	// messages of one validator for one view (see Evidence). The second
+	// message was dropped and counted for nothing. Each (validator, code,
+	// height, round) is reported once, at most maxEvidencePerHeight per
+	// height. Keep it for slashing; no order with the other fields.
+	Evidence []Evidence
 }
 
 // Empty reports whether rd holds nothing to do.
 func (rd *Ready) Empty() bool {
 	return len(rd.WAL) == 0 && len(rd.Messages) == 0 && rd.Commit == nil &&
-		len(rd.Validate) == 0 && rd.NeedProposal == nil && rd.Timer == nil
+		len(rd.Validate) == 0 && rd.NeedProposal == nil && rd.Timer == nil && len(rd.Evidence) == 0
 }
 
 // Status is a snapshot of the core for RPC and logs.
@@ -183,6 +192,45 @@ type ownKey struct {
 type futureMsg struct {
 	from common.Address
 	msg  *Message
+}
+
+// evKey names one equivocation: reported once.
+type evKey struct {
+	from          common.Address
+	code          Code
+	height, round uint64
+}
+
+// commitProof is a quorum of COMMITs of one round for one digest and their
+// senders, in validator order.
+type commitProof struct {
+	commits []Signed
+	from    []common.Address
+}
+
+// fullCert is the certificate of the latest height this core decided,
+// grown by COMMITs that arrive after the decision (a slow validator's seal
+// for the same round and digest): the proposer of the next height carries
+// it in the block as the parent certificate, so rewards can go to every
+// validator that committed, not only the first quorum.
+type fullCert struct {
+	height uint64
+	hash   common.Hash
+	round  uint64
+	vals   []common.Address // the height's validators, sorted
+	member map[common.Address]bool
+	by     map[common.Address]Signed // at most one COMMIT per validator
+}
+
+// certificate returns the seals in validator order.
+func (f *fullCert) certificate() cert.Certificate {
+	ct := cert.Certificate{Round: f.round, Seals: make([][]byte, 0, len(f.by))}
+	for _, v := range f.vals {
+		if s, ok := f.by[v]; ok {
+			ct.Seals = append(ct.Seals, slices.Clone(s.CommitSeal))
+		}
+	}
+	return ct
 }
 
 // Core is the IBFT 2.0 state machine of one validator. It is not safe for
@@ -214,13 +262,17 @@ type Core struct {
 	rcs         map[common.Address]*Message // latest ROUND-CHANGE per sender
 	prepared    *PreparedCert
 	own         map[ownKey]*Message
-	certWait    map[common.Hash][]Signed // catch-up proofs awaiting block validation
+	certWait    map[common.Hash]commitProof // catch-up proofs awaiting block validation
 
 	decidedBy []Signed                  // the COMMITs that decided this height
 	last      *Commit                   // decision of height-1, for catch-up replies
 	lastBy    []Signed                  // the COMMITs that decided height-1
 	replied   map[common.Address]uint64 // tick of the last catch-up reply per peer
 	future    []futureMsg
+	full      *fullCert // decided at height (or height-1), with late seals
+
+	evSeen  map[evKey]bool // evidence reported, for heights height-1 and up
+	evCount map[uint64]int // evidence reported per height
 
 	out   Ready
 	taken Ready // what the last Ready call returned, trimmed by Advance
@@ -232,7 +284,10 @@ func New(cfg Config, height uint64, validators []common.Address) (*Core, error) 
 	if err := cfg.fill(); err != nil {
 		return nil, err
 	}
-	c := &Core{cfg: cfg, self: cfg.Signer.Address(), replied: make(map[common.Address]uint64)}
+	c := &Core{
+		cfg: cfg, self: cfg.Signer.Address(), replied: make(map[common.Address]uint64),
+		evSeen: make(map[evKey]bool), evCount: make(map[uint64]int),
+	}
 	if err := c.reset(height, validators); err != nil {
 		return nil, err
 	}
@@ -312,9 +367,9 @@ func (c *Core) ProposalValidated(p Proposal, computed common.Hash, err error) {
 				c.requestValidation(m.Proposal, m.Digest)
 			}
 		}
-		if commits, waiting := c.certWait[p.Hash]; waiting && !c.validating[p.Hash] && c.decided == nil {
+		if proof, waiting := c.certWait[p.Hash]; waiting && !c.validating[p.Hash] && c.decided == nil {
 			// The COMMITs prove finality even if the bytes were bad.
-			c.decide(p.Hash, commits)
+			c.decide(p.Hash, proof)
 		}
 		return
 	}
@@ -322,8 +377,8 @@ func (c *Core) ProposalValidated(p Proposal, computed common.Hash, err error) {
 	if c.decided != nil {
 		return
 	}
-	if commits, waiting := c.certWait[p.Hash]; waiting {
-		c.decide(p.Hash, commits)
+	if proof, waiting := c.certWait[p.Hash]; waiting {
+		c.decide(p.Hash, proof)
 		return
 	}
 	c.acceptPending()
@@ -336,14 +391,28 @@ func (c *Core) NewHeight(height uint64, validators []common.Address) error {
 	if height <= c.height {
 		return fmt.Errorf("%w: new height %d at %d", ErrWrongHeight, height, c.height)
 	}
-	last, lastBy := c.decided, c.decidedBy
+	last, lastBy, full := c.decided, c.decidedBy, c.full
 	if height != c.height+1 {
 		last, lastBy = nil, nil
+	}
+	if full != nil && full.height+1 != height {
+		full = nil
 	}
 	if err := c.reset(height, validators); err != nil {
 		return err
 	}
-	c.last, c.lastBy = last, lastBy
+	c.last, c.lastBy, c.full = last, lastBy, full
+	// Evidence about height-1 can still arrive (late COMMITs).
+	for k := range c.evSeen {
+		if k.height+1 < height {
+			delete(c.evSeen, k)
+		}
+	}
+	for h := range c.evCount {
+		if h+1 < height {
+			delete(c.evCount, h)
+		}
+	}
 	c.startRound(0)
 	// Replay buffered messages for the new height; keep later ones.
 	future := c.future
@@ -409,6 +478,7 @@ func (c *Core) Advance() {
 	c.out.WAL = trim(c.out.WAL, len(c.taken.WAL))
 	c.out.Messages = trim(c.out.Messages, len(c.taken.Messages))
 	c.out.Validate = trim(c.out.Validate, len(c.taken.Validate))
+	c.out.Evidence = trim(c.out.Evidence, len(c.taken.Evidence))
 	if c.out.Commit == c.taken.Commit {
 		c.out.Commit = nil
 	}
@@ -457,6 +527,11 @@ func digestBytes(s *Signed) []byte {
 // stepFrom handles a message whose signature recovered to from.
 func (c *Core) stepFrom(from common.Address, m *Message) error {
 	if m.Height < c.height || c.decided != nil {
+		if m.Code == MsgCommit {
+			if err := c.lateCommit(from, m); err != nil {
+				return err
+			}
+		}
 		c.maybeReply(from, m.Height)
 		if m.Height < c.height {
 			return ErrOldMessage
@@ -522,7 +597,7 @@ func (c *Core) reset(height uint64, validators []common.Address) error {
 	c.commits = make(map[uint64]map[common.Address]Signed)
 	c.rcs = make(map[common.Address]*Message)
 	c.own = make(map[ownKey]*Message)
-	c.certWait = make(map[common.Hash][]Signed)
+	c.certWait = make(map[common.Hash]commitProof)
 	return nil
 }
 
@@ -735,13 +810,13 @@ func (c *Core) handlePrePrepare(from common.Address, m *Message) error {
 	}
 	if prev := c.pendingPP[m.Round]; prev != nil {
 		if prev.Digest != m.Digest {
-			return ErrEquivocation
+			return c.equivocation(from, prev.Signed, m.Signed)
 		}
 		return ErrDuplicate
 	}
 	if c.accepted != nil && c.accepted.Round == m.Round {
 		if c.accepted.Digest != m.Digest {
-			return ErrEquivocation
+			return c.equivocation(from, c.accepted.Signed, m.Signed)
 		}
 		return ErrDuplicate
 	}
@@ -908,7 +983,10 @@ func (c *Core) handlePrepare(from common.Address, m *Message) error {
 	if m.Round > c.round+maxFutureRounds {
 		return ErrFutureMessage
 	}
-	if err := c.storePrepare(from, m.Signed); err != nil {
+	if prev, err := c.storePrepare(from, m.Signed); err != nil {
+		if errors.Is(err, ErrEquivocation) {
+			return c.equivocation(from, prev, m.Signed)
+		}
 		return err
 	}
 	if m.Round == c.round {
@@ -917,7 +995,7 @@ func (c *Core) handlePrepare(from common.Address, m *Message) error {
 	return nil
 }
 
-func (c *Core) storePrepare(from common.Address, s Signed) error {
+func (c *Core) storePrepare(from common.Address, s Signed) (Signed, error) {
 	byFrom := c.prepares[s.Round]
 	if byFrom == nil {
 		byFrom = make(map[common.Address]Signed)
@@ -927,16 +1005,17 @@ func (c *Core) storePrepare(from common.Address, s Signed) error {
 }
 
 // recordVote stores from's vote s unless from already voted in that round:
-// the same vote again is a duplicate, a different one an equivocation.
-func recordVote(byFrom map[common.Address]Signed, from common.Address, s Signed) error {
+// the same vote again is a duplicate, a different one an equivocation (the
+// earlier vote is returned with it).
+func recordVote(byFrom map[common.Address]Signed, from common.Address, s Signed) (Signed, error) {
 	if prev, ok := byFrom[from]; ok {
 		if prev.Digest != s.Digest {
-			return ErrEquivocation
+			return prev, ErrEquivocation
 		}
-		return ErrDuplicate
+		return prev, ErrDuplicate
 	}
 	byFrom[from] = s
-	return nil
+	return Signed{}, nil
 }
 
 // checkPrepared: with the round's PRE-PREPARE accepted and a quorum of
@@ -976,14 +1055,17 @@ func (c *Core) handleCommit(from common.Address, m *Message) error {
 	if err != nil || sealer != from {
 		return ErrBadSeal
 	}
-	if err := c.storeCommit(from, m.Signed); err != nil {
+	if prev, err := c.storeCommit(from, m.Signed); err != nil {
+		if errors.Is(err, ErrEquivocation) {
+			return c.equivocation(from, prev, m.Signed)
+		}
 		return err
 	}
 	c.checkDecided(m.Round, m.Digest)
 	return nil
 }
 
-func (c *Core) storeCommit(from common.Address, s Signed) error {
+func (c *Core) storeCommit(from common.Address, s Signed) (Signed, error) {
 	byFrom := c.commits[s.Round]
 	if byFrom == nil {
 		if len(c.commits) >= maxCommitRounds {
@@ -992,7 +1074,7 @@ func (c *Core) storeCommit(from common.Address, s Signed) error {
 				lo = min(lo, r)
 			}
 			if lo == s.Round {
-				return ErrOldMessage
+				return Signed{}, ErrOldMessage
 			}
 			delete(c.commits, lo)
 		}
@@ -1007,22 +1089,24 @@ func (c *Core) checkDecided(r uint64, d common.Hash) {
 	if c.decided != nil {
 		return
 	}
-	var commits []Signed
+	var p commitProof
 	for _, v := range c.vals {
 		if s, ok := c.commits[r][v]; ok && s.Digest == d {
-			commits = append(commits, s)
+			p.commits = append(p.commits, s)
+			p.from = append(p.from, v)
 		}
 	}
-	if len(commits) >= c.q {
-		c.decide(d, commits)
+	if len(p.commits) >= c.q {
+		c.decide(d, p)
 	}
 }
 
 // decide ends the height: emit the block with its certificate and stop
 // until NewHeight. If no validated copy of the block is at hand, Raw is
 // nil and the driver fetches the block by hash. commits are a quorum of
-// COMMITs for d from one round, in validator order.
-func (c *Core) decide(d common.Hash, commits []Signed) {
+// COMMITs for d from one round, in validator order, with their senders.
+func (c *Core) decide(d common.Hash, proof commitProof) {
+	commits := proof.commits
 	p := Proposal{Height: c.height, Hash: d}
 	if v, ok := c.valid[d]; ok {
 		p.Raw = v.Raw
@@ -1037,6 +1121,13 @@ func (c *Core) decide(d common.Hash, commits []Signed) {
 	}
 	c.decided = &Commit{Proposal: p, Round: round, Cert: cert.Certificate{Round: round, Seals: seals}}
 	c.decidedBy = commits
+	c.full = &fullCert{
+		height: c.height, hash: d, round: round, vals: c.vals, member: c.member,
+		by: make(map[common.Address]Signed, len(c.vals)),
+	}
+	for i, s := range commits {
+		c.full.by[proof.from[i]] = s
+	}
 	c.out.Commit = c.decided
 	c.out.NeedProposal = nil
 	c.cfg.Logger.Debug("decided", "height", c.height, "round", round, "hash", d)
@@ -1052,6 +1143,9 @@ func (c *Core) handleRoundChange(from common.Address, m *Message) error {
 	}
 	if prev := c.rcs[from]; prev != nil && prev.Round >= m.Round {
 		if prev.Round == m.Round {
+			if conflicting(&prev.Signed, &m.Signed) {
+				return c.equivocation(from, prev.Signed, m.Signed)
+			}
 			return ErrDuplicate
 		}
 		return ErrOldMessage
@@ -1099,18 +1193,18 @@ func (c *Core) stepCertificate(m *Message) error {
 	case m.Height < c.height || c.decided != nil:
 		return ErrOldMessage
 	}
-	commits, err := c.verifyCommits(m)
+	proof, err := c.verifyCommits(m)
 	if err != nil {
 		return err
 	}
 	if _, ok := c.valid[m.Digest]; ok || len(m.Proposal) == 0 {
-		c.decide(m.Digest, commits)
+		c.decide(m.Digest, proof)
 		return nil
 	}
 	if len(c.certWait) > 0 {
 		return ErrDuplicate
 	}
-	c.certWait[m.Digest] = commits
+	c.certWait[m.Digest] = proof
 	c.requestValidation(m.Proposal, m.Digest)
 	return nil
 }
@@ -1118,36 +1212,93 @@ func (c *Core) stepCertificate(m *Message) error {
 // verifyCommits checks that m.Commits are COMMITs for m's view and digest
 // by a quorum of distinct validators, with valid signatures and seals, and
 // returns them in validator order.
-func (c *Core) verifyCommits(m *Message) ([]Signed, error) {
+func (c *Core) verifyCommits(m *Message) (commitProof, error) {
 	by := make(map[common.Address]Signed, len(m.Commits))
 	for i := range m.Commits {
 		s := m.Commits[i]
 		if s.Code != MsgCommit || s.Height != c.height || s.Round != m.Round || s.Digest != m.Digest {
-			return nil, fmt.Errorf("%w: commit %d for another view or value", ErrBadSeal, i)
+			return commitProof{}, fmt.Errorf("%w: commit %d for another view or value", ErrBadSeal, i)
 		}
 		from, err := c.cfg.Recover(digestBytes(&s), s.Signature)
 		if err != nil || !c.member[from] {
-			return nil, fmt.Errorf("%w: commit %d not from a validator", ErrBadSeal, i)
+			return commitProof{}, fmt.Errorf("%w: commit %d not from a validator", ErrBadSeal, i)
 		}
 		if _, dup := by[from]; dup {
-			return nil, fmt.Errorf("%w: commit %d duplicated", ErrBadSeal, i)
+			return commitProof{}, fmt.Errorf("%w: commit %d duplicated", ErrBadSeal, i)
 		}
 		sealer, err := c.cfg.Recover(cert.CommitDigest(s.Digest, s.Round).Bytes(), s.CommitSeal)
 		if err != nil || sealer != from {
-			return nil, fmt.Errorf("%w: commit %d seal", ErrBadSeal, i)
+			return commitProof{}, fmt.Errorf("%w: commit %d seal", ErrBadSeal, i)
 		}
 		by[from] = s
 	}
 	if len(by) < c.q {
-		return nil, fmt.Errorf("%w: %d commits, need %d", ErrBadSeal, len(by), c.q)
+		return commitProof{}, fmt.Errorf("%w: %d commits, need %d", ErrBadSeal, len(by), c.q)
 	}
-	out := make([]Signed, 0, len(by))
+	var out commitProof
 	for _, v := range c.vals {
 		if s, ok := by[v]; ok {
-			out = append(out, s)
+			out.commits = append(out.commits, s)
+			out.from = append(out.from, v)
 		}
 	}
 	return out, nil
+}
+
+// DecidedCertificate returns the certificate of block hash at height if
+// it is the latest block this core decided: the decision's seals plus every
+// seal of the same round over the same hash that arrived since (late
+// COMMITs), one per validator, in validator order. It is available until
+// the core moves two heights on; the proposer of height+1 puts it into its
+// block as the parent certificate.
+func (c *Core) DecidedCertificate(height uint64, hash common.Hash) (cert.Certificate, bool) {
+	f := c.full
+	if f == nil || f.height != height || f.hash != hash {
+		return cert.Certificate{}, false
+	}
+	return f.certificate(), true
+}
+
+// lateCommit adds a COMMIT that arrived after the decision of its height to
+// the decided certificate when it is a new validator's seal for the
+// decision's round and hash. A conflicting COMMIT in the decided round is
+// reported as evidence. Anything else is ignored: it cannot change a
+// decision.
+func (c *Core) lateCommit(from common.Address, m *Message) error {
+	f := c.full
+	if f == nil || m.Height != f.height || !f.member[from] {
+		return nil
+	}
+	if prev, ok := f.by[from]; ok {
+		if prev.Round == m.Round && prev.Digest != m.Digest {
+			return c.equivocation(from, prev, m.Signed)
+		}
+		return nil
+	}
+	if m.Round != f.round || m.Digest != f.hash {
+		return nil
+	}
+	sealer, err := c.cfg.Recover(cert.CommitDigest(m.Digest, m.Round).Bytes(), m.CommitSeal)
+	if err != nil || sealer != from {
+		return ErrBadSeal
+	}
+	f.by[from] = m.Signed
+	return nil
+}
+
+// equivocation reports from's two conflicting signed messages a (kept) and
+// b (dropped) as evidence, once per (validator, code, height, round) and
+// at most maxEvidencePerHeight per height, and returns ErrEquivocation.
+func (c *Core) equivocation(from common.Address, a, b Signed) error {
+	k := evKey{from, b.Code, b.Height, b.Round}
+	if c.evSeen[k] || c.evCount[b.Height] >= maxEvidencePerHeight || from == c.self {
+		return ErrEquivocation
+	}
+	c.evSeen[k] = true
+	c.evCount[b.Height]++
+	c.out.Evidence = append(c.out.Evidence, NewEvidence(a, b))
+	c.cfg.Logger.Debug("equivocation", "from", from, "code", b.Code, "height", b.Height, "round", b.Round)
+	return ErrEquivocation
 }
 
 // maybeReply answers a validator that is behind with the proof of the

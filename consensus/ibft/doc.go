@@ -47,7 +47,8 @@
 //			// 3. Apply rd.Commit: store the block with rd.Commit.Cert
 //			//    (fetch it by hash via sync if Proposal.Raw is nil).
 //			// 4. Hand rd.Validate and rd.NeedProposal to the application
-//			//    (asynchronously; answers come back as inputs above).
+//			//    (asynchronously; answers come back as inputs above), and
+//			//    keep rd.Evidence (equivocations) for slashing.
 //			core.Advance()
 //			// 5. After a commit: reset the WAL (the block store now
 //			//    remembers the height), then core.NewHeight(h+1, vals).
@@ -96,4 +97,25 @@
 // the core decides only on a quorum of COMMITs from one round, and the
 // resulting cert.Certificate names that round: a certificate assembled from
 // honest seals of different rounds does not verify.
+//
+// # Full certificates
+//
+// A decision needs a quorum of seals, but rewards should reach every
+// validator that committed. The core keeps the certificate of the height it
+// last decided and merges COMMITs that arrive afterwards (before or after
+// NewHeight) when they are a new validator's seal, from that height's set,
+// for the decided round and hash. The proposer of the next height asks
+// DecidedCertificate for it and carries it in its block as the parent
+// certificate (a superset of the one stored with the parent).
+//
+// # Equivocation evidence
+//
+// A validator that signs two conflicting messages of one code for one
+// height and round (evidence.go says what conflicts) is byzantine. The
+// core keeps the first, drops the second without counting it, and reports
+// both in Ready.Evidence, once per (validator, code, height, round) and at
+// most maxEvidencePerHeight per height. Evidence.Verify checks a report
+// against the validator set alone, so staking can accept it in a
+// transaction. Detection is best effort (the core only compares what it
+// still holds); verification is exact.
 package ibft

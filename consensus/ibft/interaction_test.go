@@ -20,6 +20,13 @@ package ibft
 //	heal                 undo isolate and drop
 //	restart I            node I crashes and restarts from its WAL
 //	status               print every node's view
+//	equivocate I CODE    node I signs a conflicting copy of its latest CODE
+//	                     message (another digest) and broadcasts it
+//	hold I CODE          keep node I's CODE messages back until release
+//	release              put held messages in flight
+//	certificate I        print node I's certificate of its latest block
+//
+// Evidence a core reports is printed as "nI evidence: nJ CODE h= r=".
 
 import (
 	"errors"
@@ -47,8 +54,9 @@ func TestInteraction(t *testing.T) {
 }
 
 type scriptCase struct {
-	cmd  string
-	want string
+	comment []string // "#" lines before the command, kept by -rewrite
+	cmd     string
+	want    string
 }
 
 func parseScript(t *testing.T, path string) []scriptCase {
@@ -57,9 +65,13 @@ func parseScript(t *testing.T, path string) []scriptCase {
 		t.Fatal(err)
 	}
 	var cases []scriptCase
+	var comment []string
 	lines := strings.Split(string(data), "\n")
 	for i := 0; i < len(lines); i++ {
 		l := strings.TrimSpace(lines[i])
+		if strings.HasPrefix(l, "#") {
+			comment = append(comment, l)
+		}
 		if l == "" || strings.HasPrefix(l, "#") {
 			continue
 		}
@@ -71,7 +83,8 @@ func parseScript(t *testing.T, path string) []scriptCase {
 		for ; j < len(lines) && lines[j] != ""; j++ {
 			out = append(out, lines[j])
 		}
-		cases = append(cases, scriptCase{cmd: l, want: strings.Join(out, "\n")})
+		cases = append(cases, scriptCase{comment: comment, cmd: l, want: strings.Join(out, "\n")})
+		comment = nil
 		i = j
 	}
 	return cases
@@ -87,6 +100,9 @@ func runScript(t *testing.T, path string) {
 			got = "ok"
 		}
 		if *rewrite {
+			for _, l := range c.comment {
+				fmt.Fprintln(&rewritten, l)
+			}
 			fmt.Fprintf(&rewritten, "%s\n----\n%s\n\n", c.cmd, got)
 			continue
 		}
@@ -105,6 +121,8 @@ type hnode struct {
 	core *Core
 	wal  []Record
 	need *View
+	last map[Code]*Message // latest message of each code this node sent
+	head Proposal          // latest block committed (Raw unset)
 }
 
 type envelope struct {
@@ -119,6 +137,8 @@ type harness struct {
 	inflight []envelope
 	isolated map[int]bool
 	dropCode int
+	hold     map[[2]int]bool // (node, code) held back
+	held     []envelope
 	out      strings.Builder
 }
 
@@ -142,8 +162,9 @@ func (h *harness) run(line string) string {
 		n := arg(1, 4)
 		h.tn = newTestNet(h.t, n)
 		h.isolated = make(map[int]bool)
+		h.hold = make(map[[2]int]bool)
 		for i := range n {
-			h.nodes = append(h.nodes, &hnode{core: h.tn.core(i, 1)})
+			h.nodes = append(h.nodes, &hnode{core: h.tn.core(i, 1), last: make(map[Code]*Message)})
 		}
 		for i := range n {
 			h.process(i)
@@ -180,11 +201,7 @@ func (h *harness) run(line string) string {
 	case "isolate":
 		h.isolated[arg(1, 0)] = true
 	case "drop":
-		for c := Code(0); c < numCodes; c++ {
-			if c.String() == f[1] {
-				h.dropCode = int(c)
-			}
-		}
+		h.dropCode = int(h.code(f[1]))
 	case "heal":
 		h.isolated, h.dropCode = make(map[int]bool), -1
 	case "restart":
@@ -192,9 +209,53 @@ func (h *harness) run(line string) string {
 		n := h.nodes[i]
 		c := h.tn.core(i, n.core.Height())
 		c.Restore(n.wal)
-		h.nodes[i] = &hnode{core: c, wal: n.wal}
+		h.nodes[i] = &hnode{core: c, wal: n.wal, last: n.last, head: n.head}
 		h.printf("n%d restarts at height %d with %d WAL records", i, c.Height(), len(n.wal))
 		h.process(i)
+	case "equivocate":
+		i, code := arg(1, 0), h.code(f[2])
+		prev := h.nodes[i].last[code]
+		if prev == nil {
+			h.t.Fatalf("%s: node %d sent no %s", line, i, code)
+		}
+		m := &Message{Signed: prev.Signed, Proposal: prev.Proposal, RoundChanges: prev.RoundChanges, Prepares: prev.Prepares}
+		m.CommitSeal, m.Signature = nil, nil
+		if code == MsgPrePrepare {
+			p := block(m.Height, fmt.Sprintf("equivocation-h%d-r%d-n%d", m.Height, m.Round, i))
+			m.Digest, m.Proposal = p.Hash, p.Raw
+		} else {
+			m.Digest = crypto.Keccak256Hash(m.Digest[:], []byte("equivocation"))
+		}
+		h.tn.sign(i, m)
+		h.printf("n%d equivocates: %s h=%d r=%d d=%s", i, m.Code, m.Height, m.Round, short(m.Digest))
+		for j := range h.nodes {
+			if j != i {
+				h.inflight = append(h.inflight, envelope{i, j, m})
+			}
+		}
+	case "hold":
+		h.hold[[2]int{arg(1, 0), int(h.code(f[2]))}] = true
+	case "release":
+		h.printf("releasing %d messages", len(h.held))
+		h.inflight = append(h.inflight, h.held...)
+		h.hold, h.held = make(map[[2]int]bool), nil
+	case "certificate":
+		i := arg(1, 0)
+		hd := h.nodes[i].head
+		ct, ok := h.nodes[i].core.DecidedCertificate(hd.Height, hd.Hash)
+		if !ok {
+			h.printf("n%d: no certificate for h=%d", i, hd.Height)
+			break
+		}
+		signers, err := ct.Verify(hd.Hash, h.tn.vals)
+		if err != nil {
+			h.t.Fatalf("n%d: certificate does not verify: %v", i, err)
+		}
+		var names []string
+		for _, a := range signers {
+			names = append(names, fmt.Sprintf("n%d", h.index(a)))
+		}
+		h.printf("n%d: certificate h=%d r=%d d=%s seals=%d by %s", i, hd.Height, ct.Round, short(hd.Hash), len(ct.Seals), strings.Join(names, ","))
 	case "status":
 		for i, n := range h.nodes {
 			s := n.core.Status()
@@ -206,11 +267,25 @@ func (h *harness) run(line string) string {
 	return h.out.String()
 }
 
+func (h *harness) code(name string) Code {
+	for c := Code(0); c < numCodes; c++ {
+		if c.String() == name {
+			return c
+		}
+	}
+	h.t.Fatalf("unknown code %q", name)
+	return 0
+}
+
 func (h *harness) deliver() {
 	batch := h.inflight
 	h.inflight = nil
 	for _, e := range batch {
 		if h.isolated[e.from] || h.isolated[e.to] || int(e.msg.Code) == h.dropCode {
+			continue
+		}
+		if h.hold[[2]int{e.from, int(e.msg.Code)}] {
+			h.held = append(h.held, e)
 			continue
 		}
 		// Late and repeated messages are routine; print only real rejections.
@@ -231,6 +306,7 @@ func (h *harness) process(i int) {
 		n.wal = append(n.wal, rd.WAL...)
 		for _, o := range rd.Messages {
 			m := o.Msg
+			n.last[m.Code] = m
 			desc := fmt.Sprintf("%s h=%d r=%d", m.Code, m.Height, m.Round)
 			if m.Digest != [32]byte{} {
 				desc += " d=" + short(m.Digest)
@@ -259,6 +335,15 @@ func (h *harness) process(i int) {
 			if _, err := c.Cert.Verify(c.Proposal.Hash, h.tn.vals); err != nil {
 				h.t.Fatalf("n%d: certificate does not verify: %v", i, err)
 			}
+			n.head = Proposal{Height: c.Proposal.Height, Hash: c.Proposal.Hash}
+		}
+		for _, ev := range rd.Evidence {
+			who, err := ev.Verify(h.tn.vals)
+			if err != nil {
+				h.t.Fatalf("n%d: evidence does not verify: %v", i, err)
+			}
+			code, height, round := ev.View()
+			h.printf("n%d evidence: n%d %s h=%d r=%d", i, h.index(who), code, height, round)
 		}
 		if v := rd.NeedProposal; v != nil {
 			n.need = v

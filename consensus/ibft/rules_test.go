@@ -107,6 +107,7 @@ func drain(c *Core) Ready {
 		if rd.Timer != nil {
 			all.Timer = rd.Timer
 		}
+		all.Evidence = append(all.Evidence, rd.Evidence...)
 		c.Advance()
 	}
 	return all
@@ -730,5 +731,262 @@ func TestProposerQuick(t *testing.T) {
 	}
 	if err := quick.Check(f, nil); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Equivocation (IBFT 2.0 §5 assumes at most F byzantine validators; this is
+// how the core names them): a validator's second, conflicting message of
+// one code for one view is dropped, counts for nothing, and is reported
+// once as Evidence that verifies against the validator set.
+func TestEquivocationReportedOnce(t *testing.T) {
+	tn := newTestNet(t, 4)
+	b, x := block(1, "b"), block(1, "x")
+	p := proposerIndex(4, 1, 0)
+	pp := func(bl Proposal) *Message {
+		return tn.sign(p, &Message{Signed: Signed{Code: MsgPrePrepare, Height: 1, Digest: bl.Hash}, Proposal: bl.Raw})
+	}
+	rc := func(i int, pr uint64, d common.Hash) *Message {
+		return tn.sign(i, &Message{Signed: Signed{Code: MsgRoundChange, Height: 1, Round: 5, Digest: d, PreparedRound: pr}})
+	}
+	pc := tn.preparedCert(0, b, 0, 1, 2)
+	rcPrepared := rc(3, 0, b.Hash)
+	rcPrepared.Proposal, rcPrepared.Prepares = b.Raw, pc.Prepares
+	rcPrepared = tn.sign(3, rcPrepared)
+	cases := []struct {
+		name          string
+		from          int
+		first, second *Message
+		third         *Message // another conflicting message of the view: no second report
+	}{
+		{"PRE-PREPARE", p, pp(b), pp(x), pp(block(1, "y"))},
+		{"PREPARE", 3, tn.msg(3, MsgPrepare, 1, 0, b.Hash), tn.msg(3, MsgPrepare, 1, 0, x.Hash), tn.msg(3, MsgPrepare, 1, 0, common.Hash{9})},
+		{"COMMIT", 3, tn.msg(3, MsgCommit, 1, 0, b.Hash), tn.msg(3, MsgCommit, 1, 0, x.Hash), tn.msg(3, MsgCommit, 1, 0, common.Hash{9})},
+		{"ROUND-CHANGE", 3, rc(3, 0, common.Hash{}), rcPrepared, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := tn.core(0, 1)
+			drain(c)
+			mustStep(t, c, tc.first)
+			rd := drain(c)
+			if len(rd.Evidence) != 0 {
+				t.Fatal("evidence for a first message")
+			}
+			if err := c.Step(tc.first); !errors.Is(err, ErrDuplicate) {
+				t.Fatalf("same message again: %v", err)
+			}
+			if err := c.Step(tc.second); !errors.Is(err, ErrEquivocation) {
+				t.Fatalf("conflicting message: %v", err)
+			}
+			rd = drain(c)
+			if len(rd.Evidence) != 1 {
+				t.Fatalf("%d pieces of evidence, want 1", len(rd.Evidence))
+			}
+			ev := rd.Evidence[0]
+			if who, err := ev.Verify(tn.vals); err != nil || who != tn.vals[tc.from] {
+				t.Fatalf("evidence names %v: %v", who, err)
+			}
+			if code, h, r := ev.View(); code != tc.first.Code || h != 1 || r != tc.first.Round {
+				t.Fatalf("evidence view %s %d %d", code, h, r)
+			}
+			if err := c.Step(tc.second); !errors.Is(err, ErrEquivocation) {
+				t.Fatalf("conflicting message again: %v", err)
+			}
+			if tc.third != nil {
+				if err := c.Step(tc.third); !errors.Is(err, ErrEquivocation) {
+					t.Fatalf("third message: %v", err)
+				}
+			}
+			if rd := drain(c); len(rd.Evidence) != 0 || len(rd.Validate) != 0 || len(rd.Messages) != 0 {
+				t.Fatalf("repeated equivocation produced output: %+v", rd)
+			}
+		})
+	}
+}
+
+// The dropped message of an equivocation counts for nothing: a validator
+// that PREPAREs two values adds its vote to the first only, so two honest
+// PREPAREs plus its second one are no quorum for the second value.
+func TestEquivocationDoesNotVote(t *testing.T) {
+	tn := newTestNet(t, 4)
+	b, x := block(1, "b"), block(1, "x")
+	c := prepareRound0(t, tn, 2, x) // validator 2 accepted x and PREPAREd it
+	p := proposerIndex(4, 1, 0)
+	mustStep(t, c, tn.msg(3, MsgPrepare, 1, 0, b.Hash))
+	if err := c.Step(tn.msg(3, MsgPrepare, 1, 0, x.Hash)); !errors.Is(err, ErrEquivocation) {
+		t.Fatal(err)
+	}
+	mustStep(t, c, tn.msg(p, MsgPrepare, 1, 0, x.Hash))
+	rd := drain(c)
+	if len(sent(rd, MsgCommit)) != 0 {
+		t.Fatal("an equivocator's second PREPARE completed a quorum")
+	}
+	if len(rd.Evidence) != 1 {
+		t.Fatalf("%d pieces of evidence", len(rd.Evidence))
+	}
+	// An honest third PREPARE does complete it.
+	mustStep(t, c, tn.msg(0, MsgPrepare, 1, 0, x.Hash))
+	if len(sent(drain(c), MsgCommit)) != 1 {
+		t.Fatal("no COMMIT after an honest quorum")
+	}
+}
+
+// Evidence is bounded per height: with six equivocating validators over
+// every round the core keeps PREPAREs for, at most maxEvidencePerHeight
+// pieces come out, each for a distinct (validator, code, round).
+func TestEvidenceBoundedPerHeight(t *testing.T) {
+	tn := newTestNet(t, 7)
+	c := tn.core(0, 1)
+	drain(c)
+	for r := uint64(0); r <= maxFutureRounds; r++ {
+		for i := 1; i < 7; i++ {
+			mustStep(t, c, tn.msg(i, MsgPrepare, 1, r, common.Hash{1}))
+			if err := c.Step(tn.msg(i, MsgPrepare, 1, r, common.Hash{2})); !errors.Is(err, ErrEquivocation) {
+				t.Fatal(err)
+			}
+		}
+	}
+	rd := drain(c)
+	if len(rd.Evidence) != maxEvidencePerHeight {
+		t.Fatalf("%d pieces of evidence, want the cap %d (of %d equivocations)", len(rd.Evidence), maxEvidencePerHeight, 6*(maxFutureRounds+1))
+	}
+	seen := make(map[evKey]bool)
+	for _, ev := range rd.Evidence {
+		who, err := ev.Verify(tn.vals)
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, h, r := ev.View()
+		k := evKey{who, code, h, r}
+		if seen[k] {
+			t.Fatalf("reported twice: %+v", k)
+		}
+		seen[k] = true
+	}
+	// The next height has its own budget; the old entries are pruned.
+	if err := c.NewHeight(2, tn.vals); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.NewHeight(3, tn.vals); err != nil {
+		t.Fatal(err)
+	}
+	if len(c.evSeen) != 0 || len(c.evCount) != 0 {
+		t.Fatalf("evidence bookkeeping not pruned: %d keys, %d heights", len(c.evSeen), len(c.evCount))
+	}
+	mustStep(t, c, tn.msg(1, MsgPrepare, 3, 0, common.Hash{1}))
+	_ = c.Step(tn.msg(1, MsgPrepare, 3, 0, common.Hash{2}))
+	if rd := drain(c); len(rd.Evidence) != 1 {
+		t.Fatalf("height 3: %d pieces of evidence", len(rd.Evidence))
+	}
+}
+
+// Full certificates: COMMITs for the decided round and hash that arrive
+// after the decision (before or after NewHeight) are merged into the
+// certificate the next proposer carries, at most one seal per validator of
+// the decided height; anything else is left out.
+func TestLateCommitsGrowTheCertificate(t *testing.T) {
+	tn := newTestNet(t, 8) // quorum 6
+	b := block(1, "b")
+	decided := func() *Core {
+		c := tn.core(0, 1)
+		drain(c)
+		for i := 2; i < 8; i++ {
+			mustStep(t, c, tn.msg(i, MsgCommit, 1, 0, b.Hash))
+		}
+		rd := drain(c)
+		if rd.Commit == nil || len(rd.Commit.Cert.Seals) != 6 {
+			t.Fatalf("decision: %+v", rd.Commit)
+		}
+		return c
+	}
+	seals := func(c *Core) int {
+		t.Helper()
+		ct, ok := c.DecidedCertificate(1, b.Hash)
+		if !ok {
+			t.Fatal("no decided certificate")
+		}
+		signers, err := ct.Verify(b.Hash, tn.vals)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.IsSortedFunc(signers, func(a, b common.Address) int { return a.Cmp(b) }) {
+			t.Fatal("seals not in validator order")
+		}
+		return len(signers)
+	}
+
+	// Before NewHeight: a COMMIT with validator 1's signature but another
+	// validator's seal is rejected; validator 1's own is merged.
+	c := decided()
+	if _, ok := c.DecidedCertificate(1, common.Hash{1}); ok {
+		t.Fatal("certificate for another hash")
+	}
+	if _, ok := c.DecidedCertificate(2, b.Hash); ok {
+		t.Fatal("certificate for another height")
+	}
+	foreign := &Message{Signed: Signed{Code: MsgCommit, Height: 1, Digest: b.Hash}}
+	foreign.CommitSeal, _ = cert.SignCommit(b.Hash, 0, tn.signers[2].Sign)
+	foreign.Signature, _ = tn.signers[1].Sign(digestBytes(&foreign.Signed))
+	if err := c.Step(foreign); !errors.Is(err, ErrBadSeal) {
+		t.Fatalf("foreign seal: %v", err)
+	}
+	mustStep(t, c, tn.msg(1, MsgCommit, 1, 0, b.Hash))
+	if n := seals(c); n != 7 {
+		t.Fatalf("%d seals after a late commit, want 7", n)
+	}
+
+	// After NewHeight, against the decided height's validator set (height
+	// 2 has another one, without validator 1).
+	c = decided()
+	if err := c.NewHeight(2, []common.Address{tn.vals[0], tn.vals[2], tn.vals[3], tn.vals[4]}); err != nil {
+		t.Fatal(err)
+	}
+	outsider := newTestNet(t, 9).signers[8]
+	om := &Message{Signed: Signed{Code: MsgCommit, Height: 1, Digest: b.Hash}}
+	om.CommitSeal, _ = cert.SignCommit(b.Hash, 0, outsider.Sign)
+	om.Signature, _ = outsider.Sign(digestBytes(&om.Signed))
+	for _, tc := range []struct {
+		name string
+		m    *Message
+	}{
+		{"already in", tn.msg(3, MsgCommit, 1, 0, b.Hash)},
+		{"other round", tn.msg(1, MsgCommit, 1, 1, b.Hash)},
+		{"other hash", tn.msg(1, MsgCommit, 1, 0, common.Hash{5})},
+		{"not a validator", om},
+		{"older height", tn.msg(1, MsgCommit, 0, 0, b.Hash)},
+	} {
+		if err := c.Step(tc.m); !errors.Is(err, ErrOldMessage) {
+			t.Errorf("%s: %v, want ErrOldMessage", tc.name, err)
+		}
+		if n := seals(c); n != 6 {
+			t.Fatalf("%s: %d seals, want 6", tc.name, n)
+		}
+	}
+	if err := c.Step(tn.msg(1, MsgCommit, 1, 0, b.Hash)); !errors.Is(err, ErrOldMessage) {
+		t.Fatal(err)
+	}
+	if n := seals(c); n != 7 {
+		t.Fatalf("%d seals after a late commit, want 7", n)
+	}
+	if err := c.Step(tn.msg(1, MsgCommit, 1, 0, b.Hash)); !errors.Is(err, ErrOldMessage) || seals(c) != 7 {
+		t.Fatalf("duplicate late commit: %v", err)
+	}
+	// A conflicting COMMIT in the decided round from a validator whose
+	// seal is in the certificate is evidence, and adds nothing.
+	if err := c.Step(tn.msg(4, MsgCommit, 1, 0, common.Hash{5})); !errors.Is(err, ErrEquivocation) {
+		t.Fatalf("conflicting late commit: %v", err)
+	}
+	if rd := drain(c); len(rd.Evidence) != 1 || mustVerify(&rd.Evidence[0], tn.vals) != nil {
+		t.Fatalf("late equivocation evidence: %+v", rd.Evidence)
+	}
+	if n := seals(c); n != 7 {
+		t.Fatalf("%d seals, want 7", n)
+	}
+	// Two heights on, the certificate is gone.
+	if err := c.NewHeight(3, tn.vals); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := c.DecidedCertificate(1, b.Hash); ok {
+		t.Fatal("certificate kept two heights on")
 	}
 }

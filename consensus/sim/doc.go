@@ -9,8 +9,11 @@
 // different blocks at one height), validity (only blocks the application
 // accepted are committed), every commit certificate verifies with
 // cert.Certificate.Verify, no honest validator ever signs two different
-// messages of one kind for one view (across restarts: the WAL works), and no
-// honest message is ever rejected as faulty. After the faulty phase a random
+// messages of one kind for one view (across restarts: the WAL works), no
+// honest message is ever rejected as faulty, every piece of equivocation
+// evidence a core reports verifies and names a byzantine validator, and
+// the parent certificate a proposer would carry (the decision grown by late
+// COMMITs) verifies with at most one seal per validator. After the faulty phase a random
 // core of at least a quorum of honest validators gets a clean network and
 // must commit new heights in bounded time (TigerBeetle's liveness mode).
 //

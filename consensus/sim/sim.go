@@ -45,6 +45,14 @@ type Result struct {
 	Height   uint64 // highest committed height
 	Sent     int    // messages put on the wire
 	Crashes  int
+	// Byzantine is the number of byzantine validators drawn.
+	Byzantine int
+	// Evidence counts equivocation evidence the cores reported (each
+	// verified and naming a byzantine validator).
+	Evidence int
+	// LateSeals counts commit seals proposers added to the parent
+	// certificate beyond the quorum that decided (late COMMITs).
+	LateSeals int
 }
 
 // ErrSafety is wrapped by every safety violation Run reports.
@@ -215,6 +223,7 @@ func Run(cfg Config) (Result, error) {
 		c.sc = scenario{n: 4, drop: 0.05, dup: 0.05, maxDelay: 3}
 	}
 	c.res.Scenario = c.sc.String()
+	c.res.Byzantine = c.sc.byz
 	if err := c.setup(); err != nil {
 		return c.res, err
 	}
@@ -514,6 +523,9 @@ func (c *cluster) runEvents(n *node) error {
 			h, err := validate(*e.validate, n.chain[len(n.chain)-1])
 			n.core.ProposalValidated(*e.validate, h, err)
 		case e.propose != nil && e.propose.Height == n.height()+1:
+			if err := c.checkParentCert(n); err != nil {
+				return err
+			}
 			n.nonce++
 			valid := !n.byz || c.rng.Float64() >= c.sc.byzInvalidProposalP
 			p := makeBlock(e.propose.Height, n.chain[len(n.chain)-1], n.id, n.nonce, valid)
@@ -562,6 +574,11 @@ func (c *cluster) process(n *node) error {
 		}
 		if rd.Commit != nil {
 			if err := c.apply(n, rd.Commit); err != nil {
+				return err
+			}
+		}
+		for i := range rd.Evidence {
+			if err := c.checkEvidence(n, &rd.Evidence[i]); err != nil {
 				return err
 			}
 		}
@@ -627,6 +644,58 @@ func (c *cluster) checkCommit(n *node, h uint64, hash common.Hash, ct *cert.Cert
 		}
 		c.certOK[key] = true
 	}
+	return nil
+}
+
+// checkParentCert asserts that the certificate proposer n would carry for
+// its parent (the decision grown by late COMMITs) verifies and holds at most
+// one seal per validator.
+func (c *cluster) checkParentCert(n *node) error {
+	h := n.height()
+	ct, ok := n.core.DecidedCertificate(h, n.chain[h])
+	if !ok {
+		return nil
+	}
+	if len(ct.Seals) > len(c.vals) {
+		return fmt.Errorf("%w: node %d: parent certificate of %d holds %d seals", ErrSafety, n.id, h, len(ct.Seals))
+	}
+	enc, _ := ct.Encode()
+	key := string(n.chain[h][:]) + string(enc)
+	if !c.certOK[key] {
+		if _, err := ct.Verify(n.chain[h], c.vals); err != nil {
+			return fmt.Errorf("%w: node %d: parent certificate of height %d does not verify: %v", ErrSafety, n.id, h, err)
+		}
+		c.certOK[key] = true
+	}
+	c.res.LateSeals += max(0, len(ct.Seals)-quorum.Size(len(c.vals)))
+	return nil
+}
+
+// checkEvidence asserts that equivocation evidence reported by n's core
+// verifies and names a byzantine validator: honest validators never sign
+// two conflicting messages (checked in send), so evidence against one
+// would be a false accusation that staking would slash for. Encoding round
+// trips too, as a slashing transaction would carry it.
+func (c *cluster) checkEvidence(n *node, ev *ibft.Evidence) error {
+	who, err := ev.Verify(c.vals)
+	if err != nil {
+		return fmt.Errorf("%w: node %d reported evidence that does not verify: %v", ErrSafety, n.id, err)
+	}
+	if !c.nodes[c.byAddr[who]].byz {
+		code, h, r := ev.View()
+		return fmt.Errorf("%w: node %d accused honest node %d of equivocating (%s at height %d round %d)",
+			ErrSafety, n.id, c.byAddr[who], code, h, r)
+	}
+	b, err := ev.Encode()
+	if err != nil {
+		return err
+	}
+	if back, err := ibft.DecodeEvidence(b); err != nil || back.First.Height != ev.First.Height {
+		return fmt.Errorf("%w: node %d: evidence does not decode: %v", ErrSafety, n.id, err)
+	}
+	c.res.Evidence++
+	code, h, r := ev.View()
+	c.tracef("node %d reports node %d equivocating: %s at height %d round %d", n.id, c.byAddr[who], code, h, r)
 	return nil
 }
 

@@ -49,6 +49,7 @@ func TestSimulation(t *testing.T) {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var heights, ticks uint64
+	var evidence, byzRuns, lateSeals int
 	for range runtime.GOMAXPROCS(0) {
 		wg.Add(1)
 		go func() {
@@ -62,6 +63,11 @@ func TestSimulation(t *testing.T) {
 				mu.Lock()
 				heights += res.Height
 				ticks += res.Ticks
+				evidence += res.Evidence
+				lateSeals += res.LateSeals
+				if res.Byzantine > 0 {
+					byzRuns++
+				}
 				mu.Unlock()
 				if err != nil {
 					t.Errorf("SEED=%d: %s: %v", seed, res.Scenario, err)
@@ -70,7 +76,13 @@ func TestSimulation(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	t.Logf("%d seeds in %v: %d heights committed over %d ticks", n, time.Since(start).Round(time.Millisecond), heights, ticks)
+	t.Logf("%d seeds in %v: %d heights committed over %d ticks; %d pieces of evidence in %d runs with byzantine validators; %d late seals in parent certificates",
+		n, time.Since(start).Round(time.Millisecond), heights, ticks, evidence, byzRuns, lateSeals)
+	// Byzantine validators equivocate in about one message in ten: over
+	// enough runs with them, some equivocation must be caught.
+	if byzRuns >= 8 && evidence == 0 {
+		t.Errorf("%d runs with byzantine validators reported no equivocation evidence", byzRuns)
+	}
 }
 
 // TestDeterministic: one seed gives the same run twice.
