@@ -44,6 +44,9 @@ var (
 	// errEngineBusy is the direct handler's answer when the engine's inbound
 	// queue is full; the message is dropped, as gossip would be.
 	errEngineBusy = errors.New("node: consensus engine queue full")
+	// errSelfNotValidator is returned by Send on a node that is not a
+	// current validator: the recipient would refuse the message.
+	errSelfNotValidator = errors.New("node: not a current validator; direct consensus messages would be refused")
 	// errNoValidatorPeer is returned by Broadcast of an oversized message
 	// when no connected peer proved a validator address.
 	errNoValidatorPeer = errors.New("node: no validator peer to send an oversized consensus message to")
@@ -58,6 +61,7 @@ type consensusPeers interface {
 
 // consensusTransport implements engine.Transport.
 type consensusTransport struct {
+	self  common.Address // this node's consensus address
 	topic p2p.Topic
 	peers consensusPeers
 	out   *outbox.Outbox
@@ -100,7 +104,15 @@ func (c *consensusTransport) Broadcast(ctx context.Context, data []byte) error {
 // of every other node hearing a message meant for one (the core ignores
 // what is not for it); an oversized one reaches only our validator peers,
 // and the lagging validator catches up by block sync instead.
+//
+// A node that is not itself a current validator sends nothing. Its core
+// answers lagging validators too (a follower that observed a decision holds
+// its certificate), but receivers accept direct messages from validators
+// only, and every validator that decided the height sends the same answer.
 func (c *consensusTransport) Send(ctx context.Context, to common.Address, data []byte) error {
+	if !c.vals.Contains(c.self) {
+		return errSelfNotValidator
+	}
 	peer, ok := c.peers.PeerByAddress(to)
 	if !ok {
 		return c.Broadcast(ctx, data)

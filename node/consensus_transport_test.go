@@ -179,7 +179,7 @@ func (c *cluster) transport(t *testing.T, name string) (*consensusTransport, *ou
 		t.Fatal(err)
 	}
 	t.Cleanup(out.Close)
-	return &consensusTransport{topic: n.topic, peers: n.net, out: out, vals: newValidatorSet(c.chain, discardLog())}, m
+	return &consensusTransport{self: c.addrs[name], topic: n.topic, peers: n.net, out: out, vals: newValidatorSet(c.chain, discardLog())}, m
 }
 
 func consensusMsg(t *testing.T, code ibft.Code, proposalBytes int) []byte {
@@ -244,6 +244,21 @@ func TestTransportSendReachesOneValidator(t *testing.T) {
 	}
 	if counter(m.Failed) != 0 {
 		t.Fatalf("%v sends failed", counter(m.Failed))
+	}
+}
+
+// A node that is not a current validator sends nothing: the recipient would
+// refuse it.
+func TestTransportSendFromNonValidator(t *testing.T) {
+	c := newCluster(t)
+	for _, name := range []string{"follower", "outsider"} {
+		tr, _ := c.transport(t, name)
+		if err := tr.Send(context.Background(), c.addrs["v1"], consensusMsg(t, ibft.MsgCertificate, 10)); !errors.Is(err, errSelfNotValidator) {
+			t.Fatalf("Send from %s: %v, want errSelfNotValidator", name, err)
+		}
+		if legs := len(c.rec.from(p2p.PeerID(name), memnet.KindRequest)) + len(c.rec.from(p2p.PeerID(name), memnet.KindGossip)); legs != 0 {
+			t.Fatalf("%s sent %d messages", name, legs)
+		}
 	}
 }
 

@@ -111,7 +111,7 @@ func (n *Node) setupNetwork(key *ecdsa.PrivateKey) error {
 		WALPath:     n.cfg.DataDir.Consensus() + "/wal",
 		OnBehind:    net.syncer.Wake,
 		Logger:      n.baseLog,
-	}, n.chain, sealPool{n.pool}, &consensusTransport{topic: net.cons, peers: host, out: net.direct, vals: vals})
+	}, n.chain, sealPool{n.pool}, &consensusTransport{self: crypto.PubkeyToAddress(key.PublicKey), topic: net.cons, peers: host, out: net.direct, vals: vals})
 	direct := &directHandler{book: host, vals: vals, limits: newPeerLimiter(directRate, directBurst), deliver: net.engine.Deliver}
 	if err := host.Handle(names.DirectSpec(), direct.handle); err != nil {
 		return err
