@@ -71,12 +71,16 @@ type consensusTransport struct {
 var _ engine.Transport = (*consensusTransport)(nil)
 
 // Broadcast gossips data if it fits a gossip message, and otherwise queues
-// it for every validator peer on the direct protocol. Followers then miss
+// it for every validator peer on the direct protocol (if this node is a
+// current validator; see Send). Followers then miss
 // the oversized message; they learn the decision from the COMMITs, which
 // are gossiped, and fetch the block by sync.
 func (c *consensusTransport) Broadcast(ctx context.Context, data []byte) error {
 	if len(data) <= p2p.MaxConsensusMessage {
 		return c.topic.Publish(ctx, data)
+	}
+	if !c.vals.Contains(c.self) {
+		return errSelfNotValidator // as in Send: validators would refuse it
 	}
 	sent := 0
 	var errs []error

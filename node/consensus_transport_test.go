@@ -247,14 +247,17 @@ func TestTransportSendReachesOneValidator(t *testing.T) {
 	}
 }
 
-// A node that is not a current validator sends nothing: the recipient would
-// refuse it.
+// A node that is not a current validator sends nothing direct: the
+// recipients would refuse it.
 func TestTransportSendFromNonValidator(t *testing.T) {
 	c := newCluster(t)
 	for _, name := range []string{"follower", "outsider"} {
 		tr, _ := c.transport(t, name)
 		if err := tr.Send(context.Background(), c.addrs["v1"], consensusMsg(t, ibft.MsgCertificate, 10)); !errors.Is(err, errSelfNotValidator) {
 			t.Fatalf("Send from %s: %v, want errSelfNotValidator", name, err)
+		}
+		if err := tr.Broadcast(context.Background(), consensusMsg(t, ibft.MsgPrePrepare, p2p.MaxConsensusMessage)); !errors.Is(err, errSelfNotValidator) {
+			t.Fatalf("oversized Broadcast from %s: %v, want errSelfNotValidator", name, err)
 		}
 		if legs := len(c.rec.from(p2p.PeerID(name), memnet.KindRequest)) + len(c.rec.from(p2p.PeerID(name), memnet.KindGossip)); legs != 0 {
 			t.Fatalf("%s sent %d messages", name, legs)
