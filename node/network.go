@@ -5,12 +5,8 @@ import (
 	"crypto/ecdsa"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
-	"golang.org/x/time/rate"
-
-	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/rlp"
@@ -19,6 +15,7 @@ import (
 	"github.com/emc-network/emcd/consensus/ibft"
 	"github.com/emc-network/emcd/p2p"
 	"github.com/emc-network/emcd/p2p/libp2p"
+	"github.com/emc-network/emcd/p2p/outbox"
 	p2psync "github.com/emc-network/emcd/p2p/sync"
 	"github.com/emc-network/emcd/state"
 )
@@ -39,35 +36,19 @@ type network struct {
 	syncer   *p2psync.Syncer
 	engine   *engine.Engine
 	localTxs chan *types.Transaction
+	// direct queues direct consensus messages per peer; closed before the
+	// host.
+	direct *outbox.Outbox
 }
 
-// consensusTransport publishes engine messages on the consensus topic, and
-// sends those too large for gossip (proposals of big blocks) to every peer
-// over the direct stream protocol.
-type consensusTransport struct {
-	t    p2p.Topic
-	net  p2p.Network
-	spec p2p.Spec
-}
-
-func (c consensusTransport) Broadcast(ctx context.Context, data []byte) error {
-	if len(data) <= p2p.MaxConsensusMessage {
-		return c.t.Publish(ctx, data)
+// close stops the direct senders, then the host.
+func (net *network) close() {
+	if net.direct != nil {
+		net.direct.Close()
 	}
-	for _, peer := range c.net.Peers() {
-		go func() {
-			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.spec.TimeoutOrDefault())
-			defer cancel()
-			_, _ = c.net.Request(ctx, peer, c.spec, data)
-		}()
+	if net.host != nil {
+		_ = net.host.Close()
 	}
-	return nil
-}
-
-// Send is a stop-gap until peers are mapped to validator addresses: it
-// broadcasts.
-func (c consensusTransport) Send(ctx context.Context, _ common.Address, data []byte) error {
-	return c.Broadcast(ctx, data)
 }
 
 // engineChain adds the head subscription to the chain for the engine.
@@ -83,6 +64,9 @@ func (n *Node) setupNetwork(key *ecdsa.PrivateKey) error {
 			h := n.chain.Head()
 			return p2p.Status{ChainID: chainID, Genesis: genesisHash, HeadNumber: h.Number.Uint64(), HeadHash: h.Hash()}
 		},
+		// Every node proves its consensus address in the handshake; only
+		// those of current validators matter to consensus.
+		Signer:        ibft.NewKeySigner(key),
 		KeyFile:       n.cfg.DataDir.NodeKey(),
 		ListenAddrs:   []string{n.cfg.P2PAddr},
 		QUIC:          n.cfg.P2PQUIC,
@@ -112,6 +96,14 @@ func (n *Node) setupNetwork(key *ecdsa.PrivateKey) error {
 	}); err != nil {
 		return err
 	}
+	vals := newValidatorSet(n.chain, n.baseLog)
+	if net.direct, err = outbox.New(outbox.Config{
+		Requester: host, Spec: names.DirectSpec(),
+		Metrics: outbox.NewMetrics(n.reg, "consensus_direct"),
+		Log:     n.baseLog,
+	}); err != nil {
+		return err
+	}
 	gen := n.chain.Genesis()
 	net.engine = engine.New(engine.Config{
 		Key:         key,
@@ -119,25 +111,9 @@ func (n *Node) setupNetwork(key *ecdsa.PrivateKey) error {
 		WALPath:     n.cfg.DataDir.Consensus() + "/wal",
 		OnBehind:    net.syncer.Wake,
 		Logger:      n.baseLog,
-	}, n.chain, sealPool{n.pool}, consensusTransport{t: net.cons, net: host, spec: names.DirectSpec()})
-	// Large consensus messages arrive over the direct protocol.
-	// Only messages too large for gossip belong here, and each peer gets a
-	// small budget of them, so no peer can flood the engine's queue with
-	// 12 MiB payloads.
-	limits := newPeerLimiter(directRate, directBurst)
-	if err := host.Handle(names.DirectSpec(), func(_ context.Context, from p2p.PeerID, req []byte) ([]byte, error) {
-		if len(req) <= p2p.MaxConsensusMessage {
-			return nil, fmt.Errorf("%w: %d-byte direct message fits in gossip", p2p.ErrMalformed, len(req))
-		}
-		if !limits.allow(from) {
-			return nil, fmt.Errorf("direct message rate exceeded")
-		}
-		if _, err := ibft.DecodeMessage(req); err != nil {
-			return nil, fmt.Errorf("%w: %v", p2p.ErrMalformed, err)
-		}
-		net.engine.Deliver(req)
-		return nil, nil
-	}); err != nil {
+	}, n.chain, sealPool{n.pool}, &consensusTransport{self: crypto.PubkeyToAddress(key.PublicKey), topic: net.cons, peers: host, out: net.direct, vals: vals})
+	direct := &directHandler{book: host, vals: vals, limits: newPeerLimiter(directRate, directBurst), deliver: net.engine.Deliver}
+	if err := host.Handle(names.DirectSpec(), direct.handle); err != nil {
 		return err
 	}
 	n.log.Info("consensus identity", "address", crypto.PubkeyToAddress(key.PublicKey), "role", n.cfg.Role, "peer_id", host.Self())
@@ -237,41 +213,6 @@ func (n *Node) runNetwork(ctx context.Context) {
 			}
 		}
 	})
-}
-
-// Budget of direct (oversized) consensus messages per peer: a proposer sends
-// one PRE-PREPARE per round, plus ROUND-CHANGEs carrying prepared blocks.
-const (
-	directRate  = rate.Limit(4) // per second
-	directBurst = 8
-	// maxLimitedPeers bounds the limiter table; it is reset when full.
-	maxLimitedPeers = 1024
-)
-
-// peerLimiter keeps a token bucket per peer.
-type peerLimiter struct {
-	mu    sync.Mutex
-	r     rate.Limit
-	burst int
-	peers map[p2p.PeerID]*rate.Limiter
-}
-
-func newPeerLimiter(r rate.Limit, burst int) *peerLimiter {
-	return &peerLimiter{r: r, burst: burst, peers: make(map[p2p.PeerID]*rate.Limiter)}
-}
-
-func (l *peerLimiter) allow(peer p2p.PeerID) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	lim, ok := l.peers[peer]
-	if !ok {
-		if len(l.peers) >= maxLimitedPeers {
-			l.peers = make(map[p2p.PeerID]*rate.Limiter)
-		}
-		lim = rate.NewLimiter(l.r, l.burst)
-		l.peers[peer] = lim
-	}
-	return lim.Allow()
 }
 
 // gossipLocal queues a locally submitted transaction for gossip.

@@ -442,8 +442,8 @@ func (n *Node) Close() error {
 }
 
 func (n *Node) closeStores() error {
-	if n.net != nil && n.net.host != nil {
-		_ = n.net.host.Close()
+	if n.net != nil {
+		n.net.close()
 	}
 	n.pool.Close()
 	if err := n.db.Close(); err != nil {

@@ -10,6 +10,12 @@
 // name carries the chain id, so separate networks never share one), then
 // Scoreboard (per-peer penalties with a ban threshold, on an injected clock).
 //
+// The handshake (Status, status.go) may carry an Identity (identity.go): a
+// node proves the consensus address it holds the key of by signing its own
+// peer id. Implementations verify it and expose the result through the
+// optional AddressBook interface, which lets consensus send to one validator
+// and accept direct messages only from validators.
+//
 // Wire framing shared by stream protocols is in frame.go: uvarint length
 // prefix, bounded by the protocol's limit before any allocation.
 package p2p

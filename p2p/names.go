@@ -46,8 +46,9 @@ func (n Names) Handshake() string { return n.Prefix() + "/handshake/1" }
 // Sync is the block sync request/response protocol.
 func (n Names) Sync() string { return n.Prefix() + "/sync/1" }
 
-// Direct is the one-way peer-to-peer protocol for payloads larger than
-// gossip allows (big proposals).
+// Direct is the one-way peer-to-peer protocol for consensus messages meant
+// for one validator, and for payloads larger than gossip allows (big
+// proposals). Receivers accept it from current validators only.
 func (n Names) Direct() string { return n.Prefix() + "/direct/1" }
 
 // DirectSpec is the Spec of the Direct protocol: requests up to

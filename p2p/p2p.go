@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/rlp"
 )
 
 // PeerID identifies a peer. For libp2p it is the string form of the peer.ID
@@ -175,12 +176,21 @@ type Network interface {
 }
 
 // Status is what peers exchange in the handshake: enough to tell whether
-// they are on the same network, and how far along the other is.
+// they are on the same network, how far along the other is and, optionally,
+// which consensus address the sender holds the key of.
 type Status struct {
 	ChainID    uint64
 	Genesis    common.Hash
 	HeadNumber uint64
 	HeadHash   common.Hash
+	// Identity, when present, proves the sender holds the key of an address
+	// (see identity.go). Statuses of nodes without a consensus key, and of
+	// nodes older than the field, have none.
+	Identity *Identity `rlp:"optional"`
+	// Rest holds fields a later version appends. They are kept (so decoding
+	// stays canonical) and ignored, so that version can still talk to this
+	// one.
+	Rest []rlp.RawValue `rlp:"tail"`
 }
 
 // Compatible returns an ErrNetworkMismatch error if remote is on another
@@ -193,6 +203,20 @@ func (s Status) Compatible(remote Status) error {
 		return fmt.Errorf("%w: genesis %s, ours %s", ErrNetworkMismatch, remote.Genesis, s.Genesis)
 	}
 	return nil
+}
+
+// AddressBook is an optional capability of a Network: the consensus
+// address each connected peer proved in its handshake. A peer that proved
+// none has no entry. Only addresses of current validators matter to
+// consensus; any node may prove one.
+type AddressBook interface {
+	// PeerAddress returns the address peer proved, if it is connected and
+	// proved one.
+	PeerAddress(peer PeerID) (common.Address, bool)
+	// PeerByAddress returns a connected peer that proved addr. When several
+	// did (one key on two nodes), it returns the smallest peer id, so the
+	// choice is stable.
+	PeerByAddress(addr common.Address) (PeerID, bool)
 }
 
 // StatusFunc returns the local node's current status (head changes).

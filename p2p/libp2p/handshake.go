@@ -89,7 +89,7 @@ func (h *Host) dialHandshake(id peer.ID, st *peerState) {
 	}
 	defer s.Close()
 	_ = s.SetDeadline(time.Now().Add(h.cfg.HandshakeTimeout))
-	local := h.cfg.Status()
+	local := h.localStatus()
 	if err := p2p.WriteFrame(s, local.Encode()); err != nil {
 		s.Reset()
 		h.finish(st, fmt.Errorf("libp2p: handshake with %s: %w", id, err), p2p.Status{})
@@ -119,7 +119,7 @@ func (h *Host) handleHandshake(s network.Stream) {
 		_ = h.host.Network().ClosePeer(id)
 		return
 	}
-	local := h.cfg.Status()
+	local := h.localStatus()
 	// Always answer with our status, so the dialer learns the mismatch from
 	// the status itself rather than from a reset.
 	if err := p2p.WriteFrame(s, local.Encode()); err != nil {
@@ -143,19 +143,37 @@ func (h *Host) handleHandshake(s network.Stream) {
 	h.accept(id, st, local, remote)
 }
 
-// accept completes a handshake: a compatible peer becomes a peer; one of
-// another network is banned and disconnected.
+// accept completes a handshake: a compatible peer becomes a peer, with the
+// consensus address it proved, if any; one of another network is banned and
+// disconnected; one whose identity does not verify for its own peer id
+// (forged, or replayed from another peer) is penalised and disconnected.
 func (h *Host) accept(id peer.ID, st *peerState, local, remote p2p.Status) {
+	pid := p2p.PeerID(id.String())
 	if err := local.Compatible(remote); err != nil {
 		h.log.Info("rejecting peer of another network", "peer", id, "err", err)
 		h.finish(st, err, remote) // before the ban's disconnect reports ErrNotConnected
-		h.Penalize(p2p.PeerID(id.String()), p2p.PenaltyBan, err.Error())
+		h.Penalize(pid, p2p.PenaltyBan, err.Error())
+		_ = h.host.Network().ClosePeer(id)
+		return
+	}
+	addr, hasAddr, err := remote.VerifyIdentity(pid)
+	if err != nil {
+		h.log.Info("rejecting peer with a bad identity", "peer", id, "err", err)
+		h.finish(st, err, remote)
+		h.Penalize(pid, p2p.PenaltyInvalid, err.Error())
 		_ = h.host.Network().ClosePeer(id)
 		return
 	}
 	h.host.ConnManager().TagPeer(id, "emcd-handshake", 10)
+	h.mu.Lock()
+	st.address, st.hasAddress = addr, hasAddr
+	h.mu.Unlock()
 	h.finish(st, nil, remote)
-	h.log.Debug("peer connected", "peer", id, "head", remote.HeadNumber)
+	if hasAddr {
+		h.log.Debug("peer connected", "peer", id, "head", remote.HeadNumber, "address", addr)
+	} else {
+		h.log.Debug("peer connected", "peer", id, "head", remote.HeadNumber)
+	}
 }
 
 func readStatus(s network.Stream) (p2p.Status, error) {

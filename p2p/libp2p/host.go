@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/mclock"
 	golibp2p "github.com/libp2p/go-libp2p"
 	dht "github.com/libp2p/go-libp2p-kad-dht"
@@ -26,8 +27,9 @@ import (
 )
 
 var (
-	_ p2p.Network = (*Host)(nil)
-	_ p2p.Scorer  = (*Host)(nil)
+	_ p2p.Network     = (*Host)(nil)
+	_ p2p.Scorer      = (*Host)(nil)
+	_ p2p.AddressBook = (*Host)(nil)
 )
 
 // DefaultListenAddr is the TCP address a node listens on when none is set.
@@ -41,6 +43,10 @@ type Config struct {
 	Status p2p.StatusFunc
 	// Key is the identity key; nil loads or creates KeyFile.
 	Key crypto.PrivKey
+	// Signer, if set, proves the node's consensus address in every handshake
+	// (p2p.Identity): it signs (chain id, genesis, this host's peer id) once
+	// at start. Nil: the node proves no address.
+	Signer p2p.Signer
 	// KeyFile is the persisted identity key (config.DataDir.NodeKey()).
 	KeyFile string
 	// ListenAddrs are TCP (or QUIC) multiaddrs; empty means DefaultListenAddr.
@@ -115,6 +121,12 @@ type Host struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
+	// identity is the signed proof of cfg.Signer's address, for the
+	// network it was signed for; nil without a Signer.
+	identity *p2p.Identity
+	idChain  uint64
+	idGen    common.Hash
+
 	mu       sync.Mutex
 	closed   bool
 	peers    map[peer.ID]*peerState
@@ -128,6 +140,9 @@ type peerState struct {
 	err      error
 	status   p2p.Status
 	verified bool
+	// address is the consensus address the peer proved (hasAddress).
+	address    common.Address
+	hasAddress bool
 }
 
 // New starts a host listening on cfg.ListenAddrs, joins gossipsub and (unless
@@ -192,6 +207,15 @@ func New(cfg Config) (*Host, error) {
 		cfg: cfg, names: p2p.Names{ChainID: cfg.ChainID}, log: cfg.Log.With("component", "p2p"),
 		host: hst, scores: scores, boot: boot, ctx: ctx, cancel: cancel,
 		peers: make(map[peer.ID]*peerState), topics: make(map[string]*topic), handlers: make(map[string]bool),
+	}
+	if cfg.Signer != nil {
+		st := cfg.Status()
+		h.idChain, h.idGen = st.ChainID, st.Genesis
+		if h.identity, err = p2p.SignIdentity(cfg.Signer, st.ChainID, st.Genesis, h.Self()); err != nil {
+			hst.Close()
+			cancel()
+			return nil, fmt.Errorf("libp2p: %w", err)
+		}
 	}
 	hst.SetStreamHandler(protocol.ID(h.names.Handshake()), h.handleHandshake)
 	hst.Network().Notify(&network.NotifyBundle{ConnectedF: h.connected, DisconnectedF: h.disconnected})
@@ -302,6 +326,54 @@ func (h *Host) PeerStatus(id p2p.PeerID) (p2p.Status, bool) {
 		return p2p.Status{}, false
 	}
 	return st.status, true
+}
+
+// PeerAddress returns the consensus address peer proved in its handshake.
+func (h *Host) PeerAddress(id p2p.PeerID) (common.Address, bool) {
+	pid, err := peer.Decode(string(id))
+	if err != nil {
+		return common.Address{}, false
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	st := h.peers[pid]
+	if st == nil || !st.verified || !st.hasAddress {
+		return common.Address{}, false
+	}
+	return st.address, true
+}
+
+// PeerByAddress returns the connected peer that proved addr (the smallest
+// peer id if several did). It scans the peer table, which the connection
+// manager bounds (HighPeers).
+func (h *Host) PeerByAddress(addr common.Address) (p2p.PeerID, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var best p2p.PeerID
+	for id, st := range h.peers {
+		if st.verified && st.hasAddress && st.address == addr {
+			if pid := p2p.PeerID(id.String()); best == "" || pid < best {
+				best = pid
+			}
+		}
+	}
+	return best, best != ""
+}
+
+// localStatus is the status this host sends in handshakes: cfg.Status with
+// the identity attached.
+func (h *Host) localStatus() p2p.Status {
+	st := h.cfg.Status()
+	if h.identity != nil {
+		if st.ChainID == h.idChain && st.Genesis == h.idGen {
+			st.Identity = h.identity
+		} else {
+			// Status must not change networks under a running host; if it
+			// does, proving nothing beats proving it for the wrong one.
+			h.log.Error("status changed network since the identity was signed", "chain_id", st.ChainID, "genesis", st.Genesis)
+		}
+	}
+	return st
 }
 
 // Penalize records misbehaviour; a ban disconnects the peer and the gater

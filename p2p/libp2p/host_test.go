@@ -49,7 +49,9 @@ func newHost(t *testing.T, st p2p.Status, mut func(*Config)) *Host {
 
 func TestConformance(t *testing.T) {
 	p2ptest.Run(t, p2ptest.Harness{
-		NewNode: func(t *testing.T, st p2p.Status) p2p.Network { return newHost(t, st, nil) },
+		NewNode: func(t *testing.T, st p2p.Status, signer p2p.Signer) p2p.Network {
+			return newHost(t, st, func(c *Config) { c.Signer = signer })
+		},
 		Connect: func(t *testing.T, a, b p2p.Network) error {
 			hb := b.(*Host)
 			return a.(*Host).ConnectPeer(context.Background(), peer.AddrInfo{ID: hb.ID(), Addrs: hb.host.Addrs()})

@@ -11,13 +11,17 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/mclock"
 
 	"github.com/emc-network/emcd/p2p"
 )
 
-var _ p2p.Network = (*Node)(nil)
-var _ p2p.Scorer = (*Node)(nil)
+var (
+	_ p2p.Network     = (*Node)(nil)
+	_ p2p.Scorer      = (*Node)(nil)
+	_ p2p.AddressBook = (*Node)(nil)
+)
 
 // Kind says what a message is, for filters.
 type Kind int
@@ -51,10 +55,13 @@ const seenCap = 8192
 type Hub struct {
 	log *slog.Logger
 
-	mu        sync.Mutex
-	rng       *rand.Rand
-	nodes     map[p2p.PeerID]*Node
-	links     map[[2]p2p.PeerID]bool
+	mu    sync.Mutex
+	rng   *rand.Rand
+	nodes map[p2p.PeerID]*Node
+	links map[[2]p2p.PeerID]bool
+	// proven is the consensus address each node proved in its last
+	// successful handshake (a node's identity never changes).
+	proven    map[p2p.PeerID]common.Address
 	partition map[p2p.PeerID]int
 	fault     Fault
 	filter    Filter
@@ -67,20 +74,30 @@ func NewHub(seed uint64, log *slog.Logger) *Hub {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Hub{
-		log:   log.With("component", "memnet"),
-		rng:   rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
-		nodes: make(map[p2p.PeerID]*Node),
-		links: make(map[[2]p2p.PeerID]bool),
+		log:    log.With("component", "memnet"),
+		rng:    rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		nodes:  make(map[p2p.PeerID]*Node),
+		links:  make(map[[2]p2p.PeerID]bool),
+		proven: make(map[p2p.PeerID]common.Address),
 	}
 }
 
 // NewNode adds a node with id whose handshake status comes from status. The
 // clock drives its scoreboard (nil: system clock).
 func (h *Hub) NewNode(id p2p.PeerID, status p2p.StatusFunc, clock mclock.Clock) *Node {
+	return h.NewSignedNode(id, status, clock, nil)
+}
+
+// NewSignedNode is NewNode for a node that proves signer's address in its
+// handshakes, as a libp2p host with Config.Signer does. A signer that signs
+// something else than what it is asked to (a forger, a replayer) is how tests
+// fake a bad identity.
+func (h *Hub) NewSignedNode(id p2p.PeerID, status p2p.StatusFunc, clock mclock.Clock, signer p2p.Signer) *Node {
 	n := &Node{
 		hub:      h,
 		id:       id,
 		status:   status,
+		signer:   signer,
 		scores:   p2p.NewScoreboard(clock, 0, 0),
 		topics:   make(map[string]*topic),
 		handlers: make(map[string]handler),
@@ -107,16 +124,45 @@ func (h *Hub) Connect(a, b p2p.PeerID) error {
 	if na.scores.Banned(b) || nb.scores.Banned(a) {
 		return p2p.ErrBanned
 	}
-	sa, sb := na.status(), nb.status()
+	sa, err := na.localStatus()
+	if err != nil {
+		return err
+	}
+	sb, err := nb.localStatus()
+	if err != nil {
+		return err
+	}
 	if err := sa.Compatible(sb); err != nil {
 		na.scores.Penalize(b, p2p.PenaltyBan)
 		nb.scores.Penalize(a, p2p.PenaltyBan)
 		return err
 	}
+	// Each side checks the other's identity against the id it connected to.
+	addrA, okA, errA := sa.VerifyIdentity(a)
+	addrB, okB, errB := sb.VerifyIdentity(b)
+	if errB != nil {
+		na.Penalize(b, p2p.PenaltyInvalid, errB.Error())
+	}
+	if errA != nil {
+		nb.Penalize(a, p2p.PenaltyInvalid, errA.Error())
+	}
+	if err := errors.Join(errA, errB); err != nil {
+		return fmt.Errorf("memnet: connect %s-%s: %w", a, b, err)
+	}
 	h.mu.Lock()
 	h.links[key(a, b)] = true
+	h.setProvenLocked(a, addrA, okA)
+	h.setProvenLocked(b, addrB, okB)
 	h.mu.Unlock()
 	return nil
+}
+
+func (h *Hub) setProvenLocked(id p2p.PeerID, addr common.Address, ok bool) {
+	if ok {
+		h.proven[id] = addr
+	} else {
+		delete(h.proven, id)
+	}
 }
 
 // Disconnect removes the link between a and b.
@@ -223,6 +269,7 @@ type Node struct {
 	hub    *Hub
 	id     p2p.PeerID
 	status p2p.StatusFunc
+	signer p2p.Signer
 	scores *p2p.Scoreboard
 	closed atomic.Bool
 
@@ -252,6 +299,47 @@ func (n *Node) Peers() []p2p.PeerID {
 // PeerCount returns len(Peers()).
 func (n *Node) PeerCount() int { return len(n.Peers()) }
 
+// localStatus is the node's handshake status, with its identity when it has
+// a signer.
+func (n *Node) localStatus() (p2p.Status, error) {
+	st := n.status()
+	if n.signer != nil {
+		id, err := p2p.SignIdentity(n.signer, st.ChainID, st.Genesis, n.id)
+		if err != nil {
+			return p2p.Status{}, fmt.Errorf("memnet: %s: %w", n.id, err)
+		}
+		st.Identity = id
+	}
+	return st, nil
+}
+
+// PeerAddress returns the address a linked neighbour proved.
+func (n *Node) PeerAddress(peer p2p.PeerID) (common.Address, bool) {
+	if n.closed.Load() || !slices.Contains(n.hub.neighbours(n.id), peer) {
+		return common.Address{}, false
+	}
+	n.hub.mu.Lock()
+	defer n.hub.mu.Unlock()
+	addr, ok := n.hub.proven[peer]
+	return addr, ok
+}
+
+// PeerByAddress returns the smallest-id linked neighbour that proved addr.
+func (n *Node) PeerByAddress(addr common.Address) (p2p.PeerID, bool) {
+	if n.closed.Load() {
+		return "", false
+	}
+	peers := n.hub.neighbours(n.id) // sorted
+	n.hub.mu.Lock()
+	defer n.hub.mu.Unlock()
+	for _, p := range peers {
+		if a, ok := n.hub.proven[p]; ok && a == addr {
+			return p, true
+		}
+	}
+	return "", false
+}
+
 // Penalize records misbehaviour; a ban cuts the link.
 func (n *Node) Penalize(peer p2p.PeerID, p p2p.Penalty, reason string) {
 	if n.scores.Penalize(peer, p) {
@@ -266,11 +354,20 @@ func (n *Node) Score(peer p2p.PeerID) float64 { return n.scores.Score(peer) }
 // Banned reports whether peer is banned by this node.
 func (n *Node) Banned(peer p2p.PeerID) bool { return n.scores.Banned(peer) }
 
-// Close detaches the node and closes its topics.
+// Close detaches the node (its links go, as a closed host's connections
+// do) and closes its topics.
 func (n *Node) Close() error {
 	if n.closed.Swap(true) {
 		return nil
 	}
+	n.hub.mu.Lock()
+	for k := range n.hub.links {
+		if k[0] == n.id || k[1] == n.id {
+			delete(n.hub.links, k)
+		}
+	}
+	delete(n.hub.proven, n.id)
+	n.hub.mu.Unlock()
 	n.mu.Lock()
 	ts := make([]*topic, 0, len(n.topics))
 	for _, t := range n.topics {

@@ -13,8 +13,8 @@ import (
 func harness(hub *Hub) p2ptest.Harness {
 	var seq atomic.Int64
 	return p2ptest.Harness{
-		NewNode: func(t *testing.T, st p2p.Status) p2p.Network {
-			n := hub.NewNode(p2p.PeerID(fmt.Sprintf("node-%d", seq.Add(1))), func() p2p.Status { return st }, nil)
+		NewNode: func(t *testing.T, st p2p.Status, signer p2p.Signer) p2p.Network {
+			n := hub.NewSignedNode(p2p.PeerID(fmt.Sprintf("node-%d", seq.Add(1))), func() p2p.Status { return st }, nil, signer)
 			t.Cleanup(func() { n.Close() })
 			return n
 		},

@@ -3,21 +3,26 @@ package p2ptest
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/crypto"
 
 	"github.com/emc-network/emcd/p2p"
 )
 
 // Harness adapts one implementation to the suite.
 type Harness struct {
-	// NewNode starts a node with the given handshake status. It must clean up
-	// with t.Cleanup. The node must also implement p2p.Scorer.
-	NewNode func(t *testing.T, st p2p.Status) p2p.Network
+	// NewNode starts a node with the given handshake status that proves
+	// signer's address in its handshakes (nil: none). It must clean up with
+	// t.Cleanup. The node must also implement p2p.Scorer and
+	// p2p.AddressBook.
+	NewNode func(t *testing.T, st p2p.Status, signer p2p.Signer) p2p.Network
 	// Connect dials b from a and waits for the handshake. It returns the
 	// handshake error for nodes of different networks.
 	Connect func(t *testing.T, a, b p2p.Network) error
@@ -37,6 +42,7 @@ func Run(t *testing.T, h Harness) {
 		h.Wait = 10 * time.Second
 	}
 	t.Run("HandshakeRejectsOtherGenesis", func(t *testing.T) { testHandshake(t, h) })
+	t.Run("HandshakeIdentity", func(t *testing.T) { testIdentity(t, h) })
 	t.Run("GossipTwoHops", func(t *testing.T) { testGossipTwoHops(t, h) })
 	t.Run("RequestResponse", func(t *testing.T) { testRequest(t, h) })
 	t.Run("DirectLargePayload", func(t *testing.T) { testDirect(t, h) })
@@ -57,9 +63,9 @@ func Eventually(t *testing.T, wait time.Duration, what string, cond func() bool)
 }
 
 func testHandshake(t *testing.T, h Harness) {
-	a := h.NewNode(t, Status(1))
-	b := h.NewNode(t, Status(2))
-	c := h.NewNode(t, Status(1))
+	a := h.NewNode(t, Status(1), nil)
+	b := h.NewNode(t, Status(2), nil)
+	c := h.NewNode(t, Status(1), nil)
 	if err := h.Connect(t, a, b); !errors.Is(err, p2p.ErrNetworkMismatch) && !errors.Is(err, p2p.ErrBanned) {
 		t.Fatalf("connect across networks: %v, want ErrNetworkMismatch", err)
 	}
@@ -86,10 +92,117 @@ func testHandshake(t *testing.T, h Harness) {
 	}
 }
 
+// Key returns a fixed secp256k1 key, distinct for each n > 0.
+func Key(n byte) *ecdsa.PrivateKey {
+	k, err := crypto.ToECDSA(common.LeftPadBytes([]byte{n}, 32))
+	if err != nil {
+		panic(err)
+	}
+	return k
+}
+
+// KeySigner signs handshake identities with key.
+type KeySigner struct{ Key *ecdsa.PrivateKey }
+
+// Address implements p2p.Signer.
+func (s KeySigner) Address() common.Address { return crypto.PubkeyToAddress(s.Key.PublicKey) }
+
+// Sign implements p2p.Signer.
+func (s KeySigner) Sign(digest []byte) ([]byte, error) { return crypto.Sign(digest, s.Key) }
+
+// forgedSigner claims an address whose key it does not hold.
+type forgedSigner struct {
+	claim common.Address
+	key   *ecdsa.PrivateKey
+}
+
+func (s forgedSigner) Address() common.Address            { return s.claim }
+func (s forgedSigner) Sign(digest []byte) ([]byte, error) { return crypto.Sign(digest, s.key) }
+
+// replaySigner presents a signature it copied from another peer's handshake.
+type replaySigner struct {
+	claim common.Address
+	sig   []byte
+}
+
+func (s replaySigner) Address() common.Address     { return s.claim }
+func (s replaySigner) Sign([]byte) ([]byte, error) { return s.sig, nil }
+
+// testIdentity: a node proves its consensus address in the handshake; the
+// proof binds its own peer id, so it can be neither forged nor replayed by
+// another peer; a node without a key simply has no address.
+func testIdentity(t *testing.T, h Harness) {
+	sa, sb := KeySigner{Key(1)}, KeySigner{Key(2)}
+	a := h.NewNode(t, Status(1), sa)
+	b := h.NewNode(t, Status(1), sb)
+	c := h.NewNode(t, Status(1), nil)
+	for _, peer := range []p2p.Network{b, c} {
+		if err := h.Connect(t, a, peer); err != nil {
+			t.Fatal(err)
+		}
+	}
+	Eventually(t, h.Wait, "handshakes", func() bool { return a.PeerCount() == 2 && b.PeerCount() == 1 && c.PeerCount() == 1 })
+	book := func(n p2p.Network) p2p.AddressBook { return n.(p2p.AddressBook) }
+	wantAddr := func(n, peer p2p.Network, want common.Address, wantOK bool) {
+		t.Helper()
+		got, ok := book(n).PeerAddress(peer.Self())
+		if ok != wantOK || got != want {
+			t.Fatalf("%s's view of %s: %s %v, want %s %v", n.Self().ShortString(), peer.Self().ShortString(), got, ok, want, wantOK)
+		}
+	}
+	wantAddr(a, b, sb.Address(), true)
+	wantAddr(b, a, sa.Address(), true)
+	wantAddr(c, a, sa.Address(), true) // a keyless node still verifies others
+	wantAddr(a, c, common.Address{}, false)
+	if p, ok := book(a).PeerByAddress(sb.Address()); !ok || p != b.Self() {
+		t.Fatalf("PeerByAddress(b) = %s %v", p, ok)
+	}
+	if p, ok := book(a).PeerByAddress(sa.Address()); ok {
+		t.Fatalf("a found its own address at peer %s", p)
+	}
+
+	// d claims b's address but signs with its own key; a, the listener,
+	// catches it.
+	d := h.NewNode(t, Status(1), forgedSigner{claim: sb.Address(), key: Key(4)})
+	_ = h.Connect(t, d, a) // the dialer may or may not hear of its rejection
+	Eventually(t, h.Wait, "forged identity penalised", func() bool { return a.(p2p.Scorer).Score(d.Self()) > 0 })
+
+	// e presents b's genuine signature, copied from b's handshake; a, the
+	// dialer, catches it: the signature is over b's peer id, not e's.
+	digest := p2p.IdentityHash(Status(1).ChainID, Status(1).Genesis, b.Self())
+	sig, err := crypto.Sign(digest[:], sb.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := h.NewNode(t, Status(1), replaySigner{claim: sb.Address(), sig: sig})
+	if err := h.Connect(t, a, e); !errors.Is(err, p2p.ErrBadIdentity) {
+		t.Fatalf("dialing a replayer: %v, want ErrBadIdentity", err)
+	}
+	Eventually(t, h.Wait, "replayed identity penalised", func() bool { return a.(p2p.Scorer).Score(e.Self()) > 0 })
+	Eventually(t, h.Wait, "impostors dropped", func() bool {
+		return !slices.Contains(a.Peers(), d.Self()) && !slices.Contains(a.Peers(), e.Self())
+	})
+	for _, bad := range []p2p.Network{d, e} {
+		wantAddr(a, bad, common.Address{}, false)
+	}
+	if p, ok := book(a).PeerByAddress(sb.Address()); !ok || p != b.Self() {
+		t.Fatalf("after the impostors, PeerByAddress(b) = %s %v, want %s", p, ok, b.Self())
+	}
+
+	// The mapping lives as long as the connection.
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	Eventually(t, h.Wait, "b's address gone with b", func() bool {
+		_, ok := book(a).PeerByAddress(sb.Address())
+		return !ok
+	})
+}
+
 func line(t *testing.T, h Harness, n int) []p2p.Network {
 	nodes := make([]p2p.Network, n)
 	for i := range nodes {
-		nodes[i] = h.NewNode(t, Status(1))
+		nodes[i] = h.NewNode(t, Status(1), nil)
 	}
 	for i := 1; i < n; i++ {
 		if err := h.Connect(t, nodes[i-1], nodes[i]); err != nil {
