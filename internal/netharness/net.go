@@ -74,6 +74,7 @@ type Net struct {
 	procs   []*Proc
 	groups  [][]int // current partition, nil when healed
 	loss    float64
+	delay   time.Duration
 }
 
 // New creates the bridge, the namespaces and the veth pairs, after removing
@@ -92,8 +93,10 @@ func New(ctx context.Context, opts Options) (*Net, error) {
 	if err := Probe(ctx); err != nil {
 		return nil, err
 	}
+	// Our names carry our pid, so a leftover that will not go cannot clash
+	// with this Net: report it and go on.
 	if err := CleanStale(ctx, log); err != nil {
-		return nil, err
+		log.Warn("stale cleanup incomplete", "err", err)
 	}
 	n := &Net{log: log}
 	if err := n.claimBridge(ctx); err != nil {
@@ -317,6 +320,7 @@ func (n *Net) SetDelay(d time.Duration) error {
 	for _, r := range n.relays {
 		r.SetDelay(d)
 	}
+	n.delay = d
 	n.log.Info("delay", "one_way", d)
 	return nil
 }
@@ -324,7 +328,7 @@ func (n *Net) SetDelay(d time.Duration) error {
 // Relay starts a TCP relay inside node i's namespace: it listens on the
 // node's address at listenPort and forwards each connection to
 // 127.0.0.1:targetPort in the same namespace, holding bytes for the Net's
-// delay. A service that listens on loopback only and announces the relay's
+// delay (the current SetDelay). A service that listens on loopback only and announces the relay's
 // address is reachable from other nodes through the relay alone, so every
 // byte between nodes can be delayed. Close closes it.
 func (n *Net) Relay(i, listenPort, targetPort int) (*Relay, error) {
@@ -346,6 +350,7 @@ func (n *Net) Relay(i, listenPort, targetPort int) (*Relay, error) {
 	if err != nil {
 		return nil, err
 	}
+	r.SetDelay(n.delay)
 	n.relays = append(n.relays, r)
 	return r, nil
 }

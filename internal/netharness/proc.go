@@ -68,6 +68,14 @@ func (p *Proc) Alive() bool {
 // Exited is closed when the process has exited.
 func (p *Proc) Exited() <-chan struct{} { return p.exited }
 
+// ExitErr returns the process's exit error (nil for a clean exit) once it
+// has exited, and nil while it runs.
+func (p *Proc) ExitErr() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.waitErr
+}
+
 // Kill SIGKILLs the process group and waits (bounded) for the process to
 // be reaped. It is idempotent.
 func (p *Proc) Kill() {
