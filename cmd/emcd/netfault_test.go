@@ -378,6 +378,9 @@ func TestFaultIsolatedProposer(t *testing.T) {
 			t.Fatal(err)
 		}
 		sorted = ibft.SortValidators(st.Validators)
+		if want := ibft.Proposer(sorted, st.Height, st.Round); st.Proposer != want {
+			t.Fatalf("node 0 reports proposer %s for height %d round %d, ibft.Proposer says %s", st.Proposer, st.Height, st.Round, want)
+		}
 		// st.Height is being decided now; height+2 needs height+1 committed
 		// first, which leaves at least a block period to cut its proposer.
 		target = st.Height + 2

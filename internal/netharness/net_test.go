@@ -195,6 +195,9 @@ func TestNetPartitionLossRelayCleanup(t *testing.T) {
 	if rtt := time.Since(start); rtt < 2*d {
 		t.Fatalf("round trip through the relay %s with one-way delay %s", rtt, d)
 	}
+	if r, err := n.Relay(1, 9101, 9200); err != nil || r.Delay() != d {
+		t.Fatalf("a relay made after SetDelay(%s): %v, %v", d, r, err)
+	}
 
 	// A process started in a namespace sees that namespace's interfaces.
 	logPath := t.TempDir() + "/ip.log"
