@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/netip"
 	"os"
@@ -72,9 +73,7 @@ type Net struct {
 	forward bool // the FORWARD accept rule is installed
 	relays  []*Relay
 	procs   []*Proc
-	groups  [][]int // current partition, nil when healed
-	loss    float64
-	delay   time.Duration
+	delay   time.Duration // the relays' one-way delay
 }
 
 // New creates the bridge, the namespaces and the veth pairs, after removing
@@ -242,7 +241,6 @@ func (n *Net) Partition(ctx context.Context, groups ...[]int) error {
 			return err
 		}
 	}
-	n.groups = groups
 	n.log.Info("partition", "groups", fmt.Sprint(groups))
 	return nil
 }
@@ -250,14 +248,14 @@ func (n *Net) Partition(ctx context.Context, groups ...[]int) error {
 // Isolate cuts node i off from every other node (the others still reach
 // each other).
 func (n *Net) Isolate(ctx context.Context, i int) error {
+	if _, err := n.Host(i); err != nil {
+		return err
+	}
 	var rest []int
 	for _, h := range n.hosts {
 		if h.Index != i {
 			rest = append(rest, h.Index)
 		}
-	}
-	if i < 0 || i >= len(n.hosts) {
-		return fmt.Errorf("%w: %d of %d", ErrBadNode, i, len(n.hosts))
 	}
 	return n.Partition(ctx, rest)
 }
@@ -274,7 +272,6 @@ func (n *Net) Heal(ctx context.Context) error {
 			return err
 		}
 	}
-	n.groups = nil
 	n.log.Info("healed")
 	return nil
 }
@@ -283,7 +280,7 @@ func (n *Net) Heal(ctx context.Context) error {
 // probability p (0 stops dropping). The drop is per packet and independent
 // (iptables statistic match); TCP retransmits what is lost.
 func (n *Net) SetLoss(ctx context.Context, p float64) error {
-	if p < 0 || p >= 1 || p != p {
+	if p < 0 || p >= 1 || math.IsNaN(p) {
 		return fmt.Errorf("netharness: loss probability %v outside [0, 1)", p)
 	}
 	n.mu.Lock()
@@ -300,7 +297,6 @@ func (n *Net) SetLoss(ctx context.Context, p float64) error {
 			return err
 		}
 	}
-	n.loss = p
 	n.log.Info("loss", "probability", p)
 	return nil
 }
