@@ -49,6 +49,15 @@ var (
 )
 
 // emcdBinary builds the emcd binary once per test process.
+// TestMain removes the binary the tests built.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binPath != "" {
+		_ = os.RemoveAll(filepath.Dir(binPath))
+	}
+	os.Exit(code)
+}
+
 func emcdBinary(t *testing.T) string {
 	t.Helper()
 	buildOnce.Do(func() {
