@@ -37,7 +37,7 @@ func TestDevNodeSurvivesConcurrentPendingNonceReads(t *testing.T) {
 		load     = 6 * time.Second
 	)
 	node := startDevNode(t, t.TempDir())
-	// Everything after the node is up is bounded by 15 s.
+	// Funding and load, after the node is up, are bounded by 15 s.
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	c, err := rpc.DialContext(ctx, node.url)
@@ -163,7 +163,10 @@ func TestDevNodeSurvivesConcurrentPendingNonceReads(t *testing.T) {
 		t.Fatalf("emcd died under concurrent reads:\n%s", crashReport(node.output()))
 	default:
 	}
-	// Still alive and answering, and still producing blocks.
+	// Still alive and answering, and still producing blocks. The checks get
+	// their own bound, so a slow setup cannot pass for a dead node.
+	ctx, cancelCheck := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancelCheck()
 	var head hexutil.Uint64
 	if err := c.CallContext(ctx, &head, "eth_blockNumber"); err != nil {
 		t.Fatalf("eth_blockNumber after the load: %v", err)
