@@ -36,7 +36,10 @@ type Backend interface {
 
 	// State. StateAt opens the state after the block with the given header
 	// (any historical block: full history is kept). StateDatabase gives
-	// access to tries for eth_getProof.
+	// access to tries for eth_getProof. StateAt and StateAtTransaction return
+	// a StateDB that belongs to the caller alone: a StateDB is not safe for
+	// concurrent use even by readers, so an implementation must never cache
+	// one and hand it to two requests (opening one costs a trie root read).
 	StateAt(header *types.Header) (*ethstate.StateDB, error)
 	StateDatabase() ethstate.Database
 	// StateAtTransaction returns the state of block's parent with the block's

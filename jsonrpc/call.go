@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"sync"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common/hexutil"
@@ -51,16 +52,10 @@ func (x *executor) apply(ctx context.Context, st *ethstate.StateDB, header *type
 	if msg.GasPrice == nil || msg.GasPrice.Sign() == 0 {
 		evm.Context.BaseFee = new(big.Int)
 	}
-	done := make(chan struct{})
-	defer close(done)
-	go func() {
-		select {
-		case <-ctx.Done():
-			evm.Cancel()
-		case <-done:
-		}
-	}()
+	stop := watch(ctx, evm.Cancel)
+	defer stop()
 	res, err := x.b.ApplyMessage(evm, msg, core.NewGasPool(msg.GasLimit))
+	stop()
 	if evm.Cancelled() {
 		return nil, fmt.Errorf("%w (timeout = %v)", ErrExecutionAborted, x.timeout)
 	}
@@ -180,4 +175,29 @@ func (x *executor) probe(ctx context.Context, call *core.Message, st *ethstate.S
 		return true, nil, err
 	}
 	return res.Failed(), res, nil
+}
+
+// watch calls onDone from another goroutine if ctx ends before stop is
+// called. stop waits for that goroutine to exit, so onDone never runs after
+// stop returns: the EVM and tracer it touches (Cancel, Stop) are then used
+// by the request's goroutine alone again, as go-ethereum requires of them.
+// stop is idempotent.
+func watch(ctx context.Context, onDone func()) (stop func()) {
+	done := make(chan struct{})
+	exited := make(chan struct{})
+	go func() {
+		defer close(exited)
+		select {
+		case <-ctx.Done():
+			onDone()
+		case <-done:
+		}
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			close(done)
+			<-exited
+		})
+	}
 }

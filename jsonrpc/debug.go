@@ -139,23 +139,21 @@ func (api *debugAPI) trace(ctx context.Context, tx *types.Transaction, msg *core
 	if msg.GasPrice == nil || msg.GasPrice.Sign() == 0 {
 		evm.Context.BaseFee = new(big.Int)
 	}
-	done := make(chan struct{})
-	defer close(done)
-	go func() {
-		select {
-		case <-ctx.Done():
-			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				tracer.Stop(errors.New("execution timeout"))
-			}
-			evm.Cancel()
-		case <-done:
+	// The watchdog is joined before the result is read, so the tracer's
+	// GetResult never runs beside its Stop.
+	stop := watch(ctx, func() {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			tracer.Stop(errors.New("execution timeout"))
 		}
-	}()
+		evm.Cancel()
+	})
+	defer stop()
 	st.SetTxContext(txctx.TxHash, txctx.TxIndex, uint32(txctx.TxIndex+1))
 	if tracer.OnTxStart != nil {
 		tracer.OnTxStart(evm.GetVMContext(), tx, msg.From)
 	}
 	res, err := api.b.ApplyMessage(evm, msg, core.NewGasPool(msg.GasLimit))
+	stop()
 	if err != nil {
 		return nil, fmt.Errorf("tracing failed: %w", err)
 	}

@@ -355,7 +355,10 @@ func (c *Chain) Certificate(number uint64, hash common.Hash) (*cert.Certificate,
 	return ReadCertificate(c.db, number, hash)
 }
 
-// StateAt opens the world state with the given root.
+// StateAt opens the world state with the given root. Every call returns a
+// new StateDB owned by the caller: a StateDB is not safe for concurrent use,
+// not even by readers (loading an account writes its object map), so it must
+// not be shared between goroutines without a lock of the owner's.
 func (c *Chain) StateAt(root common.Hash) (*ethstate.StateDB, error) {
 	st, err := ethstate.New(root, c.sdb)
 	if err != nil {

@@ -18,7 +18,11 @@
 //   - notifications of newly pending transactions (Pool.SubscribeNewTxs).
 //
 // The pool sees the chain only through the narrow Chain/State interfaces, so
-// tests drive it with a fake chain and a simulated clock.
+// tests drive it with a fake chain and a simulated clock. A State (in the
+// node, go-ethereum's *state.StateDB of the head) is never called from two
+// goroutines at once: a StateDB is not safe even for concurrent readers, and
+// Nonce serves eth_getTransactionCount "pending" from every RPC goroutine
+// (Pool.stateMu).
 //
 // Where to begin reading: Pool.Add in pool.go, then validate.go, then
 // Pool.Reset. The design follows go-ethereum's core/txpool/legacypool, with two

@@ -235,7 +235,7 @@ func checkInternals(t testing.TB, p *Pool) {
 		if a.empty() {
 			t.Fatalf("account %v is empty but kept", addr)
 		}
-		if sn := p.state.GetNonce(addr); a.nonce != sn {
+		if sn := p.stateNonce(addr); a.nonce != sn {
 			t.Fatalf("account %v nonce %d, state nonce %d", addr, a.nonce, sn)
 		}
 		spent := new(big.Int)

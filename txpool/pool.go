@@ -26,7 +26,10 @@ type Chain interface {
 }
 
 // State is the account state the pool reads. go-ethereum's *state.StateDB
-// satisfies it.
+// satisfies it. It need not be safe for concurrent use, and a StateDB is
+// not, even for reads only: loading an account writes the StateDB's object
+// cache. The pool therefore never calls a State from two goroutines at once
+// (see Pool.stateMu).
 type State interface {
 	GetNonce(addr common.Address) uint64
 	GetBalance(addr common.Address) *uint256.Int
@@ -43,7 +46,7 @@ type Pool struct {
 
 	mu         sync.RWMutex
 	head       *types.Header
-	state      State
+	state      State // read only through stateNonce and stateBalance
 	rules      params.Rules
 	baseFee    *big.Int     // base fee of the next block: admission floor
 	baseFee256 *uint256.Int // the same, for the price heap
@@ -56,6 +59,14 @@ type Pool struct {
 	seq        uint64
 	closed     bool
 	evictTimer mclock.Timer
+
+	// stateMu serialises every call into state. Holding mu for writing
+	// already excludes all other readers, but Nonce reads state under the
+	// read lock, from as many goroutines as there are RPC clients asking
+	// eth_getTransactionCount(addr, "pending"); without stateMu their
+	// concurrent StateDB reads crash the process ("concurrent map writes").
+	// Lock order: mu, then stateMu.
+	stateMu sync.Mutex
 
 	subMu   sync.Mutex
 	subs    map[uint64]chan<- []*types.Transaction
@@ -185,7 +196,7 @@ func (p *Pool) Nonce(addr common.Address) uint64 {
 	if a := p.accounts[addr]; a != nil {
 		return a.next()
 	}
-	return p.state.GetNonce(addr)
+	return p.stateNonce(addr)
 }
 
 // Stats returns the number of pending (executable) and queued (future)
@@ -318,12 +329,12 @@ func (p *Pool) add(tx *types.Transaction, from common.Address, feeCap, tip *uint
 	if a != nil {
 		stateNonce = a.nonce
 	} else {
-		stateNonce = p.state.GetNonce(from)
+		stateNonce = p.stateNonce(from)
 	}
 	if tx.Nonce() < stateNonce {
 		return nil, fmt.Errorf("%w: next nonce %v, tx nonce %v", ErrNonceTooLow, stateNonce, tx.Nonce())
 	}
-	balance := p.state.GetBalance(from).ToBig()
+	balance := p.stateBalance(from)
 	cost := tx.Cost()
 	if balance.Cmp(cost) < 0 {
 		return nil, fmt.Errorf("%w: balance %v, tx cost %v, overshot %v", ErrInsufficientFunds, balance, cost, new(big.Int).Sub(cost, balance))
@@ -586,8 +597,8 @@ func (p *Pool) truncateQueue(keep common.Address, limit int) {
 
 // resetAccount re-derives a's lists against the new state.
 func (p *Pool) resetAccount(addr common.Address, a *account) []*types.Transaction {
-	nonce := p.state.GetNonce(addr)
-	balance := p.state.GetBalance(addr).ToBig()
+	nonce := p.stateNonce(addr)
+	balance := p.stateBalance(addr)
 	kept := make(map[uint64]*txEntry, len(a.pending)+len(a.queued))
 	wasPending := make(map[common.Hash]bool, len(a.pending))
 	drop := func(e *txEntry, reason string) {
@@ -674,6 +685,22 @@ func (p *Pool) notify(txs []*types.Transaction) {
 			p.m.EventsDropped.Inc()
 		}
 	}
+}
+
+// stateNonce reads addr's nonce from the head state. Caller holds p.mu
+// (either mode).
+func (p *Pool) stateNonce(addr common.Address) uint64 {
+	p.stateMu.Lock()
+	defer p.stateMu.Unlock()
+	return p.state.GetNonce(addr)
+}
+
+// stateBalance reads addr's balance from the head state, as a copy the
+// caller may keep. Caller holds p.mu (either mode).
+func (p *Pool) stateBalance(addr common.Address) *big.Int {
+	p.stateMu.Lock()
+	defer p.stateMu.Unlock()
+	return p.state.GetBalance(addr).ToBig()
 }
 
 func (p *Pool) updateGauges() {
