@@ -69,7 +69,10 @@ func BenchmarkPoolAddRealState(b *testing.B) {
 	b.ResetTimer()
 	for range b.N {
 		b.StopTimer()
-		p := txpool.New(cfg, poolChain{chain}, signer, mclock.System{}, nil)
+		p, err := txpool.New(cfg, poolChain{chain}, signer, mclock.System{}, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
 		b.StartTimer()
 		for i := 0; i < len(txs); i += 100 {
 			for _, err := range p.Add(txs[i:i+100], false) {

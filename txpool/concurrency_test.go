@@ -83,7 +83,10 @@ func TestConcurrentNonceNeverSharesState(t *testing.T) {
 		chain.set(keys[i], uint64(i), eth(100))
 	}
 	chain.commit(testBaseFee)
-	p := New(Config{}, chain, testSigner, new(mclock.Simulated), nil)
+	p, err := New(Config{}, chain, testSigner, new(mclock.Simulated), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer p.Close()
 
 	// Senders are the first 8 accounts; the others are only ever read, so
