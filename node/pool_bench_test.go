@@ -99,7 +99,10 @@ func BenchmarkPoolNonceParallel(b *testing.B) {
 	for i, k := range keys {
 		addrs[i] = crypto.PubkeyToAddress(k.PublicKey)
 	}
-	p := txpool.New(cfg, poolChain{chain}, types.LatestSigner(chain.Config()), mclock.System{}, nil)
+	p, err := txpool.New(cfg, poolChain{chain}, types.LatestSigner(chain.Config()), mclock.System{}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
 	defer p.Close()
 	b.ReportAllocs()
 	b.ResetTimer()
