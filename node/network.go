@@ -109,6 +109,8 @@ func (n *Node) setupNetwork(key *ecdsa.PrivateKey) error {
 		Key:         key,
 		BlockPeriod: time.Duration(gen.BlockPeriodMs) * time.Millisecond,
 		WALPath:     n.cfg.DataDir.Consensus() + "/wal",
+		Clock:       engine.SystemClock{},
+		Metrics:     engine.NewMetrics(n.reg),
 		OnBehind:    net.syncer.Wake,
 		Logger:      n.baseLog,
 	}, n.chain, sealPool{n.pool}, &consensusTransport{self: crypto.PubkeyToAddress(key.PublicKey), topic: net.cons, peers: host, out: net.direct, vals: vals})
@@ -182,12 +184,20 @@ func (n *Node) runNetwork(ctx context.Context) {
 			}
 		}
 	})
-	// Locally submitted transactions are gossiped in batches.
+	// Locally submitted transactions are gossiped in batches, each at most
+	// txGossipInterval after its first transaction. The timer runs only
+	// while a batch is open: an idle node does not wake up for it.
 	n.spawn(func() error {
-		t := time.NewTicker(txGossipInterval)
+		t := time.NewTimer(txGossipInterval)
+		t.Stop()
 		defer t.Stop()
-		var batch []*types.Transaction
+		var (
+			batch []*types.Transaction
+			due   <-chan time.Time // t.C while a batch is open
+		)
 		flush := func() {
+			t.Stop()
+			due = nil
 			if len(batch) == 0 {
 				return
 			}
@@ -207,8 +217,11 @@ func (n *Node) runNetwork(ctx context.Context) {
 				batch = append(batch, tx)
 				if len(batch) >= maxTxsPerGossip/2 {
 					flush()
+				} else if due == nil {
+					t.Reset(txGossipInterval)
+					due = t.C
 				}
-			case <-t.C:
+			case <-due:
 				flush()
 			}
 		}

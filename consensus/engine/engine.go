@@ -1,9 +1,3 @@
-// Package engine drives the IBFT core (consensus/ibft) for a validator: it
-// owns the core, its write-ahead log, the round ticker and the link to the
-// chain, the transaction pool and the network. All core calls happen on the
-// one goroutine of Run, in the order the ibft package documents: persist WAL
-// records and fsync, send, apply the commit, hand out validation and
-// proposal work, Advance.
 package engine
 
 import (
@@ -15,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -66,8 +61,20 @@ type Config struct {
 	BlockPeriod time.Duration
 	// Tick is the core's logical tick (default 50ms).
 	Tick time.Duration
-	// WALPath is the write-ahead log file.
+	// WAL is the write-ahead log, and WALRecords the records it held when
+	// opened (wal.Open's, or wal.Memory.Records()): Run restores them into
+	// the core. The engine does not close WAL.
+	WAL        wal.Log
+	WALRecords [][]byte
+	// WALPath, used when WAL is nil, is a wal.File that Run opens (creating
+	// its directory) and closes when it returns: a node's convenience.
 	WALPath string
+	// Clock is the source of time (nil: SystemClock).
+	Clock Clock
+	// Metrics receives the engine's measurements (nil: NopMetrics).
+	Metrics *Metrics
+	// MaxValidations bounds proposals validated at once (default 2).
+	MaxValidations int
 	// MaxTxsPerBlock bounds proposals (0: gas limit only).
 	MaxTxsPerBlock int
 	// OnBehind is called when the engine learns of a decided block it cannot
@@ -89,14 +96,21 @@ type Status struct {
 
 // Engine runs IBFT for one validator.
 type Engine struct {
-	cfg    Config
-	chain  Chain
-	pool   Pool
-	net    Transport
-	log    *slog.Logger
-	signer *ibft.KeySigner
+	cfg     Config
+	chain   Chain
+	pool    Pool
+	net     Transport
+	log     *slog.Logger
+	signer  *ibft.KeySigner
+	clock   Clock
+	metrics *Metrics
 
 	inbound chan []byte
+	// busy counts what the engine accepted and has not finished with: its
+	// start (until Run enters its loop), queued inbound messages and worker
+	// jobs whose results Run has not yet handled. Tests wait for it to reach
+	// zero before moving a simulated clock on.
+	busy atomic.Int64
 
 	mu       sync.Mutex
 	status   Status
@@ -104,7 +118,9 @@ type Engine struct {
 
 	// Owned by the Run goroutine.
 	core       *ibft.Core
-	wal        *wal.File
+	wal        wal.Log
+	work       *workers
+	lastView   ibft.View // for counting round changes
 	lastCommit time.Time
 	proposeAt  *ibft.View
 	// workStart is when this height's proposal work began here (we built
@@ -130,13 +146,25 @@ func New(cfg Config, chain Chain, pool Pool, net Transport) *Engine {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Clock == nil {
+		cfg.Clock = SystemClock{}
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NopMetrics()
+	}
+	if cfg.MaxValidations <= 0 {
+		cfg.MaxValidations = defaultMaxValidations
+	}
 	e := &Engine{
 		cfg: cfg, chain: chain, pool: pool, net: net,
 		log:     cfg.Logger.With("component", "ibft"),
 		signer:  ibft.NewKeySigner(cfg.Key),
+		clock:   cfg.Clock,
+		metrics: cfg.Metrics,
 		inbound: make(chan []byte, inboundQueue),
 	}
 	e.status.Self = e.signer.Address()
+	e.busy.Store(1) // the start; Run releases it in its loop
 	return e
 }
 
@@ -146,10 +174,13 @@ func (e *Engine) Address() common.Address { return e.signer.Address() }
 // Deliver hands the engine a consensus message from the network. It never
 // blocks: when the queue is full the message is dropped.
 func (e *Engine) Deliver(data []byte) bool {
+	e.busy.Add(1)
 	select {
 	case e.inbound <- data:
 		return true
 	default:
+		e.busy.Add(-1)
+		e.metrics.InboundDropped.Inc()
 		return false
 	}
 }
@@ -179,17 +210,20 @@ func (e *Engine) timeoutTicks() uint64 {
 	return max(uint64(t), 10)
 }
 
-// Run drives the core until ctx ends.
+// Run drives the core until ctx ends (it returns nil then), or until the
+// WAL, the chain or a decided block fails (it returns the error, and the
+// validator must not go on without a restart). Run may be called once.
 func (e *Engine) Run(ctx context.Context) error {
-	if err := os.MkdirAll(filepath.Dir(e.cfg.WALPath), 0o700); err != nil {
-		return fmt.Errorf("engine: WAL dir: %w", err)
+	if e.cfg.WAL != nil {
+		e.wal = e.cfg.WAL
+	} else {
+		w, records, err := openWALFile(e.cfg.WALPath)
+		if err != nil {
+			return err
+		}
+		defer w.Close()
+		e.wal, e.cfg.WALRecords = w, records
 	}
-	w, raw, err := wal.Open(e.cfg.WALPath)
-	if err != nil {
-		return fmt.Errorf("engine: open WAL: %w", err)
-	}
-	e.wal = w
-	defer w.Close()
 	heads := make(chan state.HeadEvent, 64)
 	sub := e.chain.SubscribeHead(heads)
 	defer sub.Unsubscribe()
@@ -216,6 +250,54 @@ func (e *Engine) Run(ctx context.Context) error {
 		}
 	}()
 
+	if err := e.start(); err != nil {
+		return err
+	}
+	e.work = newWorkers(ctx, e)
+	defer e.work.stop()
+
+	ticker := e.clock.NewTicker(e.cfg.Tick)
+	defer ticker.Stop()
+	// handled counts events taken in an iteration (first: the start); they
+	// leave busy once their output is processed.
+	handled := int64(1)
+	for {
+		if err := e.process(ctx); err != nil {
+			return err
+		}
+		e.work.dispatch()
+		e.busy.Add(-handled)
+		handled = 0
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-ticker.C():
+			e.core.Tick()
+			e.maybePropose()
+		case data := <-e.inbound:
+			handled++
+			e.step(data)
+		case r := <-e.work.validated:
+			handled++
+			e.work.running--
+			e.onValidated(r)
+		case r := <-e.work.built:
+			handled++
+			e.work.building = false
+			e.onBuilt(r)
+		case h := <-latest:
+			if err := e.onHead(h); err != nil {
+				return err
+			}
+		case err := <-sub.Err():
+			return err
+		}
+	}
+}
+
+// start creates the core at the height after the head and restores the
+// WAL's records into it.
+func (e *Engine) start() error {
 	head := e.chain.Head()
 	vals, err := e.chain.ValidatorsFor(head.Number.Uint64() + 1)
 	if err != nil {
@@ -233,49 +315,85 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 	e.core = core
 	var records []ibft.Record
-	for i, r := range raw {
+	for i, r := range e.cfg.WALRecords {
 		rec, err := ibft.DecodeRecord(r)
 		if err != nil {
 			return fmt.Errorf("engine: WAL record %d: %w", i, err)
 		}
 		records = append(records, rec)
 	}
+	e.cfg.WALRecords = nil // restored once; let the bytes go
 	if len(records) > 0 {
 		core.Restore(records)
 		e.log.Info("restored consensus WAL", "records", len(records), "height", core.Height())
 	}
-	e.lastCommit = time.Now()
+	e.lastCommit = e.clock.Now()
+	e.lastView = core.Status().View
 	e.updateStatus()
+	return nil
+}
 
-	ticker := time.NewTicker(e.cfg.Tick)
-	defer ticker.Stop()
-	for {
-		if err := e.process(ctx); err != nil {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-ticker.C:
-			e.core.Tick()
-			e.maybePropose(ctx)
-		case data := <-e.inbound:
-			m, err := ibft.DecodeMessage(data)
-			if err != nil {
-				e.log.Debug("undecodable consensus message", "err", err)
-				continue
-			}
-			if err := e.core.Step(m); err != nil && !benign(err) {
-				e.log.Debug("consensus message rejected", "err", err, "code", m.Code, "height", m.Height, "round", m.Round)
-			}
-		case h := <-latest:
-			if err := e.onHead(h); err != nil {
-				return err
-			}
-		case err := <-sub.Err():
-			return err
-		}
+// openWALFile opens the WAL file at path, creating its directory.
+func openWALFile(path string) (*wal.File, [][]byte, error) {
+	if path == "" {
+		return nil, nil, errors.New("engine: no WAL (Config.WAL and Config.WALPath are empty)")
 	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, nil, fmt.Errorf("engine: WAL dir: %w", err)
+	}
+	w, records, err := wal.Open(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("engine: open WAL: %w", err)
+	}
+	return w, records, nil
+}
+
+// step hands an inbound message to the core.
+func (e *Engine) step(data []byte) {
+	m, err := ibft.DecodeMessage(data)
+	if err != nil {
+		e.metrics.MessagesIn.WithLabelValues("undecodable").Inc()
+		e.log.Debug("undecodable consensus message", "err", err)
+		return
+	}
+	e.metrics.MessagesIn.WithLabelValues(codeLabel(m.Code)).Inc()
+	if err := e.core.Step(m); err != nil && !benign(err) {
+		e.log.Debug("consensus message rejected", "err", err, "code", m.Code, "height", m.Height, "round", m.Round)
+	}
+}
+
+// onValidated feeds a validation result to the core unless the core has
+// moved on to another height.
+func (e *Engine) onValidated(r validated) {
+	if r.p.Height != e.core.Height() {
+		return
+	}
+	e.core.ProposalValidated(r.p, r.hash, r.err)
+}
+
+// onBuilt hands this validator's block to the core unless the height moved
+// on meanwhile, then starts the next build if one is due.
+func (e *Engine) onBuilt(r built) {
+	defer e.maybePropose()
+	switch {
+	case r.view.Height != e.core.Height():
+		return // stale
+	case r.err != nil:
+		e.log.Error("build proposal", "height", r.view.Height, "err", r.err)
+		return
+	case r.block.NumberU64() != r.view.Height:
+		return // the head moved under the build; onHead follows
+	}
+	p, err := encodeProposal(r.view.Height, r.block)
+	if err != nil {
+		e.log.Error("encode proposal", "err", err)
+		return
+	}
+	if err := e.core.Propose(p); err != nil {
+		e.log.Error("propose", "err", err)
+		return
+	}
+	e.log.Debug("proposed block", "number", r.block.NumberU64(), "round", r.view.Round, "txs", r.block.Transactions().Len())
 }
 
 func benign(err error) bool {
@@ -298,7 +416,8 @@ func (e *Engine) onHead(head *types.Header) error {
 	if err := e.core.NewHeight(next, vals); err != nil {
 		return fmt.Errorf("engine: new height: %w", err)
 	}
-	e.lastCommit = time.Now()
+	e.work.newHeight()
+	e.lastCommit = e.clock.Now()
 	if !e.workStart.IsZero() {
 		e.lastLatency = e.lastCommit.Sub(e.workStart)
 	}
@@ -328,9 +447,11 @@ func (e *Engine) process(ctx context.Context) error {
 					return fmt.Errorf("engine: WAL append: %w", err)
 				}
 			}
+			start := e.clock.Now()
 			if err := e.wal.Sync(); err != nil {
 				return fmt.Errorf("engine: WAL sync: %w", err)
 			}
+			e.metrics.WALSync.Observe(e.clock.Now().Sub(start).Seconds())
 		}
 		// 2. Send.
 		for _, o := range rd.Messages {
@@ -338,6 +459,7 @@ func (e *Engine) process(ctx context.Context) error {
 			if err != nil {
 				return fmt.Errorf("engine: encode message: %w", err)
 			}
+			e.metrics.MessagesOut.WithLabelValues(codeLabel(o.Msg.Code)).Inc()
 			if o.To != nil {
 				if err := e.net.Send(ctx, *o.To, b); err != nil {
 					e.log.Debug("send failed", "to", *o.To, "code", o.Msg.Code, "err", err)
@@ -357,15 +479,16 @@ func (e *Engine) process(ctx context.Context) error {
 			}
 			committed = h
 		}
-		// 4. Work for the application.
+		// 4. Work for the application, done by workers (Run dispatches
+		// queued validations after this loop; maybePropose starts builds).
 		for _, p := range rd.Validate {
 			e.markWork()
-			hash, err := e.validate(ctx, p)
-			e.core.ProposalValidated(p, hash, err)
+			e.work.validate(p)
 		}
-		if rd.NeedProposal != nil {
-			v := *rd.NeedProposal
-			e.proposeAt = &v
+		if v := rd.NeedProposal; v != nil && !e.work.buildingFor(v.Height) {
+			// (A build running for this height answers any round: the
+			// core asks again while it has no block of ours.)
+			e.proposeAt = &ibft.View{Height: v.Height, Round: v.Round}
 		}
 		e.keepEvidence(rd.Evidence)
 		e.core.Advance()
@@ -375,7 +498,7 @@ func (e *Engine) process(ctx context.Context) error {
 				return err
 			}
 		}
-		e.maybePropose(ctx)
+		e.maybePropose()
 	}
 	e.updateStatus()
 	return nil
@@ -394,7 +517,9 @@ func (e *Engine) commit(ctx context.Context, c *ibft.Commit) (*types.Header, err
 		return nil, fmt.Errorf("engine: decided proposal does not decode to its hash: %v", err)
 	}
 	certificate := c.Cert
+	start := e.clock.Now()
 	err = e.chain.InsertBlock(ctx, block, &certificate)
+	e.metrics.Commit.Observe(e.clock.Now().Sub(start).Seconds())
 	switch {
 	case err == nil:
 		e.log.Info("committed block", "number", block.NumberU64(), "hash", block.Hash(), "txs", block.Transactions().Len(),
@@ -448,14 +573,16 @@ func (e *Engine) withPoolTxs(block *types.Block) *types.Block {
 	return block.WithBody(body)
 }
 
-// maybePropose builds this validator's proposal once the block period since
-// the last commit has passed.
-func (e *Engine) maybePropose(ctx context.Context) {
+// maybePropose starts building this validator's proposal once the block
+// period since the last commit has passed (and no build is running: one
+// that is, for an older height, is cancelled and its result brings Run
+// back here).
+func (e *Engine) maybePropose() {
 	v := e.proposeAt
-	if v == nil || v.Height != e.core.Height() {
+	if v == nil || v.Height != e.core.Height() || e.work.building {
 		return
 	}
-	if v.Round == 0 && time.Since(e.lastCommit) < e.cfg.BlockPeriod-min(e.lastLatency, e.cfg.BlockPeriod) {
+	if v.Round == 0 && e.clock.Now().Sub(e.lastCommit) < e.cfg.BlockPeriod-min(e.lastLatency, e.cfg.BlockPeriod) {
 		return
 	}
 	e.proposeAt = nil
@@ -464,47 +591,36 @@ func (e *Engine) maybePropose(ctx context.Context) {
 	if head.Number.Uint64()+1 != v.Height {
 		return
 	}
-	var parentCert *cert.Certificate
-	if head.Number.Sign() > 0 {
-		c, err := e.parentCertificate(head)
-		if err != nil || c == nil {
-			e.log.Error("no certificate for head; cannot propose", "head", head.Number, "err", err)
-			return
-		}
-		parentCert = c
-	}
-	block, err := e.chain.BuildBlock(ctx, e.pool.Source(), state.BuildParams{
-		Coinbase: e.signer.Address(), Time: time.Now(), ParentCommit: parentCert, MaxTxs: e.cfg.MaxTxsPerBlock,
-		KeepExecution: true,
-	})
+	parentCert, err := e.parentCertificate(head)
 	if err != nil {
-		e.log.Error("build proposal", "err", err)
+		e.log.Error("no certificate for head; cannot propose", "head", head.Number, "err", err)
 		return
 	}
-	raw, err := rlp.EncodeToBytes(block)
-	if err != nil {
-		e.log.Error("encode proposal", "err", err)
-		return
-	}
-	if err := e.core.Propose(ibft.Proposal{Height: v.Height, Hash: block.Hash(), Raw: raw}); err != nil {
-		e.log.Error("propose", "err", err)
-		return
-	}
-	e.log.Debug("proposed block", "number", block.NumberU64(), "round", v.Round, "txs", block.Transactions().Len())
+	e.work.build(buildJob{view: *v, parentCert: parentCert, time: e.clock.Now()})
 }
 
 // parentCertificate returns the certificate to carry in the block after
-// head. When the core decided head, its certificate has grown by the seals
-// of validators whose COMMITs came after the quorum (a superset of the one
-// stored with head), so rewards can go to every validator that committed.
-// Otherwise (head came by sync, or after a restart) it is the stored one.
-// The stored certificate is not rewritten: the full one becomes durable in
-// the next block's ParentCommit.
+// head (none on genesis). When the core decided head, its certificate has
+// grown by the seals of validators whose COMMITs came after the quorum (a
+// superset of the one stored with head), so rewards can go to every
+// validator that committed. Otherwise (head came by sync, or after a
+// restart) it is the stored one. The stored certificate is not rewritten:
+// the full one becomes durable in the next block's ParentCommit.
 func (e *Engine) parentCertificate(head *types.Header) (*cert.Certificate, error) {
+	if head.Number.Sign() == 0 {
+		return nil, nil
+	}
 	if c, ok := e.core.DecidedCertificate(head.Number.Uint64(), head.Hash()); ok {
 		return &c, nil
 	}
-	return e.chain.Certificate(head.Number.Uint64(), head.Hash())
+	c, err := e.chain.Certificate(head.Number.Uint64(), head.Hash())
+	if err != nil {
+		return nil, err
+	}
+	if c == nil {
+		return nil, errors.New("engine: head has no stored certificate")
+	}
+	return c, nil
 }
 
 // keepEvidence logs equivocation evidence and keeps the newest maxEvidence
@@ -528,12 +644,16 @@ func (e *Engine) keepEvidence(evs []ibft.Evidence) {
 
 func (e *Engine) markWork() {
 	if e.workStart.IsZero() {
-		e.workStart = time.Now()
+		e.workStart = e.clock.Now()
 	}
 }
 
 func (e *Engine) updateStatus() {
 	st := e.core.Status()
+	if st.Height == e.lastView.Height && st.Round > e.lastView.Round {
+		e.metrics.RoundChanges.Add(float64(st.Round - e.lastView.Round))
+	}
+	e.lastView = st.View
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.status.Height, e.status.Round = st.Height, st.Round

@@ -19,6 +19,7 @@ import (
 
 	"github.com/emc-network/emcd/consensus/cert"
 	"github.com/emc-network/emcd/consensus/ibft"
+	"github.com/emc-network/emcd/consensus/wal"
 	"github.com/emc-network/emcd/genesis"
 	"github.com/emc-network/emcd/state"
 )
@@ -479,5 +480,98 @@ func TestEvidenceBounded(t *testing.T) {
 		if who, err := got[i].Verify([]common.Address{signer.Address()}); err != nil || who != signer.Address() {
 			t.Fatal(who, err)
 		}
+	}
+}
+
+// holdingChain holds BuildBlock for chosen heights until its context ends,
+// reporting when a held build starts and when it returns.
+type holdingChain struct {
+	*state.Chain
+	hold     map[uint64]bool
+	entered  chan uint64
+	returned sync.Map // height -> true once a held build returned
+}
+
+func (c *holdingChain) BuildBlock(ctx context.Context, txs state.TxSource, p state.BuildParams) (*types.Block, error) {
+	h := c.Head().Number.Uint64() + 1
+	if c.hold[h] {
+		c.entered <- h
+		<-ctx.Done()
+		c.returned.Store(h, true)
+		return nil, ctx.Err()
+	}
+	return c.Chain.BuildBlock(ctx, txs, p)
+}
+
+// A build runs off the Run goroutine: a new height cancels it and its
+// result is dropped; shutdown cancels the running build and Run returns
+// only after the worker did.
+func TestBuildCancelledByNewHeightAndShutdown(t *testing.T) {
+	key, _ := crypto.ToECDSA(crypto.Keccak256([]byte("engine-test-build")))
+	g := genesis.Dev()
+	g.Validators = []common.Address{crypto.PubkeyToAddress(key.PublicKey)}
+	open := func() *state.Chain {
+		c, err := state.Open(state.OpenMemoryStore(), g, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	chain := &holdingChain{Chain: open(), hold: map[uint64]bool{1: true, 4: true}, entered: make(chan uint64, 1)}
+	// Block 1 as sync will bring it, built on another chain.
+	other := open()
+	b1, err := other.BuildBlock(context.Background(), nil, state.BuildParams{Coinbase: g.Validators[0], Time: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seal, err := cert.SignCommit(b1.Hash(), 0, func(d []byte) ([]byte, error) { return crypto.Sign(d, key) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := &simClock{now: time.Now().Truncate(time.Second)}
+	e := New(Config{Key: key, Tick: 10 * time.Millisecond, WAL: new(wal.Memory), Clock: clock}, chain, emptyPool{},
+		busPort{&bus{down: map[int]bool{}}, 0})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	runErr := make(chan error, 1)
+	go func() { runErr <- e.Run(ctx) }()
+	waitBuild := func(want uint64) {
+		t.Helper()
+		select {
+		case h := <-chain.entered:
+			if h != want {
+				t.Fatalf("build for %d, want %d", h, want)
+			}
+		case err := <-runErr:
+			t.Fatalf("Run returned %v", err)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no build for %d", want)
+		}
+	}
+	waitBuild(1)
+	// Sync imports block 1 while our build for it runs.
+	if err := chain.InsertBlock(context.Background(), b1, &cert.Certificate{Seals: [][]byte{seal}}); err != nil {
+		t.Fatal(err)
+	}
+	// The engine moves to height 2, cancels the build for 1, drops its
+	// result and builds 2 and 3 itself; the build for 4 is held.
+	waitBuild(4)
+	if _, ok := chain.returned.Load(uint64(1)); !ok {
+		t.Fatal("the build for height 1 was not cancelled")
+	}
+	if got := chain.BlockByNumber(1).Hash(); got != b1.Hash() {
+		t.Fatalf("block 1 is %s, want the synced %s", got, b1.Hash())
+	}
+	cancel()
+	select {
+	case err := <-runErr:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return")
+	}
+	if _, ok := chain.returned.Load(uint64(4)); !ok {
+		t.Fatal("Run returned before its build worker")
 	}
 }
