@@ -532,7 +532,7 @@ func (c *Core) stepFrom(from common.Address, m *Message) error {
 				return err
 			}
 		}
-		c.maybeReply(from, m.Height)
+		c.maybeReply(from, m)
 		if m.Height < c.height {
 			return ErrOldMessage
 		}
@@ -1301,9 +1301,14 @@ func (c *Core) equivocation(from common.Address, a, b Signed) error {
 	return ErrEquivocation
 }
 
-// maybeReply answers a validator that is behind with the proof of the
-// decision of the height it is at, at most once per base timeout per peer.
-func (c *Core) maybeReply(to common.Address, height uint64) {
+// maybeReply answers a validator that is behind (m is its message) with
+// the proof of the decision of the height it is at, at most once per base
+// timeout per peer. A validator whose PREPARE or COMMIT is for the decided
+// block validated that block: it gets the COMMITs without the block, which
+// is most of the reply's size (a slow validator's late COMMIT would
+// otherwise bring it the whole block from every peer at every height).
+func (c *Core) maybeReply(to common.Address, m *Message) {
+	height := m.Height
 	var d *Commit
 	var by []Signed
 	switch {
@@ -1322,10 +1327,13 @@ func (c *Core) maybeReply(to common.Address, height uint64) {
 		clear(c.replied)
 	}
 	c.replied[to] = c.now
-	m := &Message{
+	reply := &Message{
 		Signed:   Signed{Code: MsgCertificate, Height: d.Proposal.Height, Round: d.Round, Digest: d.Proposal.Hash},
 		Proposal: d.Proposal.Raw,
 		Commits:  by,
 	}
-	c.out.Messages = append(c.out.Messages, Outbound{To: &to, Msg: m})
+	if (m.Code == MsgPrepare || m.Code == MsgCommit) && m.Digest == d.Proposal.Hash {
+		reply.Proposal = nil
+	}
+	c.out.Messages = append(c.out.Messages, Outbound{To: &to, Msg: reply})
 }

@@ -661,6 +661,42 @@ func TestCertificateCatchUp(t *testing.T) {
 	}
 }
 
+// A validator whose late COMMIT is for the decided block has validated that
+// block: the catch-up reply carries the COMMITs without the block, and still
+// decides the height for it (with its own validated copy).
+func TestCatchUpReplyToVoterOmitsBlock(t *testing.T) {
+	tn := newTestNet(t, 4)
+	b := block(1, "b")
+	ahead := prepareRound0(t, tn, 2, b)
+	slow := prepareRound0(t, tn, 3, b)
+	for _, i := range []int{0, 1, 2} {
+		mustStep(t, ahead, tn.msg(i, MsgCommit, 1, 0, b.Hash))
+	}
+	if drain(ahead).Commit == nil {
+		t.Fatal("not decided")
+	}
+	if err := ahead.NewHeight(2, tn.vals); err != nil {
+		t.Fatal(err)
+	}
+	drain(ahead)
+	// The slow validator's COMMIT arrives after the decision.
+	if err := ahead.Step(tn.msg(3, MsgCommit, 1, 0, b.Hash)); !errors.Is(err, ErrOldMessage) {
+		t.Fatal(err)
+	}
+	certs := sent(drain(ahead), MsgCertificate)
+	if len(certs) != 1 {
+		t.Fatal("no catch-up reply")
+	}
+	if len(certs[0].Proposal) != 0 {
+		t.Fatalf("reply to a COMMIT for the decided block carries the %d-byte block", len(certs[0].Proposal))
+	}
+	mustStep(t, slow, certs[0])
+	rd := drain(slow)
+	if rd.Commit == nil || rd.Commit.Proposal.Hash != b.Hash || rd.Commit.Proposal.Raw == nil {
+		t.Fatalf("bodyless certificate did not decide the validated block: %+v", rd.Commit)
+	}
+}
+
 // Bad input from peers is an error, never a panic.
 func TestBadMessages(t *testing.T) {
 	tn := newTestNet(t, 4)
