@@ -71,6 +71,9 @@ type Backend interface {
 	PeerCount() int
 	Syncing() (SyncProgress, bool)
 	ConsensusStatus() (any, error)
+	// Evidence returns the equivocation evidence the consensus engine
+	// kept, oldest first (empty without an IBFT engine).
+	Evidence() ([]Evidence, error)
 
 	// Accounts returns the unlocked accounts (dev mode only; nil otherwise).
 	Accounts() AccountSigner

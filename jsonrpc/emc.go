@@ -1,6 +1,11 @@
 package jsonrpc
 
-import "context"
+import (
+	"context"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
+)
 
 // emcAPI serves the emc namespace: chain-native modules and consensus.
 type emcAPI struct{ b Backend }
@@ -18,4 +23,25 @@ func (api *emcAPI) SystemContracts(ctx context.Context) ([]SystemContract, error
 // validators), as the node reports it.
 func (api *emcAPI) ConsensusStatus(ctx context.Context) (any, error) {
 	return api.b.ConsensusStatus()
+}
+
+// Evidence is one equivocation as emc_evidence reports it: the offending
+// validator, the view it signed twice, and the evidence's canonical RLP
+// encoding (what a slashing transaction carries).
+type Evidence struct {
+	Validator common.Address `json:"validator"`
+	Code      string         `json:"code"`
+	Height    hexutil.Uint64 `json:"height"`
+	Round     hexutil.Uint64 `json:"round"`
+	Data      hexutil.Bytes  `json:"data"`
+}
+
+// Evidence returns the equivocation evidence this node's consensus engine
+// saw (bounded, newest last).
+func (api *emcAPI) Evidence(ctx context.Context) ([]Evidence, error) {
+	ev, err := api.b.Evidence()
+	if ev == nil && err == nil {
+		ev = []Evidence{}
+	}
+	return ev, err
 }

@@ -383,8 +383,13 @@ func (f *fakeBackend) SystemContracts() []SystemContract {
 
 func (f *fakeBackend) PeerCount() int                { return 3 }
 func (f *fakeBackend) Syncing() (SyncProgress, bool) { return SyncProgress{}, false }
-func (f *fakeBackend) ConsensusStatus() (any, error) { return map[string]any{"height": 2, "round": 0}, nil }
-func (f *fakeBackend) Accounts() AccountSigner       { return f.signer }
+func (f *fakeBackend) ConsensusStatus() (any, error) {
+	return map[string]any{"height": 2, "round": 0}, nil
+}
+func (f *fakeBackend) Evidence() ([]Evidence, error) {
+	return []Evidence{{Validator: common.HexToAddress("0x01"), Code: "PREPARE", Height: 5, Round: 1, Data: []byte{0xc0}}}, nil
+}
+func (f *fakeBackend) Accounts() AccountSigner { return f.signer }
 
 // fakeChain adapts fakeBackend to core.ChainContext for block contexts.
 type fakeChain struct{ f *fakeBackend }

@@ -6,6 +6,7 @@ import (
 	"math/big"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/core"
 	ethstate "github.com/ethereum/go-ethereum/core/state"
 	"github.com/ethereum/go-ethereum/core/types"
@@ -106,6 +107,30 @@ func (b *backend) Syncing() (jsonrpc.SyncProgress, bool) {
 	}
 	return jsonrpc.SyncProgress{CurrentBlock: head, HighestBlock: target}, true
 }
+
+// Evidence reports the IBFT engine's equivocation evidence (none in dev mode).
+func (b *backend) Evidence() ([]jsonrpc.Evidence, error) {
+	if b.net == nil {
+		return nil, nil
+	}
+	evs := b.net.engine.Evidence()
+	out := make([]jsonrpc.Evidence, 0, len(evs))
+	for i := range evs {
+		who, err := evs[i].Signer()
+		if err != nil {
+			return nil, fmt.Errorf("node: evidence %d: %w", i, err)
+		}
+		data, err := evs[i].Encode()
+		if err != nil {
+			return nil, fmt.Errorf("node: encode evidence %d: %w", i, err)
+		}
+		code, height, round := evs[i].View()
+		out = append(out, jsonrpc.Evidence{Validator: who, Code: code.String(), Height: hexutil.Uint64(height),
+			Round: hexutil.Uint64(round), Data: data})
+	}
+	return out, nil
+}
+
 func (b *backend) ConsensusStatus() (any, error) {
 	if b.status == nil {
 		return nil, nil

@@ -343,6 +343,7 @@ func stressMethods() []stressMethod {
 		}},
 		stressMethod{"emc_systemContracts", simple("emc_systemContracts")},
 		stressMethod{"emc_consensusStatus", simple("emc_consensusStatus")},
+		stressMethod{"emc_evidence", simple("emc_evidence")},
 		stressMethod{"net_version", simple("net_version")},
 		stressMethod{"net_listening", simple("net_listening")},
 		stressMethod{"net_peerCount", simple("net_peerCount")},
