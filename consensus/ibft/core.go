@@ -1096,9 +1096,18 @@ func (c *Core) checkDecided(r uint64, d common.Hash) {
 			p.from = append(p.from, v)
 		}
 	}
-	if len(p.commits) >= c.q {
-		c.decide(d, p)
+	if len(p.commits) < c.q {
+		return
 	}
+	if _, ok := c.valid[d]; !ok && c.validating[d] {
+		// Our own validation of the block is still running (the others
+		// were faster): wait for it and decide in ProposalValidated,
+		// whatever its outcome, rather than decide without the block and
+		// fetch it by sync.
+		c.certWait[d] = p
+		return
+	}
+	c.decide(d, p)
 }
 
 // decide ends the height: emit the block with its certificate and stop

@@ -697,6 +697,43 @@ func TestCatchUpReplyToVoterOmitsBlock(t *testing.T) {
 	}
 }
 
+// A validator whose validation of the proposal is still running when the
+// others' COMMITs reach a quorum decides when its validation answers, with
+// the block it validated (not without it, which would send it to sync); if
+// the validation fails the COMMITs still decide the digest.
+func TestQuorumWhileValidatingWaitsForTheBlock(t *testing.T) {
+	for _, valid := range []bool{true, false} {
+		tn := newTestNet(t, 4)
+		b := block(1, "b")
+		c := tn.core(3, 1)
+		drain(c)
+		p := proposerIndex(4, 1, 0)
+		mustStep(t, c, tn.sign(p, &Message{Signed: Signed{Code: MsgPrePrepare, Height: 1, Digest: b.Hash}, Proposal: b.Raw}))
+		rd := drain(c)
+		if len(rd.Validate) != 1 {
+			t.Fatalf("validation not requested: %+v", rd.Validate)
+		}
+		for _, i := range []int{0, 1, 2} {
+			mustStep(t, c, tn.msg(i, MsgCommit, 1, 0, b.Hash))
+		}
+		if rd := drain(c); rd.Commit != nil {
+			t.Fatalf("valid=%v: decided while its validation runs (raw %d bytes)", valid, len(rd.Commit.Proposal.Raw))
+		}
+		var err error
+		if !valid {
+			err = errors.New("bad block")
+		}
+		c.ProposalValidated(rd.Validate[0], b.Hash, err)
+		got := drain(c).Commit
+		if got == nil || got.Proposal.Hash != b.Hash {
+			t.Fatalf("valid=%v: no decision after validation: %+v", valid, got)
+		}
+		if valid != (got.Proposal.Raw != nil) {
+			t.Fatalf("valid=%v: decided with %d block bytes", valid, len(got.Proposal.Raw))
+		}
+	}
+}
+
 // Bad input from peers is an error, never a panic.
 func TestBadMessages(t *testing.T) {
 	tn := newTestNet(t, 4)
