@@ -5,11 +5,20 @@ import (
 	"math/big"
 )
 
-// AccScale is the fixed-point scale of Pool.AccPerWeight and of the
-// "scaled" amounts (wei × AccScale): 10^18.
-const AccScale = 1_000_000_000_000_000_000
+// AccScaleDecimals sets the fixed-point scale of Pool.AccPerWeight and of
+// the "scaled" amounts (wei × AccScale): AccScale = 10^36. Weights are in
+// wei·bps (LockParams.Weight), so the whole supply (10^27 wei) at the
+// largest multiplier (1000×, 10^7 bps) weighs 10^34 < AccScale: the dust a
+// Distribute leaves is always less than one wei, and with every budget
+// summed below the supply all fields stay far inside 256 bits.
+const AccScaleDecimals = 36
 
-func accScale() *big.Int { return new(big.Int).SetUint64(AccScale) }
+// AccScale returns 10^AccScaleDecimals.
+func AccScale() *big.Int { return accScale() }
+
+func accScale() *big.Int {
+	return new(big.Int).Exp(big.NewInt(10), big.NewInt(AccScaleDecimals), nil)
+}
 
 // Pool is a staking-reward pool with O(1) "reward per unit of weight"
 // accounting (the accumulator of MasterChef and Cosmos F1): Distribute
@@ -92,6 +101,7 @@ func (p *Pool) AddWeight(pos *Position, weight *big.Int) error {
 	if weight == nil || weight.Sign() < 0 {
 		return fmt.Errorf("%w: weight %v", ErrNegativeAmount, weight)
 	}
+	weight = new(big.Int).Set(weight) // the caller's value may be pos.Weight itself
 	if err := p.settle(pos); err != nil {
 		return err
 	}
@@ -107,11 +117,13 @@ func (p *Pool) RemoveWeight(pos *Position, weight *big.Int) error {
 	if weight == nil || weight.Sign() < 0 {
 		return fmt.Errorf("%w: weight %v", ErrNegativeAmount, weight)
 	}
+	weight = new(big.Int).Set(weight) // the caller's value may be pos.Weight itself
+	pos.normalize()
+	if weight.Cmp(pos.Weight) > 0 { // before settle: a failed call changes nothing
+		return fmt.Errorf("%w: %v > %v", ErrInsufficientWeight, weight, pos.Weight)
+	}
 	if err := p.settle(pos); err != nil {
 		return err
-	}
-	if weight.Cmp(pos.Weight) > 0 {
-		return fmt.Errorf("%w: %v > %v", ErrInsufficientWeight, weight, pos.Weight)
 	}
 	pos.Weight.Sub(pos.Weight, weight)
 	p.TotalWeight.Sub(p.TotalWeight, weight)
