@@ -378,3 +378,48 @@ func BenchmarkNewSchedule(b *testing.B) {
 		}
 	}
 }
+
+// FuzzSchedule: any parameters either fail validation with ErrBadParams or
+// give a schedule whose PeriodOf agrees with the slow walk for small
+// epochs, contains the epoch, and whose EpochEmission never exceeds what is
+// left of the pool.
+func FuzzSchedule(f *testing.F) {
+	f.Add([]byte{5, 245, 225, 0}, []byte{1, 0}, uint64(90), uint64(4), uint64(31416), uint64(10000), uint64(834576), []byte{3})
+	f.Add([]byte{1}, []byte{1}, uint64(1), uint64(1), uint64(3), uint64(1), uint64(math.MaxUint64), []byte{})
+	f.Fuzz(func(t *testing.T, pool, r1 []byte, pe, ppg, piNum, piDen, epoch uint64, paid []byte) {
+		if len(pool) > 20 || len(r1) > 20 || len(paid) > 20 {
+			return
+		}
+		p := EmissionParams{
+			PoolWei: new(big.Int).SetBytes(pool), FirstPeriodRewardWei: new(big.Int).SetBytes(r1),
+			PeriodEpochs: pe, PeriodsPerGroup: ppg, PiNumerator: piNum, PiDenominator: piDen,
+		}
+		s, err := NewSchedule(p)
+		if err != nil {
+			if !errors.Is(err, ErrBadParams) {
+				t.Fatalf("NewSchedule: %v", err)
+			}
+			return
+		}
+		per := s.PeriodOf(epoch)
+		if epoch < per.FirstEpoch || epoch-per.FirstEpoch >= per.LengthEpochs || per.N == 0 {
+			t.Fatalf("epoch %d not in %+v", epoch, per)
+		}
+		if epoch < 1<<20 {
+			if want := slowPeriodOf(p, epoch); per != want {
+				t.Fatalf("PeriodOf(%d) = %+v, slow walk %+v", epoch, per, want)
+			}
+		}
+		paidWei := new(big.Int).SetBytes(paid)
+		e, err := s.EpochEmission(epoch, paidWei)
+		if paidWei.Cmp(p.PoolWei) > 0 {
+			if !errors.Is(err, ErrPaidExceedsPool) {
+				t.Fatalf("paid above the pool: %v", err)
+			}
+			return
+		}
+		if err != nil || e.Sign() < 0 || new(big.Int).Add(e, paidWei).Cmp(p.PoolWei) > 0 {
+			t.Fatalf("EpochEmission(%d, %v) = %v, %v with pool %v", epoch, paidWei, e, err, p.PoolWei)
+		}
+	})
+}
