@@ -1,0 +1,54 @@
+// Package rewards is the reward arithmetic of the EMC economics: pure,
+// deterministic integer functions and plain structs that the economics
+// modules (node rewards, staking rewards) call and store. It holds no state
+// of its own, reads no clock and touches no StateDB; every amount is wei in
+// a *big.Int, every division names its rounding direction, and every
+// function that takes money either conserves it exactly or returns the
+// remainder explicitly (dust, unpaid). docs/economics.md states the rules
+// with worked examples that the tests of this package pin.
+//
+// Start reading at [Schedule] (emission.go), then [DistributeNodeRewards]
+// (distribute.go), then [Pool] (pool.go).
+//
+// # Node-reward emission (white paper, "Node rewards")
+//
+// Epochs are numbered from 0. Decay period n (from 1) lasts PeriodEpochs
+// (90) epochs for n = 1…PeriodsPerGroup (4); each later group of four
+// periods lasts twice as long per period (periods 5–8: 180 epochs, 9–12:
+// 360, …). [Schedule.PeriodOf] finds an epoch's period in O(1) from the bit
+// length of epoch/360 + 1. R(1) = 4,500,000 EMC and, for n ≥ 2,
+//
+//	R(n) = ⌊ R(n−1) · (n+1)^n · 10000 / (n^n · 31416) ⌋
+//
+// which is R(n−1)·df(n) with df(n) = (1+1/n)^n / π, π = 3.1416, computed
+// as an exact fraction with a single round-down per step. Each epoch of
+// period n pays r(n) = ⌊R(n)/90⌋ (round down) from the 100,000,000 EMC
+// pool until the pool is spent; the epoch that spends it pays the remainder
+// only ([Schedule.EpochEmission]). R(n) is computed once, up to the first
+// R(n) that rounds to 0, by [NewSchedule].
+//
+// # Node-reward distribution
+//
+// [DistributeNodeRewards] gives node i ⌊r · E_i·s_i / Σ_j E_j·s_j⌋ (round
+// down), E its credits for the epoch and s its role stake at the snapshot;
+// nodes with no credits or no stake are left out, the rounding dust is
+// returned to carry into the next epoch, and when nobody is eligible the
+// whole reward is returned as unpaid (it stays in the pool). Credits
+// ([CreditParams]): a validator earns 200 when [ValidatorEarnsCredits]
+// (seals in ≥ 2/3 of the epoch's certificates, compared exactly), a router
+// 20, a compute node 10 per verified task up to a per-epoch cap.
+//
+// # Staking rewards
+//
+// A [Pool] keeps the "reward per unit of weight" accumulator of MasterChef
+// and Cosmos F1 distribution: Distribute raises AccPerWeight by
+// ⌊(budget·10^36 + dust) / TotalWeight⌋, a position is owed its weight
+// times the rise since it last settled, and nothing walks the positions.
+// The division remainder is kept as DustScaled and joins the next budget;
+// sub-wei credit stays with the position; so Σ budgets distributed equals
+// paid + owed + dust exactly. A position's weight is stake × the lock's
+// multiplier in basis points ([LockParams.Weight]: none 1×, 7 days 1.4×,
+// 30 days 2.7×, 90 days 6.2×, 180 days 10×, lock lengths in epochs). The
+// long-term pool is a second Pool that only locks of 90 days or more join
+// ([LockParams.LongTermEligible]).
+package rewards
