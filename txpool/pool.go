@@ -292,6 +292,13 @@ func (p *Pool) Reset(newHead *types.Header) error {
 		return fmt.Errorf("txpool: state at %v (block %v): %w", newHead.Root, newHead.Number, err)
 	}
 	p.mu.Lock()
+	if p.head != nil && newHead.Number.Cmp(p.head.Number) < 0 {
+		// A slower concurrent Reset to an older head (the state was opened
+		// outside the lock): the chain is final, heads only grow, so the
+		// newer head already applied wins.
+		p.mu.Unlock()
+		return nil
+	}
 	p.head = newHead
 	p.state = st
 	p.rules = p.cfg.rulesFor(newHead)

@@ -426,3 +426,22 @@ func TestNewFailsWithoutHeadState(t *testing.T) {
 		t.Fatalf("New on a chain without head state: %v, %v; want an error", p, err)
 	}
 }
+
+// Reset opens the new head's state outside the pool's lock, so two resets
+// can finish out of order; the older head must not win (under BFT finality
+// heads only grow).
+func TestResetToAnOlderHeadIsIgnored(t *testing.T) {
+	env := newTestEnv(t, Config{})
+	key := testKey(0)
+	addr := env.fund(key, 0, eth(10))
+	old := env.chain.Head()
+	env.chain.set(addr, 5, eth(10)) // five txs of this account mined
+	env.block(testBaseFee)
+	if err := env.pool.Reset(old); err != nil {
+		t.Fatal(err)
+	}
+	checkInternals(t, env.pool)
+	if n := env.pool.Nonce(addr); n != 5 {
+		t.Fatalf("pending nonce %d after a stale reset, want 5 (the newer head's)", n)
+	}
+}
