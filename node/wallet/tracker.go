@@ -205,6 +205,8 @@ type Action struct {
 	Hash common.Hash
 	// Fees are the replacement's fees (ActBump) or the current ones.
 	Fees Fees
+	// Bumps is how many replacements the entry had before this action.
+	Bumps int
 }
 
 // Tracker decides, head by head, what happens to the transactions in
@@ -280,7 +282,7 @@ func (t *Tracker) OnHead(v HeadView) []Action {
 			continue
 		}
 		live := t.byNonce[e.Nonce]
-		act := Action{ID: e.ID, Nonce: e.Nonce, Hash: e.Current(), Fees: e.Fees}
+		act := Action{ID: e.ID, Nonce: e.Nonce, Hash: e.Current(), Fees: e.Fees, Bumps: e.Bumps}
 		switch {
 		case tv.Mined != nil:
 			act.Kind, act.Hash = ActMined, *tv.Mined

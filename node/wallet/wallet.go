@@ -131,6 +131,10 @@ type Wallet struct {
 	next     uint64 // next nonce for a first send; valid once nonceSet
 	nonceSet bool
 	stopped  bool
+
+	// headDone, when set (tests only), receives each head number after
+	// onHead handled it, so a test can seal in lockstep with the wallet.
+	headDone chan<- uint64
 }
 
 // New builds a wallet; Run starts following heads.
@@ -236,7 +240,7 @@ func (w *Wallet) sendNewLocked(ctx context.Context, r *request) error {
 		w.next, w.nonceSet = w.cfg.Pool.Nonce(w.addr), true
 	}
 	for attempt := 0; ; attempt++ {
-		nonce := ResyncNonce(w.next, 0, w.cfg.Pool.Nonce(w.addr))
+		nonce := w.resyncLocked(0, "send")
 		tx, err := w.sign(r, nonce, fees)
 		if err != nil {
 			return err
@@ -322,6 +326,13 @@ func (w *Wallet) Run(ctx context.Context) error {
 			return nil
 		case h := <-latest:
 			w.onHead(ctx, h)
+			if w.headDone != nil {
+				select {
+				case w.headDone <- h.Number.Uint64():
+				case <-ctx.Done():
+					return nil
+				}
+			}
 		}
 	}
 }
@@ -376,8 +387,21 @@ func (w *Wallet) onHead(ctx context.Context, head *types.Header) {
 	for _, a := range w.tracker.OnHead(view) {
 		w.apply(ctx, a, receipts[a.Hash], view.Number)
 	}
-	w.next = ResyncNonce(w.next, view.StateNonce, w.cfg.Pool.Nonce(w.addr))
+	w.resyncLocked(view.StateNonce, "head")
 	w.m.InFlight.Set(float64(w.tracker.Len()))
+}
+
+// resyncLocked moves the local nonce past nonces used by transactions the
+// wallet did not send (in the chain's state or executable in the pool), and
+// returns it.
+func (w *Wallet) resyncLocked(stateNonce uint64, at string) uint64 {
+	next := ResyncNonce(w.next, stateNonce, w.cfg.Pool.Nonce(w.addr))
+	if next != w.next {
+		w.log.Warn("wallet nonce gap: another sender used this key, re-synced", "at", at, "local_nonce", w.next,
+			"state_nonce", stateNonce, "next_nonce", next)
+		w.next = next
+	}
+	return next
 }
 
 // receipt returns the receipt of a mined transaction, nil if not mined.
@@ -405,13 +429,13 @@ func (w *Wallet) apply(ctx context.Context, a Action, receipt *types.Receipt, he
 		if receipt.Status != types.ReceiptStatusSuccessful {
 			w.m.Failed.Inc()
 			w.log.Warn("wallet tx failed", "label", r.Label, "hash", a.Hash, "nonce", a.Nonce, "block", receipt.BlockNumber,
-				"gas_used", receipt.GasUsed, "fee_cap", a.Fees.FeeCap, "tip", a.Fees.Tip)
+				"gas_used", receipt.GasUsed, "effective_gas_price", receipt.EffectiveGasPrice, "bumps", a.Bumps)
 			r.h.resolve(receipt, fmt.Errorf("%w: %q %v in block %v", ErrReverted, r.Label, a.Hash, receipt.BlockNumber))
 			return
 		}
 		w.m.Mined.Inc()
 		w.log.Info("wallet tx mined", "label", r.Label, "hash", a.Hash, "nonce", a.Nonce, "block", receipt.BlockNumber,
-			"gas_used", receipt.GasUsed, "fee_cap", a.Fees.FeeCap, "tip", a.Fees.Tip)
+			"gas_used", receipt.GasUsed, "effective_gas_price", receipt.EffectiveGasPrice, "bumps", a.Bumps)
 		r.h.resolve(receipt, nil)
 	case ActResubmit:
 		err := w.cfg.Send(ctx, r.tx)
