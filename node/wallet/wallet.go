@@ -291,7 +291,6 @@ func (w *Wallet) sign(r *request, nonce uint64, fees Fees) (*types.Transaction, 
 func (w *Wallet) Run(ctx context.Context) error {
 	heads := make(chan state.HeadEvent, 16)
 	sub := w.cfg.Chain.SubscribeHead(heads)
-	defer sub.Unsubscribe()
 	defer w.stop()
 	// The chain sends head events while holding its insert lock, and a
 	// head's work here sends transactions into the pool: a forwarder that
@@ -315,6 +314,9 @@ func (w *Wallet) Run(ctx context.Context) error {
 			}
 		}
 	}()
+	// Deferred last, so it runs first: no head is sent to a channel the
+	// stopped forwarder no longer drains.
+	defer sub.Unsubscribe()
 	for {
 		select {
 		case <-ctx.Done():
