@@ -68,6 +68,19 @@ func (x *executor) apply(ctx context.Context, st *ethstate.StateDB, header *type
 	return res, nil
 }
 
+// EstimateGas is eth_estimateGas on the latest block for callers in the
+// node's process (its wallet), with DefaultConfig's gas cap and EVM
+// timeout. A revert comes back as the same error eth_estimateGas returns.
+func EstimateGas(ctx context.Context, b Backend, args TransactionArgs) (uint64, error) {
+	st, header, err := stateAndHeader(b, latestOr(nil))
+	if err != nil {
+		return 0, err
+	}
+	d := DefaultConfig()
+	x := &executor{b: b, gasCap: d.GasCap, timeout: d.EVMTimeout}
+	return x.estimateGas(ctx, args, st, header, nil)
+}
+
 // estimateGas binary-searches the lowest gas limit at which args succeed,
 // following geth's eth/gasestimator (including its optimistic first probe
 // and 1.5% error ratio), but executing through Backend.ApplyMessage.

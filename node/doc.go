@@ -4,5 +4,6 @@
 // them (chain head events reset the pool and feed RPC subscriptions).
 //
 // Start reading at New and Node.Start. backend.go implements the
-// jsonrpc.Backend interface over the chain and the pool.
+// jsonrpc.Backend interface over the chain and the pool; wallet.go builds
+// the node/wallet service that sends the node's own transactions.
 package node

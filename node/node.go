@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -27,6 +28,7 @@ import (
 	"github.com/emc-network/emcd/consensus/devseal"
 	"github.com/emc-network/emcd/genesis"
 	"github.com/emc-network/emcd/jsonrpc"
+	"github.com/emc-network/emcd/node/wallet"
 	"github.com/emc-network/emcd/operator"
 	"github.com/emc-network/emcd/state"
 	"github.com/emc-network/emcd/txpool"
@@ -97,6 +99,7 @@ type Node struct {
 	net     *network
 	gpus    gpu.Provider
 	sampler *telemetry.Sampler
+	wallet  *wallet.Wallet // nil for a node without a key of its own
 	metrics *chainMetrics
 	opHeads event.Feed // operator.Head, for the operator API's WatchHeads
 
@@ -174,11 +177,19 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 		}
 		n.backend.accounts = newDevAccounts(keys)
 	}
+	var walletKey *ecdsa.PrivateKey
 	if cfg.Dev {
 		n.sealer = devseal.New(devseal.Config{Key: genesis.DevSignerKey(), Period: cfg.DevPeriod}, chain, sealPool{pool}, log)
+		if walletKey, err = devWalletKey(); err != nil {
+			n.closeStores()
+			return nil, err
+		}
 	}
 	if !cfg.Dev {
 		key, err := LoadValidatorKey(cfg.DataDir, cfg.PasswordFile)
+		if err == nil {
+			walletKey = key
+		}
 		if err != nil {
 			if cfg.Role == RoleValidator || !errors.Is(err, ErrNoValidatorKey) {
 				n.closeStores()
@@ -195,6 +206,12 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 			return nil, err
 		}
 		n.backend.net = n.net
+	}
+	if walletKey != nil {
+		if err := n.setupWallet(walletKey); err != nil {
+			n.closeStores()
+			return nil, err
+		}
 	}
 	if cfg.RPCAddr != "" {
 		cors := cfg.CORSDomains
@@ -266,6 +283,9 @@ func (n *Node) Start() error {
 	n.startEventLoops(ctx)
 	if n.net != nil {
 		n.runNetwork(ctx)
+	}
+	if n.wallet != nil {
+		n.spawn(func() error { return n.wallet.Run(ctx) })
 	}
 	if n.sealer != nil {
 		n.wg.Add(1)
