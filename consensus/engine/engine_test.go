@@ -100,66 +100,99 @@ type emptyPool struct{}
 func (emptyPool) Source() state.TxSource             { return nil }
 func (emptyPool) Get(common.Hash) *types.Transaction { return nil }
 
-func TestFourValidatorsCommitTheSameChain(t *testing.T) {
-	const n = 4
-	keys := make([]*ecdsa.PrivateKey, n)
-	g := genesis.Dev()
-	g.Validators = nil
-	for i := range keys {
-		keys[i], _ = crypto.ToECDSA(crypto.Keccak256([]byte(fmt.Sprintf("engine-test-%d", i))))
-		g.Validators = append(g.Validators, crypto.PubkeyToAddress(keys[i].PublicKey))
+// busCluster is n engines on one bus, each with its own in-memory chain
+// and a WAL file, running until the test ends.
+type busCluster struct {
+	t      *testing.T
+	keys   []*ecdsa.PrivateKey // in engine order
+	g      *genesis.Genesis
+	bus    *bus
+	chains []*state.Chain
+	errs   chan error
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// newBusCluster makes n validators from keys derived from seed, ordered by
+// address when sorted (engine i is then validator i, so the proposer of
+// (h, 0) is engine h mod n), and starts their engines with blocks every
+// period. hold, if not nil, is installed on the bus before anything runs.
+func newBusCluster(t *testing.T, n int, seed string, sorted bool, period time.Duration, hold func(from int, data []byte) bool) *busCluster {
+	t.Helper()
+	c := &busCluster{t: t, keys: make([]*ecdsa.PrivateKey, n), g: genesis.Dev(), bus: &bus{down: map[int]bool{}, hold: hold},
+		chains: make([]*state.Chain, n), errs: make(chan error, n)}
+	for i := range c.keys {
+		c.keys[i], _ = crypto.ToECDSA(crypto.Keccak256([]byte(fmt.Sprintf("%s-%d", seed, i))))
 	}
-	g.BlockPeriodMs = 100
-	b := &bus{down: map[int]bool{}}
-	chains := make([]*state.Chain, n)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var wg sync.WaitGroup
-	errs := make(chan error, n)
+	if sorted {
+		slices.SortFunc(c.keys, func(a, b *ecdsa.PrivateKey) int {
+			return crypto.PubkeyToAddress(a.PublicKey).Cmp(crypto.PubkeyToAddress(b.PublicKey))
+		})
+	}
+	c.g.Validators = nil
+	for _, k := range c.keys {
+		c.g.Validators = append(c.g.Validators, crypto.PubkeyToAddress(k.PublicKey))
+	}
+	c.g.BlockPeriodMs = math.HexOrDecimal64(period / time.Millisecond)
 	dir := t.TempDir()
 	for i := range n {
-		c, err := state.Open(state.OpenMemoryStore(), g, nil, nil)
+		chain, err := state.Open(state.OpenMemoryStore(), c.g, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		chains[i] = c
-		e := New(Config{Key: keys[i], BlockPeriod: 100 * time.Millisecond, Tick: 10 * time.Millisecond,
-			WALPath: filepath.Join(dir, fmt.Sprintf("wal-%d", i))}, c, emptyPool{}, busPort{b, i})
-		b.engines = append(b.engines, e)
+		c.chains[i] = chain
+		e := New(Config{Key: c.keys[i], BlockPeriod: period, Tick: 10 * time.Millisecond,
+			WALPath: filepath.Join(dir, fmt.Sprintf("wal-%d", i))}, chain, emptyPool{}, busPort{c.bus, i})
+		c.bus.engines = append(c.bus.engines, e)
 	}
-	for _, e := range b.engines {
-		wg.Add(1)
+	var ctx context.Context
+	ctx, c.cancel = context.WithCancel(context.Background())
+	for _, e := range c.bus.engines {
+		c.wg.Add(1)
 		go func() {
-			defer wg.Done()
+			defer c.wg.Done()
 			if err := e.Run(ctx); err != nil {
-				errs <- err
+				c.errs <- err
 			}
 		}()
 	}
-	waitHeight := func(target uint64, nodes ...int) {
-		t.Helper()
-		deadline := time.Now().Add(30 * time.Second)
-		for time.Now().Before(deadline) {
-			ok := true
-			for _, i := range nodes {
-				if chains[i].Head().Number.Uint64() < target {
-					ok = false
-				}
-			}
-			if ok {
-				return
-			}
-			select {
-			case err := <-errs:
-				t.Fatal(err)
-			case <-time.After(10 * time.Millisecond):
-			}
-		}
+	t.Cleanup(c.stop)
+	return c
+}
+
+// stop stops every engine and waits for them.
+func (c *busCluster) stop() {
+	c.cancel()
+	c.wg.Wait()
+}
+
+// waitHeight waits until every engine in nodes has stored block target.
+func (c *busCluster) waitHeight(target uint64, nodes ...int) {
+	c.t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
+		ok := true
 		for _, i := range nodes {
-			t.Logf("node %d at %d", i, chains[i].Head().Number)
+			ok = ok && c.chains[i].Head().Number.Uint64() >= target
 		}
-		t.Fatalf("height %d not reached", target)
+		if ok {
+			return
+		}
+		select {
+		case err := <-c.errs:
+			c.t.Fatal(err)
+		case <-time.After(5 * time.Millisecond):
+		}
 	}
+	for _, i := range nodes {
+		c.t.Logf("node %d at %d", i, c.chains[i].Head().Number)
+	}
+	c.t.Fatalf("height %d not reached", target)
+}
+
+func TestFourValidatorsCommitTheSameChain(t *testing.T) {
+	const n = 4
+	c := newBusCluster(t, n, "engine-test", false, 100*time.Millisecond, nil)
+	b, chains, waitHeight := c.bus, c.chains, c.waitHeight
 	waitHeight(5, 0, 1, 2, 3)
 	// One validator down (F = 1): the others go on.
 	b.mu.Lock()
@@ -167,8 +200,7 @@ func TestFourValidatorsCommitTheSameChain(t *testing.T) {
 	b.mu.Unlock()
 	h := chains[0].Head().Number.Uint64()
 	waitHeight(h+5, 0, 1, 2)
-	cancel()
-	wg.Wait()
+	c.stop()
 	// Same block at every height on every node that has it.
 	for num := uint64(1); num <= chains[0].Head().Number.Uint64(); num++ {
 		var want common.Hash
@@ -182,12 +214,12 @@ func TestFourValidatorsCommitTheSameChain(t *testing.T) {
 			} else if blk.Hash() != want {
 				t.Fatalf("fork at height %d", num)
 			}
-			c, err := chains[i].Certificate(num, blk.Hash())
-			if err != nil || c == nil {
+			ct, err := chains[i].Certificate(num, blk.Hash())
+			if err != nil || ct == nil {
 				t.Fatalf("node %d block %d: no certificate", i, num)
 			}
 			vals, _ := chains[i].ValidatorsFor(num)
-			if _, err := c.Verify(blk.Hash(), vals); err != nil {
+			if _, err := ct.Verify(blk.Hash(), vals); err != nil {
 				t.Fatalf("node %d block %d: %v", i, num, err)
 			}
 		}
@@ -354,76 +386,19 @@ func TestRunStopsWhileCommittingBackToBack(t *testing.T) {
 // its ParentCommit.
 func TestSlowValidatorSealReachesNextBlock(t *testing.T) {
 	const n = 4
-	keys := make([]*ecdsa.PrivateKey, n)
-	g := genesis.Dev()
-	g.Validators = nil
-	for i := range keys {
-		keys[i], _ = crypto.ToECDSA(crypto.Keccak256([]byte(fmt.Sprintf("engine-test-slow-%d", i))))
-		g.Validators = append(g.Validators, crypto.PubkeyToAddress(keys[i].PublicKey))
-	}
 	// Engine i runs validator i in sorted order: the proposer of (h, 0) is
 	// engine h mod 4, so engine 2 proposes block 2 and engine 3 is slow.
-	slices.SortFunc(keys, func(a, b *ecdsa.PrivateKey) int {
-		return crypto.PubkeyToAddress(a.PublicKey).Cmp(crypto.PubkeyToAddress(b.PublicKey))
-	})
 	const slow = 3
-	slowAddr := crypto.PubkeyToAddress(keys[slow].PublicKey)
 	// A block period well above one height's latency: the proposer of block
 	// 2 waits that long after committing block 1, while the held COMMIT
 	// arrives within milliseconds.
 	const period = time.Second
-	g.BlockPeriodMs = math.HexOrDecimal64(period / time.Millisecond)
-	b := &bus{down: map[int]bool{}}
-	b.hold = func(from int, data []byte) bool {
+	c := newBusCluster(t, n, "engine-test-slow", true, period, func(from int, data []byte) bool {
 		m, err := ibft.DecodeMessage(data)
 		return err == nil && from == slow && m.Height == 1 && (m.Code == ibft.MsgCommit || m.Code == ibft.MsgCertificate)
-	}
-	chains := make([]*state.Chain, n)
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer cancel()
-	errs := make(chan error, n)
-	dir := t.TempDir()
-	for i := range n {
-		c, err := state.Open(state.OpenMemoryStore(), g, nil, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		chains[i] = c
-		e := New(Config{Key: keys[i], BlockPeriod: period, Tick: 10 * time.Millisecond,
-			WALPath: filepath.Join(dir, fmt.Sprintf("wal-%d", i))}, c, emptyPool{}, busPort{b, i})
-		b.engines = append(b.engines, e)
-	}
-	for _, e := range b.engines {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := e.Run(ctx); err != nil {
-				errs <- err
-			}
-		}()
-	}
-	waitHeight := func(target uint64, nodes ...int) {
-		t.Helper()
-		for deadline := time.Now().Add(30 * time.Second); ; {
-			ok := true
-			for _, i := range nodes {
-				ok = ok && chains[i].Head().Number.Uint64() >= target
-			}
-			if ok {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("height %d not reached", target)
-			}
-			select {
-			case err := <-errs:
-				t.Fatal(err)
-			case <-time.After(time.Millisecond):
-			}
-		}
-	}
+	})
+	b, chains, waitHeight, g := c.bus, c.chains, c.waitHeight, c.g
+	slowAddr := crypto.PubkeyToAddress(c.keys[slow].PublicKey)
 	waitHeight(1, 0, 1, 2)
 	if got := b.release(); got == 0 {
 		t.Fatal("the slow validator's COMMIT was not held back")
