@@ -23,7 +23,7 @@ func TestDevGenesisHashPinned(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := common.HexToHash("0xa527820cdbf99798ce82a3c42db2db1d46e8ad88bdc66bc6dd7419e743bd0abe")
+	want := common.HexToHash("0x9b70a9e7cfcf87a298513d53b5dea00b87cd6c26cd9fa76870dcaf7e6f337198")
 	if got := c.GenesisBlock().Hash(); got != want {
 		t.Fatalf("dev genesis hash %s, pinned %s", got, want)
 	}
@@ -41,7 +41,8 @@ func TestGenesisParamsSelectModules(t *testing.T) {
 		t.Fatal(err)
 	}
 	a, _ := state.Open(state.OpenMemoryStore(), g, mods, nil)
-	if len(mods.SystemContracts()) != 1 || a == nil {
-		t.Fatal("staking module missing")
+	sc := mods.SystemContracts()
+	if len(sc) != 2 || a == nil || sc[0].Name != "staking" || sc[1].Name != "credits" {
+		t.Fatalf("modules %v, want staking and credits", sc)
 	}
 }

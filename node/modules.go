@@ -6,6 +6,7 @@ import (
 	"github.com/emc-network/emcd/genesis"
 	"github.com/emc-network/emcd/jsonrpc"
 	"github.com/emc-network/emcd/staking"
+	"github.com/emc-network/emcd/staking/credits"
 	"github.com/emc-network/emcd/state/native"
 )
 
@@ -13,6 +14,7 @@ import (
 // module here is a consensus change: every node must run the same set.
 var moduleFactories = map[string]native.Factory{
 	staking.Name: staking.New,
+	credits.Name: credits.New,
 }
 
 // Modules is the chain-native module registry of one chain.

@@ -36,7 +36,35 @@ type Call struct {
 	Time        uint64
 
 	abi   *abi.ABI
-	wrote bool // set by every write; read-only methods must leave it false
+	wrote bool  // set by every write; read-only methods must leave it false
+	outer *Call // the calling module's Call, for a Call made by Host
+}
+
+// Host returns a Call on the module at addr, whose parsed ABI is moduleABI,
+// for that module's host API: Go functions a module exports so other modules
+// can ask it to change its own state (credits' Spend, say) without reaching
+// into its storage. The returned Call shares c's state, block context and
+// caller; its writes count as writes of c too, so a read-only method that
+// calls a mutating host API still fails the framework's check. Direct is
+// false and Value is zero: a host call never carries the transaction's value.
+func (c *Call) Host(addr common.Address, moduleABI *abi.ABI) *Call {
+	return &Call{
+		State:       c.State,
+		Module:      addr,
+		Caller:      c.Caller,
+		Value:       new(uint256.Int),
+		BlockNumber: c.BlockNumber,
+		Time:        c.Time,
+		abi:         moduleABI,
+		outer:       c,
+	}
+}
+
+// markWrote records a write on c and every Call it was made from.
+func (c *Call) markWrote() {
+	for x := c; x != nil; x = x.outer {
+		x.wrote = true
+	}
 }
 
 // Load reads the module's storage slot key.
@@ -51,7 +79,7 @@ func (c *Call) LoadUint(key common.Hash) *uint256.Int {
 
 // Store writes the module's storage slot key.
 func (c *Call) Store(key, value common.Hash) {
-	c.wrote = true
+	c.markWrote()
 	c.State.SetState(c.Module, key, value)
 }
 
@@ -63,7 +91,7 @@ func (c *Call) StoreUint(key common.Hash, v *uint256.Int) {
 // Pay moves amountWei from the module's balance to the account to. It fails,
 // moving nothing, if the module holds less.
 func (c *Call) Pay(to common.Address, amountWei *uint256.Int) error {
-	c.wrote = true
+	c.markWrote()
 	if c.State.GetBalance(c.Module).Lt(amountWei) {
 		return fmt.Errorf("%w: module balance below payment of %s wei", ErrInternal, amountWei)
 	}
@@ -72,11 +100,23 @@ func (c *Call) Pay(to common.Address, amountWei *uint256.Int) error {
 	return nil
 }
 
+// Burn destroys amountWei of the module's balance: the wei leaves the
+// supply, sent to no account. It fails, burning nothing, if the module holds
+// less. The caller records the burn in its own storage.
+func (c *Call) Burn(amountWei *uint256.Int) error {
+	c.markWrote()
+	if c.State.GetBalance(c.Module).Lt(amountWei) {
+		return fmt.Errorf("%w: module balance below burn of %s wei", ErrInternal, amountWei)
+	}
+	c.State.SubBalance(c.Module, amountWei, tracing.BalanceChangeUnspecified)
+	return nil
+}
+
 // Emit appends the ABI event name to the message's logs, from the module's
 // address. args are all the event's inputs in ABI order; indexed ones become
 // topics after the event ID, the rest are packed into the data.
 func (c *Call) Emit(name string, args ...any) error {
-	c.wrote = true
+	c.markWrote()
 	ev, ok := c.abi.Events[name]
 	if !ok {
 		return fmt.Errorf("%w: no event %q in ABI", ErrInternal, name)
