@@ -5,6 +5,9 @@ import (
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
+	"github.com/ethereum/go-ethereum/rpc"
+
+	"github.com/emc-network/emcd/staking/credits"
 )
 
 // emcAPI serves the emc namespace: chain-native modules and consensus.
@@ -44,4 +47,16 @@ func (api *emcAPI) Evidence(ctx context.Context) ([]Evidence, error) {
 		ev = []Evidence{}
 	}
 	return ev, err
+}
+
+// CreditsOf returns address's unspent Credits (whole units, hex like
+// eth_getBalance) at the given block (latest when absent), read through the
+// credits module's accessor on a state opened for this request alone. A
+// chain without the credits module reports zero, as for any empty account.
+func (api *emcAPI) CreditsOf(ctx context.Context, address common.Address, bnh *rpc.BlockNumberOrHash) (*hexutil.Big, error) {
+	st, _, err := stateAndHeader(api.b, latestOr(bnh))
+	if err != nil {
+		return nil, toRPCError(err)
+	}
+	return (*hexutil.Big)(credits.CreditsOf(st, address).ToBig()), st.Error()
 }

@@ -189,6 +189,23 @@ func (f *fakeBackend) mine(txs ...*types.Transaction) *types.Block {
 	return block
 }
 
+// mineState appends an empty block whose state is the head's changed by
+// mutate (storage a module would have written, without running it).
+func (f *fakeBackend) mineState(mutate func(*ethstate.StateDB)) *types.Block {
+	parent := f.CurrentBlock()
+	st, err := ethstate.New(parent.Root(), f.sdb)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	mutate(st)
+	header := f.header(parent, common.Hash{}, 0)
+	header.Root = f.commit(st, header.Number.Uint64())
+	block := types.NewBlock(header, &types.Body{Withdrawals: []*types.Withdrawal{}}, nil, trie.NewStackTrie(nil))
+	f.appendBlock(block, nil)
+	f.headFeed.Send(ChainHeadEvent{Block: block, Receipts: types.Receipts{}})
+	return block
+}
+
 func (f *fakeBackend) appendBlock(b *types.Block, receipts types.Receipts) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -18,7 +19,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ethereum/go-ethereum/common"
+	ethstate "github.com/ethereum/go-ethereum/core/state"
+	"github.com/ethereum/go-ethereum/core/tracing"
 	"github.com/ethereum/go-ethereum/rpc"
+	"github.com/holiman/uint256"
+
+	"github.com/emc-network/emcd/staking/credits"
+	"github.com/emc-network/emcd/state/native"
 )
 
 var rewrite = flag.Bool("rewrite", false, "rewrite golden transcripts in testdata/")
@@ -50,8 +58,26 @@ func newTestServer(t testing.TB) (*Server, *fakeBackend) {
 	return srv, b
 }
 
+// transcriptSetup prepares the fake chain of one transcript (by file name
+// without .txt) beyond newFakeBackend's common blocks, so the others keep
+// their hashes.
+var transcriptSetup = map[string]func(*fakeBackend){
+	// Block 3 gives devAddr 250 Credits and otherAddr 2^256-1 (the widest
+	// value the hex encoding must carry).
+	"emc_credits": func(f *fakeBackend) {
+		f.mineState(func(st *ethstate.StateDB) {
+			st.SetNonce(native.CreditsAddress, 1, tracing.NonceChangeGenesis) // as the module's genesis account: never EIP-161 empty
+			st.SetState(native.CreditsAddress, credits.CreditsKey(devAddr), common.BigToHash(big.NewInt(250)))
+			st.SetState(native.CreditsAddress, credits.CreditsKey(otherAddr), new(uint256.Int).SetAllOne().Bytes32())
+		})
+	},
+}
+
 func runTranscript(t *testing.T, file string) {
-	srv, _ := newTestServer(t)
+	srv, b := newTestServer(t)
+	if setup := transcriptSetup[strings.TrimSuffix(filepath.Base(file), ".txt")]; setup != nil {
+		setup(b)
+	}
 	content, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)

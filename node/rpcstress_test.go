@@ -344,6 +344,10 @@ func stressMethods() []stressMethod {
 		stressMethod{"emc_systemContracts", simple("emc_systemContracts")},
 		stressMethod{"emc_consensusStatus", simple("emc_consensusStatus")},
 		stressMethod{"emc_evidence", simple("emc_evidence")},
+		stressMethod{"emc_creditsOf", func(ctx context.Context, c *rpc.Client, e *stressEnv, rnd *rand.Rand) error {
+			n, _ := e.histBlock(rnd)
+			return callNoResult(ctx, c, "emc_creditsOf", e.devAddrs[rnd.IntN(len(e.devAddrs))], n)
+		}},
 		stressMethod{"net_version", simple("net_version")},
 		stressMethod{"net_listening", simple("net_listening")},
 		stressMethod{"net_peerCount", simple("net_peerCount")},
