@@ -141,7 +141,7 @@ testing only.`,
 	f.StringVar(&out, "out", "", "output directory (must not exist or be empty)")
 	f.IntVar(&basePort, "base-port", 20000, "first port; node k uses P+10k … P+10k+3")
 	f.DurationVar(&period, "block-period", time.Second, "block period (sub-second allowed)")
-	f.Uint64Var(&chainID, "chain-id", 4242, "chain id")
+	f.Uint64Var(&chainID, "chain-id", 4242, "chain id (4200–4299 marks a testnet: the signing CLI accepts --dev-account keys there)")
 	f.BoolVar(&noDevAccounts, "no-dev-accounts", false, "do not fund the test-mnemonic accounts")
 	return cmd
 }
