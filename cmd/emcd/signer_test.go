@@ -8,6 +8,8 @@ import (
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -98,5 +100,43 @@ func TestDevAccountRefusedOffTestChains(t *testing.T) {
 	}
 	if _, err := sendTx(t.Context(), nd, s, txRequest{}); !errors.Is(err, errNotTestChain) {
 		t.Fatalf("sendTx with a dev key on chain 1: %v", err)
+	}
+}
+
+func TestEndpoint(t *testing.T) {
+	for _, tc := range []struct {
+		f    rpcFlags
+		want string
+	}{
+		{rpcFlags{}, "http://127.0.0.1:8545"},
+		{rpcFlags{url: "ws://h:1"}, "ws://h:1"},
+		{rpcFlags{url: "http://a:1", rpcAddr: "127.0.0.1:2"}, "http://a:1"},
+		{rpcFlags{rpcAddr: "127.0.0.1:2"}, "http://127.0.0.1:2"},
+		{rpcFlags{rpcAddr: "0.0.0.0:3"}, "http://127.0.0.1:3"},
+		{rpcFlags{rpcAddr: ":4"}, "http://127.0.0.1:4"},
+	} {
+		if got := tc.f.endpoint(); got != tc.want {
+			t.Errorf("%+v: endpoint %s, want %s", tc.f, got, tc.want)
+		}
+	}
+}
+
+// TestDataDirConfigGivesRPC: with --datadir, the node's rpc.addr from
+// DATADIR/config.toml is where the CLI connects (here a server that only
+// knows eth_chainId, so emc_creditsOf fails there: proof it was reached).
+func TestDataDirConfigGivesRPC(t *testing.T) {
+	url := fakeChainID(t, "0x10d2")
+	dir := t.TempDir()
+	cfg := "[rpc]\naddr = \"" + strings.TrimPrefix(url, "http://") + "\"\n"
+	if err := os.WriteFile(filepath.Join(dir, "config.toml"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	root := newRootCmd()
+	root.SetArgs([]string{"credits", "balance", "0x000000000000000000000000000000000000b0b0", "--datadir", dir})
+	root.SetOut(io.Discard)
+	root.SetErr(io.Discard)
+	err := root.Execute()
+	if err == nil || !strings.Contains(err.Error(), "emc_creditsOf: not here") {
+		t.Fatalf("err %v, want the fake node's emc_creditsOf error", err)
 	}
 }

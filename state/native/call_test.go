@@ -1,0 +1,48 @@
+package native
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/state"
+	"github.com/ethereum/go-ethereum/core/tracing"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/holiman/uint256"
+)
+
+// TestHostAndBurn: writes through a Host call mark the outer call written
+// (so a read-only method cannot mutate through a host API), and Burn takes
+// wei out of the module's balance, refusing more than it holds.
+func TestHostAndBurn(t *testing.T) {
+	st, err := state.New(types.EmptyRootHash, state.NewDatabaseForTesting())
+	if err != nil {
+		t.Fatal(err)
+	}
+	outer := &Call{State: st, Module: JobsAddress, Caller: common.Address{1}, Value: uint256.NewInt(5), BlockNumber: 7}
+	h := outer.Host(CreditsAddress, nil)
+	if h.Module != CreditsAddress || h.Caller != outer.Caller || !h.Value.IsZero() || h.Direct || h.BlockNumber != 7 {
+		t.Fatalf("host call %+v", h)
+	}
+	_ = h.LoadUint(Slot(0))
+	if outer.wrote || h.wrote {
+		t.Fatal("a read marked a write")
+	}
+	h.StoreUint(Slot(0), uint256.NewInt(9))
+	if !outer.wrote || !h.wrote {
+		t.Fatal("a host write did not mark the outer call")
+	}
+	if got := LoadUint(st, CreditsAddress, Slot(0)); got.Uint64() != 9 {
+		t.Fatalf("host wrote %s at the wrong account", got)
+	}
+	st.SetBalance(CreditsAddress, uint256.NewInt(100), tracing.BalanceChangeUnspecified)
+	if err := h.Burn(uint256.NewInt(101)); !errors.Is(err, ErrInternal) {
+		t.Fatalf("burn beyond the balance: %v", err)
+	}
+	if err := h.Burn(uint256.NewInt(40)); err != nil {
+		t.Fatal(err)
+	}
+	if got := st.GetBalance(CreditsAddress); got.Uint64() != 60 {
+		t.Fatalf("balance after burn %s, want 60", got)
+	}
+}
