@@ -64,11 +64,11 @@ func isTestChainID(chainID *big.Int) bool {
 
 // Errors of the signing CLI.
 var (
-	errNoKeySource   = errors.New("no signing key: give --datadir DIR, --keystore DIR --password FILE, or --dev-account N")
-	errKeySources    = errors.New("give only one of --datadir, --keystore and --dev-account")
-	errNotTestChain  = errors.New("--dev-account keys are public (the test mnemonic): refused on a chain that is neither dev nor testnet")
-	errReverted      = errors.New("transaction reverted")
-	errReceiptTimout = errors.New("no receipt before the timeout")
+	errNoKeySource    = errors.New("no signing key: give --datadir DIR, --keystore DIR --password FILE, or --dev-account N")
+	errKeySources     = errors.New("give only one of --datadir, --keystore and --dev-account")
+	errNotTestChain   = errors.New("--dev-account keys are public (the test mnemonic): refused on a chain that is neither dev nor testnet")
+	errReverted       = errors.New("transaction reverted")
+	errReceiptTimeout = errors.New("no receipt before the timeout")
 )
 
 // rpcFlags are the flags of every command that talks to a node.
@@ -305,7 +305,6 @@ type txOutcome struct {
 	GasUsed      uint64         `json:"gasUsed"`
 	RevertReason string         `json:"revertReason,omitempty"`
 	Result       any            `json:"result,omitempty"`
-	receipt      *types.Receipt
 }
 
 // sendTx signs req with s and sends it over n: nonce from the pending state,
@@ -367,7 +366,6 @@ func sendTx(ctx context.Context, n *rpcNode, s *signer, req txRequest) (*txOutco
 	if err != nil {
 		return nil, fmt.Errorf("transaction %s: %w", hash.Hex(), err)
 	}
-	out.receipt = rcpt
 	bn := rcpt.BlockNumber.Uint64()
 	out.Block, out.GasUsed = &bn, rcpt.GasUsed
 	if rcpt.Status == types.ReceiptStatusSuccessful {
@@ -393,7 +391,7 @@ func awaitReceipt(ctx context.Context, c *ethclient.Client, hash common.Hash) (*
 		}
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("%w: %w", errReceiptTimout, ctx.Err())
+			return nil, fmt.Errorf("%w: %w", errReceiptTimeout, ctx.Err())
 		case <-tick.C:
 		}
 	}
