@@ -266,6 +266,7 @@ func (c *Chain) execute(ctx context.Context, header *types.Header, blockHash com
 	if tracer != nil {
 		cfg = *tracer
 	}
+	start, reads := time.Now(), c.reads.snapshot()
 	evm := c.NewEVM(header, statedb, cfg)
 	signer := types.MakeSigner(c.config, header.Number, header.Time)
 	RecoverSenders(signer, txs)
@@ -281,11 +282,15 @@ func (c *Chain) execute(ctx context.Context, header *types.Header, blockHash com
 		}
 		receipts = append(receipts, r)
 	}
-	return &execResult{
+	res := &execResult{
 		receipts: receipts,
 		gasUsed:  gp.CumulativeUsed(),
 		root:     statedb.IntermediateRoot(c.config.Rules(header.Number, true, header.Time)),
-	}, nil
+	}
+	if tracer == nil {
+		c.reads.observeExecution(reads, time.Since(start), statedb)
+	}
+	return res, nil
 }
 
 func (c *Chain) applyTx(ctx context.Context, evm *vm.EVM, gp *core.GasPool, statedb *ethstate.StateDB, header *types.Header, blockHash common.Hash, signer types.Signer, tx *types.Transaction, index int) (*types.Receipt, error) {
@@ -393,6 +398,7 @@ func (c *Chain) BuildBlock(ctx context.Context, txs TxSource, p BuildParams) (*t
 	if err != nil {
 		return nil, err
 	}
+	start, reads := time.Now(), c.reads.snapshot()
 	evm := c.NewEVM(header, statedb, vm.Config{})
 	signer := types.MakeSigner(c.config, header.Number, header.Time)
 	gp := core.NewGasPool(header.GasLimit)
@@ -436,6 +442,7 @@ func (c *Chain) BuildBlock(ctx context.Context, txs TxSource, p BuildParams) (*t
 	}
 	header.GasUsed = gp.CumulativeUsed()
 	header.Root = statedb.IntermediateRoot(c.config.Rules(header.Number, true, header.Time))
+	c.reads.observeExecution(reads, time.Since(start), statedb)
 	body := &types.Body{Transactions: included, Withdrawals: []*types.Withdrawal{}}
 	block := types.NewBlock(header, body, receipts, trieHasher())
 	if p.KeepExecution {

@@ -14,6 +14,7 @@ var (
 	certPrefix       = []byte("emc-cert-")   // certPrefix + num (uint64 big endian) + hash -> RLP(cert.Certificate)
 	genesisJSONKey   = []byte("emc-genesis") // genesisJSONKey -> genesis file bytes the chain was created from
 	schemaVersionKey = []byte("emc-schema")  // schemaVersionKey -> uint64 big endian schema version
+	stateSchemeKey   = []byte("emc-scheme")  // stateSchemeKey -> "path" or "hash"; absent: hash (stores made before schemes)
 )
 
 // schemaVersion is bumped on any incompatible change of the layout.
