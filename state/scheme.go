@@ -32,10 +32,10 @@ const (
 const (
 	// DefaultStateHistory is go-ethereum's default window (about 12.5 days
 	// at 12 s blocks, 2.5 days at 2 s blocks).
-	DefaultStateHistory uint64 = 90_000
-	DefaultTrieCleanMB         = 128
-	DefaultStateCleanMB        = 128
-	DefaultWriteBufferMB       = 64
+	DefaultStateHistory  uint64 = 90_000
+	DefaultTrieCleanMB          = 128
+	DefaultStateCleanMB         = 128
+	DefaultWriteBufferMB        = 64
 )
 
 var (
@@ -144,7 +144,7 @@ func trieConfig(scheme string, c StorageConfig) *triedb.Config {
 		return &triedb.Config{HashDB: &hashdb.Config{CleanCacheSize: c.TrieCleanMB << 20}}
 	}
 	return &triedb.Config{PathDB: &pathdb.Config{
-		StateHistory:    c.StateHistory,
+		StateHistory: c.StateHistory,
 		// Trie node history serves eth_getProof inside the window.
 		TrienodeHistory: int64(c.StateHistory),
 		// State history indexing makes every state inside the window
