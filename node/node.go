@@ -75,6 +75,11 @@ type Config struct {
 	GPU func() (gpu.Provider, error)
 	// TelemetryInterval is the GPU/host sampling period (default 5s).
 	TelemetryInterval time.Duration
+
+	// Storage chooses the state scheme, history window and cache sizes
+	// (zero: the data dir's scheme, path for a new one, and defaults).
+	// Its Metrics are replaced by ones on the node's registry.
+	Storage state.StorageConfig
 }
 
 // Node is a running emcd node.
@@ -143,13 +148,15 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 		db.Close()
 		return nil, err
 	}
-	chain, err := state.Open(db, g, modules, log)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	storage := cfg.Storage
+	storage.Metrics = state.NewMetrics(reg)
+	chain, err := state.OpenWithStorage(db, g, modules, log, storage)
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	poolCfg := txpool.DefaultConfig()
 	poolCfg.ChainConfig = chain.Config()
 	poolCfg.NextBaseFee = chain.NextBaseFee
@@ -446,6 +453,10 @@ func (n *Node) closeStores() error {
 		_ = n.net.host.Close()
 	}
 	n.pool.Close()
+	// The chain journals its in-memory state layers into the store first.
+	if err := n.chain.Close(); err != nil {
+		n.log.Error("closing chain state", "err", err)
+	}
 	if err := n.db.Close(); err != nil {
 		return fmt.Errorf("node: close store: %w", err)
 	}
