@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/rawdb"
@@ -25,14 +26,15 @@ const (
 	CatStateTrie    = "state_trie"    // trie nodes (by path or by hash)
 	CatStateFlat    = "state_flat"    // flat account and storage table (path scheme)
 	CatCode         = "code"          // contract code
-	CatHistory      = "history"       // state and trie node history files (path scheme, ancient/)
+	CatHistory      = "history"       // state history files: reverse diffs of accounts and slots (path scheme, ancient/state)
+	CatTrieHistory  = "trie_history"  // trie node history files, for proofs (path scheme, ancient/trienode)
 	CatHistoryIndex = "history_index" // indexes over the history, state root -> id lookups
 	CatMetadata     = "metadata"      // head pointers, genesis, config, journal of in-memory layers
 	CatOther        = "other"         // keys of no known category
 )
 
 var dbCategories = []string{CatHeaders, CatBodies, CatReceipts, CatCertificates, CatTxIndex, CatStateTrie,
-	CatStateFlat, CatCode, CatHistory, CatHistoryIndex, CatMetadata, CatOther}
+	CatStateFlat, CatCode, CatHistory, CatTrieHistory, CatHistoryIndex, CatMetadata, CatOther}
 
 // DBCategory is the size of one data category.
 type DBCategory struct {
@@ -112,8 +114,12 @@ func CollectDBStats(db ethdb.Database, dir string) (*DBStats, error) {
 			if err != nil {
 				return err
 			}
-			cats[CatHistory].Bytes += uint64(info.Size())
-			cats[CatHistory].Items++
+			cat := cats[CatHistory]
+			if rel, _ := filepath.Rel(ancient, path); strings.HasPrefix(rel, rawdb.MerkleTrienodeFreezerName+string(filepath.Separator)) {
+				cat = cats[CatTrieHistory]
+			}
+			cat.Bytes += uint64(info.Size())
+			cat.Items++
 		}
 		return nil
 	})

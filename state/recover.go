@@ -21,8 +21,7 @@ var ErrStateLost = errors.New("state: head state lost and not recoverable")
 // certificates and the head pointer survive a SIGKILL. The path scheme's
 // newest states, however, live in memory: up to 128 diff layers plus the
 // disk layer's write buffer (--cache.buffer MB of trie nodes) are flushed to
-// pebble only when the buffer fills, and journaled to pebble on a clean
-// Close. After an unclean shutdown the persisted state is therefore that of
+// pebble only when the buffer fills, and on a clean Close. After an unclean shutdown the persisted state is therefore that of
 // an older block. Every block after it is stored and certified, so Open
 // re-executes them, in order, on the persisted state until the head's state
 // is back; each re-executed block must reproduce its header's state root.
@@ -128,10 +127,15 @@ func (c *Chain) replayBlock(ctx context.Context, parent *types.Header, block *ty
 	return nil
 }
 
-// Close writes the path scheme's in-memory layers to the store (a journal
-// the next Open loads instead of replaying blocks) and releases the trie
-// database. The caller closes the store afterwards. InsertBlock must not run
-// concurrently or afterwards.
+// Close flushes the path scheme's in-memory layers into the store, so the
+// next Open starts from the head's state without replaying, and releases
+// the trie database. The caller closes the store afterwards. InsertBlock
+// fails with ErrClosed afterwards.
+//
+// go-ethereum journals the layers instead (tdb.Journal) to keep them for
+// reorgs; emcd's blocks are final once certified, so nothing needs the
+// layers, and flushing leaves a smaller data dir than a journal of 128
+// blocks of diffs (the state history keeps those blocks queryable).
 func (c *Chain) Close() error {
 	c.insertMu.Lock()
 	defer c.insertMu.Unlock()
@@ -141,8 +145,8 @@ func (c *Chain) Close() error {
 	c.closed = true
 	var err error
 	if c.scheme == SchemePath {
-		if jerr := c.triedb.Journal(c.Head().Root); jerr != nil {
-			err = fmt.Errorf("state: journal state layers: %w", jerr)
+		if ferr := c.triedb.Commit(c.Head().Root, false); ferr != nil {
+			err = fmt.Errorf("state: flush state layers: %w", ferr)
 		}
 	}
 	if cerr := c.triedb.Close(); cerr != nil && err == nil {

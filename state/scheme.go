@@ -3,6 +3,7 @@ package state
 import (
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/rawdb"
@@ -55,8 +56,14 @@ type StorageConfig struct {
 	// refused with ErrSchemeMismatch.
 	Scheme string
 	// StateHistory is how many recent blocks keep their state queryable
-	// under the path scheme (0: DefaultStateHistory).
+	// under the path scheme (0: DefaultStateHistory): accounts, storage and
+	// code, for eth_call, eth_getBalance and tracing.
 	StateHistory uint64
+	// TrienodeHistory is how many recent blocks also keep their trie nodes
+	// (path scheme), so eth_getProof works on them beyond the 128 blocks
+	// held in memory; 0 keeps none. It is off by default: it costs about
+	// as much disk as the rest of the history together (see doc.go).
+	TrienodeHistory uint64
 	// TrieCleanMB is the clean trie node cache (both schemes).
 	TrieCleanMB int
 	// StateCleanMB is the clean flat-state cache (path scheme).
@@ -144,9 +151,8 @@ func trieConfig(scheme string, c StorageConfig) *triedb.Config {
 		return &triedb.Config{HashDB: &hashdb.Config{CleanCacheSize: c.TrieCleanMB << 20}}
 	}
 	return &triedb.Config{PathDB: &pathdb.Config{
-		StateHistory: c.StateHistory,
-		// Trie node history serves eth_getProof inside the window.
-		TrienodeHistory: int64(c.StateHistory),
+		StateHistory:    c.StateHistory,
+		TrienodeHistory: trienodeHistory(c.TrienodeHistory),
 		// State history indexing makes every state inside the window
 		// readable (eth_call, eth_getBalance, tracing), not only the 128
 		// in-memory layers.
@@ -179,3 +185,12 @@ func (c *Chain) openTrieDB(sc StorageConfig, initialised bool) error {
 
 // Scheme returns the chain's state scheme, SchemePath or SchemeHash.
 func (c *Chain) Scheme() string { return c.scheme }
+
+// trienodeHistory maps emcd's setting (0: off) to go-ethereum's (-1: off,
+// 0: whole chain).
+func trienodeHistory(blocks uint64) int64 {
+	if blocks == 0 {
+		return -1
+	}
+	return int64(min(blocks, uint64(math.MaxInt64)))
+}

@@ -184,8 +184,9 @@ func TestCrashLosesNoBlock(t *testing.T) {
 	}
 }
 
-// TestCleanCloseNeedsNoReplay: the journal written by Close brings the
-// layers back without re-executing anything.
+// TestCleanCloseNeedsNoReplay: Close flushes the layers, so the next Open
+// re-executes nothing, and the states of the flushed blocks stay readable
+// (from the state history).
 func TestCleanCloseNeedsNoReplay(t *testing.T) {
 	dir := t.TempDir()
 	tc, db := openChainAt(t, dir, StorageConfig{})
@@ -206,6 +207,11 @@ func TestCleanCloseNeedsNoReplay(t *testing.T) {
 	if n := c.RecoveredBlocks(); n != 0 {
 		t.Fatalf("replayed %v blocks after a clean close", n)
 	}
+	h2 := c.HeaderByNumber(2)
+	st, err := waitState(t, c, h2.Root)
+	if err != nil || st.GetBalance(common.Address{7}).Uint64() != 10 {
+		t.Fatalf("state of block 2 after a clean close: %v", err)
+	}
 	if err := c.InsertBlock(t.Context(), c.GenesisBlock(), nil); !errors.Is(err, ErrNotNext) {
 		t.Fatalf("insert after reopen: %v", err)
 	}
@@ -220,7 +226,7 @@ func TestHistoryWindow(t *testing.T) {
 	}
 	const window = 8
 	dir := t.TempDir()
-	tc, db := openChainAt(t, dir, StorageConfig{StateHistory: window})
+	tc, db := openChainAt(t, dir, StorageConfig{StateHistory: window, TrienodeHistory: window})
 	defer closeClean(t, tc, db)
 	const blocks = 150 // more than the 128 in-memory layers
 	for i := range blocks {
@@ -246,14 +252,41 @@ func TestHistoryWindow(t *testing.T) {
 	}
 }
 
-// waitState opens root, polling (up to 30 s) while go-ethereum's
-// background history indexer catches up.
+// TestHistoryWithoutTrienodes: by default the window serves state reads
+// but not proofs below the in-memory layers.
+func TestHistoryWithoutTrienodes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("mines 140 blocks")
+	}
+	dir := t.TempDir()
+	tc, db := openChainAt(t, dir, StorageConfig{StateHistory: 8})
+	defer closeClean(t, tc, db)
+	const blocks = 140
+	for i := range blocks {
+		tc.mine(tc.transfer(0, uint64(i), common.Address{7}, big.NewInt(5)))
+	}
+	inside := tc.HeaderByNumber(blocks - 128 - 2)
+	st, err := waitState(t, tc.Chain, inside.Root)
+	if err != nil || st.GetBalance(common.Address{7}).Uint64() != 5*inside.Number.Uint64() {
+		t.Fatalf("state of block %d: %v", inside.Number, err)
+	}
+	if _, err := tc.StateDatabase().OpenTrie(inside.Root); err == nil {
+		t.Fatalf("account trie of block %d opened without trie node history", inside.Number)
+	}
+	if _, err := tc.StateDatabase().OpenTrie(tc.HeaderByNumber(blocks - 5).Root); err != nil {
+		t.Fatalf("account trie of a block in memory: %v", err)
+	}
+}
+
+// waitState opens root, retrying (up to 30 s) while go-ethereum's
+// background history indexer catches up: until it has, a historic state
+// answers "not available" (as in go-ethereum).
 func waitState(t *testing.T, c *Chain, root common.Hash) (*ethstate.StateDB, error) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		st, err := c.StateAt(root)
-		if err == nil || !strings.Contains(err.Error(), "indexed") || time.Now().After(deadline) {
+		if err == nil || time.Now().After(deadline) {
 			return st, err
 		}
 		time.Sleep(10 * time.Millisecond)
