@@ -205,7 +205,7 @@ func runScale(tb testing.TB, cfg scaleConfig) *scaleResult {
 	var elapsed time.Duration
 	for start := 0; start < cfg.accounts; start += cfg.blockTxs {
 		n := min(cfg.blockTxs, cfg.accounts-start)
-		parallel(n, func(i int) { addrs[start+i] = crypto.PubkeyToAddress(scaleKey(start+i).PublicKey) })
+		parallel(n, func(i int) { addrs[start+i] = crypto.PubkeyToAddress(scaleKey(start + i).PublicKey) })
 		batch := make([]scaleTx, n)
 		for i := range batch {
 			batch[i] = scaleTx{key: funders[i], nonce: uint64(start / cfg.blockTxs), to: addrs[start+i], value: oneEth}
