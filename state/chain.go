@@ -66,6 +66,10 @@ type Chain struct {
 
 	insertMu sync.Mutex
 	closed   bool // Close ran (guarded by insertMu)
+	// unflushed is set once a block changed the state: the path scheme
+	// then holds layers above its disk layer for Close to flush (guarded
+	// by insertMu).
+	unflushed bool
 	head     atomic.Pointer[types.Header]
 	headFeed event.Feed
 
@@ -520,6 +524,7 @@ func (c *Chain) commit(block *types.Block, res *execResult, statedb *ethstate.St
 	if root != block.Root() {
 		return fmt.Errorf("%w: committed root %s != header root %s", ErrInvalidBlock, root, block.Root())
 	}
+	c.unflushed = c.unflushed || root != c.Head().Root
 	// The hash scheme writes the block's trie nodes now. The path scheme
 	// keeps them in its layers and flushes in batches; recover.go rebuilds
 	// what a crash loses.

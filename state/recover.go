@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/rawdb"
 	ethstate "github.com/ethereum/go-ethereum/core/state"
 	"github.com/ethereum/go-ethereum/core/types"
@@ -97,7 +98,7 @@ func (c *Chain) hasLiveState(h *types.Header) bool {
 // the head pointer (which Open has not set yet).
 func (c *Chain) canonicalBlock(n uint64) *types.Block {
 	hash := rawdb.ReadCanonicalHash(c.db, n)
-	if hash == ([32]byte{}) {
+	if hash == (common.Hash{}) {
 		return nil
 	}
 	return rawdb.ReadBlock(c.db, hash, n)
@@ -124,6 +125,7 @@ func (c *Chain) replayBlock(ctx context.Context, parent *types.Header, block *ty
 	if root != block.Root() {
 		return fmt.Errorf("%w: replayed block %d root %s, header says %s", ErrInvalidBlock, block.NumberU64(), root, block.Root())
 	}
+	c.unflushed = c.unflushed || root != parent.Root
 	return nil
 }
 
@@ -144,7 +146,7 @@ func (c *Chain) Close() error {
 	}
 	c.closed = true
 	var err error
-	if c.scheme == SchemePath {
+	if c.scheme == SchemePath && c.unflushed {
 		if ferr := c.triedb.Commit(c.Head().Root, false); ferr != nil {
 			err = fmt.Errorf("state: flush state layers: %w", ferr)
 		}
