@@ -70,8 +70,8 @@ type Chain struct {
 	// then holds layers above its disk layer for Close to flush (guarded
 	// by insertMu).
 	unflushed bool
-	head     atomic.Pointer[types.Header]
-	headFeed event.Feed
+	head      atomic.Pointer[types.Header]
+	headFeed  event.Feed
 
 	// validated caches the execution of blocks checked by ValidateBlock, so
 	// InsertBlock of the same block does not execute it again.
