@@ -179,10 +179,12 @@ func OpenWithStorage(db ethdb.Database, g *genesis.Genesis, modules Modules, log
 	if head == nil {
 		return nil, fmt.Errorf("state: head header %d %s missing: store corrupt", num, headHash)
 	}
+	// The head goes in first: replayed blocks read older headers through
+	// it (BLOCKHASH, module hooks).
+	c.head.Store(head)
 	if c.recovered, err = c.recoverHead(context.Background(), head); err != nil {
 		return nil, err
 	}
-	c.head.Store(head)
 	c.log.Info("chain opened", "head", num, "hash", headHash, "genesis", block.Hash(), "chain_id", c.config.ChainID, "scheme", c.scheme)
 	opened = true
 	return c, nil
