@@ -69,9 +69,10 @@ type Chain struct {
 	// unflushed is set once a block changed the state: the path scheme
 	// then holds layers above its disk layer for Close to flush (guarded
 	// by insertMu).
-	unflushed bool
-	head      atomic.Pointer[types.Header]
-	headFeed  event.Feed
+	unflushed     bool
+	flushInterval uint64 // StorageConfig.FlushInterval
+	head          atomic.Pointer[types.Header]
+	headFeed      event.Feed
 
 	// validated caches the execution of blocks checked by ValidateBlock, so
 	// InsertBlock of the same block does not execute it again.
@@ -527,6 +528,9 @@ func (c *Chain) commit(block *types.Block, res *execResult, statedb *ethstate.St
 		return fmt.Errorf("%w: committed root %s != header root %s", ErrInvalidBlock, root, block.Root())
 	}
 	c.unflushed = c.unflushed || root != c.Head().Root
+	if err := c.flattenLayers(number, root); err != nil {
+		return err
+	}
 	// The hash scheme writes the block's trie nodes now. The path scheme
 	// keeps them in its layers and flushes in batches; recover.go rebuilds
 	// what a crash loses.

@@ -126,7 +126,7 @@ func (c *Chain) replayBlock(ctx context.Context, parent *types.Header, block *ty
 		return fmt.Errorf("%w: replayed block %d root %s, header says %s", ErrInvalidBlock, block.NumberU64(), root, block.Root())
 	}
 	c.unflushed = c.unflushed || root != parent.Root
-	return nil
+	return c.flattenLayers(block.NumberU64(), root)
 }
 
 // Close flushes the path scheme's in-memory layers into the store, so the

@@ -28,8 +28,10 @@ import (
 	"fmt"
 	"math/big"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -49,17 +51,21 @@ var (
 	scaleTransfers = flag.Int("scale.transfers", 100_000, "BenchmarkStateScale: transfers between random existing accounts")
 	scaleSchemes   = flag.String("scale.schemes", "path,hash", "BenchmarkStateScale: state schemes")
 	scaleBlockTxs  = flag.Int("scale.blocktxs", 1000, "BenchmarkStateScale: transactions per block")
+	scaleProfile   = flag.String("scale.cpuprofile", "", "BenchmarkStateScale: write a CPU profile of the transfer phase to this file")
+	scaleFlush     = flag.Uint64("scale.flush", 0, "BenchmarkStateScale: StorageConfig.FlushInterval (0: off, the default)")
 	scaleKeepDir   = flag.String("scale.dir", "", "BenchmarkStateScale: keep the data dirs under this directory (default: temporary)")
 )
 
 type scaleConfig struct {
-	scheme    string
-	accounts  int // accounts the growth phase creates
-	transfers int // transfers between random existing accounts afterwards
-	blockTxs  int // transactions per block (and funders in genesis)
-	dir       string
-	seed      uint64
-	progress  func(format string, args ...any) // nil: quiet
+	scheme        string
+	accounts      int // accounts the growth phase creates
+	transfers     int // transfers between random existing accounts afterwards
+	blockTxs      int // transactions per block (and funders in genesis)
+	dir           string
+	seed          uint64
+	progress      func(format string, args ...any) // nil: quiet
+	cpuProfile    string                           // profile the transfer phase into this file
+	flushInterval uint64
 }
 
 type scaleResult struct {
@@ -148,11 +154,13 @@ func runScale(tb testing.TB, cfg scaleConfig) *scaleResult {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	c, err := OpenWithStorage(db, g, nil, nil, StorageConfig{Scheme: cfg.scheme})
+	c, err := OpenWithStorage(db, g, nil, nil, StorageConfig{Scheme: cfg.scheme, FlushInterval: cfg.flushInterval})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	signer := types.LatestSignerForChainID(c.Config().ChainID)
+	// The chain's own signer, as the pool uses: the sender it caches in
+	// each transaction is the one the executor looks up.
+	signer := types.LatestSigner(c.Config())
 	sealKey := genesis.DevSignerKey()
 	coinbase := crypto.PubkeyToAddress(sealKey.PublicKey)
 	res := &scaleResult{}
@@ -223,6 +231,17 @@ func runScale(tb testing.TB, cfg scaleConfig) *scaleResult {
 	nonces := make(map[int]uint64)
 	keys := make(map[int]*ecdsa.PrivateKey)
 	elapsed = 0
+	if cfg.cpuProfile != "" {
+		f, err := os.Create(cfg.cpuProfile)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			tb.Fatal(err)
+		}
+		defer f.Close()
+		defer pprof.StopCPUProfile()
+	}
 	for done := 0; done < cfg.transfers; {
 		n := min(cfg.blockTxs, cfg.transfers-done)
 		batch := make([]scaleTx, n)
@@ -250,6 +269,9 @@ func runScale(tb testing.TB, cfg scaleConfig) *scaleResult {
 		}
 	}
 	res.transfers, res.transferSeconds = cfg.transfers, elapsed.Seconds()
+	if cfg.cpuProfile != "" {
+		pprof.StopCPUProfile()
+	}
 	head := c.Head()
 
 	// A crash: drop the in-memory layers, reopen, time the replay.
@@ -376,7 +398,7 @@ func BenchmarkStateScale(b *testing.B) {
 					dir = filepath.Join(*scaleKeepDir, fmt.Sprintf("%s-%d", scheme, n))
 				}
 				res := runScale(b, scaleConfig{scheme: scheme, accounts: n, transfers: *scaleTransfers, blockTxs: *scaleBlockTxs,
-					dir: dir, seed: 1, progress: progress})
+					dir: dir, seed: 1, progress: progress, cpuProfile: *scaleProfile, flushInterval: *scaleFlush})
 				b.ReportMetric(res.transferTPS(), "transfer-tx/s")
 				b.ReportMetric(res.growTPS(), "grow-tx/s")
 				b.ReportMetric(res.bytesPerTx(), "datadir-B/tx")

