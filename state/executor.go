@@ -267,6 +267,12 @@ func (c *Chain) execute(ctx context.Context, header *types.Header, blockHash com
 		cfg = *tracer
 	}
 	start, reads := time.Now(), c.reads.snapshot()
+	if tracer == nil {
+		// Load the trie paths of touched accounts on another core while
+		// the transactions run, as go-ethereum's block processing does.
+		statedb.StartPrefetcher("chain", nil)
+		defer statedb.StopPrefetcher()
+	}
 	evm := c.NewEVM(header, statedb, cfg)
 	signer := types.MakeSigner(c.config, header.Number, header.Time)
 	RecoverSenders(signer, txs)
@@ -399,6 +405,8 @@ func (c *Chain) BuildBlock(ctx context.Context, txs TxSource, p BuildParams) (*t
 		return nil, err
 	}
 	start, reads := time.Now(), c.reads.snapshot()
+	statedb.StartPrefetcher("miner", nil)
+	defer statedb.StopPrefetcher()
 	evm := c.NewEVM(header, statedb, vm.Config{})
 	signer := types.MakeSigner(c.config, header.Number, header.Time)
 	gp := core.NewGasPool(header.GasLimit)

@@ -308,12 +308,13 @@ func TestHistoryWithoutTrienodes(t *testing.T) {
 	}
 }
 
-// waitState opens root, retrying (up to 30 s) while go-ethereum's
+// waitState opens root, retrying (up to 90 s) while go-ethereum's
 // background history indexer catches up: until it has, a historic state
-// answers "not available" (as in go-ethereum).
+// answers "not available" (as in go-ethereum). The indexer's first pass
+// after an open can wait for its 15 s heartbeat.
 func waitState(t *testing.T, c *Chain, root common.Hash) (*ethstate.StateDB, error) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(90 * time.Second)
 	for {
 		st, err := c.StateAt(root)
 		if err == nil || time.Now().After(deadline) {
