@@ -129,8 +129,10 @@ func (r *readCounter) observeExecution(start blockReads, elapsed time.Duration, 
 	accounts, slots := statedb.AccountLoaded, statedb.StorageLoaded
 	m.StateReads.WithLabelValues(readAccount).Add(float64(accounts))
 	m.StateReads.WithLabelValues(readStorage).Add(float64(slots))
-	if r.flat {
+	if r.flat && accounts > 0 {
 		m.CacheHitRatio.WithLabelValues(readAccount).Set(hitRatio(accounts, diskAccount))
+	}
+	if r.flat && slots > 0 {
 		m.CacheHitRatio.WithLabelValues(readStorage).Set(hitRatio(slots, diskStorage))
 	}
 }
