@@ -303,6 +303,12 @@ func TestHistoryWithoutTrienodes(t *testing.T) {
 	if _, err := tc.StateDatabase().OpenTrie(inside.Root); err == nil {
 		t.Fatalf("account trie of block %d opened without trie node history", inside.Number)
 	}
+	// Tracing replays a historical block on its parent's historic state.
+	block := tc.BlockByNumber(inside.Number.Uint64() + 1)
+	traced, err := tc.StateAtTransaction(t.Context(), block, 1)
+	if err != nil || traced.GetBalance(common.Address{7}).Uint64() != 5*block.NumberU64() {
+		t.Fatalf("state inside block %d after its first tx: %v", block.NumberU64(), err)
+	}
 	if _, err := tc.StateDatabase().OpenTrie(tc.HeaderByNumber(blocks - 5).Root); err != nil {
 		t.Fatalf("account trie of a block in memory: %v", err)
 	}
