@@ -35,11 +35,13 @@ type Backend interface {
 	Transaction(hash common.Hash) (tx *types.Transaction, blockHash common.Hash, blockNumber uint64, index uint64)
 
 	// State. StateAt opens the state after the block with the given header
-	// (any historical block: full history is kept). StateDatabase gives
-	// access to tries for eth_getProof. StateAt and StateAtTransaction return
-	// a StateDB that belongs to the caller alone: a StateDB is not safe for
-	// concurrent use even by readers, so an implementation must never cache
-	// one and hand it to two requests (opening one costs a trie root read).
+	// (any block under the hash scheme; under the path scheme the last
+	// --history.state blocks, else go-ethereum's "historical state ... is
+	// not available"). StateDatabase gives access to tries for eth_getProof.
+	// StateAt and StateAtTransaction return a StateDB that belongs to the
+	// caller alone: a StateDB is not safe for concurrent use even by
+	// readers, so an implementation must never cache one and hand it to two
+	// requests (opening one costs a trie root read).
 	StateAt(header *types.Header) (*ethstate.StateDB, error)
 	StateDatabase() ethstate.Database
 	// StateAtTransaction returns the state of block's parent with the block's

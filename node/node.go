@@ -77,6 +77,11 @@ type Config struct {
 	GPU func() (gpu.Provider, error)
 	// TelemetryInterval is the GPU/host sampling period (default 5s).
 	TelemetryInterval time.Duration
+
+	// Storage chooses the state scheme, history window and cache sizes
+	// (zero: the data dir's scheme, path for a new one, and defaults).
+	// Its Metrics are replaced by ones on the node's registry.
+	Storage state.StorageConfig
 }
 
 // Node is a running emcd node.
@@ -146,13 +151,15 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 		db.Close()
 		return nil, err
 	}
-	chain, err := state.Open(db, g, modules, log)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	storage := cfg.Storage
+	storage.Metrics = state.NewMetrics(reg)
+	chain, err := state.OpenWithStorage(db, g, modules, log, storage)
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	poolCfg := txpool.DefaultConfig()
 	poolCfg.ChainConfig = chain.Config()
 	poolCfg.NextBaseFee = chain.NextBaseFee
@@ -466,6 +473,10 @@ func (n *Node) closeStores() error {
 		n.net.close()
 	}
 	n.pool.Close()
+	// The chain journals its in-memory state layers into the store first.
+	if err := n.chain.Close(); err != nil {
+		n.log.Error("closing chain state", "err", err)
+	}
 	if err := n.db.Close(); err != nil {
 		return fmt.Errorf("node: close store: %w", err)
 	}

@@ -78,3 +78,14 @@ func get(db ethdb.KeyValueReader, key []byte) ([]byte, error) {
 	}
 	return b, nil
 }
+
+func writeStateScheme(db ethdb.KeyValueWriter, scheme string) error {
+	return db.Put(stateSchemeKey, []byte(scheme))
+}
+
+// readStateScheme returns the recorded state scheme, "" when none is
+// recorded.
+func readStateScheme(db ethdb.KeyValueReader) (string, error) {
+	b, err := get(db, stateSchemeKey)
+	return string(b), err
+}

@@ -36,6 +36,7 @@ func benchChain(b *testing.B, n int, dir string) (*Chain, []*ecdsa.PrivateKey) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	b.Cleanup(func() { _ = c.Close() })
 	return c, keys
 }
 

@@ -10,6 +10,7 @@ import (
 	"math/big"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/math"
@@ -36,6 +37,8 @@ var (
 	ErrInvalidBlock = errors.New("state: invalid block")
 	// ErrNoGenesis is returned by Open for an empty store without a genesis.
 	ErrNoGenesis = errors.New("state: store is empty and no genesis was given")
+	// ErrClosed is returned by InsertBlock after Close.
+	ErrClosed = errors.New("state: chain is closed")
 )
 
 // HeadEvent announces a newly committed canonical block.
@@ -55,10 +58,21 @@ type Chain struct {
 	genesis *types.Block
 	modules Modules
 	log     *slog.Logger
+	scheme  string // SchemePath or SchemeHash
+	metrics *Metrics
+	reads   *readCounter // the store as the trie database sees it
+	// recovered is how many blocks Open re-executed (recover.go).
+	recovered int
 
 	insertMu sync.Mutex
-	head     atomic.Pointer[types.Header]
-	headFeed event.Feed
+	closed   bool // Close ran (guarded by insertMu)
+	// unflushed is set once a block changed the state: the path scheme
+	// then holds layers above its disk layer for Close to flush (guarded
+	// by insertMu).
+	unflushed     bool
+	flushInterval uint64 // StorageConfig.FlushInterval
+	head          atomic.Pointer[types.Header]
+	headFeed      event.Feed
 
 	// validated caches the execution of blocks checked by ValidateBlock, so
 	// InsertBlock of the same block does not execute it again.
@@ -76,10 +90,17 @@ type validatedBlock struct {
 // maxValidated bounds the ValidateBlock cache (proposals of a few rounds).
 const maxValidated = 8
 
-// Open opens the chain in db. An empty store is initialised from g; a
-// non-empty one must have been created from the same genesis (g may be nil
-// to use the stored one).
+// Open opens the chain in db with the default StorageConfig. An empty store
+// is initialised from g; a non-empty one must have been created from the
+// same genesis (g may be nil to use the stored one).
 func Open(db ethdb.Database, g *genesis.Genesis, modules Modules, log *slog.Logger) (*Chain, error) {
+	return OpenWithStorage(db, g, modules, log, StorageConfig{})
+}
+
+// OpenWithStorage is Open with a choice of state scheme, history window and
+// cache sizes. After an unclean shutdown it re-executes the stored blocks
+// whose state was lost (see recover.go) before returning.
+func OpenWithStorage(db ethdb.Database, g *genesis.Genesis, modules Modules, log *slog.Logger, sc StorageConfig) (*Chain, error) {
 	if modules == nil {
 		modules = NoModules{}
 	}
@@ -98,15 +119,14 @@ func Open(db ethdb.Database, g *genesis.Genesis, modules Modules, log *slog.Logg
 			return nil, fmt.Errorf("state: stored genesis: %w", err)
 		}
 	}
-	tdb := triedb.NewDatabase(db, triedb.HashDefaults)
+	sc = sc.withDefaults()
 	c := &Chain{
 		db:      db,
-		triedb:  tdb,
-		sdb:     ethstate.NewMPTDatabase(tdb, ethstate.NewCodeDB(db)),
 		config:  g.ChainConfig(),
 		gen:     g,
 		modules: modules,
 		log:     log.With("component", "chain"),
+		metrics: sc.Metrics,
 	}
 	block, err := c.genesisBlock(ethstate.NewDatabaseForTesting())
 	if err != nil {
@@ -115,9 +135,6 @@ func Open(db ethdb.Database, g *genesis.Genesis, modules Modules, log *slog.Logg
 	storedHash := rawdb.ReadCanonicalHash(db, 0)
 	switch {
 	case storedHash == (common.Hash{}):
-		if err := c.commitGenesis(); err != nil {
-			return nil, err
-		}
 	case storedHash != block.Hash():
 		return nil, fmt.Errorf("%w: stored genesis %s, given genesis %s", ErrGenesisMismatch, storedHash, block.Hash())
 	default:
@@ -139,6 +156,20 @@ func Open(db ethdb.Database, g *genesis.Genesis, modules Modules, log *slog.Logg
 				ErrGenesisMismatch, block.Hash(), g.ChainID, storedChainID(stored))
 		}
 	}
+	if err := c.openTrieDB(sc, storedHash != (common.Hash{})); err != nil {
+		return nil, err
+	}
+	opened := false
+	defer func() {
+		if !opened {
+			_ = c.triedb.Close()
+		}
+	}()
+	if storedHash == (common.Hash{}) {
+		if err := c.commitGenesis(); err != nil {
+			return nil, err
+		}
+	}
 	c.genesis = block
 	headHash := rawdb.ReadHeadBlockHash(db)
 	num, ok := rawdb.ReadHeaderNumber(db, headHash)
@@ -149,11 +180,14 @@ func Open(db ethdb.Database, g *genesis.Genesis, modules Modules, log *slog.Logg
 	if head == nil {
 		return nil, fmt.Errorf("state: head header %d %s missing: store corrupt", num, headHash)
 	}
-	if _, err := ethstate.New(head.Root, c.sdb); err != nil {
-		return nil, fmt.Errorf("state: head state %s missing: %w", head.Root, err)
-	}
+	// The head goes in first: replayed blocks read older headers through
+	// it (BLOCKHASH, module hooks).
 	c.head.Store(head)
-	c.log.Info("chain opened", "head", num, "hash", headHash, "genesis", block.Hash(), "chain_id", c.config.ChainID)
+	if c.recovered, err = c.recoverHead(context.Background(), head); err != nil {
+		return nil, err
+	}
+	c.log.Info("chain opened", "head", num, "hash", headHash, "genesis", block.Hash(), "chain_id", c.config.ChainID, "scheme", c.scheme)
+	opened = true
 	return c, nil
 }
 
@@ -233,6 +267,9 @@ func (c *Chain) commitGenesis() error {
 		return err
 	}
 	if err := writeSchemaVersion(batch); err != nil {
+		return err
+	}
+	if err := writeStateScheme(batch, c.scheme); err != nil {
 		return err
 	}
 	if err := batch.Write(); err != nil {
@@ -401,6 +438,9 @@ func (c *Chain) ValidatorsFor(number uint64) ([]common.Address, error) {
 func (c *Chain) InsertBlock(ctx context.Context, block *types.Block, commit *cert.Certificate) error {
 	c.insertMu.Lock()
 	defer c.insertMu.Unlock()
+	if c.closed {
+		return ErrClosed
+	}
 
 	parent := c.Head()
 	if block.ParentHash() != parent.Hash() || block.NumberU64() != parent.Number.Uint64()+1 {
@@ -481,6 +521,7 @@ func (c *Chain) validate(ctx context.Context, parent *types.Header, block *types
 
 // commit persists an executed, validated block and makes it the head.
 func (c *Chain) commit(block *types.Block, res *execResult, statedb *ethstate.StateDB, commit *cert.Certificate) error {
+	start := time.Now()
 	number := block.NumberU64()
 	root, err := statedb.Commit(c.config.Rules(block.Number(), true, block.Time()), number)
 	if err != nil {
@@ -489,8 +530,17 @@ func (c *Chain) commit(block *types.Block, res *execResult, statedb *ethstate.St
 	if root != block.Root() {
 		return fmt.Errorf("%w: committed root %s != header root %s", ErrInvalidBlock, root, block.Root())
 	}
-	if err := c.triedb.Commit(root, false); err != nil {
-		return fmt.Errorf("state: commit trie of block %d: %w", number, err)
+	c.unflushed = c.unflushed || root != c.Head().Root
+	if err := c.flattenLayers(number, root); err != nil {
+		return err
+	}
+	// The hash scheme writes the block's trie nodes now. The path scheme
+	// keeps them in its layers and flushes in batches; recover.go rebuilds
+	// what a crash loses.
+	if c.scheme == SchemeHash {
+		if err := c.triedb.Commit(root, false); err != nil {
+			return fmt.Errorf("state: commit trie of block %d: %w", number, err)
+		}
 	}
 	batch := c.db.NewBatch()
 	rawdb.WriteBlock(batch, block)
@@ -508,6 +558,7 @@ func (c *Chain) commit(block *types.Block, res *execResult, statedb *ethstate.St
 	if err := syncStore(c.db); err != nil {
 		return err
 	}
+	c.metrics.BlockCommit.Observe(time.Since(start).Seconds())
 	c.head.Store(block.Header())
 	// Give subscribers receipts with every derived field filled.
 	receipts := res.receipts

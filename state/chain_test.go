@@ -49,6 +49,7 @@ func newTestChain(t *testing.T, dir string) *testChain {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = c.Close() })
 	keys, err := genesis.DevAccountKeys(3)
 	if err != nil {
 		t.Fatal(err)
@@ -207,6 +208,9 @@ func TestReopenPebbleKeepsChain(t *testing.T) {
 	tc := newTestChain(t, dir)
 	tc.mine(tc.transfer(0, 0, common.Address{7}, big.NewInt(5)))
 	b2 := tc.mine(tc.transfer(0, 1, common.Address{7}, big.NewInt(5)))
+	if err := tc.Close(); err != nil {
+		t.Fatal(err)
+	}
 	if err := tc.DB().Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -219,6 +223,7 @@ func TestReopenPebbleKeepsChain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer c.Close()
 	if c.Head().Hash() != b2.Hash() {
 		t.Fatalf("head %d after reopen, want %d", c.Head().Number, b2.NumberU64())
 	}

@@ -11,9 +11,14 @@
 // InsertBlock path.
 //
 // Persistence: chain data uses go-ethereum's rawdb layout; world state uses
-// go-ethereum's trie database with the hash scheme, so every historical state
-// stays queryable. Each InsertBlock writes the block, its receipts, indexes,
-// state trie nodes and the new head, then syncs pebble's WAL before
-// returning, so a SIGKILL at any moment loses nothing that was reported
-// committed.
+// go-ethereum's trie database in the scheme the data dir was created with
+// (scheme.go): path (default: latest state with flat reads, a bounded window
+// of state history read through history.go) or hash (archive). Each
+// InsertBlock writes the block, its receipts, indexes and the new head, then
+// syncs pebble's WAL before returning, so a SIGKILL at any moment loses no
+// block that was reported committed; the path scheme's in-memory state
+// layers are flushed by Close and, after a crash, rebuilt by re-executing the
+// stored blocks (recover.go). dbstats.go sizes the store's data categories;
+// metrics.go holds the storage and execution metrics; scale_test.go is the
+// state-at-scale benchmark.
 package state

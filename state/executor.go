@@ -266,6 +266,13 @@ func (c *Chain) execute(ctx context.Context, header *types.Header, blockHash com
 	if tracer != nil {
 		cfg = *tracer
 	}
+	start, reads := time.Now(), c.reads.snapshot()
+	if tracer == nil {
+		// Load the trie paths of touched accounts on another core while
+		// the transactions run, as go-ethereum's block processing does.
+		statedb.StartPrefetcher("chain", nil)
+		defer statedb.StopPrefetcher()
+	}
 	evm := c.NewEVM(header, statedb, cfg)
 	signer := types.MakeSigner(c.config, header.Number, header.Time)
 	RecoverSenders(signer, txs)
@@ -281,11 +288,15 @@ func (c *Chain) execute(ctx context.Context, header *types.Header, blockHash com
 		}
 		receipts = append(receipts, r)
 	}
-	return &execResult{
+	res := &execResult{
 		receipts: receipts,
 		gasUsed:  gp.CumulativeUsed(),
 		root:     statedb.IntermediateRoot(c.config.Rules(header.Number, true, header.Time)),
-	}, nil
+	}
+	if tracer == nil {
+		c.reads.observeExecution(reads, time.Since(start), statedb)
+	}
+	return res, nil
 }
 
 func (c *Chain) applyTx(ctx context.Context, evm *vm.EVM, gp *core.GasPool, statedb *ethstate.StateDB, header *types.Header, blockHash common.Hash, signer types.Signer, tx *types.Transaction, index int) (*types.Receipt, error) {
@@ -393,6 +404,9 @@ func (c *Chain) BuildBlock(ctx context.Context, txs TxSource, p BuildParams) (*t
 	if err != nil {
 		return nil, err
 	}
+	start, reads := time.Now(), c.reads.snapshot()
+	statedb.StartPrefetcher("miner", nil)
+	defer statedb.StopPrefetcher()
 	evm := c.NewEVM(header, statedb, vm.Config{})
 	signer := types.MakeSigner(c.config, header.Number, header.Time)
 	gp := core.NewGasPool(header.GasLimit)
@@ -436,6 +450,7 @@ func (c *Chain) BuildBlock(ctx context.Context, txs TxSource, p BuildParams) (*t
 	}
 	header.GasUsed = gp.CumulativeUsed()
 	header.Root = statedb.IntermediateRoot(c.config.Rules(header.Number, true, header.Time))
+	c.reads.observeExecution(reads, time.Since(start), statedb)
 	body := &types.Body{Transactions: included, Withdrawals: []*types.Withdrawal{}}
 	block := types.NewBlock(header, body, receipts, trieHasher())
 	if p.KeepExecution {

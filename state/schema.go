@@ -14,6 +14,20 @@ var (
 	certPrefix       = []byte("emc-cert-")   // certPrefix + num (uint64 big endian) + hash -> RLP(cert.Certificate)
 	genesisJSONKey   = []byte("emc-genesis") // genesisJSONKey -> genesis file bytes the chain was created from
 	schemaVersionKey = []byte("emc-schema")  // schemaVersionKey -> uint64 big endian schema version
+	stateSchemeKey   = []byte("emc-scheme")  // stateSchemeKey -> "path" or "hash"; absent: hash (stores made before schemes)
+)
+
+// go-ethereum rawdb prefixes that rawdb does not export, mirrored here only
+// to classify keys in DBStats (rawdb's own layout; emcd never writes them
+// directly).
+var (
+	rawdbHeaderPrefix       = []byte("h")                // h + num (uint64 big endian) + hash -> header; h + num + "n" -> canonical hash
+	rawdbHeaderNumberPrefix = []byte("H")                // H + hash -> num (uint64 big endian)
+	rawdbBodyPrefix         = []byte("b")                // b + num (uint64 big endian) + hash -> body
+	rawdbReceiptsPrefix     = []byte("r")                // r + num (uint64 big endian) + hash -> receipts
+	rawdbTxLookupPrefix     = []byte("l")                // l + tx hash -> block number
+	rawdbStateIDPrefix      = []byte("L")                // L + state root -> path-scheme state id
+	rawdbConfigPrefix       = []byte("ethereum-config-") // ethereum-config- + genesis hash -> chain config JSON
 )
 
 // schemaVersion is bumped on any incompatible change of the layout.

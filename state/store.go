@@ -2,6 +2,7 @@ package state
 
 import (
 	"fmt"
+	"path/filepath"
 
 	"github.com/ethereum/go-ethereum/core/rawdb"
 	"github.com/ethereum/go-ethereum/ethdb"
@@ -14,14 +15,30 @@ const (
 	storeHandles = 512
 )
 
-// OpenStore opens (creating if needed) the pebble database in dir.
+// AncientDir is where, under the store's directory, the path scheme keeps
+// its state history (append-only flat files, as go-ethereum does).
+const AncientDir = "ancient"
+
+// OpenStore opens (creating if needed) the pebble database in dir. The
+// path scheme's state history lives in dir/ancient.
 func OpenStore(dir string) (ethdb.Database, error) {
 	kv, err := pebble.New(dir, storeCacheMB, storeHandles, "emcd/chaindata/", false)
 	if err != nil {
 		return nil, fmt.Errorf("open pebble store %s: %w", dir, err)
 	}
-	return rawdb.NewDatabase(kv), nil
+	return &ancientDirDB{Database: rawdb.NewDatabase(kv), ancient: filepath.Join(dir, AncientDir)}, nil
 }
+
+// ancientDirDB gives the path scheme a directory for its state history
+// freezer while blocks, receipts and indexes stay in pebble: go-ethereum's
+// chain freezer (which would move old blocks out of pebble in a background
+// goroutine) is not used.
+type ancientDirDB struct {
+	ethdb.Database
+	ancient string
+}
+
+func (db *ancientDirDB) AncientDatadir() (string, error) { return db.ancient, nil }
 
 // OpenMemoryStore returns an in-memory database for tests.
 func OpenMemoryStore() ethdb.Database { return rawdb.NewMemoryDatabase() }

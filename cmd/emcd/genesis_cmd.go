@@ -45,7 +45,7 @@ chain with another genesis is refused.`,
 				return err
 			}
 			defer dd.Unlock()
-			hash, err := openGenesis(gen, dd.ChainData())
+			hash, err := openGenesis(gen, dd.ChainData(), g.storage.config())
 			if err != nil {
 				return err
 			}
@@ -65,7 +65,7 @@ chain with another genesis is refused.`,
 }
 
 // openGenesis commits gen into the store at dir (or checks it matches).
-func openGenesis(gen *genesis.Genesis, dir string) (common.Hash, error) {
+func openGenesis(gen *genesis.Genesis, dir string, sc state.StorageConfig) (common.Hash, error) {
 	mods, err := node.LoadModules(gen)
 	if err != nil {
 		return common.Hash{}, err
@@ -75,8 +75,11 @@ func openGenesis(gen *genesis.Genesis, dir string) (common.Hash, error) {
 		return common.Hash{}, err
 	}
 	defer db.Close()
-	c, err := state.Open(db, gen, mods, nil)
+	c, err := state.OpenWithStorage(db, gen, mods, nil, sc)
 	if err != nil {
+		return common.Hash{}, err
+	}
+	if err := c.Close(); err != nil {
 		return common.Hash{}, err
 	}
 	return c.GenesisBlock().Hash(), nil

@@ -38,6 +38,7 @@ type globals struct {
 	logLevel  string
 	logFormat string
 	dev       bool
+	storage   storageFlags
 }
 
 func (g *globals) resolvedDataDir() *config.DataDir {
@@ -95,6 +96,7 @@ Quick start: emcd --dev   (a single-node dev chain with funded accounts)`,
 	pf.StringVar(&g.logLevel, "log.level", "info", "log level: debug, info, warn, error")
 	pf.StringVar(&g.logFormat, "log.format", "text", "log format: text or json")
 	pf.BoolVar(&g.dev, "dev", false, "dev mode: single node with all roles, fixed dev genesis and signer, funded unlocked accounts")
+	g.storage.register(pf)
 	nf.register(root)
 
 	root.AddCommand(newVersionCmd(), newAccountCmd(g))

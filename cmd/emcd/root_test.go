@@ -18,7 +18,7 @@ func runRoot(t *testing.T, args ...string) (map[string]string, error) {
 	root := newRootCmd()
 	got := map[string]string{}
 	root.RunE = func(cmd *cobra.Command, _ []string) error {
-		for _, name := range []string{"rpc.addr", "log.level", "role", "dev.period"} {
+		for _, name := range []string{"rpc.addr", "log.level", "role", "dev.period", "state.scheme", "history.state", "cache.buffer"} {
 			got[name] = cmd.Flags().Lookup(name).Value.String()
 		}
 		return nil
@@ -50,6 +50,22 @@ func TestConfigFileInDataDirIsLoaded(t *testing.T) {
 	}
 	if got["rpc.addr"] != "127.0.0.1:2222" || got["log.level"] != "warn" || got["role"] != "router" {
 		t.Fatalf("precedence flag > env > file broken: %v", got)
+	}
+}
+
+func TestStorageSettingsFromFileAndEnv(t *testing.T) {
+	dir := t.TempDir()
+	cfg := "[state]\nscheme = \"hash\"\n[history]\nstate = 1000\n"
+	if err := os.WriteFile(filepath.Join(dir, "config.toml"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("EMCD_CACHE_BUFFER", "16")
+	got, err := runRoot(t, "--datadir", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got["state.scheme"] != "hash" || got["history.state"] != "1000" || got["cache.buffer"] != "16" {
+		t.Fatalf("storage settings not applied: %v", got)
 	}
 }
 

@@ -43,6 +43,7 @@ func runNode(cmd *cobra.Command, g *globals, nf *nodeFlags) error {
 		DevPeriod:    nf.devPeriod,
 		DevAccounts:  g.dev && !nf.noDevAccounts,
 		GPU:          func() (gpu.Provider, error) { return nf.gpu.open(g, os.Stderr) },
+		Storage:      g.storage.config(),
 	}
 	log.Info("emcd starting", "version", versionString(), "role", nf.role, "dev", g.dev, "datadir", dd.Path)
 	n, err := node.New(cfg, log)
