@@ -93,6 +93,16 @@ func (e *stressEnv) histBlock(rnd *rand.Rand) (string, *types.Header) {
 	return hexutil.EncodeUint64(h.Number.Uint64()), h
 }
 
+// recentBlock returns one of the last 32 canonical blocks, hex: under the
+// path scheme (the default) eth_getProof answers only for the blocks whose
+// trie nodes are still in memory (the newest 128) unless trie node history
+// is kept (--history.trienode).
+func (e *stressEnv) recentBlock(rnd *rand.Rand) (string, *types.Header) {
+	head := e.node.Chain().Head().Number.Uint64()
+	h := e.node.Chain().HeaderByNumber(head - rnd.Uint64N(min(head, 31)+1))
+	return hexutil.EncodeUint64(h.Number.Uint64()), h
+}
+
 // stressMethod is one entry of the readers' table.
 type stressMethod struct {
 	name string
@@ -213,7 +223,15 @@ func stressMethods() []stressMethod {
 				return callNoResult(ctx, c, "eth_estimateGas", args, block(e, rnd))
 			}},
 			stressMethod{"eth_getProof/" + blk, func(ctx context.Context, c *rpc.Client, e *stressEnv, rnd *rand.Rand) error {
-				return callNoResult(ctx, c, "eth_getProof", e.emitter, []string{"0x0", "0x1"}, block(e, rnd))
+				var at any = blk
+				switch blk {
+				case "historical":
+					at, _ = e.recentBlock(rnd)
+				case "byHash":
+					_, h := e.recentBlock(rnd)
+					at = byHash(h)
+				}
+				return callNoResult(ctx, c, "eth_getProof", e.emitter, []string{"0x0", "0x1"}, at)
 			}},
 		)
 	}
