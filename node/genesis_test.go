@@ -35,7 +35,7 @@ func TestGenesisParamsSelectModules(t *testing.T) {
 	if _, err := LoadModules(g); err == nil {
 		t.Fatal("a params entry naming no module was accepted")
 	}
-	g.Params = map[string]json.RawMessage{"staking": json.RawMessage(`{"minStakeWei": "5"}`)}
+	g.Params = map[string]json.RawMessage{"staking": json.RawMessage(`{"minComputeStakeWei": "5"}`)}
 	mods, err := LoadModules(g)
 	if err != nil {
 		t.Fatal(err)
