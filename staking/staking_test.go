@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"errors"
 	"math/big"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -600,5 +602,81 @@ func TestParams(t *testing.T) {
 	}
 	if _, err := staking.ParseParams(nil, 0); !errors.Is(err, native.ErrBadParams) {
 		t.Errorf("epoch length 0: %v", err)
+	}
+}
+
+// TestWorkedExample runs docs/economics.md's "Staking" example and checks
+// that every number it computes appears in the section in code font.
+func TestWorkedExample(t *testing.T) {
+	f := newFixture(t, "")
+	emcDec := func(v *uint256.Int) string { return new(uint256.Int).Div(v, emc(1)).Dec() }
+	itoa := func(v uint64) string { return uint256.NewInt(v).Dec() }
+	var shown []string
+	show := func(v ...string) { shown = append(shown, v...) }
+	show(emcDec(f.params.MinStakeWei[staking.RoleValidator]), emcDec(f.params.MinStakeWei[staking.RoleRouter]))
+
+	f.at(10, 0)
+	f.mustSend(alice, emc(1_000_000), "stake", validator, lock30)
+	p := staking.PositionOf(f.State, alice)
+	if p.UnlockEpoch != 40 || p.ChangeEpoch != 11 || !f.effective(alice, 10).IsZero() {
+		t.Fatalf("after the first stake: %+v", p)
+	}
+	show(emcDec(p.AmountWei), itoa(p.UnlockEpoch), itoa(p.ChangeEpoch))
+
+	f.at(20, 0)
+	f.mustSend(alice, emc(500_000), "stake", validator, lock7)
+	p = staking.PositionOf(f.State, alice)
+	if p.Lock != rewards.Lock30Days || p.UnlockEpoch != 40 || !p.AmountWei.Eq(emc(1_500_000)) || p.ChangeEpoch != 21 ||
+		!f.effective(alice, 20).Eq(emc(1_000_000)) {
+		t.Fatalf("after adding: %+v", p)
+	}
+	show("500000", itoa(p.UnlockEpoch), emcDec(p.AmountWei), itoa(p.ChangeEpoch))
+
+	f.at(40, 0)
+	f.mustRevert(alice, nil, staking.ErrBelowMinimum, "unstake", emc(600_000).ToBig())
+	show("600000", emcDec(new(uint256.Int).Sub(p.AmountWei, emc(600_000))))
+	f.mustSend(alice, nil, "unstake", emc(500_000).ToBig())
+	p = staking.PositionOf(f.State, alice)
+	if !p.AmountWei.Eq(emc(1_000_000)) || p.ChangeEpoch != 41 || !f.effective(alice, 40).Eq(emc(1_500_000)) ||
+		len(p.Unbonding) != 1 || p.Unbonding[0].ReleaseEpoch != 48 {
+		t.Fatalf("after unstaking: %+v", p)
+	}
+	show(emcDec(p.AmountWei), itoa(p.ChangeEpoch), emcDec(f.effective(alice, 40)), emcDec(p.Unbonding[0].AmountWei), itoa(p.Unbonding[0].ReleaseEpoch))
+
+	f.at(47, 0)
+	f.mustRevert(alice, nil, staking.ErrNothingToWithdraw, "withdraw")
+	f.at(48, 0)
+	before := f.State.GetBalance(alice).Clone()
+	res, _ := f.send(alice, nil, "withdraw")
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	paid := new(uint256.Int).Sub(f.State.GetBalance(alice), before)
+	paid.Add(paid, nativetest.Fee(res.gasUsed))
+	if !paid.Eq(emc(500_000)) || !f.State.GetBalance(stakingAddr).Eq(emc(1_000_000)) {
+		t.Fatalf("withdraw paid %s, module holds %s", paid, f.State.GetBalance(stakingAddr))
+	}
+	show(itoa(f.epoch()), emcDec(paid), emcDec(f.State.GetBalance(stakingAddr)))
+
+	raw, err := os.ReadFile(filepath.Join("..", "docs", "economics.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(raw), "\n## Staking\n")
+	if !ok {
+		t.Fatal(`docs/economics.md has no "## Staking" section`)
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	for _, w := range shown {
+		if !strings.Contains(section, "`"+w+"`") {
+			t.Errorf("the Staking section lacks `%s`", w)
+		}
+	}
+	var lockEpochs []string
+	for _, e := range f.params.LockEpochs {
+		lockEpochs = append(lockEpochs, itoa(e))
+	}
+	if w := "`[" + strings.Join(lockEpochs, ", ") + "]`"; !strings.Contains(section, w) {
+		t.Errorf("the Staking section lacks %s", w)
 	}
 }
