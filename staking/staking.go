@@ -25,36 +25,42 @@ const MaxPage = 100
 // zero-to-non-zero SSTORE (20000) or reset (2900), plus logs (375 + 375 per
 // topic + 8 per data byte) and value transfers (9000).
 const (
-	// StakeGas: a first stake: 8 slots read (amount, meta, prev,
-	// changeEpoch, role total, owner index, owners length, signer claim)
-	// 16,800 + 8 fresh writes 160,000 + Staked log (2 topics, 160 bytes)
-	// 2,405 = 179,205, rounded up.
-	StakeGas = 179_300
-	// UnstakeGas: 9 slots read (amount, meta, prev, changeEpoch, role
-	// total, unbonding length, last entry ×2, total unbonding) 18,900 + 8
-	// fresh writes 160,000 + Unstaked log (2 topics, 96 bytes) 1,893 =
-	// 180,793, rounded up.
-	UnstakeGas = 180_800
-	// SetSignerGas: 6 slots read (meta, amount, signer, two claims, the
-	// signer's owner index) 12,600 + 3 fresh writes 60,000 + SignerSet log
-	// (3 topics) 1,500 = 74,100.
+	// StakeGas: a first stake: 9 slots touched (signer claim, meta,
+	// amount, role total, owners length, owners[n], owner index, prev,
+	// changeEpoch) 18,900 + 8 fresh writes 160,000 + Staked log (2 topics,
+	// 160 bytes) 2,405 = 181,305, rounded up.
+	StakeGas = 181_400
+	// UnstakeGas: a new unbonding entry: 10 slots touched (amount, meta,
+	// unbonding length, last entry's release, new entry ×2, total
+	// unbonding, role total, prev, changeEpoch) 21,000 + 8 fresh writes
+	// 160,000 + Unstaked log (2 topics, 96 bytes) 1,893 = 182,893, rounded
+	// up.
+	UnstakeGas = 182_900
+	// SetSignerGas: 6 slots touched (meta, amount, the new signer's claim
+	// and owner index, the stored signer, the old signer's claim) 12,600 +
+	// 3 fresh writes 60,000 + SignerSet log (3 topics) 1,500 = 74,100.
 	SetSignerGas = 74_100
-	// WithdrawBaseGas: 9 slots read (unbonding length, amount, meta, prev,
-	// changeEpoch, owner index, owners length, last owner, total
-	// unbonding) 18,900 + 9 resets 26,100 + transfer 9,000 + Withdrawn log
-	// 1,381 = 55,381, rounded up; withdraw() declares WithdrawBaseGas +
-	// MaxUnbonding × WithdrawGasPerEntry.
-	WithdrawBaseGas = 55_400
-	// WithdrawGasPerEntry: an entry's 2 slots read 4,200 and 2 resets 5,800.
+	// WithdrawBaseGas: the last withdraw of a position that is not last in
+	// the owners list: 11 slots touched (unbonding length, total
+	// unbonding, amount, changeEpoch, meta, prev, owner index, owners
+	// length, owners[i], owners[last], the moved owner's index) 23,100 +
+	// 10 resets 29,000 + transfer 9,000 + Withdrawn log (2 topics, 32
+	// bytes) 1,381 = 62,481, rounded up; withdraw() declares
+	// WithdrawBaseGas + MaxUnbonding × WithdrawGasPerEntry.
+	WithdrawBaseGas = 62_500
+	// WithdrawGasPerEntry: an entry's 2 slots touched 4,200 and 2 resets
+	// (moved or cleared; entry slots are never zero) 5,800.
 	WithdrawGasPerEntry = 10_000
 	// ViewGas is totalStake()'s cost and unbondingOf()'s and owners()'s
 	// base: one cold slot 2,100 + 100 dispatch.
 	ViewGas = 2_200
-	// StakeOfGas: 3 cold slots + dispatch.
+	// StakeOfGas: 3 cold slots (amount, meta, signer) + dispatch.
 	StakeOfGas = 6_400
 	// EntryViewGas is unbondingOf()'s cost per possible entry
-	// (MaxUnbonding) and owners()'s per returned owner: 2 cold slots.
+	// (MaxUnbonding): 2 cold slots.
 	EntryViewGas = 4_200
+	// OwnersGasPerItem is owners()'s cost per returned owner: 1 cold slot.
+	OwnersGasPerItem = 2_100
 )
 
 // Revert reasons of the module's methods.
@@ -358,8 +364,9 @@ func (m *Module) stakeOf(c *native.Call, args []any) ([]any, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: owner is %T", native.ErrBadInput, args[0])
 	}
-	p := PositionOf(c.State, a)
-	return []any{uint8(p.Role), p.AmountWei.ToBig(), uint8(p.Lock), p.UnlockEpoch, p.Signer}, nil
+	base := positionBase(a)
+	md := decodeMeta(c.LoadUint(field(base, fieldMeta)))
+	return []any{uint8(md.role), c.LoadUint(field(base, fieldAmount)).ToBig(), uint8(md.lock), md.unlockEpoch, signerOf(c.State, a)}, nil
 }
 
 func (m *Module) unbondingOf(c *native.Call, args []any) ([]any, error) {
@@ -367,10 +374,10 @@ func (m *Module) unbondingOf(c *native.Call, args []any) ([]any, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: owner is %T", native.ErrBadInput, args[0])
 	}
-	p := PositionOf(c.State, a)
-	amounts := make([]*big.Int, len(p.Unbonding))
-	releases := make([]uint64, len(p.Unbonding))
-	for i, u := range p.Unbonding {
+	entries := UnbondingOf(c.State, a)
+	amounts := make([]*big.Int, len(entries))
+	releases := make([]uint64, len(entries))
+	for i, u := range entries {
 		amounts[i], releases[i] = u.AmountWei.ToBig(), u.ReleaseEpoch
 	}
 	return []any{amounts, releases}, nil
@@ -392,11 +399,11 @@ func (m *Module) owners(c *native.Call, args []any) ([]any, error) {
 	return []any{Owners(c.State, offset, limit)}, nil
 }
 
-// ownersGas is owners()'s input-dependent gas: EntryViewGas per entry of the
-// (clamped) limit.
+// ownersGas is owners()'s input-dependent gas: OwnersGasPerItem per entry
+// of the (clamped) limit.
 func ownersGas(args []any) uint64 {
 	_, limit := pageArgs(args)
-	return limit * EntryViewGas
+	return limit * OwnersGasPerItem
 }
 
 // pageArgs decodes owners()'s offset and limit, clamping limit to MaxPage

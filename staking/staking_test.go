@@ -680,3 +680,33 @@ func TestWorkedExample(t *testing.T) {
 		t.Errorf("the Staking section lacks %s", w)
 	}
 }
+
+// TestViewGas: each view charges its declared gas (unbondingOf by the
+// maxUnbonding param, owners by the clamped page).
+func TestViewGas(t *testing.T) {
+	f := newFixture(t, `{"maxUnbonding": 5}`)
+	f.mustSend(alice, emc(1), "stake", compute, lockNone)
+	huge := new(big.Int).Lsh(big.NewInt(1), 200)
+	for _, tc := range []struct {
+		data []byte
+		gas  uint64
+	}{
+		{f.pack("stakeOf", alice), staking.StakeOfGas},
+		{f.pack("unbondingOf", alice), staking.ViewGas + 5*staking.EntryViewGas},
+		{f.pack("totalStake", compute), staking.ViewGas},
+		{f.pack("owners", big.NewInt(0), big.NewInt(3)), staking.ViewGas + 3*staking.OwnersGasPerItem},
+		{f.pack("owners", huge, huge), staking.ViewGas + staking.MaxPage*staking.OwnersGasPerItem},
+	} {
+		res := f.Call(f.Msg(alice, &stakingAddr, nil, tc.data))
+		if res.Err != nil || res.UsedGas != declared(tc.data, tc.gas) {
+			t.Errorf("%x: gas %d (%v), want %d", tc.data[:4], res.UsedGas, res.Err, declared(tc.data, tc.gas))
+		}
+	}
+	if out := f.view("owners", huge, huge); len(out[0].([]common.Address)) != 0 {
+		t.Errorf("huge page = %v", out[0])
+	}
+	res := f.Call(f.Msg(alice, &stakingAddr, nil, f.pack("totalStake", uint8(3))))
+	if !errors.Is(res.Err, vm.ErrExecutionReverted) {
+		t.Errorf("totalStake(3): %v", res.Err)
+	}
+}

@@ -161,19 +161,32 @@ func PositionOf(s native.StateReader, owner common.Address) Position {
 		ChangeEpoch:   load(fieldChangeEpoch).Uint64(),
 		Lock:          m.lock,
 		UnlockEpoch:   m.unlockEpoch,
-		Signer:        owner,
+		Signer:        signerOf(s, owner),
+		Unbonding:     UnbondingOf(s, owner),
 	}
-	if sg := s.GetState(native.StakingAddress, field(base, fieldSigner)); sg != (common.Hash{}) {
-		p.Signer = common.BytesToAddress(sg[:])
+	return p
+}
+
+// signerOf returns owner's consensus signer: the one set, else owner.
+func signerOf(s native.StateReader, owner common.Address) common.Address {
+	if sg := s.GetState(native.StakingAddress, field(positionBase(owner), fieldSigner)); sg != (common.Hash{}) {
+		return common.BytesToAddress(sg[:])
 	}
-	n := load(fieldUnbonding).Uint64()
+	return owner
+}
+
+// UnbondingOf returns owner's unbonding entries, in release order.
+func UnbondingOf(s native.StateReader, owner common.Address) []Unbonding {
+	base := positionBase(owner)
+	n := native.LoadUint(s, native.StakingAddress, field(base, fieldUnbonding)).Uint64()
+	var out []Unbonding
 	for i := uint64(0); i < n && i < maxMaxUnbonding; i++ {
-		p.Unbonding = append(p.Unbonding, Unbonding{
+		out = append(out, Unbonding{
 			AmountWei:    native.LoadUint(s, native.StakingAddress, unbondingKey(base, i, false)),
 			ReleaseEpoch: native.LoadUint(s, native.StakingAddress, unbondingKey(base, i, true)).Uint64(),
 		})
 	}
-	return p
+	return out
 }
 
 // effectiveAt is the stake effective at epoch given the stored
