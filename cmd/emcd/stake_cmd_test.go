@@ -1,18 +1,24 @@
 package main
 
-// End-to-end test of `emcd stake` against a real `emcd --dev` process, plus
-// unit tests of its argument parsing. The dev genesis has 30,000-block
-// epochs and 10,000 EMC accounts (below the validator and router minimums),
-// so here everything happens in epoch 0 with compute stakes: releases and
-// successful withdraws, and setSigner by a validator, are covered by the
-// staking module's tests.
+// End-to-end tests of `emcd stake`, plus unit tests of its argument
+// parsing. The dev genesis has 30,000-block epochs and 10,000 EMC accounts
+// (below the validator and router minimums), so against `emcd --dev`
+// everything happens in epoch 0 with compute stakes; TestStakeCLIEpochs
+// runs a one-validator testnet with 4-block epochs and a 1 EMC validator
+// minimum for setSigner, the release epoch and a paying withdraw.
 
 import (
+	"context"
+	"crypto/ecdsa"
 	"encoding/json"
 	"math/big"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/crypto"
 
 	"github.com/emc-network/emcd/genesis"
@@ -177,4 +183,92 @@ func TestStakeCLIEndToEnd(t *testing.T) {
 			t.Errorf("%v: exit %d, stderr %q", args, r.code, r.stderr)
 		}
 	}
+}
+
+// TestStakeCLIEpochs runs `emcd stake` against a one-validator testnet
+// whose genesis has 4-block epochs and a 1 EMC validator minimum, so
+// epochs pass within the test: a validator stake, setSigner (and a second
+// owner refused the same signer), unstake, the release epoch reached, and
+// withdraw paying exactly once.
+func TestStakeCLIEpochs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-process test: skipped with -short")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	c := newCluster(t, 1, 0, 100*time.Millisecond)
+	p := c.procs["validator-1"]
+	genFile := filepath.Join(p.datadir, "genesis.json")
+	raw, err := os.ReadFile(genFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gen map[string]any
+	if err := json.Unmarshal(raw, &gen); err != nil {
+		t.Fatal(err)
+	}
+	gen["epochLength"] = 4
+	gen["params"] = map[string]any{"staking": map[string]any{"minValidatorStakeWei": "1000000000000000000"}}
+	if raw, err = json.Marshal(gen); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(genFile, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p.start()
+	waitFor(t, 90*time.Second, "the testnet past height 2", func() bool { return p.height(ctx) >= 2 })
+	url := p.rpcURL
+	signerAddr := "0x000000000000000000000000000000000000bEEF"
+
+	run := func(want int, args ...string) cliResult {
+		t.Helper()
+		r := runCLI(t, append(args, "--rpc", url)...)
+		if r.code != want {
+			t.Fatalf("%v: exit %d, want %d\n%s\n%s\nnode:\n%s", args, r.code, want, r.stdout, r.stderr, p.tail(30))
+		}
+		return r
+	}
+	r := run(0, "stake", "add", "--dev-account", "1", "--role", "validator", "--amount", "10")
+	if !strings.Contains(r.stdout, "staked 10 EMC as validator; position now 10 EMC") {
+		t.Fatalf("add: %s", r.stdout)
+	}
+	if r = run(0, "stake", "signer", signerAddr, "--dev-account", "1"); !strings.Contains(r.stdout, "signer set to "+signerAddr) {
+		t.Fatalf("signer: %s", r.stdout)
+	}
+	run(0, "stake", "add", "--dev-account", "2", "--role", "validator", "--amount", "3")
+	if r = run(1, "stake", "signer", signerAddr, "--dev-account", "2"); !strings.Contains(r.stderr, "staking: address is another owner's signer or an owner") {
+		t.Fatalf("second claim: %s", r.stderr)
+	}
+	r = run(0, "stake", "unstake", "--dev-account", "1", "--amount", "4", "--json")
+	v := decodeTxJSON(t, r)
+	pos, _ := v.Result["position"].(map[string]any)
+	entries, _ := pos["unbonding"].([]any)
+	if v.Status != "success" || len(entries) != 1 || !strings.EqualFold(pos["signer"].(string), signerAddr) {
+		t.Fatalf("unstake: %+v", v)
+	}
+	release, err := hexutil.DecodeUint64(entries[0].(map[string]any)["releaseEpoch"].(string))
+	if err != nil || release != *v.BlockNumber/4+1+7 {
+		t.Fatalf("release epoch %d (%v), unstaked in block %d", release, err, *v.BlockNumber)
+	}
+	if r = run(1, "stake", "withdraw", "--dev-account", "1"); !strings.Contains(r.stdout, "nothing released") {
+		t.Fatalf("early withdraw: %s", r.stdout)
+	}
+	waitFor(t, 2*time.Minute, "the release epoch", func() bool { return p.height(ctx) >= int64(release*4) })
+	if r = run(0, "stake", "withdraw", "--dev-account", "1"); !strings.Contains(r.stdout, "withdrew 4 EMC; 0 EMC still unbonding") {
+		t.Fatalf("withdraw: %s", r.stdout)
+	}
+	run(1, "stake", "withdraw", "--dev-account", "1")
+	st := stakeStatus(t, url, crypto.PubkeyToAddress(mustDevKey(t, 1).PublicKey).Hex())
+	if st.Amount != "0x53444835ec580000" || len(st.Unbonding) != 0 || !strings.EqualFold(st.Signer, signerAddr) {
+		t.Fatalf("final position %+v", st)
+	}
+}
+
+func mustDevKey(t *testing.T, i int) *ecdsa.PrivateKey {
+	t.Helper()
+	keys, err := genesis.DevAccountKeys(i + 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keys[i]
 }
