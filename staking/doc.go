@@ -46,8 +46,12 @@
 //     entry and reverts when none is released.
 //   - setSigner(s): only a validator position with stake may set one; s may
 //     not be the zero address, another owner's signer, or an address that
-//     owns a position (and an address claimed as a signer cannot stake).
-//     setSigner(own address) clears it. The signer defaults to the owner;
+//     owns a position; an address claimed as a signer cannot stake as a
+//     validator (its default signer, itself, would sign twice).
+//     setSigner(own address) clears it. The claim needs no consent of the
+//     signer key: an owner can claim an unused address and so keep it
+//     from validating under its own key (a follow-up can require the
+//     signer's signature over the owner). The signer defaults to the owner;
 //     changes apply to the state at once (the validator-set change reads
 //     the boundary's parent state). A claim stays with its owner when the
 //     position empties.

@@ -104,7 +104,7 @@ func (s *sim) predict(o op, a common.Address) bool {
 		if o.role >= staking.NumRoles || o.lock >= 5 || o.amt.IsZero() {
 			return false
 		}
-		if so, ok := staking.SignerOwner(f.State, a); ok && so != a {
+		if so, ok := staking.SignerOwner(f.State, a); ok && so != a && o.role == uint8(staking.RoleValidator) {
 			return false
 		}
 		if p.HasRole && p.Role != staking.Role(o.role) {

@@ -193,7 +193,8 @@ func (m *Module) stake(c *native.Call, args []any) ([]any, error) {
 	if c.Value.IsZero() {
 		return nil, ErrZeroAmount
 	}
-	if o, ok := SignerOwner(c.State, c.Caller); ok && o != c.Caller {
+	if o, ok := SignerOwner(c.State, c.Caller); ok && o != c.Caller && Role(role) == RoleValidator {
+		// Its default signer, itself, would sign for two validators.
 		return nil, fmt.Errorf("%w: %s is the signer of %s", ErrSignerTaken, c.Caller, o)
 	}
 	e := m.epoch(c)

@@ -359,10 +359,10 @@ func TestRules(t *testing.T) {
 			f.mustSend(bob, emc(1), "stake", compute, lockNone)
 			f.mustSend(alice, validatorMin, "stake", validator, lockNone)
 		}, method: "setSigner", args: []any{bob}, want: staking.ErrSignerTaken},
-		{name: "stake from someone's signer", setup: func(f *fixture) {
+		{name: "validator stake from someone's signer", setup: func(f *fixture) {
 			f.mustSend(bob, validatorMin, "stake", validator, lockNone)
 			f.mustSend(bob, nil, "setSigner", alice)
-		}, value: emc(1), method: "stake", args: []any{compute, lockNone}, want: staking.ErrSignerTaken},
+		}, value: validatorMin, method: "stake", args: []any{validator, lockNone}, want: staking.ErrSignerTaken},
 	}
 	gasOf := map[string]func(p staking.Params) uint64{
 		"stake":     func(staking.Params) uint64 { return staking.StakeGas },
@@ -491,13 +491,17 @@ func TestEffectiveValidators(t *testing.T) {
 		t.Error("dave still claimed")
 	}
 	f.mustSend(bob, nil, "setSigner", dave)
+	f.mustSend(dave, emc(1), "stake", compute, lockNone) // a claimed signer may hold a non-validator position
+	if vs, _ := staking.EffectiveValidators(f.State, 5); len(vs) != 2 || vs[0].Signer != dave || vs[1].Signer != alice {
+		t.Errorf("epoch 5 validators %+v", vs)
+	}
 	if out := f.view("stakeOf", bob); out[4].(common.Address) != dave {
 		t.Errorf("stakeOf(bob).signer = %v", out[4])
 	}
 	if got := u(f.view("totalStake", validator)[0]); !got.Eq(emc(3_000_000)) {
 		t.Errorf("totalStake(validator) = %s", got)
 	}
-	if got := f.view("owners", big.NewInt(0), big.NewInt(10))[0].([]common.Address); len(got) != 3 || got[0] != alice || got[1] != bob || got[2] != carol {
+	if got := f.view("owners", big.NewInt(0), big.NewInt(10))[0].([]common.Address); len(got) != 4 || got[0] != alice || got[1] != bob || got[2] != carol || got[3] != dave {
 		t.Errorf("owners() = %v", got)
 	}
 }
