@@ -86,9 +86,11 @@ type StakePosition struct {
 	Unbonding      []StakeEntry   `json:"unbonding"`
 }
 
-// LockNames are the lock terms' names, indexed by rewards.Lock, as
+// LockNames returns the lock terms' names, indexed by rewards.Lock, as
 // emc_stakeOf and the CLI spell them.
-var LockNames = [rewards.NumLocks]string{"0", "7d", "30d", "90d", "180d"}
+func LockNames() [rewards.NumLocks]string {
+	return [rewards.NumLocks]string{"0", "7d", "30d", "90d", "180d"}
+}
 
 // StakeOf returns address's staking position at the given block (latest
 // when absent), read through the staking module's accessor on a state
@@ -109,7 +111,7 @@ func (api *emcAPI) StakeOf(ctx context.Context, address common.Address, bnh *rpc
 		Unbonding:      []StakeEntry{},
 	}
 	if p.Lock < rewards.NumLocks {
-		out.LockName = LockNames[p.Lock]
+		out.LockName = LockNames()[p.Lock]
 	}
 	if p.HasRole {
 		r := p.Role.String()

@@ -88,12 +88,13 @@ func parseLock(s string) (uint8, error) {
 	if s == "none" {
 		s = "0"
 	}
-	for i, n := range jsonrpc.LockNames {
+	names := jsonrpc.LockNames()
+	for i, n := range names {
 		if n == s {
 			return uint8(i), nil
 		}
 	}
-	return 0, fmt.Errorf("--lock %q: want one of %s", s, strings.Join(jsonrpc.LockNames[:], ", "))
+	return 0, fmt.Errorf("--lock %q: want one of %s", s, strings.Join(names[:], ", "))
 }
 
 // stakeSend is the common path of the signing stake commands: unlock the
