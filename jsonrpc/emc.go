@@ -7,7 +7,9 @@ import (
 	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/rpc"
 
+	"github.com/emc-network/emcd/staking"
 	"github.com/emc-network/emcd/staking/credits"
+	"github.com/emc-network/emcd/staking/rewards"
 )
 
 // emcAPI serves the emc namespace: chain-native modules and consensus.
@@ -59,4 +61,64 @@ func (api *emcAPI) CreditsOf(ctx context.Context, address common.Address, bnh *r
 		return nil, toRPCError(err)
 	}
 	return (*hexutil.Big)(credits.CreditsOf(st, address).ToBig()), st.Error()
+}
+
+// StakeEntry is one unbonding entry in emc_stakeOf.
+type StakeEntry struct {
+	Amount       *hexutil.Big   `json:"amount"`
+	ReleaseEpoch hexutil.Uint64 `json:"releaseEpoch"`
+}
+
+// StakePosition is emc_stakeOf's answer: an owner's staking position.
+// Role is null for an owner without a position. Amount is the stake now; it
+// is effective from epoch EffectiveFrom on, and PreviousAmount before (the
+// snapshot rule: a change counts from the epoch after it). Lock is the lock
+// term's index (0 none, 1 7d, 2 30d, 3 90d, 4 180d), LockName its name.
+type StakePosition struct {
+	Role           *string        `json:"role"`
+	Amount         *hexutil.Big   `json:"amount"`
+	PreviousAmount *hexutil.Big   `json:"previousAmount"`
+	EffectiveFrom  hexutil.Uint64 `json:"effectiveFrom"`
+	Lock           hexutil.Uint64 `json:"lock"`
+	LockName       string         `json:"lockName"`
+	UnlockEpoch    hexutil.Uint64 `json:"unlockEpoch"`
+	Signer         common.Address `json:"signer"`
+	Unbonding      []StakeEntry   `json:"unbonding"`
+}
+
+// LockNames returns the lock terms' names, indexed by rewards.Lock, as
+// emc_stakeOf and the CLI spell them.
+func LockNames() [rewards.NumLocks]string {
+	return [rewards.NumLocks]string{"0", "7d", "30d", "90d", "180d"}
+}
+
+// StakeOf returns address's staking position at the given block (latest
+// when absent), read through the staking module's accessor on a state
+// opened for this request alone; amounts in hex wei, epochs in hex.
+func (api *emcAPI) StakeOf(ctx context.Context, address common.Address, bnh *rpc.BlockNumberOrHash) (*StakePosition, error) {
+	st, _, err := stateAndHeader(api.b, latestOr(bnh))
+	if err != nil {
+		return nil, toRPCError(err)
+	}
+	p := staking.PositionOf(st, address)
+	out := &StakePosition{
+		Amount:         (*hexutil.Big)(p.AmountWei.ToBig()),
+		PreviousAmount: (*hexutil.Big)(p.PrevAmountWei.ToBig()),
+		EffectiveFrom:  hexutil.Uint64(p.ChangeEpoch),
+		Lock:           hexutil.Uint64(p.Lock),
+		UnlockEpoch:    hexutil.Uint64(p.UnlockEpoch),
+		Signer:         p.Signer,
+		Unbonding:      []StakeEntry{},
+	}
+	if p.Lock < rewards.NumLocks {
+		out.LockName = LockNames()[p.Lock]
+	}
+	if p.HasRole {
+		r := p.Role.String()
+		out.Role = &r
+	}
+	for _, u := range p.Unbonding {
+		out.Unbonding = append(out.Unbonding, StakeEntry{Amount: (*hexutil.Big)(u.AmountWei.ToBig()), ReleaseEpoch: hexutil.Uint64(u.ReleaseEpoch)})
+	}
+	return out, st.Error()
 }

@@ -62,6 +62,8 @@ func newTestServer(t testing.TB) (*Server, *fakeBackend) {
 // without .txt) beyond newFakeBackend's common blocks, so the others keep
 // their hashes.
 var transcriptSetup = map[string]func(*fakeBackend){
+	// Block 3 runs the staking module: see stakeSetup.
+	"emc_stake": stakeSetup,
 	// Block 3 gives devAddr 250 Credits and otherAddr 2^256-1 (the widest
 	// value the hex encoding must carry).
 	"emc_credits": func(f *fakeBackend) {

@@ -7,7 +7,9 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 
 	"github.com/emc-network/emcd/genesis"
+	"github.com/emc-network/emcd/staking"
 	"github.com/emc-network/emcd/state"
+	"github.com/emc-network/emcd/state/native"
 )
 
 // The dev genesis (with this binary's chain-native modules) is fixed: a
@@ -35,7 +37,7 @@ func TestGenesisParamsSelectModules(t *testing.T) {
 	if _, err := LoadModules(g); err == nil {
 		t.Fatal("a params entry naming no module was accepted")
 	}
-	g.Params = map[string]json.RawMessage{"staking": json.RawMessage(`{"minStakeWei": "5"}`)}
+	g.Params = map[string]json.RawMessage{"staking": json.RawMessage(`{"minComputeStakeWei": "5"}`)}
 	mods, err := LoadModules(g)
 	if err != nil {
 		t.Fatal(err)
@@ -44,5 +46,26 @@ func TestGenesisParamsSelectModules(t *testing.T) {
 	sc := mods.SystemContracts()
 	if len(sc) != 2 || a == nil || sc[0].Name != "staking" || sc[1].Name != "credits" {
 		t.Fatalf("modules %v, want staking and credits", sc)
+	}
+}
+
+// TestStakingEpochLengthFromGenesis: the staking module counts epochs in
+// the genesis epochLength.
+func TestStakingEpochLengthFromGenesis(t *testing.T) {
+	g := genesis.Dev()
+	g.EpochLength = 7
+	mods, err := LoadModules(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, ok := mods.Lookup(native.StakingAddress)
+	if !ok {
+		t.Fatal("no staking module")
+	}
+	if got := m.(*staking.Module).Params().EpochLength; got != 7 {
+		t.Fatalf("staking epoch length %d, want the genesis' 7", got)
+	}
+	if staking.DefaultEpochLength != genesis.DefaultEpochLength {
+		t.Fatalf("staking.DefaultEpochLength %d != genesis.DefaultEpochLength %d", staking.DefaultEpochLength, genesis.DefaultEpochLength)
 	}
 }

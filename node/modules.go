@@ -10,11 +10,14 @@ import (
 	"github.com/emc-network/emcd/state/native"
 )
 
-// moduleFactories lists every chain-native module this binary runs. Adding a
-// module here is a consensus change: every node must run the same set.
-var moduleFactories = map[string]native.Factory{
-	staking.Name: staking.New,
-	credits.Name: credits.New,
+// moduleFactories lists every chain-native module this binary runs, for a
+// chain with genesis g. Adding a module here is a consensus change: every
+// node must run the same set.
+func moduleFactories(g *genesis.Genesis) map[string]native.Factory {
+	return map[string]native.Factory{
+		staking.Name: staking.Factory(uint64(g.EpochLength)),
+		credits.Name: credits.New,
+	}
 }
 
 // Modules is the chain-native module registry of one chain.
@@ -32,7 +35,7 @@ func (m Modules) contracts() []jsonrpc.SystemContract {
 
 // LoadModules builds the chain-native modules configured by g's params section.
 func LoadModules(g *genesis.Genesis) (Modules, error) {
-	r, err := native.Load(g.Params, moduleFactories)
+	r, err := native.Load(g.Params, moduleFactories(g))
 	if err != nil {
 		return Modules{}, fmt.Errorf("node: genesis params: %w", err)
 	}

@@ -366,6 +366,10 @@ func stressMethods() []stressMethod {
 			n, _ := e.histBlock(rnd)
 			return callNoResult(ctx, c, "emc_creditsOf", e.devAddrs[rnd.IntN(len(e.devAddrs))], n)
 		}},
+		stressMethod{"emc_stakeOf", func(ctx context.Context, c *rpc.Client, e *stressEnv, rnd *rand.Rand) error {
+			n, _ := e.histBlock(rnd)
+			return callNoResult(ctx, c, "emc_stakeOf", e.devAddrs[rnd.IntN(len(e.devAddrs))], n)
+		}},
 		stressMethod{"net_version", simple("net_version")},
 		stressMethod{"net_listening", simple("net_listening")},
 		stressMethod{"net_peerCount", simple("net_peerCount")},

@@ -2,11 +2,16 @@ package staking
 
 // abiJSON is the module's Solidity ABI.
 const abiJSON = `[
- {"type":"function","name":"stake","stateMutability":"payable","inputs":[],"outputs":[]},
+ {"type":"function","name":"stake","stateMutability":"payable","inputs":[{"name":"role","type":"uint8"},{"name":"lock","type":"uint8"}],"outputs":[]},
+ {"type":"function","name":"setSigner","stateMutability":"nonpayable","inputs":[{"name":"signer","type":"address"}],"outputs":[]},
  {"type":"function","name":"unstake","stateMutability":"nonpayable","inputs":[{"name":"amount","type":"uint256"}],"outputs":[]},
- {"type":"function","name":"stakeOf","stateMutability":"view","inputs":[{"name":"staker","type":"address"}],"outputs":[{"name":"","type":"uint256"}]},
- {"type":"function","name":"totalStake","stateMutability":"view","inputs":[],"outputs":[{"name":"","type":"uint256"}]},
- {"type":"function","name":"stakers","stateMutability":"view","inputs":[{"name":"offset","type":"uint256"},{"name":"limit","type":"uint256"}],"outputs":[{"name":"addrs","type":"address[]"},{"name":"amounts","type":"uint256[]"}]},
- {"type":"event","name":"Staked","anonymous":false,"inputs":[{"name":"staker","type":"address","indexed":true},{"name":"amount","type":"uint256","indexed":false},{"name":"total","type":"uint256","indexed":false}]},
- {"type":"event","name":"Unstaked","anonymous":false,"inputs":[{"name":"staker","type":"address","indexed":true},{"name":"amount","type":"uint256","indexed":false},{"name":"total","type":"uint256","indexed":false}]}
+ {"type":"function","name":"withdraw","stateMutability":"nonpayable","inputs":[],"outputs":[]},
+ {"type":"function","name":"stakeOf","stateMutability":"view","inputs":[{"name":"owner","type":"address"}],"outputs":[{"name":"role","type":"uint8"},{"name":"amount","type":"uint256"},{"name":"lock","type":"uint8"},{"name":"unlockEpoch","type":"uint64"},{"name":"signer","type":"address"}]},
+ {"type":"function","name":"unbondingOf","stateMutability":"view","inputs":[{"name":"owner","type":"address"}],"outputs":[{"name":"amounts","type":"uint256[]"},{"name":"releaseEpochs","type":"uint64[]"}]},
+ {"type":"function","name":"totalStake","stateMutability":"view","inputs":[{"name":"role","type":"uint8"}],"outputs":[{"name":"","type":"uint256"}]},
+ {"type":"function","name":"owners","stateMutability":"view","inputs":[{"name":"offset","type":"uint256"},{"name":"limit","type":"uint256"}],"outputs":[{"name":"","type":"address[]"}]},
+ {"type":"event","name":"Staked","anonymous":false,"inputs":[{"name":"owner","type":"address","indexed":true},{"name":"role","type":"uint8","indexed":false},{"name":"lock","type":"uint8","indexed":false},{"name":"amount","type":"uint256","indexed":false},{"name":"total","type":"uint256","indexed":false},{"name":"unlockEpoch","type":"uint64","indexed":false}]},
+ {"type":"event","name":"SignerSet","anonymous":false,"inputs":[{"name":"owner","type":"address","indexed":true},{"name":"signer","type":"address","indexed":true}]},
+ {"type":"event","name":"Unstaked","anonymous":false,"inputs":[{"name":"owner","type":"address","indexed":true},{"name":"amount","type":"uint256","indexed":false},{"name":"total","type":"uint256","indexed":false},{"name":"releaseEpoch","type":"uint64","indexed":false}]},
+ {"type":"event","name":"Withdrawn","anonymous":false,"inputs":[{"name":"owner","type":"address","indexed":true},{"name":"amount","type":"uint256","indexed":false}]}
 ]`

@@ -1,30 +1,78 @@
 // Package staking is the staking module: a chain-native module (see
-// state/native) at native.StakingAddress where accounts lock EMC as stake.
-// The validator set will later be the top stakers ([TopStakers]).
+// state/native) at native.StakingAddress where owners lock EMC as stake for
+// a role (validator, router or compute).
 //
 // Start reading at [Module] (the method table with each method's gas), then
-// state.go (the storage layout and the Go accessors the node uses).
+// state.go (the storage layout and the Go accessors the node uses:
+// [PositionOf], [EffectiveStake], [EffectiveValidators]).
 //
 // Solidity interface:
 //
-//	function stake() payable;                          // add msg.value to the caller's stake
-//	function unstake(uint256 amount);                  // return amount of stake to the caller
-//	function stakeOf(address staker) view returns (uint256);
-//	function totalStake() view returns (uint256);
-//	function stakers(uint256 offset, uint256 limit) view returns (address[], uint256[]);
-//	event Staked(address indexed staker, uint256 amount, uint256 total);
-//	event Unstaked(address indexed staker, uint256 amount, uint256 total);
+//	function stake(uint8 role, uint8 lock) payable;  // role 0 validator, 1 router, 2 compute; lock 0..4
+//	function setSigner(address signer);              // a validator's consensus key
+//	function unstake(uint256 amount);                // move stake into the unbonding queue
+//	function withdraw();                             // pay the released unbonding entries
+//	function stakeOf(address owner) view returns (uint8 role, uint256 amount, uint8 lock, uint64 unlockEpoch, address signer);
+//	function unbondingOf(address owner) view returns (uint256[] amounts, uint64[] releaseEpochs);
+//	function totalStake(uint8 role) view returns (uint256);
+//	function owners(uint256 offset, uint256 limit) view returns (address[]);
+//	event Staked(address indexed owner, uint8 role, uint8 lock, uint256 amount, uint256 total, uint64 unlockEpoch);
+//	event SignerSet(address indexed owner, address indexed signer);
+//	event Unstaked(address indexed owner, uint256 amount, uint256 total, uint64 releaseEpoch);
+//	event Withdrawn(address indexed owner, uint256 amount);
 //
-// In the events, total is the staker's stake after the change.
+// Epochs. epoch = block number / epochLength, the genesis epochLength (the
+// same epochs the validator set changes on); the module reads the block
+// number from the call's block context.
 //
-// Rules: a stake is either zero or at least the minimum stake (params); the
-// number of stakers is bounded (params). Unstaked EMC returns to the caller in
-// the same transaction: there is no unbonding period yet (future work: an
-// unbonding queue released after a number of blocks, and slashing, before the
-// validator set is drawn from stake). All amounts are wei in uint256; no
-// operation divides, so no rounding happens.
+// Rules (decided here):
+//   - A position is (owner, role): one per owner. Its role is fixed from
+//     the first stake until the position is empty again (no stake, no
+//     unbonding entries); staking for another role before that reverts.
+//   - Minimum stake per role (params; defaults validator 1,000,000 EMC,
+//     router 100,000 EMC, compute 0 = any positive amount): a stake is zero
+//     or at least its role's minimum. unstake() leaving a non-zero remainder
+//     below the minimum reverts: unstake all, or less.
+//   - Locks (rewards.Lock: none, 7, 30, 90, 180 days, counted in epochs by
+//     the lockEpochs param) lock the whole position until unlockEpoch =
+//     stake epoch + lock epochs; unstake() reverts before it. Adding to a
+//     position keeps one lock: the one that ends later (ties: the longer
+//     term); an empty position or an expired lock takes the new one.
+//   - unstake(amount) in epoch e moves amount to an unbonding entry
+//     released at e + 1 + unbondingEpochs: the stake counts through epoch e
+//     (the snapshot), then waits unbondingEpochs whole epochs, the window
+//     in which slashing can still reach it. Entries of one epoch merge; at
+//     most maxUnbonding entries per owner. withdraw() pays every released
+//     entry and reverts when none is released.
+//   - setSigner(s): only a validator position with stake may set one; s may
+//     not be the zero address, another owner's signer, or an address that
+//     owns a position; an address claimed as a signer cannot stake as a
+//     validator (its default signer, itself, would sign twice).
+//     setSigner(own address) clears it. The claim needs no consent of the
+//     signer key: an owner can claim an unused address and so keep it
+//     from validating under its own key (a follow-up can require the
+//     signer's signature over the owner). The signer defaults to the owner;
+//     changes apply to the state at once (the validator-set change reads
+//     the boundary's parent state). A claim stays with its owner when the
+//     position empties.
+//   - Snapshot: a position stores its amount, the amount effective before
+//     its last change and the epoch that change takes effect (last change's
+//     epoch + 1), so [EffectiveStake] ignores every change made during an
+//     epoch without any end-of-epoch hook: staking and unstaking within an
+//     epoch changes nothing effective.
+//   - Bounds: at most maxPositions owners with a position; at most
+//     maxUnbonding entries per owner; calls from contracts may only read.
 //
-// Invariant: the module account's balance equals totalStake, which equals the
-// sum of all stakes (funds forced in by SELFDESTRUCT are the one exception:
+// All amounts are wei in uint256; nothing divides, so nothing rounds; sums
+// that would pass 2^256-1 revert.
+//
+// Invariant: the module account's balance equals Σ totalStake(role) +
+// totalUnbonding, which equal the sums over positions of amounts and
+// unbonding entries (funds forced in by SELFDESTRUCT are the one exception:
 // they raise the balance only).
+//
+// Seams for later slices: the validator-set change reads
+// [EffectiveValidators] from the boundary's parent state; rewards weigh
+// [PositionOf]'s Lock (with rewards.LockParams) until UnlockEpoch; slashing
+// will reduce amounts and unbonding entries through a host API.
 package staking

@@ -9,52 +9,138 @@ import (
 	"github.com/ethereum/go-ethereum/common/math"
 	"github.com/holiman/uint256"
 
+	"github.com/emc-network/emcd/staking/rewards"
 	"github.com/emc-network/emcd/state/native"
 )
 
-// Params are the module's genesis parameters, the "staking" entry of the
-// genesis params section:
-//
-//	"staking": {"minStakeWei": "1000000000000000000", "maxStakers": 10000}
-//
-// minStakeWei is a decimal or 0x-hex string (a JSON number also works, but
-// loses precision in many JSON tools); absent fields take defaults.
-type Params struct {
-	// MinStakeWei is the least non-zero stake an account may hold.
-	MinStakeWei *uint256.Int
-	// MaxStakers bounds the number of accounts with non-zero stake, so
-	// TopStakers and a full stakers() scan stay bounded.
-	MaxStakers uint64
-}
+// Role is what a position stakes for.
+type Role uint8
 
+// The roles. A position's role is fixed while it holds stake.
 const (
-	// DefaultMaxStakers is MaxStakers when params leave it out.
-	DefaultMaxStakers = 10_000
-	// maxMaxStakers caps MaxStakers: TopStakers reads two slots per staker.
-	maxMaxStakers = 100_000
+	RoleValidator Role = iota
+	RoleRouter
+	RoleCompute
+	// NumRoles is the number of roles.
+	NumRoles = 3
 )
 
-// DefaultParams returns the defaults: a minimum stake of 1 EMC (10^18 wei)
-// and DefaultMaxStakers stakers.
-func DefaultParams() Params {
-	return Params{
-		MinStakeWei: new(uint256.Int).Exp(uint256.NewInt(10), uint256.NewInt(18)),
-		MaxStakers:  DefaultMaxStakers,
+var roleNames = [NumRoles]string{"validator", "router", "compute"}
+
+// String returns the role's name ("validator", "router", "compute").
+func (r Role) String() string {
+	if r < NumRoles {
+		return roleNames[r]
 	}
+	return fmt.Sprintf("role(%d)", uint8(r))
+}
+
+// ParseRole parses a role name.
+func ParseRole(s string) (Role, error) {
+	for i, n := range roleNames {
+		if n == s {
+			return Role(i), nil
+		}
+	}
+	return 0, fmt.Errorf("%w: %q (want validator, router or compute)", ErrBadRole, s)
+}
+
+// Params are the module's genesis parameters, the "staking" entry of the
+// genesis params section (absent fields take defaults):
+//
+//	"staking": {
+//	  "minValidatorStakeWei": "1000000000000000000000000",
+//	  "minRouterStakeWei":    "100000000000000000000000",
+//	  "minComputeStakeWei":   "0",
+//	  "unbondingEpochs": 7,
+//	  "lockEpochs": [0, 7, 30, 90, 180],
+//	  "maxPositions": 10000,
+//	  "maxUnbonding": 16
+//	}
+//
+// Amounts are decimal or 0x-hex strings. The epoch length is not a module
+// param: it is the genesis epochLength (see [Factory]).
+type Params struct {
+	// MinStakeWei is the least stake a position of each role may hold
+	// (0: any positive amount).
+	MinStakeWei [NumRoles]*uint256.Int
+	// UnbondingEpochs is how many whole epochs unstaked EMC waits before
+	// withdraw() pays it.
+	UnbondingEpochs uint64
+	// LockEpochs is each lock term's length in epochs, indexed by
+	// rewards.Lock (multipliers are rewards.DefaultLockParams').
+	LockEpochs [rewards.NumLocks]uint64
+	// MaxPositions bounds the number of owners with a position (stake,
+	// a pending change or unbonding entries).
+	MaxPositions uint64
+	// MaxUnbonding bounds each owner's unbonding entries.
+	MaxUnbonding uint64
+	// EpochLength is the genesis epoch length in blocks.
+	EpochLength uint64
+}
+
+// Defaults and caps.
+const (
+	DefaultUnbondingEpochs = 7
+	DefaultMaxPositions    = 10_000
+	DefaultMaxUnbonding    = 16
+	// DefaultEpochLength is the epoch length of [New] (genesis'
+	// default); nodes use [Factory] with the genesis value.
+	DefaultEpochLength = 30_000
+	maxMaxPositions    = 100_000
+	maxMaxUnbonding    = 64
+	maxEpochs          = 1 << 32
+)
+
+// DefaultParams returns the defaults: validator 1,000,000 EMC, router
+// 100,000 EMC, compute 0 (optional), 7 unbonding epochs, the white paper's
+// lock terms counted as one epoch a day.
+func DefaultParams() Params {
+	e18 := new(uint256.Int).Exp(uint256.NewInt(10), uint256.NewInt(18))
+	p := Params{
+		MinStakeWei: [NumRoles]*uint256.Int{
+			RoleValidator: new(uint256.Int).Mul(uint256.NewInt(1_000_000), e18),
+			RoleRouter:    new(uint256.Int).Mul(uint256.NewInt(100_000), e18),
+			RoleCompute:   new(uint256.Int),
+		},
+		UnbondingEpochs: DefaultUnbondingEpochs,
+		MaxPositions:    DefaultMaxPositions,
+		MaxUnbonding:    DefaultMaxUnbonding,
+		EpochLength:     DefaultEpochLength,
+	}
+	for l, t := range rewards.DefaultLockParams().Terms {
+		p.LockEpochs[l] = t.Epochs
+	}
+	return p
+}
+
+func (p Params) clone() Params {
+	for i := range p.MinStakeWei {
+		p.MinStakeWei[i] = p.MinStakeWei[i].Clone()
+	}
+	return p
 }
 
 type paramsJSON struct {
-	MinStakeWei *math.HexOrDecimal256 `json:"minStakeWei"`
-	MaxStakers  *uint64               `json:"maxStakers"`
+	MinValidator    *math.HexOrDecimal256     `json:"minValidatorStakeWei"`
+	MinRouter       *math.HexOrDecimal256     `json:"minRouterStakeWei"`
+	MinCompute      *math.HexOrDecimal256     `json:"minComputeStakeWei"`
+	UnbondingEpochs *uint64                   `json:"unbondingEpochs"`
+	LockEpochs      *[rewards.NumLocks]uint64 `json:"lockEpochs"`
+	MaxPositions    *uint64                   `json:"maxPositions"`
+	MaxUnbonding    *uint64                   `json:"maxUnbonding"`
 }
 
 // ParseParams decodes and validates raw (nil or JSON null means all
-// defaults). Unknown fields are an error so typos do not fall back to
-// defaults silently. Errors wrap native.ErrBadParams.
-func ParseParams(raw json.RawMessage) (Params, error) {
+// defaults) with the given genesis epoch length. Unknown fields are an
+// error so typos do not fall back to defaults silently. Errors wrap
+// native.ErrBadParams.
+func ParseParams(raw json.RawMessage, epochLength uint64) (Params, error) {
 	p := DefaultParams()
-	if len(bytes.TrimSpace(raw)) == 0 || string(bytes.TrimSpace(raw)) == "null" {
-		return p, nil
+	p.EpochLength = epochLength
+	trimmed := bytes.TrimSpace(raw)
+	if len(trimmed) == 0 || string(trimmed) == "null" {
+		return p, p.Validate()
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
@@ -62,27 +148,58 @@ func ParseParams(raw json.RawMessage) (Params, error) {
 	if err := dec.Decode(&j); err != nil {
 		return Params{}, fmt.Errorf("%w: staking: %w", native.ErrBadParams, err)
 	}
-	if j.MinStakeWei != nil {
-		b := (*big.Int)(j.MinStakeWei)
-		v, overflow := uint256.FromBig(b)
-		if overflow || b.Sign() < 0 {
-			return Params{}, fmt.Errorf("%w: staking: minStakeWei out of uint256 range", native.ErrBadParams)
+	for role, v := range []*math.HexOrDecimal256{j.MinValidator, j.MinRouter, j.MinCompute} {
+		if v == nil {
+			continue
 		}
-		p.MinStakeWei = v
+		b := (*big.Int)(v)
+		u, overflow := uint256.FromBig(b)
+		if overflow || b.Sign() < 0 {
+			return Params{}, fmt.Errorf("%w: staking: minimum stake of %s out of uint256 range", native.ErrBadParams, Role(role))
+		}
+		p.MinStakeWei[role] = u
 	}
-	if j.MaxStakers != nil {
-		p.MaxStakers = *j.MaxStakers
+	if j.UnbondingEpochs != nil {
+		p.UnbondingEpochs = *j.UnbondingEpochs
+	}
+	if j.LockEpochs != nil {
+		p.LockEpochs = *j.LockEpochs
+	}
+	if j.MaxPositions != nil {
+		p.MaxPositions = *j.MaxPositions
+	}
+	if j.MaxUnbonding != nil {
+		p.MaxUnbonding = *j.MaxUnbonding
 	}
 	return p, p.Validate()
 }
 
 // Validate checks p's ranges.
 func (p Params) Validate() error {
-	if p.MinStakeWei == nil || p.MinStakeWei.IsZero() {
-		return fmt.Errorf("%w: staking: minStakeWei must be positive", native.ErrBadParams)
+	for r, m := range p.MinStakeWei {
+		if m == nil {
+			return fmt.Errorf("%w: staking: minimum stake of %s missing", native.ErrBadParams, Role(r))
+		}
 	}
-	if p.MaxStakers == 0 || p.MaxStakers > maxMaxStakers {
-		return fmt.Errorf("%w: staking: maxStakers must be in [1, %d], got %d", native.ErrBadParams, maxMaxStakers, p.MaxStakers)
+	if p.EpochLength == 0 {
+		return fmt.Errorf("%w: staking: epochLength must be positive", native.ErrBadParams)
+	}
+	if p.UnbondingEpochs > maxEpochs {
+		return fmt.Errorf("%w: staking: unbondingEpochs %d above %d", native.ErrBadParams, p.UnbondingEpochs, uint64(maxEpochs))
+	}
+	if p.LockEpochs[rewards.LockNone] != 0 {
+		return fmt.Errorf("%w: staking: lockEpochs[0] (no lock) must be 0", native.ErrBadParams)
+	}
+	for l := 1; l < rewards.NumLocks; l++ {
+		if p.LockEpochs[l] < p.LockEpochs[l-1] || p.LockEpochs[l] > maxEpochs {
+			return fmt.Errorf("%w: staking: lockEpochs must be non-decreasing and at most %d: %v", native.ErrBadParams, uint64(maxEpochs), p.LockEpochs)
+		}
+	}
+	if p.MaxPositions == 0 || p.MaxPositions > maxMaxPositions {
+		return fmt.Errorf("%w: staking: maxPositions must be in [1, %d], got %d", native.ErrBadParams, maxMaxPositions, p.MaxPositions)
+	}
+	if p.MaxUnbonding == 0 || p.MaxUnbonding > maxMaxUnbonding {
+		return fmt.Errorf("%w: staking: maxUnbonding must be in [1, %d], got %d", native.ErrBadParams, maxMaxUnbonding, p.MaxUnbonding)
 	}
 	return nil
 }

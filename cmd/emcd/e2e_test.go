@@ -366,10 +366,10 @@ func testDevNodeEndToEnd(t *testing.T, scheme string) {
 	if stakingAddr == (common.Address{}) {
 		t.Fatalf("no staking module in %+v", contracts)
 	}
-	stakeData, _ := stakingABI.Pack("stake")
+	stakeData, _ := stakingABI.Pack("stake", uint8(2), uint8(0)) // compute role, no lock
 	fiveEMC := new(big.Int).Mul(big.NewInt(5), big.NewInt(1e18))
 	staker := crypto.PubkeyToAddress(keys[3].PublicKey)
-	stakeTx := signTx(t, keys[3], chainID, 0, &stakingAddr, fiveEMC, 200_000, stakeData)
+	stakeTx := signTx(t, keys[3], chainID, 0, &stakingAddr, fiveEMC, 300_000, stakeData)
 	if err := client.SendTransaction(ctx, stakeTx); err != nil {
 		t.Fatalf("stake: %v", err)
 	}
@@ -383,7 +383,7 @@ func testDevNodeEndToEnd(t *testing.T, scheme string) {
 		t.Fatalf("stakeOf: %v", err)
 	}
 	res, err := stakingABI.Unpack("stakeOf", out)
-	if err != nil || res[0].(*big.Int).Cmp(fiveEMC) != 0 {
+	if err != nil || res[1].(*big.Int).Cmp(fiveEMC) != 0 {
 		t.Fatalf("stakeOf = %v (%v), want %s", res, err, fiveEMC)
 	}
 	stakedLogs, err := client.FilterLogs(ctx, ethereum.FilterQuery{

@@ -1,0 +1,94 @@
+package jsonrpc
+
+import (
+	"encoding/json"
+	"math/big"
+	"strings"
+	"testing"
+
+	"github.com/ethereum/go-ethereum/accounts/abi"
+	"github.com/ethereum/go-ethereum/common"
+	ethstate "github.com/ethereum/go-ethereum/core/state"
+	"github.com/ethereum/go-ethereum/core/tracing"
+	"github.com/ethereum/go-ethereum/params"
+	"github.com/holiman/uint256"
+
+	"github.com/emc-network/emcd/staking"
+	"github.com/emc-network/emcd/state/native"
+	"github.com/emc-network/emcd/state/native/nativetest"
+)
+
+var stakeSignerAddr = common.HexToAddress("0x5167000000000000000000000000000000005167")
+
+// stakeSetup runs the real staking module (epochs of 10 blocks, a 1 EMC
+// validator minimum) on block 3's state, in block 25 (epoch 2): devAddr
+// stakes 100 EMC as a validator locked 30 epochs and sets a signer;
+// otherAddr stakes 5 EMC for compute and unstakes 2 (released in epoch
+// 2+1+7 = 10).
+func stakeSetup(f *fakeBackend) {
+	t := f.t
+	reg, err := native.Load(map[string]json.RawMessage{staking.Name: json.RawMessage(`{"minValidatorStakeWei":"1000000000000000000"}`)},
+		map[string]native.Factory{staking.Name: staking.Factory(10)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := reg.Lookup(native.StakingAddress)
+	a, err := abi.JSON(strings.NewReader(m.ABI()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.mineState(func(st *ethstate.StateDB) {
+		ch := nativetest.New(t, reg, nil)
+		for addr, acct := range reg.GenesisAlloc() {
+			st.SetCode(addr, acct.Code, tracing.CodeChangeGenesis)
+			st.SetNonce(addr, acct.Nonce, tracing.NonceChangeGenesis)
+		}
+		st.AddBalance(otherAddr, uint256.NewInt(10*params.Ether), tracing.BalanceChangeUnspecified)
+		ch.State, ch.Number = st, 25
+		eth := func(n int64) *uint256.Int {
+			return uint256.MustFromBig(new(big.Int).Mul(big.NewInt(n), big.NewInt(params.Ether)))
+		}
+		send := func(from common.Address, value *uint256.Int, method string, args ...any) {
+			data, err := a.Pack(method, args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res, _ := ch.Apply(ch.Msg(from, &native.StakingAddress, value, data)); res.Err != nil {
+				t.Fatalf("%s: %v", method, res.Err)
+			}
+		}
+		send(devAddr, eth(100), "stake", uint8(staking.RoleValidator), uint8(2))
+		send(devAddr, nil, "setSigner", stakeSignerAddr)
+		send(otherAddr, eth(5), "stake", uint8(staking.RoleCompute), uint8(0))
+		send(otherAddr, nil, "unstake", eth(2).ToBig())
+	})
+}
+
+// TestStakeOfConcurrent: emc_stakeOf from many goroutines at once (each
+// request opens its own state) agrees with the module's accessor.
+func TestStakeOfConcurrent(t *testing.T) {
+	_, b := newTestServer(t)
+	stakeSetup(b)
+	api := &emcAPI{b: b}
+	errs := make(chan error, 16)
+	for range 16 {
+		go func() {
+			p, err := api.StakeOf(t.Context(), devAddr, nil)
+			if err == nil && (p.Role == nil || *p.Role != "validator" || p.Signer != stakeSignerAddr || p.UnlockEpoch != 32) {
+				err = errBadPosition
+			}
+			errs <- err
+		}()
+	}
+	for range 16 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+var errBadPosition = errorString("emc_stakeOf returned a wrong position")
+
+type errorString string
+
+func (e errorString) Error() string { return string(e) }
