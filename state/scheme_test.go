@@ -274,7 +274,7 @@ func TestHistoryWindow(t *testing.T) {
 	if got := st.GetBalance(common.Address{7}).Uint64(); got != 5*inside.Number.Uint64() {
 		t.Fatalf("balance at block %d = %d", inside.Number, got)
 	}
-	if _, err := tc.StateDatabase().OpenTrie(inside.Root); err != nil {
+	if err := waitFor(func() error { _, err := tc.StateDatabase().OpenTrie(inside.Root); return err }); err != nil {
 		t.Fatalf("account trie (proofs) of block %d: %v", inside.Number, err)
 	}
 	if _, err := tc.StateAt(outside.Root); err == nil || !strings.Contains(err.Error(), "not available") {
@@ -320,11 +320,23 @@ func TestHistoryWithoutTrienodes(t *testing.T) {
 // after an open can wait for its 15 s heartbeat.
 func waitState(t *testing.T, c *Chain, root common.Hash) (*ethstate.StateDB, error) {
 	t.Helper()
+	var st *ethstate.StateDB
+	err := waitFor(func() (err error) {
+		st, err = c.StateAt(root)
+		return err
+	})
+	return st, err
+}
+
+// waitFor retries read until it succeeds or 90 s pass: go-ethereum indexes
+// state and trie node histories in the background, and a read below the
+// in-memory layers fails until its history is indexed.
+func waitFor(read func() error) error {
 	deadline := time.Now().Add(90 * time.Second)
 	for {
-		st, err := c.StateAt(root)
+		err := read()
 		if err == nil || time.Now().After(deadline) {
-			return st, err
+			return err
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
