@@ -134,21 +134,9 @@ func newCreditsBalanceCmd(g *globals) *cobra.Command {
 		Short: "Print ADDR's Credits (default: the account of --datadir, --keystore or --dev-account) via emc_creditsOf",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			var addr common.Address
-			switch ks := (keySource{f: &kf, dataDir: g.dataDir}); {
-			case len(args) == 1:
-				if !common.IsHexAddress(args[0]) {
-					return fmt.Errorf("%q is not an address", args[0])
-				}
-				addr = common.HexToAddress(args[0])
-			case ks.given():
-				a, err := ks.address()
-				if err != nil {
-					return err
-				}
-				addr = a
-			default:
-				return fmt.Errorf("give ADDR, or --datadir, --keystore or --dev-account for the signer's own balance")
+			addr, err := queryAddress(args, keySource{f: &kf, dataDir: g.dataDir}, "balance")
+			if err != nil {
+				return err
 			}
 			ctx, cancel := context.WithTimeout(c.Context(), rf.timeout)
 			defer cancel()

@@ -491,3 +491,19 @@ func writeJSON(w io.Writer, v any) error {
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
 }
+
+// queryAddress is the account a read-only command asks about: ADDR when
+// given, else the account of the key flags; what names the answer in the
+// error when neither is given.
+func queryAddress(args []string, ks keySource, what string) (common.Address, error) {
+	switch {
+	case len(args) == 1:
+		if !common.IsHexAddress(args[0]) {
+			return common.Address{}, fmt.Errorf("%q is not an address", args[0])
+		}
+		return common.HexToAddress(args[0]), nil
+	case ks.given():
+		return ks.address()
+	}
+	return common.Address{}, fmt.Errorf("give ADDR, or --datadir, --keystore or --dev-account for the signer's own %s", what)
+}
