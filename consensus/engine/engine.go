@@ -224,31 +224,10 @@ func (e *Engine) Run(ctx context.Context) error {
 		defer w.Close()
 		e.wal, e.cfg.WALRecords = w, records
 	}
-	heads := make(chan state.HeadEvent, 64)
-	sub := e.chain.SubscribeHead(heads)
-	defer sub.Unsubscribe()
-	// The chain sends head events while it holds its insert lock, and Run
-	// itself calls InsertBlock: if Run read the events, a full channel would
-	// deadlock it with sync. A forwarder that never waits on Run keeps only
-	// the newest head (onHead handles jumps).
-	latest := make(chan *types.Header, 1)
-	stop, stopped := make(chan struct{}), make(chan struct{})
-	defer func() { close(stop); <-stopped }()
-	go func() {
-		defer close(stopped)
-		for {
-			select {
-			case <-stop:
-				return
-			case ev := <-heads:
-				select {
-				case <-latest: // superseded
-				default:
-				}
-				latest <- ev.Block.Header() // the only sender: never blocks
-			}
-		}
-	}()
+	// Run itself calls InsertBlock, so it must not read the chain's head
+	// events directly (see state.HeadFollower); onHead handles jumps.
+	heads := state.FollowHeads(e.chain)
+	defer heads.Stop()
 
 	if err := e.start(); err != nil {
 		return err
@@ -285,11 +264,11 @@ func (e *Engine) Run(ctx context.Context) error {
 			handled++
 			e.work.building = false
 			e.onBuilt(r)
-		case h := <-latest:
+		case h := <-heads.C:
 			if err := e.onHead(h); err != nil {
 				return err
 			}
-		case err := <-sub.Err():
+		case err := <-heads.Err():
 			return err
 		}
 	}

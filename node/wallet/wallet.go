@@ -289,44 +289,22 @@ func (w *Wallet) sign(r *request, nonce uint64, fees Fees) (*types.Transaction, 
 // with ErrStopped. It returns nil on ctx's end, or the head subscription's
 // error.
 func (w *Wallet) Run(ctx context.Context) error {
-	heads := make(chan state.HeadEvent, 16)
-	sub := w.cfg.Chain.SubscribeHead(heads)
 	defer w.stop()
-	// The chain sends head events while holding its insert lock, and a
-	// head's work here sends transactions into the pool: a forwarder that
-	// never waits on that work keeps only the newest head (OnHead counts
-	// heads by number, so a skipped one costs nothing).
-	latest := make(chan *types.Header, 1)
-	stop, stopped := make(chan struct{}), make(chan struct{})
-	defer func() { close(stop); <-stopped }()
-	go func() {
-		defer close(stopped)
-		for {
-			select {
-			case <-stop:
-				return
-			case ev := <-heads:
-				select {
-				case <-latest:
-				default:
-				}
-				latest <- ev.Block.Header()
-			}
-		}
-	}()
-	// Deferred last, so it runs first: no head is sent to a channel the
-	// stopped forwarder no longer drains.
-	defer sub.Unsubscribe()
+	// A head's work here sends transactions into the pool: the follower
+	// never makes the chain wait on it and keeps only the newest head
+	// (OnHead counts heads by number, so a skipped one costs nothing).
+	heads := state.FollowHeads(w.cfg.Chain)
+	defer heads.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case err := <-sub.Err():
+		case err := <-heads.Err():
 			if err != nil {
 				return fmt.Errorf("wallet: head subscription: %w", err)
 			}
 			return nil
-		case h := <-latest:
+		case h := <-heads.C:
 			w.onHead(ctx, h)
 			if w.headDone != nil {
 				select {

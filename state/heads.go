@@ -1,0 +1,61 @@
+package state
+
+import (
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/event"
+)
+
+// HeadFeed is what FollowHeads needs: a chain's head subscription.
+type HeadFeed interface {
+	SubscribeHead(ch chan<- HeadEvent) event.Subscription
+}
+
+// HeadFollower delivers a chain's newest head to a consumer that may be
+// slower than the chain, or that itself inserts blocks. The chain sends
+// head events while it holds its insert lock, so a consumer that read them
+// directly and then called InsertBlock (or waited on anything that does)
+// could deadlock with it once the channel filled. A forwarder that never
+// waits on the consumer keeps only the newest head instead: consumers must
+// handle jumps of more than one block.
+type HeadFollower struct {
+	// C delivers the newest head not yet taken; older ones are dropped.
+	C <-chan *types.Header
+
+	sub     event.Subscription
+	stop    chan struct{}
+	stopped chan struct{}
+}
+
+// FollowHeads subscribes to feed's heads; Stop ends it.
+func FollowHeads(feed HeadFeed) *HeadFollower {
+	heads := make(chan HeadEvent, 64)
+	latest := make(chan *types.Header, 1)
+	f := &HeadFollower{C: latest, sub: feed.SubscribeHead(heads), stop: make(chan struct{}), stopped: make(chan struct{})}
+	go func() {
+		defer close(f.stopped)
+		for {
+			select {
+			case <-f.stop:
+				return
+			case ev := <-heads:
+				select {
+				case <-latest: // superseded
+				default:
+				}
+				latest <- ev.Block.Header() // the only sender: never blocks
+			}
+		}
+	}()
+	return f
+}
+
+// Err is the subscription's error channel (closed by Stop).
+func (f *HeadFollower) Err() <-chan error { return f.sub.Err() }
+
+// Stop unsubscribes first, so that no head is sent to a channel the
+// forwarder no longer drains, then stops the forwarder and waits for it.
+func (f *HeadFollower) Stop() {
+	f.sub.Unsubscribe()
+	close(f.stop)
+	<-f.stopped
+}
