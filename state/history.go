@@ -1,8 +1,12 @@
 package state
 
 import (
+	"strings"
+	"sync"
+
 	"github.com/ethereum/go-ethereum/common"
 	ethstate "github.com/ethereum/go-ethereum/core/state"
+	"github.com/ethereum/go-ethereum/core/types"
 )
 
 // windowDB is the state database of a path-scheme chain. States in the
@@ -25,9 +29,55 @@ var _ ethstate.Database = (*windowDB)(nil)
 func (db *windowDB) Reader(root common.Hash) (ethstate.Reader, error) {
 	r, err := db.MPTDatabase.Reader(root)
 	if err == nil {
-		return r, nil
+		return &liveReader{Reader: r, root: root, historic: db.history.Reader}, nil
 	}
 	return db.history.Reader(root)
+}
+
+// liveReader reads a state of the layer tree and falls back to the history
+// when its layer goes stale under it: a state at the bottom of the tree is
+// merged into the disk layer as new blocks arrive, and a reader opened on
+// it then fails with pathdb's "layer stale" (an RPC read of an old state
+// racing the chain). The history serves the same state from then on.
+type liveReader struct {
+	ethstate.Reader
+	root     common.Hash
+	historic func(root common.Hash) (ethstate.Reader, error)
+
+	once    sync.Once
+	hist    ethstate.Reader
+	histErr error
+}
+
+// isStale reports pathdb's errSnapshotStale, which go-ethereum does not
+// export; it keeps its text through every wrapping.
+func isStale(err error) bool { return err != nil && strings.Contains(err.Error(), "layer stale") }
+
+func (r *liveReader) fallback() (ethstate.Reader, error) {
+	r.once.Do(func() { r.hist, r.histErr = r.historic(r.root) })
+	return r.hist, r.histErr
+}
+
+// Account reads addr live, or from the history if the layer went stale.
+func (r *liveReader) Account(addr common.Address) (*types.StateAccount, error) {
+	a, err := r.Reader.Account(addr)
+	if isStale(err) {
+		if h, herr := r.fallback(); herr == nil {
+			return h.Account(addr)
+		}
+	}
+	return a, err
+}
+
+// Storage reads a slot live, or from the history if the layer went stale.
+func (r *liveReader) Storage(addr common.Address, slot common.Hash) (common.Hash, error) {
+	v, err := r.Reader.Storage(addr, slot)
+	if isStale(err) {
+		if h, herr := r.fallback(); herr == nil {
+			return h.Storage(addr, slot)
+		}
+	}
+	return v, err
 }
 
 // OpenTrie opens the account trie of root, from the history if needed
