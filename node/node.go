@@ -158,6 +158,11 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 	chain, err := state.OpenWithStorage(db, g, modules, log, storage)
 	if err != nil {
 		db.Close()
+		if cfg.Dev && errors.Is(err, state.ErrGenesisMismatch) {
+			// The dev genesis changes between versions (new modules); the
+			// dev chain is disposable.
+			return nil, fmt.Errorf("%w\nthis dev data dir was made by another emcd version's dev genesis: remove it (rm -rf %s) to start a fresh dev chain, or pass another --datadir", err, cfg.DataDir.Path)
+		}
 		return nil, err
 	}
 	poolCfg := txpool.DefaultConfig()

@@ -4,8 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/emc-network/emcd/config"
+	"github.com/emc-network/emcd/genesis"
+	"github.com/emc-network/emcd/state"
 )
 
 // Background components report fatal errors on Err; nobody may block on
@@ -31,5 +36,22 @@ func TestFailNeverBlocks(t *testing.T) {
 	}
 	if err := <-n.Err(); !errors.Is(err, first) {
 		t.Fatalf("first error on Err = %v, want %v", err, first)
+	}
+}
+
+// A dev data dir made with another dev genesis (an older emcd) is refused
+// with the way out in the message.
+func TestDevDataDirFromAnotherGenesis(t *testing.T) {
+	dir := config.NewDataDir(t.TempDir())
+	g := genesis.Dev()
+	g.Timestamp++ // any other dev genesis
+	n, err := New(Config{Role: RoleValidator, Dev: true, Genesis: g, DataDir: dir}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Close()
+	_, err = New(Config{Role: RoleValidator, Dev: true, DataDir: dir}, slog.New(slog.DiscardHandler))
+	if !errors.Is(err, state.ErrGenesisMismatch) || !strings.Contains(err.Error(), "rm -rf "+dir.Path) {
+		t.Fatalf("reopening a dev dir of another genesis: %v", err)
 	}
 }
