@@ -120,7 +120,7 @@ with the default gas estimate a refused purchase is not even sent).`,
 	kf.register(cmd)
 	cmd.Flags().StringVar(&amount, "credits", "", "number of Credits to buy (whole units)")
 	cmd.Flags().StringVar(&to, "to", "", "account credited (default: the signer)")
-	cmd.Flags().Uint64Var(&gas, "gas", 0, "gas limit (default: the node's estimate + 10 %; set it to send even a transaction that will revert)")
+	gasFlag(cmd, &gas)
 	_ = cmd.MarkFlagRequired("credits")
 	return cmd
 }

@@ -507,3 +507,8 @@ func queryAddress(args []string, ks keySource, what string) (common.Address, err
 	}
 	return common.Address{}, fmt.Errorf("give ADDR, or --datadir, --keystore or --dev-account for the signer's own %s", what)
 }
+
+// gasFlag registers --gas, shared by every command that sends a transaction.
+func gasFlag(cmd *cobra.Command, gas *uint64) {
+	cmd.Flags().Uint64Var(gas, "gas", 0, "gas limit (default: the node's estimate + 10 %; set it to send even a transaction that will revert)")
+}

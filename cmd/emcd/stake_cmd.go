@@ -140,10 +140,6 @@ func stakeSend(c *cobra.Command, g *globals, rf *rpcFlags, kf *keyFlags, gas uin
 	return report(c.OutOrStdout(), rf.json, out, line)
 }
 
-func gasFlag(cmd *cobra.Command, gas *uint64) {
-	cmd.Flags().Uint64Var(gas, "gas", 0, "gas limit (default: the node's estimate + 10 %; set it to send even a transaction that will revert)")
-}
-
 func newStakeAddCmd(g *globals) *cobra.Command {
 	var rf rpcFlags
 	var kf keyFlags
