@@ -22,6 +22,7 @@ import (
 	"github.com/holiman/uint256"
 
 	"github.com/emc-network/emcd/consensus/cert"
+	"github.com/emc-network/emcd/state/native"
 )
 
 // MaxClockDrift is how far ahead of the local wall clock a block timestamp
@@ -34,17 +35,89 @@ var ErrUnsupportedTxType = errors.New("transaction type not supported")
 
 // Modules is the chain-native module hook of the executor. Bind installs the
 // modules as precompiles for one message; GenesisAlloc gives the module
-// accounts that genesis must create.
+// accounts that genesis must create; BeginBlock and EndBlock run the
+// modules' block hooks around a block's transactions (identically when
+// building, validating, tracing and replaying); NextValidators decides the
+// validator set at epoch boundaries (nil: keep the current one).
+// *native.Registry implements it.
 type Modules interface {
 	Bind(evm *vm.EVM, msg *core.Message)
 	GenesisAlloc() types.GenesisAlloc
+	BeginBlock(s vm.StateDB, env *native.BlockEnv) error
+	EndBlock(s vm.StateDB, env *native.BlockEnv) error
+	NextValidators(s native.StateReader, number uint64) ([]common.Address, error)
 }
 
 // NoModules is a Modules with no modules.
 type NoModules struct{}
 
-func (NoModules) Bind(*vm.EVM, *core.Message)      {}
-func (NoModules) GenesisAlloc() types.GenesisAlloc { return nil }
+func (NoModules) Bind(*vm.EVM, *core.Message)                   {}
+func (NoModules) GenesisAlloc() types.GenesisAlloc              { return nil }
+func (NoModules) BeginBlock(vm.StateDB, *native.BlockEnv) error { return nil }
+func (NoModules) EndBlock(vm.StateDB, *native.BlockEnv) error   { return nil }
+func (NoModules) NextValidators(native.StateReader, uint64) ([]common.Address, error) {
+	return nil, nil
+}
+
+var _ Modules = (*native.Registry)(nil)
+
+// blockEnv returns what the block hooks of header's block see. It verifies
+// the parent certificate carried in header against the parent's validator
+// set (verifyHeader does too; hooks must never count unverified seals).
+func (c *Chain) blockEnv(header *types.Header) (*native.BlockEnv, error) {
+	env := &native.BlockEnv{
+		Number:      header.Number.Uint64(),
+		Time:        header.Time,
+		Coinbase:    header.Coinbase,
+		BaseFee:     new(big.Int),
+		EpochLength: uint64(c.gen.EpochLength),
+	}
+	if header.BaseFee != nil {
+		env.BaseFee.Set(header.BaseFee)
+	}
+	if env.Number <= 1 {
+		return env, nil
+	}
+	extra, err := cert.DecodeExtra(header.Extra)
+	if err != nil {
+		return nil, fmt.Errorf("%w: block %d: %w", ErrInvalidBlock, env.Number, err)
+	}
+	pv, err := c.ValidatorsFor(env.Number - 1)
+	if err != nil {
+		return nil, err
+	}
+	signers, err := extra.ParentCommit.Verify(header.ParentHash, pv)
+	if err != nil {
+		return nil, fmt.Errorf("%w: block %d: parent certificate: %w", ErrInvalidBlock, env.Number, err)
+	}
+	env.ParentSigners, env.ParentValidators = signers, pv
+	return env, nil
+}
+
+// nextValidators is the validator set that epoch-boundary block number
+// (whose parent is parent) must carry: what the modules decide from the
+// parent's state, or the current set when they keep it.
+func (c *Chain) nextValidators(parent *types.Header, number uint64) ([]common.Address, error) {
+	cur, err := c.ValidatorsFor(number)
+	if err != nil {
+		return nil, err
+	}
+	if _, none := c.modules.(NoModules); none {
+		return cur, nil
+	}
+	statedb, err := c.StateAt(parent.Root)
+	if err != nil {
+		return nil, err
+	}
+	next, err := c.modules.NextValidators(statedb, number)
+	if err != nil {
+		return nil, fmt.Errorf("state: validator set for block %d: %w", number, err)
+	}
+	if len(next) == 0 {
+		return cur, nil
+	}
+	return next, nil
+}
 
 // execResult is what executing a block's transactions produced.
 type execResult struct {
@@ -167,13 +240,12 @@ func (c *Chain) verifyHeader(parent *types.Header, block *types.Block, certified
 		return bad("validator set outside an epoch boundary")
 	}
 	if isBoundary {
-		// Until staking drives the set, every epoch keeps the current one.
-		cur, err := c.ValidatorsFor(h.Number.Uint64())
+		want, err := c.nextValidators(parent, h.Number.Uint64())
 		if err != nil {
 			return err
 		}
-		if !sameAddresses(cur, extra.Validators) {
-			return bad("epoch validator set differs from the expected one")
+		if !sameAddresses(want, extra.Validators) {
+			return bad("epoch validator set %v, want %v", extra.Validators, want)
 		}
 	}
 	for i, tx := range block.Transactions() {
@@ -276,6 +348,13 @@ func (c *Chain) execute(ctx context.Context, header *types.Header, blockHash com
 	evm := c.NewEVM(header, statedb, cfg)
 	signer := types.MakeSigner(c.config, header.Number, header.Time)
 	RecoverSenders(signer, txs)
+	env, err := c.blockEnv(header)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.modules.BeginBlock(statedb, env); err != nil {
+		return nil, err
+	}
 	gp := core.NewGasPool(header.GasLimit)
 	receipts := make(types.Receipts, 0, len(txs))
 	for i, tx := range txs {
@@ -287,6 +366,10 @@ func (c *Chain) execute(ctx context.Context, header *types.Header, blockHash com
 			return nil, fmt.Errorf("tx %d %s: %w", i, tx.Hash(), err)
 		}
 		receipts = append(receipts, r)
+	}
+	env.GasUsed = gp.CumulativeUsed()
+	if err := c.modules.EndBlock(statedb, env); err != nil {
+		return nil, err
 	}
 	res := &execResult{
 		receipts: receipts,
@@ -329,6 +412,13 @@ func (c *Chain) StateAtTransaction(ctx context.Context, block *types.Block, txIn
 	header := block.Header()
 	evm := c.NewEVM(header, statedb, vm.Config{})
 	signer := types.MakeSigner(c.config, header.Number, header.Time)
+	env, err := c.blockEnv(header)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.modules.BeginBlock(statedb, env); err != nil {
+		return nil, err
+	}
 	gp := core.NewGasPool(header.GasLimit)
 	for i, tx := range block.Transactions()[:txIndex] {
 		if _, err := c.applyTx(ctx, evm, gp, statedb, header, block.Hash(), signer, tx, i); err != nil {
@@ -373,7 +463,7 @@ func (c *Chain) BuildBlock(ctx context.Context, txs TxSource, p BuildParams) (*t
 		extra.ParentCommit = *p.ParentCommit
 	}
 	if number.Uint64()%uint64(c.gen.EpochLength) == 0 {
-		vals, err := c.ValidatorsFor(number.Uint64())
+		vals, err := c.nextValidators(parent, number.Uint64())
 		if err != nil {
 			return nil, err
 		}
@@ -409,6 +499,13 @@ func (c *Chain) BuildBlock(ctx context.Context, txs TxSource, p BuildParams) (*t
 	defer statedb.StopPrefetcher()
 	evm := c.NewEVM(header, statedb, vm.Config{})
 	signer := types.MakeSigner(c.config, header.Number, header.Time)
+	env, err := c.blockEnv(header)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.modules.BeginBlock(statedb, env); err != nil {
+		return nil, err
+	}
 	gp := core.NewGasPool(header.GasLimit)
 	var included types.Transactions
 	var receipts types.Receipts
@@ -449,6 +546,10 @@ func (c *Chain) BuildBlock(ctx context.Context, txs TxSource, p BuildParams) (*t
 		}
 	}
 	header.GasUsed = gp.CumulativeUsed()
+	env.GasUsed = header.GasUsed
+	if err := c.modules.EndBlock(statedb, env); err != nil {
+		return nil, err
+	}
 	header.Root = statedb.IntermediateRoot(c.config.Rules(header.Number, true, header.Time))
 	c.reads.observeExecution(reads, time.Since(start), statedb)
 	body := &types.Body{Transactions: included, Withdrawals: []*types.Withdrawal{}}

@@ -248,7 +248,7 @@ func (m *Module) Spend(c *native.Call, from, provider common.Address, credits *u
 	if err := h.Pay(provider, s.ProviderWei); err != nil {
 		return Spent{}, err
 	}
-	if err := h.Burn(s.BurnedWei); err != nil {
+	if err := h.Burn(native.BurnRent, s.BurnedWei); err != nil {
 		return Spent{}, err
 	}
 	return s, h.Emit("CreditsSpent", from, provider, credits.ToBig(), s.ProviderWei.ToBig(), s.BurnedWei.ToBig())

@@ -13,12 +13,14 @@ import "github.com/ethereum/go-ethereum/common"
 //	0x0000000000000000000000000000000000001002  jobs      reserved (compute jobs and settlement)
 //	0x0000000000000000000000000000000000001003  credits   reserved (compute credits)
 //	0x0000000000000000000000000000000000001004  rewards   reserved (block and compute rewards)
+//	0x0000000000000000000000000000000000001005  supply    live (burn ledger; an account, not a module)
 var (
 	StakingAddress  = common.HexToAddress("0x0000000000000000000000000000000000001000")
 	RegistryAddress = common.HexToAddress("0x0000000000000000000000000000000000001001")
 	JobsAddress     = common.HexToAddress("0x0000000000000000000000000000000000001002")
 	CreditsAddress  = common.HexToAddress("0x0000000000000000000000000000000000001003")
 	RewardsAddress  = common.HexToAddress("0x0000000000000000000000000000000000001004")
+	SupplyAddress   = common.HexToAddress("0x0000000000000000000000000000000000001005")
 )
 
 // The reserved range is [firstReserved, lastReserved]: 256 addresses, well

@@ -38,7 +38,11 @@ type Call struct {
 	abi   *abi.ABI
 	wrote bool  // set by every write; read-only methods must leave it false
 	outer *Call // the calling module's Call, for a Call made by Host
+	hook  bool  // a block hook's Call: no logs
 }
+
+// InHook reports whether c is a block hook's Call (see [BlockHooks]).
+func (c *Call) InHook() bool { return c.hook }
 
 // Host returns a Call on the module at addr, whose parsed ABI is moduleABI,
 // for that module's host API: Go functions a module exports so other modules
@@ -57,6 +61,7 @@ func (c *Call) Host(addr common.Address, moduleABI *abi.ABI) *Call {
 		Time:        c.Time,
 		abi:         moduleABI,
 		outer:       c,
+		hook:        c.hook,
 	}
 }
 
@@ -100,23 +105,17 @@ func (c *Call) Pay(to common.Address, amountWei *uint256.Int) error {
 	return nil
 }
 
-// Burn destroys amountWei of the module's balance: the wei leaves the
-// supply, sent to no account. It fails, burning nothing, if the module holds
-// less. The caller records the burn in its own storage.
-func (c *Call) Burn(amountWei *uint256.Int) error {
-	c.markWrote()
-	if c.State.GetBalance(c.Module).Lt(amountWei) {
-		return fmt.Errorf("%w: module balance below burn of %s wei", ErrInternal, amountWei)
-	}
-	c.State.SubBalance(c.Module, amountWei, tracing.BalanceChangeUnspecified)
-	return nil
-}
-
 // Emit appends the ABI event name to the message's logs, from the module's
 // address. args are all the event's inputs in ABI order; indexed ones become
 // topics after the event ID, the rest are packed into the data.
+//
+// In a block hook Emit logs nothing and returns nil: hooks make no receipts,
+// so a host API shared by methods and hooks can emit unconditionally.
 func (c *Call) Emit(name string, args ...any) error {
 	c.markWrote()
+	if c.hook {
+		return nil
+	}
 	ev, ok := c.abi.Events[name]
 	if !ok {
 		return fmt.Errorf("%w: no event %q in ABI", ErrInternal, name)

@@ -36,13 +36,25 @@ func TestHostAndBurn(t *testing.T) {
 		t.Fatalf("host wrote %s at the wrong account", got)
 	}
 	st.SetBalance(CreditsAddress, uint256.NewInt(100), tracing.BalanceChangeUnspecified)
-	if err := h.Burn(uint256.NewInt(101)); !errors.Is(err, ErrInternal) {
+	if err := h.Burn(BurnRent, uint256.NewInt(101)); !errors.Is(err, ErrInternal) {
 		t.Fatalf("burn beyond the balance: %v", err)
 	}
-	if err := h.Burn(uint256.NewInt(40)); err != nil {
+	if err := h.Burn(BurnRent, uint256.NewInt(40)); err != nil {
 		t.Fatal(err)
 	}
 	if got := st.GetBalance(CreditsAddress); got.Uint64() != 60 {
 		t.Fatalf("balance after burn %s, want 60", got)
+	}
+	if got := Burned(st, BurnRent); got.Uint64() != 40 {
+		t.Fatalf("ledger counts %s rent burned, want 40", got)
+	}
+	if got := BurnedTotal(st); got.Uint64() != 40 {
+		t.Fatalf("ledger total %s, want 40", got)
+	}
+	if err := h.Burn(0, uint256.NewInt(1)); !errors.Is(err, ErrInternal) {
+		t.Fatalf("burn of an unknown kind: %v", err)
+	}
+	if got := st.GetBalance(CreditsAddress); got.Uint64() != 60 {
+		t.Fatalf("a refused burn moved the balance to %s", got)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/ethereum/go-ethereum/core"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/core/vm"
+	"github.com/holiman/uint256"
 )
 
 // Registry holds the chain's modules. It is immutable after construction and
@@ -173,16 +174,42 @@ func (r *Registry) SystemContracts() []ContractInfo {
 // a genesis error the builder should report). Each account has code 0xFE
 // (INVALID) and nonce 1, so it is never EIP-161 empty and thus never deleted,
 // and a zero balance.
+//
+// A module that implements [GenesisState] starts with the balance and
+// storage it returns (pools it holds, positions seeded at genesis); the
+// genesis supply check counts that balance like any other.
 func (r *Registry) GenesisAlloc() types.GenesisAlloc {
 	alloc := make(types.GenesisAlloc, len(r.All()))
 	for _, m := range r.All() {
-		alloc[m.Address()] = types.Account{
+		acct := types.Account{
 			Code:    []byte{byte(vm.INVALID)},
 			Nonce:   1,
 			Balance: new(big.Int),
 		}
+		if gs, ok := m.(GenesisState); ok {
+			bal, storage := gs.GenesisState()
+			if bal != nil {
+				acct.Balance = bal.ToBig()
+			}
+			if len(storage) > 0 {
+				acct.Storage = storage
+			}
+		}
+		alloc[m.Address()] = acct
+	}
+	if r != nil {
+		// The supply ledger's account: never EIP-161 empty, never callable.
+		alloc[SupplyAddress] = types.Account{Code: []byte{byte(vm.INVALID)}, Nonce: 1, Balance: new(big.Int)}
 	}
 	return alloc
+}
+
+// GenesisState is implemented by modules whose account does not start
+// empty: GenesisState returns its genesis balance in wei (nil: zero) and
+// storage (slot -> value, zero values left out). The module derives both
+// from its validated params, so it cannot fail here.
+type GenesisState interface {
+	GenesisState() (balanceWei *uint256.Int, storage map[common.Hash]common.Hash)
 }
 
 // Bind installs, on evm, the fork's default precompiles plus one precompile
