@@ -105,4 +105,3 @@ func recordBaseFeeBurn(s vm.StateDB, env *BlockEnv) error {
 	}
 	return recordBurn(s, BurnBaseFee, amt)
 }
-
