@@ -25,7 +25,7 @@ func TestDevGenesisHashPinned(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := common.HexToHash("0x9b70a9e7cfcf87a298513d53b5dea00b87cd6c26cd9fa76870dcaf7e6f337198")
+	want := common.HexToHash("0x4c7a132d65a2bf2272f699da24eaaaae40f0260c5df44b6f4d8445b7283e7dcb")
 	if got := c.GenesisBlock().Hash(); got != want {
 		t.Fatalf("dev genesis hash %s, pinned %s", got, want)
 	}

@@ -75,12 +75,18 @@ func (c *Chain) blockEnv(header *types.Header) (*native.BlockEnv, error) {
 	if header.BaseFee != nil {
 		env.BaseFee.Set(header.BaseFee)
 	}
-	if env.Number <= 1 {
-		return env, nil
-	}
 	extra, err := cert.DecodeExtra(header.Extra)
 	if err != nil {
 		return nil, fmt.Errorf("%w: block %d: %w", ErrInvalidBlock, env.Number, err)
+	}
+	if env.Validators, err = c.ValidatorsFor(env.Number); err != nil {
+		return nil, err
+	}
+	if env.Number%env.EpochLength == 0 {
+		env.NextValidators = extra.Validators
+	}
+	if env.Number <= 1 {
+		return env, nil
 	}
 	pv, err := c.ValidatorsFor(env.Number - 1)
 	if err != nil {

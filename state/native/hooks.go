@@ -32,6 +32,12 @@ type BlockEnv struct {
 	// ParentValidators is the set that certified the parent block (empty
 	// for block 1).
 	ParentValidators []common.Address
+	// Validators is the set that certifies this block (the set of its
+	// epoch, carried by the epoch's boundary header).
+	Validators []common.Address
+	// NextValidators is, in an epoch-boundary block only, the set this
+	// block's header carries for the blocks after it (nil elsewhere).
+	NextValidators []common.Address
 }
 
 // BlockHooks is implemented by modules that act on every block, not only
