@@ -4,7 +4,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
+	"sync"
 
+	"github.com/ethereum/go-ethereum/accounts/abi"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/rlp"
@@ -65,6 +68,28 @@ func DoubleSignArgs(ev ibft.Evidence) (a, b []byte, err error) {
 		return nil, nil, err
 	}
 	return a, b, nil
+}
+
+// parsedABI is the module's ABI, parsed once for the Go helpers.
+var parsedABI = sync.OnceValues(func() (abi.ABI, error) { return abi.JSON(strings.NewReader(abiJSON)) })
+
+// ReportDoubleSignData returns the calldata of a reportDoubleSign
+// transaction carrying ev (what a validator node sends for the evidence its
+// consensus engine saw).
+func ReportDoubleSignData(ev ibft.Evidence) ([]byte, error) {
+	a, b, err := DoubleSignArgs(ev)
+	if err != nil {
+		return nil, err
+	}
+	parsed, err := parsedABI()
+	if err != nil {
+		return nil, fmt.Errorf("staking: ABI: %w", err)
+	}
+	data, err := parsed.Pack("reportDoubleSign", a, b)
+	if err != nil {
+		return nil, fmt.Errorf("staking: pack reportDoubleSign: %w", err)
+	}
+	return data, nil
 }
 
 // DecodeDoubleSign decodes reportDoubleSign's two messages (see
