@@ -2,6 +2,9 @@ package staking_test
 
 import (
 	"crypto/ecdsa"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -82,6 +85,9 @@ func TestReportDoubleSignSlashesAll(t *testing.T) {
 	f.at(1, 2)
 	f.mustSend(alice, nil, "unstake", emc(500_000).ToBig()) // 1.5M staked, 0.5M unbonding until 9
 	f.moduleInvariant()
+	if p := staking.PositionOf(f.State, alice); len(p.Unbonding) != 1 || p.Unbonding[0].ReleaseEpoch != 9 || !p.AmountWei.Eq(emc(1_500_000)) {
+		t.Fatalf("alice before the offence: %+v", p)
+	}
 
 	f.at(2, 5)
 	a := enc(t, signed(t, sk, ibft.MsgPrepare, 24, 0, 1))
@@ -146,6 +152,32 @@ func TestReportDoubleSignSlashesAll(t *testing.T) {
 	f.mustRevert(alice, emc(100_000), staking.ErrJailed, "stake", validator, lockNone)
 	f.mustSend(alice, emc(1), "stake", compute, lockNone)
 	f.moduleInvariant()
+
+	emcDec := func(v *uint256.Int) string { return new(uint256.Int).Div(v, emc(1)).Dec() }
+	def := staking.DefaultParams()
+	docShows(t, "Validator set and slashing",
+		itoa(def.MaxValidators), itoa(def.MinValidators), itoa(def.SlashFractionBps), itoa(def.ReporterShareBps),
+		"2000000", "500000", "9", "1500000", "24", emcDec(slashed), emcDec(reward), emcDec(burn))
+}
+
+// docShows checks that docs/economics.md's section heading shows every
+// value of want in code font.
+func docShows(t *testing.T, heading string, want ...string) {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("..", "docs", "economics.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(raw), "\n## "+heading+"\n")
+	if !ok {
+		t.Fatalf("docs/economics.md has no %q section", heading)
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	for _, w := range want {
+		if !strings.Contains(section, "`"+w+"`") {
+			t.Errorf("the %s section lacks `%s`", heading, w)
+		}
+	}
 }
 
 // feeBurned is the base fee part of a transaction's fee (nativetest
@@ -212,6 +244,7 @@ func TestReportDoubleSignPartial(t *testing.T) {
 	f.moduleInvariant()
 	f.mustSend(v, nil, "unstake", staking.PositionOf(f.State, v).AmountWei.ToBig())
 	f.moduleInvariant()
+	docShows(t, "Validator set and slashing", "3000", "1000", slashed.Dec(), reward.Dec(), burn.Dec())
 }
 
 func TestReportDoubleSignRefused(t *testing.T) {
