@@ -185,6 +185,8 @@ func (m *Module) reportDoubleSign(c *native.Call, args []any) ([]any, error) {
 		return nil, fmt.Errorf("%w: %s (owner %s) holds nothing", ErrNotSlashable, signer, owner)
 	}
 	snap := m.beforeChange(c, owner)
+	c.Store(reportedKey(key), common.BigToHash(common.Big1))
+	c.Store(jailedKey(owner), common.BigToHash(common.Big1)) // before afterChange, so its hook sees it
 	slashed, err := m.slash(c, owner, e)
 	if err != nil {
 		return nil, err
@@ -192,8 +194,6 @@ func (m *Module) reportDoubleSign(c *native.Call, args []any) ([]any, error) {
 	if err := m.afterChange(c, owner, snap); err != nil {
 		return nil, err
 	}
-	c.Store(reportedKey(key), common.BigToHash(common.Big1))
-	c.Store(jailedKey(owner), common.BigToHash(common.Big1))
 	reward, burn := SplitSlash(slashed, m.params.ReporterShareBps)
 	if err := c.Pay(c.Caller, reward); err != nil {
 		return nil, err
