@@ -308,3 +308,30 @@ func TestReportDoubleSignRefused(t *testing.T) {
 		t.Fatal("not jailed")
 	}
 }
+
+// TestReportDoubleSignRoundChange: two ROUND-CHANGEs of one round with
+// different prepared claims are an equivocation (ibft's rule), even under
+// one digest.
+func TestReportDoubleSignRoundChange(t *testing.T) {
+	f := newFixture(t, "")
+	k := testKey(t, 7)
+	v := keyAddr(k)
+	f.State.AddBalance(v, emc(2_000_000), tracing.BalanceChangeUnspecified)
+	f.mustSend(v, emc(1_000_000), "stake", validator, lockNone)
+	rc := func(preparedRound uint64) []byte {
+		s := ibft.Signed{Code: ibft.MsgRoundChange, Height: 1, Round: 3, Digest: common.Hash{9}, PreparedRound: preparedRound}
+		d := s.SigningDigest()
+		sig, err := ibft.NewKeySigner(k).Sign(d[:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Signature = sig
+		return enc(t, s)
+	}
+	f.mustRevert(bob, nil, staking.ErrBadDoubleSign, "reportDoubleSign", rc(1), rc(1))
+	f.mustSend(bob, nil, "reportDoubleSign", rc(1), rc(2))
+	if !staking.Jailed(f.State, v) {
+		t.Fatal("not jailed")
+	}
+	f.moduleInvariant()
+}

@@ -212,3 +212,14 @@ func TestGenesisStakesRefused(t *testing.T) {
 		t.Error("4 stakes with minValidators 5 accepted")
 	}
 }
+
+func TestSetAndSlashParams(t *testing.T) {
+	p, err := staking.ParseParams(json.RawMessage(`{"maxValidators":10,"minValidators":1,"slashFractionBps":1,"reporterShareBps":0}`), 10)
+	if err != nil || p.MaxValidators != 10 || p.MinValidators != 1 || p.SlashFractionBps != 1 || p.ReporterShareBps != 0 {
+		t.Fatalf("%+v %v", p, err)
+	}
+	d := staking.DefaultParams()
+	if d.MaxValidators != 100 || d.MinValidators != 4 || d.SlashFractionBps != 10_000 || d.ReporterShareBps != 500 || len(d.GenesisStakes) != 0 {
+		t.Fatalf("defaults %+v", d)
+	}
+}
