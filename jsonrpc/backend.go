@@ -76,6 +76,10 @@ type Backend interface {
 	// Evidence returns the equivocation evidence the consensus engine
 	// kept, oldest first (empty without an IBFT engine).
 	Evidence() ([]Evidence, error)
+	// ValidatorsAfter returns the validator set that certifies the blocks
+	// after block number (the set in force once number is the head), from
+	// the epoch-boundary headers.
+	ValidatorsAfter(number uint64) ([]common.Address, error)
 
 	// Accounts returns the unlocked accounts (dev mode only; nil otherwise).
 	Accounts() AccountSigner

@@ -2,6 +2,7 @@ package jsonrpc
 
 import (
 	"context"
+	"math/big"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
@@ -84,6 +85,9 @@ type StakePosition struct {
 	UnlockEpoch    hexutil.Uint64 `json:"unlockEpoch"`
 	Signer         common.Address `json:"signer"`
 	Unbonding      []StakeEntry   `json:"unbonding"`
+	// Jailed is true once the position was slashed for double signing:
+	// it never validates again.
+	Jailed bool `json:"jailed"`
 }
 
 // LockNames returns the lock terms' names, indexed by rewards.Lock, as
@@ -109,6 +113,7 @@ func (api *emcAPI) StakeOf(ctx context.Context, address common.Address, bnh *rpc
 		UnlockEpoch:    hexutil.Uint64(p.UnlockEpoch),
 		Signer:         p.Signer,
 		Unbonding:      []StakeEntry{},
+		Jailed:         p.Jailed,
 	}
 	if p.Lock < rewards.NumLocks {
 		out.LockName = LockNames()[p.Lock]
@@ -119,6 +124,52 @@ func (api *emcAPI) StakeOf(ctx context.Context, address common.Address, bnh *rpc
 	}
 	for _, u := range p.Unbonding {
 		out.Unbonding = append(out.Unbonding, StakeEntry{Amount: (*hexutil.Big)(u.AmountWei.ToBig()), ReleaseEpoch: hexutil.Uint64(u.ReleaseEpoch)})
+	}
+	return out, st.Error()
+}
+
+// ValidatorEntry is one validator in emc_validators: its consensus address
+// (the signer), the owner of its staking position (null for a validator
+// without one, such as a dev chain's fixed signer), the position's stake
+// now in hex wei, its lock and the lock's reward multiplier in basis
+// points (10000 = 1×), and whether it is jailed.
+type ValidatorEntry struct {
+	Address           common.Address  `json:"address"`
+	Owner             *common.Address `json:"owner"`
+	Stake             *hexutil.Big    `json:"stake"`
+	Lock              hexutil.Uint64  `json:"lock"`
+	LockMultiplierBps hexutil.Uint64  `json:"lockMultiplierBps"`
+	Jailed            bool            `json:"jailed"`
+}
+
+// Validators returns the validator set in force after the given block
+// (latest when absent): the set that certifies the blocks that follow it,
+// in set order, with each validator's staking position read from that
+// block's state.
+func (api *emcAPI) Validators(ctx context.Context, bnh *rpc.BlockNumberOrHash) ([]ValidatorEntry, error) {
+	st, h, err := stateAndHeader(api.b, latestOr(bnh))
+	if err != nil {
+		return nil, toRPCError(err)
+	}
+	set, err := api.b.ValidatorsAfter(h.Number.Uint64())
+	if err != nil {
+		return nil, toRPCError(err)
+	}
+	locks := rewards.DefaultLockParams()
+	out := make([]ValidatorEntry, 0, len(set))
+	for _, v := range set {
+		e := ValidatorEntry{Address: v, Stake: (*hexutil.Big)(new(big.Int))}
+		if owner, ok := staking.OwnerOfSigner(st, v); ok {
+			p := staking.PositionOf(st, owner)
+			e.Owner = &owner
+			e.Stake = (*hexutil.Big)(p.AmountWei.ToBig())
+			e.Lock = hexutil.Uint64(p.Lock)
+			if t, err := locks.Term(p.Lock); err == nil {
+				e.LockMultiplierBps = hexutil.Uint64(t.MultiplierBps)
+			}
+			e.Jailed = p.Jailed
+		}
+		out = append(out, e)
 	}
 	return out, st.Error()
 }

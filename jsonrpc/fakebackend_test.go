@@ -407,6 +407,9 @@ func (f *fakeBackend) Evidence() ([]Evidence, error) {
 	return []Evidence{{Validator: common.HexToAddress("0x01"), Code: "PREPARE", Height: 5, Round: 1, Data: []byte{0xc0}}}, nil
 }
 func (f *fakeBackend) Accounts() AccountSigner { return f.signer }
+func (f *fakeBackend) ValidatorsAfter(number uint64) ([]common.Address, error) {
+	return []common.Address{stakeSignerAddr, otherAddr}, nil
+}
 
 // fakeChain adapts fakeBackend to core.ChainContext for block contexts.
 type fakeChain struct{ f *fakeBackend }

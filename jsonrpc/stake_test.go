@@ -92,3 +92,36 @@ var errBadPosition = errorString("emc_stakeOf returned a wrong position")
 type errorString string
 
 func (e errorString) Error() string { return string(e) }
+
+// TestValidators: emc_validators lists the set in force with each
+// validator's position; a validator without a validator position has no
+// owner and zero stake.
+func TestValidators(t *testing.T) {
+	_, b := newTestServer(t)
+	stakeSetup(b)
+	api := &emcAPI{b: b}
+	vs, err := api.Validators(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(vs) != 2 {
+		t.Fatalf("%d validators, want 2", len(vs))
+	}
+	v := vs[0]
+	hundred := new(big.Int).Mul(big.NewInt(100), big.NewInt(params.Ether))
+	if v.Address != stakeSignerAddr || v.Owner == nil || *v.Owner != devAddr || v.Stake.ToInt().Cmp(hundred) != 0 ||
+		v.Lock != 2 || v.LockMultiplierBps != 27_000 || v.Jailed {
+		t.Errorf("validator 0 = %+v", v)
+	}
+	if v := vs[1]; v.Address != otherAddr || v.Owner != nil || v.Stake.ToInt().Sign() != 0 || v.Jailed {
+		t.Errorf("validator 1 (a compute owner) = %+v", v)
+	}
+	out, err := json.Marshal(vs[0])
+	if err != nil || !strings.Contains(string(out), `"stake":"0x56bc75e2d63100000"`) || !strings.Contains(string(out), `"jailed":false`) {
+		t.Errorf("JSON %s %v", out, err)
+	}
+	p, err := api.StakeOf(t.Context(), devAddr, nil)
+	if err != nil || p.Jailed {
+		t.Errorf("stakeOf: %+v %v", p, err)
+	}
+}

@@ -131,6 +131,11 @@ func (b *backend) Evidence() ([]jsonrpc.Evidence, error) {
 	return out, nil
 }
 
+// ValidatorsAfter returns the set that certifies the blocks after number.
+func (b *backend) ValidatorsAfter(number uint64) ([]common.Address, error) {
+	return b.chain.ValidatorsFor(number + 1)
+}
+
 func (b *backend) ConsensusStatus() (any, error) {
 	if b.status == nil {
 		return nil, nil

@@ -2,6 +2,7 @@ package node
 
 import (
 	"encoding/json"
+	"math/big"
 	"testing"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -67,5 +68,57 @@ func TestStakingEpochLengthFromGenesis(t *testing.T) {
 	}
 	if staking.DefaultEpochLength != genesis.DefaultEpochLength {
 		t.Fatalf("staking.DefaultEpochLength %d != genesis.DefaultEpochLength %d", staking.DefaultEpochLength, genesis.DefaultEpochLength)
+	}
+}
+
+// TestGenesisStakesElectValidators: a genesis that seeds stakes must list
+// the validators they elect (as a set); the stakes' balance is in the
+// staking module's genesis account.
+func TestGenesisStakesElectValidators(t *testing.T) {
+	owners := []common.Address{
+		common.HexToAddress("0x1000000000000000000000000000000000000001"),
+		common.HexToAddress("0x1000000000000000000000000000000000000002"),
+		common.HexToAddress("0x1000000000000000000000000000000000000003"),
+		common.HexToAddress("0x1000000000000000000000000000000000000004"),
+	}
+	signer := common.HexToAddress("0x5000000000000000000000000000000000000001")
+	stakes := `{"genesisStakes":[`
+	for i, o := range owners {
+		if i > 0 {
+			stakes += ","
+		}
+		stakes += `{"owner":"` + o.Hex() + `","amountWei":"1000000000000000000000000"`
+		if i == 0 {
+			stakes += `,"signer":"` + signer.Hex() + `"`
+		}
+		stakes += `}`
+	}
+	stakes += `]}`
+	g := genesis.Dev()
+	g.Params = map[string]json.RawMessage{"staking": json.RawMessage(stakes)}
+	g.Validators = []common.Address{owners[3], owners[2], signer, owners[1]}
+	mods, err := LoadModules(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := state.Open(state.OpenMemoryStore(), g, mods, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := c.StateAt(c.GenesisBlock().Root())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := new(big.Int).Mul(big.NewInt(4_000_000), big.NewInt(1e18))
+	if got := st.GetBalance(native.StakingAddress).ToBig(); got.Cmp(want) != 0 {
+		t.Errorf("staking balance %s, want %s", got, want)
+	}
+	if vs, err := staking.EffectiveValidators(st, 0); err != nil || len(vs) != 4 || vs[0].Signer != signer {
+		t.Errorf("genesis validators %+v %v", vs, err)
+	}
+
+	g.Validators = []common.Address{owners[3], owners[2], owners[0], owners[1]} // owner, not its signer
+	if _, err := LoadModules(g); err == nil {
+		t.Fatal("genesis validators that the stakes do not elect were accepted")
 	}
 }

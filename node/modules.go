@@ -39,5 +39,14 @@ func LoadModules(g *genesis.Genesis) (Modules, error) {
 	if err != nil {
 		return Modules{}, fmt.Errorf("node: genesis params: %w", err)
 	}
+	// A genesis that seeds stakes must start with the set they elect; one
+	// without (dev mode) keeps its fixed signers.
+	if m, ok := r.Lookup(native.StakingAddress); ok {
+		if sm, ok := m.(*staking.Module); ok {
+			if err := sm.CheckGenesisValidators(g.Validators); err != nil {
+				return Modules{}, fmt.Errorf("node: genesis validators: %w", err)
+			}
+		}
+	}
 	return Modules{r}, nil
 }

@@ -299,6 +299,7 @@ func (n *Node) Start() error {
 	if n.wallet != nil {
 		n.spawn(func() error { return n.wallet.Run(ctx) })
 	}
+	n.startEvidenceReports(ctx)
 	if n.sealer != nil {
 		n.wg.Add(1)
 		go func() {

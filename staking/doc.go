@@ -16,10 +16,13 @@
 //	function unbondingOf(address owner) view returns (uint256[] amounts, uint64[] releaseEpochs);
 //	function totalStake(uint8 role) view returns (uint256);
 //	function owners(uint256 offset, uint256 limit) view returns (address[]);
+//	function reportDoubleSign(bytes a, bytes b);     // two conflicting signed consensus messages
+//	function jailed(address owner) view returns (bool);
 //	event Staked(address indexed owner, uint8 role, uint8 lock, uint256 amount, uint256 total, uint64 unlockEpoch);
 //	event SignerSet(address indexed owner, address indexed signer);
 //	event Unstaked(address indexed owner, uint256 amount, uint256 total, uint64 releaseEpoch);
 //	event Withdrawn(address indexed owner, uint256 amount);
+//	event Slashed(address indexed owner, address indexed signer, uint256 amount, address reporter, uint256 reward);
 //
 // Epochs. epoch = block number / epochLength, the genesis epochLength (the
 // same epochs the validator set changes on); the module reads the block
@@ -62,6 +65,32 @@
 //     epoch changes nothing effective.
 //   - Bounds: at most maxPositions owners with a position; at most
 //     maxUnbonding entries per owner; calls from contracts may only read.
+//   - Validator set ([Module.NextValidators], the chain's
+//     native.ValidatorSource): at each epoch-boundary block, from its
+//     parent's state, the validator positions that are not jailed and
+//     whose stake effective in the new epoch is at least the validator
+//     minimum are eligible; ordered by stake descending then owner
+//     ascending ([EffectiveValidators]), the first K give their signers,
+//     K the largest 3F+1 at most min(eligible, maxValidators) ([SetSize]).
+//     With fewer than minValidators eligible the set stays (nil).
+//   - Genesis stakes (param genesisStakes, [Module.GenesisState]):
+//     validator positions effective from epoch 0, stored as stake() and
+//     setSigner() would; the module's genesis balance is their sum. The
+//     node checks that genesis' validators are the set they elect
+//     ([Module.CheckGenesisValidators]).
+//   - Slashing: reportDoubleSign(a, b) takes two RLP-encoded ibft.Signed
+//     messages ([EncodeSigned], [DecodeDoubleSign]) of one code, height
+//     and round that conflict and recover to one signer, the signer of a
+//     validator position holding stake or unbonding entries
+//     ([OwnerOfSigner]); the height at most the current block and its
+//     epoch at least the current epoch − unbondingEpochs; each offence
+//     ([OffenceKey]: signer, code, height, round) once. It takes
+//     slashFractionBps (rounded down) of the stake and of each unbonding
+//     entry, jails the position for good (no validator stake ever again),
+//     pays the caller reporterShareBps of the take (rounded down) and
+//     burns the rest (native.BurnSlash). A position left empty is removed
+//     at once; otherwise the cut follows the snapshot rule. Membership is
+//     judged on today's state, not the offence height's set.
 //
 // All amounts are wei in uint256; nothing divides, so nothing rounds; sums
 // that would pass 2^256-1 revert.
@@ -69,10 +98,12 @@
 // Invariant: the module account's balance equals Σ totalStake(role) +
 // totalUnbonding, which equal the sums over positions of amounts and
 // unbonding entries (funds forced in by SELFDESTRUCT are the one exception:
-// they raise the balance only).
+// they raise the balance only). A slash lowers the totals by exactly what
+// leaves the balance.
 //
 // Seams for later slices: the validator-set change reads
 // [EffectiveValidators] from the boundary's parent state; rewards weigh
-// [PositionOf]'s Lock (with rewards.LockParams) until UnlockEpoch; slashing
-// will reduce amounts and unbonding entries through a host API.
+// [PositionOf]'s Lock (with rewards.LockParams) until UnlockEpoch; every
+// change of a position's amount or lock runs between beforeChange and
+// afterChange (change.go), the rewards module's hook.
 package staking

@@ -10,8 +10,10 @@ import (
 	"github.com/ethereum/go-ethereum/core/vm"
 	"github.com/holiman/uint256"
 
+	"github.com/emc-network/emcd/consensus/ibft"
 	"github.com/emc-network/emcd/staking"
 	"github.com/emc-network/emcd/state/native"
+	"github.com/emc-network/emcd/state/native/nativetest"
 )
 
 // FuzzModule feeds arbitrary input (and value, direct or from a contract) to
@@ -78,6 +80,70 @@ func FuzzScript(f *testing.F) {
 				o.amt.Mul(o.amt, emc(1)) // large amounts too
 			}
 			s.apply(i/7, o)
+		}
+	})
+}
+
+// FuzzDecodeDoubleSign feeds arbitrary message pairs to reportDoubleSign's
+// decoder: it never panics, and what it accepts is a verified
+// equivocation of the returned signer that re-encodes to the same
+// evidence.
+func FuzzDecodeDoubleSign(f *testing.F) {
+	k := testKey(f, 1)
+	for _, c := range []ibft.Code{ibft.MsgPrePrepare, ibft.MsgPrepare, ibft.MsgCommit, ibft.MsgRoundChange} {
+		f.Add(enc(f, signed(f, k, c, 7, 1, 1)), enc(f, signed(f, k, c, 7, 1, 2)))
+	}
+	f.Add(enc(f, signed(f, k, ibft.MsgPrepare, 7, 1, 1)), enc(f, signed(f, k, ibft.MsgPrepare, 7, 2, 1)))
+	f.Add([]byte{0xc0}, []byte{})
+	f.Fuzz(func(t *testing.T, a, b []byte) {
+		ev, who, err := staking.DecodeDoubleSign(a, b)
+		if err != nil {
+			if !errors.Is(err, staking.ErrBadDoubleSign) {
+				t.Fatalf("error %v does not wrap ErrBadDoubleSign", err)
+			}
+			return
+		}
+		if got, err := ev.Verify([]common.Address{who}); err != nil || got != who {
+			t.Fatalf("accepted evidence fails Verify: %s %v", got, err)
+		}
+		a2, b2, err := staking.DoubleSignArgs(*ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev2, who2, err := staking.DecodeDoubleSign(b2, a2)
+		if err != nil || who2 != who || ev2.First.SigningDigest() != ev.First.SigningDigest() || ev2.Second.SigningDigest() != ev.Second.SigningDigest() {
+			t.Fatalf("re-encoded evidence: %v %s", err, who2)
+		}
+	})
+}
+
+// FuzzReportDoubleSign sends arbitrary message pairs to reportDoubleSign
+// with a validator staked: it fails only by reverting, and money is
+// conserved either way: what leaves the module is exactly the reporter's
+// reward plus the burn.
+func FuzzReportDoubleSign(f *testing.F) {
+	k := testKey(f, 1)
+	f.Add(enc(f, signed(f, k, ibft.MsgPrepare, 7, 1, 1)), enc(f, signed(f, k, ibft.MsgPrepare, 7, 1, 2)))
+	f.Add(enc(f, signed(f, k, ibft.MsgCommit, 7, 0, 1)), enc(f, signed(f, k, ibft.MsgCommit, 7, 0, 1)))
+	f.Fuzz(func(t *testing.T, a, b []byte) {
+		fx := newFixture(t, `{"slashFractionBps":3333,"reporterShareBps":777}`)
+		fx.mustSend(alice, emc(1_000_000), "stake", validator, lockNone)
+		fx.mustSend(alice, nil, "setSigner", keyAddr(k))
+		fx.at(1, 0)
+		mod0, burned0, carol0 := fx.State.GetBalance(stakingAddr).Clone(), native.BurnedTotal(fx.State).Clone(), fx.State.GetBalance(carol).Clone()
+		res, _ := fx.send(carol, nil, "reportDoubleSign", a, b)
+		if res.err != nil && !errors.Is(res.err, vm.ErrExecutionReverted) {
+			t.Fatalf("error %v is not a revert", res.err)
+		}
+		fx.moduleInvariant()
+		out := new(uint256.Int).Sub(mod0, fx.State.GetBalance(stakingAddr))
+		burned := new(uint256.Int).Sub(native.BurnedTotal(fx.State), burned0)
+		paid := new(uint256.Int).Sub(new(uint256.Int).Add(fx.State.GetBalance(carol), nativetest.Fee(res.gasUsed)), carol0)
+		if !new(uint256.Int).Add(burned, paid).Eq(out) {
+			t.Fatalf("module paid %s, burned %s + reporter %s", out, burned, paid)
+		}
+		if res.err == nil != staking.Jailed(fx.State, alice) {
+			t.Fatalf("accepted %v, jailed %v", res.err == nil, staking.Jailed(fx.State, alice))
 		}
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/big"
 
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/math"
 	"github.com/holiman/uint256"
 
@@ -55,7 +56,14 @@ func ParseRole(s string) (Role, error) {
 //	  "unbondingEpochs": 7,
 //	  "lockEpochs": [0, 7, 30, 90, 180],
 //	  "maxPositions": 10000,
-//	  "maxUnbonding": 16
+//	  "maxUnbonding": 16,
+//	  "maxValidators": 100,
+//	  "minValidators": 4,
+//	  "slashFractionBps": 10000,
+//	  "reporterShareBps": 500,
+//	  "genesisStakes": [
+//	    {"owner": "0x…", "signer": "0x…", "amountWei": "1000000000000000000000000", "lock": 0}
+//	  ]
 //	}
 //
 // Amounts are decimal or 0x-hex strings. The epoch length is not a module
@@ -77,6 +85,38 @@ type Params struct {
 	MaxUnbonding uint64
 	// EpochLength is the genesis epoch length in blocks.
 	EpochLength uint64
+	// MaxValidators caps the validator set; the set's size is the largest
+	// 3F+1 at most min(eligible, MaxValidators).
+	MaxValidators uint64
+	// MinValidators is the fewest eligible validators for the set to
+	// change at an epoch boundary; with fewer the current set stays.
+	MinValidators uint64
+	// SlashFractionBps is the share of a double signer's stake and
+	// unbonding entries that is slashed, in basis points (10000 = all).
+	SlashFractionBps uint64
+	// ReporterShareBps is the share of a slashed amount paid to the
+	// reporter of the evidence, in basis points; the rest is burned.
+	ReporterShareBps uint64
+	// GenesisStakes are validator positions that exist from genesis
+	// (effective from epoch 0), in the order given.
+	GenesisStakes []GenesisStake
+}
+
+// GenesisStake is one validator position seeded at genesis.
+type GenesisStake struct {
+	Owner common.Address
+	// Signer is the consensus key; the zero address means the owner.
+	Signer    common.Address
+	AmountWei *uint256.Int
+	Lock      rewards.Lock
+}
+
+// signerOrOwner is the stake's consensus signer.
+func (g GenesisStake) signerOrOwner() common.Address {
+	if g.Signer == (common.Address{}) {
+		return g.Owner
+	}
+	return g.Signer
 }
 
 // Defaults and caps.
@@ -87,9 +127,20 @@ const (
 	// DefaultEpochLength is the epoch length of [New] (genesis'
 	// default); nodes use [Factory] with the genesis value.
 	DefaultEpochLength = 30_000
-	maxMaxPositions    = 100_000
-	maxMaxUnbonding    = 64
-	maxEpochs          = 1 << 32
+	// DefaultMaxValidators and DefaultMinValidators bound the validator
+	// set.
+	DefaultMaxValidators = 100
+	DefaultMinValidators = 4
+	// DefaultSlashFractionBps slashes all of a double signer's stake.
+	DefaultSlashFractionBps = 10_000
+	// DefaultReporterShareBps pays the reporter 5 % of a slash.
+	DefaultReporterShareBps = 500
+	// bpsDenominator is 100 % in basis points.
+	bpsDenominator   = 10_000
+	maxMaxPositions  = 100_000
+	maxMaxUnbonding  = 64
+	maxEpochs        = 1 << 32
+	maxMaxValidators = 1_000
 )
 
 // DefaultParams returns the defaults: validator 1,000,000 EMC, router
@@ -107,6 +158,11 @@ func DefaultParams() Params {
 		MaxPositions:    DefaultMaxPositions,
 		MaxUnbonding:    DefaultMaxUnbonding,
 		EpochLength:     DefaultEpochLength,
+
+		MaxValidators:    DefaultMaxValidators,
+		MinValidators:    DefaultMinValidators,
+		SlashFractionBps: DefaultSlashFractionBps,
+		ReporterShareBps: DefaultReporterShareBps,
 	}
 	for l, t := range rewards.DefaultLockParams().Terms {
 		p.LockEpochs[l] = t.Epochs
@@ -118,6 +174,12 @@ func (p Params) clone() Params {
 	for i := range p.MinStakeWei {
 		p.MinStakeWei[i] = p.MinStakeWei[i].Clone()
 	}
+	gs := make([]GenesisStake, len(p.GenesisStakes))
+	for i, g := range p.GenesisStakes {
+		g.AmountWei = g.AmountWei.Clone()
+		gs[i] = g
+	}
+	p.GenesisStakes = gs
 	return p
 }
 
@@ -129,6 +191,18 @@ type paramsJSON struct {
 	LockEpochs      *[rewards.NumLocks]uint64 `json:"lockEpochs"`
 	MaxPositions    *uint64                   `json:"maxPositions"`
 	MaxUnbonding    *uint64                   `json:"maxUnbonding"`
+	MaxValidators   *uint64                   `json:"maxValidators"`
+	MinValidators   *uint64                   `json:"minValidators"`
+	SlashFraction   *uint64                   `json:"slashFractionBps"`
+	ReporterShare   *uint64                   `json:"reporterShareBps"`
+	GenesisStakes   []genesisStakeJSON        `json:"genesisStakes"`
+}
+
+type genesisStakeJSON struct {
+	Owner     *common.Address       `json:"owner"`
+	Signer    *common.Address       `json:"signer"`
+	AmountWei *math.HexOrDecimal256 `json:"amountWei"`
+	Lock      *uint8                `json:"lock"`
 }
 
 // ParseParams decodes and validates raw (nil or JSON null means all
@@ -171,6 +245,33 @@ func ParseParams(raw json.RawMessage, epochLength uint64) (Params, error) {
 	if j.MaxUnbonding != nil {
 		p.MaxUnbonding = *j.MaxUnbonding
 	}
+	for _, f := range []struct {
+		dst *uint64
+		src *uint64
+	}{{&p.MaxValidators, j.MaxValidators}, {&p.MinValidators, j.MinValidators},
+		{&p.SlashFractionBps, j.SlashFraction}, {&p.ReporterShareBps, j.ReporterShare}} {
+		if f.src != nil {
+			*f.dst = *f.src
+		}
+	}
+	for i, g := range j.GenesisStakes {
+		if g.Owner == nil || g.AmountWei == nil {
+			return Params{}, fmt.Errorf("%w: staking: genesisStakes[%d]: owner and amountWei are required", native.ErrBadParams, i)
+		}
+		b := (*big.Int)(g.AmountWei)
+		u, overflow := uint256.FromBig(b)
+		if overflow || b.Sign() < 0 {
+			return Params{}, fmt.Errorf("%w: staking: genesisStakes[%d]: amountWei out of uint256 range", native.ErrBadParams, i)
+		}
+		gs := GenesisStake{Owner: *g.Owner, AmountWei: u}
+		if g.Signer != nil {
+			gs.Signer = *g.Signer
+		}
+		if g.Lock != nil {
+			gs.Lock = rewards.Lock(*g.Lock)
+		}
+		p.GenesisStakes = append(p.GenesisStakes, gs)
+	}
 	return p, p.Validate()
 }
 
@@ -200,6 +301,60 @@ func (p Params) Validate() error {
 	}
 	if p.MaxUnbonding == 0 || p.MaxUnbonding > maxMaxUnbonding {
 		return fmt.Errorf("%w: staking: maxUnbonding must be in [1, %d], got %d", native.ErrBadParams, maxMaxUnbonding, p.MaxUnbonding)
+	}
+	if p.MinValidators == 0 || p.MaxValidators < p.MinValidators || p.MaxValidators > maxMaxValidators {
+		return fmt.Errorf("%w: staking: want 1 <= minValidators (%d) <= maxValidators (%d) <= %d",
+			native.ErrBadParams, p.MinValidators, p.MaxValidators, maxMaxValidators)
+	}
+	if p.SlashFractionBps == 0 || p.SlashFractionBps > bpsDenominator {
+		return fmt.Errorf("%w: staking: slashFractionBps must be in [1, %d], got %d", native.ErrBadParams, bpsDenominator, p.SlashFractionBps)
+	}
+	if p.ReporterShareBps > bpsDenominator {
+		return fmt.Errorf("%w: staking: reporterShareBps must be at most %d, got %d", native.ErrBadParams, bpsDenominator, p.ReporterShareBps)
+	}
+	return p.validateGenesisStakes()
+}
+
+// validateGenesisStakes checks the genesis positions as stake() and
+// setSigner() would: a validator stake at least the minimum, a known lock,
+// one position per owner, signers unique and not owners, a sum that fits.
+func (p Params) validateGenesisStakes() error {
+	if uint64(len(p.GenesisStakes)) > p.MaxPositions {
+		return fmt.Errorf("%w: staking: %d genesis stakes above maxPositions %d", native.ErrBadParams, len(p.GenesisStakes), p.MaxPositions)
+	}
+	owners := make(map[common.Address]bool, len(p.GenesisStakes))
+	for _, g := range p.GenesisStakes {
+		owners[g.Owner] = true
+	}
+	signers := make(map[common.Address]bool, len(p.GenesisStakes))
+	sum := new(uint256.Int)
+	for i, g := range p.GenesisStakes {
+		bad := func(format string, args ...any) error {
+			return fmt.Errorf("%w: staking: genesisStakes[%d] (%s): %s", native.ErrBadParams, i, g.Owner, fmt.Sprintf(format, args...))
+		}
+		switch {
+		case g.Owner == (common.Address{}):
+			return bad("owner must not be the zero address")
+		case g.AmountWei == nil || g.AmountWei.IsZero():
+			return bad("amountWei must be positive")
+		case g.AmountWei.Lt(p.MinStakeWei[RoleValidator]):
+			return bad("%s wei below the validator minimum %s wei", g.AmountWei, p.MinStakeWei[RoleValidator])
+		case g.Lock >= rewards.NumLocks:
+			return bad("unknown lock %d", g.Lock)
+		}
+		if signers[g.Owner] {
+			return bad("owner listed twice")
+		}
+		signers[g.Owner] = true
+		if s := g.Signer; s != (common.Address{}) && s != g.Owner {
+			if owners[s] || signers[s] {
+				return bad("signer %s is an owner or another stake's signer", s)
+			}
+			signers[s] = true
+		}
+		if _, overflow := sum.AddOverflow(sum, g.AmountWei); overflow {
+			return bad("sum of genesis stakes overflows uint256")
+		}
 	}
 	return nil
 }

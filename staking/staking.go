@@ -151,6 +151,8 @@ func (m *Module) Methods() []native.Method {
 		{Name: "unbondingOf", Gas: m.params.UnbondingOfGas(), Handler: m.unbondingOf},
 		{Name: "totalStake", Gas: ViewGas, Handler: m.totalStake},
 		{Name: "owners", Gas: ViewGas, InputGas: ownersGas, Handler: m.owners},
+		{Name: "reportDoubleSign", Gas: m.params.ReportDoubleSignGas(), Mutates: true, Handler: m.reportDoubleSign},
+		{Name: "jailed", Gas: ViewGas, Handler: m.jailed},
 	}
 }
 
@@ -196,6 +198,9 @@ func (m *Module) stake(c *native.Call, args []any) ([]any, error) {
 	if o, ok := SignerOwner(c.State, c.Caller); ok && o != c.Caller && Role(role) == RoleValidator {
 		// Its default signer, itself, would sign for two validators.
 		return nil, fmt.Errorf("%w: %s is the signer of %s", ErrSignerTaken, c.Caller, o)
+	}
+	if Role(role) == RoleValidator && Jailed(c.State, c.Caller) {
+		return nil, fmt.Errorf("%w: %s", ErrJailed, c.Caller)
 	}
 	e := m.epoch(c)
 	p := posView{c, positionBase(c.Caller)}
@@ -368,6 +373,14 @@ func (m *Module) stakeOf(c *native.Call, args []any) ([]any, error) {
 	base := positionBase(a)
 	md := decodeMeta(c.LoadUint(field(base, fieldMeta)))
 	return []any{uint8(md.role), c.LoadUint(field(base, fieldAmount)).ToBig(), uint8(md.lock), md.unlockEpoch, signerOf(c.State, a)}, nil
+}
+
+func (m *Module) jailed(c *native.Call, args []any) ([]any, error) {
+	a, ok := args[0].(common.Address)
+	if !ok {
+		return nil, fmt.Errorf("%w: owner is %T", native.ErrBadInput, args[0])
+	}
+	return []any{Jailed(c.State, a)}, nil
 }
 
 func (m *Module) unbondingOf(c *native.Call, args []any) ([]any, error) {

@@ -530,6 +530,7 @@ func TestFromContract(t *testing.T) {
 		{nil, f.pack("unstake", big.NewInt(1)), native.ErrNotDirect},
 		{nil, f.pack("withdraw"), native.ErrNotDirect},
 		{nil, f.pack("setSigner", dave), native.ErrNotDirect},
+		{nil, f.pack("reportDoubleSign", []byte{1}, []byte{2}), native.ErrNotDirect},
 	} {
 		res, _ = f.Apply(f.Msg(alice, &caller, tc.value, tc.data))
 		if !errors.Is(res.Err, vm.ErrExecutionReverted) {

@@ -29,6 +29,8 @@ import (
 //	  P+5  unbonding.length, entries at keccak256(P+5) + 2i (amount), + 2i+1 (releaseEpoch)
 //	keccak256(pad32(s) ‖ pad32(6))       signerOwner[s]         address claiming s as signer
 //	keccak256(pad32(o) ‖ pad32(7))       ownerIndex[o]          index in owners + 1, 0 = absent
+//	keccak256(pad32(o) ‖ pad32(8))       jailed[o]              1 = slashed for double signing, for good
+//	keccak256(offenceKey ‖ pad32(9))     reported[offence]      1 = this offence was slashed (see [OffenceKey])
 //
 // owners holds exactly the owners with amount > 0, prevAmount > 0 or
 // unbonding entries; removal moves the last element into the freed place.
@@ -38,6 +40,8 @@ const (
 	slotPositions      = 5
 	slotSignerOwner    = 6
 	slotOwnerIndex     = 7
+	slotJailed         = 8
+	slotReported       = 9
 )
 
 const (
@@ -78,6 +82,25 @@ func signerOwnerKey(s common.Address) common.Hash {
 
 func ownerIndexKey(o common.Address) common.Hash {
 	return native.MapSlot(native.Slot(slotOwnerIndex), native.AddressKey(o))
+}
+
+func jailedKey(o common.Address) common.Hash {
+	return native.MapSlot(native.Slot(slotJailed), native.AddressKey(o))
+}
+
+func reportedKey(offence common.Hash) common.Hash {
+	return native.MapSlot(native.Slot(slotReported), offence)
+}
+
+// Jailed reports whether owner's position was slashed for double signing:
+// it is out of the validator set and cannot stake as a validator again.
+func Jailed(s native.StateReader, owner common.Address) bool {
+	return s.GetState(native.StakingAddress, jailedKey(owner)) != (common.Hash{})
+}
+
+// Reported reports whether the offence with key [OffenceKey] was slashed.
+func Reported(s native.StateReader, offence common.Hash) bool {
+	return s.GetState(native.StakingAddress, reportedKey(offence)) != (common.Hash{})
 }
 
 func ownerKey(i uint64) common.Hash {
@@ -145,6 +168,9 @@ type Position struct {
 	// Signer is the consensus key: the owner unless setSigner set another.
 	Signer    common.Address
 	Unbonding []Unbonding
+	// Jailed is set for good when the position is slashed for double
+	// signing.
+	Jailed bool
 }
 
 // PositionOf returns owner's position (zero amounts if it has none).
@@ -163,6 +189,7 @@ func PositionOf(s native.StateReader, owner common.Address) Position {
 		UnlockEpoch:   m.unlockEpoch,
 		Signer:        signerOf(s, owner),
 		Unbonding:     UnbondingOf(s, owner),
+		Jailed:        Jailed(s, owner),
 	}
 	return p
 }

@@ -316,6 +316,9 @@ func newStakeStatusCmd(g *globals) *cobra.Command {
 }
 
 func printPosition(w io.Writer, addr common.Address, p *jsonrpc.StakePosition) {
+	if p.Jailed {
+		fmt.Fprintf(w, "%s is jailed: slashed for double signing, it can never stake as a validator again\n", addr.Hex())
+	}
 	if p.Role == nil {
 		fmt.Fprintf(w, "%s has no staking position\n", addr.Hex())
 		return
