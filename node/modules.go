@@ -7,6 +7,7 @@ import (
 	"github.com/emc-network/emcd/jsonrpc"
 	"github.com/emc-network/emcd/staking"
 	"github.com/emc-network/emcd/staking/credits"
+	"github.com/emc-network/emcd/staking/rewards"
 	"github.com/emc-network/emcd/state/native"
 )
 
@@ -17,6 +18,7 @@ func moduleFactories(g *genesis.Genesis) map[string]native.Factory {
 	return map[string]native.Factory{
 		staking.Name: staking.Factory(uint64(g.EpochLength)),
 		credits.Name: credits.New,
+		rewards.Name: rewards.Factory(uint64(g.EpochLength), staking.RewardsView{}),
 	}
 }
 
