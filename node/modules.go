@@ -35,6 +35,16 @@ func (m Modules) contracts() []jsonrpc.SystemContract {
 	return out
 }
 
+// rewards returns the rewards module, nil when the chain has none.
+func (m Modules) rewards() *rewards.Module {
+	mod, ok := m.Lookup(native.RewardsAddress)
+	if !ok {
+		return nil
+	}
+	r, _ := mod.(*rewards.Module)
+	return r
+}
+
 // LoadModules builds the chain-native modules configured by g's params section.
 func LoadModules(g *genesis.Genesis) (Modules, error) {
 	r, err := native.Load(g.Params, moduleFactories(g))
