@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"errors"
 	"math/big"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -272,10 +274,12 @@ func TestNodeRewardEpoch(t *testing.T) {
 		want := new(big.Int).Mul(big.NewInt(w.credits), bigOf(w.stake))
 		want.Mul(want, r).Quo(want, sum)
 		paid.Add(paid, want)
+		docShows(t, want)
 		if got := rewards.NodeAccrued(f.State, w.owner); got.ToBig().Cmp(want) != 0 {
 			t.Errorf("%s accrued %s, want %s", w.owner, got, want)
 		}
 	}
+	docShows(t, paid, new(big.Int).Sub(r, paid))
 	if got := rewards.NodeAccrued(f.State, v4); !got.IsZero() {
 		t.Errorf("v4 (6/10 seals) accrued %s", got)
 	}
@@ -399,6 +403,7 @@ func TestStakingRewards(t *testing.T) {
 	}
 	check(alice, owe(r1, wa), big.NewInt(0))
 	check(bob, owe(r1, wb), owe(lt1, wb))
+	docShows(t, owe(r1, wa), owe(r1, wb), owe(lt1, wb))
 
 	// alice unstakes half in epoch 2: epoch 2 still counts 100 EMC.
 	f.block(25, nil, nil)
@@ -474,6 +479,21 @@ func TestStakingRewards(t *testing.T) {
 		t.Fatalf("bob claimed %s, want %s", claimedBob, want)
 	}
 	f.mustRevert(rewards.ErrNothingToClaim, bob, "claim")
+}
+
+// docShows fails unless docs/economics.md shows every value (its
+// "rewards module" worked example).
+func docShows(t *testing.T, vs ...*big.Int) {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("..", "..", "docs", "economics.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range vs {
+		if !strings.Contains(string(raw), "`"+v.String()+"`") {
+			t.Errorf("docs/economics.md does not show `%s`", v)
+		}
+	}
 }
 
 func TestAddCreditsGuards(t *testing.T) {
