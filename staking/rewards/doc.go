@@ -23,7 +23,7 @@
 //
 // The rest of the package is pure,
 // deterministic integer functions and plain structs that the economics
-// modules (node rewards, staking rewards) call and store. It holds no state
+// modules (node rewards, staking rewards) call and store. That part holds no state
 // of its own, reads no clock and touches no StateDB; every amount is wei in
 // a *big.Int, every division names its rounding direction, and every
 // function that takes money either conserves it exactly or returns the
