@@ -64,8 +64,9 @@ var (
 	// ErrNotModule is returned by the host APIs when the call they are
 	// given is not a call of the module allowed to use them.
 	ErrNotModule = errors.New("rewards: host API is only open to other chain-native modules")
-	// ErrZeroCredits is returned by AddCredits for zero credits.
-	ErrZeroCredits = errors.New("rewards: zero credits")
+	// ErrBadCredits is returned by AddCredits for zero credits or more
+	// than 2^48.
+	ErrBadCredits = errors.New("rewards: credits must be between 1 and 2^48")
 	// ErrLedgerFull is returned by AddCredits when the epoch's ledger
 	// holds maxLedger owners.
 	ErrLedgerFull = errors.New("rewards: epoch credit ledger full")
@@ -310,7 +311,7 @@ func (m *Module) recordSet(c *native.Call, k uint64, validators []common.Address
 // recording stakeWei when the owner is new to it.
 func ledgerAdd(c *native.Call, k uint64, owner common.Address, credits uint64, stakeWei *uint256.Int) error {
 	if credits == 0 {
-		return ErrZeroCredits
+		return ErrBadCredits
 	}
 	i := c.LoadUint(ledgerIndexKey(k, owner)).Uint64()
 	if i == 0 {
@@ -346,7 +347,7 @@ func (m *Module) AddCredits(c *native.Call, owner common.Address, credits uint64
 		return ErrNotModule
 	}
 	if credits == 0 || credits > maxCreditsPerEpoch {
-		return fmt.Errorf("%w: %d credits", ErrZeroCredits, credits)
+		return fmt.Errorf("%w: %d credits", ErrBadCredits, credits)
 	}
 	h := c.Host(native.RewardsAddress, m.abi)
 	k := RewardEpoch(c.BlockNumber, m.params.EpochLength)

@@ -584,3 +584,68 @@ func FuzzParseModuleParams(f *testing.F) {
 		}
 	})
 }
+
+// TestNodePoolNeverOverpays: a 150 wei node pool with R(1) = 100 wei and
+// one-epoch periods is spent in a few epochs and never paid beyond.
+func TestNodePoolNeverOverpays(t *testing.T) {
+	f := newFixture(t, `{"nodeRewardsWei":"150","emission":{"firstPeriodRewardWei":"100","periodEpochs":1}}`)
+	set := []common.Address{v1}
+	f.block(1, nil, set)
+	f.stake(v1, staking.RoleValidator, rewards.LockNone, emc(1))
+	for n := uint64(2); n <= 20*testL; n++ {
+		f.block(n, set, set)
+		p := rewards.PoolsOf(f.State)
+		total := new(uint256.Int).Add(p.NodeWei, p.NodeDustWei)
+		total.Add(total, rewards.AccruedTotal(f.State))
+		if !total.Eq(uint256.NewInt(150)) {
+			t.Fatalf("block %d: pool %s + dust %s + accrued %s != 150", n, p.NodeWei, p.NodeDustWei, rewards.AccruedTotal(f.State))
+		}
+	}
+	if got := rewards.NodeAccrued(f.State, v1); !got.Eq(uint256.NewInt(150)) {
+		t.Fatalf("v1 accrued %s, want the whole 150 wei pool", got)
+	}
+	before := f.State.GetBalance(rewardsAddr).Clone()
+	f.claim(v1)
+	if p := rewards.PoolsOf(f.State); !p.NodeWei.IsZero() || new(uint256.Int).Sub(before, f.State.GetBalance(rewardsAddr)).Cmp(uint256.NewInt(150)) < 0 {
+		t.Fatalf("pool %s after claim", p.NodeWei)
+	}
+}
+
+// TestPositionChangeBeforeHook: a position change reported in the first
+// block of a staking epoch before the rewards module's BeginBlock (a slash
+// from staking's own hook, which runs first) distributes the previous
+// epoch itself, exactly as the hook would have: the result equals the
+// usual order.
+func TestPositionChangeBeforeHook(t *testing.T) {
+	run := func(changeFirst bool) (rewards.Rewards, rewards.StakePosition, rewards.Pools) {
+		f := newFixture(t, "")
+		f.block(1, nil, nil)
+		f.stake(alice, staking.RoleCompute, rewards.Lock90Days, emc(100))
+		f.stake(bob, staking.RoleCompute, rewards.LockNone, emc(50))
+		for n := uint64(2); n < 20; n++ {
+			f.block(n, nil, nil)
+		}
+		change := func() {
+			c := &native.Call{State: f.State, Module: stakingAddr, BlockNumber: 20, Value: new(uint256.Int)}
+			if err := rewards.PositionChanged(c, alice, emc(40), rewards.Lock90Days); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if changeFirst {
+			change()
+			f.block(20, nil, nil)
+		} else {
+			f.block(20, nil, nil)
+			change()
+		}
+		f.block(30, nil, nil)
+		f.block(40, nil, nil)
+		return rewards.RewardsOf(f.State, alice), rewards.StakePositionOf(f.State, rewards.PoolLongTerm, alice), rewards.PoolsOf(f.State)
+	}
+	r1, p1, pl1 := run(false)
+	r2, p2, pl2 := run(true)
+	if !r1.TotalWei.Eq(r2.TotalWei) || !r1.LongTermWei.Eq(r2.LongTermWei) || !p1.Weight.Eq(p2.Weight) ||
+		!pl1.StakingWei.Eq(pl2.StakingWei) || !pl1.LongTermWei.Eq(pl2.LongTermWei) || r1.TotalWei.IsZero() {
+		t.Fatalf("order changed the outcome: %+v %+v / %+v %+v", r1, p1, r2, p2)
+	}
+}
