@@ -72,7 +72,10 @@
 // they raise the balance only).
 //
 // Seams for later slices: the validator-set change reads
-// [EffectiveValidators] from the boundary's parent state; rewards weigh
-// [PositionOf]'s Lock (with rewards.LockParams) until UnlockEpoch; slashing
-// will reduce amounts and unbonding entries through a host API.
+// [EffectiveValidators] from the boundary's parent state; every change of a
+// position's amount or lock is reported to the rewards module
+// (beforeChange/afterChange in change.go call rewards.PositionChanged), which
+// weighs stake × the lock's multiplier from the next epoch; the rewards
+// module reads signer owners and effective stakes through [RewardsView];
+// slashing will reduce amounts and unbonding entries through a host API.
 package staking
