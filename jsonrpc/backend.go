@@ -12,6 +12,8 @@ import (
 	"github.com/ethereum/go-ethereum/core/vm"
 	"github.com/ethereum/go-ethereum/event"
 	"github.com/ethereum/go-ethereum/params"
+
+	"github.com/emc-network/emcd/staking/rewards"
 )
 
 // Backend is everything the JSON-RPC services need from the node. The node
@@ -68,6 +70,9 @@ type Backend interface {
 
 	// Chain-native modules (emc_systemContracts).
 	SystemContracts() []SystemContract
+	// Rewards returns the chain's rewards module (emc_epochInfo), nil on a
+	// chain without one.
+	Rewards() *rewards.Module
 
 	// Node status.
 	PeerCount() int

@@ -2,11 +2,13 @@ package jsonrpc
 
 import (
 	"context"
+	"errors"
 	"math/big"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/rpc"
+	"github.com/holiman/uint256"
 
 	"github.com/emc-network/emcd/staking"
 	"github.com/emc-network/emcd/staking/credits"
@@ -170,6 +172,94 @@ func (api *emcAPI) Validators(ctx context.Context, bnh *rpc.BlockNumberOrHash) (
 			e.Jailed = p.Jailed
 		}
 		out = append(out, e)
+	}
+	return out, st.Error()
+}
+
+// Rewards is emc_rewardsOf's answer: what an owner can claim now, in hex
+// wei: node rewards accrued, its staking and long-term staking pool
+// shares, and their total (what claim() would pay).
+type Rewards struct {
+	Node     *hexutil.Big `json:"node"`
+	Staking  *hexutil.Big `json:"staking"`
+	LongTerm *hexutil.Big `json:"longTerm"`
+	Total    *hexutil.Big `json:"total"`
+}
+
+// RewardsOf returns what address can claim from the rewards module at the
+// given block (latest when absent). A chain without the module reports
+// zeros, as for any empty account.
+func (api *emcAPI) RewardsOf(ctx context.Context, address common.Address, bnh *rpc.BlockNumberOrHash) (*Rewards, error) {
+	st, _, err := stateAndHeader(api.b, latestOr(bnh))
+	if err != nil {
+		return nil, toRPCError(err)
+	}
+	r := rewards.RewardsOf(st, address)
+	return &Rewards{
+		Node:     (*hexutil.Big)(r.NodeWei.ToBig()),
+		Staking:  (*hexutil.Big)(r.StakingWei.ToBig()),
+		LongTerm: (*hexutil.Big)(r.LongTermWei.ToBig()),
+		Total:    (*hexutil.Big)(r.TotalWei.ToBig()),
+	}, st.Error()
+}
+
+// EpochInfo is emc_epochInfo's answer: the reward epoch of a block (blocks
+// firstBlock … lastBlock), its emission period, the node reward it emits
+// by the schedule (hex wei), the last settlement and the pools.
+type EpochInfo struct {
+	Epoch       hexutil.Uint64 `json:"epoch"`
+	FirstBlock  hexutil.Uint64 `json:"firstBlock"`
+	LastBlock   hexutil.Uint64 `json:"lastBlock"`
+	Period      hexutil.Uint64 `json:"period"`
+	EpochReward *hexutil.Big   `json:"epochReward"`
+	// LastSettled is the last reward epoch settled (null before the
+	// first) and LastReward what it distributed (emission + carried dust).
+	LastSettled *hexutil.Uint64 `json:"lastSettled"`
+	LastReward  *hexutil.Big    `json:"lastReward"`
+	Pools       RewardPools     `json:"pools"`
+}
+
+// RewardPools are the rewards module's pools in hex wei; Accrued is node
+// rewards owed to owners and not claimed.
+type RewardPools struct {
+	Node     *hexutil.Big `json:"node"`
+	NodeDust *hexutil.Big `json:"nodeDust"`
+	Trade    *hexutil.Big `json:"trade"`
+	Staking  *hexutil.Big `json:"staking"`
+	LongTerm *hexutil.Big `json:"longTerm"`
+	Accrued  *hexutil.Big `json:"accrued"`
+}
+
+// errNoRewards is emc_epochInfo's error on a chain without the module.
+var errNoRewards = errors.New("the chain has no rewards module")
+
+// EpochInfo returns the reward epoch of the given block (latest when
+// absent) as the rewards module sees it in that block's state.
+func (api *emcAPI) EpochInfo(ctx context.Context, bnh *rpc.BlockNumberOrHash) (*EpochInfo, error) {
+	mod := api.b.Rewards()
+	if mod == nil {
+		return nil, errNoRewards
+	}
+	st, h, err := stateAndHeader(api.b, latestOr(bnh))
+	if err != nil {
+		return nil, toRPCError(err)
+	}
+	info, err := mod.EpochInfo(st, h.Number.Uint64())
+	if err != nil {
+		return nil, err
+	}
+	p := rewards.PoolsOf(st)
+	hb := func(v *uint256.Int) *hexutil.Big { return (*hexutil.Big)(v.ToBig()) }
+	out := &EpochInfo{
+		Epoch: hexutil.Uint64(info.Epoch), FirstBlock: hexutil.Uint64(info.FirstBlock),
+		LastBlock: hexutil.Uint64(info.LastBlock), Period: hexutil.Uint64(info.Period),
+		EpochReward: hb(info.EpochRewardWei),
+		Pools: RewardPools{Node: hb(p.NodeWei), NodeDust: hb(p.NodeDustWei), Trade: hb(p.TradeWei),
+			Staking: hb(p.StakingWei), LongTerm: hb(p.LongTermWei), Accrued: hb(rewards.AccruedTotal(st))},
+	}
+	if k, rw, ok := rewards.LastSettlement(st); ok {
+		e := hexutil.Uint64(k)
+		out.LastSettled, out.LastReward = &e, hb(rw)
 	}
 	return out, st.Error()
 }

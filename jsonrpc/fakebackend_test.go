@@ -28,6 +28,8 @@ import (
 	"github.com/ethereum/go-ethereum/params"
 	"github.com/ethereum/go-ethereum/trie"
 	"github.com/holiman/uint256"
+
+	"github.com/emc-network/emcd/staking/rewards"
 )
 
 var (
@@ -98,6 +100,7 @@ type fakeBackend struct {
 	headFeed event.Feed
 	txFeed   event.Feed
 	signer   AccountSigner
+	rewards  *rewards.Module // emc_epochInfo's module, nil: none
 }
 
 var _ Backend = (*fakeBackend)(nil)
@@ -397,6 +400,8 @@ func (f *fakeBackend) SubscribeNewTxs(ch chan<- []*types.Transaction) event.Subs
 func (f *fakeBackend) SystemContracts() []SystemContract {
 	return []SystemContract{{Name: "echo", Address: common.HexToAddress("0x0000000000000000000000000000000000e3c001"), ABI: []byte(`[{"type":"function","name":"echo","inputs":[],"outputs":[]}]`)}}
 }
+
+func (f *fakeBackend) Rewards() *rewards.Module { return f.rewards }
 
 func (f *fakeBackend) PeerCount() int                { return 3 }
 func (f *fakeBackend) Syncing() (SyncProgress, bool) { return SyncProgress{}, false }

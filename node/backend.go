@@ -15,6 +15,7 @@ import (
 	"github.com/ethereum/go-ethereum/params"
 
 	"github.com/emc-network/emcd/jsonrpc"
+	"github.com/emc-network/emcd/staking/rewards"
 	"github.com/emc-network/emcd/state"
 	"github.com/emc-network/emcd/txpool"
 )
@@ -24,6 +25,7 @@ type backend struct {
 	chain     *state.Chain
 	pool      *txpool.Pool
 	contracts []jsonrpc.SystemContract
+	rewards   *rewards.Module
 	accounts  jsonrpc.AccountSigner
 	status    func() (any, error)
 	net       *network
@@ -89,6 +91,7 @@ func (b *backend) SubscribeNewTxs(ch chan<- []*types.Transaction) event.Subscrip
 }
 
 func (b *backend) SystemContracts() []jsonrpc.SystemContract { return b.contracts }
+func (b *backend) Rewards() *rewards.Module                  { return b.rewards }
 func (b *backend) PeerCount() int {
 	if b.net == nil {
 		return 0

@@ -26,7 +26,7 @@ func TestDevGenesisHashPinned(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := common.HexToHash("0x4c7a132d65a2bf2272f699da24eaaaae40f0260c5df44b6f4d8445b7283e7dcb")
+	want := common.HexToHash("0x70c28d0a734498339b0da270e4d83fe837e7b99fc28fe4cd87a4a83ec5cc1b62")
 	if got := c.GenesisBlock().Hash(); got != want {
 		t.Fatalf("dev genesis hash %s, pinned %s", got, want)
 	}
@@ -45,8 +45,12 @@ func TestGenesisParamsSelectModules(t *testing.T) {
 	}
 	a, _ := state.Open(state.OpenMemoryStore(), g, mods, nil)
 	sc := mods.SystemContracts()
-	if len(sc) != 2 || a == nil || sc[0].Name != "staking" || sc[1].Name != "credits" {
-		t.Fatalf("modules %v, want staking and credits", sc)
+	if len(sc) != 3 || a == nil || sc[0].Name != "staking" || sc[1].Name != "credits" || sc[2].Name != "rewards" {
+		names := make([]string, len(sc))
+		for i, c := range sc {
+			names[i] = c.Name
+		}
+		t.Fatalf("modules %v, want staking, credits and rewards", names)
 	}
 }
 

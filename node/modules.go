@@ -7,6 +7,7 @@ import (
 	"github.com/emc-network/emcd/jsonrpc"
 	"github.com/emc-network/emcd/staking"
 	"github.com/emc-network/emcd/staking/credits"
+	"github.com/emc-network/emcd/staking/rewards"
 	"github.com/emc-network/emcd/state/native"
 )
 
@@ -17,6 +18,7 @@ func moduleFactories(g *genesis.Genesis) map[string]native.Factory {
 	return map[string]native.Factory{
 		staking.Name: staking.Factory(uint64(g.EpochLength)),
 		credits.Name: credits.New,
+		rewards.Name: rewards.Factory(uint64(g.EpochLength), staking.RewardsView{}),
 	}
 }
 
@@ -31,6 +33,16 @@ func (m Modules) contracts() []jsonrpc.SystemContract {
 		out = append(out, jsonrpc.SystemContract{Name: c.Name, Address: c.Address, ABI: c.ABI})
 	}
 	return out
+}
+
+// rewards returns the rewards module, nil when the chain has none.
+func (m Modules) rewards() *rewards.Module {
+	mod, ok := m.Lookup(native.RewardsAddress)
+	if !ok {
+		return nil
+	}
+	r, _ := mod.(*rewards.Module)
+	return r
 }
 
 // LoadModules builds the chain-native modules configured by g's params section.

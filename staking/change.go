@@ -1,23 +1,60 @@
 package staking
 
 import (
-	"github.com/ethereum/go-ethereum/common"
+	"fmt"
 
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/holiman/uint256"
+
+	"github.com/emc-network/emcd/staking/rewards"
 	"github.com/emc-network/emcd/state/native"
 )
 
-// changeSnap is what beforeChange records of a position before its amount
-// or lock changes. Placeholder: the rewards work replaces this file with
-// the version that settles the position's staking rewards.
-type changeSnap struct{}
-
-// beforeChange is called before every change of owner's amount or lock.
-func (m *Module) beforeChange(c *native.Call, owner common.Address) changeSnap {
-	return changeSnap{}
+// changeSnap is a position's amount and lock before a change.
+type changeSnap struct {
+	amountWei *uint256.Int
+	lock      rewards.Lock
 }
 
-// afterChange is called after every change of owner's amount or lock, with
-// beforeChange's snapshot.
+// beforeChange records owner's amount and lock before a method (stake,
+// unstake, a slash) changes them; pass the result to afterChange.
+func (m *Module) beforeChange(c *native.Call, owner common.Address) changeSnap {
+	base := positionBase(owner)
+	return changeSnap{
+		amountWei: c.LoadUint(field(base, fieldAmount)),
+		lock:      decodeMeta(c.LoadUint(field(base, fieldMeta))).lock,
+	}
+}
+
+// afterChange tells the rewards module about owner's new amount or lock
+// (its staking-reward weight changes from the next epoch on, like the
+// stake). Nothing is sent when neither changed. Every method that calls it
+// includes rewards.PositionChangeGas in its gas.
 func (m *Module) afterChange(c *native.Call, owner common.Address, s changeSnap) error {
+	base := positionBase(owner)
+	amt := c.LoadUint(field(base, fieldAmount))
+	lock := decodeMeta(c.LoadUint(field(base, fieldMeta))).lock
+	if amt.Eq(s.amountWei) && lock == s.lock {
+		return nil
+	}
+	if err := rewards.PositionChanged(c, owner, amt, lock); err != nil {
+		return fmt.Errorf("staking: rewards of %s: %w", owner, err)
+	}
 	return nil
+}
+
+// RewardsView is the rewards module's view of staking (rewards.StakeReader):
+// signer owners and effective stakes, read from state.
+type RewardsView struct{}
+
+var _ rewards.StakeReader = RewardsView{}
+
+// SignerOwner implements rewards.StakeReader.
+func (RewardsView) SignerOwner(s native.StateReader, signer common.Address) (common.Address, bool) {
+	return SignerOwner(s, signer)
+}
+
+// EffectiveStake implements rewards.StakeReader.
+func (RewardsView) EffectiveStake(s native.StateReader, owner common.Address, epoch uint64) (*uint256.Int, error) {
+	return EffectiveStake(s, owner, epoch)
 }

@@ -102,8 +102,10 @@
 // leaves the balance.
 //
 // Seams for later slices: the validator-set change reads
-// [EffectiveValidators] from the boundary's parent state; rewards weigh
-// [PositionOf]'s Lock (with rewards.LockParams) until UnlockEpoch; every
-// change of a position's amount or lock runs between beforeChange and
-// afterChange (change.go), the rewards module's hook.
+// [EffectiveValidators] from the boundary's parent state; every change of a
+// position's amount or lock (stake, unstake, a slash) runs between
+// beforeChange and afterChange (change.go), which report it to the rewards
+// module (rewards.PositionChanged); it weighs stake × the lock's multiplier
+// from the next epoch and reads signer owners and effective stakes through
+// [RewardsView].
 package staking

@@ -28,14 +28,15 @@ const (
 	// StakeGas: a first stake: 9 slots touched (signer claim, meta,
 	// amount, role total, owners length, owners[n], owner index, prev,
 	// changeEpoch) 18,900 + 8 fresh writes 160,000 + Staked log (2 topics,
-	// 160 bytes) 2,405 = 181,305, rounded up.
-	StakeGas = 181_400
+	// 160 bytes) 2,405 = 181,305, rounded up, + the rewards module's
+	// weight update (rewards.PositionChangeGas).
+	StakeGas = 181_400 + rewards.PositionChangeGas
 	// UnstakeGas: a new unbonding entry: 10 slots touched (amount, meta,
 	// unbonding length, last entry's release, new entry ×2, total
 	// unbonding, role total, prev, changeEpoch) 21,000 + 8 fresh writes
 	// 160,000 + Unstaked log (2 topics, 96 bytes) 1,893 = 182,893, rounded
-	// up.
-	UnstakeGas = 182_900
+	// up, + the rewards module's weight update (rewards.PositionChangeGas).
+	UnstakeGas = 182_900 + rewards.PositionChangeGas
 	// SetSignerGas: 6 slots touched (meta, amount, the new signer's claim
 	// and owner index, the stored signer, the old signer's claim) 12,600 +
 	// 3 fresh writes 60,000 + SignerSet log (3 topics) 1,500 = 74,100.
@@ -203,6 +204,7 @@ func (m *Module) stake(c *native.Call, args []any) ([]any, error) {
 		return nil, fmt.Errorf("%w: %s", ErrJailed, c.Caller)
 	}
 	e := m.epoch(c)
+	snap := m.beforeChange(c, c.Caller)
 	p := posView{c, positionBase(c.Caller)}
 	md := decodeMeta(p.load(fieldMeta))
 	if md.hasRole && md.role != Role(role) {
@@ -236,6 +238,9 @@ func (m *Module) stake(c *native.Call, args []any) ([]any, error) {
 	p.store(fieldMeta, md.encode())
 	p.recordChange(e, oldAmt, newAmt)
 	c.StoreUint(native.Slot(uint64(role)), total)
+	if err := m.afterChange(c, c.Caller, snap); err != nil {
+		return nil, err
+	}
 	return nil, c.Emit("Staked", c.Caller, role, uint8(md.lock), c.Value.ToBig(), newAmt.ToBig(), md.unlockEpoch)
 }
 
@@ -283,6 +288,7 @@ func (m *Module) unstake(c *native.Call, args []any) ([]any, error) {
 		return nil, ErrZeroAmount
 	}
 	e := m.epoch(c)
+	snap := m.beforeChange(c, c.Caller)
 	p := posView{c, positionBase(c.Caller)}
 	oldAmt := p.load(fieldAmount)
 	if amt.Gt(oldAmt) {
@@ -320,6 +326,9 @@ func (m *Module) unstake(c *native.Call, args []any) ([]any, error) {
 	c.StoreUint(native.Slot(uint64(md.role)), total.Sub(total, amt))
 	c.StoreUint(native.Slot(slotTotalUnbonding), totalUnb)
 	p.recordChange(e, oldAmt, rest)
+	if err := m.afterChange(c, c.Caller, snap); err != nil {
+		return nil, err
+	}
 	return nil, c.Emit("Unstaked", c.Caller, amt.ToBig(), rest.ToBig(), release)
 }
 

@@ -1,6 +1,29 @@
-// Package rewards is the reward arithmetic of the EMC economics: pure,
+// Package rewards is the reward arithmetic of the EMC economics and the
+// rewards module that applies it on chain.
+//
+// # The module
+//
+// [Module] (module.go) is the chain-native module at native.RewardsAddress.
+// Its block hooks count each block's commit seals per reward epoch,
+// record each epoch's validator set with owners and stakes, settle the
+// node reward of each epoch once ([Module.BeginBlock]) and distribute the
+// staking pools' budgets (stakepool.go); owners claim with claim(). Other
+// modules add proof-of-work credits with [Module.AddCredits]; the staking
+// module reports position changes with [PositionChanged]. state.go has the
+// storage layout; docs/economics.md, "The rewards module", the rules and a
+// worked example. Solidity interface:
+//
+//	function claim() returns (uint256 amount);
+//	function rewardsOf(address owner) view returns (uint256 node, uint256 staking, uint256 longTerm, uint256 total);
+//	function pools() view returns (uint256 node, uint256 nodeDust, uint256 trade, uint256 staking, uint256 longTerm, uint256 accrued);
+//	function epochInfo() view returns (uint64 epoch, uint64 firstBlock, uint64 lastBlock, uint64 period, uint256 epochReward);
+//	event Claimed(address indexed owner, uint256 amount);
+//
+// # The arithmetic
+//
+// The rest of the package is pure,
 // deterministic integer functions and plain structs that the economics
-// modules (node rewards, staking rewards) call and store. It holds no state
+// modules (node rewards, staking rewards) call and store. That part holds no state
 // of its own, reads no clock and touches no StateDB; every amount is wei in
 // a *big.Int, every division names its rounding direction, and every
 // function that takes money either conserves it exactly or returns the

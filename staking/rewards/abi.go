@@ -1,0 +1,10 @@
+package rewards
+
+// abiJSON is the rewards module's Solidity ABI.
+const abiJSON = `[
+ {"type":"function","name":"claim","stateMutability":"nonpayable","inputs":[],"outputs":[{"name":"amount","type":"uint256"}]},
+ {"type":"function","name":"rewardsOf","stateMutability":"view","inputs":[{"name":"owner","type":"address"}],"outputs":[{"name":"node","type":"uint256"},{"name":"staking","type":"uint256"},{"name":"longTerm","type":"uint256"},{"name":"total","type":"uint256"}]},
+ {"type":"function","name":"pools","stateMutability":"view","inputs":[],"outputs":[{"name":"node","type":"uint256"},{"name":"nodeDust","type":"uint256"},{"name":"trade","type":"uint256"},{"name":"staking","type":"uint256"},{"name":"longTerm","type":"uint256"},{"name":"accrued","type":"uint256"}]},
+ {"type":"function","name":"epochInfo","stateMutability":"view","inputs":[],"outputs":[{"name":"epoch","type":"uint64"},{"name":"firstBlock","type":"uint64"},{"name":"lastBlock","type":"uint64"},{"name":"period","type":"uint64"},{"name":"epochReward","type":"uint256"}]},
+ {"type":"event","name":"Claimed","anonymous":false,"inputs":[{"name":"owner","type":"address","indexed":true},{"name":"amount","type":"uint256","indexed":false}]}
+]`
