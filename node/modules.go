@@ -14,11 +14,22 @@ import (
 // moduleFactories lists every chain-native module this binary runs, for a
 // chain with genesis g. Adding a module here is a consensus change: every
 // node must run the same set.
+//
+// The staking module's genesis stakes also weigh in the rewards module's
+// staking pools from epoch 0; invalid staking params are reported by the
+// staking factory itself, so here they only leave the rewards module
+// without genesis positions.
 func moduleFactories(g *genesis.Genesis) map[string]native.Factory {
+	var positions []rewards.GenesisPosition
+	if sp, err := staking.ParseParams(g.Params[staking.Name], uint64(g.EpochLength)); err == nil {
+		for _, gs := range sp.GenesisStakes {
+			positions = append(positions, rewards.GenesisPosition{Owner: gs.Owner, StakeWei: gs.AmountWei, Lock: gs.Lock})
+		}
+	}
 	return map[string]native.Factory{
 		staking.Name: staking.Factory(uint64(g.EpochLength)),
 		credits.Name: credits.New,
-		rewards.Name: rewards.Factory(uint64(g.EpochLength), staking.RewardsView{}),
+		rewards.Name: rewards.Factory(uint64(g.EpochLength), staking.RewardsView{}, positions...),
 	}
 }
 

@@ -105,6 +105,8 @@ type Module struct {
 	sched  *Schedule
 	abi    *abi.ABI
 	stakes StakeReader
+	// genesis are the staking positions weighed from epoch 0 (Factory).
+	genesis []GenesisPosition
 }
 
 var (
@@ -116,7 +118,11 @@ var (
 // Factory returns the module's native.Factory for a chain whose genesis
 // epoch length is epochLength (0: DefaultEpochLength), reading stakes
 // through stakes.
-func Factory(epochLength uint64, stakes StakeReader) native.Factory {
+//
+// genesis lists the staking positions that exist at genesis (the staking
+// module's genesis stakes): they weigh in the staking pools from epoch 0,
+// as if staked before the chain began.
+func Factory(epochLength uint64, stakes StakeReader, genesis ...GenesisPosition) native.Factory {
 	if epochLength == 0 {
 		epochLength = DefaultEpochLength
 	}
@@ -125,8 +131,29 @@ func Factory(epochLength uint64, stakes StakeReader) native.Factory {
 		if err != nil {
 			return nil, err
 		}
-		return NewModule(p, stakes)
+		m, err := NewModule(p, stakes)
+		if err != nil {
+			return nil, err
+		}
+		lp := DefaultLockParams()
+		for _, g := range genesis {
+			if g.StakeWei == nil {
+				return nil, fmt.Errorf("%w: rewards: genesis position of %s has no stake", native.ErrBadParams, g.Owner)
+			}
+			if _, err := lp.Weight(g.StakeWei.ToBig(), g.Lock); err != nil {
+				return nil, fmt.Errorf("%w: rewards: genesis position of %s: %w", native.ErrBadParams, g.Owner, err)
+			}
+		}
+		m.genesis = append([]GenesisPosition(nil), genesis...)
+		return m, nil
 	}
+}
+
+// GenesisPosition is a staking position that exists at genesis.
+type GenesisPosition struct {
+	Owner    common.Address
+	StakeWei *uint256.Int
+	Lock     Lock
 }
 
 // NewModule returns the module with validated params.
@@ -198,6 +225,34 @@ func (m *Module) GenesisState() (*uint256.Int, map[common.Hash]common.Hash) {
 	put(slotStakingBudget+PoolStaking, m.params.StakingEpochWei)
 	put(slotStakingBudget+PoolLongTerm, m.params.LongTermEpochWei)
 	put(slotEpochLength, uint256.NewInt(m.params.EpochLength))
+	// Genesis positions weigh from epoch 0: weight and prev both set,
+	// change epoch and settled epoch 0, the pool totals their sum.
+	lp := DefaultLockParams()
+	totals := [numPools]*uint256.Int{}
+	for p := range totals {
+		totals[p] = new(uint256.Int)
+	}
+	for _, g := range m.genesis {
+		w, _ := lp.Weight(g.StakeWei.ToBig(), g.Lock) // checked by Factory
+		weight := uint256.MustFromBig(w)
+		for p := uint64(0); p < numPools; p++ {
+			if p == PoolLongTerm && !lp.LongTermEligible(g.Lock) {
+				continue
+			}
+			q := positionBase(p, g.Owner)
+			cur := st[add(q, posWeight)]
+			prev := new(uint256.Int).SetBytes32(cur[:])
+			sum := new(uint256.Int).Add(prev, weight)
+			st[add(q, posWeight)] = sum.Bytes32()
+			st[add(q, posPrev)] = sum.Bytes32()
+			totals[p].Add(totals[p], weight)
+		}
+	}
+	for p := uint64(0); p < numPools; p++ {
+		if !totals[p].IsZero() {
+			st[add(poolBase(p), plTotalWeight)] = totals[p].Bytes32()
+		}
+	}
 	return m.params.GenesisBalanceWei(), st
 }
 
