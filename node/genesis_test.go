@@ -25,7 +25,7 @@ func TestDevGenesisHashPinned(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := common.HexToHash("0x4c7a132d65a2bf2272f699da24eaaaae40f0260c5df44b6f4d8445b7283e7dcb")
+	want := common.HexToHash("0x081ab44c690a898307a76473ee7fb727d209b92e306a5ac5cf607fab2e10ff96")
 	if got := c.GenesisBlock().Hash(); got != want {
 		t.Fatalf("dev genesis hash %s, pinned %s", got, want)
 	}
