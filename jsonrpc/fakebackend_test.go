@@ -46,7 +46,7 @@ var (
 	// testTotalSupply is the fake chain's total supply: devAddr's genesis
 	// balance, 10,000 ether.
 	testTotalSupply = new(big.Int).Mul(big.NewInt(10_000), big.NewInt(params.Ether))
-	testChainID = big.NewInt(7357)
+	testChainID     = big.NewInt(7357)
 )
 
 // loggerCode stores 42 in memory, emits LOG1(logTopic) with it, and writes

@@ -71,7 +71,9 @@ var transcriptSetup = map[string]func(*fakeBackend){
 	// rent, 1 slash) and gives the fake's one module 5 ether; block 4
 	// breaks the invariant (a burned total above the supply).
 	"emc_supply": func(f *fakeBackend) {
-		ether := func(n int64) common.Hash { return common.BigToHash(new(big.Int).Mul(big.NewInt(n), big.NewInt(params.Ether))) }
+		ether := func(n int64) common.Hash {
+			return common.BigToHash(new(big.Int).Mul(big.NewInt(n), big.NewInt(params.Ether)))
+		}
 		echo := f.SystemContracts()[0].Address
 		f.mineState(func(st *ethstate.StateDB) {
 			st.SetNonce(native.SupplyAddress, 1, tracing.NonceChangeGenesis)
