@@ -3,6 +3,9 @@ package genesis
 import (
 	"errors"
 	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -141,4 +144,27 @@ func FuzzFromJSON(f *testing.F) {
 			t.Fatalf("re-encoded valid genesis fails: %v", err)
 		}
 	})
+}
+
+// TestEconomicsDoc: docs/economics.md shows the table's numbers as the
+// package computes them.
+func TestEconomicsDoc(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("..", "docs", "economics.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := Dev()
+	eco, res := DevTableAccounts()
+	alloc := new(big.Int)
+	for _, a := range g.Alloc {
+		alloc.Add(alloc, a.Balance)
+	}
+	for _, w := range []string{
+		DefaultTotalSupplyWei().String(), DefaultPoolsWei().String(), alloc.String(),
+		new(big.Int).Sub(DefaultTotalSupplyWei(), alloc).String(), eco.Hex(), res.Hex(),
+	} {
+		if !strings.Contains(string(raw), "`"+w+"`") {
+			t.Errorf("docs/economics.md does not show `%s`", w)
+		}
+	}
 }
