@@ -2,15 +2,21 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"fmt"
 	"math/big"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/rpc"
 
 	"github.com/emc-network/emcd/genesis"
+	"github.com/emc-network/emcd/jsonrpc"
 	"github.com/emc-network/emcd/params"
 )
 
@@ -101,5 +107,65 @@ func TestTestnetFlagErrors(t *testing.T) {
 		if out, err := runTestnetCmd(t, append(args, "--out", filepath.Join(t.TempDir(), "net"))...); err == nil {
 			t.Errorf("%v accepted\n%s", args, out)
 		}
+	}
+}
+
+// TestTestnetCandidateFollows runs a one-validator testnet with one
+// candidate and 4-block epochs: the candidate (a validator-role node
+// outside the set) follows the chain across epoch boundaries, stakes the
+// validator minimum from its own funding with `emcd stake --datadir`, and
+// emc_supply on it adds up to the total.
+func TestTestnetCandidateFollows(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-process test: skipped with -short")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	base := freeBasePort(t, 20)
+	if out, err := exec.Command(emcdBinary(t), "testnet", "--validators", "1", "--candidates", "1", "--epoch-length", "4",
+		"--out", filepath.Join(dir, "net"), "--base-port", fmt.Sprint(base), "--block-period", "100ms").CombinedOutput(); err != nil {
+		t.Fatalf("emcd testnet: %v\n%s", err, out)
+	}
+	var procs []*proc
+	for k, name := range []string{"validator-1", "candidate-1"} {
+		p := &proc{t: t, name: name, role: "validator", datadir: filepath.Join(dir, "net", name),
+			rpcURL: fmt.Sprintf("http://127.0.0.1:%d", base+10*k+1), logPath: filepath.Join(dir, name+".log")}
+		procs = append(procs, p)
+		p.start()
+	}
+	t.Cleanup(func() {
+		for _, p := range procs {
+			if t.Failed() {
+				t.Logf("---- %s log tail ----\n%s", p.name, p.tail(30))
+			}
+			p.kill()
+		}
+	})
+	cand := procs[1]
+	waitFor(t, 90*time.Second, "the candidate past two epoch boundaries", func() bool { return cand.height(ctx) >= 9 })
+	a, errA := procs[0].hashAt(ctx, 8)
+	b, errB := cand.hashAt(ctx, 8)
+	if errA != nil || errB != nil || a != b {
+		t.Fatalf("block 8: validator %s (%v), candidate %s (%v)", a, errA, b, errB)
+	}
+	r := runCLI(t, "stake", "add", "--rpc", cand.rpcURL, "--datadir", cand.datadir, "--role", "validator", "--amount", "1000000", "--json")
+	if v := decodeTxJSON(t, r); r.code != 0 || v.Status != "success" {
+		t.Fatalf("candidate stake: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	c, err := rpc.DialContext(ctx, cand.rpcURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var s jsonrpc.Supply
+	if err := c.CallContext(ctx, &s, "emc_supply"); err != nil {
+		t.Fatal(err)
+	}
+	sum := new(big.Int).Add(s.Circulating.ToInt(), s.Burned.ToInt())
+	sum.Add(sum, s.ModuleHeld.ToInt())
+	if s.Total.ToInt().Cmp(genesis.DefaultTotalSupplyWei()) != 0 || sum.Cmp(s.Total.ToInt()) != 0 ||
+		s.BurnedBaseFee.ToInt().Sign() == 0 || s.ModuleHeld.ToInt().Cmp(new(big.Int).Mul(big.NewInt(1_000_000), big.NewInt(params.EMC))) < 0 {
+		t.Fatalf("emc_supply %+v", s)
 	}
 }
