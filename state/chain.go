@@ -24,6 +24,7 @@ import (
 
 	"github.com/emc-network/emcd/consensus/cert"
 	"github.com/emc-network/emcd/genesis"
+	"github.com/emc-network/emcd/state/native"
 )
 
 var (
@@ -273,8 +274,8 @@ func balanceSupply(g *genesis.Genesis, alloc types.GenesisAlloc) error {
 		}
 		return nil
 	}
-	if _, dup := alloc[*g.Reserve]; dup {
-		return fmt.Errorf("%w: reserve %s already has a genesis account", ErrGenesisSupply, *g.Reserve)
+	if _, dup := alloc[*g.Reserve]; dup || native.IsReserved(*g.Reserve) {
+		return fmt.Errorf("%w: reserve %s is a module address or already has a genesis account", ErrGenesisSupply, *g.Reserve)
 	}
 	rest := new(big.Int).Sub(total, sum)
 	if rest.Sign() < 0 {

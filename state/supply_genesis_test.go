@@ -11,6 +11,7 @@ import (
 	"github.com/ethereum/go-ethereum/core/types"
 
 	"github.com/emc-network/emcd/genesis"
+	"github.com/emc-network/emcd/state/native"
 )
 
 // TestGenesisSupply: the genesis state holds exactly totalSupplyWei. A
@@ -76,5 +77,11 @@ func TestGenesisSupply(t *testing.T) {
 	g.Alloc[common.Address{0x10, 0}] = types.Account{Balance: big.NewInt(61)} // after Validate, as a module's balance would
 	if _, err := Open(OpenMemoryStore(), g, nil, nil); !errors.Is(err, ErrGenesisSupply) || !strings.Contains(err.Error(), "sum to 101 wei") {
 		t.Fatalf("table over the total: %v", err)
+	}
+	// A reserve in the module address range is refused, module or not.
+	g = exact(100, 60, 30)
+	g.Reserve = &native.JobsAddress
+	if _, err := Open(OpenMemoryStore(), g, nil, nil); !errors.Is(err, ErrGenesisSupply) {
+		t.Fatalf("reserve at a module address: %v", err)
 	}
 }
