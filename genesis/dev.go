@@ -13,8 +13,9 @@ import (
 const DevTimestamp = 1767225600
 
 // Dev returns the fixed genesis of `emcd --dev`: chain id params.DevChainID,
-// the dev signer as the only validator, and the ten test-mnemonic accounts
-// funded with DevAccountBalanceEMC each. The same binary always builds the
+// the dev signer as the only validator, and the mainnet supply table
+// (FundDevTable) with the ten test-mnemonic accounts funded from it with
+// DevAccountBalanceEMC each. The same binary always builds the
 // same dev genesis, so a dev data dir reopens across restarts.
 func Dev() *Genesis {
 	g := &Genesis{
@@ -24,6 +25,7 @@ func Dev() *Genesis {
 		Alloc:      types.GenesisAlloc{},
 	}
 	g.Validators = append(g.Validators, crypto.PubkeyToAddress(DevSignerKey().PublicKey))
+	FundDevTable(g)
 	FundDevAccounts(g)
 	if err := g.Validate(); err != nil {
 		panic(err) // constant input; covered by tests

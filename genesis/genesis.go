@@ -28,6 +28,9 @@ const (
 	DefaultMinBaseFeeWei = 1_000_000_000
 	// MaxFileBytes bounds a genesis file read from disk.
 	MaxFileBytes = 64 << 20
+	// maxSupplyBits bounds totalSupplyWei (2^128 wei is 3.4·10^20 EMC), so
+	// that no sum of balances, burns or rewards can come near 256 bits.
+	maxSupplyBits = 128
 )
 
 // ErrInvalid wraps every validation failure.
@@ -58,6 +61,16 @@ type Genesis struct {
 	EpochLength math.HexOrDecimal64 `json:"epochLength,omitempty"`
 	// Params holds each chain-native module's parameters, keyed by module name.
 	Params map[string]json.RawMessage `json:"params,omitempty"`
+	// TotalSupplyWei is the whole EMC supply, fixed at genesis (nothing is
+	// minted later); default DefaultTotalSupplyWei. The chain refuses a
+	// genesis whose balances (alloc plus every module account's genesis
+	// balance) do not add up to it.
+	TotalSupplyWei *math.HexOrDecimal256 `json:"totalSupplyWei,omitempty"`
+	// Reserve, when set, is the account that receives the rest of the
+	// table: TotalSupplyWei minus the alloc minus the modules' genesis
+	// balances, computed when the chain builds its genesis state. It must
+	// not also be in Alloc. Without it the table must add up exactly.
+	Reserve *common.Address `json:"reserve,omitempty"`
 }
 
 // FromJSON decodes and validates a genesis file's bytes. Unknown fields are
@@ -155,6 +168,14 @@ func (g *Genesis) Validate() error {
 	if g.Alloc == nil {
 		g.Alloc = types.GenesisAlloc{}
 	}
+	if g.TotalSupplyWei == nil {
+		g.TotalSupplyWei = (*math.HexOrDecimal256)(DefaultTotalSupplyWei())
+	}
+	total := (*big.Int)(g.TotalSupplyWei)
+	if total.Sign() <= 0 || total.BitLen() > maxSupplyBits {
+		return fmt.Errorf("%w: totalSupplyWei must be > 0 and below 2^%d", ErrInvalid, maxSupplyBits)
+	}
+	sum := new(big.Int)
 	for addr, acct := range g.Alloc {
 		if acct.Balance == nil {
 			return fmt.Errorf("%w: alloc %s has no balance", ErrInvalid, addr)
@@ -162,8 +183,28 @@ func (g *Genesis) Validate() error {
 		if acct.Balance.Sign() < 0 || acct.Balance.BitLen() > 256 {
 			return fmt.Errorf("%w: alloc %s balance out of range", ErrInvalid, addr)
 		}
+		sum.Add(sum, acct.Balance)
+	}
+	if sum.Cmp(total) > 0 {
+		return fmt.Errorf("%w: alloc balances sum to %s wei, more than totalSupplyWei %s", ErrInvalid, sum, total)
+	}
+	if g.Reserve != nil {
+		if *g.Reserve == (common.Address{}) {
+			return fmt.Errorf("%w: reserve is the zero address", ErrInvalid)
+		}
+		if _, ok := g.Alloc[*g.Reserve]; ok {
+			return fmt.Errorf("%w: reserve %s is also in alloc (it receives the rest of the table)", ErrInvalid, *g.Reserve)
+		}
 	}
 	return nil
+}
+
+// TotalSupply returns g's total supply in wei.
+func (g *Genesis) TotalSupply() *big.Int {
+	if g.TotalSupplyWei == nil {
+		return DefaultTotalSupplyWei()
+	}
+	return new(big.Int).Set((*big.Int)(g.TotalSupplyWei))
 }
 
 // ChainConfig returns the go-ethereum chain configuration of g: every fork up

@@ -2,6 +2,10 @@ package genesis
 
 import (
 	"errors"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -57,8 +61,69 @@ func TestDevGenesisStable(t *testing.T) {
 	if err != nil {
 		t.Fatalf("dev genesis does not round-trip: %v", err)
 	}
-	if len(g.Alloc) != DevAccountCount || g.ChainID != 1337 {
+	if len(g.Alloc) != DevAccountCount+1 || g.ChainID != 1337 || g.Reserve == nil {
 		t.Fatalf("unexpected dev genesis %+v", g)
+	}
+}
+
+// TestDevTable pins the dev table: ten dev accounts of 10,000 EMC, the
+// ecosystem's 150M at test-mnemonic account 10, the reserve at account 11
+// (addresses anvil prints for the mnemonic), the total 10^27 wei, and the
+// pools' 370M (held by the rewards module, not in the alloc).
+func TestDevTable(t *testing.T) {
+	g := Dev()
+	eco, res := DevTableAccounts()
+	if eco != common.HexToAddress("0xBcd4042DE499D14e55001CcbB24a551F3b954096") ||
+		res != common.HexToAddress("0x71bE63f3384f5fb98995898A86B02Fb2426c5788") {
+		t.Fatalf("table accounts %s %s", eco, res)
+	}
+	if *g.Reserve != res || g.Alloc[eco].Balance.String() != "150000000000000000000000000" {
+		t.Fatalf("reserve %s, ecosystem %s", g.Reserve, g.Alloc[eco].Balance)
+	}
+	sum := new(big.Int)
+	for _, a := range g.Alloc {
+		sum.Add(sum, a.Balance)
+	}
+	if sum.String() != "150100000000000000000000000" {
+		t.Fatalf("dev alloc sums to %s", sum)
+	}
+	if g.TotalSupply().String() != "1000000000000000000000000000" || DefaultPoolsWei().String() != "370000000000000000000000000" {
+		t.Fatalf("total %s, pools %s", g.TotalSupply(), DefaultPoolsWei())
+	}
+	p := DefaultPools()
+	if p.NodeRewardsWei.String() != "100000000000000000000000000" || p.TradeRewardsWei.String() != "200000000000000000000000000" ||
+		p.StakingWei.String() != "20000000000000000000000000" || p.LongTermStakingWei.String() != "50000000000000000000000000" {
+		t.Fatalf("pools %+v", p)
+	}
+}
+
+func TestValidateSupply(t *testing.T) {
+	const v = `"chainId": 1, "validators": ["0x0000000000000000000000000000000000000001"]`
+	ok := []string{
+		`{` + v + `, "alloc": {"0x0000000000000000000000000000000000000002": {"balance": "1000000000000000000000000000"}}}`,
+		`{` + v + `, "totalSupplyWei": "10", "reserve": "0x0000000000000000000000000000000000000003", "alloc": {"0x0000000000000000000000000000000000000002": {"balance": "10"}}}`,
+	}
+	for _, b := range ok {
+		if _, err := FromJSON([]byte(b)); err != nil {
+			t.Errorf("%s: %v", b, err)
+		}
+	}
+	bad := map[string]string{
+		"alloc over the total": `{` + v + `, "totalSupplyWei": "10", "alloc": {"0x0000000000000000000000000000000000000002": {"balance": "11"}}}`,
+		"alloc over default":   `{` + v + `, "alloc": {"0x0000000000000000000000000000000000000002": {"balance": "1000000000000000000000000001"}}}`,
+		"zero total":           `{` + v + `, "totalSupplyWei": "0"}`,
+		"huge total":           `{` + v + `, "totalSupplyWei": "0x100000000000000000000000000000000"}`,
+		"zero reserve":         `{` + v + `, "reserve": "0x0000000000000000000000000000000000000000"}`,
+		"reserve in alloc":     `{` + v + `, "reserve": "0x0000000000000000000000000000000000000002", "alloc": {"0x0000000000000000000000000000000000000002": {"balance": "1"}}}`,
+	}
+	for name, b := range bad {
+		if _, err := FromJSON([]byte(b)); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: want ErrInvalid, got %v", name, err)
+		}
+	}
+	g, err := FromJSON([]byte(`{` + v + `}`))
+	if err != nil || g.TotalSupply().Cmp(DefaultTotalSupplyWei()) != 0 {
+		t.Fatalf("default total: %v %v", g, err)
 	}
 }
 
@@ -66,6 +131,7 @@ func FuzzFromJSON(f *testing.F) {
 	b, _ := Dev().JSON()
 	f.Add(b)
 	f.Add([]byte(`{"chainId":1}`))
+	f.Add([]byte(`{"chainId":1,"validators":["0x0000000000000000000000000000000000000001"],"totalSupplyWei":"0x10","reserve":"0x0000000000000000000000000000000000000002","alloc":{"0x0000000000000000000000000000000000000003":{"balance":"0x10"}}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		g, err := FromJSON(data)
 		if err != nil {
@@ -79,4 +145,27 @@ func FuzzFromJSON(f *testing.F) {
 			t.Fatalf("re-encoded valid genesis fails: %v", err)
 		}
 	})
+}
+
+// TestEconomicsDoc: docs/economics.md shows the table's numbers as the
+// package computes them.
+func TestEconomicsDoc(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("..", "docs", "economics.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := Dev()
+	eco, res := DevTableAccounts()
+	alloc := new(big.Int)
+	for _, a := range g.Alloc {
+		alloc.Add(alloc, a.Balance)
+	}
+	for _, w := range []string{
+		DefaultTotalSupplyWei().String(), DefaultPoolsWei().String(), alloc.String(),
+		new(big.Int).Sub(DefaultTotalSupplyWei(), alloc).String(), eco.Hex(), res.Hex(),
+	} {
+		if !strings.Contains(string(raw), "`"+w+"`") {
+			t.Errorf("docs/economics.md does not show `%s`", w)
+		}
+	}
 }

@@ -24,6 +24,8 @@ type Backend interface {
 	ChainConfig() *params.ChainConfig
 	// MinBaseFee is the floor the base fee never goes below (genesis param).
 	MinBaseFee() *big.Int
+	// TotalSupply is the genesis total supply in wei (a fresh value).
+	TotalSupply() *big.Int
 
 	// Chain data. Receipts are fully derived (logs carry block hash, number,
 	// tx hash and indexes; contract address, effective gas price are set).

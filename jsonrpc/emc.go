@@ -3,6 +3,7 @@ package jsonrpc
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/big"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -13,6 +14,7 @@ import (
 	"github.com/emc-network/emcd/staking"
 	"github.com/emc-network/emcd/staking/credits"
 	"github.com/emc-network/emcd/staking/rewards"
+	"github.com/emc-network/emcd/state/native"
 )
 
 // emcAPI serves the emc namespace: chain-native modules and consensus.
@@ -64,6 +66,86 @@ func (api *emcAPI) CreditsOf(ctx context.Context, address common.Address, bnh *r
 		return nil, toRPCError(err)
 	}
 	return (*hexutil.Big)(credits.CreditsOf(st, address).ToBig()), st.Error()
+}
+
+// Supply is emc_supply's answer, all amounts in wei as hex like
+// eth_getBalance, at one block:
+//
+//   - Total is the genesis total supply (totalSupplyWei): nothing is minted.
+//   - Burned is every wei burned so far (the supply ledger), and
+//     BurnedBaseFee, BurnedRent and BurnedSlash its parts by kind: the
+//     EIP-1559 base fee, the burned 20 % of Credits spent, slashed stake.
+//   - ModuleHeld is Σ balances of the chain-native module accounts (the
+//     staking module's stakes, the credits reserve, the rewards pools once
+//     that module runs) and of the supply ledger account.
+//   - Circulating = Total − Burned − ModuleHeld: the balances of every
+//     other account, genesis ecosystem and reserve accounts included.
+//
+//   - Pools are the rewards module's four pools as the issue names them
+//     (nodeRewards, tradeRewards, staking, longTermStaking); null on a
+//     chain without the rewards module.
+type Supply struct {
+	BlockNumber   hexutil.Uint64 `json:"blockNumber"`
+	Total         *hexutil.Big   `json:"total"`
+	Burned        *hexutil.Big   `json:"burned"`
+	BurnedBaseFee *hexutil.Big   `json:"burnedBaseFee"`
+	BurnedRent    *hexutil.Big   `json:"burnedRent"`
+	BurnedSlash   *hexutil.Big   `json:"burnedSlash"`
+	ModuleHeld    *hexutil.Big   `json:"moduleHeld"`
+	Circulating   *hexutil.Big   `json:"circulating"`
+	Pools         *SupplyPools   `json:"pools"`
+}
+
+// SupplyPools are the rewards module's pools in emc_supply.
+type SupplyPools struct {
+	NodeRewards     *hexutil.Big `json:"nodeRewards"`
+	TradeRewards    *hexutil.Big `json:"tradeRewards"`
+	Staking         *hexutil.Big `json:"staking"`
+	LongTermStaking *hexutil.Big `json:"longTermStaking"`
+}
+
+// Supply returns the supply view at the given block (latest when absent).
+// A state where burned and module-held wei exceed the total breaks the
+// supply invariant: it is reported as an error, never as a negative amount.
+func (api *emcAPI) Supply(ctx context.Context, bnh *rpc.BlockNumberOrHash) (*Supply, error) {
+	st, h, err := stateAndHeader(api.b, latestOr(bnh))
+	if err != nil {
+		return nil, toRPCError(err)
+	}
+	total := api.b.TotalSupply()
+	burned := native.BurnedTotal(st).ToBig()
+	held := st.GetBalance(native.SupplyAddress).ToBig()
+	for _, c := range api.b.SystemContracts() {
+		held.Add(held, st.GetBalance(c.Address).ToBig())
+	}
+	if err := st.Error(); err != nil {
+		return nil, err
+	}
+	circ := new(big.Int).Sub(total, burned)
+	circ.Sub(circ, held)
+	if circ.Sign() < 0 {
+		return nil, fmt.Errorf("supply invariant broken at block %d: burned %s and module-held %s wei exceed the total %s",
+			h.Number.Uint64(), burned, held, total)
+	}
+	var pools *SupplyPools
+	if api.b.Rewards() != nil {
+		p := rewards.PoolsOf(st)
+		pools = &SupplyPools{
+			NodeRewards: (*hexutil.Big)(p.NodeWei.ToBig()), TradeRewards: (*hexutil.Big)(p.TradeWei.ToBig()),
+			Staking: (*hexutil.Big)(p.StakingWei.ToBig()), LongTermStaking: (*hexutil.Big)(p.LongTermWei.ToBig()),
+		}
+	}
+	return &Supply{
+		Pools:         pools,
+		BlockNumber:   hexutil.Uint64(h.Number.Uint64()),
+		Total:         (*hexutil.Big)(total),
+		Burned:        (*hexutil.Big)(burned),
+		BurnedBaseFee: (*hexutil.Big)(native.Burned(st, native.BurnBaseFee).ToBig()),
+		BurnedRent:    (*hexutil.Big)(native.Burned(st, native.BurnRent).ToBig()),
+		BurnedSlash:   (*hexutil.Big)(native.Burned(st, native.BurnSlash).ToBig()),
+		ModuleHeld:    (*hexutil.Big)(held),
+		Circulating:   (*hexutil.Big)(circ),
+	}, nil
 }
 
 // StakeEntry is one unbonding entry in emc_stakeOf.

@@ -45,7 +45,10 @@ var (
 	logTopic     = common.HexToHash("0x00000000000000000000000000000000000000000000000000000000000000aa")
 
 	testBaseFee = big.NewInt(params.GWei)
-	testChainID = big.NewInt(7357)
+	// testTotalSupply is the fake chain's total supply: devAddr's genesis
+	// balance, 10,000 ether.
+	testTotalSupply = new(big.Int).Mul(big.NewInt(10_000), big.NewInt(params.Ether))
+	testChainID     = big.NewInt(7357)
 )
 
 // loggerCode stores 42 in memory, emits LOG1(logTopic) with it, and writes
@@ -232,6 +235,7 @@ func (f *fakeBackend) CurrentBlock() *types.Block {
 
 func (f *fakeBackend) ChainConfig() *params.ChainConfig { return f.config }
 func (f *fakeBackend) MinBaseFee() *big.Int             { return testBaseFee }
+func (f *fakeBackend) TotalSupply() *big.Int            { return new(big.Int).Set(testTotalSupply) }
 func (f *fakeBackend) CurrentHeader() *types.Header     { return f.CurrentBlock().Header() }
 
 func (f *fakeBackend) HeaderByNumber(n uint64) *types.Header {

@@ -22,6 +22,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	ethstate "github.com/ethereum/go-ethereum/core/state"
 	"github.com/ethereum/go-ethereum/core/tracing"
+	"github.com/ethereum/go-ethereum/params"
 	"github.com/ethereum/go-ethereum/rpc"
 	"github.com/holiman/uint256"
 
@@ -66,6 +67,26 @@ var transcriptSetup = map[string]func(*fakeBackend){
 	"emc_stake": stakeSetup,
 	// Block 3 gives devAddr 250 Credits and otherAddr 2^256-1 (the widest
 	// value the hex encoding must carry).
+	// Block 3 counts burns in the supply ledger (7 ether: 4 base fee, 2
+	// rent, 1 slash) and gives the fake's one module 5 ether; block 4
+	// breaks the invariant (a burned total above the supply).
+	"emc_supply": func(f *fakeBackend) {
+		ether := func(n int64) common.Hash {
+			return common.BigToHash(new(big.Int).Mul(big.NewInt(n), big.NewInt(params.Ether)))
+		}
+		echo := f.SystemContracts()[0].Address
+		f.mineState(func(st *ethstate.StateDB) {
+			st.SetNonce(native.SupplyAddress, 1, tracing.NonceChangeGenesis)
+			for slot, v := range map[uint64]int64{0: 7, uint64(native.BurnBaseFee): 4, uint64(native.BurnRent): 2, uint64(native.BurnSlash): 1} {
+				st.SetState(native.SupplyAddress, native.Slot(slot), ether(v))
+			}
+			st.SubBalance(devAddr, uint256.MustFromBig(ether(12).Big()), tracing.BalanceChangeUnspecified)
+			st.SetBalance(echo, uint256.MustFromBig(ether(5).Big()), tracing.BalanceChangeUnspecified)
+		})
+		f.mineState(func(st *ethstate.StateDB) {
+			st.SetState(native.SupplyAddress, native.Slot(0), ether(20_000))
+		})
+	},
 	"emc_credits": func(f *fakeBackend) {
 		f.mineState(func(st *ethstate.StateDB) {
 			st.SetNonce(native.CreditsAddress, 1, tracing.NonceChangeGenesis) // as the module's genesis account: never EIP-161 empty

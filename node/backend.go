@@ -37,6 +37,7 @@ var _ jsonrpc.Backend = (*backend)(nil)
 
 func (b *backend) ChainConfig() *params.ChainConfig { return b.chain.Config() }
 func (b *backend) MinBaseFee() *big.Int             { return b.chain.Genesis().MinBaseFeeWei() }
+func (b *backend) TotalSupply() *big.Int            { return b.chain.Genesis().TotalSupply() }
 func (b *backend) CurrentHeader() *types.Header     { return b.chain.Head() }
 func (b *backend) HeaderByNumber(n uint64) *types.Header {
 	return b.chain.HeaderByNumber(n)

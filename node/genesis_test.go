@@ -26,7 +26,7 @@ func TestDevGenesisHashPinned(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := common.HexToHash("0x70c28d0a734498339b0da270e4d83fe837e7b99fc28fe4cd87a4a83ec5cc1b62")
+	want := common.HexToHash("0xc511b36aaf25e09ff688624657d1e901b1d4d4348db417f1b89171e7128c2b8a")
 	if got := c.GenesisBlock().Hash(); got != want {
 		t.Fatalf("dev genesis hash %s, pinned %s", got, want)
 	}

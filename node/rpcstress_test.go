@@ -37,6 +37,7 @@ import (
 
 	"github.com/emc-network/emcd/config"
 	"github.com/emc-network/emcd/genesis"
+	"github.com/emc-network/emcd/jsonrpc"
 	"github.com/emc-network/emcd/state"
 	"github.com/emc-network/emcd/state/native"
 )
@@ -365,6 +366,18 @@ func stressMethods() []stressMethod {
 		stressMethod{"emc_creditsOf", func(ctx context.Context, c *rpc.Client, e *stressEnv, rnd *rand.Rand) error {
 			n, _ := e.histBlock(rnd)
 			return callNoResult(ctx, c, "emc_creditsOf", e.devAddrs[rnd.IntN(len(e.devAddrs))], n)
+		}},
+		stressMethod{"emc_supply", func(ctx context.Context, c *rpc.Client, e *stressEnv, rnd *rand.Rand) error {
+			n, _ := e.histBlock(rnd)
+			var s jsonrpc.Supply
+			if err := c.CallContext(ctx, &s, "emc_supply", n); err != nil {
+				return fmt.Errorf("emc_supply: %w", err)
+			}
+			sum := new(big.Int).Add(s.Circulating.ToInt(), s.Burned.ToInt())
+			if sum.Add(sum, s.ModuleHeld.ToInt()); sum.Cmp(genesis.DefaultTotalSupplyWei()) != 0 || s.Total.ToInt().Cmp(sum) != 0 {
+				return fmt.Errorf("emc_supply(%v): circulating + burned + module-held %s, total %s", n, sum, s.Total)
+			}
+			return nil
 		}},
 		stressMethod{"emc_stakeOf", func(ctx context.Context, c *rpc.Client, e *stressEnv, rnd *rand.Rand) error {
 			n, _ := e.histBlock(rnd)

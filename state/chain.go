@@ -24,6 +24,7 @@ import (
 
 	"github.com/emc-network/emcd/consensus/cert"
 	"github.com/emc-network/emcd/genesis"
+	"github.com/emc-network/emcd/state/native"
 )
 
 var (
@@ -39,6 +40,10 @@ var (
 	ErrNoGenesis = errors.New("state: store is empty and no genesis was given")
 	// ErrClosed is returned by InsertBlock after Close.
 	ErrClosed = errors.New("state: chain is closed")
+	// ErrGenesisSupply is returned by Open when the genesis balances (alloc
+	// plus the modules' genesis balances) do not add up to the genesis
+	// totalSupplyWei, or exceed it when a reserve takes the rest.
+	ErrGenesisSupply = errors.New("state: genesis balances do not add up to the total supply")
 )
 
 // HeadEvent announces a newly committed canonical block.
@@ -207,6 +212,9 @@ func (c *Chain) genesisBlock(sdb ethstate.Database) (*types.Block, error) {
 		}
 		alloc[a] = acct
 	}
+	if err := balanceSupply(c.gen, alloc); err != nil {
+		return nil, err
+	}
 	for addr, acct := range alloc {
 		st.SetBalance(addr, uint256FromBig(acct.Balance), 0)
 		st.SetNonce(addr, acct.Nonce, 0)
@@ -245,6 +253,37 @@ func (c *Chain) genesisBlock(sdb ethstate.Database) (*types.Block, error) {
 		ParentBeaconRoot: &common.Hash{},
 	}
 	return types.NewBlock(header, &types.Body{Withdrawals: []*types.Withdrawal{}}, nil, trieHasher()), nil
+}
+
+// balanceSupply checks alloc (the user alloc merged with the modules')
+// against g's total supply. With a reserve named, it adds the reserve's
+// account holding the rest to alloc; without one, the balances must add up
+// to the total exactly.
+func balanceSupply(g *genesis.Genesis, alloc types.GenesisAlloc) error {
+	total := g.TotalSupply()
+	sum := new(big.Int)
+	for _, acct := range alloc {
+		if acct.Balance != nil {
+			sum.Add(sum, acct.Balance)
+		}
+	}
+	if g.Reserve == nil {
+		if sum.Cmp(total) != 0 {
+			return fmt.Errorf("%w: alloc and module balances sum to %s wei, totalSupplyWei is %s wei (name a reserve to take the rest)",
+				ErrGenesisSupply, sum, total)
+		}
+		return nil
+	}
+	if _, dup := alloc[*g.Reserve]; dup || native.IsReserved(*g.Reserve) {
+		return fmt.Errorf("%w: reserve %s is a module address or already has a genesis account", ErrGenesisSupply, *g.Reserve)
+	}
+	rest := new(big.Int).Sub(total, sum)
+	if rest.Sign() < 0 {
+		return fmt.Errorf("%w: alloc and module balances sum to %s wei, more than totalSupplyWei %s wei",
+			ErrGenesisSupply, sum, total)
+	}
+	alloc[*g.Reserve] = types.Account{Balance: rest}
+	return nil
 }
 
 func (c *Chain) commitGenesis() error {

@@ -148,7 +148,7 @@ func runScale(tb testing.TB, cfg scaleConfig) *scaleResult {
 	funders := make([]*ecdsa.PrivateKey, cfg.blockTxs)
 	for i := range funders {
 		funders[i], _ = crypto.ToECDSA(crypto.Keccak256([]byte(fmt.Sprintf("emcd-scale-funder-%d", i))))
-		g.Alloc[crypto.PubkeyToAddress(funders[i].PublicKey)] = types.Account{Balance: new(big.Int).Mul(big.NewInt(1e9), big.NewInt(1e18))}
+		g.Alloc[crypto.PubkeyToAddress(funders[i].PublicKey)] = types.Account{Balance: new(big.Int).Mul(big.NewInt(1e6), big.NewInt(1e18))}
 	}
 	db, err := OpenStore(cfg.dir)
 	if err != nil {

@@ -85,6 +85,41 @@ func openGenesis(gen *genesis.Genesis, dir string, sc state.StorageConfig) (comm
 	return c.GenesisBlock().Hash(), nil
 }
 
+// genesisSummary is what genesisTable learns by building a genesis.
+type genesisSummary struct {
+	block                            *types.Block
+	allocWei, modulesWei, reserveWei *big.Int
+}
+
+// genesisTable builds gen's genesis state in memory with this binary's
+// modules, which checks the supply table, and returns its block and sums.
+func genesisTable(gen *genesis.Genesis) (*genesisSummary, error) {
+	mods, err := node.LoadModules(gen)
+	if err != nil {
+		return nil, err
+	}
+	c, err := state.Open(state.OpenMemoryStore(), gen, mods, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	st, err := c.StateAt(c.GenesisBlock().Root())
+	if err != nil {
+		return nil, err
+	}
+	s := &genesisSummary{block: c.GenesisBlock(), allocWei: new(big.Int), modulesWei: new(big.Int), reserveWei: new(big.Int)}
+	for _, a := range gen.Alloc {
+		s.allocWei.Add(s.allocWei, a.Balance)
+	}
+	for a := range mods.GenesisAlloc() {
+		s.modulesWei.Add(s.modulesWei, st.GetBalance(a).ToBig())
+	}
+	if gen.Reserve != nil {
+		s.reserveWei = st.GetBalance(*gen.Reserve).ToBig()
+	}
+	return s, nil
+}
+
 func newGenesisCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "genesis", Short: "Create or inspect genesis files"}
 	var (
@@ -95,12 +130,19 @@ func newGenesisCmd(g *globals) *cobra.Command {
 		epoch       uint64
 		gasLimit    uint64
 		devAccounts bool
+		reserve     string
 		out         string
 	)
 	create := &cobra.Command{
 		Use:   "create",
 		Short: "Write a new genesis file",
-		Example: `  emcd genesis create --chain-id 4242 --validator 0xabc... --alloc 0xabc...=1000000 --out genesis.json
+		Long: `create writes a genesis file. The table must hold the whole supply
+(1,000,000,000 EMC): the --alloc balances plus the modules' genesis balances
+(the reward pools) add up to it exactly, or --reserve ADDR names the account
+that receives the rest. --dev-accounts uses the dev table (ecosystem account
+150,000,000 EMC, reserve: test-mnemonic accounts 10 and 11) unless --reserve
+is given.`,
+		Example: `  emcd genesis create --chain-id 4242 --validator 0xabc... --alloc 0xabc...=1000000 --reserve 0xdef... --out genesis.json
   emcd genesis create --dev-accounts --validator 0xabc...   (funds the ten test-mnemonic accounts)`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -129,10 +171,23 @@ func newGenesisCmd(g *globals) *cobra.Command {
 				}
 				gen.Alloc[common.HexToAddress(addr)] = types.Account{Balance: emc.Mul(emc, big.NewInt(params.EMC))}
 			}
+			if devAccounts && reserve == "" {
+				genesis.FundDevTable(gen)
+			}
 			if devAccounts {
 				genesis.FundDevAccounts(gen)
 			}
+			if reserve != "" {
+				if !common.IsHexAddress(reserve) {
+					return fmt.Errorf("--reserve %q is not an address", reserve)
+				}
+				r := common.HexToAddress(reserve)
+				gen.Reserve = &r
+			}
 			if err := gen.Validate(); err != nil {
+				return err
+			}
+			if _, err := genesisTable(gen); err != nil {
 				return err
 			}
 			data, err := gen.JSON()
@@ -159,6 +214,7 @@ func newGenesisCmd(g *globals) *cobra.Command {
 	f.Uint64Var(&epoch, "epoch", genesis.DefaultEpochLength, "epoch length in blocks")
 	f.Uint64Var(&gasLimit, "gas-limit", genesis.DefaultGasLimit, "block gas limit")
 	f.BoolVar(&devAccounts, "dev-accounts", false, "fund the ten test-mnemonic accounts with 10,000 EMC each (insecure: public keys)")
+	f.StringVar(&reserve, "reserve", "", "account that receives the rest of the supply table")
 	f.StringVar(&out, "out", "", "output file (default stdout)")
 
 	inspect := &cobra.Command{
@@ -179,15 +235,11 @@ func newGenesisCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			mods, err := node.LoadModules(gen)
+			tab, err := genesisTable(gen)
 			if err != nil {
 				return err
 			}
-			c, err := state.Open(state.OpenMemoryStore(), gen, mods, nil)
-			if err != nil {
-				return err
-			}
-			b := c.GenesisBlock()
+			b := tab.block
 			w := cmd.OutOrStdout()
 			fmt.Fprintf(w, "chain id:      %d\n", gen.ChainID)
 			fmt.Fprintf(w, "genesis hash:  %s\n", b.Hash().Hex())
@@ -197,7 +249,12 @@ func newGenesisCmd(g *globals) *cobra.Command {
 			fmt.Fprintf(w, "base fee:      %s wei (min %s)\n", gen.BaseFeeWei(), gen.MinBaseFeeWei())
 			fmt.Fprintf(w, "block period:  %dms\n", gen.BlockPeriodMs)
 			fmt.Fprintf(w, "epoch length:  %d blocks\n", gen.EpochLength)
-			fmt.Fprintf(w, "alloc:         %d accounts\n", len(gen.Alloc))
+			fmt.Fprintf(w, "total supply:  %s EMC\n", formatEMC(gen.TotalSupply()))
+			fmt.Fprintf(w, "alloc:         %d accounts, %s EMC\n", len(gen.Alloc), formatEMC(tab.allocWei))
+			fmt.Fprintf(w, "modules:       %s EMC\n", formatEMC(tab.modulesWei))
+			if gen.Reserve != nil {
+				fmt.Fprintf(w, "reserve:       %s, %s EMC\n", gen.Reserve.Hex(), formatEMC(tab.reserveWei))
+			}
 			fmt.Fprintf(w, "validators:    %d\n", len(gen.Validators))
 			for _, v := range gen.Validators {
 				fmt.Fprintf(w, "  %s\n", v.Hex())

@@ -21,6 +21,7 @@ import (
 	"github.com/emc-network/emcd/config"
 	"github.com/emc-network/emcd/genesis"
 	"github.com/emc-network/emcd/params"
+	"github.com/emc-network/emcd/staking"
 )
 
 func init() { extraCommands = append(extraCommands, newTestnetCmd) }
@@ -30,7 +31,8 @@ func init() { extraCommands = append(extraCommands, newTestnetCmd) }
 const testnetPassword = "emcd-testnet-insecure"
 
 // Port layout of node k (0-based, validators first, then routers, then
-// compute nodes): p2p P+10k, JSON-RPC P+10k+1, gRPC P+10k+2, metrics P+10k+3.
+// compute nodes, then candidates): p2p P+10k, JSON-RPC P+10k+1, gRPC
+// P+10k+2, metrics P+10k+3.
 const (
 	portStride  = 10
 	portRPC     = 1
@@ -38,9 +40,16 @@ const (
 	portMetrics = 3
 )
 
+// testnetGasEMC is what every testnet node's account holds for gas, on top
+// of the stake its role may need (testnetFunding).
+const testnetGasEMC = 10_000
+
 type testnetNode struct {
+	// name is ROLE-i, or candidate-i for a validator-role node that is not
+	// in the genesis set (it follows the chain until it stakes).
 	name, role string
 	index      int
+	candidate  bool
 	key        *ecdsa.PrivateKey
 	peerID     string
 	dir        string
@@ -49,6 +58,8 @@ type testnetNode struct {
 func newTestnetCmd(_ *globals) *cobra.Command {
 	var (
 		validators, routers, computes int
+		candidates                    int
+		epochLength                   uint64
 		out                           string
 		basePort                      int
 		period                        time.Duration
@@ -59,15 +70,26 @@ func newTestnetCmd(_ *globals) *cobra.Command {
 		Use:   "testnet --validators N --out DIR",
 		Short: "Write a local multi-node testnet (genesis, keys, configs) bound to 127.0.0.1",
 		Long: `testnet writes DIR/genesis.json and one initialised data dir per node:
-validator-1…, router-1…, compute-1…, each with its key (keystore), a password
-file, its libp2p node key and a config.toml that loads automatically. Start
-node NAME with:
+validator-1…, router-1…, compute-1…, candidate-1…, each with its key
+(keystore), a password file, its libp2p node key and a config.toml that loads
+automatically. Start node NAME with:
 
   emcd --role ROLE --datadir DIR/NAME
 
-Node k (0-based, validators, then routers, then compute nodes) listens with
-p2p on P+10k, JSON-RPC (HTTP and WS) on P+10k+1, gRPC on P+10k+2 and metrics
-on P+10k+3. Every node bootstraps from the validators.
+Candidates are validator-role nodes outside the genesis validator set: they
+follow the chain until they stake (emcd stake add --role validator) and a
+later epoch boundary puts them in the set.
+
+The genesis keeps the mainnet supply table: the rewards pools, an ecosystem
+account of 150,000,000 EMC and a reserve (test-mnemonic accounts 10 and 11)
+holding the rest. Every node's account is funded from it with 10,000 EMC for
+gas plus its role's minimum stake (validators and candidates 1,000,000 EMC,
+routers 100,000 EMC).
+
+Node k (0-based, validators, then routers, then compute nodes, then
+candidates) listens with p2p on P+10k, JSON-RPC (HTTP and WS) on P+10k+1,
+gRPC on P+10k+2 and metrics on P+10k+3. Every node bootstraps from the
+validators.
 
 INSECURE: keys are encrypted with a password stored next to them, and the
 test-mnemonic dev accounts are funded (unless --no-dev-accounts). For local
@@ -80,7 +102,13 @@ testing only.`,
 			if out == "" {
 				return errors.New("--out DIR is required")
 			}
-			total := validators + routers + computes
+			if routers < 0 || computes < 0 || candidates < 0 {
+				return errors.New("--routers, --compute and --candidates must not be negative")
+			}
+			if epochLength < 1 {
+				return errors.New("--epoch-length must be at least 1 block")
+			}
+			total := validators + routers + computes + candidates
 			if basePort < 1024 || basePort+portStride*total > 65535 {
 				return fmt.Errorf("--base-port %d: ports %d…%d must lie in 1024…65535", basePort, basePort, basePort+portStride*total)
 			}
@@ -94,12 +122,18 @@ testing only.`,
 			if err != nil {
 				return err
 			}
-			nodes, err := makeTestnetNodes(abs, validators, routers, computes)
+			nodes, err := makeTestnetNodes(abs, validators, routers, computes, candidates)
 			if err != nil {
 				return err
 			}
-			gen := testnetGenesis(nodes, chainID, period, !noDevAccounts)
+			gen, err := testnetGenesis(nodes, chainID, period, epochLength, !noDevAccounts)
+			if err != nil {
+				return err
+			}
 			if err := gen.Validate(); err != nil {
+				return err
+			}
+			if _, err := genesisTable(gen); err != nil {
 				return err
 			}
 			genJSON, err := gen.JSON()
@@ -120,8 +154,8 @@ testing only.`,
 				}
 			}
 			w := cmd.OutOrStdout()
-			fmt.Fprintf(w, "testnet in %s: chain id %d, %d validators, %d routers, %d compute nodes, block period %s\n",
-				abs, chainID, validators, routers, computes, period)
+			fmt.Fprintf(w, "testnet in %s: chain id %d, %d validators, %d routers, %d compute nodes, %d candidates, block period %s, epoch %d blocks\n",
+				abs, chainID, validators, routers, computes, candidates, period, epochLength)
 			for _, n := range nodes {
 				if err := writeTestnetNode(n, genJSON, basePort, bootnodes); err != nil {
 					return fmt.Errorf("%s: %w", n.name, err)
@@ -138,6 +172,8 @@ testing only.`,
 	f.IntVar(&validators, "validators", 4, "number of validators")
 	f.IntVar(&routers, "routers", 0, "number of router nodes")
 	f.IntVar(&computes, "compute", 0, "number of compute nodes")
+	f.IntVar(&candidates, "candidates", 0, "number of validator-role nodes outside the genesis set, funded to stake the validator minimum")
+	f.Uint64Var(&epochLength, "epoch-length", genesis.DefaultEpochLength, "epoch length in blocks (validator-set changes, stake snapshots, rewards)")
 	f.StringVar(&out, "out", "", "output directory (must not exist or be empty)")
 	f.IntVar(&basePort, "base-port", 20000, "first port; node k uses P+10k … P+10k+3")
 	f.DurationVar(&period, "block-period", time.Second, "block period (sub-second allowed)")
@@ -146,27 +182,27 @@ testing only.`,
 	return cmd
 }
 
-func makeTestnetNodes(dir string, validators, routers, computes int) ([]*testnetNode, error) {
+func makeTestnetNodes(dir string, validators, routers, computes, candidates int) ([]*testnetNode, error) {
 	var nodes []*testnetNode
-	add := func(role string, count int) error {
+	add := func(prefix, role string, count int) error {
 		for i := 1; i <= count; i++ {
 			k, err := crypto.GenerateKey()
 			if err != nil {
 				return err
 			}
-			name := fmt.Sprintf("%s-%d", role, i)
-			nodes = append(nodes, &testnetNode{name: name, role: role, index: len(nodes), key: k, dir: filepath.Join(dir, name)})
+			name := fmt.Sprintf("%s-%d", prefix, i)
+			nodes = append(nodes, &testnetNode{name: name, role: role, index: len(nodes), key: k, dir: filepath.Join(dir, name),
+				candidate: prefix == "candidate"})
 		}
 		return nil
 	}
-	if err := add("validator", validators); err != nil {
-		return nil, err
-	}
-	if err := add("router", routers); err != nil {
-		return nil, err
-	}
-	if err := add("compute", computes); err != nil {
-		return nil, err
+	for _, group := range []struct {
+		prefix, role string
+		count        int
+	}{{"validator", "validator", validators}, {"router", "router", routers}, {"compute", "compute", computes}, {"candidate", "validator", candidates}} {
+		if err := add(group.prefix, group.role, group.count); err != nil {
+			return nil, err
+		}
 	}
 	for _, n := range nodes {
 		id, err := writeP2PKey(config.NewDataDir(n.dir).NodeKey())
@@ -178,25 +214,40 @@ func makeTestnetNodes(dir string, validators, routers, computes int) ([]*testnet
 	return nodes, nil
 }
 
-func testnetGenesis(nodes []*testnetNode, chainID uint64, period time.Duration, devAccounts bool) *genesis.Genesis {
+// testnetFunding returns what node n's account holds at genesis: gas
+// money plus its role's minimum stake (default staking params: validators
+// and candidates 1,000,000 EMC, routers 100,000, compute 0), so that every
+// node can stake its role from its own account. (Genesis stakes for the
+// genesis validators are not seeded here yet.)
+func testnetFunding(n *testnetNode) *big.Int {
+	fund := new(big.Int).Mul(big.NewInt(testnetGasEMC), big.NewInt(params.EMC))
+	role := map[string]staking.Role{"validator": staking.RoleValidator, "router": staking.RoleRouter, "compute": staking.RoleCompute}[n.role]
+	return fund.Add(fund, staking.DefaultParams().MinStakeWei[role].ToBig())
+}
+
+// testnetGenesis builds the testnet genesis: the genesis validators, the
+// mainnet supply table (ecosystem, reserve; the modules' pools come out of
+// the reserve), every node funded from it, and the dev accounts if asked.
+func testnetGenesis(nodes []*testnetNode, chainID uint64, period time.Duration, epochLength uint64, devAccounts bool) (*genesis.Genesis, error) {
 	g := &genesis.Genesis{
 		ChainID:       math.HexOrDecimal64(chainID),
 		Timestamp:     math.HexOrDecimal64(time.Now().Unix()),
 		BlockPeriodMs: math.HexOrDecimal64(period.Milliseconds()),
+		EpochLength:   math.HexOrDecimal64(epochLength),
 		Alloc:         types.GenesisAlloc{},
 	}
-	fund := new(big.Int).Mul(big.NewInt(1_000_000), big.NewInt(params.EMC))
+	genesis.FundDevTable(g)
 	for _, n := range nodes {
 		addr := crypto.PubkeyToAddress(n.key.PublicKey)
-		if n.role == "validator" {
+		if n.role == "validator" && !n.candidate {
 			g.Validators = append(g.Validators, addr)
 		}
-		g.Alloc[addr] = types.Account{Balance: new(big.Int).Set(fund)}
+		g.Alloc[addr] = types.Account{Balance: testnetFunding(n)}
 	}
 	if devAccounts {
 		genesis.FundDevAccounts(g)
 	}
-	return g
+	return g, nil
 }
 
 func writeTestnetNode(n *testnetNode, genJSON []byte, basePort int, bootnodes []string) error {

@@ -1,0 +1,171 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math/big"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/rpc"
+
+	"github.com/emc-network/emcd/genesis"
+	"github.com/emc-network/emcd/jsonrpc"
+	"github.com/emc-network/emcd/params"
+)
+
+// runTestnetCmd runs `emcd testnet args...` in process and returns its
+// output.
+func runTestnetCmd(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	root := newRootCmd()
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&out)
+	root.SetArgs(append([]string{"testnet"}, args...))
+	err := root.Execute()
+	return out.String(), err
+}
+
+// TestTestnetTableCandidatesEpoch: `emcd testnet` writes a genesis with the
+// given epoch length, the genesis validators only (candidates are outside
+// the set), every node funded from the supply table (gas plus its role's
+// minimum stake), and a table that adds up to the total supply.
+func TestTestnetTableCandidatesEpoch(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "net")
+	out, err := runTestnetCmd(t, "--validators", "2", "--routers", "1", "--compute", "1", "--candidates", "2",
+		"--epoch-length", "20", "--out", dir, "--base-port", "31000")
+	if err != nil {
+		t.Fatalf("testnet: %v\n%s", err, out)
+	}
+	addrs := map[string]common.Address{}
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 2 && common.IsHexAddress(f[1]) {
+			addrs[f[0]] = common.HexToAddress(f[1])
+		}
+	}
+	if len(addrs) != 6 {
+		t.Fatalf("want 6 nodes in the output, got %v\n%s", addrs, out)
+	}
+	g, err := genesis.FromFile(filepath.Join(dir, "genesis.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.EpochLength != 20 {
+		t.Fatalf("epoch length %d, want 20", g.EpochLength)
+	}
+	if len(g.Validators) != 2 || g.Validators[0] != addrs["validator-1"] || g.Validators[1] != addrs["validator-2"] {
+		t.Fatalf("validators %v, want validator-1 and validator-2 only", g.Validators)
+	}
+	emc := func(n int64) *big.Int { return new(big.Int).Mul(big.NewInt(n), big.NewInt(params.EMC)) }
+	want := map[string]*big.Int{
+		"validator-1": emc(1_010_000), "validator-2": emc(1_010_000), "router-1": emc(110_000),
+		"compute-1": emc(10_000), "candidate-1": emc(1_010_000), "candidate-2": emc(1_010_000),
+	}
+	for name, w := range want {
+		if got := g.Alloc[addrs[name]].Balance; got == nil || got.Cmp(w) != 0 {
+			t.Errorf("%s funded %v, want %s", name, got, w)
+		}
+	}
+	// A candidate is a validator-role data dir with its key, following the chain.
+	cfg, err := os.ReadFile(filepath.Join(dir, "candidate-2", "config.toml"))
+	if err != nil || !strings.Contains(string(cfg), `role = "validator"`) {
+		t.Fatalf("candidate config: %v\n%s", err, cfg)
+	}
+	if ks, err := os.ReadDir(filepath.Join(dir, "candidate-2", "keystore")); err != nil || len(ks) != 1 ||
+		!strings.Contains(strings.ToLower(ks[0].Name()), strings.ToLower(addrs["candidate-2"].Hex()[2:])) {
+		t.Fatalf("candidate keystore: %v %v", ks, err)
+	}
+	// The table: ecosystem 150M, the reserve the rest, all of it the total.
+	eco, res := genesis.DevTableAccounts()
+	if *g.Reserve != res || g.Alloc[eco].Balance.Cmp(emc(genesis.EcosystemEMC)) != 0 {
+		t.Fatalf("table accounts: reserve %s, ecosystem %v", g.Reserve, g.Alloc[eco].Balance)
+	}
+	tab, err := genesisTable(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := new(big.Int).Add(tab.allocWei, tab.modulesWei)
+	if sum.Add(sum, tab.reserveWei).Cmp(genesis.DefaultTotalSupplyWei()) != 0 || tab.reserveWei.Sign() <= 0 {
+		t.Fatalf("alloc %s + modules %s + reserve %s != total", tab.allocWei, tab.modulesWei, tab.reserveWei)
+	}
+}
+
+func TestTestnetFlagErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"--epoch-length", "0"},
+		{"--candidates", "-1"},
+		{"--validators", "0"},
+	} {
+		if out, err := runTestnetCmd(t, append(args, "--out", filepath.Join(t.TempDir(), "net"))...); err == nil {
+			t.Errorf("%v accepted\n%s", args, out)
+		}
+	}
+}
+
+// TestTestnetCandidateFollows runs a one-validator testnet with one
+// candidate and 4-block epochs: the candidate (a validator-role node
+// outside the set) follows the chain across epoch boundaries, stakes the
+// validator minimum from its own funding with `emcd stake --datadir`, and
+// emc_supply on it adds up to the total.
+func TestTestnetCandidateFollows(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-process test: skipped with -short")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	base := freeBasePort(t, 20)
+	if out, err := exec.Command(emcdBinary(t), "testnet", "--validators", "1", "--candidates", "1", "--epoch-length", "4",
+		"--out", filepath.Join(dir, "net"), "--base-port", fmt.Sprint(base), "--block-period", "100ms").CombinedOutput(); err != nil {
+		t.Fatalf("emcd testnet: %v\n%s", err, out)
+	}
+	var procs []*proc
+	for k, name := range []string{"validator-1", "candidate-1"} {
+		p := &proc{t: t, name: name, role: "validator", datadir: filepath.Join(dir, "net", name),
+			rpcURL: fmt.Sprintf("http://127.0.0.1:%d", base+10*k+1), logPath: filepath.Join(dir, name+".log")}
+		procs = append(procs, p)
+		p.start()
+	}
+	t.Cleanup(func() {
+		for _, p := range procs {
+			if t.Failed() {
+				t.Logf("---- %s log tail ----\n%s", p.name, p.tail(30))
+			}
+			p.kill()
+		}
+	})
+	cand := procs[1]
+	waitFor(t, 90*time.Second, "the candidate past two epoch boundaries", func() bool { return cand.height(ctx) >= 9 })
+	a, errA := procs[0].hashAt(ctx, 8)
+	b, errB := cand.hashAt(ctx, 8)
+	if errA != nil || errB != nil || a != b {
+		t.Fatalf("block 8: validator %s (%v), candidate %s (%v)", a, errA, b, errB)
+	}
+	r := runCLI(t, "stake", "add", "--rpc", cand.rpcURL, "--datadir", cand.datadir, "--role", "validator", "--amount", "1000000", "--json")
+	if v := decodeTxJSON(t, r); r.code != 0 || v.Status != "success" {
+		t.Fatalf("candidate stake: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	c, err := rpc.DialContext(ctx, cand.rpcURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var s jsonrpc.Supply
+	if err := c.CallContext(ctx, &s, "emc_supply"); err != nil {
+		t.Fatal(err)
+	}
+	sum := new(big.Int).Add(s.Circulating.ToInt(), s.Burned.ToInt())
+	sum.Add(sum, s.ModuleHeld.ToInt())
+	if s.Total.ToInt().Cmp(genesis.DefaultTotalSupplyWei()) != 0 || sum.Cmp(s.Total.ToInt()) != 0 ||
+		s.BurnedBaseFee.ToInt().Sign() == 0 || s.ModuleHeld.ToInt().Cmp(new(big.Int).Mul(big.NewInt(1_000_000), big.NewInt(params.EMC))) < 0 {
+		t.Fatalf("emc_supply %+v", s)
+	}
+}
