@@ -2,6 +2,7 @@ package main
 
 import (
 	"crypto/ecdsa"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/big"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/accounts/keystore"
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/math"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
@@ -98,6 +100,11 @@ testing only.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if validators < 1 {
 				return errors.New("--validators must be at least 1")
+			}
+			if (validators-1)%3 != 0 {
+				// The stake-driven set has 3F+1 members: a testnet of 2,
+				// 3, 5... would shrink at its first epoch boundary.
+				return fmt.Errorf("--validators %d: a validator set has 3F+1 members (1, 4, 7, 10, ...); add the others as --candidates", validators)
 			}
 			if out == "" {
 				return errors.New("--out DIR is required")
@@ -215,14 +222,39 @@ func makeTestnetNodes(dir string, validators, routers, computes, candidates int)
 }
 
 // testnetFunding returns what node n's account holds at genesis: gas
-// money plus its role's minimum stake (default staking params: validators
-// and candidates 1,000,000 EMC, routers 100,000, compute 0), so that every
-// node can stake its role from its own account. (Genesis stakes for the
-// genesis validators are not seeded here yet.)
+// money, plus, for every node but the genesis validators (whose stake is
+// seeded at genesis, testnetStakes), its role's minimum stake (default
+// staking params: candidates 1,000,000 EMC, routers 100,000, compute 0),
+// so that it can stake its role from its own account.
 func testnetFunding(n *testnetNode) *big.Int {
 	fund := new(big.Int).Mul(big.NewInt(testnetGasEMC), big.NewInt(params.EMC))
+	if n.role == "validator" && !n.candidate {
+		return fund
+	}
 	role := map[string]staking.Role{"validator": staking.RoleValidator, "router": staking.RoleRouter, "compute": staking.RoleCompute}[n.role]
 	return fund.Add(fund, staking.DefaultParams().MinStakeWei[role].ToBig())
+}
+
+// testnetStakingParams is the testnet's "staking" params: a genesis stake
+// of the validator minimum (no lock, the node's key as owner and signer)
+// for each genesis validator, so that the stake-driven set starts as the
+// genesis set, and minValidators lowered to the genesis set's size when it
+// is below the default (a 1-validator testnet keeps working).
+func testnetStakingParams(validators []common.Address) (json.RawMessage, error) {
+	type stakeJSON struct {
+		Owner     common.Address `json:"owner"`
+		AmountWei string         `json:"amountWei"`
+		Lock      uint8          `json:"lock"`
+	}
+	p := struct {
+		MinValidators uint64      `json:"minValidators"`
+		GenesisStakes []stakeJSON `json:"genesisStakes"`
+	}{MinValidators: min(uint64(len(validators)), staking.DefaultMinValidators)}
+	amount := staking.DefaultParams().MinStakeWei[staking.RoleValidator].Dec()
+	for _, v := range validators {
+		p.GenesisStakes = append(p.GenesisStakes, stakeJSON{Owner: v, AmountWei: amount})
+	}
+	return json.Marshal(p)
 }
 
 // testnetGenesis builds the testnet genesis: the genesis validators, the
@@ -247,6 +279,11 @@ func testnetGenesis(nodes []*testnetNode, chainID uint64, period time.Duration, 
 	if devAccounts {
 		genesis.FundDevAccounts(g)
 	}
+	sp, err := testnetStakingParams(g.Validators)
+	if err != nil {
+		return nil, err
+	}
+	g.Params = map[string]json.RawMessage{staking.Name: sp}
 	return g, nil
 }
 

@@ -17,7 +17,9 @@ import (
 
 	"github.com/emc-network/emcd/genesis"
 	"github.com/emc-network/emcd/jsonrpc"
+	"github.com/emc-network/emcd/node"
 	"github.com/emc-network/emcd/params"
+	"github.com/emc-network/emcd/state/native"
 )
 
 // runTestnetCmd runs `emcd testnet args...` in process and returns its
@@ -39,7 +41,7 @@ func runTestnetCmd(t *testing.T, args ...string) (string, error) {
 // minimum stake), and a table that adds up to the total supply.
 func TestTestnetTableCandidatesEpoch(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "net")
-	out, err := runTestnetCmd(t, "--validators", "2", "--routers", "1", "--compute", "1", "--candidates", "2",
+	out, err := runTestnetCmd(t, "--validators", "4", "--routers", "1", "--compute", "1", "--candidates", "2",
 		"--epoch-length", "20", "--out", dir, "--base-port", "31000")
 	if err != nil {
 		t.Fatalf("testnet: %v\n%s", err, out)
@@ -51,8 +53,8 @@ func TestTestnetTableCandidatesEpoch(t *testing.T) {
 			addrs[f[0]] = common.HexToAddress(f[1])
 		}
 	}
-	if len(addrs) != 6 {
-		t.Fatalf("want 6 nodes in the output, got %v\n%s", addrs, out)
+	if len(addrs) != 8 {
+		t.Fatalf("want 8 nodes in the output, got %v\n%s", addrs, out)
 	}
 	g, err := genesis.FromFile(filepath.Join(dir, "genesis.json"))
 	if err != nil {
@@ -61,12 +63,13 @@ func TestTestnetTableCandidatesEpoch(t *testing.T) {
 	if g.EpochLength != 20 {
 		t.Fatalf("epoch length %d, want 20", g.EpochLength)
 	}
-	if len(g.Validators) != 2 || g.Validators[0] != addrs["validator-1"] || g.Validators[1] != addrs["validator-2"] {
-		t.Fatalf("validators %v, want validator-1 and validator-2 only", g.Validators)
+	if len(g.Validators) != 4 || g.Validators[0] != addrs["validator-1"] || g.Validators[3] != addrs["validator-4"] {
+		t.Fatalf("validators %v, want validator-1 … validator-4 only", g.Validators)
 	}
 	emc := func(n int64) *big.Int { return new(big.Int).Mul(big.NewInt(n), big.NewInt(params.EMC)) }
+	// Genesis validators get gas only: their stake is seeded at genesis.
 	want := map[string]*big.Int{
-		"validator-1": emc(1_010_000), "validator-2": emc(1_010_000), "router-1": emc(110_000),
+		"validator-1": emc(10_000), "validator-4": emc(10_000), "router-1": emc(110_000),
 		"compute-1": emc(10_000), "candidate-1": emc(1_010_000), "candidate-2": emc(1_010_000),
 	}
 	for name, w := range want {
@@ -82,6 +85,15 @@ func TestTestnetTableCandidatesEpoch(t *testing.T) {
 	if ks, err := os.ReadDir(filepath.Join(dir, "candidate-2", "keystore")); err != nil || len(ks) != 1 ||
 		!strings.Contains(strings.ToLower(ks[0].Name()), strings.ToLower(addrs["candidate-2"].Hex()[2:])) {
 		t.Fatalf("candidate keystore: %v %v", ks, err)
+	}
+	// Each genesis validator has a genesis stake of the minimum; the set
+	// they elect is the genesis set (node.LoadModules checks it).
+	mods, err := node.LoadModules(g)
+	if err != nil {
+		t.Fatalf("genesis stakes: %v", err)
+	}
+	if got := mods.GenesisAlloc()[native.StakingAddress].Balance; got.Cmp(emc(4_000_000)) != 0 {
+		t.Fatalf("staking module holds %s at genesis, want 4,000,000 EMC", got)
 	}
 	// The table: ecosystem 150M, the reserve the rest, all of it the total.
 	eco, res := genesis.DevTableAccounts()
@@ -103,6 +115,8 @@ func TestTestnetFlagErrors(t *testing.T) {
 		{"--epoch-length", "0"},
 		{"--candidates", "-1"},
 		{"--validators", "0"},
+		{"--validators", "2"}, // not 3F+1
+		{"--validators", "5"},
 	} {
 		if out, err := runTestnetCmd(t, append(args, "--out", filepath.Join(t.TempDir(), "net"))...); err == nil {
 			t.Errorf("%v accepted\n%s", args, out)
