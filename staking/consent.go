@@ -31,8 +31,9 @@ import (
 // after the signer was released, claimed elsewhere or reclaimed (nonce).
 // An unused consent lapses when another consent of the signer is used.
 // The hash has no EIP-191 prefix; the domain string keeps it apart from
-// transactions (RLP or a type byte below 0x65 first) and from the
-// consensus messages the key signs (RLP).
+// what else the key signs: consensus messages and commit seals hash
+// "emcd/ibft/msg" and "emcd/ibft/commit" first (consensus/ibft,
+// consensus/cert), transactions an RLP list or a type byte below 0x65.
 
 // SignerConsentDomain opens every signer-consent preimage.
 const SignerConsentDomain = "emcd:setSigner"
