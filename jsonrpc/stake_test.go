@@ -10,6 +10,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	ethstate "github.com/ethereum/go-ethereum/core/state"
 	"github.com/ethereum/go-ethereum/core/tracing"
+	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/params"
 	"github.com/holiman/uint256"
 
@@ -18,7 +19,12 @@ import (
 	"github.com/emc-network/emcd/state/native/nativetest"
 )
 
-var stakeSignerAddr = common.HexToAddress("0x5167000000000000000000000000000000005167")
+// stakeSignerKey is the dev account's consensus signer: setSigner needs its
+// consent.
+var (
+	stakeSignerKey, _ = crypto.ToECDSA(crypto.Keccak256([]byte("jsonrpc-test-stake-signer")))
+	stakeSignerAddr   = crypto.PubkeyToAddress(stakeSignerKey.PublicKey)
+)
 
 // stakeSetup runs the real staking module (epochs of 10 blocks, a 1 EMC
 // validator minimum) on block 3's state, in block 25 (epoch 2): devAddr
@@ -58,7 +64,11 @@ func stakeSetup(f *fakeBackend) {
 			}
 		}
 		send(devAddr, eth(100), "stake", uint8(staking.RoleValidator), uint8(2))
-		send(devAddr, nil, "setSigner", stakeSignerAddr)
+		consent, err := staking.SignSignerConsent(stakeSignerKey, ch.Config.ChainID, devAddr, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		send(devAddr, nil, "setSigner", stakeSignerAddr, consent)
 		send(otherAddr, eth(5), "stake", uint8(staking.RoleCompute), uint8(0))
 		send(otherAddr, nil, "unstake", eth(2).ToBig())
 	})

@@ -74,7 +74,11 @@ func TestEvidenceReporter(t *testing.T) {
 		return r
 	}
 	send(stakeWei, "stake", uint8(staking.RoleValidator), uint8(0))
-	send(nil, "setSigner", crypto.PubkeyToAddress(sigKey.PublicKey))
+	consent, err := staking.SignSignerConsent(sigKey, n.Chain().Config().ChainID, w.Address(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	send(nil, "setSigner", crypto.PubkeyToAddress(sigKey.PublicKey), consent)
 
 	height := n.Chain().Head().Number.Uint64()
 	sign := func(k *ecdsa.PrivateKey, digest byte) ibft.Signed {

@@ -9,7 +9,7 @@
 // Solidity interface:
 //
 //	function stake(uint8 role, uint8 lock) payable;  // role 0 validator, 1 router, 2 compute; lock 0..4
-//	function setSigner(address signer);              // a validator's consensus key
+//	function setSigner(address signer, bytes signature); // a validator's consensus key, with its consent
 //	function unstake(uint256 amount);                // move stake into the unbonding queue
 //	function withdraw();                             // pay the released unbonding entries
 //	function stakeOf(address owner) view returns (uint8 role, uint256 amount, uint8 lock, uint64 unlockEpoch, address signer);
@@ -18,6 +18,7 @@
 //	function owners(uint256 offset, uint256 limit) view returns (address[]);
 //	function reportDoubleSign(bytes a, bytes b);     // two conflicting signed consensus messages
 //	function jailed(address owner) view returns (bool);
+//	function signerNonce(address signer) view returns (uint64); // the nonce its next consent signs
 //	event Staked(address indexed owner, uint8 role, uint8 lock, uint256 amount, uint256 total, uint64 unlockEpoch);
 //	event SignerSet(address indexed owner, address indexed signer);
 //	event Unstaked(address indexed owner, uint256 amount, uint256 total, uint64 releaseEpoch);
@@ -47,17 +48,24 @@
 //     in which slashing can still reach it. Entries of one epoch merge; at
 //     most maxUnbonding entries per owner. withdraw() pays every released
 //     entry and reverts when none is released.
-//   - setSigner(s): only a validator position with stake may set one; s may
-//     not be the zero address, another owner's signer, or an address that
-//     owns a position; an address claimed as a signer cannot stake as a
-//     validator (its default signer, itself, would sign twice).
-//     setSigner(own address) clears it. The claim needs no consent of the
-//     signer key: an owner can claim an unused address and so keep it
-//     from validating under its own key (a follow-up can require the
-//     signer's signature over the owner). The signer defaults to the owner;
-//     changes apply to the state at once (the validator-set change reads
-//     the boundary's parent state). A claim stays with its owner when the
-//     position empties.
+//   - setSigner(s, signature): only a validator position with stake may
+//     set one; s may not be the zero address, another owner's signer, or
+//     an address that owns a position; an address claimed as a signer
+//     cannot stake as a validator (its default signer, itself, would sign
+//     twice). The claim needs the consent of the signer key: signature is
+//     s's secp256k1 signature (65 bytes [R ‖ S ‖ V], V 0/1 or 27/28, low
+//     S) over keccak256("emcd:setSigner" ‖ chainId (32 bytes) ‖ module
+//     address ‖ owner ‖ s ‖ nonce (8 bytes)), nonce being s's
+//     [SignerNonce], which every successful claim of s raises: a consent
+//     serves one claim, by one owner, on one chain ([SignSignerConsent],
+//     consent.go). So nobody can squat another operator's key, take the
+//     node rewards paid to its owner or keep it from validating.
+//     setSigner(own address, empty signature) clears the signer (the
+//     owner's transaction is its consent). The signer defaults to the
+//     owner; changes apply to the state at once (the validator-set change
+//     reads the boundary's parent state). A claim stays with its owner
+//     when the position empties. Genesis stakes with a signer need no
+//     signature: genesis is signed off by every party.
 //   - Snapshot: a position stores its amount, the amount effective before
 //     its last change and the epoch that change takes effect (last change's
 //     epoch + 1), so [EffectiveStake] ignores every change made during an

@@ -84,6 +84,54 @@ func FuzzScript(f *testing.F) {
 	})
 }
 
+// FuzzSetSignerConsent sends arbitrary signature bytes as dave's consent to
+// be alice's signer: the call succeeds exactly when VerifySignerConsent
+// accepts them, and what is accepted is dave's own signature (its R and S;
+// V as 0/1 or 27/28), never a malleated or forged one. A success claims
+// dave for alice and moves his nonce; a revert changes nothing.
+func FuzzSetSignerConsent(f *testing.F) {
+	genuine, err := staking.SignSignerConsent(daveKey, nativetest.Config().ChainID, alice, 0)
+	if err != nil {
+		f.Fatal(err)
+	}
+	v27 := append([]byte{}, genuine...)
+	v27[64] += 27
+	f.Add(genuine)
+	f.Add(v27)
+	f.Add(malleate(genuine))
+	f.Add(genuine[:64])
+	f.Add([]byte{})
+	f.Add(make([]byte, 65))
+	f.Fuzz(func(t *testing.T, sig []byte) {
+		fx := newFixture(t, "")
+		fx.mustSend(alice, emc(1_000_000), "stake", validator, lockNone)
+		res, _ := fx.send(alice, nil, "setSigner", dave, sig)
+		verr := staking.VerifySignerConsent(fx.Config.ChainID, alice, dave, 0, sig)
+		if (res.err == nil) != (verr == nil) {
+			t.Fatalf("module %v, VerifySignerConsent %v", res.err, verr)
+		}
+		if res.err != nil && !errors.Is(res.err, vm.ErrExecutionReverted) {
+			t.Fatalf("error %v is not a revert", res.err)
+		}
+		if verr != nil && !errors.Is(verr, staking.ErrBadSignature) && !errors.Is(verr, staking.ErrNoConsent) {
+			t.Fatalf("verify error %v wraps neither sentinel", verr)
+		}
+		o, claimed := staking.SignerOwner(fx.State, dave)
+		if res.err != nil {
+			if claimed || staking.SignerNonce(fx.State, dave) != 0 {
+				t.Fatal("a refused consent changed state")
+			}
+			return
+		}
+		if string(sig[:64]) != string(genuine[:64]) {
+			t.Fatalf("accepted a signature other than dave's: %x", sig)
+		}
+		if !claimed || o != alice || staking.SignerNonce(fx.State, dave) != 1 {
+			t.Fatalf("accepted but claim %s %t nonce %d", o, claimed, staking.SignerNonce(fx.State, dave))
+		}
+	})
+}
+
 // FuzzDecodeDoubleSign feeds arbitrary message pairs to reportDoubleSign's
 // decoder: it never panics, and what it accepts is a verified
 // equivocation of the returned signer that re-encodes to the same
@@ -128,7 +176,7 @@ func FuzzReportDoubleSign(f *testing.F) {
 	f.Fuzz(func(t *testing.T, a, b []byte) {
 		fx := newFixture(t, `{"slashFractionBps":3333,"reporterShareBps":777}`)
 		fx.mustSend(alice, emc(1_000_000), "stake", validator, lockNone)
-		fx.mustSend(alice, nil, "setSigner", keyAddr(k))
+		fx.setSigner(alice, k)
 		fx.at(1, 0)
 		mod0, burned0, carol0 := fx.State.GetBalance(stakingAddr).Clone(), native.BurnedTotal(fx.State).Clone(), fx.State.GetBalance(carol).Clone()
 		res, _ := fx.send(carol, nil, "reportDoubleSign", a, b)

@@ -1,8 +1,9 @@
 package staking_test
 
 // Property tests: seeded random sequences of stake, unstake, withdraw and
-// setSigner transactions (valid and invalid) from a few accounts across many
-// epochs, with these checked after every step:
+// setSigner transactions (valid and invalid, setSigner with valid, stale and
+// misdirected signer consents) from a few accounts across many epochs, with
+// these checked after every step:
 //   - each transaction succeeds exactly when the rules, evaluated on the
 //     state before it, say so;
 //   - module balance == Σ role totals + total unbonding == Σ positions'
@@ -17,6 +18,7 @@ package staking_test
 // The same seed twice gives the same state root. Failures print SEED=<n>.
 
 import (
+	"crypto/ecdsa"
 	"flag"
 	"math/rand/v2"
 	"testing"
@@ -61,8 +63,8 @@ type op struct {
 	role  uint8
 	lock  uint8
 	amt   *uint256.Int
-	other int // setSigner's target in sim.signers
-	adv   uint64
+	other int    // setSigner's target in sim.signers
+	adv   uint64 // blocks to advance; for setSigner, adv % 16 picks the consent (see consentFor)
 }
 
 type sim struct {
@@ -70,6 +72,7 @@ type sim struct {
 	f       *fixture
 	actors  []common.Address
 	signers []common.Address
+	keys    map[common.Address]*ecdsa.PrivateKey // of every signer but the zero address
 	genesis map[common.Address]*uint256.Int
 	fees    map[common.Address]*uint256.Int
 	start   map[common.Address]*uint256.Int // amount when the current epoch began
@@ -85,7 +88,11 @@ func newSim(t *testing.T, tag string) *sim {
 	s := &sim{t: t, f: f, actors: []common.Address{alice, bob, carol, dave}, tag: tag,
 		genesis: map[common.Address]*uint256.Int{}, fees: map[common.Address]*uint256.Int{},
 		start: map[common.Address]*uint256.Int{}, epoch: 1, oks: map[int]int{}}
-	s.signers = append(append([]common.Address{}, s.actors...), common.HexToAddress("0x5151"), common.HexToAddress("0x5252"), common.Address{})
+	s.keys = map[common.Address]*ecdsa.PrivateKey{alice: aliceKey, bob: bobKey, carol: carolKey, dave: daveKey}
+	for _, k := range []*ecdsa.PrivateKey{testKey(t, 51), testKey(t, 52)} {
+		s.keys[keyAddr(k)] = k
+	}
+	s.signers = append(append([]common.Address{}, s.actors...), keyAddr(testKey(t, 51)), keyAddr(testKey(t, 52)), common.Address{})
 	for _, a := range s.actors {
 		s.genesis[a] = f.State.GetBalance(a).Clone()
 		s.fees[a] = new(uint256.Int)
@@ -132,12 +139,12 @@ func (s *sim) predict(o op, a common.Address) bool {
 			return false
 		}
 		if sg == a {
-			return true
+			return true // clearing: empty signature
 		}
 		if so, ok := staking.SignerOwner(f.State, sg); ok && so != a {
 			return false
 		}
-		return !staking.PositionOf(f.State, sg).HasRole
+		return !staking.PositionOf(f.State, sg).HasRole && o.adv%16 >= 2
 	}
 	return false
 }
@@ -171,7 +178,7 @@ func (s *sim) apply(step int, o op) {
 	case 2:
 		data = f.pack("withdraw")
 	case 3:
-		data = f.pack("setSigner", s.signers[o.other])
+		data = f.pack("setSigner", s.signers[o.other], s.consentFor(o, a))
 	}
 	want := s.predict(o, a)
 	res, _ := f.Apply(f.Msg(a, &native.StakingAddress, value, data))
@@ -186,6 +193,26 @@ func (s *sim) apply(step int, o op) {
 		s.reverts++
 	}
 	s.check(step)
+}
+
+// consentFor is the signature a setSigner op sends: empty when the actor
+// sets itself or the signer has no key; else by adv % 16: 0 a consent at
+// the next nonce (not yet valid; a replay has the same shape), 1 a consent
+// given to another owner, 2 to 15 a valid consent.
+func (s *sim) consentFor(o op, a common.Address) []byte {
+	sg := s.signers[o.other]
+	k, ok := s.keys[sg]
+	if sg == a || !ok {
+		return []byte{}
+	}
+	nonce, owner := staking.SignerNonce(s.f.State, sg), a
+	switch o.adv % 16 {
+	case 0:
+		nonce++
+	case 1:
+		owner = common.Address{0x0e}
+	}
+	return s.f.consentAt(owner, k, nonce)
 }
 
 // packRaw packs stake's two uint8 arguments without the ABI's range

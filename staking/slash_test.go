@@ -80,7 +80,7 @@ func TestReportDoubleSignSlashesAll(t *testing.T) {
 	sA := keyAddr(sk)
 	f.at(0, 1)
 	f.mustSend(alice, emc(2_000_000), "stake", validator, lockNone)
-	f.mustSend(alice, nil, "setSigner", sA)
+	f.setSigner(alice, sk)
 	f.mustSend(bob, emc(1_000_000), "stake", validator, lockNone)
 	f.at(1, 2)
 	f.mustSend(alice, nil, "unstake", emc(500_000).ToBig()) // 1.5M staked, 0.5M unbonding until 9
@@ -252,7 +252,7 @@ func TestReportDoubleSignRefused(t *testing.T) {
 	sk, rk, ok := testKey(t, 1), testKey(t, 3), testKey(t, 4)
 	f.at(0, 1)
 	f.mustSend(alice, emc(1_000_000), "stake", validator, lockNone)
-	f.mustSend(alice, nil, "setSigner", keyAddr(sk))
+	f.setSigner(alice, sk)
 	r := keyAddr(rk) // a router owner signing as itself
 	f.State.AddBalance(r, emc(200_000), tracing.BalanceChangeUnspecified)
 	f.mustSend(r, emc(100_000), "stake", router, lockNone)
@@ -260,7 +260,7 @@ func TestReportDoubleSignRefused(t *testing.T) {
 	w := keyAddr(wk)
 	f.State.AddBalance(w, emc(2_000_000), tracing.BalanceChangeUnspecified)
 	f.mustSend(w, emc(1_000_000), "stake", validator, lockNone)
-	f.mustSend(w, nil, "setSigner", keyAddr(testKey(t, 6)))
+	f.setSigner(w, testKey(t, 6))
 	f.at(9, 0) // epoch 9: the window reaches back to epoch 2 (heights ≥ 20)
 
 	p := func(k *ecdsa.PrivateKey, code ibft.Code, h, rd uint64, d byte) []byte {

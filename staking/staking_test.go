@@ -5,6 +5,7 @@
 package staking_test
 
 import (
+	"crypto/ecdsa"
 	"encoding/json"
 	"errors"
 	"math/big"
@@ -17,6 +18,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/core/vm"
+	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/holiman/uint256"
 
 	"github.com/emc-network/emcd/staking"
@@ -25,13 +27,28 @@ import (
 	"github.com/emc-network/emcd/state/native/nativetest"
 )
 
+// The fixture's accounts hold keys, so each can consent to be a signer;
+// the keys were picked so the addresses keep the order the tests rely on
+// (alice 0xa1… < carol 0xa2… < bob 0xb0… < dave 0xda…, as before).
 var (
 	stakingAddr = native.StakingAddress
-	alice       = common.HexToAddress("0xa11ce00000000000000000000000000000000001")
-	bob         = common.HexToAddress("0xb0b0000000000000000000000000000000000002")
-	carol       = common.HexToAddress("0xca201000000000000000000000000000000000003")
-	dave        = common.HexToAddress("0xda7e000000000000000000000000000000000004")
+	aliceKey    = mustKey("7ad2dc5c6c972b8ede9c0bb3ea15e275f17add82858ffc724b44ef71737ec222")
+	bobKey      = mustKey("87f85adbff9037ca1c7a4ddb4bdec26f322e4a8f071159b9ecd6402d3d5312de")
+	carolKey    = mustKey("809e0e47a2751505d2fcfc546a2b8a96a8bf4057f43d2b5050a127d7590695f4")
+	daveKey     = mustKey("0b6f3ad0a021c1a66680ba04e0a5a5c5729450f4ef91596bcc4b71d9434a8214")
+	alice       = keyAddr(aliceKey)
+	bob         = keyAddr(bobKey)
+	carol       = keyAddr(carolKey)
+	dave        = keyAddr(daveKey)
 )
+
+func mustKey(hex string) *ecdsa.PrivateKey {
+	k, err := crypto.HexToECDSA(hex)
+	if err != nil {
+		panic(err)
+	}
+	return k
+}
 
 const (
 	testEpochLength = 10
@@ -84,6 +101,39 @@ func newFixtureAlloc(t *testing.T, params string, balance *big.Int) *fixture {
 		alloc[a] = types.Account{Balance: balance}
 	}
 	return &fixture{Chain: nativetest.New(t, reg, alloc), t: t, abi: parsed, params: m.(*staking.Module).Params()}
+}
+
+// consent returns k's consent to be owner's signer on the fixture's chain
+// at k's current consent nonce.
+func (f *fixture) consent(owner common.Address, k *ecdsa.PrivateKey) []byte {
+	f.t.Helper()
+	return f.consentAt(owner, k, staking.SignerNonce(f.State, keyAddr(k)))
+}
+
+func (f *fixture) consentAt(owner common.Address, k *ecdsa.PrivateKey, nonce uint64) []byte {
+	f.t.Helper()
+	sig, err := staking.SignSignerConsent(k, f.Config.ChainID, owner, nonce)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return sig
+}
+
+// consent is k's consent to be owner's signer at nonce on the harness chain
+// (nativetest.Config's chain id).
+func consent(t testing.TB, owner common.Address, k *ecdsa.PrivateKey, nonce uint64) []byte {
+	t.Helper()
+	sig, err := staking.SignSignerConsent(k, nativetest.Config().ChainID, owner, nonce)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sig
+}
+
+// setSigner makes k owner's signer with k's consent.
+func (f *fixture) setSigner(owner common.Address, k *ecdsa.PrivateKey) []*types.Log {
+	f.t.Helper()
+	return f.mustSend(owner, nil, "setSigner", keyAddr(k), f.consent(owner, k))
 }
 
 // at moves the chain to block offset of epoch e.
@@ -345,24 +395,38 @@ func TestRules(t *testing.T) {
 			f.mustSend(bob, emc(1), "stake", compute, lockNone)
 			f.mustSend(carol, emc(1), "stake", compute, lockNone)
 		}, value: emc(1), method: "stake", args: []any{compute, lockNone}, want: staking.ErrTooManyPositions},
-		{name: "setSigner without position", method: "setSigner", args: []any{dave}, want: staking.ErrNotValidator},
+		{name: "setSigner without position", method: "setSigner", args: []any{dave, consent(t, alice, daveKey, 0)}, want: staking.ErrNotValidator},
 		{name: "setSigner by a router", setup: func(f *fixture) { f.mustSend(alice, emc(100_000), "stake", router, lockNone) },
-			method: "setSigner", args: []any{dave}, want: staking.ErrNotValidator},
+			method: "setSigner", args: []any{dave, consent(t, alice, daveKey, 0)}, want: staking.ErrNotValidator},
 		{name: "setSigner zero", setup: func(f *fixture) { f.mustSend(alice, validatorMin, "stake", validator, lockNone) },
-			method: "setSigner", args: []any{common.Address{}}, want: staking.ErrZeroSigner},
+			method: "setSigner", args: []any{common.Address{}, []byte{}}, want: staking.ErrZeroSigner},
 		{name: "setSigner to someone else's signer", setup: func(f *fixture) {
 			f.mustSend(bob, validatorMin, "stake", validator, lockNone)
-			f.mustSend(bob, nil, "setSigner", dave)
+			f.setSigner(bob, daveKey)
 			f.mustSend(alice, validatorMin, "stake", validator, lockNone)
-		}, method: "setSigner", args: []any{dave}, want: staking.ErrSignerTaken},
+		}, method: "setSigner", args: []any{dave, consent(t, alice, daveKey, 1)}, want: staking.ErrSignerTaken},
 		{name: "setSigner to another owner", setup: func(f *fixture) {
 			f.mustSend(bob, emc(1), "stake", compute, lockNone)
 			f.mustSend(alice, validatorMin, "stake", validator, lockNone)
-		}, method: "setSigner", args: []any{bob}, want: staking.ErrSignerTaken},
+		}, method: "setSigner", args: []any{bob, consent(t, alice, bobKey, 0)}, want: staking.ErrSignerTaken},
 		{name: "validator stake from someone's signer", setup: func(f *fixture) {
 			f.mustSend(bob, validatorMin, "stake", validator, lockNone)
-			f.mustSend(bob, nil, "setSigner", alice)
+			f.setSigner(bob, aliceKey)
 		}, value: validatorMin, method: "stake", args: []any{validator, lockNone}, want: staking.ErrSignerTaken},
+		{name: "setSigner without the signer's signature", setup: func(f *fixture) { f.mustSend(alice, validatorMin, "stake", validator, lockNone) },
+			method: "setSigner", args: []any{dave, []byte{}}, want: staking.ErrBadSignature},
+		{name: "setSigner with a signature by another key", setup: func(f *fixture) { f.mustSend(alice, validatorMin, "stake", validator, lockNone) },
+			method: "setSigner", args: []any{dave, consent(t, alice, carolKey, 0)}, want: staking.ErrNoConsent},
+		{name: "setSigner with the consent given to another owner", setup: func(f *fixture) {
+			f.mustSend(alice, validatorMin, "stake", validator, lockNone)
+		}, method: "setSigner", args: []any{dave, consent(t, bob, daveKey, 0)}, want: staking.ErrNoConsent},
+		{name: "setSigner replaying a used consent", setup: func(f *fixture) {
+			f.mustSend(alice, validatorMin, "stake", validator, lockNone)
+			f.setSigner(alice, daveKey)
+			f.mustSend(alice, nil, "setSigner", alice, []byte{})
+		}, method: "setSigner", args: []any{dave, consent(t, alice, daveKey, 0)}, want: staking.ErrNoConsent},
+		{name: "setSigner clearing with a signature", setup: func(f *fixture) { f.mustSend(alice, validatorMin, "stake", validator, lockNone) },
+			method: "setSigner", args: []any{alice, consent(t, alice, aliceKey, 0)}, want: staking.ErrBadSignature},
 	}
 	gasOf := map[string]func(p staking.Params) uint64{
 		"stake":     func(staking.Params) uint64 { return staking.StakeGas },
@@ -469,7 +533,7 @@ func TestEffectiveValidators(t *testing.T) {
 	f.mustSend(alice, emc(1_000_000), "stake", validator, lockNone)
 	f.mustSend(bob, emc(2_000_000), "stake", validator, lockNone)
 	f.mustSend(carol, emc(100_000), "stake", router, lockNone)
-	logs := f.mustSend(alice, nil, "setSigner", dave)
+	logs := f.setSigner(alice, daveKey)
 	if l := logs[0]; len(l.Topics) != 3 || l.Topics[2] != common.BytesToHash(dave[:]) {
 		t.Errorf("SignerSet topics %v", l.Topics)
 	}
@@ -485,12 +549,12 @@ func TestEffectiveValidators(t *testing.T) {
 	}
 	// Alice moves her signer to carol? carol owns a position: refused. Back
 	// to herself: dave is free again and bob may claim him.
-	f.mustRevert(alice, nil, staking.ErrSignerTaken, "setSigner", carol)
-	f.mustSend(alice, nil, "setSigner", alice)
+	f.mustRevert(alice, nil, staking.ErrSignerTaken, "setSigner", carol, f.consent(alice, carolKey))
+	f.mustSend(alice, nil, "setSigner", alice, []byte{})
 	if _, ok := staking.SignerOwner(f.State, dave); ok {
 		t.Error("dave still claimed")
 	}
-	f.mustSend(bob, nil, "setSigner", dave)
+	f.setSigner(bob, daveKey)
 	f.mustSend(dave, emc(1), "stake", compute, lockNone) // a claimed signer may hold a non-validator position
 	if vs, _ := staking.EffectiveValidators(f.State, 5); len(vs) != 2 || vs[0].Signer != dave || vs[1].Signer != alice {
 		t.Errorf("epoch 5 validators %+v", vs)
@@ -529,7 +593,7 @@ func TestFromContract(t *testing.T) {
 		{emc(3), f.pack("stake", compute, lockNone), native.ErrValueFromContract},
 		{nil, f.pack("unstake", big.NewInt(1)), native.ErrNotDirect},
 		{nil, f.pack("withdraw"), native.ErrNotDirect},
-		{nil, f.pack("setSigner", dave), native.ErrNotDirect},
+		{nil, f.pack("setSigner", dave, f.consent(alice, daveKey)), native.ErrNotDirect},
 		{nil, f.pack("reportDoubleSign", []byte{1}, []byte{2}), native.ErrNotDirect},
 	} {
 		res, _ = f.Apply(f.Msg(alice, &caller, tc.value, tc.data))

@@ -31,6 +31,7 @@ import (
 //	keccak256(pad32(o) ‖ pad32(7))       ownerIndex[o]          index in owners + 1, 0 = absent
 //	keccak256(pad32(o) ‖ pad32(8))       jailed[o]              1 = slashed for double signing, for good
 //	keccak256(offenceKey ‖ pad32(9))     reported[offence]      1 = this offence was slashed (see [OffenceKey])
+//	keccak256(pad32(s) ‖ pad32(10))      signerNonce[s]         uint64: consents of signer s used (see consent.go)
 //
 // owners holds exactly the owners with amount > 0, prevAmount > 0 or
 // unbonding entries; removal moves the last element into the freed place.

@@ -46,8 +46,9 @@ func TestNextValidators(t *testing.T) {
 		f.mustSend(o, uint256.NewInt(uint64(10*(i+2))), "stake", validator, lockNone)
 	}
 	f.mustSend(alice, emc(100_000), "stake", router, lockNone) // other roles never count
-	sig := common.HexToAddress("0x5167e40000000000000000000000000000000007")
-	f.mustSend(owners[7], nil, "setSigner", sig)
+	sigKey := testKey(t, 7)
+	sig := keyAddr(sigKey)
+	f.setSigner(owners[7], sigKey)
 
 	// Block 10 starts epoch 1: everything staked in epoch 0 counts.
 	got, err := m.NextValidators(f.State, 10)
@@ -150,7 +151,7 @@ func TestGenesisStakes(t *testing.T) {
 	g.State.AddBalance(g4, emc(2_000_000), tracing.BalanceChangeUnspecified)
 	g.at(0, 1)
 	g.mustSend(alice, emc(2_000_000), "stake", validator, uint8(3))
-	g.mustSend(alice, nil, "setSigner", dave)
+	g.setSigner(alice, daveKey)
 	g.mustSend(bob, emc(1_000_000), "stake", validator, lockNone)
 	g.mustSend(carol, emc(1_000_000), "stake", validator, lockNone)
 	g.mustSend(g4, emc(1_500_000), "stake", validator, lockNone)

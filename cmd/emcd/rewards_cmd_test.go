@@ -66,7 +66,9 @@ func TestRewardsCLI(t *testing.T) {
 		t.Fatalf("early claim: %s", r.stderr)
 	}
 	run(0, "stake", "add", "--dev-account", "1", "--role", "validator", "--amount", "10")
-	r := run(0, "stake", "signer", validator, "--dev-account", "1", "--json")
+	// The validator node's data dir holds the consensus key and its
+	// password: it consents to sign for dev account 1.
+	r := run(0, "stake", "signer", validator, "--signer-key", p.datadir, "--dev-account", "1", "--json")
 	v := decodeTxJSON(t, r)
 	// The stake counts from the next staking epoch; the set of reward
 	// epoch k is recorded at block 4k+1 and settles at block 4k+5.

@@ -2,16 +2,24 @@ package main
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"errors"
 	"fmt"
 	"io"
 	"math/big"
+	"os"
+	"path/filepath"
 	"strings"
 
+	"github.com/ethereum/go-ethereum"
 	"github.com/ethereum/go-ethereum/accounts/abi"
+	"github.com/ethereum/go-ethereum/accounts/keystore"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
+	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/spf13/cobra"
 
+	"github.com/emc-network/emcd/config"
 	"github.com/emc-network/emcd/jsonrpc"
 	"github.com/emc-network/emcd/params"
 	"github.com/emc-network/emcd/staking"
@@ -102,6 +110,16 @@ func parseLock(s string) (uint8, error) {
 // to the outcome.
 func stakeSend(c *cobra.Command, g *globals, rf *rpcFlags, kf *keyFlags, gas uint64, value *big.Int, method string,
 	summary func(before, after *jsonrpc.StakePosition) string, args ...any) error {
+	return stakeSendWith(c, g, rf, kf, gas, value, method, summary, func(context.Context, *rpcNode, *signer) ([]any, error) {
+		return args, nil
+	})
+}
+
+// stakeSendWith is stakeSend with arguments that depend on the node (its
+// chain id, state) and the sending key: argsFn runs after dialling.
+func stakeSendWith(c *cobra.Command, g *globals, rf *rpcFlags, kf *keyFlags, gas uint64, value *big.Int, method string,
+	summary func(before, after *jsonrpc.StakePosition) string,
+	argsFn func(ctx context.Context, nd *rpcNode, s *signer) ([]any, error)) error {
 	ks := keySource{f: kf, dataDir: g.dataDir}
 	s, err := ks.unlock()
 	if err != nil {
@@ -111,10 +129,6 @@ func stakeSend(c *cobra.Command, g *globals, rf *rpcFlags, kf *keyFlags, gas uin
 	if err != nil {
 		return err
 	}
-	data, err := a.Pack(method, args...)
-	if err != nil {
-		return fmt.Errorf("%s: %w", method, err)
-	}
 	ctx, cancel := context.WithTimeout(c.Context(), rf.timeout)
 	defer cancel()
 	nd, err := dialNode(ctx, rf.endpoint())
@@ -122,6 +136,14 @@ func stakeSend(c *cobra.Command, g *globals, rf *rpcFlags, kf *keyFlags, gas uin
 		return err
 	}
 	defer nd.Close()
+	args, err := argsFn(ctx, nd, s)
+	if err != nil {
+		return err
+	}
+	data, err := a.Pack(method, args...)
+	if err != nil {
+		return fmt.Errorf("%s: %w", method, err)
+	}
 	out, err := sendTx(ctx, nd, s, txRequest{To: native.StakingAddress, Value: value, Data: data, Gas: gas, ABIs: []*abi.ABI{a}})
 	if err != nil {
 		return err
@@ -255,27 +277,150 @@ func newStakeSignerCmd(g *globals) *cobra.Command {
 	var rf rpcFlags
 	var kf keyFlags
 	var gas uint64
+	var signerKey, signerPassword string
 	cmd := &cobra.Command{
-		Use:   "signer ADDR (--datadir DIR | --keystore DIR --password FILE | --dev-account N)",
-		Short: "Set the consensus signer (hot key) of the signer's validator position",
-		Long: `signer sends setSigner(ADDR): ADDR signs consensus messages for the
-validator position of the cold key that sends it. ADDR may not be another
-owner's signer or own a position; the owner's own address clears it.`,
-		Args: cobra.ExactArgs(1),
+		Use:   "signer [ADDR] (--signer-key PATH [--signer-password FILE] | ADDR = the owner) (--datadir DIR | --keystore DIR --password FILE | --dev-account N)",
+		Short: "Set the consensus signer (hot key) of the owner's validator position, with the signer key's consent",
+		Long: `signer sends setSigner(ADDR, consent): ADDR signs consensus messages for
+the validator position of the cold (owner) key that sends the transaction.
+The module takes ADDR only with its consent: --signer-key PATH names the
+signer's key, which signs (chain id, owner, ADDR, its consent nonce) here;
+only the signature leaves this machine. PATH is a node data dir (its
+consensus key: the first account of DIR/keystore, as the node loads it,
+unlocked with --signer-password FILE or DIR/password), a keystore
+directory (its first account) or a keystore key file. ADDR defaults to
+the signer key's address; given, it must match. ADDR may not be another
+owner's signer or own a position. The owner's own address clears the
+signer and needs no --signer-key.`,
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			if !common.IsHexAddress(args[0]) {
-				return fmt.Errorf("%q is not an address", args[0])
+			var want *common.Address
+			if len(args) == 1 {
+				if !common.IsHexAddress(args[0]) {
+					return fmt.Errorf("%q is not an address", args[0])
+				}
+				a := common.HexToAddress(args[0])
+				want = &a
 			}
-			addr := common.HexToAddress(args[0])
-			return stakeSend(c, g, &rf, &kf, gas, nil, "setSigner", func(_, p *jsonrpc.StakePosition) string {
+			var key *ecdsa.PrivateKey
+			if signerKey != "" {
+				k, err := loadSignerKey(signerKey, signerPassword)
+				if err != nil {
+					return err
+				}
+				key = k
+				if got := crypto.PubkeyToAddress(k.PublicKey); want != nil && *want != got {
+					return fmt.Errorf("--signer-key %s holds %s, not %s", signerKey, got.Hex(), want.Hex())
+				}
+			}
+			if want == nil && key == nil {
+				return errors.New("give ADDR (the owner's own address clears the signer) or --signer-key PATH")
+			}
+			return stakeSendWith(c, g, &rf, &kf, gas, nil, "setSigner", func(_, p *jsonrpc.StakePosition) string {
 				return fmt.Sprintf("signer set to %s", p.Signer.Hex())
-			}, addr)
+			}, func(ctx context.Context, nd *rpcNode, s *signer) ([]any, error) {
+				target := want
+				if target == nil {
+					a := crypto.PubkeyToAddress(key.PublicKey)
+					target = &a
+				}
+				if *target == s.addr {
+					return []any{s.addr, []byte{}}, nil // clearing: the owner's transaction is its consent
+				}
+				if key == nil {
+					return nil, fmt.Errorf("setting %s as signer needs its consent: give --signer-key PATH", target.Hex())
+				}
+				return signerConsentArgs(ctx, nd, s.addr, key)
+			})
 		},
 	}
 	rf.register(cmd)
 	kf.register(cmd)
 	gasFlag(cmd, &gas)
+	cmd.Flags().StringVar(&signerKey, "signer-key", "", "the signer's key: a node data dir (its consensus key), a keystore dir or a key file")
+	cmd.Flags().StringVar(&signerPassword, "signer-password", "", "file whose first line unlocks --signer-key (default: PATH/password for a data dir)")
 	return cmd
+}
+
+// signerConsentArgs returns setSigner's arguments: key's address and its
+// consent to be owner's signer, over the node's chain id and the signer's
+// current consent nonce (the staking module's signerNonce view).
+func signerConsentArgs(ctx context.Context, nd *rpcNode, owner common.Address, key *ecdsa.PrivateKey) ([]any, error) {
+	addr := crypto.PubkeyToAddress(key.PublicKey)
+	a, err := stakingABI()
+	if err != nil {
+		return nil, err
+	}
+	data, err := a.Pack("signerNonce", addr)
+	if err != nil {
+		return nil, fmt.Errorf("signerNonce: %w", err)
+	}
+	to := native.StakingAddress
+	ret, err := nd.eth.CallContract(ctx, ethereum.CallMsg{To: &to, Data: data}, nil)
+	if err != nil {
+		return nil, fmt.Errorf("signerNonce(%s): %w", addr.Hex(), err)
+	}
+	out, err := a.Unpack("signerNonce", ret)
+	if err != nil || len(out) != 1 {
+		return nil, fmt.Errorf("signerNonce(%s): bad answer %x (is this node's staking module current?): %v", addr.Hex(), ret, err)
+	}
+	nonce, ok := out[0].(uint64)
+	if !ok {
+		return nil, fmt.Errorf("signerNonce(%s): answer %T", addr.Hex(), out[0])
+	}
+	sig, err := staking.SignSignerConsent(key, nd.chainID, owner, nonce)
+	if err != nil {
+		return nil, err
+	}
+	return []any{addr, sig}, nil
+}
+
+// loadSignerKey unlocks the signer key at path: a node data dir (the first
+// account of DIR/keystore, the key the node signs consensus messages with;
+// password from passwordFile, else DIR/password), a keystore directory
+// (its first account) or a keystore key file.
+func loadSignerKey(path, passwordFile string) (*ecdsa.PrivateKey, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("--signer-key: %w", err)
+	}
+	keyFile, defaultPW := path, ""
+	if st.IsDir() {
+		dir := path
+		if dd := config.NewDataDir(path); isDir(dd.Keystore()) {
+			dir, defaultPW = dd.Keystore(), filepath.Join(path, "password")
+		}
+		ks := keystore.NewKeyStore(dir, keystore.LightScryptN, keystore.LightScryptP)
+		accts := ks.Accounts()
+		if len(accts) == 0 {
+			return nil, fmt.Errorf("--signer-key %s: no key in keystore %s", path, dir)
+		}
+		keyFile = accts[0].URL.Path
+	}
+	if passwordFile == "" && defaultPW != "" && fileExists(defaultPW) {
+		passwordFile = defaultPW
+	}
+	if passwordFile == "" {
+		return nil, fmt.Errorf("--signer-password FILE is required to unlock --signer-key %s", path)
+	}
+	pw, err := readPassword(passwordFile, "", false, nil, io.Discard)
+	if err != nil {
+		return nil, fmt.Errorf("--signer-password: %w", err)
+	}
+	keyJSON, err := os.ReadFile(keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("--signer-key: read key file: %w", err)
+	}
+	key, err := keystore.DecryptKey(keyJSON, pw)
+	if err != nil {
+		return nil, fmt.Errorf("--signer-key %s: unlock: %w", keyFile, err)
+	}
+	return key.PrivateKey, nil
+}
+
+func isDir(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.IsDir()
 }
 
 func newStakeStatusCmd(g *globals) *cobra.Command {

@@ -18,10 +18,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ethereum/go-ethereum"
+	"github.com/ethereum/go-ethereum/accounts/keystore"
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/crypto"
 
 	"github.com/emc-network/emcd/genesis"
+	"github.com/emc-network/emcd/state/native"
 )
 
 func TestParseEMC(t *testing.T) {
@@ -101,6 +105,7 @@ func TestStakeCLIEndToEnd(t *testing.T) {
 	}
 	acct1 := crypto.PubkeyToAddress(keys[1].PublicKey).Hex()
 	acct2 := crypto.PubkeyToAddress(keys[2].PublicKey).Hex()
+	sk := newSignerKey(t)
 
 	// 1. add, --json: 100 EMC for compute, locked 7 epochs.
 	r := runCLI(t, "stake", "add", "--rpc", url, "--dev-account", "1", "--role", "compute", "--amount", "100", "--lock", "7d", "--json")
@@ -134,7 +139,7 @@ func TestStakeCLIEndToEnd(t *testing.T) {
 		{[]string{"unstake", "--dev-account", "1", "--amount", "1"}, "staking: stake is locked"},
 		{[]string{"add", "--dev-account", "1", "--role", "router", "--amount", "1"}, "staking: position has another role"},
 		{[]string{"add", "--dev-account", "3", "--role", "validator", "--amount", "5000"}, "staking: stake would be below the role's minimum"},
-		{[]string{"signer", "0x000000000000000000000000000000000000beef", "--dev-account", "1"}, "staking: only a validator position may set a signer"},
+		{[]string{"signer", "--signer-key", sk.dir, "--signer-password", sk.pw, "--dev-account", "1"}, "staking: only a validator position may set a signer"},
 		{[]string{"withdraw", "--dev-account", "1"}, "staking: nothing released to withdraw"},
 	} {
 		r := runCLI(t, append(append([]string{"stake"}, tc.args...), "--rpc", url)...)
@@ -170,14 +175,19 @@ func TestStakeCLIEndToEnd(t *testing.T) {
 
 	// 4. Usage errors exit non-zero without sending.
 	for _, args := range [][]string{
-		{"stake", "add", "--rpc", url, "--role", "compute", "--amount", "1"},                                       // no key
-		{"stake", "add", "--rpc", url, "--dev-account", "1", "--role", "miner", "--amount", "1"},                   // bad role
-		{"stake", "add", "--rpc", url, "--dev-account", "1", "--role", "compute", "--amount", "-1"},                // bad amount
-		{"stake", "add", "--rpc", url, "--dev-account", "1", "--role", "compute", "--amount", "1", "--lock", "1y"}, // bad lock
-		{"stake", "unstake", "--rpc", url, "--dev-account", "1"},                                                   // no amount
-		{"stake", "signer", "0x12", "--rpc", url, "--dev-account", "1"},                                            // bad address
-		{"stake", "status", "--rpc", url},                                                                          // no address
-		{"stake", "status", acct1, "--rpc", url, "--block", "0xffffff"},                                            // unknown block
+		{"stake", "add", "--rpc", url, "--role", "compute", "--amount", "1"},                                               // no key
+		{"stake", "add", "--rpc", url, "--dev-account", "1", "--role", "miner", "--amount", "1"},                           // bad role
+		{"stake", "add", "--rpc", url, "--dev-account", "1", "--role", "compute", "--amount", "-1"},                        // bad amount
+		{"stake", "add", "--rpc", url, "--dev-account", "1", "--role", "compute", "--amount", "1", "--lock", "1y"},         // bad lock
+		{"stake", "unstake", "--rpc", url, "--dev-account", "1"},                                                           // no amount
+		{"stake", "signer", "0x12", "--rpc", url, "--dev-account", "1"},                                                    // bad address
+		{"stake", "signer", "0x000000000000000000000000000000000000beef", "--rpc", url, "--dev-account", "1"},              // no consent
+		{"stake", "signer", acct2, "--signer-key", sk.dir, "--signer-password", sk.pw, "--rpc", url, "--dev-account", "1"}, // key is not ADDR
+		{"stake", "signer", "--signer-key", sk.dir, "--rpc", url, "--dev-account", "1"},                                    // no password
+		{"stake", "signer", "--signer-key", sk.pw, "--signer-password", sk.pw, "--rpc", url, "--dev-account", "1"},         // not a key file
+		{"stake", "signer", "--rpc", url, "--dev-account", "1"},                                                            // neither ADDR nor key
+		{"stake", "status", "--rpc", url},                                                                                  // no address
+		{"stake", "status", acct1, "--rpc", url, "--block", "0xffffff"},                                                    // unknown block
 	} {
 		if r := runCLI(t, args...); r.code == 0 || r.stderr == "" {
 			t.Errorf("%v: exit %d, stderr %q", args, r.code, r.stderr)
@@ -187,9 +197,10 @@ func TestStakeCLIEndToEnd(t *testing.T) {
 
 // TestStakeCLIEpochs runs `emcd stake` against a one-validator testnet
 // whose genesis has 4-block epochs and a 1 EMC validator minimum, so
-// epochs pass within the test: a validator stake, setSigner (and a second
-// owner refused the same signer), unstake, the release epoch reached, and
-// withdraw paying exactly once.
+// epochs pass within the test: a validator stake, setSigner with the
+// signer key's consent (a second owner refused the same signer; clearing
+// and claiming again with a fresh consent), unstake, the release epoch
+// reached, and withdraw paying exactly once.
 func TestStakeCLIEpochs(t *testing.T) {
 	if testing.Short() {
 		t.Skip("multi-process test: skipped with -short")
@@ -218,7 +229,8 @@ func TestStakeCLIEpochs(t *testing.T) {
 	p.start()
 	waitFor(t, 90*time.Second, "the testnet past height 2", func() bool { return p.height(ctx) >= 2 })
 	url := p.rpcURL
-	signerAddr := "0x000000000000000000000000000000000000bEEF"
+	sk := newSignerKey(t)
+	signerAddr := sk.addr.Hex()
 
 	run := func(want int, args ...string) cliResult {
 		t.Helper()
@@ -232,12 +244,29 @@ func TestStakeCLIEpochs(t *testing.T) {
 	if !strings.Contains(r.stdout, "staked 10 EMC as validator; position now 10 EMC") {
 		t.Fatalf("add: %s", r.stdout)
 	}
-	if r = run(0, "stake", "signer", signerAddr, "--dev-account", "1"); !strings.Contains(r.stdout, "signer set to "+signerAddr) {
-		t.Fatalf("signer: %s", r.stdout)
+	// The signer key consents (a key file, ADDR named and matching).
+	r = run(0, "stake", "signer", signerAddr, "--signer-key", sk.file, "--signer-password", sk.pw, "--dev-account", "1", "--json")
+	if v := decodeTxJSON(t, r); v.Status != "success" || !strings.EqualFold(v.Result["position"].(map[string]any)["signer"].(string), signerAddr) {
+		t.Fatalf("signer --json: %+v", v)
+	}
+	if n := signerNonceOf(t, url, sk.addr); n != 1 {
+		t.Fatalf("signer nonce after the claim %d, want 1", n)
 	}
 	run(0, "stake", "add", "--dev-account", "2", "--role", "validator", "--amount", "3")
-	if r = run(1, "stake", "signer", signerAddr, "--dev-account", "2"); !strings.Contains(r.stderr, "staking: address is another owner's signer or an owner") {
+	if r = run(1, "stake", "signer", "--signer-key", sk.dir, "--signer-password", sk.pw, "--dev-account", "2"); !strings.Contains(r.stderr, "staking: address is another owner's signer or an owner") {
 		t.Fatalf("second claim: %s", r.stderr)
+	}
+	// Clearing needs no consent; the signer's consent claims it again (a
+	// fresh one: the nonce moved on).
+	acct1 := crypto.PubkeyToAddress(mustDevKey(t, 1).PublicKey).Hex()
+	if r = run(0, "stake", "signer", acct1, "--dev-account", "1"); !strings.Contains(r.stdout, "signer set to "+acct1) {
+		t.Fatalf("clear: %s", r.stdout)
+	}
+	if r = run(0, "stake", "signer", "--signer-key", sk.dir, "--signer-password", sk.pw, "--dev-account", "1"); !strings.Contains(r.stdout, "signer set to "+signerAddr) {
+		t.Fatalf("signer: %s", r.stdout)
+	}
+	if n := signerNonceOf(t, url, sk.addr); n != 2 {
+		t.Fatalf("signer nonce after the second claim %d, want 2", n)
 	}
 	r = run(0, "stake", "unstake", "--dev-account", "1", "--amount", "4", "--json")
 	v := decodeTxJSON(t, r)
@@ -262,6 +291,58 @@ func TestStakeCLIEpochs(t *testing.T) {
 	if st.Amount != "0x53444835ec580000" || len(st.Unbonding) != 0 || !strings.EqualFold(st.Signer, signerAddr) {
 		t.Fatalf("final position %+v", st)
 	}
+}
+
+// signerKey is a keystore holding one fresh key: dir, its key file, and a
+// password file.
+type signerKey struct {
+	dir, file, pw string
+	addr          common.Address
+}
+
+func newSignerKey(t *testing.T) signerKey {
+	t.Helper()
+	dir := t.TempDir()
+	pw := filepath.Join(t.TempDir(), "pw")
+	if err := os.WriteFile(pw, []byte("signer secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ks := keystore.NewKeyStore(dir, keystore.LightScryptN, keystore.LightScryptP)
+	acct, err := ks.NewAccount("signer secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signerKey{dir: dir, file: acct.URL.Path, pw: pw, addr: acct.Address}
+}
+
+// signerNonceOf reads the staking module's signerNonce(addr) over url.
+func signerNonceOf(t *testing.T, url string, addr common.Address) uint64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	nd, err := dialNode(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nd.Close()
+	a, err := stakingABI()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := a.Pack("signerNonce", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	to := native.StakingAddress
+	ret, err := nd.eth.CallContract(ctx, ethereum.CallMsg{To: &to, Data: data}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := a.Unpack("signerNonce", ret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out[0].(uint64)
 }
 
 func mustDevKey(t *testing.T, i int) *ecdsa.PrivateKey {

@@ -17,6 +17,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/core/vm"
+	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/holiman/uint256"
 
 	"github.com/emc-network/emcd/staking"
@@ -33,7 +34,8 @@ var (
 	jobsAddr    = native.JobsAddress
 	// Four validator owners; v4 signs with a separate key.
 	v1, v2, v3, v4 = addr(0xa1), addr(0xa2), addr(0xa3), addr(0xa4)
-	v4signer       = addr(0x54)
+	v4signerKey, _ = crypto.ToECDSA(crypto.Keccak256([]byte("rewards-test-v4signer")))
+	v4signer       = crypto.PubkeyToAddress(v4signerKey.PublicKey) // has a key: setSigner needs its consent
 	alice, bob     = addr(0xb1), addr(0xb2)
 	carol          = addr(0xb3) // holds nothing in the module
 )
@@ -242,7 +244,11 @@ func TestNodeRewardEpoch(t *testing.T) {
 	for _, v := range []common.Address{v1, v2, v3, v4} {
 		f.stake(v, staking.RoleValidator, rewards.LockNone, stakes[v])
 	}
-	f.must(stakingAddr, f.stABI, v4, nil, "setSigner", v4signer)
+	consent, err := staking.SignSignerConsent(v4signerKey, f.Config.ChainID, v4, staking.SignerNonce(f.State, v4signer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.must(stakingAddr, f.stABI, v4, nil, "setSigner", v4signer, consent)
 	f.stake(alice, staking.RoleCompute, rewards.LockNone, emc(500_000))
 	f.run(2, 10, set, all)
 

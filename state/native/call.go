@@ -34,6 +34,11 @@ type Call struct {
 	// BlockNumber and Time are the block context's number and timestamp.
 	BlockNumber uint64
 	Time        uint64
+	// ChainID is the chain's EIP-155 id, from the EVM's chain config, for
+	// handlers that verify signatures bound to this chain. Never nil; zero
+	// in block hooks (hooks verify no signatures) and when the config has
+	// none, so a handler that needs it must refuse zero.
+	ChainID *uint256.Int
 
 	abi   *abi.ABI
 	wrote bool  // set by every write; read-only methods must leave it false
@@ -59,10 +64,19 @@ func (c *Call) Host(addr common.Address, moduleABI *abi.ABI) *Call {
 		Value:       new(uint256.Int),
 		BlockNumber: c.BlockNumber,
 		Time:        c.Time,
+		ChainID:     cloneUint(c.ChainID),
 		abi:         moduleABI,
 		outer:       c,
 		hook:        c.hook,
 	}
+}
+
+// cloneUint copies v (nil stays nil).
+func cloneUint(v *uint256.Int) *uint256.Int {
+	if v == nil {
+		return nil
+	}
+	return v.Clone()
 }
 
 // markWrote records a write on c and every Call it was made from.

@@ -19,10 +19,11 @@ func TestHostAndBurn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	outer := &Call{State: st, Module: JobsAddress, Caller: common.Address{1}, Value: uint256.NewInt(5), BlockNumber: 7}
+	outer := &Call{State: st, Module: JobsAddress, Caller: common.Address{1}, Value: uint256.NewInt(5), BlockNumber: 7, ChainID: uint256.NewInt(1337)}
 	h := outer.Host(CreditsAddress, nil)
-	if h.Module != CreditsAddress || h.Caller != outer.Caller || !h.Value.IsZero() || h.Direct || h.BlockNumber != 7 {
-		t.Fatalf("host call %+v", h)
+	if h.Module != CreditsAddress || h.Caller != outer.Caller || !h.Value.IsZero() || h.Direct || h.BlockNumber != 7 ||
+		h.ChainID.Uint64() != 1337 || h.ChainID == outer.ChainID {
+		t.Fatalf("host call %+v (want a copy of the chain id)", h)
 	}
 	_ = h.LoadUint(Slot(0))
 	if outer.wrote || h.wrote {

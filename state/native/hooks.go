@@ -72,6 +72,7 @@ func hookCall(e *entry, s vm.StateDB, env *BlockEnv) *Call {
 		State:       s,
 		Module:      e.mod.Address(),
 		Value:       new(uint256.Int),
+		ChainID:     new(uint256.Int),
 		BlockNumber: env.Number,
 		Time:        env.Time,
 		abi:         &e.abi,

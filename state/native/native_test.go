@@ -28,6 +28,7 @@ const probeABI = `[
  {"type":"function","name":"sneaky","stateMutability":"view","inputs":[],"outputs":[]},
  {"type":"function","name":"fail","stateMutability":"nonpayable","inputs":[],"outputs":[]},
  {"type":"function","name":"page","stateMutability":"view","inputs":[{"name":"n","type":"uint256"}],"outputs":[{"name":"","type":"uint256"}]},
+ {"type":"function","name":"chain","stateMutability":"view","inputs":[],"outputs":[{"name":"","type":"uint256"}]},
  {"type":"event","name":"Set","anonymous":false,"inputs":[{"name":"who","type":"address","indexed":true},{"name":"v","type":"uint256","indexed":false}]}
 ]`
 
@@ -74,6 +75,11 @@ func (probe) Methods() []native.Method {
 			return args[0].(*big.Int).Uint64() * pageGasPer
 		}, Handler: func(c *native.Call, args []any) ([]any, error) {
 			return []any{args[0]}, nil
+		}},
+		{Name: "chain", Gas: getGas, Handler: func(c *native.Call, _ []any) ([]any, error) {
+			id := c.ChainID.ToBig()
+			c.ChainID.SetUint64(0) // a handler scribbling on its copy must not reach the config
+			return []any{id}, nil
 		}},
 	}
 }
@@ -295,6 +301,28 @@ func TestModuleAccountSurvives(t *testing.T) {
 	_, _, err := evm.Call(alice, probeAddr, pack(t, a, "get"), vm.NewGasBudget(100_000, 0), new(uint256.Int))
 	if err == nil {
 		t.Fatal("unbound call to module address succeeded")
+	}
+}
+
+// TestChainID: a handler sees the EVM's chain id, in direct calls and in
+// calls from contracts, and holds a copy of it, not the config's.
+func TestChainID(t *testing.T) {
+	c, a := newProbeChain(t)
+	fwd := c.Deploy(nativetest.Forwarder(probeAddr, vm.STATICCALL))
+	for _, id := range []int64{1337, 4242, 1337} {
+		c.Config.ChainID = big.NewInt(id)
+		for _, to := range []common.Address{probeAddr, fwd} {
+			res := c.Call(c.Msg(alice, &to, nil, pack(t, a, "chain")))
+			if res.Err != nil {
+				t.Fatalf("chain via %s: %v", to, res.Err)
+			}
+			if got := new(big.Int).SetBytes(res.ReturnData); got.Int64() != id {
+				t.Errorf("chain id via %s = %s, want %d", to, got, id)
+			}
+		}
+		if c.Config.ChainID.Int64() != id {
+			t.Fatalf("a handler changed the config's chain id to %s", c.Config.ChainID)
+		}
 	}
 }
 

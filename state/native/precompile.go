@@ -94,6 +94,10 @@ func (b *bound) run(direct bool, input []byte) ([]byte, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: module %s, input %s", ErrUnknownMethod, b.e.mod.Name(), selectorHex(input))
 	}
+	chainID, err := chainIDOf(b.evm)
+	if err != nil {
+		return nil, err
+	}
 	c := &Call{
 		State:       b.evm.StateDB,
 		Module:      addr,
@@ -101,6 +105,7 @@ func (b *bound) run(direct bool, input []byte) ([]byte, error) {
 		Value:       new(uint256.Int),
 		BlockNumber: b.evm.Context.BlockNumber.Uint64(),
 		Time:        b.evm.Context.Time,
+		ChainID:     chainID,
 		abi:         &b.e.abi,
 	}
 	if direct {
@@ -138,6 +143,20 @@ func (b *bound) run(direct bool, input []byte) ([]byte, error) {
 		return nil, fmt.Errorf("%w: %s.%s outputs: %w", ErrInternal, b.e.mod.Name(), m.Name, err)
 	}
 	return ret, nil
+}
+
+// chainIDOf copies the EVM's chain id (zero when the config has none), so
+// a handler cannot change the config through Call.ChainID.
+func chainIDOf(evm *vm.EVM) (*uint256.Int, error) {
+	cfg := evm.ChainConfig()
+	if cfg == nil || cfg.ChainID == nil {
+		return new(uint256.Int), nil
+	}
+	id, overflow := uint256.FromBig(cfg.ChainID)
+	if overflow || cfg.ChainID.Sign() < 0 {
+		return nil, fmt.Errorf("%w: chain id %s outside uint256", ErrInternal, cfg.ChainID)
+	}
+	return id, nil
 }
 
 // lookup finds the method named by input's selector.
