@@ -514,7 +514,7 @@ func TestAddCreditsGuards(t *testing.T) {
 	}
 	// PositionChanged is staking's alone.
 	c = &native.Call{State: f.State, Module: jobsAddr, BlockNumber: 1}
-	if err := rewards.PositionChanged(c, alice, emc(1), rewards.LockNone); !errors.Is(err, rewards.ErrNotModule) {
+	if err := rewards.PositionChanged(c, alice, emc(1), rewards.LockNone, 0); !errors.Is(err, rewards.ErrNotModule) {
 		t.Fatalf("PositionChanged from jobs: %v", err)
 	}
 }
@@ -627,7 +627,7 @@ func TestPositionChangeBeforeHook(t *testing.T) {
 		}
 		change := func() {
 			c := &native.Call{State: f.State, Module: stakingAddr, BlockNumber: 20, Value: new(uint256.Int)}
-			if err := rewards.PositionChanged(c, alice, emc(40), rewards.Lock90Days); err != nil {
+			if err := rewards.PositionChanged(c, alice, emc(40), rewards.Lock90Days, 90); err != nil {
 				t.Fatal(err)
 			}
 		}
