@@ -73,15 +73,22 @@ type fixture struct {
 // rewards (params as JSON, "" for defaults) and the test jobs module.
 func newFixture(t *testing.T, params string) *fixture {
 	t.Helper()
+	return newFixtureWith(t, `{"minValidatorStakeWei":"1","minRouterStakeWei":"1"}`, params)
+}
+
+// newFixtureWith builds the chain with the given staking params and
+// rewards params, and the rewards module's genesis positions.
+func newFixtureWith(t *testing.T, stakingParams, params string, genesis ...rewards.GenesisPosition) *fixture {
+	t.Helper()
 	var raw json.RawMessage
 	if params != "" {
 		raw = json.RawMessage(params)
 	}
-	st, err := staking.Factory(testL)(json.RawMessage(`{"minValidatorStakeWei":"1","minRouterStakeWei":"1"}`))
+	st, err := staking.Factory(testL)(json.RawMessage(stakingParams))
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := rewards.Factory(testL, staking.RewardsView{})(raw)
+	m, err := rewards.Factory(testL, staking.RewardsView{}, genesis...)(raw)
 	if err != nil {
 		t.Fatal(err)
 	}

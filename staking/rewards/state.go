@@ -202,6 +202,12 @@ func NextSettle(s native.StateReader) uint64 {
 	return load(s, native.Slot(slotNextSettle)).Uint64()
 }
 
+// NextDistribute returns the next staking epoch whose staking budgets
+// distribute (every epoch before it is distributed).
+func NextDistribute(s native.StateReader) uint64 {
+	return load(s, native.Slot(slotNextDistribute)).Uint64()
+}
+
 // LastSettlement returns the last reward epoch settled and what it
 // distributed (emission plus carried dust), or false before the first.
 func LastSettlement(s native.StateReader) (epoch uint64, rewardWei *uint256.Int, ok bool) {
