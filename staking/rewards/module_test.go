@@ -524,6 +524,14 @@ func TestAddCreditsGuards(t *testing.T) {
 	if err := rewards.PositionChanged(c, alice, emc(1), rewards.LockNone, 0); !errors.Is(err, rewards.ErrNotModule) {
 		t.Fatalf("PositionChanged from jobs: %v", err)
 	}
+	// A missing stake or an unknown lock is an error, not a panic.
+	c = &native.Call{State: f.State, Module: stakingAddr, BlockNumber: 1}
+	if err := rewards.PositionChanged(c, alice, nil, rewards.Lock7Days, 7); !errors.Is(err, rewards.ErrNegativeAmount) {
+		t.Fatalf("PositionChanged without stake: %v", err)
+	}
+	if err := rewards.PositionChanged(c, alice, emc(1), rewards.NumLocks, 7); !errors.Is(err, rewards.ErrUnknownLock) {
+		t.Fatalf("PositionChanged with lock %d: %v", rewards.NumLocks, err)
+	}
 }
 
 func TestViews(t *testing.T) {

@@ -226,6 +226,9 @@ type poolWeight struct{ locked, after *uint256.Int }
 // positionWeights returns stakeWei's weights under lock in each pool.
 func positionWeights(lp LockParams, owner common.Address, stakeWei *uint256.Int, lock Lock) ([numPools]poolWeight, error) {
 	var out [numPools]poolWeight
+	if stakeWei == nil {
+		return out, fmt.Errorf("%w: no stake for %s", ErrNegativeAmount, owner)
+	}
 	weigh := func(l Lock) (*uint256.Int, error) {
 		w, err := lp.Weight(stakeWei.ToBig(), l)
 		if err != nil {

@@ -46,7 +46,7 @@ import (
 //	P+2  dustScaled       uint256: Distribute's remainders (Pool.DustScaled)
 //	P+3  outstandingWei   uint256: Σ budgets distributed − Σ claimed from the pool
 //	keccak256(pad32(e) ‖ P+4)             accAt[e]              accPerWeight before staking epoch e distributed
-//	keccak256(pad32(e) ‖ P+5)             delta[e] (+0 add, +1 sub) weight changes effective from epoch e
+//	keccak256(pad32(e) ‖ P+5)             delta[e] (+0 add, +1 sub) weight changes and lock ends effective from epoch e
 //	keccak256(pad32(o) ‖ P+6)  position Q of owner o, fields at Q+k:
 //	  Q+0 prevWeight   weight effective before changeEpoch
 //	  Q+1 weight       weight effective from changeEpoch on
