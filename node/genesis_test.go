@@ -9,6 +9,7 @@ import (
 
 	"github.com/emc-network/emcd/genesis"
 	"github.com/emc-network/emcd/staking"
+	"github.com/emc-network/emcd/staking/rewards"
 	"github.com/emc-network/emcd/state"
 	"github.com/emc-network/emcd/state/native"
 )
@@ -95,6 +96,9 @@ func TestGenesisStakesElectValidators(t *testing.T) {
 		if i == 0 {
 			stakes += `,"signer":"` + signer.Hex() + `"`
 		}
+		if i == 1 {
+			stakes += `,"lock":1` // 7 days: unlocks at epoch 7
+		}
 		stakes += `}`
 	}
 	stakes += `]}`
@@ -119,6 +123,18 @@ func TestGenesisStakesElectValidators(t *testing.T) {
 	}
 	if vs, err := staking.EffectiveValidators(st, 0); err != nil || len(vs) != 4 || vs[0].Signer != signer {
 		t.Errorf("genesis validators %+v %v", vs, err)
+	}
+	// The rewards module weighs the locked genesis stake 1.4× until
+	// staking's unlock epoch 7, then 1×: the drop is scheduled there.
+	pos := rewards.StakePositionOf(st, rewards.PoolStaking, owners[1])
+	stake1 := new(big.Int).Quo(want, big.NewInt(4)) // 1M EMC
+	weigh := func(bps int64) *big.Int { return new(big.Int).Mul(stake1, big.NewInt(bps)) }
+	if p := staking.PositionOf(st, owners[1]); p.UnlockEpoch != 7 || pos.ExpiryEpoch != 7 ||
+		pos.WeightAt(6).ToBig().Cmp(weigh(14_000)) != 0 || pos.WeightAt(7).ToBig().Cmp(weigh(10_000)) != 0 {
+		t.Errorf("locked genesis stake: staking unlock %d, rewards position %+v", p.UnlockEpoch, pos)
+	}
+	if _, sub := rewards.WeightDelta(st, rewards.PoolStaking, 7); sub.ToBig().Cmp(weigh(4_000)) != 0 {
+		t.Errorf("drop at epoch 7: %s", sub)
 	}
 
 	g.Validators = []common.Address{owners[3], owners[2], owners[0], owners[1]} // owner, not its signer

@@ -16,14 +16,17 @@ import (
 // node must run the same set.
 //
 // The staking module's genesis stakes also weigh in the rewards module's
-// staking pools from epoch 0; invalid staking params are reported by the
+// staking pools from epoch 0, their locks ending where staking's do; invalid staking params are reported by the
 // staking factory itself, so here they only leave the rewards module
 // without genesis positions.
 func moduleFactories(g *genesis.Genesis) map[string]native.Factory {
 	var positions []rewards.GenesisPosition
 	if sp, err := staking.ParseParams(g.Params[staking.Name], uint64(g.EpochLength)); err == nil {
 		for _, gs := range sp.GenesisStakes {
-			positions = append(positions, rewards.GenesisPosition{Owner: gs.Owner, StakeWei: gs.AmountWei, Lock: gs.Lock})
+			positions = append(positions, rewards.GenesisPosition{
+				Owner: gs.Owner, StakeWei: gs.AmountWei, Lock: gs.Lock,
+				UnlockEpoch: sp.GenesisUnlockEpoch(gs),
+			})
 		}
 	}
 	return map[string]native.Factory{

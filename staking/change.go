@@ -12,32 +12,36 @@ import (
 
 // changeSnap is a position's amount and lock before a change.
 type changeSnap struct {
-	amountWei *uint256.Int
-	lock      rewards.Lock
+	amountWei   *uint256.Int
+	lock        rewards.Lock
+	unlockEpoch uint64
 }
 
 // beforeChange records owner's amount and lock before a method (stake,
 // unstake, a slash) changes them; pass the result to afterChange.
 func (m *Module) beforeChange(c *native.Call, owner common.Address) changeSnap {
 	base := positionBase(owner)
+	md := decodeMeta(c.LoadUint(field(base, fieldMeta)))
 	return changeSnap{
-		amountWei: c.LoadUint(field(base, fieldAmount)),
-		lock:      decodeMeta(c.LoadUint(field(base, fieldMeta))).lock,
+		amountWei:   c.LoadUint(field(base, fieldAmount)),
+		lock:        md.lock,
+		unlockEpoch: md.unlockEpoch,
 	}
 }
 
-// afterChange tells the rewards module about owner's new amount or lock
-// (its staking-reward weight changes from the next epoch on, like the
-// stake). Nothing is sent when neither changed. Every method that calls it
+// afterChange tells the rewards module about owner's new amount, lock or
+// unlock epoch (its staking-reward weight changes from the next epoch on,
+// like the stake, and drops to the unlocked weight at the unlock epoch by
+// itself). Nothing is sent when none changed. Every method that calls it
 // includes rewards.PositionChangeGas in its gas.
 func (m *Module) afterChange(c *native.Call, owner common.Address, s changeSnap) error {
 	base := positionBase(owner)
 	amt := c.LoadUint(field(base, fieldAmount))
-	lock := decodeMeta(c.LoadUint(field(base, fieldMeta))).lock
-	if amt.Eq(s.amountWei) && lock == s.lock {
+	md := decodeMeta(c.LoadUint(field(base, fieldMeta)))
+	if amt.Eq(s.amountWei) && md.lock == s.lock && md.unlockEpoch == s.unlockEpoch {
 		return nil
 	}
-	if err := rewards.PositionChanged(c, owner, amt, lock); err != nil {
+	if err := rewards.PositionChanged(c, owner, amt, md.lock, md.unlockEpoch); err != nil {
 		return fmt.Errorf("staking: rewards of %s: %w", owner, err)
 	}
 	return nil

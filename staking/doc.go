@@ -113,7 +113,7 @@
 // [EffectiveValidators] from the boundary's parent state; every change of a
 // position's amount or lock (stake, unstake, a slash) runs between
 // beforeChange and afterChange (change.go), which report it to the rewards
-// module (rewards.PositionChanged); it weighs stake × the lock's multiplier
-// from the next epoch and reads signer owners and effective stakes through
-// [RewardsView].
+// module (rewards.PositionChanged, with the unlock epoch); it weighs stake ×
+// the lock's multiplier from the next epoch until the unlock epoch, 1× after,
+// and reads signer owners and effective stakes through [RewardsView].
 package staking

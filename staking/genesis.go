@@ -32,7 +32,7 @@ func (m *Module) GenesisState() (*uint256.Int, map[common.Hash]common.Hash) {
 	total := new(uint256.Int)
 	for i, g := range m.params.GenesisStakes {
 		base := positionBase(g.Owner)
-		md := meta{hasRole: true, role: RoleValidator, lock: g.Lock, unlockEpoch: m.params.LockEpochs[g.Lock]}
+		md := meta{hasRole: true, role: RoleValidator, lock: g.Lock, unlockEpoch: m.params.GenesisUnlockEpoch(g)}
 		put(field(base, fieldAmount), g.AmountWei)
 		put(field(base, fieldMeta), md.encode())
 		if s := g.signerOrOwner(); s != g.Owner {

@@ -111,6 +111,15 @@ type GenesisStake struct {
 	Lock      rewards.Lock
 }
 
+// GenesisUnlockEpoch is the epoch g's lock ends: its lock's length in
+// epochs, counted from epoch 0 (what stake() in epoch 0 would set).
+func (p Params) GenesisUnlockEpoch(g GenesisStake) uint64 {
+	if g.Lock >= rewards.NumLocks {
+		return 0 // refused by Validate
+	}
+	return p.LockEpochs[g.Lock]
+}
+
 // signerOrOwner is the stake's consensus signer.
 func (g GenesisStake) signerOrOwner() common.Address {
 	if g.Signer == (common.Address{}) {

@@ -14,6 +14,7 @@ import (
 	"github.com/holiman/uint256"
 
 	"github.com/emc-network/emcd/consensus/ibft"
+	"github.com/emc-network/emcd/staking/rewards"
 	"github.com/emc-network/emcd/state/native"
 )
 
@@ -25,10 +26,11 @@ import (
 // the burn ledger's total and slash slots) 37,800; 5 fresh writes (offence,
 // jailed, prev, changeEpoch, the slash ledger) 100,000 and 11 resets
 // 31,900; the reporter's payment to a new account 34,000; the Slashed log
-// (3 topics, 96 bytes) 2,268: 212,968, rounded up. reportDoubleSign()
-// declares it + MaxUnbonding × WithdrawGasPerEntry (each entry read and
-// rewritten or cleared).
-const ReportDoubleSignBaseGas = 213_000
+// (3 topics, 96 bytes) 2,268: 212,968, rounded up; + the rewards
+// module's weight update (rewards.PositionChangeGas: a slash changes the
+// position's amount). reportDoubleSign() declares it + MaxUnbonding ×
+// WithdrawGasPerEntry (each entry read and rewritten or cleared).
+const ReportDoubleSignBaseGas = 213_000 + rewards.PositionChangeGas
 
 // ReportDoubleSignGas is reportDoubleSign()'s declared gas under p.
 func (p Params) ReportDoubleSignGas() uint64 {

@@ -73,5 +73,8 @@
 // multiplier in basis points ([LockParams.Weight]: none 1×, 7 days 1.4×,
 // 30 days 2.7×, 90 days 6.2×, 180 days 10×, lock lengths in epochs). The
 // long-term pool is a second Pool that only locks of 90 days or more join
-// ([LockParams.LongTermEligible]).
+// ([LockParams.LongTermEligible]). A lock weighs only until its unlock
+// epoch: from then on the module counts the position at 1× in the
+// staking pool and not in the long-term pool, by a drop it scheduled when
+// the weight was set (stakepool.go), so nothing walks the positions.
 package rewards

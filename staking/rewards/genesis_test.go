@@ -29,7 +29,7 @@ func TestGenesisPositionsWeighFromEpochZero(t *testing.T) {
 	}
 	m, err := rewards.Factory(testL, staking.RewardsView{},
 		rewards.GenesisPosition{Owner: alice, StakeWei: stakeA, Lock: rewards.LockNone},
-		rewards.GenesisPosition{Owner: bob, StakeWei: stakeB, Lock: rewards.Lock90Days})(nil)
+		rewards.GenesisPosition{Owner: bob, StakeWei: stakeB, Lock: rewards.Lock90Days, UnlockEpoch: 90})(nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,16 +24,18 @@ const Name = "rewards"
 // (2900), logs 375 + 375 per topic + 8 per data byte, transfers 9000.
 const (
 	// ClaimGas: 3 slots read (accrued[o], accruedTotal, nextDistribute)
-	// + per staking pool 9 (accPerWeight, outstanding, the position's 5
-	// fields, 2 accAt entries) = 21 slots 44,100 + 2 resets (accrued,
-	// accruedTotal) 5,800 + per pool 3 fresh position writes and an
-	// outstanding reset 62,900 × 2 = 125,800 + transfer 9,000 + Claimed
-	// log (2 topics, 32 bytes) 1,381 = 186,081, rounded up.
-	ClaimGas = 186_100
-	// RewardsOfGas: 2 slots (accrued[o], nextDistribute) + per pool 8
-	// (accPerWeight, 5 position fields, 2 accAt entries) = 18 slots
-	// 37,800 + 100 dispatch.
-	RewardsOfGas = 37_900
+	// + per staking pool 13 (accPerWeight, outstanding, the position's 7
+	// fields, 4 accAt entries: settled, change, expiry, next) = 29 slots
+	// 60,900 + 2 resets (accrued, accruedTotal) 5,800 + per pool 3 fresh
+	// position writes (credit, settled, prev), 3 resets folding an ended
+	// lock (weight, expiry, after) and an outstanding reset 71,600 × 2 =
+	// 143,200 + transfer 9,000 + Claimed log (2 topics, 32 bytes) 1,381
+	// = 220,281, rounded up.
+	ClaimGas = 220_300
+	// RewardsOfGas: 2 slots (accrued[o], nextDistribute) + per pool 12
+	// (accPerWeight, 7 position fields, 4 accAt entries) = 26 slots
+	// 54,600 + 100 dispatch.
+	RewardsOfGas = 54_700
 	// PoolsGas: 6 slots 12,600 + 100 dispatch.
 	PoolsGas = 12_700
 	// EpochInfoGas: 1 slot (nodePool) 2,100 + 100 dispatch.
@@ -42,13 +44,14 @@ const (
 	// that changes a position's amount or lock (it calls
 	// [PositionChanged]): the rewards account's code size (cold account)
 	// 2,600 + 3 module slots (epochLength, nextDistribute, budgets' check)
-	// 6,300 + per pool 10 slots (5 position fields, 2 accAt entries,
-	// accPerWeight, 2 delta fields) 21,000 and 6 fresh writes (5 position
-	// fields, 1 delta field) 120,000 = 282,000 for both pools; 290,900 in
-	// all. A change in the first block of an epoch may also distribute
-	// the epoch before (what BeginBlock would have done); that rare case
-	// is not charged.
-	PositionChangeGas = 290_900
+	// 6,300 + per pool 15 slots (7 position fields, 4 accAt entries,
+	// accPerWeight, 3 delta fields: the old expiry's, the next epoch's,
+	// the new expiry's) 31,500, 9 fresh writes (7 position fields, 2
+	// delta fields) 180,000 and 1 reset (the old expiry's delta, taken
+	// back) 2,900 = 428,800 for both pools; 437,700 in all. A change in
+	// the first block of an epoch may also distribute the epoch before
+	// (what BeginBlock would have done); that rare case is not charged.
+	PositionChangeGas = 437_700
 	// AddCreditsGas is what a module that calls [Module.AddCredits] must
 	// add to its own method's gas: 3 staking slots (the owner's stake) +
 	// 3 ledger slots read (index, length, credits) 12,600 + 5 fresh writes
@@ -136,11 +139,16 @@ func Factory(epochLength uint64, stakes StakeReader, genesis ...GenesisPosition)
 			return nil, err
 		}
 		lp := DefaultLockParams()
+		seen := make(map[common.Address]bool, len(genesis))
 		for _, g := range genesis {
 			if g.StakeWei == nil {
 				return nil, fmt.Errorf("%w: rewards: genesis position of %s has no stake", native.ErrBadParams, g.Owner)
 			}
-			if _, err := lp.Weight(g.StakeWei.ToBig(), g.Lock); err != nil {
+			if seen[g.Owner] {
+				return nil, fmt.Errorf("%w: rewards: genesis position of %s listed twice", native.ErrBadParams, g.Owner)
+			}
+			seen[g.Owner] = true
+			if _, err := positionWeights(lp, g.Owner, g.StakeWei, g.Lock); err != nil {
 				return nil, fmt.Errorf("%w: rewards: genesis position of %s: %w", native.ErrBadParams, g.Owner, err)
 			}
 		}
@@ -154,6 +162,10 @@ type GenesisPosition struct {
 	Owner    common.Address
 	StakeWei *uint256.Int
 	Lock     Lock
+	// UnlockEpoch is the epoch the lock ends (the staking module's lock
+	// length in epochs, counted from epoch 0): from it on the position
+	// weighs without the lock. 0 with a lock: the lock weighs nothing.
+	UnlockEpoch uint64
 }
 
 // NewModule returns the module with validated params.
@@ -213,11 +225,12 @@ func (m *Module) Methods() []native.Method {
 // epoch length.
 func (m *Module) GenesisState() (*uint256.Int, map[common.Hash]common.Hash) {
 	st := map[common.Hash]common.Hash{}
-	put := func(slot uint64, v *uint256.Int) {
+	putKey := func(k common.Hash, v *uint256.Int) {
 		if !v.IsZero() {
-			st[native.Slot(slot)] = v.Bytes32()
+			st[k] = v.Bytes32()
 		}
 	}
+	put := func(slot uint64, v *uint256.Int) { putKey(native.Slot(slot), v) }
 	put(slotNodePool, m.params.NodeRewardsWei)
 	put(slotTradePool, m.params.TradeRewardsWei)
 	put(slotStakingPool+PoolStaking, m.params.StakingWei)
@@ -226,27 +239,46 @@ func (m *Module) GenesisState() (*uint256.Int, map[common.Hash]common.Hash) {
 	put(slotStakingBudget+PoolLongTerm, m.params.LongTermEpochWei)
 	put(slotEpochLength, uint256.NewInt(m.params.EpochLength))
 	// Genesis positions weigh from epoch 0: weight and prev both set,
-	// change epoch and settled epoch 0, the pool totals their sum.
+	// change epoch and settled epoch 0, the pool totals their sum; a lock
+	// schedules its end (expiry, after-weight and the pool's delta there)
+	// as a change would.
 	lp := DefaultLockParams()
 	totals := [numPools]*uint256.Int{}
+	drops := map[common.Hash]*uint256.Int{}
 	for p := range totals {
 		totals[p] = new(uint256.Int)
 	}
 	for _, g := range m.genesis {
-		w, _ := lp.Weight(g.StakeWei.ToBig(), g.Lock) // checked by Factory
-		weight := uint256.MustFromBig(w)
+		weights, _ := positionWeights(lp, g.Owner, g.StakeWei, g.Lock) // checked by Factory
 		for p := uint64(0); p < numPools; p++ {
-			if p == PoolLongTerm && !lp.LongTermEligible(g.Lock) {
+			sc := scheduleOf(weights[p], 0, g.UnlockEpoch)
+			if sc.weight.IsZero() {
 				continue
 			}
-			q := positionBase(p, g.Owner)
-			cur := st[add(q, posWeight)]
-			prev := new(uint256.Int).SetBytes32(cur[:])
-			sum := new(uint256.Int).Add(prev, weight)
-			st[add(q, posWeight)] = sum.Bytes32()
-			st[add(q, posPrev)] = sum.Bytes32()
-			totals[p].Add(totals[p], weight)
+			q := positionBase(p, g.Owner) // owners are unique (Factory)
+			st[add(q, posWeight)] = sc.weight.Bytes32()
+			st[add(q, posPrev)] = sc.weight.Bytes32()
+			totals[p].Add(totals[p], sc.weight)
+			if sc.expiry == 0 {
+				continue
+			}
+			putKey(add(q, posExpiry), uint256.NewInt(sc.expiry))
+			putKey(add(q, posAfter), sc.after)
+			k, diff := deltaKey(p, sc.expiry, true), new(uint256.Int)
+			if sc.after.Gt(sc.weight) {
+				k = deltaKey(p, sc.expiry, false)
+				diff.Sub(sc.after, sc.weight)
+			} else {
+				diff.Sub(sc.weight, sc.after)
+			}
+			if drops[k] == nil {
+				drops[k] = new(uint256.Int)
+			}
+			drops[k].Add(drops[k], diff)
 		}
+	}
+	for k, v := range drops {
+		putKey(k, v)
 	}
 	for p := uint64(0); p < numPools; p++ {
 		if !totals[p].IsZero() {
@@ -513,11 +545,8 @@ type Rewards struct {
 // plus the whole wei its two staking positions are owed.
 func RewardsOf(s native.StateReader, owner common.Address) Rewards {
 	r := Rewards{NodeWei: NodeAccrued(s, owner), TotalWei: new(uint256.Int)}
-	d := load(s, native.Slot(slotNextDistribute)).Uint64()
 	for p := uint64(0); p < numPools; p++ {
-		pos := StakePositionOf(s, p, owner)
-		owed := owedScaled(s, p, pos, d)
-		owed.Add(owed, pos.CreditScaled)
+		owed := OwedScaled(s, p, owner)
 		w := owed.Div(owed, accScaleU()) // round down
 		if p == PoolStaking {
 			r.StakingWei = w

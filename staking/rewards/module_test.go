@@ -75,15 +75,22 @@ type fixture struct {
 // rewards (params as JSON, "" for defaults) and the test jobs module.
 func newFixture(t *testing.T, params string) *fixture {
 	t.Helper()
+	return newFixtureWith(t, `{"minValidatorStakeWei":"1","minRouterStakeWei":"1"}`, params)
+}
+
+// newFixtureWith builds the chain with the given staking params and
+// rewards params, and the rewards module's genesis positions.
+func newFixtureWith(t *testing.T, stakingParams, params string, genesis ...rewards.GenesisPosition) *fixture {
+	t.Helper()
 	var raw json.RawMessage
 	if params != "" {
 		raw = json.RawMessage(params)
 	}
-	st, err := staking.Factory(testL)(json.RawMessage(`{"minValidatorStakeWei":"1","minRouterStakeWei":"1"}`))
+	st, err := staking.Factory(testL)(json.RawMessage(stakingParams))
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := rewards.Factory(testL, staking.RewardsView{})(raw)
+	m, err := rewards.Factory(testL, staking.RewardsView{}, genesis...)(raw)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -520,8 +527,16 @@ func TestAddCreditsGuards(t *testing.T) {
 	}
 	// PositionChanged is staking's alone.
 	c = &native.Call{State: f.State, Module: jobsAddr, BlockNumber: 1}
-	if err := rewards.PositionChanged(c, alice, emc(1), rewards.LockNone); !errors.Is(err, rewards.ErrNotModule) {
+	if err := rewards.PositionChanged(c, alice, emc(1), rewards.LockNone, 0); !errors.Is(err, rewards.ErrNotModule) {
 		t.Fatalf("PositionChanged from jobs: %v", err)
+	}
+	// A missing stake or an unknown lock is an error, not a panic.
+	c = &native.Call{State: f.State, Module: stakingAddr, BlockNumber: 1}
+	if err := rewards.PositionChanged(c, alice, nil, rewards.Lock7Days, 7); !errors.Is(err, rewards.ErrNegativeAmount) {
+		t.Fatalf("PositionChanged without stake: %v", err)
+	}
+	if err := rewards.PositionChanged(c, alice, emc(1), rewards.NumLocks, 7); !errors.Is(err, rewards.ErrUnknownLock) {
+		t.Fatalf("PositionChanged with lock %d: %v", rewards.NumLocks, err)
 	}
 }
 
@@ -633,7 +648,7 @@ func TestPositionChangeBeforeHook(t *testing.T) {
 		}
 		change := func() {
 			c := &native.Call{State: f.State, Module: stakingAddr, BlockNumber: 20, Value: new(uint256.Int)}
-			if err := rewards.PositionChanged(c, alice, emc(40), rewards.Lock90Days); err != nil {
+			if err := rewards.PositionChanged(c, alice, emc(40), rewards.Lock90Days, 90); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -46,13 +46,15 @@ import (
 //	P+2  dustScaled       uint256: Distribute's remainders (Pool.DustScaled)
 //	P+3  outstandingWei   uint256: Σ budgets distributed − Σ claimed from the pool
 //	keccak256(pad32(e) ‖ P+4)             accAt[e]              accPerWeight before staking epoch e distributed
-//	keccak256(pad32(e) ‖ P+5)             delta[e] (+0 add, +1 sub) weight changes effective from epoch e
+//	keccak256(pad32(e) ‖ P+5)             delta[e] (+0 add, +1 sub) weight changes and lock ends effective from epoch e
 //	keccak256(pad32(o) ‖ P+6)  position Q of owner o, fields at Q+k:
 //	  Q+0 prevWeight   weight effective before changeEpoch
 //	  Q+1 weight       weight effective from changeEpoch on
 //	  Q+2 changeEpoch  staking epoch from which weight counts (0: no change recorded)
 //	  Q+3 settled      staking epochs < settled are in creditScaled
 //	  Q+4 creditScaled wei × 10^36 earned and not claimed
+//	  Q+5 expiryEpoch  staking epoch from which afterWeight replaces weight (0: none; > changeEpoch)
+//	  Q+6 afterWeight  weight from expiryEpoch on (the lock's term has ended)
 //
 // accAt keeps one slot per staking epoch per pool (about 730 slots a year
 // with daily epochs): the price of O(1) lazy positions whose weight changes
@@ -103,6 +105,8 @@ const (
 	posChange  = 2
 	posSettled = 3
 	posCredit  = 4
+	posExpiry  = 5
+	posAfter   = 6
 )
 
 func add(base common.Hash, k uint64) common.Hash {
@@ -198,6 +202,12 @@ func NextSettle(s native.StateReader) uint64 {
 	return load(s, native.Slot(slotNextSettle)).Uint64()
 }
 
+// NextDistribute returns the next staking epoch whose staking budgets
+// distribute (every epoch before it is distributed).
+func NextDistribute(s native.StateReader) uint64 {
+	return load(s, native.Slot(slotNextDistribute)).Uint64()
+}
+
 // LastSettlement returns the last reward epoch settled and what it
 // distributed (emission plus carried dust), or false before the first.
 func LastSettlement(s native.StateReader) (epoch uint64, rewardWei *uint256.Int, ok bool) {
@@ -266,10 +276,31 @@ func addrAt(s native.StateReader, key common.Hash) common.Address {
 
 // StakePosition is an owner's position in one staking pool as stored.
 type StakePosition struct {
+	// PrevWeight is the weight before ChangeEpoch, Weight the weight from
+	// ChangeEpoch on (until ExpiryEpoch when one is set).
 	PrevWeight, Weight *uint256.Int
 	ChangeEpoch        uint64
 	Settled            uint64
 	CreditScaled       *uint256.Int
+	// ExpiryEpoch, when not 0, is the epoch the position's lock ends
+	// (always after ChangeEpoch): from it on the position weighs
+	// AfterWeight (stake × 1× in the staking pool, 0 in the long-term
+	// pool). Settling past it folds AfterWeight into Weight.
+	ExpiryEpoch uint64
+	AfterWeight *uint256.Int
+}
+
+// WeightAt returns the position's weight in staking epoch e, for e at or
+// after its Settled epoch (earlier epochs are folded into its credit).
+func (p StakePosition) WeightAt(e uint64) *uint256.Int {
+	switch {
+	case e < p.ChangeEpoch:
+		return p.PrevWeight.Clone()
+	case p.ExpiryEpoch != 0 && e >= p.ExpiryEpoch:
+		return p.AfterWeight.Clone()
+	default:
+		return p.Weight.Clone()
+	}
 }
 
 // StakePositionOf reads owner's position in staking pool p.
@@ -281,5 +312,35 @@ func StakePositionOf(s native.StateReader, p uint64, owner common.Address) Stake
 		ChangeEpoch:  load(s, add(q, posChange)).Uint64(),
 		Settled:      load(s, add(q, posSettled)).Uint64(),
 		CreditScaled: load(s, add(q, posCredit)),
+		ExpiryEpoch:  load(s, add(q, posExpiry)).Uint64(),
+		AfterWeight:  load(s, add(q, posAfter)),
 	}
+}
+
+// OwedScaled returns what owner's position in staking pool p is owed in
+// state s, in wei × AccScale: its credit plus what it earned since it last
+// settled. Per pool, Outstanding·AccScale == Σ OwedScaled + [DustScaled].
+func OwedScaled(s native.StateReader, p uint64, owner common.Address) *uint256.Int {
+	pos := StakePositionOf(s, p, owner)
+	owed := owedScaled(s, p, pos, load(s, native.Slot(slotNextDistribute)).Uint64())
+	return owed.Add(owed, pos.CreditScaled)
+}
+
+// DustScaled returns staking pool p's accumulator dust (Pool.DustScaled).
+func DustScaled(s native.StateReader, p uint64) *uint256.Int {
+	return load(s, add(poolBase(p), plDust))
+}
+
+// TotalWeight returns staking pool p's total weight: Σ weights effective
+// in the last staking epoch distributed (the next one's total adds
+// [WeightDelta] of that epoch).
+func TotalWeight(s native.StateReader, p uint64) *uint256.Int {
+	return load(s, add(poolBase(p), plTotalWeight))
+}
+
+// WeightDelta returns the weight pool p's total gains and loses at
+// staking epoch e, scheduled by position changes and lock expiries and
+// not yet applied (applied when e distributes, then cleared).
+func WeightDelta(s native.StateReader, p, e uint64) (addW, subW *uint256.Int) {
+	return load(s, deltaKey(p, e, false)), load(s, deltaKey(p, e, true))
 }
