@@ -369,7 +369,7 @@ func testDevNodeEndToEnd(t *testing.T, scheme string) {
 	stakeData, _ := stakingABI.Pack("stake", uint8(2), uint8(0)) // compute role, no lock
 	fiveEMC := new(big.Int).Mul(big.NewInt(5), big.NewInt(1e18))
 	staker := crypto.PubkeyToAddress(keys[3].PublicKey)
-	stakeTx := signTx(t, keys[3], chainID, 0, &stakingAddr, fiveEMC, 300_000, stakeData)
+	stakeTx := signTx(t, keys[3], chainID, 0, &stakingAddr, fiveEMC, 1_000_000, stakeData)
 	if err := client.SendTransaction(ctx, stakeTx); err != nil {
 		t.Fatalf("stake: %v", err)
 	}
