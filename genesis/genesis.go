@@ -19,9 +19,9 @@ import (
 const (
 	DefaultGasLimit      = 60_000_000
 	MinGasLimit          = 5_000
-	DefaultBlockPeriodMs = 1000
+	DefaultBlockPeriodMs = 2000
 	MinBlockPeriodMs     = 50
-	DefaultEpochLength   = 30_000
+	DefaultEpochLength   = 43_200
 	// DefaultBaseFeeWei is the initial base fee: 1 gwei.
 	DefaultBaseFeeWei = 1_000_000_000
 	// DefaultMinBaseFeeWei is the floor the base fee never drops below.

@@ -27,7 +27,7 @@ func TestDevGenesisHashPinned(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := common.HexToHash("0xc511b36aaf25e09ff688624657d1e901b1d4d4348db417f1b89171e7128c2b8a")
+	want := common.HexToHash("0x9df7c00ba7cfb141c3847bdf3f29be3041e91078c2313b3689eafeab44cc3ffa")
 	if got := c.GenesisBlock().Hash(); got != want {
 		t.Fatalf("dev genesis hash %s, pinned %s", got, want)
 	}

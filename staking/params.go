@@ -135,7 +135,7 @@ const (
 	DefaultMaxUnbonding    = 16
 	// DefaultEpochLength is the epoch length of [New] (genesis'
 	// default); nodes use [Factory] with the genesis value.
-	DefaultEpochLength = 30_000
+	DefaultEpochLength = 43_200
 	// DefaultMaxValidators and DefaultMinValidators bound the validator
 	// set.
 	DefaultMaxValidators = 100

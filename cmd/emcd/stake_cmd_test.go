@@ -1,7 +1,7 @@
 package main
 
 // End-to-end tests of `emcd stake`, plus unit tests of its argument
-// parsing. The dev genesis has 30,000-block epochs and 10,000 EMC accounts
+// parsing. The dev genesis has 43,200-block epochs and 10,000 EMC accounts
 // (below the validator and router minimums), so against `emcd --dev`
 // everything happens in epoch 0 with compute stakes; TestStakeCLIEpochs
 // runs a one-validator testnet with 4-block epochs and a 1 EMC validator

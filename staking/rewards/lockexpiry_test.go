@@ -473,7 +473,11 @@ func TestSlashReschedulesTheDrop(t *testing.T) {
 	signer := crypto.PubkeyToAddress(key.PublicKey)
 	f.block(1, nil, nil)
 	f.stake(v1, staking.RoleValidator, rewards.Lock30Days, emc(100)) // unlock 30
-	f.must(stakingAddr, f.stABI, v1, nil, "setSigner", signer)
+	consent, err := staking.SignSignerConsent(key, f.Config.ChainID, v1, staking.SignerNonce(f.State, signer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.must(stakingAddr, f.stABI, v1, nil, "setSigner", signer, consent)
 	m.set(v1, sp, 1, wt(100, 27_000))
 	m.set(v1, sp, 30, wt(100, 10_000))
 	f.stake(bob, staking.RoleCompute, rewards.LockNone, emc(100))

@@ -54,7 +54,7 @@ const DefaultBudgetEpochs = 1461
 
 // DefaultEpochLength is the epoch length of [New] (genesis' default);
 // nodes use [Factory] with the genesis value.
-const DefaultEpochLength = 30_000
+const DefaultEpochLength = 43_200
 
 // DefaultModuleParams returns the defaults: the white paper's pools
 // (node 100M, trade 200M, staking 20M, long-term staking 50M EMC), each
