@@ -29,6 +29,11 @@ const (
 	// rttWeightShift makes the RTT estimate an EWMA with weight 1/8 for each
 	// new sample (TCP's SRTT gain, RFC 6298).
 	rttWeightShift = 3
+	// maxTombstones bounds the dropped nodes remembered, in MaxNodes. Past
+	// it the oldest are forgotten, and a replay of one of their last
+	// heartbeats inside the skew window would be taken once: churn of twice
+	// the table within 30 s is what that takes.
+	maxTombstones = 2
 )
 
 // Errors of Table events. Each wraps the p2p error that decides what
@@ -244,7 +249,7 @@ func (t *Table) Tick(nowMs int64) []p2p.PeerID {
 			delete(t.gone, id)
 		}
 	}
-	if over := len(t.gone) - t.cfg.MaxNodes; over > 0 {
+	if over := len(t.gone) - maxTombstones*t.cfg.MaxNodes; over > 0 {
 		t.forgetOldest(over)
 	}
 	return dropped
