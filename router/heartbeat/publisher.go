@@ -41,6 +41,11 @@ func (s Status) Clip() Status {
 	return out
 }
 
+// MinPublishInterval is the shortest publishing period: twice the spacing
+// receivers enforce (DefaultMinInterval), so a timer firing a little early
+// never gets a heartbeat refused as too frequent.
+const MinPublishInterval = 2 * DefaultMinInterval
+
 // Source reports the node's current status (GPU telemetry, allocator,
 // job queue, image store).
 type Source func(ctx context.Context) (Status, error)
@@ -60,7 +65,7 @@ type PublisherConfig struct {
 	Topic  Publish
 	Source Source
 	// Interval is the publishing period (default DefaultInterval; at least
-	// DefaultMinInterval, which receivers enforce).
+	// MinPublishInterval).
 	Interval time.Duration
 	// Now is the wall clock (nil: time.Now).
 	Now     func() time.Time
@@ -83,8 +88,8 @@ func NewPublisher(cfg PublisherConfig) (*Publisher, error) {
 	if cfg.Interval == 0 {
 		cfg.Interval = DefaultInterval
 	}
-	if cfg.Interval < DefaultMinInterval {
-		return nil, fmt.Errorf("heartbeat: interval %v is below the %v receivers accept", cfg.Interval, DefaultMinInterval)
+	if cfg.Interval < MinPublishInterval {
+		return nil, fmt.Errorf("heartbeat: interval %v is below %v (receivers refuse heartbeats closer than %v; timer jitter needs the slack)", cfg.Interval, MinPublishInterval, DefaultMinInterval)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
