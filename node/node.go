@@ -106,7 +106,7 @@ type Node struct {
 	sampler *telemetry.Sampler
 	// alloc hands out the compute role's GPUs to jobs; its free count is
 	// what heartbeats report.
-	alloc *gpu.Allocator
+	alloc   *gpu.Allocator
 	wallet  *wallet.Wallet // nil for a node without a key of its own
 	metrics *chainMetrics
 	opHeads event.Feed // operator.Head, for the operator API's WatchHeads
