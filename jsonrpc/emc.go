@@ -72,12 +72,15 @@ func (api *emcAPI) CreditsOf(ctx context.Context, address common.Address, bnh *r
 // eth_getBalance, at one block:
 //
 //   - Total is the genesis total supply (totalSupplyWei): nothing is minted.
+//
 //   - Burned is every wei burned so far (the supply ledger), and
 //     BurnedBaseFee, BurnedRent and BurnedSlash its parts by kind: the
 //     EIP-1559 base fee, the burned 20 % of Credits spent, slashed stake.
+//
 //   - ModuleHeld is Σ balances of the chain-native module accounts (the
 //     staking module's stakes, the credits reserve, the rewards pools once
 //     that module runs) and of the supply ledger account.
+//
 //   - Circulating = Total − Burned − ModuleHeld: the balances of every
 //     other account, genesis ecosystem and reserve accounts included.
 //

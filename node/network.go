@@ -36,6 +36,9 @@ type network struct {
 	syncer   *p2psync.Syncer
 	engine   *engine.Engine
 	localTxs chan *types.Transaction
+	// beats is the heartbeat topic of a compute or router node; nil for a
+	// validator.
+	beats *heartbeats
 	// direct queues direct consensus messages per peer; closed before the
 	// host.
 	direct *outbox.Outbox
@@ -58,6 +61,12 @@ func (n *Node) setupNetwork(key *ecdsa.PrivateKey) error {
 	chainID := n.chain.Config().ChainID.Uint64()
 	names := p2p.Names{ChainID: chainID}
 	genesisHash := n.chain.GenesisBlock().Hash()
+	// The node key is loaded here, not by the host, because heartbeats are
+	// signed with it too.
+	nodeKey, err := libp2p.LoadOrCreateKey(n.cfg.DataDir.NodeKey())
+	if err != nil {
+		return fmt.Errorf("node: p2p: %w", err)
+	}
 	host, err := libp2p.New(libp2p.Config{
 		ChainID: chainID,
 		Status: func() p2p.Status {
@@ -67,7 +76,7 @@ func (n *Node) setupNetwork(key *ecdsa.PrivateKey) error {
 		// Every node proves its consensus address in the handshake; only
 		// those of current validators matter to consensus.
 		Signer:        ibft.NewKeySigner(key),
-		KeyFile:       n.cfg.DataDir.NodeKey(),
+		Key:           nodeKey,
 		ListenAddrs:   []string{n.cfg.P2PAddr},
 		QUIC:          n.cfg.P2PQUIC,
 		AnnounceAddrs: n.cfg.P2PAnnounce,
@@ -83,6 +92,9 @@ func (n *Node) setupNetwork(key *ecdsa.PrivateKey) error {
 		return err
 	}
 	if net.cons, err = host.Join(names.ConsensusTopic(), p2p.TopicOptions{MaxSize: p2p.MaxConsensusMessage, Buffer: 4096, Validate: validateConsensusGossip}); err != nil {
+		return err
+	}
+	if net.beats, err = n.setupHeartbeats(host, nodeKey, names); err != nil {
 		return err
 	}
 	spec := p2psync.Spec(chainID)
@@ -152,6 +164,7 @@ func (n *Node) runNetwork(ctx context.Context) {
 	net := n.net
 	n.spawn(func() error { return ignoreCanceled(net.syncer.Run(ctx)) })
 	n.spawn(func() error { return ignoreCanceled(net.engine.Run(ctx)) })
+	n.startHeartbeats(ctx)
 	// Inbound consensus messages go to the engine.
 	n.spawn(func() error {
 		for {

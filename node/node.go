@@ -104,6 +104,9 @@ type Node struct {
 	net     *network
 	gpus    gpu.Provider
 	sampler *telemetry.Sampler
+	// alloc hands out the compute role's GPUs to jobs; its free count is
+	// what heartbeats report.
+	alloc   *gpu.Allocator
 	wallet  *wallet.Wallet // nil for a node without a key of its own
 	metrics *chainMetrics
 	opHeads event.Feed // operator.Head, for the operator API's WatchHeads
@@ -404,6 +407,7 @@ func (n *Node) startCompute(ctx context.Context) error {
 	} else {
 		n.log.Info("GPUs found", "source", inv.Source, "count", len(inv.Devices), "simulated", inv.Simulated, "driver", inv.DriverVersion)
 	}
+	n.alloc = gpu.NewAllocator(inv)
 	interval := n.cfg.TelemetryInterval
 	if interval <= 0 {
 		interval = 5 * time.Second

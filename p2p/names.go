@@ -51,6 +51,14 @@ func (n Names) Sync() string { return n.Prefix() + "/sync/1" }
 // proposals). Receivers accept it from current validators only.
 func (n Names) Direct() string { return n.Prefix() + "/direct/1" }
 
+// HeartbeatTopic is the gossip topic of compute nodes' signed heartbeats
+// (router/heartbeat), which routers follow to keep their live table.
+func (n Names) HeartbeatTopic() string { return n.Prefix() + "/heartbeat/1" }
+
+// Ping is the stream protocol a router measures its round-trip time to a
+// compute node with (router/heartbeat.PingSpec).
+func (n Names) Ping() string { return n.Prefix() + "/ping/1" }
+
 // DirectSpec is the Spec of the Direct protocol: requests up to
 // MaxDirectMessage, empty responses.
 func (n Names) DirectSpec() Spec {

@@ -31,6 +31,16 @@ var (
 	// ErrMalformed is what a Validator or Handler wraps to reject a message as
 	// malformed; the sender is penalised with PenaltyMalformed.
 	ErrMalformed = errors.New("p2p: malformed message")
+	// ErrInvalid is what a Validator wraps to reject a well-formed message
+	// that is provably wrong (a forged signature); the sender is penalised
+	// with PenaltyInvalid.
+	ErrInvalid = errors.New("p2p: invalid message")
+	// ErrStale is what a Validator wraps to reject a message that is out of
+	// date (a replayed or reordered sequence number, a timestamp outside the
+	// accepted window). An honest relay can deliver one late, so the sender
+	// is penalised only with PenaltyMinor: a replay flood still adds up to a
+	// ban.
+	ErrStale = errors.New("p2p: stale message")
 	// ErrUnknownProtocol is returned by Request when the remote peer does not
 	// serve the protocol.
 	ErrUnknownProtocol = errors.New("p2p: protocol not supported by peer")
@@ -66,13 +76,28 @@ type Message struct {
 }
 
 // Validator checks an inbound gossip message before it is delivered or
-// forwarded. Return nil to accept, an error wrapping ErrMalformed to reject
-// and penalise the sender, or ErrIgnore to drop silently (e.g. stale).
+// forwarded. Return nil to accept, an error to reject and penalise the
+// sender (GossipPenalty: ErrMalformed, ErrInvalid and ErrStale weigh
+// differently), or ErrIgnore to drop silently (e.g. duplicates).
 type Validator func(ctx context.Context, from PeerID, data []byte) error
 
 // ErrIgnore is returned by a Validator to drop a message without penalising
 // anyone (duplicates, old heights).
 var ErrIgnore = errors.New("p2p: message ignored")
+
+// GossipPenalty is the penalty for the sender of a gossip message its
+// Validator rejected with err (not ErrIgnore): PenaltyInvalid for ErrInvalid,
+// PenaltyMinor for ErrStale, PenaltyMalformed for anything else.
+func GossipPenalty(err error) Penalty {
+	switch {
+	case errors.Is(err, ErrInvalid):
+		return PenaltyInvalid
+	case errors.Is(err, ErrStale):
+		return PenaltyMinor
+	default:
+		return PenaltyMalformed
+	}
+}
 
 // TopicOptions configures a joined topic.
 type TopicOptions struct {

@@ -133,7 +133,7 @@ func (h *Host) validator(opts p2p.TopicOptions) pubsub.ValidatorEx {
 		case errors.Is(err, p2p.ErrIgnore):
 			return pubsub.ValidationIgnore
 		default:
-			h.Penalize(pid, p2p.PenaltyMalformed, err.Error())
+			h.Penalize(pid, p2p.GossipPenalty(err), err.Error())
 			return pubsub.ValidationReject
 		}
 	}

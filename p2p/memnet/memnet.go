@@ -475,7 +475,7 @@ func (n *Node) receiveGossip(from p2p.PeerID, m gossipMsg) {
 		case errors.Is(err, p2p.ErrIgnore):
 			return
 		default:
-			n.Penalize(from, p2p.PenaltyMalformed, err.Error())
+			n.Penalize(from, p2p.GossipPenalty(err), err.Error())
 			return
 		}
 	}

@@ -48,6 +48,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("DirectLargePayload", func(t *testing.T) { testDirect(t, h) })
 	t.Run("MalformedGossipPenalised", func(t *testing.T) { testMalformedGossip(t, h) })
 	t.Run("OversizedRequestPenalised", func(t *testing.T) { testOversizedRequest(t, h) })
+	t.Run("GossipPenaltyWeights", func(t *testing.T) { testGossipPenaltyWeights(t, h) })
 }
 
 // Eventually polls cond until it holds or wait passes.
@@ -407,4 +408,61 @@ func testOversizedRequest(t *testing.T, h Harness) {
 		t.Fatalf("malformed request: %v", err)
 	}
 	Eventually(t, h.Wait, "penalty for malformed request", func() bool { return scorer.Score(a.Self()) > before })
+}
+
+// testGossipPenaltyWeights checks that a Validator's error picks the penalty
+// (p2p.GossipPenalty): a stale message costs PenaltyMinor, a provably
+// invalid one PenaltyInvalid. Scores decay on the wall clock, so the bounds
+// leave room for a little decay.
+func testGossipPenaltyWeights(t *testing.T, h Harness) {
+	nodes := line(t, h, 2)
+	a, b := nodes[0], nodes[1]
+	const name = "/emcd/1337/weights/1"
+	ta, err := a.Join(name, p2p.TopicOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb, err := b.Join(name, p2p.TopicOptions{Validate: func(_ context.Context, _ p2p.PeerID, data []byte) error {
+		switch {
+		case bytes.HasPrefix(data, []byte("stale")):
+			return fmt.Errorf("%w: old", p2p.ErrStale)
+		case bytes.HasPrefix(data, []byte("forged")):
+			return fmt.Errorf("%w: bad signature", p2p.ErrInvalid)
+		}
+		return nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), h.Wait)
+	defer cancel()
+	for i := 0; ; i++ {
+		_ = ta.Publish(ctx, fmt.Appendf(nil, "good %d", i))
+		select {
+		case <-tb.Messages():
+		case <-time.After(200 * time.Millisecond):
+			if ctx.Err() != nil {
+				t.Fatal("good message never arrived")
+			}
+			continue
+		}
+		break
+	}
+	scorer := b.(p2p.Scorer)
+	if err := ta.Publish(ctx, []byte("stale 1")); err != nil {
+		t.Fatal(err)
+	}
+	Eventually(t, h.Wait, "penalty for stale gossip", func() bool { return scorer.Score(a.Self()) > 0 })
+	if s := scorer.Score(a.Self()); s > float64(p2p.PenaltyMinor) {
+		t.Fatalf("stale gossip cost %.2f, want at most PenaltyMinor (%d)", s, p2p.PenaltyMinor)
+	}
+	if err := ta.Publish(ctx, []byte("forged 1")); err != nil {
+		t.Fatal(err)
+	}
+	Eventually(t, h.Wait, "penalty for invalid gossip", func() bool {
+		return scorer.Score(a.Self()) > float64(p2p.PenaltyInvalid)-1
+	})
+	if s := scorer.Score(a.Self()); s > float64(p2p.PenaltyInvalid+p2p.PenaltyMinor) {
+		t.Fatalf("stale + invalid gossip cost %.2f, want at most %d", s, p2p.PenaltyInvalid+p2p.PenaltyMinor)
+	}
 }
