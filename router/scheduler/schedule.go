@@ -83,7 +83,6 @@ func (t *Table) pick(j *Job, seed [32]byte, st *state) (Assignment, int32) {
 			q.image = int64(id)
 		}
 	}
-	q.dynMax = (t.p.WCapacity + t.p.WPrice + t.p.WImage) * ppm
 	q.stage = NoModel
 	q.best.i = -1
 
@@ -113,21 +112,38 @@ type query struct {
 	seed   *[32]byte
 	cap    offer
 	image  int64 // interned digest, -1: no node holds it (or none asked)
-	dynMax uint64
+	// priceMax bounds WPrice·price in the group being scanned.
+	priceMax uint64
 	stage  Reason // furthest reason reached while nothing fits
 	best   candidate
 }
 
-// scan visits a group's live nodes, best static score first.
+// scan visits a group's buckets that can hold the job, each highest bound
+// first, and stops when no node left can beat the best found. While
+// nothing fits it also visits the rest, to learn the reason.
 func (t *Table) scan(g *group, q *query, st *state) {
 	if g.stale && q.stage < NotLive {
 		q.stage = NotLive
 	}
+	q.priceMax = 0
+	if g.minPrice.le(&q.cap) {
+		q.priceMax = t.p.WPrice * priceTerm(&g.minPrice, &q.cap)
+	}
+	for bi := range g.buckets {
+		b := &g.buckets[bi]
+		if b.free < q.job.GPUs && (q.best.i >= 0 || q.stage == NoCapacity) {
+			return // none fits, and the reason is known or not needed
+		}
+		t.scanBucket(b.nodes, q, st)
+	}
+}
+
+func (t *Table) scanBucket(nodes []int32, q *query, st *state) {
 	j := q.job
-	for _, i := range g.live {
+	for _, i := range nodes {
 		e := &t.nodes[i]
-		if q.best.i >= 0 && e.static+q.dynMax < q.best.score {
-			return // sorted by static: nobody left can win
+		if q.best.i >= 0 && e.bound+q.priceMax < q.best.score {
+			return // sorted by bound: nobody left in the bucket can win
 		}
 		held := q.image >= 0 && hasImage(e.images, uint32(q.image))
 		if j.ImageDigest != "" && !held && !j.ImagePullable {

@@ -13,7 +13,7 @@ import (
 
 // Table is an indexed, immutable snapshot of the router's live table. Build
 // it once per snapshot with NewTable (O(n log n)); then each pick visits
-// only the nodes of the job's model and memory class, best static score
+// only the nodes of the job's model and memory class, highest score bound
 // first, and stops as soon as no remaining node can beat the best found.
 //
 // A Table is safe for concurrent use: Pick and Schedule never modify it.
@@ -38,6 +38,10 @@ type entry struct {
 	cpuPrice offer
 	images   []uint32 // interned digests, sorted
 	static   uint64   // WRTT·rtt + WReliability·rel + WStake·stake
+	// bound ≥ static + WCapacity·capacity + WImage·image for any job and
+	// any batch state: capacity at the reported free GPUs and queue (a
+	// batch only lowers it), image as if held when the node holds any.
+	bound uint64
 	idHash   uint64   // tie-break input, from the node ID
 }
 
@@ -55,8 +59,15 @@ type offer struct {
 type group struct {
 	model  string
 	memMiB uint64
-	// live members, by static score descending, then by index.
+	// live members as added; NewTable moves them into buckets.
 	live []int32
+	// buckets hold the live members by reported free GPUs, most first; a
+	// batch only lowers free GPUs, so a job of n GPUs never needs a bucket
+	// with fewer than n. Within a bucket: bound descending, then index.
+	buckets []bucket
+	// minPrice is the lowest price among live members (per GPU-second, or
+	// CPU-only per second for the CPU group); it bounds the price term.
+	minPrice offer
 	// stale is set when a member is not live (NotLive is then reachable).
 	stale bool
 }
@@ -112,6 +123,10 @@ func NewTable(nodes []Node, p Params) (*Table, error) {
 		slices.Sort(e.images)
 		e.images = slices.Compact(e.images)
 		e.static = staticScore(n, &p)
+		e.bound = e.static + p.WCapacity*capacityTerm(e, n.FreeGPUs, n.QueueLen, &Job{})
+		if len(e.images) > 0 {
+			e.bound += p.WImage * ppm
+		}
 		e.idHash = hashNodeID(n.ID)
 		t.free[i], t.queue[i] = n.FreeGPUs, n.QueueLen
 
@@ -123,10 +138,10 @@ func NewTable(nodes []Node, p Params) (*Table, error) {
 				g = &group{model: k.model, memMiB: k.memMiB}
 				groups[k] = g
 			}
-			g.add(int32(i), live)
+			g.add(int32(i), live, &e.price)
 		}
 		if e.cpuPrice.set {
-			t.cpu.add(int32(i), live)
+			t.cpu.add(int32(i), live, &e.cpuPrice)
 		}
 	}
 	for _, g := range groups {
@@ -145,18 +160,36 @@ func NewTable(nodes []Node, p Params) (*Table, error) {
 // Len is the number of nodes in the table, live or not.
 func (t *Table) Len() int { return len(t.nodes) }
 
-func (g *group) add(i int32, live bool) {
+func (g *group) add(i int32, live bool, price *offer) {
 	if live {
 		g.live = append(g.live, i)
+		if !g.minPrice.set || price.wei.Lt(&g.minPrice.wei) {
+			g.minPrice = *price
+		}
 	} else {
 		g.stale = true
 	}
 }
 
+// bucket is the live members of a group with the same reported free GPUs.
+type bucket struct {
+	free  uint32
+	nodes []int32
+}
+
 func (t *Table) sortGroup(g *group) {
 	slices.SortFunc(g.live, func(a, b int32) int {
-		return cmp.Or(cmp.Compare(t.nodes[b].static, t.nodes[a].static), cmp.Compare(a, b))
+		return cmp.Or(cmp.Compare(t.free[b], t.free[a]), cmp.Compare(t.nodes[b].bound, t.nodes[a].bound), cmp.Compare(a, b))
 	})
+	for start := 0; start < len(g.live); {
+		end := start + 1
+		for end < len(g.live) && t.free[g.live[end]] == t.free[g.live[start]] {
+			end++
+		}
+		g.buckets = append(g.buckets, bucket{free: t.free[g.live[start]], nodes: g.live[start:end:end]})
+		start = end
+	}
+	g.live = nil
 }
 
 func validateNode(n *Node) error {
