@@ -114,8 +114,8 @@ type query struct {
 	image  int64 // interned digest, -1: no node holds it (or none asked)
 	// priceMax bounds WPrice·price in the group being scanned.
 	priceMax uint64
-	stage  Reason // furthest reason reached while nothing fits
-	best   candidate
+	stage    Reason // furthest reason reached while nothing fits
+	best     candidate
 }
 
 // scan visits a group's buckets that can hold the job, each highest bound

@@ -41,8 +41,8 @@ type entry struct {
 	// bound ≥ static + WCapacity·capacity + WImage·image for any job and
 	// any batch state: capacity at the reported free GPUs and queue (a
 	// batch only lowers it), image as if held when the node holds any.
-	bound uint64
-	idHash   uint64   // tie-break input, from the node ID
+	bound  uint64
+	idHash uint64 // tie-break input, from the node ID
 }
 
 // offer is a price in wei; fits64 caches whether it fits a uint64 so that
