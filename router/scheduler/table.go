@@ -271,20 +271,23 @@ func stakeTerm(n *Node, p *Params) uint64 {
 }
 
 // hashNodeID and hashJob feed the tie-break: tie = mix(hashJob ^ hashNodeID).
+// Both are SHA-256 with a domain tag, cut to the first 8 bytes (big endian).
 func hashNodeID(id string) uint64 {
-	h := sha256.New()
-	h.Write([]byte("emc/scheduler/node\x00"))
-	h.Write([]byte(id))
-	return binary.BigEndian.Uint64(h.Sum(nil))
+	var buf [len(nodeTag) + MaxIDBytes]byte
+	sum := sha256.Sum256(append(append(buf[:0], nodeTag...), id...))
+	return binary.BigEndian.Uint64(sum[:8])
 }
 
 func hashJob(seed [32]byte, id string) uint64 {
-	h := sha256.New()
-	h.Write([]byte("emc/scheduler/job\x00"))
-	h.Write(seed[:])
-	h.Write([]byte(id))
-	return binary.BigEndian.Uint64(h.Sum(nil))
+	var buf [len(jobTag) + 32 + MaxIDBytes]byte
+	sum := sha256.Sum256(append(append(append(buf[:0], jobTag...), seed[:]...), id...))
+	return binary.BigEndian.Uint64(sum[:8])
 }
+
+const (
+	nodeTag = "emc/scheduler/node\x00"
+	jobTag  = "emc/scheduler/job\x00"
+)
 
 // mix is the splitmix64 finaliser: a bijection that spreads every input bit.
 func mix(z uint64) uint64 {
