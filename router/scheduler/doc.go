@@ -62,7 +62,8 @@
 // finaliser, then by the lower node ID. Equal nodes therefore share the load
 // across seeds (a new block hash, a new winner), while one seed replays
 // exactly. The seed should come from the chain (a block hash), never from a
-// local random source, so that anyone can replay a router's choices.
+// local random source, so that a router's choices can be replayed from its
+// logged snapshot and cannot be steered by re-rolling a seed.
 //
 // # Cost
 //
