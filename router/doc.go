@@ -1,0 +1,18 @@
+// Package router is the home of the smart router role: the node that takes
+// open jobs off the chain, keeps a live table of the compute nodes it can
+// reach, picks a node for each job and sends the chain its assign(job, node)
+// transactions (issue 11).
+//
+// The subpackages, in reading order:
+//
+//	scheduler  the pure choice: open jobs + a snapshot of the live table + a seed -> assignments
+//
+// Still to come, each in its own package that node/ constructs and starts:
+// the live table (registered nodes, their signed heartbeats, the router's
+// round-trip measurements, dropping nodes after missed heartbeats), the
+// assignment loop that adapts registry and heartbeat data into
+// scheduler.Node values and submits assignments through the node wallet, and
+// the result relay that serves outputs to submitters. They talk to the
+// network through the p2p interfaces and read time from a clock passed in;
+// only the scheduler decides, and it decides the same way on every machine.
+package router
