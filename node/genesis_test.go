@@ -27,7 +27,7 @@ func TestDevGenesisHashPinned(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := common.HexToHash("0xc511b36aaf25e09ff688624657d1e901b1d4d4348db417f1b89171e7128c2b8a")
+	want := common.HexToHash("0xdbda2557953469a813a40563515241ee2855c01e4d19d87fead20e94a9aaacd5")
 	if got := c.GenesisBlock().Hash(); got != want {
 		t.Fatalf("dev genesis hash %s, pinned %s", got, want)
 	}
