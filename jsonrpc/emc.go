@@ -437,7 +437,7 @@ func (api *emcAPI) ComputeNodes(ctx context.Context, bnh *rpc.BlockNumberOrHash,
 			break
 		}
 		for i := range nodes {
-			out.Nodes = append(out.Nodes, computeNodeEntry(&nodes[i]))
+			out.Nodes = append(out.Nodes, NodeEntry(&nodes[i]))
 		}
 		done += uint64(len(nodes))
 	}
@@ -458,7 +458,8 @@ func (api *emcAPI) ComputeNodes(ctx context.Context, bnh *rpc.BlockNumberOrHash,
 	return out, st.Error()
 }
 
-func computeNodeEntry(n *registry.Node) ComputeNodeEntry {
+// NodeEntry is n in emc_computeNodes' form (Live null).
+func NodeEntry(n *registry.Node) ComputeNodeEntry {
 	e := ComputeNodeEntry{
 		Owner: n.Owner, PeerID: peerString(n.PeerID), InventoryHash: n.InventoryHash,
 		GPUCount: hexutil.Uint64(n.GPUCount), GPUModel: n.GPUModel, MemoryMiB: hexutil.Uint64(n.MemoryMiB),
