@@ -67,12 +67,12 @@ const (
 	// Ed25519 or secp256k1 verification (priced as ecrecover, 3,000,
 	// doubled for the libp2p decoding around it).
 	PeerProofGas = 6_000
-	// RegisterNodeGas: 7 slots read (node index, record length, node peer
-	// claim, router peer claim, nodes length, nodes[n], chain config
-	// none) 14,700 + 5 fresh writes (index, record length, peer claim,
-	// nodes length, nodes[n]) 100,000 + the proof 6,000 + NodeRegistered
-	// log (2 topics, ≤ 224 bytes) 2,917 = 123,617, rounded up; plus
-	// RecordWordGas per record word.
+	// RegisterNodeGas: 6 slots read cold (node index, node peer claim,
+	// router peer claim, nodes length, record length, nodes[n]) 12,600 + 5
+	// fresh writes (nodes[n], index, nodes length, record length, peer
+	// claim) 100,000 + the proof 6,000 + NodeRegistered log (2 topics, ≤
+	// 224 bytes) 2,917 = 121,517, rounded up with room; plus RecordWordGas
+	// per record word.
 	RegisterNodeGas = 123_700
 	// UpdateNodeGas: 2 slots read (index, record length) 4,200 + length
 	// reset 5,000 + NodeUpdated log (2 topics, 96 bytes) 1,893 + clearing
@@ -87,13 +87,13 @@ const (
 	// 2,149 = 292,149, rounded up.
 	DeregisterNodeGas = 292_200
 	// RegisterRouterGas: the staking position (meta, jailed, amount,
-	// prev, change epoch) 10,500 + 6 slots read (router index, record
-	// length, router peer claim, node peer claim, routers length,
-	// routers[n]) 12,600 + 8 fresh writes (index, record length, 3
-	// record words, peer claim, routers length, routers[n]) 160,000 +
-	// the proof 6,000 + RouterRegistered log (2 topics, ≤ 128 bytes)
-	// 2,149 = 191,249, rounded up.
-	RegisterRouterGas = 191_300
+	// prev, change epoch) 10,500 + 9 slots read cold (router index, router
+	// peer claim, node peer claim, routers length, routers[n], record
+	// length, 3 record words) 18,900 + 8 fresh writes (routers[n], index,
+	// routers length, record length, 3 record words, peer claim) 160,000 +
+	// the proof 6,000 + RouterRegistered log (2 topics, ≤ 128 bytes) 2,149
+	// = 197,549, rounded up.
+	RegisterRouterGas = 197_600
 	// DeregisterRouterGas: 8 slots cleared or reset as for a node 40,000 +
 	// 3 record words 15,000 + RouterDeregistered log 2,149 = 57,149,
 	// rounded up.
@@ -270,7 +270,7 @@ func (m *Module) registerNode(c *native.Call, args []any) ([]any, error) {
 		return nil, fmt.Errorf("%w: node record of %d bytes: %v", native.ErrInternal, len(data), err) // bounds make this impossible
 	}
 	listAdd(c, slotNodes, slotNodeIndex, c.Caller)
-	storeBytes(c, recordKey(slotNodeRecord, c.Caller), data)
+	storeBytes(c, ownerKey(slotNodeRecord, c.Caller), data)
 	c.Store(peerKey(slotNodePeer, peerID), native.AddressKey(c.Caller))
 	return nil, c.Emit("NodeRegistered", c.Caller, peerID, n.InventoryHash, n.GPUCount, n.Simulated)
 }
@@ -296,7 +296,7 @@ func (m *Module) updateNode(c *native.Call, args []any) ([]any, error) {
 	if err != nil || len(data) > MaxRecordBytes {
 		return nil, fmt.Errorf("%w: node record of %d bytes: %v", native.ErrInternal, len(data), err)
 	}
-	storeBytes(c, recordKey(slotNodeRecord, c.Caller), data)
+	storeBytes(c, ownerKey(slotNodeRecord, c.Caller), data)
 	return nil, c.Emit("NodeUpdated", c.Caller, n.InventoryHash, n.GPUCount, n.Simulated)
 }
 
@@ -311,7 +311,7 @@ func (m *Module) deregisterNode(c *native.Call, _ []any) ([]any, error) {
 	if err := listRemove(c, slotNodes, slotNodeIndex, c.Caller); err != nil {
 		return nil, fmt.Errorf("%w: %w", native.ErrInternal, err)
 	}
-	clearBytes(c, recordKey(slotNodeRecord, c.Caller))
+	clearBytes(c, ownerKey(slotNodeRecord, c.Caller))
 	c.Store(peerKey(slotNodePeer, old.PeerID), common.Hash{})
 	return nil, c.Emit("NodeDeregistered", c.Caller, old.PeerID)
 }
@@ -341,7 +341,7 @@ func (m *Module) registerRouter(c *native.Call, args []any) ([]any, error) {
 		return nil, err
 	}
 	listAdd(c, slotRouters, slotRouterIndex, c.Caller)
-	storeBytes(c, recordKey(slotRouterRecord, c.Caller), data)
+	storeBytes(c, ownerKey(slotRouterRecord, c.Caller), data)
 	c.Store(peerKey(slotRouterPeer, peerID), native.AddressKey(c.Caller))
 	return nil, c.Emit("RouterRegistered", c.Caller, peerID)
 }
@@ -357,7 +357,7 @@ func (m *Module) deregisterRouter(c *native.Call, _ []any) ([]any, error) {
 	if err := listRemove(c, slotRouters, slotRouterIndex, c.Caller); err != nil {
 		return nil, fmt.Errorf("%w: %w", native.ErrInternal, err)
 	}
-	clearBytes(c, recordKey(slotRouterRecord, c.Caller))
+	clearBytes(c, ownerKey(slotRouterRecord, c.Caller))
 	c.Store(peerKey(slotRouterPeer, old.PeerID), common.Hash{})
 	return nil, c.Emit("RouterDeregistered", c.Caller, old.PeerID)
 }

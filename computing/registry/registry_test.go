@@ -471,6 +471,9 @@ func TestUpdateDeregister(t *testing.T) {
 
 	// Deregister the first: carol moves into its place.
 	r = f.mustSend(alice, "deregisterNode")
+	if want := declared(f.pack(f.abi, "deregisterNode"), registry.DeregisterNodeGas); r.gasUsed != want {
+		t.Errorf("deregisterNode gas %d, want %d", r.gasUsed, want)
+	}
 	if len(r.logs) != 1 || r.logs[0].Topics[0] != f.abi.Events["NodeDeregistered"].ID {
 		t.Fatalf("deregister logs %+v", r.logs)
 	}
@@ -526,6 +529,9 @@ func TestRouter(t *testing.T) {
 		t.Fatal("active before registering")
 	}
 	r := f.mustSend(alice, "registerRouter", id, sig)
+	if want := declared(f.pack(f.abi, "registerRouter", id, sig), registry.RegisterRouterGas); r.gasUsed != want {
+		t.Errorf("registerRouter gas %d, want %d", r.gasUsed, want)
+	}
 	if len(r.logs) != 1 || r.logs[0].Topics[0] != f.abi.Events["RouterRegistered"].ID {
 		t.Fatalf("logs %+v", r.logs)
 	}

@@ -118,7 +118,7 @@ func NodeCount(s native.StateReader) uint64 {
 
 // IsNodeRegistered reports whether owner has a registered node.
 func IsNodeRegistered(s native.StateReader, owner common.Address) bool {
-	return s.GetState(native.RegistryAddress, indexKey(slotNodeIndex, owner)) != (common.Hash{})
+	return s.GetState(native.RegistryAddress, ownerKey(slotNodeIndex, owner)) != (common.Hash{})
 }
 
 // NodeOf returns owner's node; false when it has none.
@@ -126,7 +126,7 @@ func NodeOf(s native.StateReader, owner common.Address) (Node, bool, error) {
 	if !IsNodeRegistered(s, owner) {
 		return Node{}, false, nil
 	}
-	data, err := loadBytes(s, recordKey(slotNodeRecord, owner))
+	data, err := loadBytes(s, ownerKey(slotNodeRecord, owner))
 	if err != nil {
 		return Node{}, false, fmt.Errorf("node of %s: %w", owner, err)
 	}
@@ -188,7 +188,7 @@ func RouterCount(s native.StateReader) uint64 {
 // IsRouterRegistered reports whether owner has a registered router (staked
 // or not: see [Module.RouterStaked]).
 func IsRouterRegistered(s native.StateReader, owner common.Address) bool {
-	return s.GetState(native.RegistryAddress, indexKey(slotRouterIndex, owner)) != (common.Hash{})
+	return s.GetState(native.RegistryAddress, ownerKey(slotRouterIndex, owner)) != (common.Hash{})
 }
 
 // RouterOf returns owner's router; false when it has none.
@@ -196,7 +196,7 @@ func RouterOf(s native.StateReader, owner common.Address) (Router, bool, error) 
 	if !IsRouterRegistered(s, owner) {
 		return Router{}, false, nil
 	}
-	data, err := loadBytes(s, recordKey(slotRouterRecord, owner))
+	data, err := loadBytes(s, ownerKey(slotRouterRecord, owner))
 	if err != nil {
 		return Router{}, false, fmt.Errorf("router of %s: %w", owner, err)
 	}
@@ -254,11 +254,8 @@ func DecodeNode(data []byte) (Node, error) {
 
 // Storage keys.
 
-func indexKey(slot uint64, owner common.Address) common.Hash {
-	return native.MapSlot(native.Slot(slot), native.AddressKey(owner))
-}
-
-func recordKey(slot uint64, owner common.Address) common.Hash {
+// ownerKey is the key of owner's entry in the mapping at slot.
+func ownerKey(slot uint64, owner common.Address) common.Hash {
 	return native.MapSlot(native.Slot(slot), native.AddressKey(owner))
 }
 
@@ -268,7 +265,7 @@ func peerKey(slot uint64, peer []byte) common.Hash {
 
 // NodeRecordKey returns the storage key of owner's node record length (for
 // eth_getStorageAt users and tests).
-func NodeRecordKey(owner common.Address) common.Hash { return recordKey(slotNodeRecord, owner) }
+func NodeRecordKey(owner common.Address) common.Hash { return ownerKey(slotNodeRecord, owner) }
 
 // page reads a dense owner list at slot.
 func page(s native.StateReader, slot, offset, limit uint64) ([]common.Address, uint64) {
@@ -334,7 +331,7 @@ func clearBytes(c *native.Call, base common.Hash) {
 func listAdd(c *native.Call, slot, indexSlot uint64, owner common.Address) {
 	n := c.LoadUint(native.Slot(slot)).Uint64()
 	c.Store(native.ArraySlot(native.Slot(slot), n), native.AddressKey(owner))
-	c.StoreUint(indexKey(indexSlot, owner), uint256.NewInt(n+1))
+	c.StoreUint(ownerKey(indexSlot, owner), uint256.NewInt(n+1))
 	c.StoreUint(native.Slot(slot), uint256.NewInt(n+1))
 }
 
@@ -342,7 +339,7 @@ func listAdd(c *native.Call, slot, indexSlot uint64, owner common.Address) {
 // its place.
 func listRemove(c *native.Call, slot, indexSlot uint64, owner common.Address) error {
 	n := c.LoadUint(native.Slot(slot)).Uint64()
-	idx := c.LoadUint(indexKey(indexSlot, owner)).Uint64()
+	idx := c.LoadUint(ownerKey(indexSlot, owner)).Uint64()
 	if idx == 0 || idx > n {
 		return fmt.Errorf("%w: index %d of %s in a list of %d", ErrCorrupt, idx, owner, n)
 	}
@@ -350,10 +347,10 @@ func listRemove(c *native.Call, slot, indexSlot uint64, owner common.Address) er
 	if idx != n {
 		moved := c.Load(last)
 		c.Store(native.ArraySlot(native.Slot(slot), idx-1), moved)
-		c.StoreUint(indexKey(indexSlot, common.BytesToAddress(moved[:])), uint256.NewInt(idx))
+		c.StoreUint(ownerKey(indexSlot, common.BytesToAddress(moved[:])), uint256.NewInt(idx))
 	}
 	c.Store(last, common.Hash{})
-	c.Store(indexKey(indexSlot, owner), common.Hash{})
+	c.Store(ownerKey(indexSlot, owner), common.Hash{})
 	c.StoreUint(native.Slot(slot), uint256.NewInt(n-1))
 	return nil
 }
