@@ -89,3 +89,12 @@ func fixedPeerKey(t testing.TB, seed int64) lcrypto.PrivKey {
 	}
 	return k
 }
+
+// TestComputeNodesNoRegistry: a chain without the module says so.
+func TestComputeNodesNoRegistry(t *testing.T) {
+	_, b := newTestServer(t)
+	api := &emcAPI{b: b}
+	if _, err := api.ComputeNodes(t.Context(), nil, nil); err != errNoRegistry {
+		t.Fatalf("computeNodes without the module: %v", err)
+	}
+}
