@@ -1,6 +1,7 @@
 package genesis
 
 import (
+	"encoding/json"
 	"math/big"
 
 	"github.com/ethereum/go-ethereum/core/types"
@@ -15,7 +16,8 @@ const DevTimestamp = 1767225600
 // Dev returns the fixed genesis of `emcd --dev`: chain id params.DevChainID,
 // the dev signer as the only validator, and the mainnet supply table
 // (FundDevTable) with the ten test-mnemonic accounts funded from it with
-// DevAccountBalanceEMC each. The same binary always builds the
+// DevAccountBalanceEMC each, and simulated GPUs allowed in the compute
+// registry. The same binary always builds the
 // same dev genesis, so a dev data dir reopens across restarts.
 func Dev() *Genesis {
 	g := &Genesis{
@@ -23,6 +25,7 @@ func Dev() *Genesis {
 		Timestamp:  DevTimestamp,
 		Validators: nil,
 		Alloc:      types.GenesisAlloc{},
+		Params:     map[string]json.RawMessage{"registry": DevRegistryParams()},
 	}
 	g.Validators = append(g.Validators, crypto.PubkeyToAddress(DevSignerKey().PublicKey))
 	FundDevTable(g)
@@ -31,6 +34,13 @@ func Dev() *Genesis {
 		panic(err) // constant input; covered by tests
 	}
 	return g
+}
+
+// DevRegistryParams are the compute registry's params on dev and testnet
+// chains: simulated GPUs may register (the registry module's
+// allowSimulatedGPUs; production chains leave it false).
+func DevRegistryParams() json.RawMessage {
+	return json.RawMessage(`{"allowSimulatedGPUs":true}`)
 }
 
 // FundDevAccounts adds the test-mnemonic accounts to g's alloc.

@@ -13,6 +13,7 @@ import (
 	"github.com/ethereum/go-ethereum/event"
 	"github.com/ethereum/go-ethereum/params"
 
+	"github.com/emc-network/emcd/computing/registry"
 	"github.com/emc-network/emcd/staking/rewards"
 )
 
@@ -75,6 +76,9 @@ type Backend interface {
 	// Rewards returns the chain's rewards module (emc_epochInfo), nil on a
 	// chain without one.
 	Rewards() *rewards.Module
+	// Registry returns the chain's compute registry module
+	// (emc_computeNodes), nil on a chain without one.
+	Registry() *registry.Module
 
 	// Node status.
 	PeerCount() int

@@ -10,7 +10,9 @@ import (
 	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/rpc"
 	"github.com/holiman/uint256"
+	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/emc-network/emcd/computing/registry"
 	"github.com/emc-network/emcd/staking"
 	"github.com/emc-network/emcd/staking/credits"
 	"github.com/emc-network/emcd/staking/rewards"
@@ -347,4 +349,137 @@ func (api *emcAPI) EpochInfo(ctx context.Context, bnh *rpc.BlockNumberOrHash) (*
 		out.LastSettled, out.LastReward = &e, hb(rw)
 	}
 	return out, st.Error()
+}
+
+// ComputeNodes is emc_computeNodes's answer: the compute registry at one
+// block. Nodes holds at most MaxComputeNodesPage nodes from the requested
+// offset, in registry order; TotalNodes counts them all. Routers lists
+// every registered router (their table is bounded by the module).
+type ComputeNodes struct {
+	BlockNumber hexutil.Uint64       `json:"blockNumber"`
+	TotalNodes  hexutil.Uint64       `json:"totalNodes"`
+	Nodes       []ComputeNodeEntry   `json:"nodes"`
+	Routers     []ComputeRouterEntry `json:"routers"`
+}
+
+// ComputeNodeEntry is one registered compute node: its registration data,
+// prices in hex wei per GPU-second (cpuPrice: per second of a CPU-only job,
+// 0x0 for none). Live is the node's live status as a router sees it
+// (heartbeats); it is always null until heartbeats exist.
+type ComputeNodeEntry struct {
+	Owner           common.Address `json:"owner"`
+	PeerID          string         `json:"peerId"`
+	InventoryHash   common.Hash    `json:"inventoryHash"`
+	GPUCount        hexutil.Uint64 `json:"gpuCount"`
+	GPUModel        string         `json:"gpuModel"`
+	MemoryMiB       hexutil.Uint64 `json:"memoryMiB"`
+	Simulated       bool           `json:"simulated"`
+	Prices          []ComputePrice `json:"prices"`
+	CPUPrice        *hexutil.Big   `json:"cpuPrice"`
+	Images          []common.Hash  `json:"images"`
+	RegisteredBlock hexutil.Uint64 `json:"registeredBlock"`
+	UpdatedBlock    hexutil.Uint64 `json:"updatedBlock"`
+	Live            *ComputeLive   `json:"live"`
+}
+
+// ComputePrice is a node's price for one GPU model.
+type ComputePrice struct {
+	Model           string       `json:"model"`
+	WeiPerGPUSecond *hexutil.Big `json:"weiPerGpuSecond"`
+}
+
+// ComputeLive is reserved for a node's live status from heartbeats; no
+// field is defined until heartbeats exist, and emc_computeNodes reports it
+// as null.
+type ComputeLive struct{}
+
+// ComputeRouterEntry is one registered router; Staked tells whether its
+// router stake is at least the minimum at that block (an unstaked router
+// stays registered but may not route).
+type ComputeRouterEntry struct {
+	Owner           common.Address `json:"owner"`
+	PeerID          string         `json:"peerId"`
+	RegisteredBlock hexutil.Uint64 `json:"registeredBlock"`
+	Staked          bool           `json:"staked"`
+}
+
+// MaxComputeNodesPage bounds the nodes of one emc_computeNodes answer.
+const MaxComputeNodesPage = 1000
+
+// errNoRegistry is emc_computeNodes's error on a chain without the module.
+var errNoRegistry = errors.New("the chain has no compute registry module")
+
+// ComputeNodes returns the compute registry at the given block (latest when
+// absent): up to MaxComputeNodesPage nodes from offset (0 when absent) and
+// every router.
+func (api *emcAPI) ComputeNodes(ctx context.Context, bnh *rpc.BlockNumberOrHash, offset *hexutil.Uint64) (*ComputeNodes, error) {
+	mod := api.b.Registry()
+	if mod == nil {
+		return nil, errNoRegistry
+	}
+	st, h, err := stateAndHeader(api.b, latestOr(bnh))
+	if err != nil {
+		return nil, toRPCError(err)
+	}
+	number := h.Number.Uint64()
+	from := uint64(0)
+	if offset != nil {
+		from = uint64(*offset)
+	}
+	out := &ComputeNodes{BlockNumber: hexutil.Uint64(number), Nodes: []ComputeNodeEntry{}, Routers: []ComputeRouterEntry{}}
+	for done := uint64(0); done < MaxComputeNodesPage; {
+		nodes, total, err := registry.Nodes(st, from+done, min(registry.MaxPage, MaxComputeNodesPage-done))
+		if err != nil {
+			return nil, err
+		}
+		out.TotalNodes = hexutil.Uint64(total)
+		if len(nodes) == 0 {
+			break
+		}
+		for i := range nodes {
+			out.Nodes = append(out.Nodes, NodeEntry(&nodes[i]))
+		}
+		done += uint64(len(nodes))
+	}
+	for off := uint64(0); off < registry.MaxRouters; off += registry.MaxPage {
+		owners, _ := registry.RouterOwners(st, off, registry.MaxPage)
+		if len(owners) == 0 {
+			break
+		}
+		for _, o := range owners {
+			r, ok, err := registry.RouterOf(st, o)
+			if err != nil || !ok {
+				return nil, fmt.Errorf("router %s: registered %t: %w", o, ok, err)
+			}
+			out.Routers = append(out.Routers, ComputeRouterEntry{Owner: o, PeerID: peerString(r.PeerID),
+				RegisteredBlock: hexutil.Uint64(r.RegisteredBlock), Staked: mod.RouterStaked(st, o, number)})
+		}
+	}
+	return out, st.Error()
+}
+
+// NodeEntry is n in emc_computeNodes' form (Live null).
+func NodeEntry(n *registry.Node) ComputeNodeEntry {
+	e := ComputeNodeEntry{
+		Owner: n.Owner, PeerID: peerString(n.PeerID), InventoryHash: n.InventoryHash,
+		GPUCount: hexutil.Uint64(n.GPUCount), GPUModel: n.GPUModel, MemoryMiB: hexutil.Uint64(n.MemoryMiB),
+		Simulated: n.Simulated, Prices: []ComputePrice{}, CPUPrice: (*hexutil.Big)(n.CPUPriceWei.ToBig()),
+		Images: []common.Hash{}, RegisteredBlock: hexutil.Uint64(n.RegisteredBlock), UpdatedBlock: hexutil.Uint64(n.UpdatedBlock),
+	}
+	for _, p := range n.Prices {
+		e.Prices = append(e.Prices, ComputePrice{Model: p.Model, WeiPerGPUSecond: (*hexutil.Big)(p.WeiPerGPUSecond.ToBig())})
+	}
+	e.Images = append(e.Images, n.Images...)
+	return e
+}
+
+// peerString spells a registered peer ID as libp2p does (base58); the
+// registry only stores IDs that decode, so the hex fallback is for a
+// corrupt state alone.
+func peerString(b []byte) string {
+	id, err := peer.IDFromBytes(b)
+	if err != nil {
+		return hexutil.Encode(b)
+	}
+	return id.String()
 }

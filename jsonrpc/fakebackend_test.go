@@ -29,6 +29,7 @@ import (
 	"github.com/ethereum/go-ethereum/trie"
 	"github.com/holiman/uint256"
 
+	"github.com/emc-network/emcd/computing/registry"
 	"github.com/emc-network/emcd/staking/rewards"
 )
 
@@ -103,7 +104,8 @@ type fakeBackend struct {
 	headFeed event.Feed
 	txFeed   event.Feed
 	signer   AccountSigner
-	rewards  *rewards.Module // emc_epochInfo's module, nil: none
+	rewards  *rewards.Module  // emc_epochInfo's module, nil: none
+	registry *registry.Module // emc_computeNodes's module, nil: none
 }
 
 var _ Backend = (*fakeBackend)(nil)
@@ -406,6 +408,8 @@ func (f *fakeBackend) SystemContracts() []SystemContract {
 }
 
 func (f *fakeBackend) Rewards() *rewards.Module { return f.rewards }
+
+func (f *fakeBackend) Registry() *registry.Module { return f.registry }
 
 func (f *fakeBackend) PeerCount() int                { return 3 }
 func (f *fakeBackend) Syncing() (SyncProgress, bool) { return SyncProgress{}, false }

@@ -65,6 +65,8 @@ func newTestServer(t testing.TB) (*Server, *fakeBackend) {
 var transcriptSetup = map[string]func(*fakeBackend){
 	// Block 3 runs the staking module: see stakeSetup.
 	"emc_stake": stakeSetup,
+	// Block 3 registers a compute node and a router: see computeSetup.
+	"emc_compute": computeSetup,
 	// Block 3 gives devAddr 250 Credits and otherAddr 2^256-1 (the widest
 	// value the hex encoding must carry).
 	// Block 3 counts burns in the supply ledger (7 ether: 4 base fee, 2

@@ -14,6 +14,7 @@ import (
 	"github.com/ethereum/go-ethereum/event"
 	"github.com/ethereum/go-ethereum/params"
 
+	"github.com/emc-network/emcd/computing/registry"
 	"github.com/emc-network/emcd/jsonrpc"
 	"github.com/emc-network/emcd/staking/rewards"
 	"github.com/emc-network/emcd/state"
@@ -26,6 +27,7 @@ type backend struct {
 	pool      *txpool.Pool
 	contracts []jsonrpc.SystemContract
 	rewards   *rewards.Module
+	registry  *registry.Module
 	accounts  jsonrpc.AccountSigner
 	status    func() (any, error)
 	net       *network
@@ -93,6 +95,7 @@ func (b *backend) SubscribeNewTxs(ch chan<- []*types.Transaction) event.Subscrip
 
 func (b *backend) SystemContracts() []jsonrpc.SystemContract { return b.contracts }
 func (b *backend) Rewards() *rewards.Module                  { return b.rewards }
+func (b *backend) Registry() *registry.Module                { return b.registry }
 func (b *backend) PeerCount() int {
 	if b.net == nil {
 		return 0

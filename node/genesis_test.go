@@ -27,7 +27,7 @@ func TestDevGenesisHashPinned(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := common.HexToHash("0x9df7c00ba7cfb141c3847bdf3f29be3041e91078c2313b3689eafeab44cc3ffa")
+	want := common.HexToHash("0x413e718b081e8df63b7f1323a80f9bab54246b7870b947ba7d995788d1612e0a")
 	if got := c.GenesisBlock().Hash(); got != want {
 		t.Fatalf("dev genesis hash %s, pinned %s", got, want)
 	}
@@ -46,12 +46,34 @@ func TestGenesisParamsSelectModules(t *testing.T) {
 	}
 	a, _ := state.Open(state.OpenMemoryStore(), g, mods, nil)
 	sc := mods.SystemContracts()
-	if len(sc) != 3 || a == nil || sc[0].Name != "staking" || sc[1].Name != "credits" || sc[2].Name != "rewards" {
+	if len(sc) != 4 || a == nil || sc[0].Name != "staking" || sc[1].Name != "registry" || sc[2].Name != "credits" || sc[3].Name != "rewards" {
 		names := make([]string, len(sc))
 		for i, c := range sc {
 			names[i] = c.Name
 		}
-		t.Fatalf("modules %v, want staking, credits and rewards", names)
+		t.Fatalf("modules %v, want staking, registry, credits and rewards", names)
+	}
+}
+
+// TestRegistryParamsFromGenesis: the dev genesis allows simulated GPUs, a
+// genesis without registry params does not.
+func TestRegistryParamsFromGenesis(t *testing.T) {
+	for _, tc := range []struct {
+		params map[string]json.RawMessage
+		want   bool
+	}{
+		{genesis.Dev().Params, true},
+		{nil, false},
+	} {
+		g := genesis.Dev()
+		g.Params = tc.params
+		mods, err := LoadModules(g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := mods.registry(); r == nil || r.Params().AllowSimulatedGPUs != tc.want {
+			t.Fatalf("params %s: registry %v, want allowSimulatedGPUs %t", tc.params, r, tc.want)
+		}
 	}
 }
 

@@ -3,6 +3,7 @@ package node
 import (
 	"fmt"
 
+	"github.com/emc-network/emcd/computing/registry"
 	"github.com/emc-network/emcd/genesis"
 	"github.com/emc-network/emcd/jsonrpc"
 	"github.com/emc-network/emcd/staking"
@@ -21,7 +22,11 @@ import (
 // without genesis positions.
 func moduleFactories(g *genesis.Genesis) map[string]native.Factory {
 	var positions []rewards.GenesisPosition
+	// The registry gates routers by staking's router minimum; with invalid
+	// staking params the staking factory fails the load anyway.
+	regStaking := registry.Staking{EpochLength: staking.DefaultEpochLength, MinRouterStakeWei: staking.DefaultParams().MinStakeWei[staking.RoleRouter]}
 	if sp, err := staking.ParseParams(g.Params[staking.Name], uint64(g.EpochLength)); err == nil {
+		regStaking = registry.Staking{EpochLength: sp.EpochLength, MinRouterStakeWei: sp.MinStakeWei[staking.RoleRouter]}
 		for _, gs := range sp.GenesisStakes {
 			positions = append(positions, rewards.GenesisPosition{
 				Owner: gs.Owner, StakeWei: gs.AmountWei, Lock: gs.Lock,
@@ -30,9 +35,10 @@ func moduleFactories(g *genesis.Genesis) map[string]native.Factory {
 		}
 	}
 	return map[string]native.Factory{
-		staking.Name: staking.Factory(uint64(g.EpochLength)),
-		credits.Name: credits.New,
-		rewards.Name: rewards.Factory(uint64(g.EpochLength), staking.RewardsView{}, positions...),
+		staking.Name:  staking.Factory(uint64(g.EpochLength)),
+		credits.Name:  credits.New,
+		registry.Name: registry.Factory(regStaking),
+		rewards.Name:  rewards.Factory(uint64(g.EpochLength), staking.RewardsView{}, positions...),
 	}
 }
 
@@ -56,6 +62,17 @@ func (m Modules) rewards() *rewards.Module {
 		return nil
 	}
 	r, _ := mod.(*rewards.Module)
+	return r
+}
+
+// registry returns the compute registry module, nil when the chain has
+// none.
+func (m Modules) registry() *registry.Module {
+	mod, ok := m.Lookup(native.RegistryAddress)
+	if !ok {
+		return nil
+	}
+	r, _ := mod.(*registry.Module)
 	return r
 }
 

@@ -383,6 +383,17 @@ func stressMethods() []stressMethod {
 			n, _ := e.histBlock(rnd)
 			return callNoResult(ctx, c, "emc_stakeOf", e.devAddrs[rnd.IntN(len(e.devAddrs))], n)
 		}},
+		stressMethod{"emc_computeNodes", func(ctx context.Context, c *rpc.Client, e *stressEnv, rnd *rand.Rand) error {
+			n, _ := e.histBlock(rnd)
+			var out jsonrpc.ComputeNodes
+			if err := c.CallContext(ctx, &out, "emc_computeNodes", n); err != nil {
+				return fmt.Errorf("emc_computeNodes: %w", err)
+			}
+			if uint64(len(out.Nodes)) > uint64(out.TotalNodes) {
+				return fmt.Errorf("emc_computeNodes(%v): %d nodes of %d", n, len(out.Nodes), out.TotalNodes)
+			}
+			return nil
+		}},
 		stressMethod{"net_version", simple("net_version")},
 		stressMethod{"net_listening", simple("net_listening")},
 		stressMethod{"net_peerCount", simple("net_peerCount")},

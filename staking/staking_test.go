@@ -252,6 +252,12 @@ func TestStakeUnstakeWithdrawExactBalances(t *testing.T) {
 		t.Errorf("stake gas %d, want declared %d", res.gasUsed, want)
 	}
 	fees.Add(fees, nativetest.Fee(res.gasUsed))
+	if r, ok := staking.RoleOf(f.State, alice); !ok || r != staking.RoleCompute {
+		t.Errorf("RoleOf(alice) = %s %t, want compute", r, ok)
+	}
+	if _, ok := staking.RoleOf(f.State, bob); ok {
+		t.Error("RoleOf(bob) reports a role without a position")
+	}
 	vals := f.event(logs, "Staked", alice)
 	if vals[0].(uint8) != compute || vals[1].(uint8) != lockNone || !u(vals[2]).Eq(emc(5)) || !u(vals[3]).Eq(emc(5)) || vals[4].(uint64) != 2 {
 		t.Errorf("Staked %v", vals)

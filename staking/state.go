@@ -99,6 +99,14 @@ func Jailed(s native.StateReader, owner common.Address) bool {
 	return s.GetState(native.StakingAddress, jailedKey(owner)) != (common.Hash{})
 }
 
+// RoleOf returns owner's position role; false when the position has none
+// (never staked, or empty again). It reads one slot, for modules that gate
+// on a role without loading the whole position.
+func RoleOf(s native.StateReader, owner common.Address) (Role, bool) {
+	m := decodeMeta(native.LoadUint(s, native.StakingAddress, field(positionBase(owner), fieldMeta)))
+	return m.role, m.hasRole
+}
+
 // Reported reports whether the offence with key [OffenceKey] was slashed.
 func Reported(s native.StateReader, offence common.Hash) bool {
 	return s.GetState(native.StakingAddress, reportedKey(offence)) != (common.Hash{})

@@ -283,7 +283,7 @@ func testnetGenesis(nodes []*testnetNode, chainID uint64, period time.Duration, 
 	if err != nil {
 		return nil, err
 	}
-	g.Params = map[string]json.RawMessage{staking.Name: sp}
+	g.Params = map[string]json.RawMessage{staking.Name: sp, "registry": genesis.DevRegistryParams()}
 	return g, nil
 }
 

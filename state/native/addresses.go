@@ -9,7 +9,7 @@ import "github.com/ethereum/go-ethereum/common"
 //
 //	address                                     module    status
 //	0x0000000000000000000000000000000000001000  staking   live
-//	0x0000000000000000000000000000000000001001  registry  reserved (compute node registry)
+//	0x0000000000000000000000000000000000001001  registry  live (compute node and router registry)
 //	0x0000000000000000000000000000000000001002  jobs      reserved (compute jobs and settlement)
 //	0x0000000000000000000000000000000000001003  credits   reserved (compute credits)
 //	0x0000000000000000000000000000000000001004  rewards   reserved (block and compute rewards)
