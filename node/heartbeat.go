@@ -33,9 +33,9 @@ type heartbeats struct {
 // roles (nil for a validator). A router's tracker also pings the nodes in
 // its table; a compute node answers pings.
 //
-// Which peers count is heartbeat.AcceptAll for now: the registry module
-// (issue 11, item 1) will provide the Registry that leaves unregistered
-// peers out, and checks their owner.
+// Which peers count is the registry module's business: only compute nodes
+// registered with their peer ID in the head state, under their registered
+// owner (chainRegistry).
 func (n *Node) setupHeartbeats(host *libp2p.Host, key crypto.PrivKey, names p2p.Names) (*heartbeats, error) {
 	role := n.cfg.Role
 	if role != RoleCompute && role != RoleRouter {
@@ -43,6 +43,10 @@ func (n *Node) setupHeartbeats(host *libp2p.Host, key crypto.PrivKey, names p2p.
 	}
 	hb := &heartbeats{role: role, key: key, chainID: names.ChainID, metrics: heartbeat.NewMetrics(n.reg)}
 	cfg := heartbeat.TrackerConfig{ChainID: names.ChainID, Metrics: hb.metrics, Log: n.baseLog}
+	cfg.Table.Registry = n.cfg.heartbeatRegistry
+	if cfg.Table.Registry == nil {
+		cfg.Table.Registry = &chainRegistry{chain: n.chain, log: n.baseLog.With("component", "heartbeat")}
+	}
 	if role == RoleRouter {
 		cfg.Requester, cfg.PingSpec = host, heartbeat.PingSpec(names)
 	} else if err := heartbeat.ServePing(host, heartbeat.PingSpec(names)); err != nil {

@@ -30,6 +30,7 @@ import (
 	"github.com/emc-network/emcd/jsonrpc"
 	"github.com/emc-network/emcd/node/wallet"
 	"github.com/emc-network/emcd/operator"
+	"github.com/emc-network/emcd/router/heartbeat"
 	"github.com/emc-network/emcd/state"
 	"github.com/emc-network/emcd/txpool"
 )
@@ -82,6 +83,10 @@ type Config struct {
 	// (zero: the data dir's scheme, path for a new one, and defaults).
 	// Its Metrics are replaced by ones on the node's registry.
 	Storage state.StorageConfig
+
+	// heartbeatRegistry overrides which peers a router's live table counts
+	// (tests whose chain does not move); nil: the registry module.
+	heartbeatRegistry heartbeat.Registry
 }
 
 // Node is a running emcd node.
