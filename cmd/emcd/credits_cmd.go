@@ -63,31 +63,22 @@ with the default gas estimate a refused purchase is not even sent).`,
 			if !ok || n.Sign() < 0 {
 				return fmt.Errorf("--credits %q: want a non-negative whole number", amount)
 			}
-			ks := keySource{f: &kf, dataDir: g.dataDir}
-			s, err := ks.unlock()
-			if err != nil {
-				return err
-			}
-			recipient := s.addr
-			if to != "" {
-				if !common.IsHexAddress(to) {
-					return fmt.Errorf("--to %q is not an address", to)
-				}
-				recipient = common.HexToAddress(to)
+			if to != "" && !common.IsHexAddress(to) {
+				return fmt.Errorf("--to %q is not an address", to)
 			}
 			a, err := creditsABI()
 			if err != nil {
 				return err
 			}
-			ctx, cancel := context.WithTimeout(c.Context(), rf.timeout)
-			defer cancel()
-			nd, err := dialNode(ctx, rf.endpoint())
+			sc, done, err := dialSigned(c, g, &rf, &kf)
 			if err != nil {
 				return err
 			}
-			defer nd.Close()
-			if err := checkSigner(nd, s); err != nil {
-				return err
+			defer done()
+			ctx, nd, s := sc.ctx, sc.nd, sc.s
+			recipient := s.addr
+			if to != "" {
+				recipient = common.HexToAddress(to)
 			}
 			price, err := creditPrice(ctx, nd, a)
 			if err != nil {

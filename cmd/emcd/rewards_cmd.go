@@ -109,22 +109,16 @@ func newRewardsClaimCmd(g *globals) *cobra.Command {
 (with the default gas estimate such a claim is not even sent).`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			ks := keySource{f: &kf, dataDir: g.dataDir}
-			s, err := ks.unlock()
-			if err != nil {
-				return err
-			}
 			a, err := rewardsABI()
 			if err != nil {
 				return err
 			}
-			ctx, cancel := context.WithTimeout(c.Context(), rf.timeout)
-			defer cancel()
-			nd, err := dialNode(ctx, rf.endpoint())
+			sc, done, err := dialSigned(c, g, &rf, &kf)
 			if err != nil {
 				return err
 			}
-			defer nd.Close()
+			defer done()
+			ctx, nd, s := sc.ctx, sc.nd, sc.s
 			data, err := a.Pack("claim")
 			if err != nil {
 				return err

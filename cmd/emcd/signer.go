@@ -512,3 +512,34 @@ func queryAddress(args []string, ks keySource, what string) (common.Address, err
 func gasFlag(cmd *cobra.Command, gas *uint64) {
 	cmd.Flags().Uint64Var(gas, "gas", 0, "gas limit (default: the node's estimate + 10 %; set it to send even a transaction that will revert)")
 }
+
+// signedConn is what a signing command works with: the unlocked key and the
+// node it sends through, checked to accept that key (the dev mnemonic only
+// on dev and test chains).
+type signedConn struct {
+	ctx context.Context
+	nd  *rpcNode
+	s   *signer
+}
+
+// dialSigned unlocks the key the flags name, dials the node within the
+// command's timeout and checks the key may sign for the node's chain. The
+// returned close releases the connection and the timeout.
+func dialSigned(c *cobra.Command, g *globals, rf *rpcFlags, kf *keyFlags) (*signedConn, func(), error) {
+	s, err := keySource{f: kf, dataDir: g.dataDir}.unlock()
+	if err != nil {
+		return nil, nil, err
+	}
+	ctx, cancel := context.WithTimeout(c.Context(), rf.timeout)
+	nd, err := dialNode(ctx, rf.endpoint())
+	if err != nil {
+		cancel()
+		return nil, nil, err
+	}
+	if err := checkSigner(nd, s); err != nil {
+		nd.Close()
+		cancel()
+		return nil, nil, err
+	}
+	return &signedConn{ctx: ctx, nd: nd, s: s}, func() { nd.Close(); cancel() }, nil
+}

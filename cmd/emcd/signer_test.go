@@ -80,14 +80,21 @@ func fakeChainID(t *testing.T, id string) string {
 // a chain that is neither dev nor testnet; nothing past eth_chainId is asked.
 func TestDevAccountRefusedOffTestChains(t *testing.T) {
 	url := fakeChainID(t, "0x1")
-	root := newRootCmd()
-	root.SetArgs([]string{"credits", "buy", "--rpc", url, "--dev-account", "0", "--credits", "1", "--datadir", "", "--config", ""})
-	var out bytes.Buffer
-	root.SetOut(&out)
-	root.SetErr(&out)
-	err := root.Execute()
-	if !errors.Is(err, errNotTestChain) {
-		t.Fatalf("credits buy --dev-account on chain 1: %v", err)
+	for _, args := range [][]string{
+		{"credits", "buy", "--credits", "1"},
+		{"stake", "add", "--role", "compute", "--amount", "1"},
+		{"stake", "unstake", "--amount", "1"},
+		{"stake", "withdraw"},
+		{"rewards", "claim"},
+	} {
+		root := newRootCmd()
+		root.SetArgs(append(args, "--rpc", url, "--dev-account", "0", "--datadir", "", "--config", ""))
+		var out bytes.Buffer
+		root.SetOut(&out)
+		root.SetErr(&out)
+		if err := root.Execute(); !errors.Is(err, errNotTestChain) {
+			t.Fatalf("%v --dev-account on chain 1: %v", args, err)
+		}
 	}
 	nd, derr := dialNode(t.Context(), url)
 	if derr != nil {

@@ -120,22 +120,16 @@ func stakeSend(c *cobra.Command, g *globals, rf *rpcFlags, kf *keyFlags, gas uin
 func stakeSendWith(c *cobra.Command, g *globals, rf *rpcFlags, kf *keyFlags, gas uint64, value *big.Int, method string,
 	summary func(before, after *jsonrpc.StakePosition) string,
 	argsFn func(ctx context.Context, nd *rpcNode, s *signer) ([]any, error)) error {
-	ks := keySource{f: kf, dataDir: g.dataDir}
-	s, err := ks.unlock()
-	if err != nil {
-		return err
-	}
 	a, err := stakingABI()
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(c.Context(), rf.timeout)
-	defer cancel()
-	nd, err := dialNode(ctx, rf.endpoint())
+	sc, done, err := dialSigned(c, g, rf, kf)
 	if err != nil {
 		return err
 	}
-	defer nd.Close()
+	defer done()
+	ctx, nd, s := sc.ctx, sc.nd, sc.s
 	args, err := argsFn(ctx, nd, s)
 	if err != nil {
 		return err
