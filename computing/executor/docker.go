@@ -210,10 +210,21 @@ func (d *Docker) Run(ctx context.Context, spec *job.Spec) (*job.Result, error) {
 	}()
 
 	var waitErr error
+	stop := false
 	select {
 	case <-wait.Result:
 	case waitErr = <-wait.Error:
+		// The wait is bound to the job's context: when that ends, the
+		// wait's error and runCtx.Done are both ready and select may take
+		// either; a canceled job must be killed here too, not reported as
+		// a running container's exit code 0.
+		if runCtx.Err() != nil {
+			waitErr, stop = nil, true
+		}
 	case <-runCtx.Done():
+		stop = true
+	}
+	if stop {
 		if ctx.Err() != nil {
 			kill(job.StatusCanceled)
 		} else {
