@@ -1,0 +1,96 @@
+package node
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/emc-network/emcd/computing/gpu"
+	"github.com/emc-network/emcd/computing/inventory"
+	"github.com/emc-network/emcd/node/registrar"
+	"github.com/emc-network/emcd/p2p/libp2p"
+)
+
+// RegisterConfig is how a compute or router node registers itself in the
+// compute registry (node/registrar).
+type RegisterConfig struct {
+	// Auto keeps the node's registration current through the node wallet,
+	// from the wallet's key as owner: a compute node registers (or updates)
+	// its inventory and offer, a router registers once its owner holds a
+	// router stake. Validators register nothing.
+	Auto bool
+	// PricesPerGPUSecond are wei per GPU-second: WEI for the node's GPU
+	// model, or MODEL=WEI.
+	PricesPerGPUSecond []string
+	// CPUPriceWei is wei per second of a CPU-only job ("" or "0": none).
+	CPUPriceWei string
+	// Images are the digests of the container images the node holds.
+	Images []string
+}
+
+// startRegistrar starts the registrar of a compute or router node with
+// auto-registration on. A bad offer (a price that does not parse, GPUs
+// without a price) fails Start: it is the operator's config.
+func (n *Node) startRegistrar(ctx context.Context) error {
+	rc := n.cfg.Register
+	role := n.cfg.Role
+	if !rc.Auto || (role != RoleCompute && role != RoleRouter) {
+		return nil
+	}
+	if n.wallet == nil {
+		n.log.Warn("auto-registration off: this node has no key of its own to send from (create one with `emcd account new`)")
+		return nil
+	}
+	mod := n.backend.registry
+	if mod == nil {
+		n.log.Warn("auto-registration off: this chain has no compute registry module")
+		return nil
+	}
+	// The same node key the libp2p host runs with (a dev node runs no host:
+	// the key is created for the registration, as `emcd node register` does).
+	key, err := libp2p.LoadOrCreateKey(n.cfg.DataDir.NodeKey())
+	if err != nil {
+		return fmt.Errorf("node: registration: %w", err)
+	}
+	cfg := registrar.Config{
+		Role: role, PeerKey: key, Chain: n.chain, Wallet: n.wallet, Estimate: n.estimateGas,
+		Policy: n.wallet.Policy(), RouterStaked: mod.RouterStaked,
+		Metrics: registrar.NewMetrics(n.reg), Log: n.baseLog,
+	}
+	if role == RoleCompute {
+		if cfg.Listing, err = n.listing(ctx, rc); err != nil {
+			return err
+		}
+	}
+	r, err := registrar.New(cfg)
+	if err != nil {
+		return fmt.Errorf("node: registration: %w", err)
+	}
+	n.registrar = r
+	n.spawn(func() error { return r.Run(ctx) })
+	return nil
+}
+
+// listing is what this compute node registers: its GPU inventory (none
+// without a GPU provider) and its configured offer.
+func (n *Node) listing(ctx context.Context, rc RegisterConfig) (inventory.Listing, error) {
+	inv := &gpu.Inventory{Devices: []gpu.Device{}}
+	if n.gpus != nil {
+		var err error
+		if inv, err = n.gpus.Inventory(ctx); err != nil {
+			return inventory.Listing{}, fmt.Errorf("node: GPU inventory: %w", err)
+		}
+	}
+	s, err := inventory.Summarize(inv)
+	if err != nil {
+		return inventory.Listing{}, fmt.Errorf("node: registration: %w", err)
+	}
+	o, err := inventory.ParseOffer(s, rc.PricesPerGPUSecond, rc.CPUPriceWei, rc.Images)
+	if err != nil {
+		return inventory.Listing{}, fmt.Errorf("node: registration (--compute.price-per-gpu-second, --compute.cpu-price, --compute.image): %w", err)
+	}
+	return inventory.Listing{Summary: s, Offer: o}, nil
+}
+
+// Registrar returns the node's registrar, nil when the node does not
+// register itself.
+func (n *Node) Registrar() *registrar.Registrar { return n.registrar }
