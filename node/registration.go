@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/emc-network/emcd/computing/gpu"
@@ -58,6 +59,12 @@ func (n *Node) startRegistrar(ctx context.Context) error {
 	}
 	if role == RoleCompute {
 		if cfg.Listing, err = n.listing(ctx, rc); err != nil {
+			if errors.Is(err, errNoPrice) {
+				// Auto-registration is on by default: a node nobody priced
+				// runs unregistered rather than refusing to start.
+				n.log.Warn("auto-registration off: this node has GPUs and no price (set --compute.price-per-gpu-second, or [compute] price-per-gpu-second in config.toml)", "gpus", cfg.Listing.GPUCount)
+				return nil
+			}
 			return err
 		}
 	}
@@ -69,6 +76,9 @@ func (n *Node) startRegistrar(ctx context.Context) error {
 	n.spawn(func() error { return r.Run(ctx) })
 	return nil
 }
+
+// errNoPrice is listing's error for a node with GPUs and no price.
+var errNoPrice = errors.New("node: GPUs without a price")
 
 // listing is what this compute node registers: its GPU inventory (none
 // without a GPU provider) and its configured offer.
@@ -83,6 +93,9 @@ func (n *Node) listing(ctx context.Context, rc RegisterConfig) (inventory.Listin
 	s, err := inventory.Summarize(inv)
 	if err != nil {
 		return inventory.Listing{}, fmt.Errorf("node: registration: %w", err)
+	}
+	if s.GPUCount > 0 && len(rc.PricesPerGPUSecond) == 0 {
+		return inventory.Listing{Summary: s}, errNoPrice
 	}
 	o, err := inventory.ParseOffer(s, rc.PricesPerGPUSecond, rc.CPUPriceWei, rc.Images)
 	if err != nil {
