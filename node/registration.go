@@ -67,6 +67,10 @@ func (n *Node) startRegistrar(ctx context.Context) error {
 			}
 			return err
 		}
+		if !cfg.Listing.Sells() {
+			n.log.Warn("auto-registration off: this node sells nothing (no GPUs, and no --compute.cpu-price for CPU-only jobs)")
+			return nil
+		}
 	}
 	r, err := registrar.New(cfg)
 	if err != nil {

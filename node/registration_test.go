@@ -271,3 +271,54 @@ func TestComputeNodeShortOfGas(t *testing.T) {
 	}
 	waitLogged(t, "registration once funded", logs, func() bool { _, ok := headNode(t, n, owner); return ok })
 }
+
+// Auto-registration at start: a node with GPUs and no price, or one that
+// sells nothing, runs unregistered and says why; a price that does not
+// parse stops the start with the flag named; validators never register.
+func TestAutoRegistrationStartChecks(t *testing.T) {
+	for _, tc := range []struct {
+		name, role string
+		gpus       int
+		reg        RegisterConfig
+		wantErr    string // Start's error
+		wantLog    string
+	}{
+		{"unpriced GPUs", RoleCompute, 2, RegisterConfig{Auto: true}, "", "this node has GPUs and no price"},
+		{"sells nothing", RoleCompute, 0, RegisterConfig{Auto: true, CPUPriceWei: "0"}, "", "this node sells nothing"},
+		{"bad price", RoleCompute, 2, RegisterConfig{Auto: true, PricesPerGPUSecond: []string{"lots"}}, "--compute.price-per-gpu-second", ""},
+		{"bad image", RoleCompute, 0, RegisterConfig{Auto: true, CPUPriceWei: "1", Images: []string{"sha256:00"}}, "want sha256:HEX", ""},
+		{"validator", RoleValidator, 2, RegisterConfig{Auto: true, PricesPerGPUSecond: []string{"1"}}, "", ""},
+		{"off", RoleCompute, 2, RegisterConfig{PricesPerGPUSecond: []string{"1"}}, "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			logs := &logBuf{}
+			n, err := New(Config{
+				Role: tc.role, Dev: true, DataDir: config.NewDataDir(t.TempDir()), TelemetryInterval: time.Hour,
+				GPU: func() (gpu.Provider, error) {
+					return gpu.Open(gpu.Config{Mode: gpu.ModeSimulated, Simulated: gpu.SimulatedH100s(tc.gpus)})
+				},
+				Register: tc.reg,
+			}, slog.New(slog.NewTextHandler(logs, nil)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = n.Start()
+			defer n.Close()
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("Start: %v, want an error naming %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n.Registrar() != nil {
+				t.Fatal("a registrar runs")
+			}
+			if tc.wantLog != "" && logs.count(tc.wantLog) != 1 {
+				t.Fatalf("want one %q line; log:\n%s", tc.wantLog, logs)
+			}
+		})
+	}
+}

@@ -100,7 +100,7 @@ func TestNodeRegistryCLIEndToEnd(t *testing.T) {
 		{[]string{"node", "register", "--dev-account", "1", "--node-key", nodeKey, "--gpu.mode", "simulated", "--gpu.simulated", "1", "--price-per-gpu-second", "1"}, "registry: already registered"},
 		{[]string{"node", "register", "--dev-account", "2", "--node-key", nodeKey, "--gpu.mode", "simulated", "--gpu.simulated", "1", "--price-per-gpu-second", "1"}, "registry: peer ID is registered by another owner"},
 		{[]string{"node", "register", "--role", "router", "--dev-account", "3", "--node-key", nodeKey}, "registry: router stake below the router minimum"},
-		{[]string{"node", "register", "--dev-account", "3", "--node-key", nodeKey, "--gpu.mode", "simulated", "--gpu.simulated", "1"}, "--price-per-gpu-second WEI is required"},
+		{[]string{"node", "register", "--dev-account", "3", "--node-key", nodeKey, "--gpu.mode", "simulated", "--gpu.simulated", "1"}, "a price per GPU-second is required"},
 		{[]string{"node", "register", "--dev-account", "3", "--gpu.mode", "none"}, "no node key"},
 		{[]string{"node", "update", "--dev-account", "3", "--gpu.mode", "none"}, "registry: not registered"},
 	} {
