@@ -88,6 +88,9 @@ type Config struct {
 	// Register is the compute or router node's own registration in the
 	// compute registry.
 	Register RegisterConfig
+	// InventoryRecheck is how often a registering compute node re-reads
+	// its GPU inventory (default 5 minutes).
+	InventoryRecheck time.Duration
 
 	// heartbeatRegistry overrides which peers a router's live table counts
 	// (tests whose chain does not move); nil: the registry module.

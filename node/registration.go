@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/emc-network/emcd/computing/gpu"
 	"github.com/emc-network/emcd/computing/inventory"
@@ -78,7 +79,52 @@ func (n *Node) startRegistrar(ctx context.Context) error {
 	}
 	n.registrar = r
 	n.spawn(func() error { return r.Run(ctx) })
+	if role == RoleCompute && n.gpus != nil {
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			n.recheckInventory(ctx, r, rc)
+		}()
+	}
 	return nil
+}
+
+// defaultInventoryRecheck is how often a compute node re-reads its GPU
+// inventory for its registration (Config.InventoryRecheck).
+const defaultInventoryRecheck = 5 * time.Minute
+
+// recheckInventory re-reads the GPU inventory until ctx ends and hands a
+// changed listing to the registrar, which sends updateNode on its next
+// head. A listing that can no longer be registered (GPUs of mixed models,
+// say) is logged and the last good one kept.
+func (n *Node) recheckInventory(ctx context.Context, r *registrar.Registrar, rc RegisterConfig) {
+	every := n.cfg.InventoryRecheck
+	if every <= 0 {
+		every = defaultInventoryRecheck
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		l, err := n.listing(ctx, rc)
+		if err == nil && !l.Sells() {
+			err = errors.New("the node would sell nothing")
+		}
+		if err != nil {
+			n.log.Warn("GPU inventory re-read: registration kept as it was", "err", err)
+			continue
+		}
+		if old := r.Listing(); old.Summary != l.Summary {
+			n.log.Info("GPU inventory changed: updating the registration", "was", old.Summary, "now", l.Summary)
+			if err := r.SetListing(l); err != nil {
+				n.log.Warn("GPU inventory re-read: registration kept as it was", "err", err)
+			}
+		}
+	}
 }
 
 // errNoPrice is listing's error for a node with GPUs and no price.

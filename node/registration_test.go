@@ -322,3 +322,61 @@ func TestAutoRegistrationStartChecks(t *testing.T) {
 		})
 	}
 }
+
+// shrinkingGPUs is a simulated provider that loses its last GPU once lose
+// is closed (a GPU fallen off the bus).
+type shrinkingGPUs struct {
+	gpu.Provider
+	lose chan struct{}
+}
+
+func (p *shrinkingGPUs) Inventory(ctx context.Context) (*gpu.Inventory, error) {
+	inv, err := p.Provider.Inventory(ctx)
+	if err != nil {
+		return nil, err
+	}
+	select {
+	case <-p.lose:
+		inv.Devices = inv.Devices[:len(inv.Devices)-1]
+	default:
+	}
+	return inv, nil
+}
+
+// A registered compute node whose inventory changes while it runs sends
+// updateNode with the new summary; SetListing (new prices at run time)
+// does the same.
+func TestComputeNodeUpdatesOnInventoryChange(t *testing.T) {
+	logs := &logBuf{}
+	lose := make(chan struct{})
+	n, err := New(Config{
+		Role: RoleCompute, Dev: true, DataDir: config.NewDataDir(t.TempDir()), DevPeriod: 20 * time.Millisecond,
+		TelemetryInterval: time.Hour, InventoryRecheck: 20 * time.Millisecond,
+		GPU: func() (gpu.Provider, error) {
+			p, err := gpu.Open(gpu.Config{Mode: gpu.ModeSimulated, Simulated: gpu.SimulatedH100s(2)})
+			return &shrinkingGPUs{Provider: p, lose: lose}, err
+		},
+		Register: RegisterConfig{Auto: true, PricesPerGPUSecond: []string{"1000"}},
+	}, slog.New(slog.NewTextHandler(logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Start(); err != nil {
+		n.Close()
+		t.Fatal(err)
+	}
+	defer n.Close()
+	owner := n.Wallet().Address()
+	waitLogged(t, "registration", logs, func() bool { rn, ok := headNode(t, n, owner); return ok && rn.GPUCount == 2 })
+	close(lose)
+	waitLogged(t, "update to 1 GPU", logs, func() bool { rn, _ := headNode(t, n, owner); return rn.GPUCount == 1 })
+	if logs.count("GPU inventory changed") != 1 {
+		t.Fatalf("want one inventory-change line; log:\n%s", logs)
+	}
+	l := n.Registrar().Listing()
+	l.PricesWei = []*big.Int{big.NewInt(3000)}
+	if err := n.Registrar().SetListing(l); err != nil {
+		t.Fatal(err)
+	}
+	waitLogged(t, "price update", logs, func() bool { rn, _ := headNode(t, n, owner); return strings.HasSuffix(priceOf(rn), "=3000") })
+}

@@ -141,6 +141,13 @@ func New(cfg Config) (*Registrar, error) {
 // PeerID returns the peer ID the registrar registers.
 func (r *Registrar) PeerID() peer.ID { return peer.ID(r.peerID) }
 
+// Listing returns what a compute node registers.
+func (r *Registrar) Listing() inventory.Listing {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.listing
+}
+
 // SetListing replaces what a compute node registers (new prices, images
 // or inventory); the next head sends updateNode when it differs from the
 // chain's.
