@@ -28,6 +28,7 @@ import (
 	"github.com/emc-network/emcd/consensus/devseal"
 	"github.com/emc-network/emcd/genesis"
 	"github.com/emc-network/emcd/jsonrpc"
+	"github.com/emc-network/emcd/node/registrar"
 	"github.com/emc-network/emcd/node/wallet"
 	"github.com/emc-network/emcd/operator"
 	"github.com/emc-network/emcd/router/heartbeat"
@@ -84,6 +85,13 @@ type Config struct {
 	// Its Metrics are replaced by ones on the node's registry.
 	Storage state.StorageConfig
 
+	// Register is the compute or router node's own registration in the
+	// compute registry.
+	Register RegisterConfig
+	// InventoryRecheck is how often a registering compute node re-reads
+	// its GPU inventory (default 5 minutes).
+	InventoryRecheck time.Duration
+
 	// heartbeatRegistry overrides which peers a router's live table counts
 	// (tests whose chain does not move); nil: the registry module.
 	heartbeatRegistry heartbeat.Registry
@@ -111,10 +119,12 @@ type Node struct {
 	sampler *telemetry.Sampler
 	// alloc hands out the compute role's GPUs to jobs; its free count is
 	// what heartbeats report.
-	alloc   *gpu.Allocator
-	wallet  *wallet.Wallet // nil for a node without a key of its own
-	metrics *chainMetrics
-	opHeads event.Feed // operator.Head, for the operator API's WatchHeads
+	alloc  *gpu.Allocator
+	wallet *wallet.Wallet // nil for a node without a key of its own
+	// registrar keeps the node's registry entry current; nil when off.
+	registrar *registrar.Registrar
+	metrics   *chainMetrics
+	opHeads   event.Feed // operator.Head, for the operator API's WatchHeads
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -306,6 +316,9 @@ func (n *Node) Start() error {
 	}
 	if n.wallet != nil {
 		n.spawn(func() error { return n.wallet.Run(ctx) })
+	}
+	if err := n.startRegistrar(ctx); err != nil {
+		return err
 	}
 	n.startEvidenceReports(ctx)
 	if n.sealer != nil {

@@ -24,6 +24,10 @@ type nodeFlags struct {
 	grpcAddr      string
 	noDevAccounts bool
 	gpu           gpuFlags
+	autoRegister  bool
+	prices        []string
+	cpuPrice      string
+	images        []string
 }
 
 func (nf *nodeFlags) register(cmd *cobra.Command) {
@@ -42,4 +46,8 @@ func (nf *nodeFlags) register(cmd *cobra.Command) {
 	f.StringVar(&nf.grpcAddr, "grpc.addr", params.DefaultGRPCAddr, "gRPC operator API listen address (empty disables; no authentication: keep it on loopback)")
 	f.BoolVar(&nf.noDevAccounts, "no-dev-accounts", false, "dev mode: do not unlock the test-mnemonic accounts")
 	nf.gpu.register(cmd)
+	f.BoolVar(&nf.autoRegister, "auto-register", true, "compute and router roles: keep this node's entry in the compute registry current through the node wallet (its own key is the owner; a router registers once it holds a router stake)")
+	f.StringSliceVar(&nf.prices, "compute.price-per-gpu-second", nil, "compute role: price in wei per GPU-second, WEI for this host's GPU model or MODEL=WEI (comma-separated or repeated, at most 8 models; required with GPUs for auto-registration)")
+	f.StringVar(&nf.cpuPrice, "compute.cpu-price", "0", "compute role: price in wei per second of a CPU-only job (0: take none)")
+	f.StringSliceVar(&nf.images, "compute.image", nil, "compute role: digests of the container images this node holds, sha256:HEX (comma-separated or repeated, at most 16)")
 }

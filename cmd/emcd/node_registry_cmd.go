@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,13 +13,12 @@ import (
 	"github.com/ethereum/go-ethereum/accounts/abi"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
-	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/holiman/uint256"
 	lcrypto "github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/spf13/cobra"
 
-	"github.com/emc-network/emcd/computing/gpu"
+	"github.com/emc-network/emcd/computing/inventory"
 	"github.com/emc-network/emcd/computing/registry"
 	"github.com/emc-network/emcd/config"
 	"github.com/emc-network/emcd/jsonrpc"
@@ -119,7 +116,7 @@ receipt and exits 1 with the revert reason when the registry refuses.`,
 				return err
 			}
 			var args []any
-			var summary nodeSummary
+			var summary inventory.Summary
 			if !asRouter {
 				if summary, err = nf.inventory(c, g); err != nil {
 					return err
@@ -378,132 +375,28 @@ func printNodeStatus(w io.Writer, st *nodeStatus) {
 	}
 }
 
-// nodeSummary is the inventory summary a node registers.
-type nodeSummary struct {
-	InventoryHash common.Hash `json:"inventoryHash"`
-	GPUCount      uint32      `json:"gpuCount"`
-	GPUModel      string      `json:"gpuModel"`
-	MemoryMiB     uint64      `json:"memoryMiB"`
-	Simulated     bool        `json:"simulated"`
-}
-
-func (s nodeSummary) String() string {
-	if s.GPUCount == 0 {
-		return "no GPUs (CPU only)"
-	}
-	sim := ""
-	if s.Simulated {
-		sim = " (simulated)"
-	}
-	return fmt.Sprintf("%d × %s, %d MiB each%s", s.GPUCount, s.GPUModel, s.MemoryMiB, sim)
-}
-
 // inventory reads this host's GPUs through the GPU flags.
-func (f *nodeInputFlags) inventory(c *cobra.Command, g *globals) (nodeSummary, error) {
+func (f *nodeInputFlags) inventory(c *cobra.Command, g *globals) (inventory.Summary, error) {
 	p, err := f.gpu.open(g, c.ErrOrStderr())
 	if err != nil {
-		return nodeSummary{}, err
+		return inventory.Summary{}, err
 	}
 	defer p.Close()
 	inv, err := p.Inventory(c.Context())
 	if err != nil {
-		return nodeSummary{}, fmt.Errorf("GPU inventory: %w", err)
+		return inventory.Summary{}, fmt.Errorf("GPU inventory: %w", err)
 	}
-	return summarize(inv)
+	return inventory.Summarize(inv)
 }
 
-// errMixedGPUs is summarize's error for a host whose GPUs differ in model:
-// the registry takes one model per node.
-var errMixedGPUs = errors.New("the registry takes one GPU model per node, and this host's GPUs differ")
-
-// summarize turns an inventory into the registry's summary: the GPU count,
-// the (single) model, the smallest memory per GPU in MiB (rounded down),
-// whether any device is simulated, and keccak256 of the inventory's compact
-// JSON.
-func summarize(inv *gpu.Inventory) (nodeSummary, error) {
-	raw, err := json.Marshal(inv)
+// nodeArgs builds registerNode's and updateNode's inventory arguments from
+// the price and image flags, checked as the module will check them.
+func (f *nodeInputFlags) nodeArgs(s inventory.Summary) ([]any, error) {
+	o, err := inventory.ParseOffer(s, f.prices, f.cpuPrice, f.images)
 	if err != nil {
-		return nodeSummary{}, fmt.Errorf("encode inventory: %w", err)
+		return nil, fmt.Errorf("--price-per-gpu-second, --cpu-price, --image: %w", err)
 	}
-	s := nodeSummary{InventoryHash: crypto.Keccak256Hash(raw), GPUCount: uint32(len(inv.Devices))}
-	if len(inv.Devices) > registry.MaxGPUs {
-		return nodeSummary{}, fmt.Errorf("%d GPUs: the registry takes at most %d", len(inv.Devices), registry.MaxGPUs)
-	}
-	for i, d := range inv.Devices {
-		if i == 0 {
-			s.GPUModel = d.Name
-		} else if d.Name != s.GPUModel {
-			return nodeSummary{}, fmt.Errorf("%w: %q and %q", errMixedGPUs, s.GPUModel, d.Name)
-		}
-		if d.MemoryTotalBytes == nil {
-			return nodeSummary{}, fmt.Errorf("GPU %d (%s) reports no memory size", d.Index, d.Name)
-		}
-		mib := *d.MemoryTotalBytes >> 20 // rounds down
-		if i == 0 || mib < s.MemoryMiB {
-			s.MemoryMiB = mib
-		}
-		s.Simulated = s.Simulated || d.Simulated
-	}
-	if len(s.GPUModel) > registry.MaxModelBytes {
-		return nodeSummary{}, fmt.Errorf("GPU model %q is longer than the registry's %d bytes", s.GPUModel, registry.MaxModelBytes)
-	}
-	return s, nil
-}
-
-// nodeArgs builds registerNode's and updateNode's inventory arguments and
-// checks them as the module will.
-func (f *nodeInputFlags) nodeArgs(s nodeSummary) ([]any, error) {
-	var models []string
-	var prices []*big.Int
-	for _, p := range f.prices {
-		model, wei, ok := strings.Cut(p, "=")
-		if !ok {
-			model, wei = s.GPUModel, p
-			if s.GPUCount == 0 {
-				return nil, fmt.Errorf("--price-per-gpu-second %q: this host has no GPUs to price", p)
-			}
-		}
-		v, ok := new(big.Int).SetString(wei, 10)
-		if !ok || v.Sign() <= 0 {
-			return nil, fmt.Errorf("--price-per-gpu-second %q: want a positive whole number of wei", p)
-		}
-		models, prices = append(models, model), append(prices, v)
-	}
-	if s.GPUCount > 0 && len(models) == 0 {
-		return nil, fmt.Errorf("--price-per-gpu-second WEI is required for a node with GPUs (%s)", s)
-	}
-	cpu, ok := new(big.Int).SetString(f.cpuPrice, 10)
-	if !ok || cpu.Sign() < 0 {
-		return nil, fmt.Errorf("--cpu-price %q: want a whole number of wei", f.cpuPrice)
-	}
-	images := make([][32]byte, 0, len(f.images))
-	for _, d := range f.images {
-		h, err := parseDigest(d)
-		if err != nil {
-			return nil, err
-		}
-		images = append(images, h)
-	}
-	if models == nil {
-		models, prices = []string{}, []*big.Int{}
-	}
-	args := []any{[32]byte(s.InventoryHash), s.GPUCount, s.GPUModel, s.MemoryMiB, s.Simulated, models, prices, cpu, images}
-	if _, err := registry.DecodeNodeArgs(args); err != nil {
-		return nil, err
-	}
-	return args, nil
-}
-
-// parseDigest accepts sha256:HEX, 0xHEX or HEX (64 hex digits).
-func parseDigest(s string) ([32]byte, error) {
-	h := strings.TrimPrefix(strings.TrimPrefix(s, "sha256:"), "0x")
-	var out [32]byte
-	b, err := hex.DecodeString(h)
-	if err != nil || len(b) != 32 {
-		return out, fmt.Errorf("--image %q: want sha256:HEX, 0xHEX or HEX of 64 hex digits", s)
-	}
-	copy(out[:], b)
-	return out, nil
+	return inventory.Listing{Summary: s, Offer: o}.Args(), nil
 }
 
 // loadNodeKey reads the libp2p node key: path, else DATADIR/nodekey. A

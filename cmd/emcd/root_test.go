@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/spf13/cobra"
@@ -18,7 +19,8 @@ func runRoot(t *testing.T, args ...string) (map[string]string, error) {
 	root := newRootCmd()
 	got := map[string]string{}
 	root.RunE = func(cmd *cobra.Command, _ []string) error {
-		for _, name := range []string{"rpc.addr", "log.level", "role", "dev.period", "state.scheme", "history.state", "cache.buffer"} {
+		for _, name := range []string{"rpc.addr", "log.level", "role", "dev.period", "state.scheme", "history.state", "cache.buffer",
+			"auto-register", "compute.price-per-gpu-second", "compute.cpu-price", "compute.image"} {
 			got[name] = cmd.Flags().Lookup(name).Value.String()
 		}
 		return nil
@@ -86,5 +88,26 @@ func TestConfigFileErrors(t *testing.T) {
 	// An explicit --config that does not exist is an error, not a silent default.
 	if _, err := runRoot(t, "--config", filepath.Join(dir, "missing.toml")); err == nil {
 		t.Fatal("missing --config file accepted")
+	}
+}
+
+// The registration settings come from config.toml as documented in the
+// README (a model name with spaces, a list of two prices).
+func TestRegistrationSettingsFromFile(t *testing.T) {
+	dir := t.TempDir()
+	cfg := "role = \"compute\"\nauto-register = false\n[compute]\nprice-per-gpu-second = [\"NVIDIA H100 80GB HBM3=2000\", \"A100=1000\"]\ncpu-price = \"7\"\nimage = [\"sha256:" + strings.Repeat("ab", 32) + "\"]\n"
+	if err := os.WriteFile(filepath.Join(dir, "config.toml"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err := runRoot(t, "--datadir", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got["auto-register"] != "false" || got["compute.price-per-gpu-second"] != "[NVIDIA H100 80GB HBM3=2000,A100=1000]" ||
+		got["compute.cpu-price"] != "7" || got["compute.image"] != "[sha256:"+strings.Repeat("ab", 32)+"]" {
+		t.Fatalf("registration settings not applied: %v", got)
+	}
+	if got, err = runRoot(t, "--datadir", t.TempDir()); err != nil || got["auto-register"] != "true" {
+		t.Fatalf("auto-register default %q (%v), want true", got["auto-register"], err)
 	}
 }

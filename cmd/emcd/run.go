@@ -44,6 +44,9 @@ func runNode(cmd *cobra.Command, g *globals, nf *nodeFlags) error {
 		DevAccounts:  g.dev && !nf.noDevAccounts,
 		GPU:          func() (gpu.Provider, error) { return nf.gpu.open(g, os.Stderr) },
 		Storage:      g.storage.config(),
+		Register: node.RegisterConfig{
+			Auto: nf.autoRegister, PricesPerGPUSecond: nf.prices, CPUPriceWei: nf.cpuPrice, Images: nf.images,
+		},
 	}
 	log.Info("emcd starting", "version", versionString(), "role", nf.role, "dev", g.dev, "datadir", dd.Path)
 	n, err := node.New(cfg, log)

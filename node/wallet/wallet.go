@@ -459,3 +459,6 @@ func (w *Wallet) apply(ctx context.Context, a Action, receipt *types.Receipt, he
 		}
 	}
 }
+
+// Policy returns the fee policy the wallet prices its transactions with.
+func (w *Wallet) Policy() Policy { return w.cfg.Policy }
