@@ -106,11 +106,6 @@ receipt and exits 1 with the revert reason when the registry refuses.`,
 			default:
 				return fmt.Errorf("--role %q: want compute or router", role)
 			}
-			ks := keySource{f: &kf, dataDir: g.dataDir}
-			s, err := ks.unlock()
-			if err != nil {
-				return err
-			}
 			a, err := registryABI()
 			if err != nil {
 				return err
@@ -125,16 +120,12 @@ receipt and exits 1 with the revert reason when the registry refuses.`,
 					return err
 				}
 			}
-			ctx, cancel := context.WithTimeout(c.Context(), rf.timeout)
-			defer cancel()
-			nd, err := dialNode(ctx, rf.endpoint())
+			sc, done, err := dialSigned(c, g, &rf, &kf)
 			if err != nil {
 				return err
 			}
-			defer nd.Close()
-			if err := checkSigner(nd, s); err != nil {
-				return err
-			}
+			defer done()
+			ctx, nd, s := sc.ctx, sc.nd, sc.s
 			method := "updateNode"
 			var peerID []byte
 			if !update {
@@ -213,24 +204,16 @@ func newNodeDeregisterCmd(g *globals) *cobra.Command {
 			if method == "" {
 				return fmt.Errorf("--role %q: want compute or router", role)
 			}
-			s, err := keySource{f: &kf, dataDir: g.dataDir}.unlock()
-			if err != nil {
-				return err
-			}
 			a, err := registryABI()
 			if err != nil {
 				return err
 			}
-			ctx, cancel := context.WithTimeout(c.Context(), rf.timeout)
-			defer cancel()
-			nd, err := dialNode(ctx, rf.endpoint())
+			sc, done, err := dialSigned(c, g, &rf, &kf)
 			if err != nil {
 				return err
 			}
-			defer nd.Close()
-			if err := checkSigner(nd, s); err != nil {
-				return err
-			}
+			defer done()
+			ctx, nd, s := sc.ctx, sc.nd, sc.s
 			data, _ := a.Pack(method)
 			out, err := sendTx(ctx, nd, s, txRequest{To: native.RegistryAddress, Data: data, Gas: gas, ABIs: []*abi.ABI{a}})
 			if err != nil {
