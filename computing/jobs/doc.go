@@ -29,6 +29,8 @@
 //	                                keccak256(hash of block s+offerDelay ‖ id); the drawn router alone
 //	                                may assign through offerWindow blocks, any active router after
 //	                                (at once when no router was active)
+//	EndBlock at the assign deadline submitted (drawn or reopened) for assignBlocks with no
+//	                                assignment -> expired, escrow refunded (nothing fits it)
 //	cancel (submitter)              submitted -> cancelled, escrow refunded
 //	assign (router, node)           submitted -> assigned: node registered, ≥ GPUs, model, memory,
 //	                                image, its price for its model ≤ cap; attempts+1
@@ -39,13 +41,17 @@
 //	                                cost = min(gpuMillis × price / 1000 (down), escrow);
 //	                                80 % to the node's owner (down), the rest burned (BurnRent),
 //	                                escrow − cost refunded
-//	EndBlock at a missed deadline   assigned|running -> submitted (open to any router), the node's
-//	                                timed-out counter +1; after MaxAttempts -> expired, refunded
+//	EndBlock at a missed deadline   assigned|running -> submitted (open to any router, a fresh
+//	                                assign deadline), the node's timed-out counter +1; after
+//	                                MaxAttempts -> expired, refunded
 //
 // The node is named by its owner account (the registry's key): that account
 // accepts and reports, and is paid. Deadlines are kept in a per-block due
 // list written (and paid for) by the call that sets them, so EndBlock does
-// only prepaid work. Hooks emit no logs (the framework's rule): draws,
+// only prepaid work; the record's DueBlock names the live entry, so stale
+// ones are skipped. Result deadlines are in block time: the check is
+// scheduled at the block the target period predicts, and moved on if block
+// time is behind. Hooks emit no logs (the framework's rule): draws,
 // timeouts, expiries and hook settlements are visible through getJob, and
 // a settle call by anyone in the settlement block emits JobSettled.
 //

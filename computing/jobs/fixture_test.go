@@ -50,8 +50,9 @@ const (
 	testEpochLength = 10
 	testPeriodMs    = 2000
 	// Params of the tests: draw 2 blocks after submission, 3-block offer
-	// window, 4 blocks to accept, 30 s result grace, 5-block dispute.
-	testParams = `{"offerDelayBlocks":2,"offerWindowBlocks":3,"acceptBlocks":4,"resultGraceSeconds":30,"disputeBlocks":5}`
+	// window, 20 blocks to assign, 4 to accept, 30 s result grace, 5-block
+	// dispute.
+	testParams = `{"offerDelayBlocks":2,"offerWindowBlocks":3,"assignBlocks":20,"acceptBlocks":4,"resultGraceSeconds":30,"disputeBlocks":5}`
 	priceH200  = 1_000_000_000 // wei per GPU-second
 	priceA100  = 500_000_000
 )

@@ -45,22 +45,25 @@ const (
 	recordWriteGas = (maxRecordBytes/32 + 1) * 22_100
 	recordReadGas  = (maxRecordBytes/32 + 1) * 2_100
 	// SubmitGas: the job record; jobCount, jobsOf length and entry, queue
-	// tail and entry, escrowTotal read and written (6 × 22,100); the
+	// tail and entry, escrowTotal read and written, and the due entry the
+	// draw writes (length and entry) (8 × 22,100); the
 	// JobSubmitted log without the spec (3 topics, 192 bytes) 3,036;
 	// spec hashing 2,000. The spec's bytes in the log are charged by
 	// InputGas (8 per byte).
-	SubmitGas = recordWriteGas + 6*22_100 + 3_036 + 2_000
+	SubmitGas = recordWriteGas + 8*22_100 + 3_036 + 2_000
 	// CancelGas: record read and rewrite, escrowTotal, the refund 9,000,
 	// JobCancelled log (2 topics, 32 bytes) 1,381.
 	CancelGas = recordReadGas + recordWriteGas + 22_100 + 9_000 + 1_381
 	// AssignGas: record read and rewrite; the router check (registry
 	// index and 5 staking slots, 6 × 2,100); the node record (at most
-	// registry.MaxRecordWords + 2 words read); the due entry (2 × 22,100);
+	// registry.MaxRecordWords + 2 words read); the due entry, and the one
+	// a missed deadline writes when it reopens the job (4 × 22,100);
 	// JobAssigned log (4 topics, 64 bytes) 2,387.
-	AssignGas = recordReadGas + recordWriteGas + 6*2_100 + (registry.MaxRecordWords+2)*2_100 + 2*22_100 + 2_387
-	// AcceptGas: record read and rewrite, the due entry, JobAccepted log
-	// (3 topics, 32 bytes) 1,756.
-	AcceptGas = recordReadGas + recordWriteGas + 2*22_100 + 1_756
+	AssignGas = recordReadGas + recordWriteGas + 6*2_100 + (registry.MaxRecordWords+2)*2_100 + 4*22_100 + 2_387
+	// AcceptGas: record read and rewrite, the due entry and one
+	// rescheduled check should blocks run faster than the target period
+	// (4 × 22,100), JobAccepted log (3 topics, 32 bytes) 1,756.
+	AcceptGas = recordReadGas + recordWriteGas + 4*22_100 + 1_756
 	// ResultGas: record read and rewrite, the due entry, JobResult log
 	// (3 topics, 96 bytes) 2,268.
 	ResultGas = recordReadGas + recordWriteGas + 2*22_100 + 2_268
@@ -287,10 +290,10 @@ func (m *Module) assign(c *native.Call, args []any) ([]any, error) {
 	j.State, j.Router, j.Node, j.PriceWei = StateAssigned, c.Caller, nodeAddr, price
 	j.Attempts++
 	j.Deadline = c.BlockNumber + m.params.AcceptBlocks
+	schedule(c, &j, j.Deadline)
 	if err := saveJob(c, &j); err != nil {
 		return nil, err
 	}
-	schedule(c, j.Deadline, j.ID)
 	return nil, c.Emit("JobAssigned", new(big.Int).SetUint64(j.ID), c.Caller, nodeAddr, price.ToBig(), j.Attempts)
 }
 
@@ -345,10 +348,10 @@ func (m *Module) accept(c *native.Call, args []any) ([]any, error) {
 	}
 	window := j.TimeoutSeconds + m.params.ResultGraceSeconds
 	j.State, j.Deadline = StateRunning, c.Time+window
+	schedule(c, &j, c.BlockNumber+m.blocksFor(window))
 	if err := saveJob(c, &j); err != nil {
 		return nil, err
 	}
-	schedule(c, c.BlockNumber+m.blocksFor(window), j.ID)
 	return nil, c.Emit("JobAccepted", new(big.Int).SetUint64(j.ID), c.Caller, j.Deadline)
 }
 
@@ -384,10 +387,10 @@ func (m *Module) submitResult(c *native.Call, args []any) ([]any, error) {
 	}
 	j.ResultHash, j.GPUMillis, j.Exit = record, gpuMillis, uint32(exit)
 	j.Deadline = c.BlockNumber + m.params.DisputeBlocks
+	schedule(c, &j, j.Deadline)
 	if err := saveJob(c, &j); err != nil {
 		return nil, err
 	}
-	schedule(c, j.Deadline, j.ID)
 	return nil, c.Emit("JobResult", new(big.Int).SetUint64(j.ID), c.Caller, record, gpuMillis, exit)
 }
 
@@ -468,7 +471,7 @@ func (m *Module) end(c *native.Call, j *Job, st State, refundWei *uint256.Int) e
 		return fmt.Errorf("%w: escrow total %s below job %d's escrow %s", native.ErrInternal, total, j.ID, j.EscrowWei)
 	}
 	c.StoreUint(native.Slot(slotEscrowTotal), total.Sub(total, j.EscrowWei))
-	j.State, j.RefundWei, j.EndBlock, j.Deadline = st, refundWei, c.BlockNumber, 0
+	j.State, j.RefundWei, j.EndBlock, j.Deadline, j.DueBlock = st, refundWei, c.BlockNumber, 0, 0
 	return saveJob(c, j)
 }
 
@@ -480,8 +483,15 @@ func (m *Module) timeout(c *native.Call, j *Job) error {
 	if j.Attempts >= MaxAttempts {
 		return m.end(c, j, StateExpired, j.EscrowWei.Clone())
 	}
-	j.State, j.Deadline = StateSubmitted, 0
+	m.reopen(c, j)
 	return saveJob(c, j)
+}
+
+// reopen puts j in StateSubmitted, open for assignment until its assign
+// deadline.
+func (m *Module) reopen(c *native.Call, j *Job) {
+	j.State, j.Deadline = StateSubmitted, c.BlockNumber+m.params.AssignBlocks
+	schedule(c, j, j.Deadline)
 }
 
 // BeginBlock implements native.BlockHooks: it draws the router of every job
@@ -513,6 +523,7 @@ func (m *Module) BeginBlock(c *native.Call, env *native.BlockEnv) error {
 		if j.OfferedRouter != (common.Address{}) {
 			j.OfferEndBlock = env.Number + m.params.OfferWindowBlocks
 		}
+		m.reopen(c, &j)
 		if err := saveJob(c, &j); err != nil {
 			return err
 		}
@@ -536,13 +547,19 @@ func (m *Module) EndBlock(c *native.Call, env *native.BlockEnv) error {
 		if err != nil || !ok {
 			return fmt.Errorf("%w: due job %d: %v", ErrCorrupt, id, err)
 		}
+		if j.DueBlock != env.Number {
+			continue // stale: the job moved on and was scheduled again
+		}
 		switch {
+		case j.State == StateSubmitted && env.Number >= j.Deadline:
+			err = m.end(c, &j, StateExpired, j.EscrowWei.Clone())
 		case j.State == StateAssigned && env.Number >= j.Deadline:
 			err = m.timeout(c, &j)
 		case j.State == StateRunning && env.Time >= j.Deadline:
 			err = m.timeout(c, &j)
 		case j.State == StateRunning:
-			schedule(c, env.Number+m.blocksFor(j.Deadline-env.Time), j.ID)
+			schedule(c, &j, env.Number+m.blocksFor(j.Deadline-env.Time))
+			err = saveJob(c, &j)
 		case (j.State == StateCompleted || j.State == StateFailed) && env.Number >= j.Deadline:
 			err = m.settleJob(c, &j)
 		}
@@ -562,9 +579,11 @@ func (m *Module) blocksFor(seconds uint64) uint64 {
 	return max(1, (seconds*1000+m.blockPeriodMs-1)/m.blockPeriodMs)
 }
 
-// schedule adds id to the due list of block.
-func schedule(c *native.Call, block, id uint64) {
-	push(c, dueKey(block), id)
+// schedule adds j to the due list of block and records it as j's next
+// check (the caller saves j).
+func schedule(c *native.Call, j *Job, block uint64) {
+	j.DueBlock = block
+	push(c, dueKey(block), j.ID)
 }
 
 // weighted is an active router and its stake.

@@ -303,7 +303,7 @@ func TestDeadlines(t *testing.T) {
 	f.to(f.job(id).Deadline)
 	f.next()
 	j := f.job(id)
-	if j.State != jobs.StateSubmitted || j.Attempts != 1 || jobs.StatsOf(f.State, n1).TimedOut != 1 {
+	if j.State != jobs.StateSubmitted || j.Attempts != 1 || jobs.StatsOf(f.State, n1).TimedOut != 1 || j.Deadline != f.Number-1+20 {
 		t.Fatalf("after a missed accept %+v, stats %+v", j, jobs.StatsOf(f.State, n1))
 	}
 	f.mustRevert(n1, nil, jobs.ErrWrongState, "accept", bigID(id)) // late accept
@@ -372,4 +372,61 @@ func TestNoRouterOpensAtOnce(t *testing.T) {
 	id2, sig := proof(t, 11, r2)
 	f.mustCall(native.RegistryAddress, f.regABI, r2, nil, "registerRouter", id2, sig)
 	f.mustSend(r2, nil, "assign", bigID(id), n1)
+}
+
+// TestUnassignedExpires: a job no router assigns by its assign deadline
+// expires at that block's end with its escrow refunded in full.
+func TestUnassignedExpires(t *testing.T) {
+	f := newFixture(t)
+	before := f.State.GetBalance(sub).Clone()
+	s := goodSpec()
+	s.GPUs = 8 // no node has 8 GPUs
+	data := encode(t, s)
+	r := f.mustSend(sub, emc(5), "submitJob", data, big.NewInt(priceH200))
+	f.drawn(1)
+	j := f.job(1)
+	if j.Deadline != f.Number+20 || j.DueBlock != j.Deadline {
+		t.Fatalf("drawn job's assign deadline %d (due %d), block %d", j.Deadline, j.DueBlock, f.Number)
+	}
+	f.mustRevert(j.OfferedRouter, nil, jobs.ErrNodeUnfit, "assign", bigID(1), n1)
+	f.to(j.Deadline)
+	if f.job(1).State != jobs.StateSubmitted {
+		t.Fatal("expired before its deadline block's end")
+	}
+	f.next()
+	j = f.job(1)
+	if j.State != jobs.StateExpired || !j.RefundWei.Eq(emc(5)) || j.Attempts != 0 {
+		t.Fatalf("after the assign deadline %+v", j)
+	}
+	if got, want := f.State.GetBalance(sub), new(uint256.Int).Sub(before, nativetest.Fee(r.gasUsed)); !got.Eq(want) {
+		t.Fatalf("submitter %s, want %s (escrow back, the fee spent)", got, want)
+	}
+	if st := jobs.StatsOf(f.State, n1); st != (jobs.Stats{}) {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+// TestStaleDueEntries: a job accepted before its accept deadline leaves a
+// stale entry at that block; it must neither time the job out nor
+// schedule a second check.
+func TestStaleDueEntries(t *testing.T) {
+	f := newFixture(t)
+	id := f.submit(goodSpec(), priceH200, emc(1))
+	f.mustSend(f.drawn(id), nil, "assign", bigID(id), n1)
+	acceptDeadline := f.job(id).Deadline
+	f.mustSend(n1, nil, "accept", bigID(id))
+	due := f.job(id).DueBlock
+	f.to(acceptDeadline + 1)
+	j := f.job(id)
+	if j.State != jobs.StateRunning || j.DueBlock != due {
+		t.Fatalf("stale entry acted: %+v (due %d before)", j, due)
+	}
+	if st := jobs.StatsOf(f.State, n1); st.TimedOut != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	f.mustSend(n1, nil, "submitResult", bigID(id), [32]byte{1}, uint64(1_000), int32(0))
+	f.to(due + 1) // the running check's entry is stale now too
+	if j := f.job(id); j.State != jobs.StateSettled && j.State != jobs.StateCompleted {
+		t.Fatalf("after the stale running entry: %+v", j)
+	}
 }

@@ -11,8 +11,8 @@ import (
 // Params are the module's genesis parameters, the "jobs" entry of the
 // genesis params section:
 //
-//	"jobs": {"offerDelayBlocks": 2, "offerWindowBlocks": 5, "acceptBlocks": 10,
-//	         "resultGraceSeconds": 60, "disputeBlocks": 10}
+//	"jobs": {"offerDelayBlocks": 2, "offerWindowBlocks": 5, "assignBlocks": 150,
+//	         "acceptBlocks": 10, "resultGraceSeconds": 60, "disputeBlocks": 10}
 //
 // Absent fields take defaults. Unknown fields are an error.
 type Params struct {
@@ -24,6 +24,10 @@ type Params struct {
 	// OfferWindowBlocks: the drawn router alone may assign from the draw
 	// block d through d+OfferWindowBlocks; any active router after.
 	OfferWindowBlocks uint64
+	// AssignBlocks: a drawn (or reopened) job that no router assigns
+	// through block draw + AssignBlocks expires, refunded: nothing on the
+	// chain fits it.
+	AssignBlocks uint64
 	// AcceptBlocks: the assigned node accepts in the blocks through
 	// assignment block + AcceptBlocks.
 	AcceptBlocks uint64
@@ -40,6 +44,7 @@ type Params struct {
 const (
 	DefaultOfferDelayBlocks   = 2
 	DefaultOfferWindowBlocks  = 5
+	DefaultAssignBlocks       = 150
 	DefaultAcceptBlocks       = 10
 	DefaultResultGraceSeconds = 60
 	DefaultDisputeBlocks      = 10
@@ -53,6 +58,7 @@ func DefaultParams() Params {
 	return Params{
 		OfferDelayBlocks:   DefaultOfferDelayBlocks,
 		OfferWindowBlocks:  DefaultOfferWindowBlocks,
+		AssignBlocks:       DefaultAssignBlocks,
 		AcceptBlocks:       DefaultAcceptBlocks,
 		ResultGraceSeconds: DefaultResultGraceSeconds,
 		DisputeBlocks:      DefaultDisputeBlocks,
@@ -62,6 +68,7 @@ func DefaultParams() Params {
 type paramsJSON struct {
 	OfferDelayBlocks   *uint64 `json:"offerDelayBlocks"`
 	OfferWindowBlocks  *uint64 `json:"offerWindowBlocks"`
+	AssignBlocks       *uint64 `json:"assignBlocks"`
 	AcceptBlocks       *uint64 `json:"acceptBlocks"`
 	ResultGraceSeconds *uint64 `json:"resultGraceSeconds"`
 	DisputeBlocks      *uint64 `json:"disputeBlocks"`
@@ -88,7 +95,7 @@ func ParseParams(raw json.RawMessage) (Params, error) {
 		src *uint64
 		dst *uint64
 	}{
-		{j.OfferDelayBlocks, &p.OfferDelayBlocks}, {j.OfferWindowBlocks, &p.OfferWindowBlocks},
+		{j.OfferDelayBlocks, &p.OfferDelayBlocks}, {j.OfferWindowBlocks, &p.OfferWindowBlocks}, {j.AssignBlocks, &p.AssignBlocks},
 		{j.AcceptBlocks, &p.AcceptBlocks}, {j.ResultGraceSeconds, &p.ResultGraceSeconds},
 		{j.DisputeBlocks, &p.DisputeBlocks},
 	} {
@@ -105,7 +112,7 @@ func (p Params) Validate() error {
 		name string
 		v    uint64
 	}{
-		{"offerDelayBlocks", p.OfferDelayBlocks}, {"offerWindowBlocks", p.OfferWindowBlocks},
+		{"offerDelayBlocks", p.OfferDelayBlocks}, {"offerWindowBlocks", p.OfferWindowBlocks}, {"assignBlocks", p.AssignBlocks},
 		{"acceptBlocks", p.AcceptBlocks}, {"resultGraceSeconds", p.ResultGraceSeconds},
 		{"disputeBlocks", p.DisputeBlocks},
 	} {

@@ -40,7 +40,7 @@ const (
 )
 
 // maxRecordBytes bounds a stored job record (pinned by a test).
-const maxRecordBytes = 640
+const maxRecordBytes = 544
 
 // ErrCorrupt is returned by the accessors when stored state breaks the
 // module's invariants. It means a bug, never a user's doing.
@@ -52,7 +52,7 @@ type State uint8
 // The job states.
 const (
 	// StateSubmitted: escrowed, waiting for its router draw, offered to one
-	// router, or open to any router.
+	// router, or open to any router (until its assign deadline).
 	StateSubmitted State = 1
 	// StateAssigned: a router named a node; the node has until the accept
 	// deadline (a block) to accept.
@@ -64,7 +64,8 @@ const (
 	// job settles when the dispute window closes.
 	StateCompleted State = 4
 	StateFailed    State = 5
-	// StateExpired: every try missed a deadline; the escrow was refunded.
+	// StateExpired: no router assigned it in time, or every attempt
+	// missed a deadline; the escrow was refunded.
 	StateExpired State = 6
 	// StateCancelled: the submitter cancelled before assignment; refunded.
 	StateCancelled State = 7
@@ -138,11 +139,15 @@ type Job struct {
 	PriceWei *uint256.Int
 	// Attempts counts assignments made.
 	Attempts uint8
-	// Deadline is, in StateAssigned, the last block to accept in; in
+	// Deadline is, in StateSubmitted once drawn, the last block to be
+	// assigned in; in StateAssigned, the last block to accept in; in
 	// StateRunning, the block time by which the result must be in (a
 	// result needs time < Deadline); in StateCompleted and StateFailed, the
 	// first block the job may settle in.
-	Deadline   uint64
+	Deadline uint64
+	// DueBlock is the block whose end checks the job's deadline next;
+	// due-list entries of other blocks are stale and skipped.
+	DueBlock   uint64
 	ResultHash common.Hash
 	GPUMillis  uint64
 	// Exit is the container's exit code, two's complement (see ExitCode).
