@@ -56,9 +56,15 @@
 // a settle call by anyone in the settlement block emits JobSettled.
 //
 // Not implemented here: disputes (StateDisputed is reserved, no job enters
-// it), escrow in Credits, CPU-only jobs, and checking that a node is live
-// by its last on-chain update. The seed is ungrindable by the submitter;
-// the proposer of the seed block could still grind it.
+// it; the reported usage is trusted within its cap), escrow in Credits,
+// CPU-only jobs, checking that a node is live by its last on-chain update,
+// and trade rewards. The seed is fixed after submission, but the proposer
+// of the seed block could grind it, and a submitter may cancel and submit
+// again (paying gas and waiting each time) for another draw.
+//
+// Costs: a block with draws reads every registered router's stake once
+// (≤ registry.MaxRouters); the draws, timeouts and settlements the hooks
+// make were paid for by the calls that scheduled them.
 //
 // Invariant (checked by the property test): the module's balance equals
 // EscrowTotal, the sum of the escrows of the jobs that have not ended.

@@ -430,3 +430,57 @@ func TestStaleDueEntries(t *testing.T) {
 		t.Fatalf("after the stale running entry: %+v", j)
 	}
 }
+
+// TestGasCharged pins what each method charges: intrinsic gas, the
+// method's declared gas, the per-word input gas and, for submitJob, 8 gas
+// per spec byte for the log.
+func TestGasCharged(t *testing.T) {
+	f := newFixture(t)
+	declared := func(data []byte, methodGas uint64) uint64 {
+		return nativetest.IntrinsicGas(data) + methodGas + (uint64(len(data))+31)/32*native.GasPerInputWord
+	}
+	raw := encode(t, goodSpec())
+	data, _ := f.abi.Pack("submitJob", raw, big.NewInt(priceH200))
+	r := f.mustSend(sub, emc(1), "submitJob", raw, big.NewInt(priceH200))
+	if want := declared(data, jobs.SubmitGas) + 8*uint64(len(raw)); r.gasUsed != want {
+		t.Errorf("submitJob gas %d, want %d", r.gasUsed, want)
+	}
+	router := f.drawn(1)
+	data, _ = f.abi.Pack("assign", bigID(1), n1)
+	if r := f.mustSend(router, nil, "assign", bigID(1), n1); r.gasUsed != declared(data, jobs.AssignGas) {
+		t.Errorf("assign gas %d, want %d", r.gasUsed, declared(data, jobs.AssignGas))
+	}
+	data, _ = f.abi.Pack("accept", bigID(1))
+	if r := f.mustSend(n1, nil, "accept", bigID(1)); r.gasUsed != declared(data, jobs.AcceptGas) {
+		t.Errorf("accept gas %d, want %d", r.gasUsed, declared(data, jobs.AcceptGas))
+	}
+}
+
+// TestSelfDealing: a submitter who owns the node (and could route to it)
+// pays itself 80 % of the cost and loses the 20 % burn plus every fee:
+// buying one's own compute never makes money here (trade rewards, which
+// could change that, are not part of this module).
+func TestSelfDealing(t *testing.T) {
+	f := newFixture(t)
+	// n1 submits a job and runs it itself.
+	before := f.State.GetBalance(n1).Clone()
+	fees := new(uint256.Int)
+	data := encode(t, goodSpec())
+	r := f.mustSend(n1, emc(1), "submitJob", data, big.NewInt(priceH200))
+	fees.Add(fees, nativetest.Fee(r.gasUsed))
+	router := f.drawn(1)
+	f.mustSend(router, nil, "assign", bigID(1), n1)
+	for _, step := range []struct {
+		name string
+		args []any
+	}{{"accept", []any{bigID(1)}}, {"submitResult", []any{bigID(1), [32]byte{1}, uint64(100_000), int32(0)}}} {
+		r := f.mustSend(n1, nil, step.name, step.args...)
+		fees.Add(fees, nativetest.Fee(r.gasUsed))
+	}
+	f.to(f.job(1).Deadline + 1)
+	j := f.job(1)
+	loss := new(uint256.Int).Sub(before, f.State.GetBalance(n1))
+	if want := new(uint256.Int).Add(fees, j.BurnedWei); j.State != jobs.StateSettled || !loss.Eq(want) || j.BurnedWei.IsZero() {
+		t.Fatalf("self-dealing lost %s, want fees + burn %s (%+v)", loss, want, j)
+	}
+}
