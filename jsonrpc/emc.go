@@ -82,7 +82,7 @@ func (api *emcAPI) CreditsOf(ctx context.Context, address common.Address, bnh *r
 //
 //   - ModuleHeld is Σ balances of the chain-native module accounts (the
 //     staking module's stakes, the credits reserve, the rewards pools once
-//     that module runs) and of the supply ledger account.
+//     that module runs, the jobs module's escrows) and of the supply ledger account.
 //
 //   - Circulating = Total − Burned − ModuleHeld: the balances of every
 //     other account, genesis ecosystem and reserve accounts included.
