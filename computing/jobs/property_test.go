@@ -23,7 +23,8 @@ var seedFlag = flag.Int64("jobs.seed", 0, "run TestRandomWalk with this seed onl
 // that the supply is conserved. At the end, blocks run until every job has
 // ended (liveness: nothing stays escrowed), and every ended job's books
 // balance: cost + refund = escrow, burn = cost − ⌊80 % cost⌋, the rent
-// burned equals the sum of the jobs' burns. A failure prints SEED=<n>;
+// burned equals the sum of the jobs' burns; a second run of the seed
+// reaches the same state root. A failure prints SEED=<n>;
 // replay with -jobs.seed=<n>.
 func TestRandomWalk(t *testing.T) {
 	seeds := []int64{1, 2, 3, 4, 5}
@@ -37,12 +38,17 @@ func TestRandomWalk(t *testing.T) {
 					t.Logf("SEED=%d", seed)
 				}
 			}()
-			randomWalk(t, seed, 400)
+			root := randomWalk(t, seed, 400)
+			if again := randomWalk(t, seed, 400); again != root {
+				t.Fatalf("seed %d replayed to root %s, first run %s", seed, again, root)
+			}
 		})
 	}
 }
 
-func randomWalk(t *testing.T, seed int64, steps int) {
+// randomWalk runs the walk and returns the final state root (a replay of
+// the seed must reach the same one).
+func randomWalk(t *testing.T, seed int64, steps int) common.Hash {
 	rng := rand.New(rand.NewSource(seed))
 	f := newFixture(t)
 	pick := func(xs ...common.Address) common.Address { return xs[rng.Intn(len(xs))] }
@@ -145,6 +151,7 @@ func randomWalk(t *testing.T, seed int64, steps int) {
 	}
 	t.Logf("seed %d: %d jobs %v, %s wei rent burned, n1 %+v, n2 %+v", seed, n, ended, burned,
 		jobs.StatsOf(f.State, n1), jobs.StatsOf(f.State, n2))
+	return f.Root()
 }
 
 func other2(n common.Address) common.Address {
