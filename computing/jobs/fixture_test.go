@@ -126,13 +126,20 @@ func newFixture(t testing.TB) *fixture {
 	return f
 }
 
-func proof(t testing.TB, seed int64, owner common.Address) (peerID, sig []byte) {
+// peerKeyFor is a deterministic Ed25519 libp2p key.
+func peerKeyFor(t testing.TB, seed int64) lcrypto.PrivKey {
 	t.Helper()
 	k, _, err := lcrypto.GenerateEd25519Key(rand.New(rand.NewSource(seed)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, sig, err := registry.SignPeerProof(k, uint256.MustFromBig(nativetest.Config().ChainID), owner)
+	return k
+}
+
+// proof is seed's key's peer proof for owner on the harness chain.
+func proof(t testing.TB, seed int64, owner common.Address) (peerID, sig []byte) {
+	t.Helper()
+	id, sig, err := registry.SignPeerProof(peerKeyFor(t, seed), uint256.MustFromBig(nativetest.Config().ChainID), owner)
 	if err != nil {
 		t.Fatal(err)
 	}
