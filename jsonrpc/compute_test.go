@@ -16,6 +16,7 @@ import (
 	"github.com/holiman/uint256"
 	lcrypto "github.com/libp2p/go-libp2p/core/crypto"
 
+	"github.com/emc-network/emcd/computing/jobs"
 	"github.com/emc-network/emcd/computing/registry"
 	"github.com/emc-network/emcd/staking"
 	"github.com/emc-network/emcd/state/native"
@@ -97,4 +98,46 @@ func TestComputeNodesNoRegistry(t *testing.T) {
 	if _, err := api.ComputeNodes(t.Context(), nil, nil); err != errNoRegistry {
 		t.Fatalf("computeNodes without the module: %v", err)
 	}
+}
+
+// jobsSetup runs the real jobs module on block 3's state: devAddr submits
+// job 1 (1 H200 GPU, 100 s, 1 ether escrow, cap 1 gwei per GPU-second)
+// and job 2 (the same, 2 ether), then cancels job 2.
+func jobsSetup(f *fakeBackend) {
+	t := f.t
+	st := registry.Staking{EpochLength: 1, MinRouterStakeWei: uint256.NewInt(params.Ether)}
+	reg, err := native.Load(nil, map[string]native.Factory{jobs.Name: jobs.Factory(st, 2000)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := reg.Lookup(native.JobsAddress)
+	jobsABI, _ := abi.JSON(strings.NewReader(m.ABI()))
+	spec := jobs.Spec{Image: common.Hash{0xaa}, Args: []string{"run"}, GPUs: 1, GPUModel: "NVIDIA H200", TimeoutSeconds: 100, OutputCapBytes: 1 << 20}
+	raw, err := spec.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.mineState(func(st *ethstate.StateDB) {
+		ch := nativetest.New(t, reg, nil)
+		for addr, acct := range reg.GenesisAlloc() {
+			st.SetCode(addr, acct.Code, tracing.CodeChangeGenesis)
+			st.SetNonce(addr, acct.Nonce, tracing.NonceChangeGenesis)
+		}
+		ch.State, ch.Number = st, 3
+		send := func(value *uint256.Int, method string, args ...any) {
+			data, err := jobsABI.Pack(method, args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			msg := ch.Msg(devAddr, &native.JobsAddress, value, data)
+			msg.GasLimit = 3_000_000
+			if res, _ := ch.Apply(msg); res.Err != nil {
+				reason, _ := abi.UnpackRevert(res.ReturnData)
+				t.Fatalf("%s: %v %q", method, res.Err, reason)
+			}
+		}
+		send(uint256.NewInt(params.Ether), "submitJob", raw, big.NewInt(1_000_000_000))
+		send(uint256.NewInt(2*params.Ether), "submitJob", raw, big.NewInt(1_000_000_000))
+		send(nil, "cancel", big.NewInt(2))
+	})
 }

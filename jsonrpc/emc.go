@@ -12,6 +12,7 @@ import (
 	"github.com/holiman/uint256"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/emc-network/emcd/computing/jobs"
 	"github.com/emc-network/emcd/computing/registry"
 	"github.com/emc-network/emcd/staking"
 	"github.com/emc-network/emcd/staking/credits"
@@ -81,7 +82,7 @@ func (api *emcAPI) CreditsOf(ctx context.Context, address common.Address, bnh *r
 //
 //   - ModuleHeld is Σ balances of the chain-native module accounts (the
 //     staking module's stakes, the credits reserve, the rewards pools once
-//     that module runs) and of the supply ledger account.
+//     that module runs, the jobs module's escrows) and of the supply ledger account.
 //
 //   - Circulating = Total − Burned − ModuleHeld: the balances of every
 //     other account, genesis ecosystem and reserve accounts included.
@@ -482,4 +483,87 @@ func peerString(b []byte) string {
 		return hexutil.Encode(b)
 	}
 	return id.String()
+}
+
+// Job is emc_getJob's answer: a job of the jobs module at one block,
+// amounts in hex wei. State is one of submitted, assigned, running,
+// completed, failed, expired, cancelled, disputed, settled. OfferedRouter
+// is null until the router draw (and when no router was active at it);
+// Router, Node and ResultHash are null until set. Deadline's unit depends
+// on the state (see jobs.Job): an assign, accept or settle block, or the
+// block time a result must beat while running.
+type Job struct {
+	ID             hexutil.Uint64  `json:"id"`
+	State          string          `json:"state"`
+	Submitter      common.Address  `json:"submitter"`
+	SpecHash       common.Hash     `json:"specHash"`
+	Image          common.Hash     `json:"image"`
+	GPUs           hexutil.Uint64  `json:"gpus"`
+	GPUModel       string          `json:"gpuModel"`
+	MinMemoryMiB   hexutil.Uint64  `json:"minMemoryMiB"`
+	TimeoutSeconds hexutil.Uint64  `json:"timeoutSeconds"`
+	MaxPrice       *hexutil.Big    `json:"maxPriceWeiPerGpuSecond"`
+	Escrow         *hexutil.Big    `json:"escrow"`
+	SubmitBlock    hexutil.Uint64  `json:"submitBlock"`
+	OfferedRouter  *common.Address `json:"offeredRouter"`
+	OfferEndBlock  hexutil.Uint64  `json:"offerEndBlock"`
+	Router         *common.Address `json:"router"`
+	Node           *common.Address `json:"node"`
+	Price          *hexutil.Big    `json:"priceWeiPerGpuSecond"`
+	Attempts       hexutil.Uint64  `json:"attempts"`
+	Deadline       hexutil.Uint64  `json:"deadline"`
+	ResultHash     *common.Hash    `json:"recordSHA256"`
+	GPUMillis      hexutil.Uint64  `json:"gpuMillis"`
+	Exit           int32           `json:"exit"`
+	Cost           *hexutil.Big    `json:"cost"`
+	Burned         *hexutil.Big    `json:"burned"`
+	Refund         *hexutil.Big    `json:"refund"`
+	EndBlock       hexutil.Uint64  `json:"endBlock"`
+}
+
+// GetJob returns job id at the given block (latest when absent), null when
+// there is no such job (also on a chain without the jobs module).
+func (api *emcAPI) GetJob(ctx context.Context, id hexutil.Uint64, bnh *rpc.BlockNumberOrHash) (*Job, error) {
+	st, _, err := stateAndHeader(api.b, latestOr(bnh))
+	if err != nil {
+		return nil, toRPCError(err)
+	}
+	j, ok, err := jobs.JobOf(st, uint64(id))
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, st.Error()
+	}
+	return JobEntry(&j), st.Error()
+}
+
+// JobEntry is j in emc_getJob's form.
+func JobEntry(j *jobs.Job) *Job {
+	hb := func(v *uint256.Int) *hexutil.Big {
+		if v == nil {
+			return (*hexutil.Big)(new(big.Int))
+		}
+		return (*hexutil.Big)(v.ToBig())
+	}
+	addr := func(a common.Address) *common.Address {
+		if a == (common.Address{}) {
+			return nil
+		}
+		return &a
+	}
+	e := &Job{
+		ID: hexutil.Uint64(j.ID), State: j.State.String(), Submitter: j.Submitter, SpecHash: j.SpecHash, Image: j.Image,
+		GPUs: hexutil.Uint64(j.GPUs), GPUModel: j.GPUModel, MinMemoryMiB: hexutil.Uint64(j.MinMemoryMiB),
+		TimeoutSeconds: hexutil.Uint64(j.TimeoutSeconds), MaxPrice: hb(j.MaxPriceWei), Escrow: hb(j.EscrowWei),
+		SubmitBlock: hexutil.Uint64(j.SubmitBlock), OfferedRouter: addr(j.OfferedRouter),
+		OfferEndBlock: hexutil.Uint64(j.OfferEndBlock), Router: addr(j.Router), Node: addr(j.Node), Price: hb(j.PriceWei),
+		Attempts: hexutil.Uint64(j.Attempts), Deadline: hexutil.Uint64(j.Deadline), GPUMillis: hexutil.Uint64(j.GPUMillis),
+		Exit: j.ExitCode(), Cost: hb(j.CostWei), Burned: hb(j.BurnedWei), Refund: hb(j.RefundWei), EndBlock: hexutil.Uint64(j.EndBlock),
+	}
+	if j.ResultHash != (common.Hash{}) {
+		h := j.ResultHash
+		e.ResultHash = &h
+	}
+	return e
 }

@@ -67,6 +67,8 @@ var transcriptSetup = map[string]func(*fakeBackend){
 	"emc_stake": stakeSetup,
 	// Block 3 registers a compute node and a router: see computeSetup.
 	"emc_compute": computeSetup,
+	// Block 3 submits jobs 1 and 2 and cancels job 2: see jobsSetup.
+	"emc_jobs": jobsSetup,
 	// Block 3 gives devAddr 250 Credits and otherAddr 2^256-1 (the widest
 	// value the hex encoding must carry).
 	// Block 3 counts burns in the supply ledger (7 ether: 4 base fee, 2

@@ -27,7 +27,7 @@ func TestDevGenesisHashPinned(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := common.HexToHash("0x413e718b081e8df63b7f1323a80f9bab54246b7870b947ba7d995788d1612e0a")
+	want := common.HexToHash("0x55f172d79b0584087f7140ab663a9d7bfc82e056489b57c1a5e75f2b19e12874")
 	if got := c.GenesisBlock().Hash(); got != want {
 		t.Fatalf("dev genesis hash %s, pinned %s", got, want)
 	}
@@ -46,12 +46,12 @@ func TestGenesisParamsSelectModules(t *testing.T) {
 	}
 	a, _ := state.Open(state.OpenMemoryStore(), g, mods, nil)
 	sc := mods.SystemContracts()
-	if len(sc) != 4 || a == nil || sc[0].Name != "staking" || sc[1].Name != "registry" || sc[2].Name != "credits" || sc[3].Name != "rewards" {
+	if len(sc) != 5 || a == nil || sc[0].Name != "staking" || sc[1].Name != "registry" || sc[2].Name != "jobs" || sc[3].Name != "credits" || sc[4].Name != "rewards" {
 		names := make([]string, len(sc))
 		for i, c := range sc {
 			names[i] = c.Name
 		}
-		t.Fatalf("modules %v, want staking, registry, credits and rewards", names)
+		t.Fatalf("modules %v, want staking, registry, jobs, credits and rewards", names)
 	}
 }
 

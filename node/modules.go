@@ -3,6 +3,7 @@ package node
 import (
 	"fmt"
 
+	"github.com/emc-network/emcd/computing/jobs"
 	"github.com/emc-network/emcd/computing/registry"
 	"github.com/emc-network/emcd/genesis"
 	"github.com/emc-network/emcd/jsonrpc"
@@ -38,8 +39,17 @@ func moduleFactories(g *genesis.Genesis) map[string]native.Factory {
 		staking.Name:  staking.Factory(uint64(g.EpochLength)),
 		credits.Name:  credits.New,
 		registry.Name: registry.Factory(regStaking),
+		jobs.Name:     jobs.Factory(regStaking, blockPeriodMs(g)),
 		rewards.Name:  rewards.Factory(uint64(g.EpochLength), staking.RewardsView{}, positions...),
 	}
+}
+
+// blockPeriodMs is g's target block period, the default when unset.
+func blockPeriodMs(g *genesis.Genesis) uint64 {
+	if g.BlockPeriodMs == 0 {
+		return genesis.DefaultBlockPeriodMs
+	}
+	return uint64(g.BlockPeriodMs)
 }
 
 // Modules is the chain-native module registry of one chain.

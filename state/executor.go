@@ -69,6 +69,7 @@ func (c *Chain) blockEnv(header *types.Header) (*native.BlockEnv, error) {
 		Number:      header.Number.Uint64(),
 		Time:        header.Time,
 		Coinbase:    header.Coinbase,
+		ParentHash:  header.ParentHash,
 		BaseFee:     new(big.Int),
 		EpochLength: uint64(c.gen.EpochLength),
 	}

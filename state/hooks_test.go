@@ -31,6 +31,7 @@ const (
 	slotLastGas    = 2 // env.GasUsed at the last EndBlock
 	slotLastSealed = 3 // len(env.ParentSigners) at the last BeginBlock
 	slotLastVals   = 4 // len(env.Validators) at the last BeginBlock
+	slotLastParent = 5 // env.ParentHash at the last BeginBlock
 )
 
 // hookModule counts its hooks; failAt makes BeginBlock fail at that block.
@@ -57,6 +58,7 @@ func (m hookModule) BeginBlock(c *native.Call, env *native.BlockEnv) error {
 	c.StoreUint(native.Slot(slotBegins), new(uint256.Int).AddUint64(c.LoadUint(native.Slot(slotBegins)), 1))
 	c.StoreUint(native.Slot(slotLastSealed), uint256.NewInt(uint64(len(env.ParentSigners))))
 	c.StoreUint(native.Slot(slotLastVals), uint256.NewInt(uint64(len(env.Validators))))
+	c.Store(native.Slot(slotLastParent), env.ParentHash)
 	return nil
 }
 
@@ -125,6 +127,15 @@ func TestBlockHooksRunAlikeEverywhere(t *testing.T) {
 	}
 	if got := hookSlot(t, a.Chain, head.Root, slotLastVals); got != 1 {
 		t.Fatalf("block 4's hook saw %d validators, want 1", got)
+	}
+	for _, blk := range blocks {
+		st, err := a.StateAt(blk.Root())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := st.GetState(hookModuleAddr, native.Slot(slotLastParent)); got != blk.ParentHash() || got == (common.Hash{}) {
+			t.Fatalf("block %d's hook saw parent hash %s, want %s", blk.NumberU64(), got, blk.ParentHash())
+		}
 	}
 	if got := hookSlot(t, a.Chain, blocks[1].Root(), slotLastGas); got != 2*21000 {
 		t.Fatalf("EndBlock of block 2 saw gas %d, want %d", got, 2*21000)

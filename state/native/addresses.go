@@ -10,7 +10,7 @@ import "github.com/ethereum/go-ethereum/common"
 //	address                                     module    status
 //	0x0000000000000000000000000000000000001000  staking   live
 //	0x0000000000000000000000000000000000001001  registry  live (compute node and router registry)
-//	0x0000000000000000000000000000000000001002  jobs      reserved (compute jobs and settlement)
+//	0x0000000000000000000000000000000000001002  jobs      live (compute jobs, escrow and settlement)
 //	0x0000000000000000000000000000000000001003  credits   reserved (compute credits)
 //	0x0000000000000000000000000000000000001004  rewards   reserved (block and compute rewards)
 //	0x0000000000000000000000000000000000001005  supply    live (burn ledger; an account, not a module)

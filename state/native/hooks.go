@@ -17,6 +17,9 @@ type BlockEnv struct {
 	Number   uint64
 	Time     uint64
 	Coinbase common.Address
+	// ParentHash is the hash of the parent block: a seed no transaction of
+	// this block can influence (the jobs module draws routers from it).
+	ParentHash common.Hash
 	// BaseFee is the block's EIP-1559 base fee in wei.
 	BaseFee *big.Int
 	// GasUsed is the gas the block's transactions used: known to EndBlock

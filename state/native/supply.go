@@ -21,7 +21,8 @@ const (
 	// BurnBaseFee is the EIP-1559 base fee: gasUsed × baseFee of every
 	// block, which go-ethereum's state transition credits to nobody.
 	BurnBaseFee BurnKind = 1
-	// BurnRent is the burned share of Credits spent on compute (20 %).
+	// BurnRent is the burned share of compute rent (20 %): of Credits
+	// spent, and of the EMC cost of jobs settled by the jobs module.
 	BurnRent BurnKind = 2
 	// BurnSlash is the burned part of slashed stake.
 	BurnSlash BurnKind = 3

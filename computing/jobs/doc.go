@@ -1,0 +1,71 @@
+// Package jobs is the compute jobs module: a chain-native module (see
+// state/native) at native.JobsAddress where a submitter escrows EMC for a
+// job, a router assigns it to a registered compute node, the node accepts,
+// runs it and reports its usage, and the chain settles the payment.
+//
+// Start reading at [Module] (the method table, the rules in the handlers,
+// and the two block hooks), then spec.go (the canonical job spec) and
+// state.go (storage layout, [Job], the Go accessors [JobOf], [JobsOf],
+// [StatsOf], [EscrowTotal]).
+//
+// Solidity interface:
+//
+//	function submitJob(bytes spec, uint256 maxPriceWeiPerGpuSecond) payable returns (uint256 id);
+//	function cancel(uint256 id);
+//	function assign(uint256 id, address node);
+//	function accept(uint256 id);
+//	function submitResult(uint256 id, bytes32 recordSHA256, uint64 gpuMillis, int32 exit);
+//	function settle(uint256 id);
+//	function getJob(uint256 id) view returns (bool found, address submitter, uint8 state, ...);
+//	function jobsOf(address owner, uint256 offset, uint256 limit) view returns (uint256[] ids, uint256 total);
+//	function jobCount() view returns (uint256);
+//	function providerStats(address node) view returns (uint64 succeeded, uint64 failed, uint64 timedOut);
+//	events JobSubmitted, JobCancelled, JobAssigned, JobAccepted, JobResult, JobSettled
+//
+// Lifecycle (one transition per handler or hook; Params name the numbers):
+//
+//	submitJob (value = escrow > 0)  -> submitted, queued for its router draw
+//	BeginBlock of s+offerDelay+1    submitted: the router is drawn, stake-weighted, seeded by
+//	                                keccak256(hash of block s+offerDelay ‖ id); the drawn router alone
+//	                                may assign through offerWindow blocks, any active router after
+//	                                (at once when no router was active)
+//	EndBlock at the assign deadline submitted (drawn or reopened) for assignBlocks with no
+//	                                assignment -> expired, escrow refunded (nothing fits it)
+//	cancel (submitter)              submitted -> cancelled, escrow refunded
+//	assign (router, node)           submitted -> assigned: node registered, ≥ GPUs, model, memory,
+//	                                image, its price for its model ≤ cap; attempts+1
+//	accept (node owner)             assigned -> running, by block assign+acceptBlocks
+//	submitResult (node owner)       running -> completed (exit 0) or failed, before block time
+//	                                accept time + timeout + resultGrace; gpuMillis ≤ timeout×GPUs×1000
+//	settle (anyone) / EndBlock      completed|failed -> settled once disputeBlocks passed:
+//	                                cost = min(gpuMillis × price / 1000 (down), escrow);
+//	                                80 % to the node's owner (down), the rest burned (BurnRent),
+//	                                escrow − cost refunded
+//	EndBlock at a missed deadline   assigned|running -> submitted (open to any router, a fresh
+//	                                assign deadline), the node's timed-out counter +1; after
+//	                                MaxAttempts -> expired, refunded
+//
+// The node is named by its owner account (the registry's key): that account
+// accepts and reports, and is paid. Deadlines are kept in a per-block due
+// list written (and paid for) by the call that sets them, so EndBlock does
+// only prepaid work; the record's DueBlock names the live entry, so stale
+// ones are skipped. Result deadlines are in block time: the check is
+// scheduled at the block the target period predicts, and moved on if block
+// time is behind. Hooks emit no logs (the framework's rule): draws,
+// timeouts, expiries and hook settlements are visible through getJob, and
+// a settle call by anyone in the settlement block emits JobSettled.
+//
+// Not implemented here: disputes (StateDisputed is reserved, no job enters
+// it; the reported usage is trusted within its cap), escrow in Credits,
+// CPU-only jobs, checking that a node is live by its last on-chain update,
+// and trade rewards. The seed is fixed after submission, but the proposer
+// of the seed block could grind it, and a submitter may cancel and submit
+// again (paying gas and waiting each time) for another draw.
+//
+// Costs: a block with draws reads every registered router's stake once
+// (≤ registry.MaxRouters); the draws, timeouts and settlements the hooks
+// make were paid for by the calls that scheduled them.
+//
+// Invariant (checked by the property test): the module's balance equals
+// EscrowTotal, the sum of the escrows of the jobs that have not ended.
+package jobs

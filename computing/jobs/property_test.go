@@ -1,0 +1,162 @@
+package jobs_test
+
+import (
+	"flag"
+	"math/big"
+	"math/rand"
+	"testing"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/holiman/uint256"
+
+	"github.com/emc-network/emcd/computing/jobs"
+	"github.com/emc-network/emcd/state/native"
+)
+
+var seedFlag = flag.Int64("jobs.seed", 0, "run TestRandomWalk with this seed only")
+
+// TestRandomWalk is a seeded random walk over the module: submissions,
+// cancels, assignments, accepts, results (some over the limit, some late),
+// settles, by the right and the wrong accounts, and blocks whose time
+// sometimes jumps. The fixture checks after every call and every block
+// that the module's balance equals the open escrows and EscrowTotal, and
+// that the supply is conserved. At the end, blocks run until every job has
+// ended (liveness: nothing stays escrowed), and every ended job's books
+// balance: cost + refund = escrow, burn = cost − ⌊80 % cost⌋, the rent
+// burned equals the sum of the jobs' burns; a second run of the seed
+// reaches the same state root. A failure prints SEED=<n>;
+// replay with -jobs.seed=<n>.
+func TestRandomWalk(t *testing.T) {
+	seeds := []int64{1, 2, 3}
+	if *seedFlag != 0 {
+		seeds = []int64{*seedFlag}
+	}
+	for _, seed := range seeds {
+		t.Run("", func(t *testing.T) {
+			defer func() {
+				if t.Failed() {
+					t.Logf("SEED=%d", seed)
+				}
+			}()
+			root := randomWalk(t, seed, 400)
+			if again := randomWalk(t, seed, 400); again != root {
+				t.Fatalf("seed %d replayed to root %s, first run %s", seed, again, root)
+			}
+		})
+	}
+}
+
+// randomWalk runs the walk and returns the final state root (a replay of
+// the seed must reach the same one).
+func randomWalk(t *testing.T, seed int64, steps int) common.Hash {
+	rng := rand.New(rand.NewSource(seed))
+	f := newFixture(t)
+	pick := func(xs ...common.Address) common.Address { return xs[rng.Intn(len(xs))] }
+	randID := func() *big.Int { return bigID(uint64(rng.Intn(int(jobs.JobCount(f.State)) + 2))) }
+	for i := 0; i < steps; i++ {
+		switch k := rng.Intn(14); k {
+		case 0, 1:
+			s := goodSpec()
+			s.GPUs = uint32(1 + rng.Intn(4)/2) // 1, 2 or (rarely) 3, which no node has
+			s.GPUModel = []string{"", "NVIDIA H200", "NVIDIA A100"}[rng.Intn(3)]
+			s.MinMemoryMiB = []uint64{0, 80_000, 100_000}[rng.Intn(3)]
+			s.TimeoutSeconds = uint64(10 + rng.Intn(100))
+			capWei := []int64{priceA100, priceH200, 2 * priceH200}[rng.Intn(3)]
+			escrow := uint256.NewInt(uint64(rng.Int63n(1e12)))
+			if rng.Intn(2) == 0 {
+				escrow = emc(1)
+			}
+			f.send(pick(sub, carol), escrow, "submitJob", encode(t, s), big.NewInt(capWei))
+		case 2:
+			f.send(pick(sub, carol), nil, "cancel", randID())
+		case 3:
+			f.send(pick(r1, r2, r2, carol), nil, "assign", randID(), pick(n1, n2, carol))
+		case 4:
+			f.send(pick(n1, n2, carol), nil, "accept", randID())
+		case 5:
+			f.send(pick(n1, n2, n1, carol), nil, "submitResult", randID(), [32]byte{byte(i)},
+				uint64(rng.Intn(400_000)), int32(rng.Intn(3)-1))
+		case 6:
+			f.send(pick(carol, sub), nil, "settle", randID())
+		case 7, 8, 9, 10:
+			// Progress a random job with the right actor (the call may
+			// still be refused: a node that does not fit, a window).
+			var open []uint64
+			for id := uint64(1); id <= jobs.JobCount(f.State); id++ {
+				if !f.job(id).State.Ended() {
+					open = append(open, id)
+				}
+			}
+			if len(open) == 0 {
+				continue
+			}
+			id := open[rng.Intn(len(open))]
+			j := f.job(id)
+			switch j.State {
+			case jobs.StateSubmitted:
+				router := j.OfferedRouter
+				if router == (common.Address{}) || f.Number > j.OfferEndBlock {
+					router = pick(r1, r2)
+				}
+				node := pick(n1, n2)
+				if _, err := f.mod.Fit(f.State, &j, node); err != nil && rng.Intn(4) != 0 {
+					node = other2(node) // mostly try the node that might fit
+				}
+				f.send(router, nil, "assign", bigID(id), node)
+			case jobs.StateAssigned:
+				f.send(j.Node, nil, "accept", bigID(id))
+			case jobs.StateRunning:
+				f.send(j.Node, nil, "submitResult", bigID(id), [32]byte{byte(id)},
+					uint64(rng.Int63n(int64(j.TimeoutSeconds*uint64(j.GPUs)*1000+1))), int32(rng.Intn(2)))
+			case jobs.StateCompleted, jobs.StateFailed:
+				f.send(carol, nil, "settle", bigID(id))
+			}
+		default:
+			if rng.Intn(8) == 0 {
+				f.Time += uint64(rng.Intn(120))
+			}
+			f.next()
+		}
+	}
+	// Drain: the router draws, deadlines and settlements end every job.
+	for i := 0; i < 400 && !f.State.GetBalance(native.JobsAddress).IsZero(); i++ {
+		f.next()
+	}
+	burned := new(uint256.Int)
+	n := jobs.JobCount(f.State)
+	ended := map[jobs.State]int{}
+	for id := uint64(1); id <= n; id++ {
+		j := f.job(id)
+		if !j.State.Ended() {
+			t.Fatalf("job %d still %s after the drain", id, j.State)
+		}
+		sum := new(uint256.Int).Add(j.CostWei, j.RefundWei)
+		provider, burn := jobs.Split(j.CostWei)
+		switch {
+		case !sum.Eq(j.EscrowWei):
+			t.Fatalf("job %d: cost %s + refund %s != escrow %s", id, j.CostWei, j.RefundWei, j.EscrowWei)
+		case !burn.Eq(j.BurnedWei) || !new(uint256.Int).Add(provider, burn).Eq(j.CostWei):
+			t.Fatalf("job %d: burn %s, split %s + %s of cost %s", id, j.BurnedWei, provider, burn, j.CostWei)
+		case j.State != jobs.StateSettled && !j.CostWei.IsZero():
+			t.Fatalf("job %d %s with cost %s", id, j.State, j.CostWei)
+		}
+		burned.Add(burned, j.BurnedWei)
+		ended[j.State]++
+	}
+	if ended[jobs.StateSettled] == 0 || ended[jobs.StateExpired] == 0 || ended[jobs.StateCancelled] == 0 {
+		t.Fatalf("the walk missed an end state: %v", ended)
+	}
+	if got := native.Burned(f.State, native.BurnRent); !got.Eq(burned) {
+		t.Fatalf("rent burned %s, jobs burned %s", got, burned)
+	}
+	t.Logf("seed %d: %d jobs %v, %s wei rent burned, n1 %+v, n2 %+v", seed, n, ended, burned,
+		jobs.StatsOf(f.State, n1), jobs.StatsOf(f.State, n2))
+	return f.Root()
+}
+
+func other2(n common.Address) common.Address {
+	if n == n1 {
+		return n2
+	}
+	return n1
+}

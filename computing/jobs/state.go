@@ -1,0 +1,317 @@
+package jobs
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/rlp"
+	"github.com/holiman/uint256"
+
+	"github.com/emc-network/emcd/state/native"
+)
+
+// Storage layout of the module account (Solidity layout where it has one):
+//
+//	slot 0                                  jobCount          uint256: ids are 1..jobCount
+//	keccak256(pad32(id) ‖ pad32(1))         jobRecord[id]     bytes: RLP of the Job record
+//	keccak256(pad32(owner) ‖ pad32(2))      jobsOf[owner]     uint256[]: ids the owner submitted, in order
+//	slot 3                                  queueHead         uint256: next offer-queue position to pop
+//	slot 4                                  queueTail         uint256: next offer-queue position to push
+//	keccak256(pad32(pos) ‖ pad32(5))        queue[pos]        uint256: id waiting for its router draw
+//	keccak256(pad32(block) ‖ pad32(6))      due[block]        uint256[]: ids with a deadline at block
+//	keccak256(pad32(node) ‖ pad32(7)) + k   stats[node][k]    uint256: k = 0 succeeded, 1 failed, 2 timed out
+//	slot 8                                  escrowTotal       uint256: Σ escrow of jobs not yet ended
+//
+// A record ("bytes") at base b stores its length at b and its data, 32 bytes
+// a word, at keccak256(b) + j. Invariant: the module's balance equals
+// escrowTotal, which equals the sum of the escrows of the jobs that have
+// not ended (settled, expired or cancelled).
+const (
+	slotJobCount    = 0
+	slotJobRecord   = 1
+	slotJobsOf      = 2
+	slotQueueHead   = 3
+	slotQueueTail   = 4
+	slotQueue       = 5
+	slotDue         = 6
+	slotStats       = 7
+	slotEscrowTotal = 8
+)
+
+// maxRecordBytes bounds a stored job record (pinned by a test).
+const maxRecordBytes = 544
+
+// ErrCorrupt is returned by the accessors when stored state breaks the
+// module's invariants. It means a bug, never a user's doing.
+var ErrCorrupt = errors.New("jobs: corrupt module state")
+
+// State is a job's state. The values are stored: never renumber them.
+type State uint8
+
+// The job states.
+const (
+	// StateSubmitted: escrowed, waiting for its router draw, offered to one
+	// router, or open to any router (until its assign deadline).
+	StateSubmitted State = 1
+	// StateAssigned: a router named a node; the node has until the accept
+	// deadline (a block) to accept.
+	StateAssigned State = 2
+	// StateRunning: the node accepted; it has until the result deadline (a
+	// block time) to submit the result.
+	StateRunning State = 3
+	// StateCompleted and StateFailed: a result came (exit 0, or not); the
+	// job settles when the dispute window closes.
+	StateCompleted State = 4
+	StateFailed    State = 5
+	// StateExpired: no router assigned it in time, or every attempt
+	// missed a deadline; the escrow was refunded.
+	StateExpired State = 6
+	// StateCancelled: the submitter cancelled before assignment; refunded.
+	StateCancelled State = 7
+	// StateDisputed is reserved: disputes are not implemented, no job
+	// enters it.
+	StateDisputed State = 8
+	// StateSettled: paid out (provider, burn, refund).
+	StateSettled State = 9
+)
+
+// String names the state as the issue's Surface does.
+func (s State) String() string {
+	switch s {
+	case StateSubmitted:
+		return "submitted"
+	case StateAssigned:
+		return "assigned"
+	case StateRunning:
+		return "running"
+	case StateCompleted:
+		return "completed"
+	case StateFailed:
+		return "failed"
+	case StateExpired:
+		return "expired"
+	case StateCancelled:
+		return "cancelled"
+	case StateDisputed:
+		return "disputed"
+	case StateSettled:
+		return "settled"
+	}
+	return fmt.Sprintf("state%d", uint8(s))
+}
+
+// Ended reports whether s is final (the escrow has been paid out).
+func (s State) Ended() bool {
+	return s == StateSettled || s == StateExpired || s == StateCancelled
+}
+
+// Job is a job's stored record.
+type Job struct {
+	// ID is the storage key, not part of the record.
+	ID        uint64 `rlp:"-"`
+	Submitter common.Address
+	State     State
+	SpecHash  common.Hash
+	// The spec fields the chain checks (the full spec is in the
+	// JobSubmitted event and the submitting transaction).
+	Image          common.Hash
+	GPUs           uint32
+	GPUModel       string
+	MinMemoryMiB   uint64
+	TimeoutSeconds uint64
+	// MaxPriceWei is the submitter's cap in wei per GPU-second.
+	MaxPriceWei *uint256.Int
+	// EscrowWei is what the submitter paid in; it bounds the cost.
+	EscrowWei   *uint256.Int
+	SubmitBlock uint64
+	// Offered is set once the router draw ran; OfferedRouter (zero when
+	// no router was active) alone may assign up to OfferEndBlock, any
+	// active router after.
+	Offered       bool
+	OfferedRouter common.Address
+	OfferEndBlock uint64
+	// Router and Node are the current (or last) assignment; Node is the
+	// node's owner account. PriceWei is the node's price per GPU-second
+	// for its model at assignment.
+	Router   common.Address
+	Node     common.Address
+	PriceWei *uint256.Int
+	// Attempts counts assignments made.
+	Attempts uint8
+	// Deadline is, in StateSubmitted once drawn, the last block to be
+	// assigned in; in StateAssigned, the last block to accept in; in
+	// StateRunning, the block time by which the result must be in (a
+	// result needs time < Deadline); in StateCompleted and StateFailed, the
+	// first block the job may settle in.
+	Deadline uint64
+	// DueBlock is the block whose end checks the job's deadline next;
+	// due-list entries of other blocks are stale and skipped.
+	DueBlock   uint64
+	ResultHash common.Hash
+	GPUMillis  uint64
+	// Exit is the container's exit code, two's complement (see ExitCode).
+	Exit      uint32
+	CostWei   *uint256.Int
+	BurnedWei *uint256.Int
+	RefundWei *uint256.Int
+	EndBlock  uint64
+}
+
+// ExitCode returns the job's exit code as submitted.
+func (j *Job) ExitCode() int32 { return int32(j.Exit) }
+
+// fill gives nil amounts their zero value, so a record always encodes.
+func (j *Job) fill() {
+	for _, p := range []**uint256.Int{&j.MaxPriceWei, &j.EscrowWei, &j.PriceWei, &j.CostWei, &j.BurnedWei, &j.RefundWei} {
+		if *p == nil {
+			*p = new(uint256.Int)
+		}
+	}
+}
+
+// Stats are a provider's counters.
+type Stats struct {
+	Succeeded uint64 // settled with exit 0
+	Failed    uint64 // settled with a non-zero exit
+	TimedOut  uint64 // missed an accept or result deadline
+}
+
+// Go accessors over any state.
+
+// JobCount returns the number of jobs ever submitted (ids 1..JobCount).
+func JobCount(s native.StateReader) uint64 {
+	return native.LoadUint(s, native.JobsAddress, native.Slot(slotJobCount)).Uint64()
+}
+
+// JobOf returns job id; false when there is none.
+func JobOf(s native.StateReader, id uint64) (Job, bool, error) {
+	if id == 0 || id > JobCount(s) {
+		return Job{}, false, nil
+	}
+	data, err := loadBytes(s, recordKey(id))
+	if err != nil {
+		return Job{}, false, err
+	}
+	var j Job
+	if err := rlp.DecodeBytes(data, &j); err != nil {
+		return Job{}, false, fmt.Errorf("%w: job %d: %w", ErrCorrupt, id, err)
+	}
+	j.ID = id
+	return j, true, nil
+}
+
+// JobsOf returns up to limit ids (at most MaxPage) of owner's jobs from
+// offset, and how many owner has.
+func JobsOf(s native.StateReader, owner common.Address, offset, limit uint64) ([]uint64, uint64) {
+	base := native.MapSlot(native.Slot(slotJobsOf), native.AddressKey(owner))
+	total := native.LoadUint(s, native.JobsAddress, base).Uint64()
+	limit = min(limit, MaxPage)
+	out := []uint64{}
+	for i := offset; i < total && uint64(len(out)) < limit; i++ {
+		out = append(out, native.LoadUint(s, native.JobsAddress, native.ArraySlot(base, i)).Uint64())
+	}
+	return out, total
+}
+
+// StatsOf returns node's counters.
+func StatsOf(s native.StateReader, node common.Address) Stats {
+	return Stats{
+		Succeeded: native.LoadUint(s, native.JobsAddress, statKey(node, statSucceeded)).Uint64(),
+		Failed:    native.LoadUint(s, native.JobsAddress, statKey(node, statFailed)).Uint64(),
+		TimedOut:  native.LoadUint(s, native.JobsAddress, statKey(node, statTimedOut)).Uint64(),
+	}
+}
+
+// EscrowTotal returns the escrow of the jobs that have not ended.
+func EscrowTotal(s native.StateReader) *uint256.Int {
+	return native.LoadUint(s, native.JobsAddress, native.Slot(slotEscrowTotal))
+}
+
+const (
+	statSucceeded = 0
+	statFailed    = 1
+	statTimedOut  = 2
+)
+
+func recordKey(id uint64) common.Hash {
+	return native.MapSlot(native.Slot(slotJobRecord), native.Slot(id))
+}
+
+func statKey(node common.Address, k uint64) common.Hash {
+	base := native.MapSlot(native.Slot(slotStats), native.AddressKey(node))
+	return native.ArraySlot(base, k)
+}
+
+func dueKey(block uint64) common.Hash {
+	return native.MapSlot(native.Slot(slotDue), native.Slot(block))
+}
+
+func queueKey(pos uint64) common.Hash {
+	return native.MapSlot(native.Slot(slotQueue), native.Slot(pos))
+}
+
+// saveJob writes j's record.
+func saveJob(c *native.Call, j *Job) error {
+	j.fill()
+	data, err := rlp.EncodeToBytes(j)
+	if err != nil || len(data) > maxRecordBytes {
+		return fmt.Errorf("%w: job record of %d bytes: %v", native.ErrInternal, len(data), err)
+	}
+	storeBytes(c, recordKey(j.ID), data)
+	return nil
+}
+
+// loadJob reads job id for a handler: a missing job is ErrNoJob.
+func loadJob(c *native.Call, id uint64) (Job, error) {
+	j, ok, err := JobOf(c.State, id)
+	if err != nil {
+		return Job{}, fmt.Errorf("%w: %w", native.ErrInternal, err)
+	}
+	if !ok {
+		return Job{}, fmt.Errorf("%w: %d", ErrNoJob, id)
+	}
+	return j, nil
+}
+
+// push appends v to the uint256 array whose length is at base.
+func push(c *native.Call, base common.Hash, v uint64) {
+	n := c.LoadUint(base).Uint64()
+	c.StoreUint(native.ArraySlot(base, n), uint256.NewInt(v))
+	c.StoreUint(base, uint256.NewInt(n+1))
+}
+
+func addStat(c *native.Call, node common.Address, k uint64) {
+	key := statKey(node, k)
+	c.StoreUint(key, new(uint256.Int).AddUint64(c.LoadUint(key), 1))
+}
+
+func loadBytes(s native.StateReader, base common.Hash) ([]byte, error) {
+	n := native.LoadUint(s, native.JobsAddress, base)
+	if !n.IsUint64() || n.Uint64() > maxRecordBytes {
+		return nil, fmt.Errorf("%w: record length %s", ErrCorrupt, n)
+	}
+	size := n.Uint64()
+	out := make([]byte, 0, words(size)*32)
+	for j := uint64(0); j < words(size); j++ {
+		w := s.GetState(native.JobsAddress, native.ArraySlot(base, j))
+		out = append(out, w[:]...)
+	}
+	return out[:size], nil
+}
+
+// words is the number of storage words n bytes take, rounded up.
+func words(n uint64) uint64 { return (n + 31) / 32 }
+
+func storeBytes(c *native.Call, base common.Hash, data []byte) {
+	old := c.LoadUint(base).Uint64() // bounded by maxRecordBytes: only this module writes it
+	c.StoreUint(base, uint256.NewInt(uint64(len(data))))
+	for j := uint64(0); j < words(uint64(len(data))); j++ {
+		var w common.Hash
+		copy(w[:], data[j*32:])
+		c.Store(native.ArraySlot(base, j), w)
+	}
+	for j := words(uint64(len(data))); j < words(old); j++ {
+		c.Store(native.ArraySlot(base, j), common.Hash{})
+	}
+}
