@@ -1,0 +1,14 @@
+// Package assign is the router's assignment loop: on each new head it lists
+// the jobs this router may assign, joins its live table with the registry
+// records and the on-chain counters into scheduler nodes, runs the
+// scheduler seeded by the head hash, and sends assign(id, node) for each
+// placement that the chain's own Fit accepts against the head state.
+//
+// Start reading at [Join] and [Assignable] (pure, in assign.go), then
+// [Service.Step] (service.go), which does the I/O through small interfaces.
+//
+// A job is sent at most once per (job, attempt): the jobs module counts
+// attempts, so a job that comes back (a missed deadline reopens it) has a
+// new attempt number and may be sent again; while a tx for an attempt is
+// pending or was mined, the same attempt is never sent twice.
+package assign
