@@ -1,0 +1,348 @@
+package assign
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"strings"
+
+	"github.com/ethereum/go-ethereum/accounts/abi"
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/holiman/uint256"
+
+	"github.com/emc-network/emcd/computing/jobs"
+	"github.com/emc-network/emcd/computing/registry"
+	"github.com/emc-network/emcd/node/wallet"
+	"github.com/emc-network/emcd/router/heartbeat"
+	"github.com/emc-network/emcd/router/scheduler"
+	"github.com/emc-network/emcd/staking"
+	"github.com/emc-network/emcd/state"
+	"github.com/emc-network/emcd/state/native"
+)
+
+// Limits of one Step.
+const (
+	// MaxScan bounds the job records read per head, from the oldest job
+	// not yet ended. Past it, later jobs wait for the older ones to end.
+	MaxScan = 4096
+	// MaxInFlight bounds the assign transactions pending at once.
+	MaxInFlight = 64
+	// RetryBlocks is how long an attempt whose transaction failed waits
+	// before it is sent again.
+	RetryBlocks = 5
+)
+
+// ErrBadConfig is returned by New for a Config it cannot run with.
+var ErrBadConfig = errors.New("assign: bad config")
+
+// View is the chain as the service reads it at one head. StateView
+// implements it over a state; tests may use a fake.
+type View interface {
+	JobCount() uint64
+	JobOf(id uint64) (jobs.Job, bool, error)
+	NodeOf(owner common.Address) (registry.Node, bool, error)
+	StatsOf(owner common.Address) jobs.Stats
+	// StakeOf is owner's stake in the head's epoch (nil: none).
+	StakeOf(owner common.Address) *uint256.Int
+	// Fit is the jobs module's own check (jobs.Module.Fit).
+	Fit(j *jobs.Job, node common.Address) (*uint256.Int, error)
+}
+
+// Live is the router's live table; *heartbeat.Tracker satisfies it.
+type Live interface {
+	Snapshot() []heartbeat.Node
+}
+
+// Pending follows one sent transaction; *wallet.Handle satisfies it.
+type Pending interface {
+	Done() <-chan struct{}
+	Wait(ctx context.Context) (*types.Receipt, error)
+}
+
+// Config is what New needs.
+type Config struct {
+	// Router is the router's owner account: the wallet's address.
+	Router common.Address
+	// View returns the chain at head.
+	View func(head *types.Header) (View, error)
+	// Send submits a transaction through the node wallet.
+	Send func(ctx context.Context, req wallet.Request) (Pending, error)
+	Live Live
+	// NowMs is the caller's clock in unix ms, used only for heartbeat ages.
+	NowMs  func() int64
+	Params scheduler.Params
+	Log    *slog.Logger
+}
+
+type attemptKey struct {
+	id      uint64
+	attempt uint8
+}
+
+type flight struct {
+	p    Pending
+	node common.Address
+}
+
+// Service sends the router's assignments. Step and Run are for one
+// goroutine.
+type Service struct {
+	cfg Config
+	abi abi.ABI
+	log *slog.Logger
+	// low is the lowest job id not known to have ended.
+	low      uint64
+	inflight map[attemptKey]flight
+	// retryAt holds attempts whose transaction failed: not sent again
+	// before that head number. Pruned to the assignable jobs each Step.
+	retryAt map[attemptKey]uint64
+}
+
+// New checks cfg and returns a Service.
+func New(cfg Config) (*Service, error) {
+	if cfg.View == nil || cfg.Send == nil || cfg.Live == nil || cfg.NowMs == nil {
+		return nil, fmt.Errorf("%w: View, Send, Live and NowMs are required", ErrBadConfig)
+	}
+	if err := cfg.Params.Validate(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadConfig, err)
+	}
+	parsed, err := abi.JSON(strings.NewReader((&jobs.Module{}).ABI()))
+	if err != nil {
+		return nil, fmt.Errorf("%w: jobs ABI: %w", ErrBadConfig, err)
+	}
+	log := cfg.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Service{
+		cfg: cfg, abi: parsed, log: log.With("component", "assigner"), low: 1,
+		inflight: map[attemptKey]flight{}, retryAt: map[attemptKey]uint64{},
+	}, nil
+}
+
+// Run steps on every new head until ctx ends.
+func (s *Service) Run(ctx context.Context, feed state.HeadFeed, head *types.Header) error {
+	heads := state.FollowHeads(feed)
+	defer heads.Stop()
+	if head != nil {
+		s.Step(ctx, head)
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-heads.Err():
+			if err != nil {
+				return fmt.Errorf("assign: head subscription: %w", err)
+			}
+			return nil
+		case h := <-heads.C:
+			s.Step(ctx, h)
+		}
+	}
+}
+
+// InFlight returns the number of assign transactions pending.
+func (s *Service) InFlight() int { return len(s.inflight) }
+
+// Step assigns what it can at head: it follows the transactions in
+// flight, lists the jobs this router may assign, schedules them on the
+// live nodes seeded by the head hash, and sends assign for each placement
+// the chain's Fit accepts.
+func (s *Service) Step(ctx context.Context, head *types.Header) {
+	number := head.Number.Uint64()
+	s.collect(ctx)
+	view, err := s.cfg.View(head)
+	if err != nil {
+		s.log.Error("no state for the head", "block", number, "err", err)
+		return
+	}
+	open, err := s.open(view, number)
+	if err != nil {
+		s.log.Error("listing jobs", "block", number, "err", err)
+		return
+	}
+	if len(open) == 0 {
+		return
+	}
+	sjobs := make([]scheduler.Job, len(open))
+	byID := make(map[string]*jobs.Job, len(open))
+	for i := range open {
+		sjobs[i] = ToJob(&open[i])
+		byID[sjobs[i].ID] = &open[i]
+	}
+	nodes, err := s.nodes(view)
+	if err != nil {
+		s.log.Error("reading node records", "block", number, "err", err)
+		return
+	}
+	owners := make(map[string]common.Address, len(nodes))
+	for _, n := range nodes {
+		owners[n.ID] = n.Owner
+	}
+	as, err := scheduler.Schedule(sjobs, nodes, head.Hash(), s.cfg.Params)
+	if err != nil {
+		s.log.Error("scheduling", "block", number, "err", err)
+		return
+	}
+	for _, a := range as {
+		j := byID[a.JobID]
+		if a.Reason != scheduler.Placed {
+			s.log.Debug("job not placed", "job", j.ID, "reason", a.Reason.String(), "detail", a.Detail)
+			continue
+		}
+		s.send(ctx, view, number, j, owners[a.NodeID], a.NodeID)
+	}
+}
+
+// collect ends the flights whose outcome is known.
+func (s *Service) collect(ctx context.Context) {
+	for k, f := range s.inflight {
+		select {
+		case <-f.p.Done():
+		default:
+			continue
+		}
+		delete(s.inflight, k)
+		rc, err := f.p.Wait(ctx)
+		if err != nil {
+			s.log.Warn("assign failed", "job", k.id, "attempt", k.attempt, "node", f.node, "err", err)
+			s.retryAt[k] = 0 // set from the head number in open
+			continue
+		}
+		s.log.Info("job assigned", "job", k.id, "attempt", k.attempt, "node", f.node, "block", rc.BlockNumber, "tx", rc.TxHash)
+	}
+}
+
+// open lists the jobs this router may assign in the block after number and
+// has no transaction in flight for, oldest first, at most
+// scheduler.MaxJobs.
+func (s *Service) open(view View, number uint64) ([]jobs.Job, error) {
+	count := view.JobCount()
+	var out []jobs.Job
+	keep := make(map[attemptKey]bool)
+	for id, read := s.low, 0; id <= count && read < MaxScan; id, read = id+1, read+1 {
+		j, ok, err := view.JobOf(id)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, fmt.Errorf("assign: job %d of %d missing", id, count)
+		}
+		if j.State.Ended() {
+			if id == s.low {
+				s.low++
+			}
+			continue
+		}
+		if !Assignable(&j, s.cfg.Router, number) {
+			continue
+		}
+		k := attemptKey{id, j.Attempts}
+		keep[k] = true
+		if _, busy := s.inflight[k]; busy {
+			continue
+		}
+		if at, failed := s.retryAt[k]; failed {
+			if at == 0 {
+				s.retryAt[k] = number + RetryBlocks
+				continue
+			}
+			if number < at {
+				continue
+			}
+			delete(s.retryAt, k)
+		}
+		if len(out) < scheduler.MaxJobs {
+			out = append(out, j)
+		}
+	}
+	for k := range s.retryAt {
+		if !keep[k] {
+			delete(s.retryAt, k)
+		}
+	}
+	return out, nil
+}
+
+// nodes joins the live table with the chain's records of its owners.
+func (s *Service) nodes(view View) ([]scheduler.Node, error) {
+	live := s.cfg.Live.Snapshot()
+	records := make(map[common.Address]Record, len(live))
+	for i := range live {
+		owner := live[i].Latest.Owner
+		if _, done := records[owner]; done {
+			continue
+		}
+		n, ok, err := view.NodeOf(owner)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			continue
+		}
+		records[owner] = Record{Node: n, Stats: view.StatsOf(owner), StakeWei: view.StakeOf(owner)}
+	}
+	return Join(live, records, s.cfg.NowMs()), nil
+}
+
+// send checks the placement with the chain's Fit and sends assign.
+func (s *Service) send(ctx context.Context, view View, number uint64, j *jobs.Job, owner common.Address, peer string) {
+	log := s.log.With("job", j.ID, "attempt", j.Attempts, "node", owner, "peer", peer, "block", number)
+	if len(s.inflight) >= MaxInFlight {
+		log.Warn("assign not sent: too many in flight", "in_flight", len(s.inflight))
+		return
+	}
+	if _, err := view.Fit(j, owner); err != nil {
+		log.Info("assign not sent: the chain would refuse the node", "err", err)
+		return
+	}
+	data, err := s.abi.Pack("assign", new(big.Int).SetUint64(j.ID), owner)
+	if err != nil {
+		log.Error("assign not sent", "err", err)
+		return
+	}
+	to := native.JobsAddress
+	p, err := s.cfg.Send(ctx, wallet.Request{To: &to, Data: data, Label: "assign"})
+	if err != nil {
+		log.Warn("assign not sent", "err", err)
+		s.retryAt[attemptKey{j.ID, j.Attempts}] = number + RetryBlocks
+		return
+	}
+	s.inflight[attemptKey{j.ID, j.Attempts}] = flight{p: p, node: owner}
+	log.Info("assign sent")
+}
+
+// StateView is the View over a state at head number: jm is the chain's
+// jobs module, epochLength the staking epoch (stake is the owner's
+// effective stake in the head's epoch).
+type StateView struct {
+	S           native.StateReader
+	Jobs        *jobs.Module
+	Number      uint64
+	EpochLength uint64
+}
+
+var _ View = (*StateView)(nil)
+
+func (v *StateView) JobCount() uint64 { return jobs.JobCount(v.S) }
+func (v *StateView) JobOf(id uint64) (jobs.Job, bool, error) {
+	return jobs.JobOf(v.S, id)
+}
+func (v *StateView) NodeOf(owner common.Address) (registry.Node, bool, error) {
+	return registry.NodeOf(v.S, owner)
+}
+func (v *StateView) StatsOf(owner common.Address) jobs.Stats { return jobs.StatsOf(v.S, owner) }
+func (v *StateView) StakeOf(owner common.Address) *uint256.Int {
+	st, err := staking.EffectiveStake(v.S, owner, staking.Epoch(v.Number, v.EpochLength))
+	if err != nil || st.IsZero() {
+		return nil
+	}
+	return st
+}
+func (v *StateView) Fit(j *jobs.Job, node common.Address) (*uint256.Int, error) {
+	return v.Jobs.Fit(v.S, j, node)
+}
