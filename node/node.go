@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/emc-network/emcd/computing/gpu"
+	"github.com/emc-network/emcd/computing/jobs"
 	"github.com/emc-network/emcd/computing/telemetry"
 	"github.com/emc-network/emcd/config"
 	"github.com/emc-network/emcd/consensus/devseal"
@@ -31,6 +32,7 @@ import (
 	"github.com/emc-network/emcd/node/registrar"
 	"github.com/emc-network/emcd/node/wallet"
 	"github.com/emc-network/emcd/operator"
+	"github.com/emc-network/emcd/router/assign"
 	"github.com/emc-network/emcd/router/heartbeat"
 	"github.com/emc-network/emcd/state"
 	"github.com/emc-network/emcd/txpool"
@@ -95,6 +97,9 @@ type Config struct {
 	// heartbeatRegistry overrides which peers a router's live table counts
 	// (tests whose chain does not move); nil: the registry module.
 	heartbeatRegistry heartbeat.Registry
+	// assignLive overrides a router's live table for job assignment (a
+	// fake in tests); nil: the heartbeat tracker.
+	assignLive assign.Live
 }
 
 // Node is a running emcd node.
@@ -124,7 +129,10 @@ type Node struct {
 	// registrar keeps the node's registry entry current; nil when off.
 	registrar *registrar.Registrar
 	metrics   *chainMetrics
-	opHeads   event.Feed // operator.Head, for the operator API's WatchHeads
+	// jobs and epochLength are for the router's assignment service.
+	jobs        *jobs.Module
+	epochLength uint64
+	opHeads     event.Feed // operator.Head, for the operator API's WatchHeads
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -198,6 +206,7 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 
 	n := &Node{cfg: cfg, log: log.With("component", "node"), baseLog: log, db: db, chain: chain, pool: pool, reg: reg, errCh: make(chan error, 4)}
 	n.registerMetrics(reg)
+	n.jobs, n.epochLength = modules.jobs(), modules.epochLength()
 	n.backend = &backend{chain: chain, pool: pool, contracts: modules.contracts(), rewards: modules.rewards(), registry: modules.registry(), status: n.consensusStatus}
 	if cfg.Dev && cfg.DevAccounts {
 		keys, err := genesis.DevAccountKeys(genesis.DevAccountCount)
@@ -321,6 +330,9 @@ func (n *Node) Start() error {
 		return err
 	}
 	n.startEvidenceReports(ctx)
+	if err := n.startAssigner(ctx); err != nil {
+		return err
+	}
 	if n.sealer != nil {
 		n.wg.Add(1)
 		go func() {

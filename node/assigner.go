@@ -1,0 +1,86 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/ethereum/go-ethereum/core/types"
+
+	"github.com/emc-network/emcd/computing/jobs"
+	"github.com/emc-network/emcd/node/wallet"
+	"github.com/emc-network/emcd/router/assign"
+	"github.com/emc-network/emcd/router/scheduler"
+	"github.com/emc-network/emcd/staking"
+	"github.com/emc-network/emcd/state/native"
+)
+
+// jobs returns the jobs module, nil when the chain has none.
+func (m Modules) jobs() *jobs.Module {
+	mod, ok := m.Lookup(native.JobsAddress)
+	if !ok {
+		return nil
+	}
+	j, _ := mod.(*jobs.Module)
+	return j
+}
+
+// epochLength is the staking module's epoch length (the default when the
+// chain has no staking module).
+func (m Modules) epochLength() uint64 {
+	if mod, ok := m.Lookup(native.StakingAddress); ok {
+		if sm, ok := mod.(*staking.Module); ok {
+			return sm.Params().EpochLength
+		}
+	}
+	return staking.DefaultEpochLength
+}
+
+// startAssigner runs a router node's assignment service (router/assign):
+// on every new head it assigns the jobs offered to this router, or open to
+// all, to live nodes of its heartbeat table, through the node wallet. It
+// needs the router role, a key of its own, the jobs module, and a live
+// table (the heartbeat tracker, or the test override cfg.assignLive).
+func (n *Node) startAssigner(ctx context.Context) error {
+	if n.cfg.Role != RoleRouter {
+		return nil
+	}
+	live := n.cfg.assignLive
+	if live == nil && n.net != nil && n.net.beats != nil {
+		live = n.net.beats.tracker
+	}
+	switch {
+	case n.wallet == nil:
+		n.log.Warn("job assignment off: this router has no key of its own to send from")
+		return nil
+	case n.jobs == nil:
+		n.log.Warn("job assignment off: this chain has no jobs module")
+		return nil
+	case live == nil:
+		n.log.Warn("job assignment off: no live table (the router runs no p2p network)")
+		return nil
+	}
+	jm, epochLength := n.jobs, n.epochLength
+	svc, err := assign.New(assign.Config{
+		Router: n.wallet.Address(),
+		View: func(head *types.Header) (assign.View, error) {
+			st, err := n.chain.StateAt(head.Root)
+			if err != nil {
+				return nil, err
+			}
+			return &assign.StateView{S: st, Jobs: jm, Number: head.Number.Uint64(), EpochLength: epochLength}, nil
+		},
+		Send: func(ctx context.Context, req wallet.Request) (assign.Pending, error) {
+			return n.wallet.Submit(ctx, req)
+		},
+		Live:   live,
+		NowMs:  func() int64 { return time.Now().UnixMilli() },
+		Params: scheduler.DefaultParams(),
+		Log:    n.baseLog,
+	})
+	if err != nil {
+		return fmt.Errorf("node: job assignment: %w", err)
+	}
+	n.spawn(func() error { return svc.Run(ctx, n.chain, n.chain.Head()) })
+	return nil
+}
