@@ -6,13 +6,13 @@
 // The subpackages, in reading order:
 //
 //	scheduler  the pure choice: open jobs + a snapshot of the live table + a seed -> assignments
+//	heartbeat  the live table: registered nodes, their signed heartbeats, round-trip times
+//	assign     the assignment loop: joins the live table with registry records and
+//	           counters into scheduler.Node values, schedules on each head, and
+//	           sends assign through the node wallet (node/assigner.go starts it)
 //
-// Still to come, each in its own package that node/ constructs and starts:
-// the live table (registered nodes, their signed heartbeats, the router's
-// round-trip measurements, dropping nodes after missed heartbeats), the
-// assignment loop that adapts registry and heartbeat data into
-// scheduler.Node values and submits assignments through the node wallet, and
-// the result relay that serves outputs to submitters. They talk to the
+// Still to come, in its own package that node/ constructs and starts: the
+// result relay that serves outputs to submitters. They talk to the
 // network through the p2p interfaces and read time from a clock passed in;
 // only the scheduler decides, and it decides the same way on every machine.
 package router
