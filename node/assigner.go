@@ -71,7 +71,11 @@ func (n *Node) startAssigner(ctx context.Context) error {
 			return &assign.StateView{S: st, Jobs: jm, Number: head.Number.Uint64(), EpochLength: epochLength}, nil
 		},
 		Send: func(ctx context.Context, req wallet.Request) (assign.Pending, error) {
-			return n.wallet.Submit(ctx, req)
+			h, err := n.wallet.Submit(ctx, req)
+			if err != nil {
+				return nil, err // not a typed nil in the interface
+			}
+			return h, nil
 		},
 		Live:   live,
 		NowMs:  func() int64 { return time.Now().UnixMilli() },

@@ -82,6 +82,17 @@ func Join(live []heartbeat.Node, records map[common.Address]Record, nowMs int64)
 	return out
 }
 
+// Reserve takes from each node's free GPUs those its owner is already
+// promised and the heartbeat may not show yet: jobs assigned on chain but
+// not accepted, and this router's assign transactions in flight. Free
+// GPUs never go below zero.
+func Reserve(nodes []scheduler.Node, reservedGPUs map[common.Address]uint64) {
+	for i := range nodes {
+		r := reservedGPUs[nodes[i].Owner]
+		nodes[i].FreeGPUs = uint32(uint64(nodes[i].FreeGPUs) - min(r, uint64(nodes[i].FreeGPUs)))
+	}
+}
+
 // Assignable reports whether router may assign j in the block after head:
 // submitted and drawn, offered to router or past its offer window, and
 // not past its assign deadline (the deadline block's transactions still

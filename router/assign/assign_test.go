@@ -182,3 +182,13 @@ func TestJoinSchedule(t *testing.T) {
 		t.Errorf("job 2 (8 GPUs) placed: %+v", as[1])
 	}
 }
+
+func TestReserve(t *testing.T) {
+	nodes := []scheduler.Node{{Owner: ownerA, FreeGPUs: 4}, {Owner: ownerB, FreeGPUs: 1}, {Owner: routerMe, FreeGPUs: 3}}
+	Reserve(nodes, map[common.Address]uint64{ownerA: 3, ownerB: 5})
+	for i, want := range []uint32{1, 0, 3} {
+		if nodes[i].FreeGPUs != want {
+			t.Errorf("node %d: %d free, want %d", i, nodes[i].FreeGPUs, want)
+		}
+	}
+}

@@ -85,6 +85,7 @@ type attemptKey struct {
 type flight struct {
 	p    Pending
 	node common.Address
+	gpus uint32
 }
 
 // Service sends the router's assignments. Step and Run are for one
@@ -160,7 +161,7 @@ func (s *Service) Step(ctx context.Context, head *types.Header) {
 		s.log.Error("no state for the head", "block", number, "err", err)
 		return
 	}
-	open, err := s.open(view, number)
+	open, reserved, err := s.open(view, number)
 	if err != nil {
 		s.log.Error("listing jobs", "block", number, "err", err)
 		return
@@ -179,6 +180,10 @@ func (s *Service) Step(ctx context.Context, head *types.Header) {
 		s.log.Error("reading node records", "block", number, "err", err)
 		return
 	}
+	for _, f := range s.inflight {
+		reserved[f.node] += uint64(f.gpus)
+	}
+	Reserve(nodes, reserved)
 	owners := make(map[string]common.Address, len(nodes))
 	for _, n := range nodes {
 		owners[n.ID] = n.Owner
@@ -219,18 +224,23 @@ func (s *Service) collect(ctx context.Context) {
 
 // open lists the jobs this router may assign in the block after number and
 // has no transaction in flight for, oldest first, at most
-// scheduler.MaxJobs.
-func (s *Service) open(view View, number uint64) ([]jobs.Job, error) {
+// scheduler.MaxJobs, and the GPUs of assigned jobs not yet accepted, by
+// node owner.
+func (s *Service) open(view View, number uint64) ([]jobs.Job, map[common.Address]uint64, error) {
 	count := view.JobCount()
 	var out []jobs.Job
+	reserved := make(map[common.Address]uint64)
 	keep := make(map[attemptKey]bool)
 	for id, read := s.low, 0; id <= count && read < MaxScan; id, read = id+1, read+1 {
 		j, ok, err := view.JobOf(id)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if !ok {
-			return nil, fmt.Errorf("assign: job %d of %d missing", id, count)
+			return nil, nil, fmt.Errorf("assign: job %d of %d missing", id, count)
+		}
+		if j.State == jobs.StateAssigned {
+			reserved[j.Node] += uint64(j.GPUs)
 		}
 		if j.State.Ended() {
 			if id == s.low {
@@ -265,7 +275,7 @@ func (s *Service) open(view View, number uint64) ([]jobs.Job, error) {
 			delete(s.retryAt, k)
 		}
 	}
-	return out, nil
+	return out, reserved, nil
 }
 
 // nodes joins the live table with the chain's records of its owners.
@@ -312,7 +322,7 @@ func (s *Service) send(ctx context.Context, view View, number uint64, j *jobs.Jo
 		s.retryAt[attemptKey{j.ID, j.Attempts}] = number + RetryBlocks
 		return
 	}
-	s.inflight[attemptKey{j.ID, j.Attempts}] = flight{p: p, node: owner}
+	s.inflight[attemptKey{j.ID, j.Attempts}] = flight{p: p, node: owner, gpus: j.GPUs}
 	log.Info("assign sent")
 }
 

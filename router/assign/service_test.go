@@ -222,3 +222,23 @@ func TestServiceEndedJobsAdvanceCursor(t *testing.T) {
 		t.Fatalf("cursor %d, sent job %d; want 2, 2", h.svc.low, h.sent[0].id)
 	}
 }
+
+// A node's GPUs promised to an assign in flight, or to a job assigned on
+// chain and not accepted, are not offered again though the heartbeat still
+// shows them free.
+func TestServiceReservesPromisedGPUs(t *testing.T) {
+	h := newHarness(t)
+	h.addJob(2, routerMe)
+	h.step(5)
+	h.wantSent(1)
+	h.addJob(2, routerMe) // the node's 2 GPUs are in flight to job 1
+	h.step(6)
+	h.wantSent(1)
+	h.sent[0].p.resolve(nil)
+	h.view.jobs[0].State, h.view.jobs[0].Node, h.view.jobs[0].Attempts = jobs.StateAssigned, ownerA, 1
+	h.step(7) // assigned on chain, not accepted: still promised
+	h.wantSent(1)
+	h.view.jobs[0].State = jobs.StateSettled // done: the fake heartbeat's 2 free GPUs are true again
+	h.step(8)
+	h.wantSent(2)
+}
