@@ -77,10 +77,11 @@ func (n *Node) startAssigner(ctx context.Context) error {
 			}
 			return h, nil
 		},
-		Live:   live,
-		NowMs:  func() int64 { return time.Now().UnixMilli() },
-		Params: scheduler.DefaultParams(),
-		Log:    n.baseLog,
+		Live:    live,
+		NowMs:   func() int64 { return time.Now().UnixMilli() },
+		Params:  scheduler.DefaultParams(),
+		Metrics: assign.NewMetrics(n.reg),
+		Log:     n.baseLog,
 	})
 	if err != nil {
 		return fmt.Errorf("node: job assignment: %w", err)

@@ -72,9 +72,10 @@ type Config struct {
 	Send func(ctx context.Context, req wallet.Request) (Pending, error)
 	Live Live
 	// NowMs is the caller's clock in unix ms, used only for heartbeat ages.
-	NowMs  func() int64
-	Params scheduler.Params
-	Log    *slog.Logger
+	NowMs   func() int64
+	Params  scheduler.Params
+	Metrics *Metrics // nil: NopMetrics
+	Log     *slog.Logger
 }
 
 type attemptKey struct {
@@ -94,6 +95,7 @@ type Service struct {
 	cfg Config
 	abi abi.ABI
 	log *slog.Logger
+	m   *Metrics
 	// low is the lowest job id not known to have ended.
 	low      uint64
 	inflight map[attemptKey]flight
@@ -118,8 +120,12 @@ func New(cfg Config) (*Service, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	m := cfg.Metrics
+	if m == nil {
+		m = NopMetrics()
+	}
 	return &Service{
-		cfg: cfg, abi: parsed, log: log.With("component", "assigner"), low: 1,
+		cfg: cfg, abi: parsed, log: log.With("component", "assigner"), m: m, low: 1,
 		inflight: map[attemptKey]flight{}, retryAt: map[attemptKey]uint64{},
 	}, nil
 }
@@ -156,6 +162,7 @@ func (s *Service) InFlight() int { return len(s.inflight) }
 func (s *Service) Step(ctx context.Context, head *types.Header) {
 	number := head.Number.Uint64()
 	s.collect(ctx)
+	defer func() { s.m.InFlight.Set(float64(len(s.inflight))) }()
 	view, err := s.cfg.View(head)
 	if err != nil {
 		s.log.Error("no state for the head", "block", number, "err", err)
@@ -196,6 +203,7 @@ func (s *Service) Step(ctx context.Context, head *types.Header) {
 	for _, a := range as {
 		j := byID[a.JobID]
 		if a.Reason != scheduler.Placed {
+			s.m.Unplaced.Inc()
 			s.log.Debug("job not placed", "job", j.ID, "reason", a.Reason.String(), "detail", a.Detail)
 			continue
 		}
@@ -214,10 +222,12 @@ func (s *Service) collect(ctx context.Context) {
 		delete(s.inflight, k)
 		rc, err := f.p.Wait(ctx)
 		if err != nil {
+			s.m.Failed.Inc()
 			s.log.Warn("assign failed", "job", k.id, "attempt", k.attempt, "node", f.node, "err", err)
 			s.retryAt[k] = 0 // set from the head number in open
 			continue
 		}
+		s.m.Assigned.Inc()
 		s.log.Info("job assigned", "job", k.id, "attempt", k.attempt, "node", f.node, "block", rc.BlockNumber, "tx", rc.TxHash)
 	}
 }
@@ -307,6 +317,7 @@ func (s *Service) send(ctx context.Context, view View, number uint64, j *jobs.Jo
 		return
 	}
 	if _, err := view.Fit(j, owner); err != nil {
+		s.m.Unfit.Inc()
 		log.Info("assign not sent: the chain would refuse the node", "err", err)
 		return
 	}
@@ -318,11 +329,13 @@ func (s *Service) send(ctx context.Context, view View, number uint64, j *jobs.Jo
 	to := native.JobsAddress
 	p, err := s.cfg.Send(ctx, wallet.Request{To: &to, Data: data, Label: "assign"})
 	if err != nil {
+		s.m.Failed.Inc()
 		log.Warn("assign not sent", "err", err)
 		s.retryAt[attemptKey{j.ID, j.Attempts}] = number + RetryBlocks
 		return
 	}
 	s.inflight[attemptKey{j.ID, j.Attempts}] = flight{p: p, node: owner, gpus: j.GPUs}
+	s.m.Sent.Inc()
 	log.Info("assign sent")
 }
 

@@ -19,6 +19,8 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/holiman/uint256"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/emc-network/emcd/computing/jobs"
 	"github.com/emc-network/emcd/computing/registry"
@@ -116,9 +118,10 @@ func newHarness(t *testing.T) *harness {
 			h.sent = append(h.sent, sent{args[0].(*big.Int).Uint64(), args[1].(common.Address), p})
 			return p, nil
 		},
-		Live:   fakeLive{liveNode("pa", ownerA, 2, nil, 1000, 0)},
-		NowMs:  func() int64 { return 1000 },
-		Params: scheduler.DefaultParams(),
+		Live:    fakeLive{liveNode("pa", ownerA, 2, nil, 1000, 0)},
+		NowMs:   func() int64 { return 1000 },
+		Params:  scheduler.DefaultParams(),
+		Metrics: NopMetrics(),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -209,6 +212,11 @@ func TestServiceRetryAfterFailure(t *testing.T) {
 	h.wantSent(1)
 	h.step(6 + RetryBlocks)
 	h.wantSent(2)
+	m := h.svc.m
+	sentN, failedN, inFlightN := metricValue(t, m.Sent), metricValue(t, m.Failed), metricValue(t, m.InFlight)
+	if sentN != 2 || failedN != 1 || inFlightN != 1 {
+		t.Fatalf("metrics sent %v failed %v in flight %v, want 2 1 1", sentN, failedN, inFlightN)
+	}
 }
 
 func TestServiceEndedJobsAdvanceCursor(t *testing.T) {
@@ -241,4 +249,16 @@ func TestServiceReservesPromisedGPUs(t *testing.T) {
 	h.view.jobs[0].State = jobs.StateSettled // done: the fake heartbeat's 2 free GPUs are true again
 	h.step(8)
 	h.wantSent(2)
+}
+
+func metricValue(t *testing.T, c prometheus.Metric) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	if m.Counter != nil {
+		return m.Counter.GetValue()
+	}
+	return m.Gauge.GetValue()
 }
