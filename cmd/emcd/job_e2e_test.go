@@ -8,6 +8,7 @@ package main
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"encoding/json"
 	"math/big"
 	"os"
@@ -17,9 +18,11 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/ethclient"
 
+	"github.com/emc-network/emcd/computing/jobs"
 	"github.com/emc-network/emcd/genesis"
 	"github.com/emc-network/emcd/jsonrpc"
 )
@@ -117,6 +120,28 @@ func TestJobCLIEndToEnd(t *testing.T) {
 	}
 	if r := runCLI(t, "job", "status", "1", "--rpc", url); r.code != 0 || !strings.Contains(r.stdout, "job 1: submitted, submitter "+acct.Hex()+", escrow 2.5 EMC, 2 GPU(s)") {
 		t.Fatalf("status text: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	// After the draw (block submit+OfferDelay+1) with no active router the
+	// job stays submitted, open to any router, no router named, its assign
+	// deadline AssignBlocks after the draw (then it would expire, refunded).
+	submitBlock := uint64(j.SubmitBlock)
+	drawBlock := submitBlock + jobs.DefaultOfferDelayBlocks + 1
+	// The dev node seals a block when a transaction comes: account 2 sends
+	// itself nothing until the draw block is sealed.
+	for range 2 * drawBlock {
+		head, err := ec.BlockNumber(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if head >= drawBlock {
+			break
+		}
+		sendSelf(t, ec, keys[2])
+	}
+	j, r = jobRecord(t, url, "1")
+	if r.code != 0 || j.State != "submitted" || j.OfferedRouter != nil || uint64(j.OfferEndBlock) != 0 ||
+		uint64(j.Deadline) != drawBlock+jobs.DefaultAssignBlocks {
+		t.Fatalf("after the draw: exit %d %+v (submitted in %d)\n%s", r.code, j, submitBlock, r.stderr)
 	}
 	// wait on a job with no result times out with exit 1.
 	if r := runCLI(t, "job", "wait", "1", "--rpc", url, "--timeout", "1s"); r.code != 1 || !strings.Contains(r.stderr, "job 1 still submitted") {
@@ -247,5 +272,47 @@ func TestJobCLIEndToEnd(t *testing.T) {
 	}
 	if l := list(); uint64(l.Total) != 3 {
 		t.Fatalf("after the flag errors %d jobs, want 3", l.Total)
+	}
+}
+
+// sendSelf sends a 0-value transfer from key to itself and waits for it to
+// be mined.
+func sendSelf(t *testing.T, ec *ethclient.Client, key *ecdsa.PrivateKey) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	from := crypto.PubkeyToAddress(key.PublicKey)
+	nonce, err := ec.PendingNonceAt(ctx, from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chainID, err := ec.ChainID(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tip, err := ec.SuggestGasTipCap(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, err := ec.HeaderByNumber(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx := types.MustSignNewTx(key, types.LatestSignerForChainID(chainID), &types.DynamicFeeTx{
+		ChainID: chainID, Nonce: nonce, GasTipCap: tip, GasFeeCap: new(big.Int).Add(tip, new(big.Int).Mul(head.BaseFee, big.NewInt(2))),
+		Gas: 21_000, To: &from, Value: new(big.Int),
+	})
+	if err := ec.SendTransaction(ctx, tx); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := ec.TransactionReceipt(ctx, tx.Hash()); err == nil {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("self-transfer %s not mined", tx.Hash().Hex())
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
 }
