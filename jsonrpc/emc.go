@@ -567,3 +567,86 @@ func JobEntry(j *jobs.Job) *Job {
 	}
 	return e
 }
+
+// MaxJobsPage bounds the ids one emc_jobs call reads (its limit).
+const MaxJobsPage = jobs.MaxPage
+
+// JobsFilter is emc_jobs' filter. Owner, when set, lists that submitter's
+// jobs in submission order; otherwise every job by id. Offset and Limit
+// page that list (Limit 0 means MaxJobsPage; more is an error). State,
+// when set, keeps only the page's jobs in that state (a state name as
+// emc_getJob spells it), so a page may hold fewer than Limit jobs: page on
+// with NextOffset.
+type JobsFilter struct {
+	Owner  *common.Address `json:"owner"`
+	State  *string         `json:"state"`
+	Offset hexutil.Uint64  `json:"offset"`
+	Limit  hexutil.Uint64  `json:"limit"`
+}
+
+// Jobs is emc_jobs' answer. Total counts the listed set (the owner's jobs,
+// or every job) before the state filter; NextOffset is the offset of the
+// next page (equal to Total when this page reached the end).
+type Jobs struct {
+	BlockNumber hexutil.Uint64 `json:"blockNumber"`
+	Total       hexutil.Uint64 `json:"total"`
+	NextOffset  hexutil.Uint64 `json:"nextOffset"`
+	Jobs        []*Job         `json:"jobs"`
+}
+
+// Jobs lists jobs of the jobs module at the given block (latest when
+// absent), each in emc_getJob's form; see JobsFilter.
+func (api *emcAPI) Jobs(ctx context.Context, filter JobsFilter, bnh *rpc.BlockNumberOrHash) (*Jobs, error) {
+	limit := uint64(filter.Limit)
+	switch {
+	case limit == 0:
+		limit = MaxJobsPage
+	case limit > MaxJobsPage:
+		return nil, invalidParams("limit %d: at most %d", limit, MaxJobsPage)
+	}
+	var want jobs.State
+	if filter.State != nil {
+		for s := jobs.StateSubmitted; s <= jobs.StateSettled; s++ {
+			if s.String() == *filter.State {
+				want = s
+			}
+		}
+		if want == 0 {
+			return nil, invalidParams("unknown job state %q", *filter.State)
+		}
+	}
+	st, h, err := stateAndHeader(api.b, latestOr(bnh))
+	if err != nil {
+		return nil, toRPCError(err)
+	}
+	offset := uint64(filter.Offset)
+	var ids []uint64
+	var total uint64
+	if filter.Owner != nil {
+		ids, total = jobs.JobsOf(st, *filter.Owner, offset, limit)
+	} else {
+		total = jobs.JobCount(st)
+		for id := offset + 1; id <= total && uint64(len(ids)) < limit; id++ {
+			ids = append(ids, id)
+		}
+	}
+	out := &Jobs{BlockNumber: hexutil.Uint64(h.Number.Uint64()), Total: hexutil.Uint64(total), Jobs: []*Job{}}
+	out.NextOffset = hexutil.Uint64(offset + uint64(len(ids)))
+	if offset >= total {
+		out.NextOffset = hexutil.Uint64(total)
+	}
+	for _, id := range ids {
+		j, ok, err := jobs.JobOf(st, id)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, fmt.Errorf("job %d listed but not found: %w", id, jobs.ErrCorrupt)
+		}
+		if want != 0 && j.State != want {
+			continue
+		}
+		out.Jobs = append(out.Jobs, JobEntry(&j))
+	}
+	return out, st.Error()
+}

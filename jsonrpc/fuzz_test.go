@@ -90,3 +90,34 @@ func FuzzFilterCriteria(f *testing.F) {
 		_, _ = api.GetLogs(context.Background(), crit)
 	})
 }
+
+// FuzzJobsFilter: any filter through emc_jobs on a chain with jobs 1
+// (submitted) and 2 (cancelled) must not panic, must answer within the
+// page bound, and must list only jobs that match it.
+func FuzzJobsFilter(f *testing.F) {
+	f.Add([]byte(`{}`))
+	f.Add([]byte(`{"owner":"0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266","state":"cancelled","offset":"0x1","limit":"0x1"}`))
+	f.Add([]byte(`{"offset":"0xffffffffffffffff","limit":"0x64"}`))
+	f.Add([]byte(`{"state":"settled","limit":"0x65"}`))
+	b := newFakeBackend(f)
+	jobsSetup(b)
+	api := &emcAPI{b: b}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var filter JobsFilter
+		if json.Unmarshal(data, &filter) != nil {
+			return
+		}
+		out, err := api.Jobs(context.Background(), filter, nil)
+		if err != nil {
+			return
+		}
+		if len(out.Jobs) > MaxJobsPage || uint64(len(out.Jobs)) > uint64(out.Total) || out.NextOffset > max(out.Total, filter.Offset) {
+			t.Fatalf("filter %s: %d jobs, next %d, total %d", data, len(out.Jobs), out.NextOffset, out.Total)
+		}
+		for _, j := range out.Jobs {
+			if filter.Owner != nil && j.Submitter != *filter.Owner || filter.State != nil && j.State != *filter.State || uint64(j.ID) <= uint64(filter.Offset) && filter.Owner == nil {
+				t.Fatalf("filter %s listed job %d (%s, %s)", data, j.ID, j.State, j.Submitter)
+			}
+		}
+	})
+}

@@ -394,6 +394,18 @@ func stressMethods() []stressMethod {
 			}
 			return nil
 		}},
+		stressMethod{"emc_jobs", func(ctx context.Context, c *rpc.Client, e *stressEnv, rnd *rand.Rand) error {
+			n, _ := e.histBlock(rnd)
+			f := map[string]any{"owner": e.devAddrs[rnd.IntN(len(e.devAddrs))], "limit": hexutil.Uint64(1 + rnd.IntN(int(jsonrpc.MaxJobsPage)))}
+			var out jsonrpc.Jobs
+			if err := c.CallContext(ctx, &out, "emc_jobs", f, n); err != nil {
+				return fmt.Errorf("emc_jobs: %w", err)
+			}
+			if uint64(len(out.Jobs)) > uint64(out.Total) || out.NextOffset > out.Total {
+				return fmt.Errorf("emc_jobs(%v): %d jobs, next %d of %d", n, len(out.Jobs), out.NextOffset, out.Total)
+			}
+			return nil
+		}},
 		stressMethod{"net_version", simple("net_version")},
 		stressMethod{"net_listening", simple("net_listening")},
 		stressMethod{"net_peerCount", simple("net_peerCount")},
