@@ -312,13 +312,11 @@ func newJobStatusCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ctx, cancel := context.WithTimeout(c.Context(), rf.timeout)
-			defer cancel()
-			nd, err := dialNode(ctx, rf.endpoint())
+			ctx, nd, done, err := dialRead(c, &rf)
 			if err != nil {
 				return err
 			}
-			defer nd.Close()
+			defer done()
 			j, err := getJob(ctx, nd, id, block)
 			if err != nil {
 				return err
@@ -349,13 +347,11 @@ first.`,
 			if err != nil {
 				return err
 			}
-			ctx, cancel := context.WithTimeout(c.Context(), rf.timeout)
-			defer cancel()
-			nd, err := dialNode(ctx, rf.endpoint())
+			ctx, nd, done, err := dialRead(c, &rf)
 			if err != nil {
 				return err
 			}
-			defer nd.Close()
+			defer done()
 			tick := time.NewTicker(jobPollInterval)
 			defer tick.Stop()
 			for {
@@ -468,13 +464,11 @@ func newJobListCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ctx, cancel := context.WithTimeout(c.Context(), rf.timeout)
-			defer cancel()
-			nd, err := dialNode(ctx, rf.endpoint())
+			ctx, nd, done, err := dialRead(c, &rf)
 			if err != nil {
 				return err
 			}
-			defer nd.Close()
+			defer done()
 			var out jsonrpc.Jobs
 			if err := nd.rpc.CallContext(ctx, &out, "emc_jobs", f, bnh); err != nil {
 				return fmt.Errorf("emc_jobs: %w", err)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -263,13 +262,11 @@ func newNodeStatusCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ctx, cancel := context.WithTimeout(c.Context(), rf.timeout)
-			defer cancel()
-			nd, err := dialNode(ctx, rf.endpoint())
+			ctx, nd, done, err := dialRead(c, &rf)
 			if err != nil {
 				return err
 			}
-			defer nd.Close()
+			defer done()
 			st := nodeStatus{Address: addr, Block: block, ChainID: nd.chainID.Uint64()}
 			call := func(method string) ([]any, error) {
 				data, _ := a.Pack(method, addr)

@@ -55,13 +55,11 @@ reward epoch and the pools. See docs/economics.md, "The rewards module".`,
 			if err != nil {
 				return err
 			}
-			ctx, cancel := context.WithTimeout(c.Context(), rf.timeout)
-			defer cancel()
-			nd, err := dialNode(ctx, rf.endpoint())
+			ctx, nd, done, err := dialRead(c, &rf)
 			if err != nil {
 				return err
 			}
-			defer nd.Close()
+			defer done()
 			var r jsonrpc.Rewards
 			if err := nd.rpc.CallContext(ctx, &r, "emc_rewardsOf", addr, bnh); err != nil {
 				return fmt.Errorf("emc_rewardsOf: %w", err)

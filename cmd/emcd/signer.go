@@ -513,6 +513,18 @@ func gasFlag(cmd *cobra.Command, gas *uint64) {
 	cmd.Flags().Uint64Var(gas, "gas", 0, "gas limit (default: the node's estimate + 10 %; set it to send even a transaction that will revert)")
 }
 
+// dialRead dials the node of a read-only command within its timeout; done
+// releases the connection and the timeout.
+func dialRead(c *cobra.Command, rf *rpcFlags) (context.Context, *rpcNode, func(), error) {
+	ctx, cancel := context.WithTimeout(c.Context(), rf.timeout)
+	nd, err := dialNode(ctx, rf.endpoint())
+	if err != nil {
+		cancel()
+		return nil, nil, nil, err
+	}
+	return ctx, nd, func() { nd.Close(); cancel() }, nil
+}
+
 // signedConn is what a signing command works with: the unlocked key and the
 // node it sends through, checked to accept that key (the dev mnemonic only
 // on dev and test chains).
@@ -530,16 +542,13 @@ func dialSigned(c *cobra.Command, g *globals, rf *rpcFlags, kf *keyFlags) (*sign
 	if err != nil {
 		return nil, nil, err
 	}
-	ctx, cancel := context.WithTimeout(c.Context(), rf.timeout)
-	nd, err := dialNode(ctx, rf.endpoint())
+	ctx, nd, done, err := dialRead(c, rf)
 	if err != nil {
-		cancel()
 		return nil, nil, err
 	}
 	if err := checkSigner(nd, s); err != nil {
-		nd.Close()
-		cancel()
+		done()
 		return nil, nil, err
 	}
-	return &signedConn{ctx: ctx, nd: nd, s: s}, func() { nd.Close(); cancel() }, nil
+	return &signedConn{ctx: ctx, nd: nd, s: s}, done, nil
 }

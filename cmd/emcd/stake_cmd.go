@@ -430,13 +430,11 @@ func newStakeStatusCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ctx, cancel := context.WithTimeout(c.Context(), rf.timeout)
-			defer cancel()
-			nd, err := dialNode(ctx, rf.endpoint())
+			ctx, nd, done, err := dialRead(c, &rf)
 			if err != nil {
 				return err
 			}
-			defer nd.Close()
+			defer done()
 			p, err := stakeOf(ctx, nd, addr, block)
 			if err != nil {
 				return err
