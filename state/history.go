@@ -1,12 +1,14 @@
 package state
 
 import (
+	"fmt"
 	"strings"
 	"sync"
 
 	"github.com/ethereum/go-ethereum/common"
 	ethstate "github.com/ethereum/go-ethereum/core/state"
 	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/triedb"
 )
 
 // windowDB is the state database of a path-scheme chain. States in the
@@ -20,6 +22,7 @@ import (
 type windowDB struct {
 	*ethstate.MPTDatabase
 	history *ethstate.HistoricDB
+	triedb  *triedb.Database
 }
 
 var _ ethstate.Database = (*windowDB)(nil)
@@ -31,7 +34,38 @@ func (db *windowDB) Reader(root common.Hash) (ethstate.Reader, error) {
 	if err == nil {
 		return &liveReader{Reader: r, root: root, historic: db.history.Reader}, nil
 	}
-	return db.history.Reader(root)
+	h, herr := db.history.Reader(root)
+	if herr == nil {
+		return h, nil
+	}
+	// go-ethereum's historic database answers one error for every cause;
+	// ask the state history itself why, so that a caller can tell a state
+	// outside the window from a history that is still being indexed.
+	if _, why := db.triedb.HistoricStateReader(root); why != nil {
+		return nil, fmt.Errorf("%w: %w", herr, why)
+	}
+	return nil, herr
+}
+
+// errIndexing is pathdb's answer while the state history index is being
+// built (after every start, until its indexer's first pass, up to about 15
+// s); go-ethereum does not export it.
+const errIndexing = "haven't been fully indexed yet"
+
+// IsHistoryIndexing reports whether err is a historical read refused only
+// because the state history index is still being built after a start: the
+// same read succeeds once it is done.
+func IsHistoryIndexing(err error) bool {
+	return err != nil && strings.Contains(err.Error(), errIndexing)
+}
+
+// historyReady reports whether historical states can be read: the state
+// history index and, where trie node history is kept, its index too are
+// built. A data dir without any history yet is ready.
+func (db *windowDB) historyReady(root common.Hash) bool {
+	_, serr := db.triedb.HistoricStateReader(root)
+	_, nerr := db.triedb.HistoricNodeReader(root)
+	return !IsHistoryIndexing(serr) && !IsHistoryIndexing(nerr)
 }
 
 // liveReader reads a state of the layer tree and falls back to the history

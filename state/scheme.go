@@ -189,7 +189,7 @@ func (c *Chain) openTrieDB(sc StorageConfig, initialised bool) error {
 	c.scheme, c.reads, c.triedb, c.sdb = scheme, reads, tdb, mpt
 	c.flushInterval = sc.FlushInterval
 	if scheme == SchemePath {
-		c.sdb = &windowDB{MPTDatabase: mpt, history: ethstate.NewHistoricDatabase(tdb, ethstate.NewCodeDB(reads))}
+		c.sdb = &windowDB{MPTDatabase: mpt, history: ethstate.NewHistoricDatabase(tdb, ethstate.NewCodeDB(reads)), triedb: tdb}
 	}
 	return nil
 }
@@ -219,4 +219,17 @@ func (c *Chain) flattenLayers(number uint64, root common.Hash) error {
 	}
 	c.unflushed = false
 	return nil
+}
+
+// HistoryReady reports whether states older than the in-memory layers can
+// be read. Under the path scheme go-ethereum builds the state history index
+// in the background after every start (up to about 15 s); until then such
+// reads fail with an error IsHistoryIndexing recognises. The hash scheme
+// (archive) is always ready.
+func (c *Chain) HistoryReady() bool {
+	w, ok := c.sdb.(*windowDB)
+	if !ok {
+		return true
+	}
+	return w.historyReady(c.Head().Root)
 }
