@@ -4,8 +4,11 @@
 // are driven by the fixture (BeginBlock, the transactions, EndBlock with the
 // block's gas so the base-fee burn is counted). After every step the
 // fixture checks the module's invariants (its balance equals the open
-// escrows, and equals EscrowTotal) and that the supply is conserved: Σ
-// balances + burned == the genesis total.
+// escrows, and equals EscrowTotal; the Credits it holds in the credits
+// module equal the open Credits escrows and CreditsEscrowTotal; the open
+// and assigned lists hold exactly the jobs in those states) and that the
+// supply is conserved: Σ balances + burned == the genesis total. The
+// credits module runs too, so Credits escrows are spent by its Spend.
 package jobs_test
 
 import (
@@ -27,6 +30,7 @@ import (
 	"github.com/emc-network/emcd/computing/jobs"
 	"github.com/emc-network/emcd/computing/registry"
 	"github.com/emc-network/emcd/staking"
+	"github.com/emc-network/emcd/staking/credits"
 	"github.com/emc-network/emcd/state/native"
 	"github.com/emc-network/emcd/state/native/nativetest"
 )
@@ -35,6 +39,7 @@ var (
 	jobsAddr    = native.JobsAddress
 	regAddr     = native.RegistryAddress
 	stakingAddr = native.StakingAddress
+	creditsAddr = native.CreditsAddress
 	sub         = common.HexToAddress("0x5b00000000000000000000000000000000000001") // submitter
 	r1          = common.HexToAddress("0x7100000000000000000000000000000000000002") // router, 100 EMC
 	r2          = common.HexToAddress("0x7200000000000000000000000000000000000003") // router, 300 EMC
@@ -64,8 +69,9 @@ func emc(n uint64) *uint256.Int {
 type fixture struct {
 	*nativetest.Chain
 	t                   testing.TB
-	mod                 *jobs.Module
-	abi, regABI, stkABI abi.ABI
+	mod                         *jobs.Module
+	credits                     *credits.Module
+	abi, regABI, stkABI, crdABI abi.ABI
 	blockGas            uint64
 	genesisSupply       *uint256.Int
 	extraAccounts       []common.Address
@@ -82,18 +88,24 @@ func newFixture(t testing.TB) *fixture {
 		t.Fatal(err)
 	}
 	st := registry.Staking{EpochLength: testEpochLength, MinRouterStakeWei: sp.MinStakeWei[staking.RoleRouter]}
+	cm, err := credits.NewModule(credits.DefaultParams())
+	if err != nil {
+		t.Fatal(err)
+	}
 	reg, err := native.Load(map[string]json.RawMessage{
 		staking.Name: stRaw, registry.Name: json.RawMessage(`{"allowSimulatedGPUs":true}`), jobs.Name: json.RawMessage(testParams),
+		credits.Name: nil,
 	}, map[string]native.Factory{
 		staking.Name:  staking.Factory(testEpochLength),
 		registry.Name: registry.Factory(st),
-		jobs.Name:     jobs.Factory(st, testPeriodMs),
+		jobs.Name:     jobs.Factory(st, testPeriodMs, jobs.WithCredits(cm)),
+		credits.Name:  func(json.RawMessage) (native.Module, error) { return cm, nil },
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{t: t}
-	for addr, dst := range map[common.Address]*abi.ABI{jobsAddr: &f.abi, regAddr: &f.regABI, stakingAddr: &f.stkABI} {
+	f := &fixture{t: t, credits: cm}
+	for addr, dst := range map[common.Address]*abi.ABI{jobsAddr: &f.abi, regAddr: &f.regABI, stakingAddr: &f.stkABI, creditsAddr: &f.crdABI} {
 		m, _ := reg.Lookup(addr)
 		if *dst, err = abi.JSON(strings.NewReader(m.ABI())); err != nil {
 			t.Fatal(err)
@@ -158,13 +170,31 @@ func (f *fixture) registerNode(owner common.Address, seed int64, gpus uint32, mo
 		[]string{model}, []*big.Int{new(big.Int).SetUint64(price)}, big.NewInt(0), imgs)
 }
 
+// buyCredits buys n Credits for who at the module's price.
+func (f *fixture) buyCredits(who common.Address, n uint64) {
+	f.t.Helper()
+	f.mustCall(creditsAddr, f.crdABI, who, new(uint256.Int).Mul(uint256.NewInt(n), f.credits.CreditPriceWei()), "buyCredits", who)
+	f.check()
+}
+
+// submitCredits submits s with cap and n Credits from sub and returns its id.
+func (f *fixture) submitCredits(s jobs.Spec, capWei, n uint64) uint64 {
+	f.t.Helper()
+	r := f.mustSend(sub, nil, "submitJobCredits", encode(f.t, s), new(big.Int).SetUint64(capWei), new(big.Int).SetUint64(n))
+	out, err := f.abi.Unpack("submitJobCredits", r.ret)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return out[0].(*big.Int).Uint64()
+}
+
 // supply is Σ balances of every account the tests touch + burned, counting
 // the base fee of the current block's transactions, which its EndBlock
 // records.
 func (f *fixture) supply() *uint256.Int {
 	sum := native.BurnedTotal(f.State).Clone()
 	sum.Add(sum, new(uint256.Int).Mul(uint256.NewInt(f.blockGas), uint256.NewInt(nativetest.BaseFeeWei)))
-	all := append([]common.Address{jobsAddr, regAddr, stakingAddr, native.SupplyAddress, f.Coinbase}, accounts...)
+	all := append([]common.Address{jobsAddr, regAddr, stakingAddr, creditsAddr, native.SupplyAddress, f.Coinbase}, accounts...)
 	for _, a := range append(all, f.extraAccounts...) {
 		sum.Add(sum, f.State.GetBalance(a))
 	}
@@ -210,19 +240,61 @@ func (f *fixture) to(n uint64) {
 // check asserts the module's invariants and the supply.
 func (f *fixture) check() {
 	f.t.Helper()
-	open := new(uint256.Int)
+	open, openCredits := new(uint256.Int), new(uint256.Int)
+	inState := map[jobs.State]map[uint64]bool{jobs.StateSubmitted: {}, jobs.StateAssigned: {}}
 	for id := uint64(1); id <= jobs.JobCount(f.State); id++ {
 		j, ok, err := jobs.JobOf(f.State, id)
 		if err != nil || !ok {
 			f.t.Fatalf("block %d: job %d: %v %v", f.Number, id, ok, err)
 		}
+		if j.InCredits() && !j.EscrowWei.IsZero() {
+			f.t.Fatalf("block %d: job %d escrows both %s wei and %s Credits", f.Number, id, j.EscrowWei, j.EscrowCredits)
+		}
 		if !j.State.Ended() {
 			open.Add(open, j.EscrowWei)
+			openCredits.Add(openCredits, j.EscrowCredits)
+		}
+		if m := inState[j.State]; m != nil {
+			m[id] = true
 		}
 	}
 	bal := f.State.GetBalance(jobsAddr)
 	if !bal.Eq(open) || !jobs.EscrowTotal(f.State).Eq(open) {
 		f.t.Fatalf("block %d: module balance %s, escrow total %s, open escrows %s", f.Number, bal, jobs.EscrowTotal(f.State), open)
+	}
+	if held := credits.CreditsOf(f.State, jobsAddr); !held.Eq(openCredits) || !jobs.CreditsEscrowTotal(f.State).Eq(openCredits) {
+		f.t.Fatalf("block %d: module holds %s Credits, Credits escrow total %s, open Credits escrows %s",
+			f.Number, held, jobs.CreditsEscrowTotal(f.State), openCredits)
+	}
+	price := f.credits.CreditPriceWei()
+	if res, want := credits.Reserve(f.State), new(uint256.Int).Mul(credits.TotalCredits(f.State), price); !res.Eq(want) || !f.State.GetBalance(creditsAddr).Eq(res) {
+		f.t.Fatalf("block %d: credits reserve %s, total × price %s, balance %s", f.Number, res, want, f.State.GetBalance(creditsAddr))
+	}
+	for _, l := range []struct {
+		st   jobs.State
+		page func(native.StateReader, uint64, uint64) ([]uint64, uint64)
+	}{{jobs.StateSubmitted, jobs.OpenJobs}, {jobs.StateAssigned, jobs.AssignedJobs}} {
+		var ids []uint64
+		for off := uint64(0); ; off += jobs.MaxPage {
+			page, total := l.page(f.State, off, jobs.MaxPage)
+			ids = append(ids, page...)
+			if uint64(len(ids)) >= total || len(page) == 0 {
+				if uint64(len(ids)) != total {
+					f.t.Fatalf("block %d: %s list pages %d ids, total %d", f.Number, l.st, len(ids), total)
+				}
+				break
+			}
+		}
+		seen := map[uint64]bool{}
+		for _, id := range ids {
+			if seen[id] || !inState[l.st][id] {
+				f.t.Fatalf("block %d: %s list %v, jobs in that state %v", f.Number, l.st, ids, inState[l.st])
+			}
+			seen[id] = true
+		}
+		if len(seen) != len(inState[l.st]) {
+			f.t.Fatalf("block %d: %s list %v, jobs in that state %v", f.Number, l.st, ids, inState[l.st])
+		}
 	}
 	if got := f.supply(); !got.Eq(f.genesisSupply) {
 		f.t.Fatalf("block %d: supply %s, genesis %s", f.Number, got, f.genesisSupply)
@@ -291,7 +363,7 @@ func (f *fixture) mustSend(from common.Address, value *uint256.Int, name string,
 // sender the fee only.
 func (f *fixture) mustRevert(from common.Address, value *uint256.Int, want error, name string, args ...any) {
 	f.t.Helper()
-	root := f.State.GetStorageRoot(jobsAddr)
+	root, crdRoot := f.State.GetStorageRoot(jobsAddr), f.State.GetStorageRoot(creditsAddr)
 	modBal := f.State.GetBalance(jobsAddr).Clone()
 	before := f.State.GetBalance(from).Clone()
 	r := f.send(from, value, name, args...)
@@ -301,7 +373,7 @@ func (f *fixture) mustRevert(from common.Address, value *uint256.Int, want error
 	if len(r.logs) != 0 {
 		f.t.Fatalf("%s: %d logs on revert", name, len(r.logs))
 	}
-	if f.State.GetStorageRoot(jobsAddr) != root || !f.State.GetBalance(jobsAddr).Eq(modBal) {
+	if f.State.GetStorageRoot(jobsAddr) != root || !f.State.GetBalance(jobsAddr).Eq(modBal) || f.State.GetStorageRoot(creditsAddr) != crdRoot {
 		f.t.Fatalf("%s: module state changed on revert", name)
 	}
 	if got, want := f.State.GetBalance(from), new(uint256.Int).Sub(before, nativetest.Fee(r.gasUsed)); !got.Eq(want) {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/emc-network/emcd/computing/registry"
 	"github.com/emc-network/emcd/staking"
+	"github.com/emc-network/emcd/staking/credits"
 	"github.com/emc-network/emcd/state/native"
 )
 
@@ -50,27 +51,39 @@ const (
 	// JobSubmitted log without the spec (3 topics, 192 bytes) 3,036;
 	// spec hashing 2,000. The spec's bytes in the log are charged by
 	// InputGas (8 per byte).
-	SubmitGas = recordWriteGas + 8*22_100 + 3_036 + 2_000
-	// CancelGas: record read and rewrite, escrowTotal, the refund 9,000,
-	// JobCancelled log (2 topics, 32 bytes) 1,381.
-	CancelGas = recordReadGas + recordWriteGas + 22_100 + 9_000 + 1_381
+	SubmitGas = recordWriteGas + 8*22_100 + 3_036 + 2_000 + listAddGas + listRemoveGas
+	// SubmitCreditsGas: SubmitGas, the Lock of the Credits and the Credits
+	// escrow total (22,100), the JobCreditsEscrowed log (2 topics, 32
+	// bytes) 1,381.
+	SubmitCreditsGas = SubmitGas + credits.LockGas + 22_100 + 1_381
+	// CancelGas: record read and rewrite, escrowTotal, the refund 9,000
+	// (or the Credits release), the open-list removal, JobCancelled log
+	// (2 topics, 32 bytes) 1,381.
+	CancelGas = recordReadGas + recordWriteGas + 22_100 + 9_000 + creditsGas + listRemoveGas + 1_381
 	// AssignGas: record read and rewrite; the router check (registry
 	// index and 5 staking slots, 6 × 2,100); the node record (at most
 	// registry.MaxRecordWords + 2 words read); the due entry, and the one
 	// a missed deadline writes when it reopens the job (4 × 22,100);
-	// JobAssigned log (4 topics, 64 bytes) 2,387.
-	AssignGas = recordReadGas + recordWriteGas + 6*2_100 + (registry.MaxRecordWords+2)*2_100 + 4*22_100 + 2_387
+	// JobAssigned log (4 topics, 64 bytes) 2,387; the node's ping slot
+	// 2,100; the moves between the open and assigned lists, now and at a
+	// missed deadline (2 removals, 2 additions), and the expiry's refund
+	// after the last attempt (creditsGas + 22,100 + 9,000).
+	AssignGas = recordReadGas + recordWriteGas + 6*2_100 + (registry.MaxRecordWords+2)*2_100 + 4*22_100 + 2_387 + 2_100 +
+		2*(listAddGas+listRemoveGas) + creditsGas + 22_100 + 9_000
 	// AcceptGas: record read and rewrite, the due entry and one
 	// rescheduled check should blocks run faster than the target period
-	// (4 × 22,100), JobAccepted log (3 topics, 32 bytes) 1,756.
-	AcceptGas = recordReadGas + recordWriteGas + 4*22_100 + 1_756
+	// (4 × 22,100), JobAccepted log (3 topics, 32 bytes) 1,756; the
+	// assigned-list removal and the open-list addition a missed result
+	// deadline makes.
+	AcceptGas = recordReadGas + recordWriteGas + 4*22_100 + 1_756 + listRemoveGas + listAddGas
 	// ResultGas: record read and rewrite, the due entry, JobResult log
 	// (3 topics, 96 bytes) 2,268.
 	ResultGas = recordReadGas + recordWriteGas + 2*22_100 + 2_268
 	// SettleGas: record read and rewrite, escrowTotal, the provider's
 	// counter, the supply ledger (2 slots), two transfers 18,000,
-	// JobSettled log (3 topics, 96 bytes) 2,268.
-	SettleGas = recordReadGas + recordWriteGas + 4*22_100 + 18_000 + 2_268
+	// JobSettled log (3 topics, 96 bytes) 2,268; for a Credits job the
+	// Spend and the Release of the rest (creditsGas).
+	SettleGas = recordReadGas + recordWriteGas + 4*22_100 + 18_000 + 2_268 + creditsGas
 	// ViewGas is the base of every view: one cold slot 2,100 + 100.
 	ViewGas = 2_200
 	// GetJobGas reads the record.
@@ -79,14 +92,26 @@ const (
 	PageGasPerItem = 2_100
 	// StatsGas reads 3 counters.
 	StatsGas = ViewGas + 3*2_100
+	// listAddGas: an idList add (index read, entry, index and length
+	// written fresh); listRemoveGas: a removal (index, length and the
+	// last entry read, 5 writes).
+	listAddGas    = 2_100 + 3*22_100
+	listRemoveGas = 3*2_100 + 5*22_100
 )
 
 // Revert reasons.
 var (
 	// ErrNoJob is returned for an id no job has.
 	ErrNoJob = errors.New("jobs: no such job")
-	// ErrNoEscrow is returned by submitJob without value.
-	ErrNoEscrow = errors.New("jobs: escrow (the call's value) must be positive")
+	// ErrNoEscrow is returned by submitJob without value, and by
+	// submitJobCredits for zero Credits.
+	ErrNoEscrow = errors.New("jobs: escrow (the call's value, or the Credits) must be positive")
+	// ErrNoCredits is returned by submitJobCredits on a chain whose jobs
+	// module was built without the credits module.
+	ErrNoCredits = errors.New("jobs: Credits escrow is not available on this chain")
+	// ErrNodeStale is returned by assign for a node whose last on-chain
+	// update (registration, update or ping) is older than LivenessBlocks.
+	ErrNodeStale = errors.New("jobs: node is not live (no on-chain update within the liveness window)")
 	// ErrBadPrice is returned by submitJob for a zero or out-of-range
 	// price cap.
 	ErrBadPrice = errors.New("jobs: price cap must be positive")
@@ -129,6 +154,7 @@ var (
 type Module struct {
 	params        Params
 	reg           *registry.Module
+	credits       *credits.Module // nil: no Credits escrow
 	epochLength   uint64
 	blockPeriodMs uint64
 	abi           abi.ABI
@@ -141,18 +167,29 @@ var _ native.BlockHooks = (*Module)(nil)
 // params are st (routers are checked as the registry checks them) and
 // whose target block period is blockPeriodMs (to schedule result
 // deadlines, which are in block time).
-func Factory(st registry.Staking, blockPeriodMs uint64) native.Factory {
+func Factory(st registry.Staking, blockPeriodMs uint64, opts ...Option) native.Factory {
 	return func(raw json.RawMessage) (native.Module, error) {
 		p, err := ParseParams(raw)
 		if err != nil {
 			return nil, err
 		}
-		return NewModule(p, st, blockPeriodMs)
+		return NewModule(p, st, blockPeriodMs, opts...)
 	}
 }
 
+// Option configures the module.
+type Option func(*Module)
+
+// WithCredits lets jobs be escrowed in Credits (submitJobCredits), spent and
+// returned through cm, the chain's credits module (built from the same
+// genesis params as the one the chain runs). Without it submitJobCredits
+// reverts with ErrNoCredits.
+func WithCredits(cm *credits.Module) Option {
+	return func(m *Module) { m.credits = cm }
+}
+
 // NewModule returns the module with params p.
-func NewModule(p Params, st registry.Staking, blockPeriodMs uint64) (*Module, error) {
+func NewModule(p Params, st registry.Staking, blockPeriodMs uint64, opts ...Option) (*Module, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
@@ -167,7 +204,11 @@ func NewModule(p Params, st registry.Staking, blockPeriodMs uint64) (*Module, er
 	if err != nil {
 		return nil, fmt.Errorf("%w: jobs: %w", native.ErrBadABI, err)
 	}
-	return &Module{params: p, reg: reg, epochLength: st.EpochLength, blockPeriodMs: blockPeriodMs, abi: parsed}, nil
+	m := &Module{params: p, reg: reg, epochLength: st.EpochLength, blockPeriodMs: blockPeriodMs, abi: parsed}
+	for _, o := range opts {
+		o(m)
+	}
+	return m, nil
 }
 
 // Name implements native.Module.
@@ -186,6 +227,7 @@ func (m *Module) Params() Params { return m.params }
 func (m *Module) Methods() []native.Method {
 	return []native.Method{
 		{Name: "submitJob", Gas: SubmitGas, InputGas: specLogGas, Mutates: true, Handler: m.submitJob},
+		{Name: "submitJobCredits", Gas: SubmitCreditsGas, InputGas: specLogGas, Mutates: true, Handler: m.submitJobCredits},
 		{Name: "cancel", Gas: CancelGas, Mutates: true, Handler: m.cancel},
 		{Name: "assign", Gas: AssignGas, Mutates: true, Handler: m.assign},
 		{Name: "accept", Gas: AcceptGas, Mutates: true, Handler: m.accept},
@@ -194,11 +236,43 @@ func (m *Module) Methods() []native.Method {
 		{Name: "getJob", Gas: GetJobGas, Handler: m.getJob},
 		{Name: "jobsOf", Gas: ViewGas, InputGas: pageGas, Handler: m.jobsOf},
 		{Name: "jobCount", Gas: ViewGas, Handler: m.jobCount},
+		{Name: "openJobs", Gas: ViewGas, InputGas: openPageGas, Handler: m.listView(openList)},
+		{Name: "assignedJobs", Gas: ViewGas, InputGas: openPageGas, Handler: m.listView(assignedList)},
 		{Name: "providerStats", Gas: StatsGas, Handler: m.providerStats},
 	}
 }
 
 func (m *Module) submitJob(c *native.Call, args []any) ([]any, error) {
+	if len(args) != 2 {
+		return nil, fmt.Errorf("%w: %d args", native.ErrBadInput, len(args))
+	}
+	return m.submit(c, args, nil)
+}
+
+// submitJobCredits is submitJob with a Credits escrow: args[2] Credits of
+// the caller are locked (the call carries no value: the method is not
+// payable).
+func (m *Module) submitJobCredits(c *native.Call, args []any) ([]any, error) {
+	if len(args) != 3 {
+		return nil, fmt.Errorf("%w: %d args", native.ErrBadInput, len(args))
+	}
+	nBig, ok := args[2].(*big.Int)
+	if !ok {
+		return nil, fmt.Errorf("%w: credits %T", native.ErrBadInput, args[2])
+	}
+	n, overflow := uint256.FromBig(nBig)
+	if overflow || n.IsZero() {
+		return nil, ErrNoEscrow
+	}
+	if m.credits == nil {
+		return nil, ErrNoCredits
+	}
+	return m.submit(c, args[:2], n)
+}
+
+// submit records a job from spec and price args; its escrow is the call's
+// value, or escrowCredits Credits of the caller when not nil.
+func (m *Module) submit(c *native.Call, args []any, escrowCredits *uint256.Int) ([]any, error) {
 	raw, ok1 := args[0].([]byte)
 	capBig, ok2 := args[1].(*big.Int)
 	if !ok1 || !ok2 {
@@ -212,7 +286,7 @@ func (m *Module) submitJob(c *native.Call, args []any) ([]any, error) {
 	if overflow || maxPrice.IsZero() {
 		return nil, ErrBadPrice
 	}
-	if c.Value.IsZero() {
+	if escrowCredits == nil && c.Value.IsZero() {
 		return nil, ErrNoEscrow
 	}
 	n := JobCount(c.State)
@@ -227,7 +301,15 @@ func (m *Module) submitJob(c *native.Call, args []any) ([]any, error) {
 		ID: n + 1, Submitter: c.Caller, State: StateSubmitted, SpecHash: crypto.Keccak256Hash(raw),
 		Image: spec.Image, GPUs: spec.GPUs, GPUModel: spec.GPUModel, MinMemoryMiB: spec.MinMemoryMiB,
 		TimeoutSeconds: spec.TimeoutSeconds, MaxPriceWei: maxPrice, EscrowWei: c.Value.Clone(),
-		SubmitBlock: c.BlockNumber,
+		SubmitBlock: c.BlockNumber, EscrowCredits: escrowCredits,
+	}
+	if escrowCredits != nil {
+		if err := m.lockCredits(c, escrowCredits); err != nil {
+			return nil, err
+		}
+	}
+	if err := openList.add(c, j.ID); err != nil {
+		return nil, err
 	}
 	if err := saveJob(c, &j); err != nil {
 		return nil, err
@@ -241,6 +323,11 @@ func (m *Module) submitJob(c *native.Call, args []any) ([]any, error) {
 	idBig := new(big.Int).SetUint64(j.ID)
 	if err := c.Emit("JobSubmitted", idBig, c.Caller, [32]byte(j.SpecHash), raw, capBig, c.Value.ToBig()); err != nil {
 		return nil, err
+	}
+	if escrowCredits != nil {
+		if err := c.Emit("JobCreditsEscrowed", idBig, escrowCredits.ToBig()); err != nil {
+			return nil, err
+		}
 	}
 	return []any{idBig}, nil
 }
@@ -256,7 +343,8 @@ func (m *Module) cancel(c *native.Call, args []any) ([]any, error) {
 	if j.State != StateSubmitted {
 		return nil, fmt.Errorf("%w: job %d is %s, cancel needs submitted", ErrWrongState, j.ID, j.State)
 	}
-	if err := m.end(c, &j, StateCancelled, j.EscrowWei.Clone()); err != nil {
+	refundAll(&j)
+	if err := m.end(c, &j, StateCancelled); err != nil {
 		return nil, err
 	}
 	return nil, c.Emit("JobCancelled", new(big.Int).SetUint64(j.ID), j.RefundWei.ToBig())
@@ -283,8 +371,14 @@ func (m *Module) assign(c *native.Call, args []any) ([]any, error) {
 	if c.BlockNumber <= j.OfferEndBlock && c.Caller != j.OfferedRouter {
 		return nil, fmt.Errorf("%w: %s until block %d", ErrOfferWindow, j.OfferedRouter, j.OfferEndBlock)
 	}
-	price, err := m.fit(c.State, &j, nodeAddr)
+	price, err := m.fit(c.State, &j, nodeAddr, c.BlockNumber)
 	if err != nil {
+		return nil, err
+	}
+	if err := openList.remove(c, j.ID); err != nil {
+		return nil, err
+	}
+	if err := assignedList.add(c, j.ID); err != nil {
 		return nil, err
 	}
 	j.State, j.Router, j.Node, j.PriceWei = StateAssigned, c.Caller, nodeAddr, price
@@ -297,30 +391,48 @@ func (m *Module) assign(c *native.Call, args []any) ([]any, error) {
 	return nil, c.Emit("JobAssigned", new(big.Int).SetUint64(j.ID), c.Caller, nodeAddr, price.ToBig(), j.Attempts)
 }
 
-// Fit reports whether node fits job j (registered, enough GPUs of the model
-// and memory asked for, the image held, its price for its model within the
-// cap) and returns the node's price per GPU-second. Routers can call it on
-// a state copy before they send an assignment.
-func (m *Module) Fit(s native.StateReader, j *Job, node common.Address) (*uint256.Int, error) {
-	return m.fit(s, j, node)
+// Fit reports whether node fits job j in block number (registered, live:
+// its last on-chain update within LivenessBlocks of number; enough GPUs of
+// the model and memory asked for, the image held, its price for its model
+// within the cap; for a CPU-only job a CPU-only price within the cap) and
+// returns the node's price (per GPU-second, or per second CPU-only).
+// Routers can call it on a state copy before they send an assignment, with
+// the number of the block the assignment will land in.
+func (m *Module) Fit(s native.StateReader, j *Job, node common.Address, number uint64) (*uint256.Int, error) {
+	return m.fit(s, j, node, number)
 }
 
-func (m *Module) fit(s native.StateReader, j *Job, nodeAddr common.Address) (*uint256.Int, error) {
+func (m *Module) fit(s native.StateReader, j *Job, nodeAddr common.Address, number uint64) (*uint256.Int, error) {
 	n, ok, err := registry.NodeOf(s, nodeAddr)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", native.ErrInternal, err)
 	}
-	switch {
-	case !ok:
+	if !ok {
 		return nil, fmt.Errorf("%w: %s is not a registered node", ErrNodeUnfit, nodeAddr)
+	}
+	if seen := registry.LastSeen(s, &n); seen+m.params.LivenessBlocks < number {
+		return nil, fmt.Errorf("%w: %s last seen at block %d, window %d blocks", ErrNodeStale, nodeAddr, seen, m.params.LivenessBlocks)
+	}
+	if !n.HasImage(j.Image) {
+		return nil, fmt.Errorf("%w: node does not hold image %s", ErrNodeUnfit, j.Image)
+	}
+	if j.CPUOnly() {
+		price := n.CPUPriceWei
+		switch {
+		case price == nil || price.IsZero():
+			return nil, fmt.Errorf("%w: node takes no CPU-only jobs (no CPU price)", ErrNodeUnfit)
+		case price.Gt(j.MaxPriceWei):
+			return nil, fmt.Errorf("%w: CPU price %s wei per second above the cap %s", ErrNodeUnfit, price, j.MaxPriceWei)
+		}
+		return price.Clone(), nil
+	}
+	switch {
 	case n.GPUCount < j.GPUs:
 		return nil, fmt.Errorf("%w: %d GPUs, job needs %d", ErrNodeUnfit, n.GPUCount, j.GPUs)
 	case j.GPUModel != "" && n.GPUModel != j.GPUModel:
 		return nil, fmt.Errorf("%w: GPU model %q, job needs %q", ErrNodeUnfit, n.GPUModel, j.GPUModel)
 	case n.MemoryMiB < j.MinMemoryMiB:
 		return nil, fmt.Errorf("%w: %d MiB per GPU, job needs %d", ErrNodeUnfit, n.MemoryMiB, j.MinMemoryMiB)
-	case !n.HasImage(j.Image):
-		return nil, fmt.Errorf("%w: node does not hold image %s", ErrNodeUnfit, j.Image)
 	}
 	price, ok := n.PriceFor(n.GPUModel)
 	if !ok {
@@ -345,6 +457,9 @@ func (m *Module) accept(c *native.Call, args []any) ([]any, error) {
 	}
 	if c.BlockNumber > j.Deadline {
 		return nil, fmt.Errorf("%w: accept by block %d", ErrDeadline, j.Deadline)
+	}
+	if err := assignedList.remove(c, j.ID); err != nil {
+		return nil, err
 	}
 	window := j.TimeoutSeconds + m.params.ResultGraceSeconds
 	j.State, j.Deadline = StateRunning, c.Time+window
@@ -375,7 +490,7 @@ func (m *Module) submitResult(c *native.Call, args []any) ([]any, error) {
 	if c.Time >= j.Deadline {
 		return nil, fmt.Errorf("%w: result before block time %d", ErrDeadline, j.Deadline)
 	}
-	if limit := j.TimeoutSeconds * uint64(j.GPUs) * 1000; gpuMillis > limit {
+	if limit := j.MaxUsageMillis(); gpuMillis > limit {
 		return nil, fmt.Errorf("%w: %d GPU-ms, at most %d", ErrUsage, gpuMillis, limit)
 	}
 	if record == [32]byte{} {
@@ -431,47 +546,41 @@ func Split(cost *uint256.Int) (provider, burn *uint256.Int) {
 	return provider, new(uint256.Int).Sub(cost, provider)
 }
 
-// settleJob pays out a job with a result: the provider's share, the burn,
-// the refund.
+// settleJob pays out a job with a result (see payCost in escrow.go): the
+// provider's share, the burn, the refund.
 func (m *Module) settleJob(c *native.Call, j *Job) error {
-	cost := Cost(j.GPUMillis, j.PriceWei, j.EscrowWei)
-	provider, burn := Split(cost)
-	if !provider.IsZero() {
-		if err := c.Pay(j.Node, provider); err != nil {
-			return err
-		}
-	}
-	if !burn.IsZero() {
-		if err := c.Burn(native.BurnRent, burn); err != nil {
-			return err
-		}
+	if err := m.payCost(c, j); err != nil {
+		return err
 	}
 	stat := uint64(statSucceeded)
 	if j.State == StateFailed {
 		stat = statFailed
 	}
 	addStat(c, j.Node, stat)
-	j.CostWei, j.BurnedWei = cost, burn
-	if err := m.end(c, j, StateSettled, new(uint256.Int).Sub(j.EscrowWei, cost)); err != nil {
+	if err := m.end(c, j, StateSettled); err != nil {
 		return err
 	}
-	return c.Emit("JobSettled", new(big.Int).SetUint64(j.ID), j.Node, cost.ToBig(), burn.ToBig(), j.RefundWei.ToBig())
+	return c.Emit("JobSettled", new(big.Int).SetUint64(j.ID), j.Node, j.CostWei.ToBig(), j.BurnedWei.ToBig(), j.RefundWei.ToBig())
 }
 
-// end moves j to a final state, refunding refundWei to the submitter and
-// releasing its escrow from the total.
-func (m *Module) end(c *native.Call, j *Job, st State, refundWei *uint256.Int) error {
-	if !refundWei.IsZero() {
-		if err := c.Pay(j.Submitter, refundWei); err != nil {
+// end moves j to a final state: it leaves the open or assigned list it is
+// in, its refund (set by the caller: refundAll or payCost) goes back to the
+// submitter and its escrow leaves the totals.
+func (m *Module) end(c *native.Call, j *Job, st State) error {
+	switch j.State {
+	case StateSubmitted:
+		if err := openList.remove(c, j.ID); err != nil {
+			return err
+		}
+	case StateAssigned:
+		if err := assignedList.remove(c, j.ID); err != nil {
 			return err
 		}
 	}
-	total := EscrowTotal(c.State)
-	if total.Lt(j.EscrowWei) {
-		return fmt.Errorf("%w: escrow total %s below job %d's escrow %s", native.ErrInternal, total, j.ID, j.EscrowWei)
+	if err := m.release(c, j); err != nil {
+		return err
 	}
-	c.StoreUint(native.Slot(slotEscrowTotal), total.Sub(total, j.EscrowWei))
-	j.State, j.RefundWei, j.EndBlock, j.Deadline, j.DueBlock = st, refundWei, c.BlockNumber, 0, 0
+	j.State, j.EndBlock, j.Deadline, j.DueBlock = st, c.BlockNumber, 0, 0
 	return saveJob(c, j)
 }
 
@@ -481,14 +590,24 @@ func (m *Module) end(c *native.Call, j *Job, st State, refundWei *uint256.Int) e
 func (m *Module) timeout(c *native.Call, j *Job) error {
 	addStat(c, j.Node, statTimedOut)
 	if j.Attempts >= MaxAttempts {
-		return m.end(c, j, StateExpired, j.EscrowWei.Clone())
+		refundAll(j)
+		return m.end(c, j, StateExpired)
+	}
+	if j.State == StateAssigned {
+		if err := assignedList.remove(c, j.ID); err != nil {
+			return err
+		}
+	}
+	if err := openList.add(c, j.ID); err != nil {
+		return err
 	}
 	m.reopen(c, j)
 	return saveJob(c, j)
 }
 
 // reopen puts j in StateSubmitted, open for assignment until its assign
-// deadline.
+// deadline (the caller keeps the open list: the draw finds j listed, a
+// timeout lists it again).
 func (m *Module) reopen(c *native.Call, j *Job) {
 	j.State, j.Deadline = StateSubmitted, c.BlockNumber+m.params.AssignBlocks
 	schedule(c, j, j.Deadline)
@@ -552,7 +671,8 @@ func (m *Module) EndBlock(c *native.Call, env *native.BlockEnv) error {
 		}
 		switch {
 		case j.State == StateSubmitted && env.Number >= j.Deadline:
-			err = m.end(c, &j, StateExpired, j.EscrowWei.Clone())
+			refundAll(&j)
+			err = m.end(c, &j, StateExpired)
 		case j.State == StateAssigned && env.Number >= j.Deadline:
 			err = m.timeout(c, &j)
 		case j.State == StateRunning && env.Time >= j.Deadline:
@@ -667,7 +787,8 @@ func (m *Module) getJob(c *native.Call, args []any) ([]any, error) {
 	return []any{found, j.Submitter, uint8(j.State), [32]byte(j.SpecHash), [32]byte(j.Image), j.GPUs, j.GPUModel,
 		j.MinMemoryMiB, j.TimeoutSeconds, j.MaxPriceWei.ToBig(), j.EscrowWei.ToBig(), j.SubmitBlock, j.OfferedRouter,
 		j.OfferEndBlock, j.Router, j.Node, j.PriceWei.ToBig(), j.Attempts, j.Deadline, [32]byte(j.ResultHash),
-		j.GPUMillis, j.ExitCode(), j.CostWei.ToBig(), j.BurnedWei.ToBig(), j.RefundWei.ToBig(), j.EndBlock}, nil
+		j.GPUMillis, j.ExitCode(), j.CostWei.ToBig(), j.BurnedWei.ToBig(), j.RefundWei.ToBig(), j.EndBlock,
+		j.EscrowKind(), j.EscrowCredits.ToBig(), j.CostCredits.ToBig(), j.RefundCredits.ToBig()}, nil
 }
 
 func (m *Module) jobsOf(c *native.Call, args []any) ([]any, error) {
@@ -685,6 +806,22 @@ func (m *Module) jobsOf(c *native.Call, args []any) ([]any, error) {
 		out[i] = new(big.Int).SetUint64(id)
 	}
 	return []any{out, new(big.Int).SetUint64(total)}, nil
+}
+
+// listView is the openJobs / assignedJobs view over l.
+func (m *Module) listView(l idList) func(*native.Call, []any) ([]any, error) {
+	return func(c *native.Call, args []any) ([]any, error) {
+		offset, limit, err := pageArgs(args)
+		if err != nil {
+			return nil, err
+		}
+		ids, total := l.page(c.State, offset, limit)
+		out := make([]*big.Int, len(ids))
+		for i, id := range ids {
+			out[i] = new(big.Int).SetUint64(id)
+		}
+		return []any{out, new(big.Int).SetUint64(total)}, nil
+	}
 }
 
 func (m *Module) jobCount(c *native.Call, _ []any) ([]any, error) {
@@ -716,7 +853,18 @@ func pageGas(args []any) uint64 {
 	return min(limit, MaxPage) * PageGasPerItem
 }
 
+func openPageGas(args []any) uint64 {
+	_, limit, err := pageArgs(args)
+	if err != nil {
+		return 0
+	}
+	return min(limit, MaxPage) * PageGasPerItem
+}
+
 func pageArgs(args []any) (offset, limit uint64, err error) {
+	if len(args) != 2 {
+		return 0, 0, fmt.Errorf("%w: %d page args", native.ErrBadInput, len(args))
+	}
 	o, ok1 := args[0].(*big.Int)
 	l, ok2 := args[1].(*big.Int)
 	if !ok1 || !ok2 {

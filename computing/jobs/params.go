@@ -12,7 +12,8 @@ import (
 // genesis params section:
 //
 //	"jobs": {"offerDelayBlocks": 2, "offerWindowBlocks": 5, "assignBlocks": 150,
-//	         "acceptBlocks": 10, "resultGraceSeconds": 60, "disputeBlocks": 10}
+//	         "acceptBlocks": 10, "resultGraceSeconds": 60, "disputeBlocks": 10,
+//	         "livenessBlocks": 900}
 //
 // Absent fields take defaults. Unknown fields are an error.
 type Params struct {
@@ -38,6 +39,11 @@ type Params struct {
 	// DisputeBlocks after the result's block (by a settle call, or by the
 	// module at that block's end).
 	DisputeBlocks uint64
+	// LivenessBlocks: assign refuses a node whose last on-chain update
+	// (registerNode, updateNode or ping in the registry) is more than
+	// LivenessBlocks before the assignment's block. Nodes ping well
+	// inside it (the node's registrar, every LivenessBlocks/3 blocks).
+	LivenessBlocks uint64
 }
 
 // Defaults.
@@ -48,6 +54,7 @@ const (
 	DefaultAcceptBlocks       = 10
 	DefaultResultGraceSeconds = 60
 	DefaultDisputeBlocks      = 10
+	DefaultLivenessBlocks     = 900 // 30 minutes at 2 s blocks
 	// maxParamBlocks bounds every block-count param (about 12 days at 1
 	// block a second), so deadline sums never overflow.
 	maxParamBlocks = 1_000_000
@@ -62,6 +69,7 @@ func DefaultParams() Params {
 		AcceptBlocks:       DefaultAcceptBlocks,
 		ResultGraceSeconds: DefaultResultGraceSeconds,
 		DisputeBlocks:      DefaultDisputeBlocks,
+		LivenessBlocks:     DefaultLivenessBlocks,
 	}
 }
 
@@ -72,6 +80,7 @@ type paramsJSON struct {
 	AcceptBlocks       *uint64 `json:"acceptBlocks"`
 	ResultGraceSeconds *uint64 `json:"resultGraceSeconds"`
 	DisputeBlocks      *uint64 `json:"disputeBlocks"`
+	LivenessBlocks     *uint64 `json:"livenessBlocks"`
 }
 
 // ParseParams decodes and validates raw (nil or JSON null means all
@@ -97,7 +106,7 @@ func ParseParams(raw json.RawMessage) (Params, error) {
 	}{
 		{j.OfferDelayBlocks, &p.OfferDelayBlocks}, {j.OfferWindowBlocks, &p.OfferWindowBlocks}, {j.AssignBlocks, &p.AssignBlocks},
 		{j.AcceptBlocks, &p.AcceptBlocks}, {j.ResultGraceSeconds, &p.ResultGraceSeconds},
-		{j.DisputeBlocks, &p.DisputeBlocks},
+		{j.DisputeBlocks, &p.DisputeBlocks}, {j.LivenessBlocks, &p.LivenessBlocks},
 	} {
 		if x.src != nil {
 			*x.dst = *x.src
@@ -114,7 +123,7 @@ func (p Params) Validate() error {
 	}{
 		{"offerDelayBlocks", p.OfferDelayBlocks}, {"offerWindowBlocks", p.OfferWindowBlocks}, {"assignBlocks", p.AssignBlocks},
 		{"acceptBlocks", p.AcceptBlocks}, {"resultGraceSeconds", p.ResultGraceSeconds},
-		{"disputeBlocks", p.DisputeBlocks},
+		{"disputeBlocks", p.DisputeBlocks}, {"livenessBlocks", p.LivenessBlocks},
 	} {
 		if x.v == 0 || x.v > maxParamBlocks {
 			return fmt.Errorf("%w: jobs: %s %d (1 to %d)", native.ErrBadParams, x.name, x.v, maxParamBlocks)

@@ -99,7 +99,7 @@ func randomWalk(t *testing.T, seed int64, steps int) common.Hash {
 					router = pick(r1, r2)
 				}
 				node := pick(n1, n2)
-				if _, err := f.mod.Fit(f.State, &j, node); err != nil && rng.Intn(4) != 0 {
+				if _, err := f.mod.Fit(f.State, &j, node, f.Number); err != nil && rng.Intn(4) != 0 {
 					node = other2(node) // mostly try the node that might fit
 				}
 				f.send(router, nil, "assign", bigID(id), node)

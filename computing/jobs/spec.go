@@ -44,8 +44,9 @@ type Spec struct {
 	Args []string
 	// Env are the container's environment entries, each KEY=VALUE.
 	Env []string
-	// GPUs is the number of GPUs the job needs (at least 1: CPU-only jobs
-	// are not offered yet).
+	// GPUs is the number of GPUs the job needs; 0 is a CPU-only job,
+	// which fits any node with a CPU-only price and is priced per second
+	// by it (GPUModel and MinMemoryMiB must then be empty).
 	GPUs uint32
 	// GPUModel, when not empty, is the GPU model the node must have
 	// (exactly as the registry lists it).
@@ -53,7 +54,7 @@ type Spec struct {
 	// MinMemoryMiB is the least memory per GPU the node must have (0: any).
 	MinMemoryMiB uint64
 	// TimeoutSeconds is the longest the job may run; usage is capped at
-	// TimeoutSeconds × GPUs GPU-seconds.
+	// TimeoutSeconds × GPUs GPU-seconds (TimeoutSeconds seconds CPU-only).
 	TimeoutSeconds uint64
 	// OutputCapBytes bounds the job's outputs.
 	OutputCapBytes uint64
@@ -114,8 +115,8 @@ func (s *Spec) Check() error {
 		return fmt.Errorf("%w: %d args (at most %d)", ErrBadSpec, len(s.Args), MaxArgs)
 	case len(s.Env) > MaxEnv:
 		return fmt.Errorf("%w: %d env entries (at most %d)", ErrBadSpec, len(s.Env), MaxEnv)
-	case s.GPUs == 0:
-		return fmt.Errorf("%w: a job needs at least one GPU", ErrBadSpec)
+	case s.GPUs == 0 && (s.GPUModel != "" || s.MinMemoryMiB != 0):
+		return fmt.Errorf("%w: a CPU-only job (0 GPUs) names no GPU model or GPU memory", ErrBadSpec)
 	case s.GPUs > registry.MaxGPUs:
 		return fmt.Errorf("%w: %d GPUs (at most %d)", ErrBadSpec, s.GPUs, registry.MaxGPUs)
 	case len(s.GPUModel) > registry.MaxModelBytes:
@@ -149,7 +150,7 @@ func (s *Spec) Check() error {
 
 // MaxGPUMillis is the most usage a result may report: TimeoutSeconds × GPUs
 // GPU-seconds, in GPU-milliseconds (at most 6.05e5 × 1024 × 1000: no
-// overflow).
+// overflow); for a CPU-only job TimeoutSeconds × 1000 milliseconds.
 func (s *Spec) MaxGPUMillis() uint64 {
-	return s.TimeoutSeconds * uint64(s.GPUs) * 1000
+	return s.TimeoutSeconds * max(uint64(s.GPUs), 1) * 1000
 }

@@ -22,11 +22,22 @@ import (
 //	keccak256(pad32(block) ‖ pad32(6))      due[block]        uint256[]: ids with a deadline at block
 //	keccak256(pad32(node) ‖ pad32(7)) + k   stats[node][k]    uint256: k = 0 succeeded, 1 failed, 2 timed out
 //	slot 8                                  escrowTotal       uint256: Σ escrow of jobs not yet ended
+//	slot 9                                  creditsEscrow     uint256: Σ Credits escrowed by jobs not yet ended
+//	slot 10                                 open.length       uint256: jobs open to assignment (StateSubmitted)
+//	keccak256(pad32(10)) + i                open[i]           uint256: their ids, unordered (swap-remove)
+//	keccak256(pad32(id) ‖ pad32(11))        openIndex[id]     uint256: i+1 while id is in open, else 0
+//	slot 12                                 assigned.length   uint256: jobs assigned, not yet accepted
+//	keccak256(pad32(12)) + i                assigned[i]       uint256: their ids, unordered (swap-remove)
+//	keccak256(pad32(id) ‖ pad32(13))        assignedIndex[id] uint256: i+1 while id is in assigned, else 0
 //
 // A record ("bytes") at base b stores its length at b and its data, 32 bytes
 // a word, at keccak256(b) + j. Invariant: the module's balance equals
 // escrowTotal, which equals the sum of the escrows of the jobs that have
-// not ended (settled, expired or cancelled).
+// not ended (settled, expired or cancelled); the credits module's balance of
+// native.JobsAddress equals creditsEscrow, the sum of the Credits escrows of
+// the jobs that have not ended; open lists exactly the jobs in
+// StateSubmitted and assigned exactly those in StateAssigned, and each
+// index names its entry's position.
 const (
 	slotJobCount    = 0
 	slotJobRecord   = 1
@@ -37,10 +48,15 @@ const (
 	slotDue         = 6
 	slotStats       = 7
 	slotEscrowTotal = 8
+	slotCreditsEsc  = 9
+	slotOpen        = 10
+	slotOpenIndex   = 11
+	slotAssigned    = 12
+	slotAssignedIdx = 13
 )
 
 // maxRecordBytes bounds a stored job record (pinned by a test).
-const maxRecordBytes = 544
+const maxRecordBytes = 672
 
 // ErrCorrupt is returned by the accessors when stored state breaks the
 // module's invariants. It means a bug, never a user's doing.
@@ -120,9 +136,11 @@ type Job struct {
 	GPUModel       string
 	MinMemoryMiB   uint64
 	TimeoutSeconds uint64
-	// MaxPriceWei is the submitter's cap in wei per GPU-second.
+	// MaxPriceWei is the submitter's cap in wei per GPU-second (per
+	// second for a CPU-only job).
 	MaxPriceWei *uint256.Int
-	// EscrowWei is what the submitter paid in; it bounds the cost.
+	// EscrowWei is what the submitter paid in; it bounds the cost. Zero
+	// for a job escrowed in Credits (see EscrowCredits).
 	EscrowWei   *uint256.Int
 	SubmitBlock uint64
 	// Offered is set once the router draw ran; OfferedRouter (zero when
@@ -133,7 +151,8 @@ type Job struct {
 	OfferEndBlock uint64
 	// Router and Node are the current (or last) assignment; Node is the
 	// node's owner account. PriceWei is the node's price per GPU-second
-	// for its model at assignment.
+	// for its model at assignment (its CPU-only price per second for a
+	// CPU-only job).
 	Router   common.Address
 	Node     common.Address
 	PriceWei *uint256.Int
@@ -149,13 +168,47 @@ type Job struct {
 	// due-list entries of other blocks are stale and skipped.
 	DueBlock   uint64
 	ResultHash common.Hash
-	GPUMillis  uint64
+	// GPUMillis is the reported usage: GPU-milliseconds, or milliseconds
+	// for a CPU-only job.
+	GPUMillis uint64
 	// Exit is the container's exit code, two's complement (see ExitCode).
 	Exit      uint32
+	// CostWei is the cost paid out (for a Credits job, the wei of the
+	// Credits spent); BurnedWei its burned part; RefundWei the EMC
+	// returned (zero for a Credits job).
 	CostWei   *uint256.Int
 	BurnedWei *uint256.Int
 	RefundWei *uint256.Int
 	EndBlock  uint64
+	// EscrowCredits, when not zero, is the Credits escrow of a job
+	// submitted with submitJobCredits (EscrowWei is zero then);
+	// CostCredits were spent at settlement and RefundCredits returned.
+	// Optional fields: records written before them still decode.
+	EscrowCredits *uint256.Int `rlp:"optional"`
+	CostCredits   *uint256.Int `rlp:"optional"`
+	RefundCredits *uint256.Int `rlp:"optional"`
+}
+
+// InCredits reports whether the job's escrow is in Credits.
+func (j *Job) InCredits() bool { return j.EscrowCredits != nil && !j.EscrowCredits.IsZero() }
+
+// EscrowKind is getJob's escrowKind: EscrowKindEMC or EscrowKindCredits.
+func (j *Job) EscrowKind() uint8 {
+	if j.InCredits() {
+		return EscrowKindCredits
+	}
+	return EscrowKindEMC
+}
+
+// CPUOnly reports whether the job asks for no GPU (priced by a node's
+// CPU-only price).
+func (j *Job) CPUOnly() bool { return j.GPUs == 0 }
+
+// MaxUsageMillis is the most usage a result may report: TimeoutSeconds ×
+// GPUs × 1000 GPU-milliseconds, or TimeoutSeconds × 1000 milliseconds for
+// a CPU-only job.
+func (j *Job) MaxUsageMillis() uint64 {
+	return j.TimeoutSeconds * max(uint64(j.GPUs), 1) * 1000
 }
 
 // ExitCode returns the job's exit code as submitted.
@@ -163,7 +216,8 @@ func (j *Job) ExitCode() int32 { return int32(j.Exit) }
 
 // fill gives nil amounts their zero value, so a record always encodes.
 func (j *Job) fill() {
-	for _, p := range []**uint256.Int{&j.MaxPriceWei, &j.EscrowWei, &j.PriceWei, &j.CostWei, &j.BurnedWei, &j.RefundWei} {
+	for _, p := range []**uint256.Int{&j.MaxPriceWei, &j.EscrowWei, &j.PriceWei, &j.CostWei, &j.BurnedWei, &j.RefundWei,
+		&j.EscrowCredits, &j.CostCredits, &j.RefundCredits} {
 		if *p == nil {
 			*p = new(uint256.Int)
 		}
@@ -226,6 +280,27 @@ func StatsOf(s native.StateReader, node common.Address) Stats {
 // EscrowTotal returns the escrow of the jobs that have not ended.
 func EscrowTotal(s native.StateReader) *uint256.Int {
 	return native.LoadUint(s, native.JobsAddress, native.Slot(slotEscrowTotal))
+}
+
+// CreditsEscrowTotal returns the Credits escrow of the jobs that have not
+// ended (the credits module holds them as native.JobsAddress's balance).
+func CreditsEscrowTotal(s native.StateReader) *uint256.Int {
+	return native.LoadUint(s, native.JobsAddress, native.Slot(slotCreditsEsc))
+}
+
+// OpenJobs returns up to limit (at most MaxPage) ids of the jobs open to
+// assignment (StateSubmitted: waiting for the draw, offered, or open to
+// any router) from offset, in index order (which removals reorder), and
+// how many there are.
+func OpenJobs(s native.StateReader, offset, limit uint64) ([]uint64, uint64) {
+	return openList.page(s, offset, limit)
+}
+
+// AssignedJobs returns up to limit (at most MaxPage) ids of the jobs
+// assigned and not yet accepted from offset, and how many there are.
+// Routers read it to know which GPUs are promised.
+func AssignedJobs(s native.StateReader, offset, limit uint64) ([]uint64, uint64) {
+	return assignedList.page(s, offset, limit)
 }
 
 const (
@@ -314,4 +389,73 @@ func storeBytes(c *native.Call, base common.Hash, data []byte) {
 	for j := words(uint64(len(data))); j < words(old); j++ {
 		c.Store(native.ArraySlot(base, j), common.Hash{})
 	}
+}
+
+// idList is a set of job ids kept as a dense array (length at slot, entries
+// at keccak256(pad32(slot)) + i) with an index (id → position + 1 at
+// keccak256(pad32(id) ‖ pad32(indexSlot))): add and remove are O(1),
+// remove moving the last entry into the hole.
+type idList struct{ slot, indexSlot uint64 }
+
+var (
+	openList     = idList{slotOpen, slotOpenIndex}
+	assignedList = idList{slotAssigned, slotAssignedIdx}
+)
+
+func (l idList) base() common.Hash { return native.Slot(l.slot) }
+
+func (l idList) indexKey(id uint64) common.Hash {
+	return native.MapSlot(native.Slot(l.indexSlot), native.Slot(id))
+}
+
+// Len returns the number of ids in l.
+func (l idList) Len(s native.StateReader) uint64 {
+	return native.LoadUint(s, native.JobsAddress, l.base()).Uint64()
+}
+
+// has reports whether id is in l.
+func (l idList) has(s native.StateReader, id uint64) bool {
+	return s.GetState(native.JobsAddress, l.indexKey(id)) != (common.Hash{})
+}
+
+func (l idList) page(s native.StateReader, offset, limit uint64) ([]uint64, uint64) {
+	total := l.Len(s)
+	limit = min(limit, MaxPage)
+	out := []uint64{}
+	for i := offset; i < total && uint64(len(out)) < limit; i++ {
+		out = append(out, native.LoadUint(s, native.JobsAddress, native.ArraySlot(l.base(), i)).Uint64())
+	}
+	return out, total
+}
+
+// add appends id; an id already listed is a broken invariant.
+func (l idList) add(c *native.Call, id uint64) error {
+	if l.has(c.State, id) {
+		return fmt.Errorf("%w: job %d listed twice in list %d", native.ErrInternal, id, l.slot)
+	}
+	n := l.Len(c.State)
+	c.StoreUint(native.ArraySlot(l.base(), n), uint256.NewInt(id))
+	c.StoreUint(l.indexKey(id), uint256.NewInt(n+1))
+	c.StoreUint(l.base(), uint256.NewInt(n+1))
+	return nil
+}
+
+// remove takes id out, moving the last entry into its place; an id not
+// listed is a broken invariant.
+func (l idList) remove(c *native.Call, id uint64) error {
+	pos := c.LoadUint(l.indexKey(id)).Uint64()
+	n := l.Len(c.State)
+	if pos == 0 || pos > n {
+		return fmt.Errorf("%w: job %d not in list %d (position %d of %d)", native.ErrInternal, id, l.slot, pos, n)
+	}
+	lastKey := native.ArraySlot(l.base(), n-1)
+	if pos != n {
+		last := c.LoadUint(lastKey)
+		c.StoreUint(native.ArraySlot(l.base(), pos-1), last)
+		c.StoreUint(l.indexKey(last.Uint64()), uint256.NewInt(pos))
+	}
+	c.Store(lastKey, common.Hash{})
+	c.Store(l.indexKey(id), common.Hash{})
+	c.StoreUint(l.base(), uint256.NewInt(n-1))
+	return nil
 }

@@ -9,6 +9,8 @@ const abiJSON = `[
  {"type":"function","name":"registerNode","stateMutability":"nonpayable","inputs":[{"name":"peerId","type":"bytes"},{"name":"peerSig","type":"bytes"},` + nodeFields + `],"outputs":[]},
  {"type":"function","name":"updateNode","stateMutability":"nonpayable","inputs":[` + nodeFields + `],"outputs":[]},
  {"type":"function","name":"deregisterNode","stateMutability":"nonpayable","inputs":[],"outputs":[]},
+ {"type":"function","name":"ping","stateMutability":"nonpayable","inputs":[],"outputs":[]},
+ {"type":"function","name":"lastSeen","stateMutability":"view","inputs":[{"name":"owner","type":"address"}],"outputs":[{"name":"registered","type":"bool"},{"name":"block","type":"uint64"}]},
  {"type":"function","name":"registerRouter","stateMutability":"nonpayable","inputs":[{"name":"peerId","type":"bytes"},{"name":"peerSig","type":"bytes"}],"outputs":[]},
  {"type":"function","name":"deregisterRouter","stateMutability":"nonpayable","inputs":[],"outputs":[]},
  {"type":"function","name":"nodeOf","stateMutability":"view","inputs":[{"name":"owner","type":"address"}],"outputs":[{"name":"registered","type":"bool"},{"name":"peerId","type":"bytes"},` + nodeFields + `,{"name":"registeredBlock","type":"uint64"},{"name":"updatedBlock","type":"uint64"}]},

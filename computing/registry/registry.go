@@ -84,8 +84,14 @@ const (
 	// entry, moved index) and the record length and peer claim: 8 slots
 	// cleared or reset 40,000 + the record's words, at most MaxRecordWords
 	// cleared 250,000 + NodeDeregistered log (2 topics, ≤ 128 bytes)
-	// 2,149 = 292,149, rounded up.
-	DeregisterNodeGas = 292_200
+	// 2,149 + the ping slot cleared 5,000 = 297,149, rounded up.
+	DeregisterNodeGas = 297_200
+	// PingGas: the node index read 2,100 + the ping slot written fresh
+	// 22,100 + 100 dispatch.
+	PingGas = 24_300
+	// LastSeenGas: the index, record length and words (UpdatedBlock) and
+	// the ping slot.
+	LastSeenGas = NodeOfGas + 2_100
 	// RegisterRouterGas: the staking position (meta, jailed, amount,
 	// prev, change epoch) 10,500 + 9 slots read cold (router index, router
 	// peer claim, node peer claim, routers length, routers[n], record
@@ -200,6 +206,8 @@ func (m *Module) Methods() []native.Method {
 		{Name: "registerNode", Gas: RegisterNodeGas, InputGas: recordGas(2), Mutates: true, Handler: m.registerNode},
 		{Name: "updateNode", Gas: UpdateNodeGas, InputGas: recordGas(0), Mutates: true, Handler: m.updateNode},
 		{Name: "deregisterNode", Gas: DeregisterNodeGas, Mutates: true, Handler: m.deregisterNode},
+		{Name: "ping", Gas: PingGas, Mutates: true, Handler: m.ping},
+		{Name: "lastSeen", Gas: LastSeenGas, Handler: m.lastSeen},
 		{Name: "registerRouter", Gas: RegisterRouterGas, Mutates: true, Handler: m.registerRouter},
 		{Name: "deregisterRouter", Gas: DeregisterRouterGas, Mutates: true, Handler: m.deregisterRouter},
 		{Name: "nodeOf", Gas: NodeOfGas, Handler: m.nodeOf},
@@ -312,8 +320,35 @@ func (m *Module) deregisterNode(c *native.Call, _ []any) ([]any, error) {
 		return nil, fmt.Errorf("%w: %w", native.ErrInternal, err)
 	}
 	clearBytes(c, ownerKey(slotNodeRecord, c.Caller))
+	c.Store(ownerKey(slotNodePing, c.Caller), common.Hash{})
 	c.Store(peerKey(slotNodePeer, old.PeerID), common.Hash{})
 	return nil, c.Emit("NodeDeregistered", c.Caller, old.PeerID)
+}
+
+// ping records the block as the caller's node's last on-chain update (see
+// LastSeen): the cheap liveness refresh a node sends while its listing is
+// unchanged.
+func (m *Module) ping(c *native.Call, _ []any) ([]any, error) {
+	if !IsNodeRegistered(c.State, c.Caller) {
+		return nil, fmt.Errorf("%w: %s has no node", ErrNotRegistered, c.Caller)
+	}
+	c.StoreUint(ownerKey(slotNodePing, c.Caller), uint256.NewInt(c.BlockNumber))
+	return nil, nil
+}
+
+func (m *Module) lastSeen(c *native.Call, args []any) ([]any, error) {
+	owner, ok := args[0].(common.Address)
+	if !ok {
+		return nil, fmt.Errorf("%w: owner is %T", native.ErrBadInput, args[0])
+	}
+	n, ok, err := NodeOf(c.State, owner)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", native.ErrInternal, err)
+	}
+	if !ok {
+		return []any{false, uint64(0)}, nil
+	}
+	return []any{true, LastSeen(c.State, &n)}, nil
 }
 
 func (m *Module) registerRouter(c *native.Call, args []any) ([]any, error) {

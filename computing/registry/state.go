@@ -26,6 +26,7 @@ import (
 //	keccak256(pad32(owner) ‖ pad32(5))    routerIndex[owner]    uint256: i+1, 0 when not registered
 //	keccak256(pad32(owner) ‖ pad32(6))    routerRecord[owner]   bytes: RLP of the router record
 //	keccak256(keccak256(peer) ‖ pad32(7)) routerPeer[peer]      address: owner of the router with peer ID peer
+//	keccak256(pad32(owner) ‖ pad32(8))    nodePing[owner]       uint256: block of the node's last ping (0: none)
 //
 // A record ("bytes") at base b stores its length in bytes at b and its
 // data, 32 bytes a word, at keccak256(b) + j (the last word zero-padded).
@@ -44,6 +45,7 @@ const (
 	slotRouterIndex  = 5
 	slotRouterRecord = 6
 	slotRouterPeer   = 7
+	slotNodePing     = 8
 )
 
 // ErrCorrupt is returned by the accessors when stored state breaks the
@@ -136,6 +138,18 @@ func NodeOf(s native.StateReader, owner common.Address) (Node, bool, error) {
 	}
 	n.Owner = owner
 	return n, true, nil
+}
+
+// LastSeen returns the block of n's last on-chain update: its registration,
+// its last updateNode, or its last ping, whichever is latest. The jobs
+// module refuses to assign to a node not seen within its liveness window.
+// n must come from NodeOf (its Owner set).
+func LastSeen(s native.StateReader, n *Node) uint64 {
+	pinged := native.LoadUint(s, native.RegistryAddress, ownerKey(slotNodePing, n.Owner))
+	if !pinged.IsUint64() {
+		return n.UpdatedBlock
+	}
+	return max(n.UpdatedBlock, pinged.Uint64())
 }
 
 // NodeOwnerOf returns the owner of the node registered with peer ID peer.

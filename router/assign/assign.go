@@ -111,12 +111,14 @@ func Assignable(j *jobs.Job, router common.Address, head uint64) bool {
 }
 
 // ToJob is the scheduler's view of j. The ID is the decimal job id; the
-// image is the digest's hex, as Join writes a node's images.
+// image is the digest's hex, as Join writes a node's images. A job with no
+// GPUs is the scheduler's CPU-only job (a node's CPU-only price).
 func ToJob(j *jobs.Job) scheduler.Job {
 	out := scheduler.Job{
 		ID:          JobID(j.ID),
 		Submitter:   j.Submitter,
 		GPUs:        j.GPUs,
+		CPUOnly:     j.CPUOnly(),
 		GPUModel:    j.GPUModel,
 		MinMemMiB:   j.MinMemoryMiB,
 		MaxPriceWei: new(uint256.Int),

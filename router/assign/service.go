@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/big"
+	"slices"
 	"strings"
 
 	"github.com/ethereum/go-ethereum/accounts/abi"
@@ -25,8 +26,9 @@ import (
 
 // Limits of one Step.
 const (
-	// MaxScan bounds the job records read per head, from the oldest job
-	// not yet ended. Past it, later jobs wait for the older ones to end.
+	// MaxScan bounds the ids read per head from each of the jobs module's
+	// open and assigned lists (and so the job records read). Past it,
+	// the rest wait for listed jobs to leave.
 	MaxScan = 4096
 	// MaxInFlight bounds the assign transactions pending at once.
 	MaxInFlight = 64
@@ -41,13 +43,17 @@ var ErrBadConfig = errors.New("assign: bad config")
 // View is the chain as the service reads it at one head. StateView
 // implements it over a state; tests may use a fake.
 type View interface {
-	JobCount() uint64
+	// OpenJobs and AssignedJobs page the jobs module's on-chain indexes
+	// (jobs.OpenJobs, jobs.AssignedJobs): ids and the list's length.
+	OpenJobs(offset, limit uint64) ([]uint64, uint64)
+	AssignedJobs(offset, limit uint64) ([]uint64, uint64)
 	JobOf(id uint64) (jobs.Job, bool, error)
 	NodeOf(owner common.Address) (registry.Node, bool, error)
 	StatsOf(owner common.Address) jobs.Stats
 	// StakeOf is owner's stake in the head's epoch (nil: none).
 	StakeOf(owner common.Address) *uint256.Int
-	// Fit is the jobs module's own check (jobs.Module.Fit).
+	// Fit is the jobs module's own check (jobs.Module.Fit) for an
+	// assignment in the block after the view's head.
 	Fit(j *jobs.Job, node common.Address) (*uint256.Int, error)
 }
 
@@ -96,8 +102,6 @@ type Service struct {
 	abi abi.ABI
 	log *slog.Logger
 	m   *Metrics
-	// low is the lowest job id not known to have ended.
-	low      uint64
 	inflight map[attemptKey]flight
 	// retryAt holds attempts whose transaction failed: not sent again
 	// before that head number. Pruned to the assignable jobs each Step.
@@ -125,7 +129,7 @@ func New(cfg Config) (*Service, error) {
 		m = NopMetrics()
 	}
 	return &Service{
-		cfg: cfg, abi: parsed, log: log.With("component", "assigner"), m: m, low: 1,
+		cfg: cfg, abi: parsed, log: log.With("component", "assigner"), m: m,
 		inflight: map[attemptKey]flight{}, retryAt: map[attemptKey]uint64{},
 	}, nil
 }
@@ -232,31 +236,49 @@ func (s *Service) collect(ctx context.Context) {
 	}
 }
 
+// listed reads up to MaxScan ids of one of the jobs module's lists.
+func listed(page func(offset, limit uint64) ([]uint64, uint64)) []uint64 {
+	var out []uint64
+	for len(out) < MaxScan {
+		ids, total := page(uint64(len(out)), jobs.MaxPage)
+		out = append(out, ids...)
+		if len(ids) == 0 || uint64(len(out)) >= total {
+			break
+		}
+	}
+	return out[:min(len(out), MaxScan)]
+}
+
 // open lists the jobs this router may assign in the block after number and
 // has no transaction in flight for, oldest first, at most
 // scheduler.MaxJobs, and the GPUs of assigned jobs not yet accepted, by
-// node owner.
+// node owner. It reads the jobs module's open and assigned lists, not
+// every job.
 func (s *Service) open(view View, number uint64) ([]jobs.Job, map[common.Address]uint64, error) {
-	count := view.JobCount()
 	var out []jobs.Job
 	reserved := make(map[common.Address]uint64)
 	keep := make(map[attemptKey]bool)
-	for id, read := s.low, 0; id <= count && read < MaxScan; id, read = id+1, read+1 {
+	for _, id := range listed(view.AssignedJobs) {
 		j, ok, err := view.JobOf(id)
 		if err != nil {
 			return nil, nil, err
 		}
 		if !ok {
-			return nil, nil, fmt.Errorf("assign: job %d of %d missing", id, count)
+			return nil, nil, fmt.Errorf("assign: listed job %d missing", id)
 		}
 		if j.State == jobs.StateAssigned {
 			reserved[j.Node] += uint64(j.GPUs)
 		}
-		if j.State.Ended() {
-			if id == s.low {
-				s.low++
-			}
-			continue
+	}
+	ids := listed(view.OpenJobs)
+	slices.Sort(ids)
+	for _, id := range ids {
+		j, ok, err := view.JobOf(id)
+		if err != nil {
+			return nil, nil, err
+		}
+		if !ok {
+			return nil, nil, fmt.Errorf("assign: listed job %d missing", id)
 		}
 		if !Assignable(&j, s.cfg.Router, number) {
 			continue
@@ -341,7 +363,8 @@ func (s *Service) send(ctx context.Context, view View, number uint64, j *jobs.Jo
 
 // StateView is the View over a state at head number: jm is the chain's
 // jobs module, epochLength the staking epoch (stake is the owner's
-// effective stake in the head's epoch).
+// effective stake in the head's epoch). Fit checks an assignment in block
+// Number+1, where it would land.
 type StateView struct {
 	S           native.StateReader
 	Jobs        *jobs.Module
@@ -351,7 +374,12 @@ type StateView struct {
 
 var _ View = (*StateView)(nil)
 
-func (v *StateView) JobCount() uint64 { return jobs.JobCount(v.S) }
+func (v *StateView) OpenJobs(offset, limit uint64) ([]uint64, uint64) {
+	return jobs.OpenJobs(v.S, offset, limit)
+}
+func (v *StateView) AssignedJobs(offset, limit uint64) ([]uint64, uint64) {
+	return jobs.AssignedJobs(v.S, offset, limit)
+}
 func (v *StateView) JobOf(id uint64) (jobs.Job, bool, error) {
 	return jobs.JobOf(v.S, id)
 }
@@ -367,5 +395,5 @@ func (v *StateView) StakeOf(owner common.Address) *uint256.Int {
 	return st
 }
 func (v *StateView) Fit(j *jobs.Job, node common.Address) (*uint256.Int, error) {
-	return v.Jobs.Fit(v.S, j, node)
+	return v.Jobs.Fit(v.S, j, node, v.Number+1)
 }

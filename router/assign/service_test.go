@@ -39,7 +39,27 @@ type fakeView struct {
 	unfit map[common.Address]bool
 }
 
-func (v *fakeView) JobCount() uint64 { return uint64(len(v.jobs)) }
+// list is the FAKE index: ids of the jobs in state st, newest first (the
+// chain's lists are unordered; the service must sort).
+func (v *fakeView) list(st jobs.State, offset, limit uint64) ([]uint64, uint64) {
+	var ids []uint64
+	for i := len(v.jobs) - 1; i >= 0; i-- {
+		if v.jobs[i].State == st {
+			ids = append(ids, uint64(i+1))
+		}
+	}
+	total := uint64(len(ids))
+	if offset >= total {
+		return []uint64{}, total
+	}
+	return ids[offset:min(total, offset+limit)], total
+}
+func (v *fakeView) OpenJobs(offset, limit uint64) ([]uint64, uint64) {
+	return v.list(jobs.StateSubmitted, offset, limit)
+}
+func (v *fakeView) AssignedJobs(offset, limit uint64) ([]uint64, uint64) {
+	return v.list(jobs.StateAssigned, offset, limit)
+}
 func (v *fakeView) JobOf(id uint64) (jobs.Job, bool, error) {
 	if id == 0 || id > uint64(len(v.jobs)) {
 		return jobs.Job{}, false, nil
@@ -219,15 +239,18 @@ func TestServiceRetryAfterFailure(t *testing.T) {
 	}
 }
 
-func TestServiceEndedJobsAdvanceCursor(t *testing.T) {
+// The service reads the open list, not every job: an ended job is never
+// read, and open jobs go oldest first whatever the list's order.
+func TestServiceReadsOpenList(t *testing.T) {
 	h := newHarness(t)
 	a := h.addJob(1, routerMe)
 	a.State = jobs.StateSettled
 	h.addJob(1, routerMe)
+	h.addJob(1, routerMe)
 	h.step(5)
-	h.wantSent(1)
-	if h.svc.low != 2 || h.sent[0].id != 2 {
-		t.Fatalf("cursor %d, sent job %d; want 2, 2", h.svc.low, h.sent[0].id)
+	h.wantSent(2)
+	if h.sent[0].id != 2 || h.sent[1].id != 3 {
+		t.Fatalf("sent jobs %d, %d; want 2, 3", h.sent[0].id, h.sent[1].id)
 	}
 }
 
