@@ -46,7 +46,8 @@ var (
 	n1          = common.HexToAddress("0x1100000000000000000000000000000000000004") // 2 × H200
 	n2          = common.HexToAddress("0x1200000000000000000000000000000000000005") // 1 × A100
 	carol       = common.HexToAddress("0xca00000000000000000000000000000000000006")
-	accounts    = []common.Address{sub, r1, r2, n1, n2, carol}
+	n3          = common.HexToAddress("0x1300000000000000000000000000000000000007") // CPU-only
+	accounts    = []common.Address{sub, r1, r2, n1, n2, carol, n3}
 	imageA      = common.Hash{0xaa}
 	imageB      = common.Hash{0xbb}
 )
@@ -60,6 +61,7 @@ const (
 	testParams = `{"offerDelayBlocks":2,"offerWindowBlocks":3,"assignBlocks":20,"acceptBlocks":4,"resultGraceSeconds":30,"disputeBlocks":5}`
 	priceH200  = 1_000_000_000 // wei per GPU-second
 	priceA100  = 500_000_000
+	priceCPU   = 100_000_000 // n3's CPU-only price, wei per second
 )
 
 func emc(n uint64) *uint256.Int {
@@ -79,8 +81,15 @@ type fixture struct {
 
 // newFixture builds the chain, stakes and registers routers r1 (100 EMC)
 // and r2 (300 EMC), registers nodes n1 (2 H200, 143,771 MiB, images A and
-// B) and n2 (1 A100, 81,920 MiB, image A), and starts block 21 (epoch 2).
+// B), n2 (1 A100, 81,920 MiB, image A) and n3 (CPU-only at priceCPU,
+// image A), and starts block 21 (epoch 2).
 func newFixture(t testing.TB) *fixture {
+	t.Helper()
+	return newFixtureWith(t, testParams)
+}
+
+// newFixtureWith is newFixture with the jobs params params.
+func newFixtureWith(t testing.TB, params string) *fixture {
 	t.Helper()
 	stRaw := json.RawMessage(`{"minRouterStakeWei":"100000000000000000000"}`)
 	sp, err := staking.ParseParams(stRaw, testEpochLength)
@@ -93,7 +102,7 @@ func newFixture(t testing.TB) *fixture {
 		t.Fatal(err)
 	}
 	reg, err := native.Load(map[string]json.RawMessage{
-		staking.Name: stRaw, registry.Name: json.RawMessage(`{"allowSimulatedGPUs":true}`), jobs.Name: json.RawMessage(testParams),
+		staking.Name: stRaw, registry.Name: json.RawMessage(`{"allowSimulatedGPUs":true}`), jobs.Name: json.RawMessage(params),
 		credits.Name: nil,
 	}, map[string]native.Factory{
 		staking.Name:  staking.Factory(testEpochLength),
@@ -134,6 +143,9 @@ func newFixture(t testing.TB) *fixture {
 	}
 	f.registerNode(n1, 1, 2, "NVIDIA H200", 143_771, priceH200, imageA, imageB)
 	f.registerNode(n2, 2, 1, "NVIDIA A100", 81_920, priceA100, imageA)
+	id, sig := proof(t, 3, n3)
+	f.mustCall(regAddr, f.regABI, n3, nil, "registerNode", id, sig, [32]byte{0x33}, uint32(0), "", uint64(0), false,
+		[]string{}, []*big.Int{}, big.NewInt(priceCPU), [][32]byte{imageA})
 	f.next()
 	return f
 }

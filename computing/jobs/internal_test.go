@@ -61,7 +61,7 @@ func TestRecordBound(t *testing.T) {
 		OfferedRouter: common.Address{0xff}, OfferEndBlock: ^uint64(0), Router: common.Address{0xff},
 		Node: common.Address{0xff}, PriceWei: max, Attempts: ^uint8(0), Deadline: ^uint64(0),
 		ResultHash: common.Hash{0xff}, GPUMillis: ^uint64(0), Exit: ^uint32(0), CostWei: max, BurnedWei: max,
-		RefundWei: max, EndBlock: ^uint64(0),
+		RefundWei: max, EndBlock: ^uint64(0), EscrowCredits: max, CostCredits: max, RefundCredits: max,
 	}
 	data, err := rlp.EncodeToBytes(&j)
 	if err != nil {
