@@ -35,11 +35,21 @@ func moduleFactories(g *genesis.Genesis) map[string]native.Factory {
 			})
 		}
 	}
+	// Jobs escrowed in Credits are spent through a credits module built
+	// from the same params as the chain's (it holds no state of its own);
+	// every module loads (absent params mean defaults); invalid credits
+	// params fail the credits factory anyway.
+	var jobOpts []jobs.Option
+	if cp, err := credits.ParseParams(g.Params[credits.Name]); err == nil {
+		if cm, err := credits.NewModule(cp); err == nil {
+			jobOpts = append(jobOpts, jobs.WithCredits(cm))
+		}
+	}
 	return map[string]native.Factory{
 		staking.Name:  staking.Factory(uint64(g.EpochLength)),
 		credits.Name:  credits.New,
 		registry.Name: registry.Factory(regStaking),
-		jobs.Name:     jobs.Factory(regStaking, blockPeriodMs(g)),
+		jobs.Name:     jobs.Factory(regStaking, blockPeriodMs(g), jobOpts...),
 		rewards.Name:  rewards.Factory(uint64(g.EpochLength), staking.RewardsView{}, positions...),
 	}
 }

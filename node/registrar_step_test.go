@@ -276,3 +276,90 @@ func TestRegistrarBacksOff(t *testing.T) {
 		t.Fatalf("want one line with the reason per attempt; log:\n%s", logs)
 	}
 }
+
+// A registered compute node whose listing matches sends nothing until its
+// last on-chain update is PingEveryBlocks old, then the registry's ping;
+// once the ping is mined, nothing again until the next interval. The
+// jobs module's liveness window is what the pings keep open.
+func TestRegistrarPings(t *testing.T) {
+	f := newStepFixture(t)
+	logs := &logBuf{}
+	key := newPeerKey(t)
+	l := testListing(t, "1000")
+	w := &recWallet{addr: f.owner}
+	r, err := registrar.New(registrar.Config{
+		Role: registrar.RoleCompute, PeerKey: key, Listing: l, Chain: f.chain, Wallet: w,
+		Estimate:        func(context.Context, common.Address, wallet.Request) (uint64, error) { return 400_000, nil },
+		Policy:          wallet.DefaultPolicy(),
+		RouterStaked:    f.mods.registry().RouterStaked,
+		PingEveryBlocks: 5,
+		Log:             slog.New(slog.NewTextHandler(logs, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	r.Step(ctx, f.chain.Head())
+	if len(w.reqs) != 1 || w.reqs[0].Label != "registerNode" {
+		t.Fatalf("requests %+v, want registerNode", w.reqs)
+	}
+	f.mine(w.reqs[0])
+	registered := f.chain.Head().Number.Uint64()
+	// A fresh registrar (the first's handle never resolves) over the
+	// registered node.
+	w2 := &recWallet{addr: f.owner}
+	r2, err := registrar.New(registrar.Config{
+		Role: registrar.RoleCompute, PeerKey: key, Listing: l, Chain: f.chain, Wallet: w2,
+		Estimate:        func(context.Context, common.Address, wallet.Request) (uint64, error) { return 100_000, nil },
+		Policy:          wallet.DefaultPolicy(),
+		RouterStaked:    f.mods.registry().RouterStaked,
+		PingEveryBlocks: 5,
+		Log:             slog.New(slog.NewTextHandler(logs, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for len(w2.reqs) == 0 {
+		if f.chain.Head().Number.Uint64() > registered+10 {
+			t.Fatalf("no ping by block %d; log:\n%s", registered+10, logs)
+		}
+		r2.Step(ctx, f.chain.Head())
+		if len(w2.reqs) == 0 {
+			f.mine()
+		}
+	}
+	// Registered in block b: the ping is due for block b+5, sent at head b+4.
+	if head := f.chain.Head().Number.Uint64(); head != registered+4 || w2.reqs[0].Label != "ping" {
+		t.Fatalf("request %q at head %d, want ping at head %d", w2.reqs[0].Label, head, registered+4)
+	}
+	f.mine(w2.reqs[0])
+	st, err := f.chain.StateAt(f.chain.Head().Root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, _, err := registry.NodeOf(st, f.owner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if seen := registry.LastSeen(st, &n); seen != registered+5 {
+		t.Fatalf("last seen %d after the ping, want %d", seen, registered+5)
+	}
+	// A third registrar after the ping: nothing to send until the next
+	// interval.
+	w3 := &recWallet{addr: f.owner}
+	r3, err := registrar.New(registrar.Config{
+		Role: registrar.RoleCompute, PeerKey: key, Listing: l, Chain: f.chain, Wallet: w3,
+		Estimate:        func(context.Context, common.Address, wallet.Request) (uint64, error) { return 100_000, nil },
+		Policy:          wallet.DefaultPolicy(),
+		RouterStaked:    f.mods.registry().RouterStaked,
+		PingEveryBlocks: 5,
+		Log:             slog.New(slog.NewTextHandler(logs, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r3.Step(ctx, f.chain.Head())
+	if len(w3.reqs) != 0 {
+		t.Fatalf("sent %+v right after a ping", w3.reqs)
+	}
+}

@@ -58,6 +58,11 @@ func (n *Node) startRegistrar(ctx context.Context) error {
 		Policy: n.wallet.Policy(), RouterStaked: mod.RouterStaked,
 		Metrics: registrar.NewMetrics(n.reg), Log: n.baseLog,
 	}
+	if n.jobs != nil {
+		// Three pings per liveness window: one lost or late ping leaves
+		// the node live.
+		cfg.PingEveryBlocks = max(1, n.jobs.Params().LivenessBlocks/3)
+	}
 	if role == RoleCompute {
 		if cfg.Listing, err = n.listing(ctx, rc); err != nil {
 			if errors.Is(err, errNoPrice) {

@@ -4,7 +4,9 @@
 // proven by its node key, and sends updateNode when its inventory, prices
 // or images differ from what the chain holds; a router registers as a
 // router once its owner holds a router stake. A registration that already
-// matches sends nothing.
+// matches sends nothing, except a compute node's ping (the registry's
+// cheap liveness refresh) every Config.PingEveryBlocks blocks, so the
+// jobs module keeps counting the node as live.
 //
 // Start reading at [Registrar.Step], the decision made at each head: what
 // the chain holds decides whether to send registerNode, updateNode,

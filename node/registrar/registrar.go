@@ -75,7 +75,13 @@ type Config struct {
 	// RouterStaked reports whether owner may register as a router at block
 	// number (the registry module's RouterStaked).
 	RouterStaked func(s native.StateReader, owner common.Address, number uint64) bool
-	Metrics      *Metrics // nil: NopMetrics
+	// PingEveryBlocks: a registered compute node whose listing matches the
+	// chain's sends the registry's ping once its last on-chain update
+	// (registry.LastSeen) is this many blocks old, so the jobs module's
+	// liveness window (jobs.Params.LivenessBlocks) never closes on it. 0:
+	// no pings.
+	PingEveryBlocks uint64
+	Metrics         *Metrics // nil: NopMetrics
 	Log          *slog.Logger
 }
 
@@ -277,6 +283,10 @@ func (r *Registrar) plan(st native.StateReader, number uint64) (string, []byte, 
 	case ok && !bytes.Equal(n.PeerID, r.peerID):
 		return "", nil, fmt.Errorf("%w (registered %s)", errOtherPeer, peer.ID(n.PeerID))
 	case ok && l.Matches(&n):
+		// The ping lands in block number+1 at the earliest.
+		if r.cfg.PingEveryBlocks > 0 && registry.LastSeen(st, &n)+r.cfg.PingEveryBlocks <= number+1 {
+			return r.pack("ping", nil)
+		}
 		return "", nil, nil
 	case ok:
 		return r.pack("updateNode", l.Args())
@@ -289,7 +299,7 @@ func (r *Registrar) plan(st native.StateReader, number uint64) (string, []byte, 
 // pack encodes method; registerNode and registerRouter get the peer-ID
 // proof first.
 func (r *Registrar) pack(method string, args []any) (string, []byte, error) {
-	if method != "updateNode" {
+	if method == "registerNode" || method == "registerRouter" {
 		cid, overflow := uint256.FromBig(r.cfg.Chain.Config().ChainID)
 		if overflow {
 			return "", nil, fmt.Errorf("registrar: chain id %v out of range", r.cfg.Chain.Config().ChainID)
