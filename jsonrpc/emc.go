@@ -491,7 +491,11 @@ func peerString(b []byte) string {
 // is null until the router draw (and when no router was active at it);
 // Router, Node and ResultHash are null until set. Deadline's unit depends
 // on the state (see jobs.Job): an assign, accept or settle block, or the
-// block time a result must beat while running.
+// block time a result must beat while running. EscrowKind is "emc" (the
+// escrow, cost, burn and refund are wei) or "credits" (escrowCredits,
+// costCredits and refundCredits are Credits; cost and burned are the wei
+// the spent Credits moved; escrow and refund are zero). A job with 0 GPUs
+// is CPU-only: its prices are wei per second and gpuMillis milliseconds.
 type Job struct {
 	ID             hexutil.Uint64  `json:"id"`
 	State          string          `json:"state"`
@@ -519,6 +523,10 @@ type Job struct {
 	Burned         *hexutil.Big    `json:"burned"`
 	Refund         *hexutil.Big    `json:"refund"`
 	EndBlock       hexutil.Uint64  `json:"endBlock"`
+	EscrowKind     string          `json:"escrowKind"`
+	EscrowCredits  *hexutil.Big    `json:"escrowCredits"`
+	CostCredits    *hexutil.Big    `json:"costCredits"`
+	RefundCredits  *hexutil.Big    `json:"refundCredits"`
 }
 
 // GetJob returns job id at the given block (latest when absent), null when
@@ -560,6 +568,10 @@ func JobEntry(j *jobs.Job) *Job {
 		OfferEndBlock: hexutil.Uint64(j.OfferEndBlock), Router: addr(j.Router), Node: addr(j.Node), Price: hb(j.PriceWei),
 		Attempts: hexutil.Uint64(j.Attempts), Deadline: hexutil.Uint64(j.Deadline), GPUMillis: hexutil.Uint64(j.GPUMillis),
 		Exit: j.ExitCode(), Cost: hb(j.CostWei), Burned: hb(j.BurnedWei), Refund: hb(j.RefundWei), EndBlock: hexutil.Uint64(j.EndBlock),
+		EscrowKind: "emc", EscrowCredits: hb(j.EscrowCredits), CostCredits: hb(j.CostCredits), RefundCredits: hb(j.RefundCredits),
+	}
+	if j.InCredits() {
+		e.EscrowKind = "credits"
 	}
 	if j.ResultHash != (common.Hash{}) {
 		h := j.ResultHash

@@ -46,10 +46,10 @@ func newJobCmd(g *globals) *cobra.Command {
 		Short: "Submit, follow, cancel and list compute jobs, over JSON-RPC",
 		Long: `job talks to the jobs module (` + native.JobsAddress.Hex() + `).
 
-A job escrows EMC; a router assigns it to a registered compute node, which
-runs it and reports its usage; the chain pays the node and refunds the rest.
-A job no router assigns expires and is refunded. Escrow in Credits is not
-in the module yet. See computing/jobs and docs/economics.md.`,
+A job escrows EMC or Credits; a router assigns it to a registered compute
+node, which runs it and reports its usage; the chain pays the node and
+refunds the rest. A job no router assigns expires and is refunded. See
+computing/jobs and docs/economics.md.`,
 	}
 	cmd.AddCommand(newJobSubmitCmd(g), newJobStatusCmd(g), newJobWaitCmd(g), newJobCancelCmd(g), newJobListCmd(g))
 	return cmd
@@ -133,18 +133,21 @@ func newJobSubmitCmd(g *globals) *cobra.Command {
 	var rf rpcFlags
 	var kf keyFlags
 	var sf jobSpecFlags
-	var escrow, maxPrice string
+	var escrow, creditsN, maxPrice string
 	var gas uint64
 	cmd := &cobra.Command{
-		Use:   "submit (--image DIGEST | --spec FILE) --escrow EMC [--max-price WEI] [spec flags] [-- ARGS...]",
-		Short: "Submit a job with an EMC escrow (submitJob)",
+		Use:   "submit (--image DIGEST | --spec FILE) (--escrow EMC | --credits N) [--max-price WEI] [spec flags] [-- ARGS...]",
+		Short: "Submit a job with an EMC escrow (submitJob) or a Credits escrow (submitJobCredits)",
 		Long: `submit builds the job's canonical spec, sends submitJob(spec, maxPrice)
-with the escrow and prints the new job's id and state (--json for scripts).
---max-price is the most wei per GPU-second the job pays (default: the price
-at which a run of the full timeout on all its GPUs uses the whole escrow,
-rounded down). The escrow is in EMC; Credits escrow is not offered yet.
-Bad flags exit non-zero before anything is sent; a refused submission exits
-1 with the module's reason.`,
+with the EMC escrow, or submitJobCredits(spec, maxPrice, N) locking N of the
+signer's Credits, and prints the new job's id and state (--json for
+scripts). --max-price is the most wei per GPU-second the job pays (per
+second for a CPU-only job, --gpus 0; default: the price at which a run of
+the full timeout on all its GPUs uses the whole escrow, rounded down; a
+Credits escrow is worth N × the chain's credit price). A Credits job's cost
+is rounded up to whole Credits; the rest are returned. Bad flags exit
+non-zero before anything is sent; a refused submission exits 1 with the
+module's reason.`,
 		RunE: func(c *cobra.Command, args []string) error {
 			spec, err := sf.build(c, args)
 			if err != nil {
@@ -154,12 +157,44 @@ Bad flags exit non-zero before anything is sent; a refused submission exits
 			if err != nil {
 				return err
 			}
-			escrowWei, err := parseEMC(escrow)
-			if err != nil {
-				return fmt.Errorf("--escrow: %w", err)
+			if (escrow == "") == (creditsN == "") {
+				return errors.New("give exactly one of --escrow EMC and --credits N")
 			}
-			if escrowWei.Sign() == 0 {
-				return errors.New("--escrow: must be more than zero")
+			var escrowWei, nCredits *big.Int
+			if escrow != "" {
+				if escrowWei, err = parseEMC(escrow); err != nil {
+					return fmt.Errorf("--escrow: %w", err)
+				}
+				if escrowWei.Sign() == 0 {
+					return errors.New("--escrow: must be more than zero")
+				}
+			} else {
+				n, ok := new(big.Int).SetString(creditsN, 10)
+				if !ok || n.Sign() <= 0 || n.BitLen() > 256 {
+					return fmt.Errorf("--credits %q: want a positive whole number of Credits", creditsN)
+				}
+				nCredits = n
+			}
+			a, err := jobsABI()
+			if err != nil {
+				return err
+			}
+			sc, done, err := dialSigned(c, g, &rf, &kf)
+			if err != nil {
+				return err
+			}
+			defer done()
+			worthWei := escrowWei
+			if nCredits != nil {
+				ca, err := creditsABI()
+				if err != nil {
+					return err
+				}
+				cp, err := creditPrice(sc.ctx, sc.nd, ca)
+				if err != nil {
+					return err
+				}
+				worthWei = new(big.Int).Mul(nCredits, cp)
 			}
 			var price *big.Int
 			if maxPrice != "" {
@@ -169,26 +204,21 @@ Bad flags exit non-zero before anything is sent; a refused submission exits
 				}
 				price = p
 			} else {
-				gpuSeconds := new(big.Int).Mul(new(big.Int).SetUint64(spec.TimeoutSeconds), big.NewInt(int64(spec.GPUs)))
-				price = new(big.Int).Quo(escrowWei, gpuSeconds) // rounded down: the run never costs more than the escrow
+				gpuSeconds := new(big.Int).Mul(new(big.Int).SetUint64(spec.TimeoutSeconds), big.NewInt(int64(max(spec.GPUs, 1))))
+				price = new(big.Int).Quo(worthWei, gpuSeconds) // rounded down: the run never costs more than the escrow
 				if price.Sign() == 0 {
-					return fmt.Errorf("--escrow %s EMC does not pay 1 wei per GPU-second for %s GPU-seconds: raise it or set --max-price", escrow, gpuSeconds)
+					return fmt.Errorf("the escrow (%s EMC) does not pay 1 wei per GPU-second for %s GPU-seconds: raise it or set --max-price", formatEMC(worthWei), gpuSeconds)
 				}
 			}
-			a, err := jobsABI()
+			method, callArgs, value := "submitJob", []any{raw, price}, escrowWei
+			if nCredits != nil {
+				method, callArgs, value = "submitJobCredits", []any{raw, price, nCredits}, nil
+			}
+			data, err := a.Pack(method, callArgs...)
 			if err != nil {
 				return err
 			}
-			data, err := a.Pack("submitJob", raw, price)
-			if err != nil {
-				return err
-			}
-			sc, done, err := dialSigned(c, g, &rf, &kf)
-			if err != nil {
-				return err
-			}
-			defer done()
-			out, err := sendTx(sc.ctx, sc.nd, sc.s, txRequest{To: native.JobsAddress, Value: escrowWei, Data: data, Gas: gas, ABIs: []*abi.ABI{a}})
+			out, err := sendTx(sc.ctx, sc.nd, sc.s, txRequest{To: native.JobsAddress, Value: value, Data: data, Gas: gas, ABIs: []*abi.ABI{a}})
 			if err != nil {
 				return err
 			}
@@ -198,8 +228,14 @@ Bad flags exit non-zero before anything is sent; a refused submission exits
 				if err != nil {
 					return err
 				}
-				res := map[string]any{"id": id, "escrowWei": escrowWei.String(), "maxPriceWeiPerGpuSecond": price.String()}
-				summary = fmt.Sprintf("submitted job %d with %s EMC escrow, max %s wei per GPU-second", id, formatEMC(escrowWei), price)
+				res := map[string]any{"id": id, "maxPriceWeiPerGpuSecond": price.String()}
+				if nCredits != nil {
+					res["escrowKind"], res["escrowCredits"] = "credits", nCredits.String()
+					summary = fmt.Sprintf("submitted job %d with %s Credits escrow, max %s wei per GPU-second", id, nCredits, price)
+				} else {
+					res["escrowKind"], res["escrowWei"] = "emc", escrowWei.String()
+					summary = fmt.Sprintf("submitted job %d with %s EMC escrow, max %s wei per GPU-second", id, formatEMC(escrowWei), price)
+				}
 				if j, err := getJob(sc.ctx, sc.nd, id, hexutil.EncodeUint64(*out.Block)); err == nil && j != nil {
 					res["state"] = j.State
 					summary += "; " + j.State
@@ -214,16 +250,17 @@ Bad flags exit non-zero before anything is sent; a refused submission exits
 	fs := cmd.Flags()
 	fs.StringVar(&sf.image, "image", "", "container image digest (sha256:<64 hex digits>)")
 	fs.StringVar(&sf.specFile, "spec", "", "JSON file holding the whole spec (instead of --image, the spec flags and ARGS)")
-	fs.Uint32Var(&sf.gpus, "gpus", 1, "GPUs the job needs")
+	fs.Uint32Var(&sf.gpus, "gpus", 1, "GPUs the job needs (0: a CPU-only job, priced per second by a node's CPU price)")
 	fs.StringVar(&sf.gpuModel, "gpu-model", "", "GPU model the node must have, as the registry lists it (default: any)")
 	fs.Uint64Var(&sf.minMemoryMiB, "min-memory", 0, "least memory per GPU in MiB (0: any)")
 	fs.DurationVar(&sf.runTimeout, "run-timeout", time.Hour, "longest the job may run (whole seconds); --timeout is the RPC wait")
 	fs.Uint64Var(&sf.outputCap, "output-cap", 0, "bound on the job's outputs in bytes")
 	fs.StringArrayVar(&sf.env, "env", nil, "environment entry KEY=VALUE (repeatable)")
 	fs.StringVar(&escrow, "escrow", "", "EMC escrowed for the job (decimal, more than zero)")
+	fs.StringVar(&creditsN, "credits", "", "Credits of the signer escrowed for the job instead of EMC (whole, more than zero)")
 	fs.StringVar(&maxPrice, "max-price", "", "most wei per GPU-second the job pays")
 	gasFlag(cmd, &gas)
-	_ = cmd.MarkFlagRequired("escrow")
+	cmd.MarkFlagsMutuallyExclusive("escrow", "credits")
 	return cmd
 }
 
@@ -274,8 +311,12 @@ func printJob(c *cobra.Command, asJSON bool, j *jsonrpc.Job) error {
 	if asJSON {
 		return writeJSON(w, j)
 	}
-	fmt.Fprintf(w, "job %d: %s, submitter %s, escrow %s EMC, %d GPU(s), submitted in block %d\n",
-		uint64(j.ID), j.State, j.Submitter.Hex(), formatEMC(j.Escrow.ToInt()), uint64(j.GPUs), uint64(j.SubmitBlock))
+	esc := formatEMC(j.Escrow.ToInt()) + " EMC"
+	if j.EscrowKind == "credits" {
+		esc = j.EscrowCredits.ToInt().String() + " Credits"
+	}
+	fmt.Fprintf(w, "job %d: %s, submitter %s, escrow %s, %d GPU(s), submitted in block %d\n",
+		uint64(j.ID), j.State, j.Submitter.Hex(), esc, uint64(j.GPUs), uint64(j.SubmitBlock))
 	if j.Node != nil {
 		fmt.Fprintf(w, "  node %s at %s wei per GPU-second, attempt %d\n", j.Node.Hex(), j.Price.ToInt(), uint64(j.Attempts))
 	}
@@ -285,6 +326,9 @@ func printJob(c *cobra.Command, asJSON bool, j *jsonrpc.Job) error {
 	if uint64(j.EndBlock) != 0 {
 		fmt.Fprintf(w, "  ended in block %d: cost %s wei, burned %s wei, refunded %s wei\n",
 			uint64(j.EndBlock), j.Cost.ToInt(), j.Burned.ToInt(), j.Refund.ToInt())
+		if j.EscrowKind == "credits" {
+			fmt.Fprintf(w, "  Credits: %s spent, %s returned\n", j.CostCredits.ToInt(), j.RefundCredits.ToInt())
+		}
 	}
 	return nil
 }

@@ -241,7 +241,10 @@ func TestJobCLIEndToEnd(t *testing.T) {
 		{"--image", digest, "--escrow", "0"},                               // zero escrow
 		{"--image", digest, "--escrow", "-1"},                              // negative escrow
 		{"--image", digest},                                                // no escrow
-		{"--image", digest, "--escrow", "1", "--gpus", "0"},                // no GPU
+		{"--image", digest, "--escrow", "1", "--gpus", "0", "--gpu-model", "X"}, // CPU-only with a GPU model
+		{"--image", digest, "--escrow", "1", "--credits", "2"},                   // both escrows
+		{"--image", digest, "--credits", "0"},                                    // zero Credits
+		{"--image", digest, "--credits", "x"},                                    // not a number
 		{"--image", digest, "--escrow", "1", "--env", "NOEQ"},              // bad env
 		{"--image", digest, "--escrow", "1", "--max-price", "0"},           // zero price
 		{"--image", digest, "--escrow", "1", "--run-timeout", "1.5s"},      // not whole seconds
@@ -272,6 +275,34 @@ func TestJobCLIEndToEnd(t *testing.T) {
 	}
 	if l := list(); uint64(l.Total) != 3 {
 		t.Fatalf("after the flag errors %d jobs, want 3", l.Total)
+	}
+
+	// 8. A CPU-only job escrowed in Credits: without Credits it is
+	// refused; bought, they are locked, shown by status, and a cancel
+	// returns them all.
+	r = runCLI(t, "job", "submit", "--rpc", url, "--dev-account", "3", "--image", digest, "--gpus", "0", "--credits", "5", "--json")
+	if v = decodeTxJSON(t, r); r.code != 1 || !strings.Contains(v.RevertReason, "insufficient credits") {
+		t.Fatalf("submit --credits without Credits: exit %d %+v\n%s", r.code, v, r.stderr)
+	}
+	if r := runCLI(t, "credits", "buy", "--rpc", url, "--dev-account", "3", "--credits", "5", "--json"); r.code != 0 {
+		t.Fatalf("credits buy: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	r = runCLI(t, "job", "submit", "--rpc", url, "--dev-account", "3", "--image", digest, "--gpus", "0", "--credits", "5", "--json")
+	if v = decodeTxJSON(t, r); r.code != 0 || v.Result["id"] != float64(4) || v.Result["escrowKind"] != "credits" || v.Result["escrowCredits"] != "5" {
+		t.Fatalf("submit --credits: exit %d %+v\n%s", r.code, v, r.stderr)
+	}
+	if j, r := jobRecord(t, url, "4"); r.code != 0 || j.EscrowKind != "credits" || j.EscrowCredits.ToInt().Int64() != 5 || uint64(j.GPUs) != 0 || j.Escrow.ToInt().Sign() != 0 {
+		t.Fatalf("job 4: %+v %s", j, r.stderr)
+	}
+	if r := runCLI(t, "job", "status", "4", "--rpc", url); r.code != 0 || !strings.Contains(r.stdout, "escrow 5 Credits") {
+		t.Fatalf("status of a Credits job: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	r = runCLI(t, "job", "cancel", "4", "--rpc", url, "--dev-account", "3", "--json")
+	if v = decodeTxJSON(t, r); r.code != 0 || v.Status != "success" {
+		t.Fatalf("cancel of a Credits job: exit %d %+v\n%s", r.code, v, r.stderr)
+	}
+	if j, r := jobRecord(t, url, "4"); r.code != 0 || j.State != "cancelled" || j.RefundCredits.ToInt().Int64() != 5 {
+		t.Fatalf("job 4 after cancel: %+v %s", j, r.stderr)
 	}
 }
 
