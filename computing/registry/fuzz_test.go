@@ -104,6 +104,10 @@ func FuzzRegistryCalldata(f *testing.F) {
 	f.Add(good)
 	dereg, _ := a.Pack("deregisterNode")
 	f.Add(dereg)
+	ping, _ := a.Pack("ping")
+	f.Add(ping)
+	seen, _ := a.Pack("lastSeen", alice)
+	f.Add(seen)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		ft := newFixture(t, "")
 		msg := ft.Msg(alice, &regAddr, nil, data)
