@@ -235,19 +235,19 @@ func TestJobCLIEndToEnd(t *testing.T) {
 	badSpec := filepath.Join(t.TempDir(), "bad.json")
 	_ = os.WriteFile(badSpec, []byte(`{"image":"0x01","gpus":1,"timeoutSeconds":60,"extra":1}`), 0o600)
 	for _, args := range [][]string{
-		{"--image", "sha256:1234", "--escrow", "1"},                        // short digest
-		{"--image", "sha256:" + strings.Repeat("zz", 32), "--escrow", "1"}, // not hex
-		{"--image", "sha256:" + strings.Repeat("00", 32), "--escrow", "1"}, // zero digest
-		{"--image", digest, "--escrow", "0"},                               // zero escrow
-		{"--image", digest, "--escrow", "-1"},                              // negative escrow
-		{"--image", digest},                                                // no escrow
+		{"--image", "sha256:1234", "--escrow", "1"},                             // short digest
+		{"--image", "sha256:" + strings.Repeat("zz", 32), "--escrow", "1"},      // not hex
+		{"--image", "sha256:" + strings.Repeat("00", 32), "--escrow", "1"},      // zero digest
+		{"--image", digest, "--escrow", "0"},                                    // zero escrow
+		{"--image", digest, "--escrow", "-1"},                                   // negative escrow
+		{"--image", digest},                                                     // no escrow
 		{"--image", digest, "--escrow", "1", "--gpus", "0", "--gpu-model", "X"}, // CPU-only with a GPU model
-		{"--image", digest, "--escrow", "1", "--credits", "2"},                   // both escrows
-		{"--image", digest, "--credits", "0"},                                    // zero Credits
-		{"--image", digest, "--credits", "x"},                                    // not a number
-		{"--image", digest, "--escrow", "1", "--env", "NOEQ"},              // bad env
-		{"--image", digest, "--escrow", "1", "--max-price", "0"},           // zero price
-		{"--image", digest, "--escrow", "1", "--run-timeout", "1.5s"},      // not whole seconds
+		{"--image", digest, "--escrow", "1", "--credits", "2"},                  // both escrows
+		{"--image", digest, "--credits", "0"},                                   // zero Credits
+		{"--image", digest, "--credits", "x"},                                   // not a number
+		{"--image", digest, "--escrow", "1", "--env", "NOEQ"},                   // bad env
+		{"--image", digest, "--escrow", "1", "--max-price", "0"},                // zero price
+		{"--image", digest, "--escrow", "1", "--run-timeout", "1.5s"},           // not whole seconds
 		{"--escrow", "1"}, // no image
 		{"--image", digest, "--spec", specFile, "--escrow", "1"}, // both
 		{"--spec", specFile, "--escrow", "1", "--gpus", "2"},     // spec and a spec flag

@@ -11,6 +11,7 @@
 // Solidity interface:
 //
 //	function submitJob(bytes spec, uint256 maxPriceWeiPerGpuSecond) payable returns (uint256 id);
+//	function submitJobCredits(bytes spec, uint256 maxPriceWeiPerGpuSecond, uint256 credits) returns (uint256 id);
 //	function cancel(uint256 id);
 //	function assign(uint256 id, address node);
 //	function accept(uint256 id);
@@ -19,12 +20,19 @@
 //	function getJob(uint256 id) view returns (bool found, address submitter, uint8 state, ...);
 //	function jobsOf(address owner, uint256 offset, uint256 limit) view returns (uint256[] ids, uint256 total);
 //	function jobCount() view returns (uint256);
+//	function openJobs(uint256 offset, uint256 limit) view returns (uint256[] ids, uint256 total);
+//	function assignedJobs(uint256 offset, uint256 limit) view returns (uint256[] ids, uint256 total);
 //	function providerStats(address node) view returns (uint64 succeeded, uint64 failed, uint64 timedOut);
-//	events JobSubmitted, JobCancelled, JobAssigned, JobAccepted, JobResult, JobSettled
+//	events JobSubmitted, JobCreditsEscrowed, JobCancelled, JobAssigned, JobAccepted, JobResult, JobSettled
+//
+// getJob ends with escrowKind (0 EMC, 1 Credits), escrowCredits,
+// costCredits and refundCredits.
 //
 // Lifecycle (one transition per handler or hook; Params name the numbers):
 //
 //	submitJob (value = escrow > 0)  -> submitted, queued for its router draw
+//	submitJobCredits (credits > 0)  the same with the caller's Credits locked (credits module
+//	                                Lock) instead of EMC; too few Credits revert
 //	BeginBlock of s+offerDelay+1    submitted: the router is drawn, stake-weighted, seeded by
 //	                                keccak256(hash of block s+offerDelay ‖ id); the drawn router alone
 //	                                may assign through offerWindow blocks, any active router after
@@ -32,15 +40,22 @@
 //	EndBlock at the assign deadline submitted (drawn or reopened) for assignBlocks with no
 //	                                assignment -> expired, escrow refunded (nothing fits it)
 //	cancel (submitter)              submitted -> cancelled, escrow refunded
-//	assign (router, node)           submitted -> assigned: node registered, ≥ GPUs, model, memory,
-//	                                image, its price for its model ≤ cap; attempts+1
+//	assign (router, node)           submitted -> assigned: node registered and live (its last
+//	                                on-chain update, registry.LastSeen, within LivenessBlocks),
+//	                                image, ≥ GPUs, model, memory, its price for its model ≤ cap
+//	                                (a CPU-only job, 0 GPUs: a CPU-only price ≤ cap); attempts+1
 //	accept (node owner)             assigned -> running, by block assign+acceptBlocks
 //	submitResult (node owner)       running -> completed (exit 0) or failed, before block time
 //	                                accept time + timeout + resultGrace; gpuMillis ≤ timeout×GPUs×1000
+//	                                (CPU-only: ≤ timeout×1000 milliseconds)
 //	settle (anyone) / EndBlock      completed|failed -> settled once disputeBlocks passed:
 //	                                cost = min(gpuMillis × price / 1000 (down), escrow);
 //	                                80 % to the node's owner (down), the rest burned (BurnRent),
-//	                                escrow − cost refunded
+//	                                escrow − cost refunded. Credits escrow (escrow.go): cost in
+//	                                Credits = that wei cost ÷ credit price rounded UP (the node
+//	                                is never paid below its price; at most the escrow), spent
+//	                                through credits.Module.Spend (its provider share to the
+//	                                node, the rest burned), the rest of the Credits returned
 //	EndBlock at a missed deadline   assigned|running -> submitted (open to any router, a fresh
 //	                                assign deadline), the node's timed-out counter +1; after
 //	                                MaxAttempts -> expired, refunded
@@ -55,10 +70,15 @@
 // timeouts, expiries and hook settlements are visible through getJob, and
 // a settle call by anyone in the settlement block emits JobSettled.
 //
+// Open jobs: every job in StateSubmitted (waiting for its draw, offered,
+// or reopened) is listed in an on-chain index, and every job in
+// StateAssigned in another, each kept O(1) per transition (append, and
+// swap-remove of the last entry into the hole); openJobs and assignedJobs
+// page them, so routers (router/assign) read those lists instead of every
+// job.
+//
 // Not implemented here: disputes (StateDisputed is reserved, no job enters
-// it; the reported usage is trusted within its cap), escrow in Credits,
-// CPU-only jobs, checking that a node is live by its last on-chain update,
-// and trade rewards. The seed is fixed after submission, but the proposer
+// it; the reported usage is trusted within its cap) and trade rewards. The seed is fixed after submission, but the proposer
 // of the seed block could grind it, and a submitter may cancel and submit
 // again (paying gas and waiting each time) for another draw.
 //
@@ -66,6 +86,10 @@
 // (≤ registry.MaxRouters); the draws, timeouts and settlements the hooks
 // make were paid for by the calls that scheduled them.
 //
-// Invariant (checked by the property test): the module's balance equals
-// EscrowTotal, the sum of the escrows of the jobs that have not ended.
+// Invariants (checked after every step of the property test): the module's
+// balance equals EscrowTotal, the sum of the EMC escrows of the jobs that
+// have not ended; the module's Credits (held by the credits module as
+// native.JobsAddress's balance) equal CreditsEscrowTotal, the sum of the
+// Credits escrows of the jobs that have not ended; the open and assigned
+// lists hold exactly the jobs in StateSubmitted and StateAssigned.
 package jobs

@@ -145,4 +145,3 @@ func (m *Module) release(c *native.Call, j *Job) error {
 // creditsGas is what a Credits job adds to a method that may settle or
 // refund it: the Spend, the Release and the Credits escrow total.
 const creditsGas = credits.SpendGas + credits.ReleaseGas + 22_100
-

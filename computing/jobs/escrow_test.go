@@ -81,11 +81,11 @@ func TestCreditsCost(t *testing.T) {
 	p := uint256.NewInt(1_000)
 	for _, c := range []struct{ millis, price, escrow, want uint64 }{
 		{0, 5, 10, 0},
-		{1_000, 1_000, 10, 1},     // exactly one Credit
-		{1_001, 1_000, 10, 2},     // 1,001 wei: rounded up
-		{999, 1, 10, 0},           // 0.999 wei: the wei cost rounds down first
-		{100_000, 1_000, 10, 10},  // 100 Credits of usage, capped by the escrow
-		{10_500, 1_000, 11, 11},   // 10.5 → 11
+		{1_000, 1_000, 10, 1},    // exactly one Credit
+		{1_001, 1_000, 10, 2},    // 1,001 wei: rounded up
+		{999, 1, 10, 0},          // 0.999 wei: the wei cost rounds down first
+		{100_000, 1_000, 10, 10}, // 100 Credits of usage, capped by the escrow
+		{10_500, 1_000, 11, 11},  // 10.5 → 11
 		{^uint64(0), 1 << 60, 7, 7},
 	} {
 		got := jobs.CreditsCost(c.millis, uint256.NewInt(c.price), uint256.NewInt(c.escrow), p)

@@ -70,13 +70,13 @@ func emc(n uint64) *uint256.Int {
 
 type fixture struct {
 	*nativetest.Chain
-	t                   testing.TB
+	t                           testing.TB
 	mod                         *jobs.Module
 	credits                     *credits.Module
 	abi, regABI, stkABI, crdABI abi.ABI
-	blockGas            uint64
-	genesisSupply       *uint256.Int
-	extraAccounts       []common.Address
+	blockGas                    uint64
+	genesisSupply               *uint256.Int
+	extraAccounts               []common.Address
 }
 
 // newFixture builds the chain, stakes and registers routers r1 (100 EMC)

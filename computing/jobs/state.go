@@ -172,7 +172,7 @@ type Job struct {
 	// for a CPU-only job.
 	GPUMillis uint64
 	// Exit is the container's exit code, two's complement (see ExitCode).
-	Exit      uint32
+	Exit uint32
 	// CostWei is the cost paid out (for a Credits job, the wei of the
 	// Credits spent); BurnedWei its burned part; RefundWei the EMC
 	// returned (zero for a Credits job).

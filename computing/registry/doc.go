@@ -18,6 +18,8 @@
 //	    bool simulated, string[] priceModels, uint256[] pricesWeiPerGpuSecond, uint256 cpuPriceWei,
 //	    bytes32[] images);
 //	function deregisterNode();
+//	function ping();                                  // the node's liveness refresh
+//	function lastSeen(address owner) view returns (bool registered, uint64 block);
 //	function registerRouter(bytes peerId, bytes peerSig);
 //	function deregisterRouter();
 //	function nodeOf(address owner) view returns (bool registered, bytes peerId, <node fields>,
@@ -61,6 +63,11 @@
 //     the current epoch (a stake made this epoch counts from the next).
 //     Registration checks it; [Module.ActiveRouter] checks it again for
 //     every use, so a router that unstakes stops counting at once.
-//   - Registration data only: live status (heartbeats, free GPUs) is not
-//     on chain.
+//   - Liveness: [LastSeen] is the block of a node's last on-chain update
+//     (registerNode, updateNode, or ping, a one-slot write for a node whose
+//     listing has not changed). The jobs module refuses to assign to a node
+//     not seen within its LivenessBlocks; the node's registrar pings every
+//     third of that window. Deregistering clears the ping.
+//   - Registration data only otherwise: live status (heartbeats, free GPUs)
+//     is not on chain.
 package registry

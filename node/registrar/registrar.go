@@ -82,7 +82,7 @@ type Config struct {
 	// no pings.
 	PingEveryBlocks uint64
 	Metrics         *Metrics // nil: NopMetrics
-	Log          *slog.Logger
+	Log             *slog.Logger
 }
 
 // Registrar keeps the node's registration current. Step and Run are for

@@ -1,5 +1,7 @@
 // Package assign is the router's assignment loop: on each new head it lists
-// the jobs this router may assign, joins its live table with the registry
+// the jobs this router may assign (from the jobs module's on-chain open and
+// assigned lists, not a scan of every job; a job with no GPUs goes to the
+// scheduler as CPU-only), joins its live table with the registry
 // records and the on-chain counters into scheduler nodes, runs the
 // scheduler seeded by the head hash, and sends assign(id, node) for each
 // placement that the chain's own Fit accepts against the head state.

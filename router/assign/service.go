@@ -98,10 +98,10 @@ type flight struct {
 // Service sends the router's assignments. Step and Run are for one
 // goroutine.
 type Service struct {
-	cfg Config
-	abi abi.ABI
-	log *slog.Logger
-	m   *Metrics
+	cfg      Config
+	abi      abi.ABI
+	log      *slog.Logger
+	m        *Metrics
 	inflight map[attemptKey]flight
 	// retryAt holds attempts whose transaction failed: not sent again
 	// before that head number. Pruned to the assignable jobs each Step.

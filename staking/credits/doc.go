@@ -28,6 +28,11 @@
 //   - Credits are not transferable and not withdrawable: there is no ABI
 //     method that moves or redeems them. The EMC paid stays in the module
 //     account as the reserve.
+//   - A module may hold Credits in escrow: [Module.Lock] moves them from an
+//     account to the calling module's own balance, [Module.Release] back
+//     out, and the module spends them with Spend from its own address (the
+//     jobs module's submitJobCredits). These move Credits between balances
+//     only: the total and the reserve do not change.
 //   - Only other modules spend Credits, through [Module.Spend]: credits ×
 //     price leaves the reserve, providerSharePercent (default 80 %) of it
 //     to the provider, rounded down, and the rest burned: destroyed, counted
