@@ -44,7 +44,9 @@ func milli(n uint64) *uint256.Int {
 // refuse, since Spend writes).
 const jobsABI = `[
  {"type":"function","name":"spend","stateMutability":"nonpayable","inputs":[{"name":"from","type":"address"},{"name":"provider","type":"address"},{"name":"credits","type":"uint256"}],"outputs":[]},
- {"type":"function","name":"peek","stateMutability":"view","inputs":[{"name":"from","type":"address"},{"name":"provider","type":"address"},{"name":"credits","type":"uint256"}],"outputs":[]}
+ {"type":"function","name":"peek","stateMutability":"view","inputs":[{"name":"from","type":"address"},{"name":"provider","type":"address"},{"name":"credits","type":"uint256"}],"outputs":[]},
+ {"type":"function","name":"lock","stateMutability":"nonpayable","inputs":[{"name":"from","type":"address"},{"name":"credits","type":"uint256"}],"outputs":[]},
+ {"type":"function","name":"release","stateMutability":"nonpayable","inputs":[{"name":"to","type":"address"},{"name":"credits","type":"uint256"}],"outputs":[]}
 ]`
 
 // jobsModule is a stand-in for the jobs module: it spends credits on behalf
@@ -60,9 +62,19 @@ func (j *jobsModule) Methods() []native.Method {
 		_, err := j.credits.Spend(c, args[0].(common.Address), args[1].(common.Address), n)
 		return nil, err
 	}
+	lock := func(c *native.Call, args []any) ([]any, error) {
+		n, _ := uint256.FromBig(args[1].(*big.Int))
+		return nil, j.credits.Lock(c, args[0].(common.Address), n)
+	}
+	release := func(c *native.Call, args []any) ([]any, error) {
+		n, _ := uint256.FromBig(args[1].(*big.Int))
+		return nil, j.credits.Release(c, args[0].(common.Address), n)
+	}
 	return []native.Method{
 		{Name: "spend", Gas: credits.SpendGas + 1000, Mutates: true, Handler: h},
 		{Name: "peek", Gas: credits.SpendGas + 1000, Handler: h},
+		{Name: "lock", Gas: credits.LockGas + 1000, Mutates: true, Handler: lock},
+		{Name: "release", Gas: credits.ReleaseGas + 1000, Mutates: true, Handler: release},
 	}
 }
 
