@@ -137,6 +137,15 @@ func TestCreditsRefusals(t *testing.T) {
 	}
 }
 
+// TestNoCreditsModule: a jobs module built without the credits module
+// refuses Credits escrow and still takes EMC.
+func TestNoCreditsModule(t *testing.T) {
+	f := newFixtureOpts(t, testParams, false)
+	f.buyCredits(sub, 10)
+	f.mustRevert(sub, nil, jobs.ErrNoCredits, "submitJobCredits", encode(t, goodSpec()), big.NewInt(priceH200), big.NewInt(1))
+	f.submit(goodSpec(), priceH200, emc(1))
+}
+
 // TestCPUOnlyJob: a spec with no GPUs fits only a node with a CPU-only
 // price, is priced per second by it, and its usage is capped at timeout ×
 // 1000 ms.

@@ -91,6 +91,13 @@ func newFixture(t testing.TB) *fixture {
 // newFixtureWith is newFixture with the jobs params params.
 func newFixtureWith(t testing.TB, params string) *fixture {
 	t.Helper()
+	return newFixtureOpts(t, params, true)
+}
+
+// newFixtureOpts is newFixtureWith, with the jobs module given the credits
+// module (Credits escrow) or not.
+func newFixtureOpts(t testing.TB, params string, withCredits bool) *fixture {
+	t.Helper()
 	stRaw := json.RawMessage(`{"minRouterStakeWei":"100000000000000000000"}`)
 	sp, err := staking.ParseParams(stRaw, testEpochLength)
 	if err != nil {
@@ -101,13 +108,17 @@ func newFixtureWith(t testing.TB, params string) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var jobOpts []jobs.Option
+	if withCredits {
+		jobOpts = append(jobOpts, jobs.WithCredits(cm))
+	}
 	reg, err := native.Load(map[string]json.RawMessage{
 		staking.Name: stRaw, registry.Name: json.RawMessage(`{"allowSimulatedGPUs":true}`), jobs.Name: json.RawMessage(params),
 		credits.Name: nil,
 	}, map[string]native.Factory{
 		staking.Name:  staking.Factory(testEpochLength),
 		registry.Name: registry.Factory(st),
-		jobs.Name:     jobs.Factory(st, testPeriodMs, jobs.WithCredits(cm)),
+		jobs.Name:     jobs.Factory(st, testPeriodMs, jobOpts...),
 		credits.Name:  func(json.RawMessage) (native.Module, error) { return cm, nil },
 	})
 	if err != nil {

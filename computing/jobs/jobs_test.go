@@ -454,6 +454,12 @@ func TestGasCharged(t *testing.T) {
 	if r := f.mustSend(n1, nil, "accept", bigID(1)); r.gasUsed != declared(data, jobs.AcceptGas) {
 		t.Errorf("accept gas %d, want %d", r.gasUsed, declared(data, jobs.AcceptGas))
 	}
+	f.buyCredits(sub, 3)
+	data, _ = f.abi.Pack("submitJobCredits", raw, big.NewInt(priceH200), big.NewInt(3))
+	r = f.mustSend(sub, nil, "submitJobCredits", raw, big.NewInt(priceH200), big.NewInt(3))
+	if want := declared(data, jobs.SubmitCreditsGas) + 8*uint64(len(raw)); r.gasUsed != want {
+		t.Errorf("submitJobCredits gas %d, want %d", r.gasUsed, want)
+	}
 }
 
 // TestSelfDealing: a submitter who owns the node (and could route to it)
