@@ -625,3 +625,49 @@ func TestMaxRecord(t *testing.T) {
 		t.Fatalf("NodeOf %+v %v", got, err)
 	}
 }
+
+// TestPing: a ping records the block as the node's last on-chain update
+// (LastSeen, the lastSeen view), later than its registration or update;
+// only a registered node pings; deregistering clears the ping, leaving the
+// module's storage as it was before the node.
+func TestPing(t *testing.T) {
+	f := newFixture(t, "")
+	empty := f.State.GetStorageRoot(regAddr)
+	f.mustRevert(alice, registry.ErrNotRegistered, "ping")
+	f.register(alice, peerKey(t, 1, false), goodInv())
+	registered := f.Number
+	seen := func() uint64 {
+		t.Helper()
+		n, ok, err := registry.NodeOf(f.State, alice)
+		if !ok || err != nil {
+			t.Fatalf("node: %v %v", ok, err)
+		}
+		out := f.view("lastSeen", alice)
+		if !out[0].(bool) || out[1].(uint64) != registry.LastSeen(f.State, &n) {
+			t.Fatalf("lastSeen view %v, accessor %d", out, registry.LastSeen(f.State, &n))
+		}
+		return out[1].(uint64)
+	}
+	if got := seen(); got != registered {
+		t.Fatalf("last seen %d, registered in %d", got, registered)
+	}
+	f.Number = registered + 7
+	if r := f.mustSend(alice, "ping"); len(r.logs) != 0 {
+		t.Fatalf("ping logged %+v", r.logs)
+	}
+	if got := seen(); got != registered+7 {
+		t.Fatalf("last seen %d after a ping in %d", got, registered+7)
+	}
+	f.Number = registered + 9
+	f.mustSend(alice, "updateNode", goodInv().args()...)
+	if got := seen(); got != registered+9 {
+		t.Fatalf("last seen %d after an update in %d", got, registered+9)
+	}
+	if out := f.view("lastSeen", bob); out[0].(bool) || out[1].(uint64) != 0 {
+		t.Fatalf("lastSeen of no node %v", out)
+	}
+	f.mustSend(alice, "deregisterNode")
+	if f.State.GetStorageRoot(regAddr) != empty {
+		t.Fatal("deregistering a pinged node left storage behind")
+	}
+}
