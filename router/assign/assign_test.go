@@ -192,3 +192,30 @@ func TestReserve(t *testing.T) {
 		}
 	}
 }
+
+// TestJoinScheduleCPUOnly: a job with no GPUs reaches the scheduler as
+// CPU-only and goes to the node with a CPU-only price within its cap, never
+// to a GPU node without one.
+func TestJoinScheduleCPUOnly(t *testing.T) {
+	cpu := Record{Node: registry.Node{PeerID: []byte("pc"), CPUPriceWei: uint256.NewInt(5), Images: []common.Hash{img}}}
+	nodes := Join(
+		[]heartbeat.Node{liveNode("pa", ownerA, 2, nil, 0, 0), liveNode("pc", ownerB, 0, nil, 0, 0)},
+		map[common.Address]Record{ownerA: record("pa", 2, 9), ownerB: cpu}, 0)
+	j := jobs.Job{ID: 1, Submitter: ownerA, GPUs: 0, Image: img, MaxPriceWei: uint256.NewInt(5)}
+	sj := ToJob(&j)
+	if !sj.CPUOnly || sj.GPUs != 0 {
+		t.Fatalf("ToJob of a 0-GPU job: %+v", sj)
+	}
+	low := j
+	low.ID, low.MaxPriceWei = 2, uint256.NewInt(4)
+	as, err := scheduler.Schedule([]scheduler.Job{sj, ToJob(&low)}, nodes, [32]byte{7}, scheduler.DefaultParams())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if as[0].Reason != scheduler.Placed || as[0].NodeID != "id-pc" {
+		t.Errorf("CPU job: %+v, want placed on id-pc", as[0])
+	}
+	if as[1].Reason == scheduler.Placed {
+		t.Errorf("CPU job under the CPU price placed: %+v", as[1])
+	}
+}
