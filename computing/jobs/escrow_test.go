@@ -13,21 +13,23 @@ import (
 	"github.com/emc-network/emcd/computing/jobs"
 	"github.com/emc-network/emcd/computing/registry"
 	"github.com/emc-network/emcd/staking/credits"
+	"github.com/emc-network/emcd/state/native/nativetest"
 )
 
 // runToResult assigns job id to node, accepts and reports usage millis
 // with exit 0, then runs blocks past the dispute window (the hook settles).
-func (f *fixture) runToResult(id uint64, node common.Address, millis uint64) jobs.Job {
+// It returns the job and the fees the node paid.
+func (f *fixture) runToResult(id uint64, node common.Address, millis uint64) (jobs.Job, *uint256.Int) {
 	f.t.Helper()
 	f.mustSend(f.drawn(id), nil, "assign", bigID(id), node)
-	f.mustSend(node, nil, "accept", bigID(id))
-	f.mustSend(node, nil, "submitResult", bigID(id), [32]byte{1}, millis, int32(0))
+	fees := nativetest.Fee(f.mustSend(node, nil, "accept", bigID(id)).gasUsed)
+	fees.Add(fees, nativetest.Fee(f.mustSend(node, nil, "submitResult", bigID(id), [32]byte{1}, millis, int32(0)).gasUsed))
 	f.to(f.job(id).Deadline + 1)
 	j := f.job(id)
 	if j.State != jobs.StateSettled {
 		f.t.Fatalf("job %d %s after the dispute window", id, j.State)
 	}
-	return j
+	return j, fees
 }
 
 // TestCreditsEscrow: a job escrowed in Credits locks them (held by the
@@ -54,7 +56,7 @@ func TestCreditsEscrow(t *testing.T) {
 	}
 	n1Before := f.State.GetBalance(n1).Clone()
 	reserveBefore := credits.Reserve(f.State).Clone()
-	j = f.runToResult(id, n1, 100_000)
+	j, fees := f.runToResult(id, n1, 100_000)
 	wantWei := price // one Credit: 1e11 wei of usage rounded up
 	provider := new(uint256.Int).Div(new(uint256.Int).Mul(wantWei, uint256.NewInt(80)), uint256.NewInt(100))
 	switch {
@@ -64,10 +66,8 @@ func TestCreditsEscrow(t *testing.T) {
 		t.Fatalf("burn %s refund wei %s", j.BurnedWei, j.RefundWei)
 	case credits.CreditsOf(f.State, sub).Uint64() != 999:
 		t.Fatalf("submitter holds %s Credits after settlement", credits.CreditsOf(f.State, sub))
-	case !new(uint256.Int).Sub(f.State.GetBalance(n1), n1Before).Lt(provider):
-		// n1 paid fees for accept and submitResult; its gain is the
-		// provider share minus those fees.
-		t.Fatalf("n1 gained more than the provider share")
+	case !new(uint256.Int).Add(f.State.GetBalance(n1), fees).Eq(new(uint256.Int).Add(n1Before, provider)):
+		t.Fatalf("n1 %s → %s with %s fees, want the provider share %s", n1Before, f.State.GetBalance(n1), fees, provider)
 	case !new(uint256.Int).Sub(reserveBefore, credits.Reserve(f.State)).Eq(wantWei):
 		t.Fatalf("reserve fell by %s, want %s", new(uint256.Int).Sub(reserveBefore, credits.Reserve(f.State)), wantWei)
 	case !credits.CreditsOf(f.State, jobsAddr).IsZero() || !jobs.CreditsEscrowTotal(f.State).IsZero():
@@ -282,7 +282,7 @@ func sameSet(a, b []uint64) bool {
 // Credits and an open job, through the EVM: no panic, and every invariant
 // the fixture checks (both escrows, the lists, the supply) still holds.
 func FuzzJobsCalldata(f *testing.F) {
-	a := f0ABI(f)
+	a := jobsABIFor(f)
 	spec, _ := (&jobs.Spec{Image: imageA, GPUs: 0, TimeoutSeconds: 10}).Encode()
 	for _, seed := range [][]any{
 		{"submitJobCredits", spec, big.NewInt(priceCPU), big.NewInt(3)},
@@ -310,7 +310,7 @@ func FuzzJobsCalldata(f *testing.F) {
 	})
 }
 
-func f0ABI(f *testing.F) abi.ABI {
+func jobsABIFor(f *testing.F) abi.ABI {
 	a, err := abi.JSON(strings.NewReader((&jobs.Module{}).ABI()))
 	if err != nil {
 		f.Fatal(err)
