@@ -365,8 +365,10 @@ type ComputeNodes struct {
 
 // ComputeNodeEntry is one registered compute node: its registration data,
 // prices in hex wei per GPU-second (cpuPrice: per second of a CPU-only job,
-// 0x0 for none). Live is the node's live status as a router sees it
-// (heartbeats); it is always null until heartbeats exist.
+// 0x0 for none). LastSeenBlock is the block of its last on-chain update
+// (registration, update or ping: registry.LastSeen), which the jobs module's
+// liveness window is measured from. Live is the node's live status as a
+// router sees it (heartbeats); it is always null until heartbeats exist.
 type ComputeNodeEntry struct {
 	Owner           common.Address `json:"owner"`
 	PeerID          string         `json:"peerId"`
@@ -380,6 +382,7 @@ type ComputeNodeEntry struct {
 	Images          []common.Hash  `json:"images"`
 	RegisteredBlock hexutil.Uint64 `json:"registeredBlock"`
 	UpdatedBlock    hexutil.Uint64 `json:"updatedBlock"`
+	LastSeenBlock   hexutil.Uint64 `json:"lastSeenBlock"`
 	Live            *ComputeLive   `json:"live"`
 }
 
@@ -438,7 +441,9 @@ func (api *emcAPI) ComputeNodes(ctx context.Context, bnh *rpc.BlockNumberOrHash,
 			break
 		}
 		for i := range nodes {
-			out.Nodes = append(out.Nodes, NodeEntry(&nodes[i]))
+			e := NodeEntry(&nodes[i])
+			e.LastSeenBlock = hexutil.Uint64(registry.LastSeen(st, &nodes[i]))
+			out.Nodes = append(out.Nodes, e)
 		}
 		done += uint64(len(nodes))
 	}
@@ -459,13 +464,16 @@ func (api *emcAPI) ComputeNodes(ctx context.Context, bnh *rpc.BlockNumberOrHash,
 	return out, st.Error()
 }
 
-// NodeEntry is n in emc_computeNodes' form (Live null).
+// NodeEntry is n in emc_computeNodes' form (Live null; LastSeenBlock its
+// UpdatedBlock, which the caller raises to registry.LastSeen when it has
+// the state).
 func NodeEntry(n *registry.Node) ComputeNodeEntry {
 	e := ComputeNodeEntry{
 		Owner: n.Owner, PeerID: peerString(n.PeerID), InventoryHash: n.InventoryHash,
 		GPUCount: hexutil.Uint64(n.GPUCount), GPUModel: n.GPUModel, MemoryMiB: hexutil.Uint64(n.MemoryMiB),
 		Simulated: n.Simulated, Prices: []ComputePrice{}, CPUPrice: (*hexutil.Big)(n.CPUPriceWei.ToBig()),
 		Images: []common.Hash{}, RegisteredBlock: hexutil.Uint64(n.RegisteredBlock), UpdatedBlock: hexutil.Uint64(n.UpdatedBlock),
+		LastSeenBlock: hexutil.Uint64(n.UpdatedBlock),
 	}
 	for _, p := range n.Prices {
 		e.Prices = append(e.Prices, ComputePrice{Model: p.Model, WeiPerGPUSecond: (*hexutil.Big)(p.WeiPerGPUSecond.ToBig())})

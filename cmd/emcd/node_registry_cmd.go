@@ -303,6 +303,9 @@ func newNodeStatusCmd(g *globals) *cobra.Command {
 				n.Owner, n.PeerID = addr, out[1].([]byte)
 				n.RegisteredBlock, n.UpdatedBlock = out[11].(uint64), out[12].(uint64)
 				e := jsonrpc.NodeEntry(&n)
+				if seen, err := call("lastSeen"); err == nil && seen[0].(bool) {
+					e.LastSeenBlock = hexutil.Uint64(seen[1].(uint64))
+				}
 				st.Node = &e
 			}
 			if out, err = call("routerOf"); err != nil {

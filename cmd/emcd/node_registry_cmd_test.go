@@ -118,7 +118,7 @@ func TestNodeRegistryCLIEndToEnd(t *testing.T) {
 	}
 	st = nodeStatusJSON(t, url, acct1)
 	if st.Node == nil || st.Node.GPUCount != 1 || len(st.Node.Prices) != 2 || len(st.Node.Images) != 0 || st.Node.PeerID != wantPeer.String() ||
-		st.Node.UpdatedBlock <= st.Node.RegisteredBlock {
+		st.Node.UpdatedBlock <= st.Node.RegisteredBlock || st.Node.LastSeenBlock != st.Node.UpdatedBlock {
 		t.Fatalf("status after update %+v", st.Node)
 	}
 
