@@ -35,11 +35,25 @@ func moduleFactories(g *genesis.Genesis) map[string]native.Factory {
 			})
 		}
 	}
+	// The jobs module reports market work (router and compute credits,
+	// trade rewards) through a rewards module built from the same params
+	// as the chain's; with invalid rewards params the rewards factory
+	// fails the load anyway.
+	var jobOpts []jobs.Option
+	rewardsEpochLength := uint64(g.EpochLength)
+	if rewardsEpochLength == 0 {
+		rewardsEpochLength = rewards.DefaultEpochLength // as rewards.Factory does
+	}
+	if rp, err := rewards.ParseModuleParams(g.Params[rewards.Name], rewardsEpochLength); err == nil {
+		if rm, err := rewards.NewModule(rp, staking.RewardsView{}); err == nil {
+			jobOpts = append(jobOpts, jobs.WithRewards(rm))
+		}
+	}
 	return map[string]native.Factory{
 		staking.Name:  staking.Factory(uint64(g.EpochLength)),
 		credits.Name:  credits.New,
 		registry.Name: registry.Factory(regStaking),
-		jobs.Name:     jobs.Factory(regStaking, blockPeriodMs(g)),
+		jobs.Name:     jobs.Factory(regStaking, blockPeriodMs(g), jobOpts...),
 		rewards.Name:  rewards.Factory(uint64(g.EpochLength), staking.RewardsView{}, positions...),
 	}
 }

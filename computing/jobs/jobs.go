@@ -14,6 +14,7 @@ import (
 
 	"github.com/emc-network/emcd/computing/registry"
 	"github.com/emc-network/emcd/staking"
+	"github.com/emc-network/emcd/staking/rewards"
 	"github.com/emc-network/emcd/state/native"
 )
 
@@ -63,14 +64,14 @@ const (
 	// AcceptGas: record read and rewrite, the due entry and one
 	// rescheduled check should blocks run faster than the target period
 	// (4 × 22,100), JobAccepted log (3 topics, 32 bytes) 1,756.
-	AcceptGas = recordReadGas + recordWriteGas + 4*22_100 + 1_756
+	AcceptGas = recordReadGas + recordWriteGas + 4*22_100 + 1_756 + RouterHookGas
 	// ResultGas: record read and rewrite, the due entry, JobResult log
 	// (3 topics, 96 bytes) 2,268.
-	ResultGas = recordReadGas + recordWriteGas + 2*22_100 + 2_268
+	ResultGas = recordReadGas + recordWriteGas + 2*22_100 + 2_268 + SettleHookGas
 	// SettleGas: record read and rewrite, escrowTotal, the provider's
 	// counter, the supply ledger (2 slots), two transfers 18,000,
 	// JobSettled log (3 topics, 96 bytes) 2,268.
-	SettleGas = recordReadGas + recordWriteGas + 4*22_100 + 18_000 + 2_268
+	SettleGas = recordReadGas + recordWriteGas + 4*22_100 + 18_000 + 2_268 + SettleHookGas
 	// ViewGas is the base of every view: one cold slot 2,100 + 100.
 	ViewGas = 2_200
 	// GetJobGas reads the record.
@@ -132,6 +133,7 @@ type Module struct {
 	epochLength   uint64
 	blockPeriodMs uint64
 	abi           abi.ABI
+	rewards       *rewards.Module // nil: no market rewards (trade.go)
 }
 
 var _ native.Module = (*Module)(nil)
@@ -141,18 +143,18 @@ var _ native.BlockHooks = (*Module)(nil)
 // params are st (routers are checked as the registry checks them) and
 // whose target block period is blockPeriodMs (to schedule result
 // deadlines, which are in block time).
-func Factory(st registry.Staking, blockPeriodMs uint64) native.Factory {
+func Factory(st registry.Staking, blockPeriodMs uint64, opts ...Option) native.Factory {
 	return func(raw json.RawMessage) (native.Module, error) {
 		p, err := ParseParams(raw)
 		if err != nil {
 			return nil, err
 		}
-		return NewModule(p, st, blockPeriodMs)
+		return NewModule(p, st, blockPeriodMs, opts...)
 	}
 }
 
 // NewModule returns the module with params p.
-func NewModule(p Params, st registry.Staking, blockPeriodMs uint64) (*Module, error) {
+func NewModule(p Params, st registry.Staking, blockPeriodMs uint64, opts ...Option) (*Module, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
@@ -167,7 +169,11 @@ func NewModule(p Params, st registry.Staking, blockPeriodMs uint64) (*Module, er
 	if err != nil {
 		return nil, fmt.Errorf("%w: jobs: %w", native.ErrBadABI, err)
 	}
-	return &Module{params: p, reg: reg, epochLength: st.EpochLength, blockPeriodMs: blockPeriodMs, abi: parsed}, nil
+	m := &Module{params: p, reg: reg, epochLength: st.EpochLength, blockPeriodMs: blockPeriodMs, abi: parsed}
+	for _, o := range opts {
+		o(m)
+	}
+	return m, nil
 }
 
 // Name implements native.Module.
@@ -352,6 +358,9 @@ func (m *Module) accept(c *native.Call, args []any) ([]any, error) {
 	if err := saveJob(c, &j); err != nil {
 		return nil, err
 	}
+	if err := m.onAccept(c, &j); err != nil {
+		return nil, err
+	}
 	return nil, c.Emit("JobAccepted", new(big.Int).SetUint64(j.ID), c.Caller, j.Deadline)
 }
 
@@ -452,7 +461,11 @@ func (m *Module) settleJob(c *native.Call, j *Job) error {
 	}
 	addStat(c, j.Node, stat)
 	j.CostWei, j.BurnedWei = cost, burn
+	prior := j.State
 	if err := m.end(c, j, StateSettled, new(uint256.Int).Sub(j.EscrowWei, cost)); err != nil {
+		return err
+	}
+	if err := m.onSettled(c, j, prior, burn); err != nil {
 		return err
 	}
 	return c.Emit("JobSettled", new(big.Int).SetUint64(j.ID), j.Node, cost.ToBig(), burn.ToBig(), j.RefundWei.ToBig())
