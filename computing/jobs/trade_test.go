@@ -372,3 +372,165 @@ func TestMarketCredits(t *testing.T) {
 		t.Errorf("epoch %d: router %s has %d credits in epoch %d", m.epoch(), router, got, k+1)
 	}
 }
+
+// settleNow runs job id (submitted by from, on node) up to its dispute
+// deadline and settles it by a transaction, returning the settle result.
+func (m *market) settleNow(from, node common.Address, gpuMillis uint64) (uint64, *result) {
+	m.t.Helper()
+	s := goodSpec()
+	s.GPUModel, s.MinMemoryMiB = "", 0
+	r := m.mustSend(from, emc(1), "submitJob", encode(m.t, s), big.NewInt(priceH200))
+	out, _ := m.abi.Unpack("submitJob", r.ret)
+	id := out[0].(*big.Int).Uint64()
+	m.mustSend(m.drawn(id), nil, "assign", bigID(id), node)
+	m.mustSend(node, nil, "accept", bigID(id))
+	m.next()
+	m.mustSend(node, nil, "submitResult", bigID(id), [32]byte{1}, gpuMillis, int32(0))
+	m.to(m.job(id).Deadline)
+	res := m.mustSend(carol, nil, "settle", bigID(id))
+	m.checkRewards()
+	return id, res
+}
+
+// claim sends claim() from who.
+func (m *market) claim(who common.Address) *result {
+	m.t.Helper()
+	r := m.call(rewardsAddr, m.rwABI, who, nil, "claim")
+	m.check()
+	m.checkRewards()
+	return r
+}
+
+// TestTradeVesting: a reward earned in epoch k vests at (⌊k/3⌋+2)·3; a
+// claim in the epoch before pays nothing of it (reverts when nothing else
+// is owed), a claim at the vest epoch pays it exactly; a settle
+// transaction emits TradeRewarded with the figures and the vest epoch.
+func TestTradeVesting(t *testing.T) {
+	m := newMarket(t, `{"trade":`+defaultTrade+`}`)
+	id, res := m.settleNow(sub, n1, 100_000)
+	k := m.epoch()
+	vest := (k/3 + 2) * 3
+	fee := m.job(id).BurnedWei
+	wantU, wantP := dfSplit(fee)
+	ev := m.rwABI.Events["TradeRewarded"]
+	var found bool
+	for _, l := range res.logs {
+		if l.Address != rewardsAddr || l.Topics[0] != ev.ID {
+			continue
+		}
+		found = true
+		vals, err := ev.Inputs.NonIndexed().Unpack(l.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if common.BytesToAddress(l.Topics[1][:]) != sub || common.BytesToAddress(l.Topics[2][:]) != n1 ||
+			vals[0].(*big.Int).Cmp(wantU.ToBig()) != 0 || vals[1].(*big.Int).Cmp(wantP.ToBig()) != 0 || vals[2].(uint64) != vest {
+			t.Fatalf("TradeRewarded %v %v", l.Topics, vals)
+		}
+	}
+	if !found {
+		t.Fatal("no TradeRewarded log")
+	}
+	if tr := m.trade(sub); !tr.UnvestedWei.Eq(wantU) || !tr.VestedWei.IsZero() || tr.NextVestEpoch != vest {
+		t.Fatalf("trade rewards %+v, want %s unvested until %d", tr, wantU, vest)
+	}
+	out := func() []any {
+		data, _ := m.rwABI.Pack("tradeRewardsOf", sub)
+		r := m.Call(m.Msg(carol, &rewardsAddr, nil, data))
+		o, err := m.rwABI.Unpack("tradeRewardsOf", r.ReturnData)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return o
+	}
+	m.to(vest * testEpochLength) // the last block of epoch vest−1
+	if o := out(); o[0].(*big.Int).Sign() != 0 || o[1].(*big.Int).Cmp(wantU.ToBig()) != 0 || o[2].(uint64) != vest {
+		t.Fatalf("tradeRewardsOf before vesting %v", o)
+	}
+	if r := m.claim(sub); r.err == nil || !strings.HasPrefix(r.reason(), rewards.ErrNothingToClaim.Error()) {
+		t.Fatalf("claim before vesting: %v %q", r.err, r.reason())
+	}
+	m.next() // epoch vest
+	if o := out(); o[0].(*big.Int).Cmp(wantU.ToBig()) != 0 || o[1].(*big.Int).Sign() != 0 {
+		t.Fatalf("tradeRewardsOf at vesting %v", o)
+	}
+	before := m.State.GetBalance(sub).Clone()
+	r := m.claim(sub)
+	if r.err != nil {
+		t.Fatalf("claim: %v %q", r.err, r.reason())
+	}
+	want := new(uint256.Int).Sub(new(uint256.Int).Add(before, wantU), nativetest.Fee(r.gasUsed))
+	if got := m.State.GetBalance(sub); !got.Eq(want) {
+		t.Fatalf("balance after claim %s, want %s", got, want)
+	}
+	if !m.owed(sub).IsZero() {
+		t.Fatalf("owed after claim %s", m.owed(sub))
+	}
+	if r := m.claim(sub); r.err == nil {
+		t.Fatal("second claim paid")
+	}
+}
+
+// TestTradeForfeit: a slash forfeits what has not vested (back to the
+// pool) and keeps what has; only the staking module may ask.
+func TestTradeForfeit(t *testing.T) {
+	m := newMarket(t, `{"trade":`+defaultTrade+`}`)
+	m.settleNow(sub, n1, 100_000)
+	vested := m.owed(n1).Clone()
+	m.to((m.epoch()/3+2)*3*testEpochLength + 1) // job 1's reward has vested
+	m.settleNow(sub, n1, 100_000)
+	unvested := new(uint256.Int).Sub(m.owed(n1), vested)
+	if tr := m.trade(n1); !tr.VestedWei.Eq(vested) || !tr.UnvestedWei.Eq(unvested) || unvested.IsZero() {
+		t.Fatalf("before the slash %+v, want %s vested, %s not", tr, vested, unvested)
+	}
+	call := func(module common.Address) *native.Call {
+		return &native.Call{State: m.State, Module: module, BlockNumber: m.Number, Time: m.Time, Value: new(uint256.Int), ChainID: new(uint256.Int)}
+	}
+	if _, err := rewards.ForfeitTrade(call(jobsAddr), n1); err == nil {
+		t.Fatal("the jobs module forfeited")
+	}
+	pool := rewards.PoolsOf(m.State).TradeWei.Clone()
+	lost, err := rewards.ForfeitTrade(call(stakingAddr), n1)
+	if err != nil || !lost.Eq(unvested) {
+		t.Fatalf("forfeit %s %v, want %s", lost, err, unvested)
+	}
+	if tr := m.trade(n1); !tr.VestedWei.Eq(vested) || !tr.UnvestedWei.IsZero() {
+		t.Fatalf("after the slash %+v", tr)
+	}
+	if got := new(uint256.Int).Sub(rewards.PoolsOf(m.State).TradeWei, pool); !got.Eq(unvested) {
+		t.Fatalf("pool got back %s, want %s", got, unvested)
+	}
+	m.checkRewards()
+	if lost, err := rewards.ForfeitTrade(call(stakingAddr), n1); err != nil || !lost.IsZero() {
+		t.Fatalf("second forfeit %s %v", lost, err)
+	}
+	if r := m.claim(n1); r.err != nil {
+		t.Fatalf("claim of the vested part: %q", r.reason())
+	}
+	if !m.owed(n1).IsZero() {
+		t.Fatal("owed after claim")
+	}
+}
+
+// TestTradeEmptyPool: a pool of 1.5e10 wei pays the first trade's user
+// in full and its provider what is left; later trades get nothing.
+func TestTradeEmptyPool(t *testing.T) {
+	m := newMarket(t, `{"tradeRewardsWei":"15000000000","trade":`+defaultTrade+`}`)
+	id, _ := m.settleNow(sub, n1, 100_000)
+	wantU, _ := dfSplit(m.job(id).BurnedWei) // 2e10 burned
+	if !m.owed(sub).Eq(wantU) || !new(uint256.Int).Add(m.owed(sub), m.owed(n1)).Eq(uint256.NewInt(15_000_000_000)) {
+		t.Fatalf("owed sub %s n1 %s", m.owed(sub), m.owed(n1))
+	}
+	if !rewards.PoolsOf(m.State).TradeWei.IsZero() {
+		t.Fatal("pool not empty")
+	}
+	_, res := m.settleNow(carol, n1, 100_000)
+	for _, l := range res.logs {
+		if l.Address == rewardsAddr && l.Topics[0] == m.rwABI.Events["TradeRewarded"].ID {
+			t.Fatal("empty pool rewarded")
+		}
+	}
+	if !m.owed(carol).IsZero() {
+		t.Fatal("carol paid from an empty pool")
+	}
+}
