@@ -317,10 +317,10 @@ func TestTradeCaps(t *testing.T) {
 
 // TestMarketCredits: a router earns its 20 credits once per epoch in which
 // an assignment of its was accepted; a node 10 per settled job, capped per
-// epoch (here 15: 10, then 5, then nothing); a self-dealt job earns the
-// node nothing.
+// epoch (35 here, not reached: TestComputeCreditsCap reaches it); a
+// self-dealt job earns the node nothing.
 func TestMarketCredits(t *testing.T) {
-	m := newMarket(t, `{"credits":{"maxComputeCreditsPerEpoch":15},"trade":`+defaultTrade+`}`)
+	m := newMarket(t, `{"credits":{"maxComputeCreditsPerEpoch":35},"trade":`+defaultTrade+`}`)
 	m.to((m.Number/testEpochLength+1)*testEpochLength + 1)
 	k := m.epoch()
 	s := goodSpec()
@@ -353,7 +353,7 @@ func TestMarketCredits(t *testing.T) {
 	if m.epoch() != k {
 		t.Fatalf("settlement in epoch %d, not %d", m.epoch(), k)
 	}
-	for i, want := range []uint64{10, 15, 15, 15} { // the 4th is self-dealt
+	for i, want := range []uint64{10, 20, 30, 30} { // the 4th is self-dealt
 		m.mustSend(carol, nil, "settle", bigID(ids[i]))
 		if got := m.credits(k, n1); got != want {
 			t.Errorf("after job %d: node credits %d, want %d", i+1, got, want)
@@ -532,5 +532,36 @@ func TestTradeEmptyPool(t *testing.T) {
 	}
 	if !m.owed(carol).IsZero() {
 		t.Fatal("carol paid from an empty pool")
+	}
+}
+
+// TestComputeCreditsCap: with a cap of 15 credits per epoch, a node's
+// three settled jobs earn 10, then 5, then nothing.
+func TestComputeCreditsCap(t *testing.T) {
+	m := newMarket(t, `{"credits":{"maxComputeCreditsPerEpoch":15},"trade":`+defaultTrade+`}`)
+	m.to((m.Number/testEpochLength+1)*testEpochLength + 1)
+	k := m.epoch()
+	s := goodSpec()
+	s.GPUModel, s.MinMemoryMiB = "", 0
+	var ids []uint64
+	for range 3 {
+		r := m.mustSend(sub, emc(1), "submitJob", encode(t, s), big.NewInt(priceH200))
+		out, _ := m.abi.Unpack("submitJob", r.ret)
+		ids = append(ids, out[0].(*big.Int).Uint64())
+	}
+	for _, id := range ids {
+		m.mustSend(m.drawn(id), nil, "assign", bigID(id), n1)
+		m.mustSend(n1, nil, "accept", bigID(id))
+	}
+	m.next()
+	for _, id := range ids {
+		m.mustSend(n1, nil, "submitResult", bigID(id), [32]byte{1}, uint64(1000), int32(0))
+	}
+	m.to(m.job(ids[0]).Deadline)
+	for i, want := range []uint64{10, 15, 15} {
+		m.mustSend(carol, nil, "settle", bigID(ids[i]))
+		if got := m.credits(k, n1); got != want || m.epoch() != k {
+			t.Errorf("after job %d (epoch %d): node credits %d, want %d", i+1, m.epoch(), got, want)
+		}
 	}
 }
