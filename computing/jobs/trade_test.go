@@ -7,7 +7,7 @@ package jobs_test
 
 import (
 	"encoding/json"
-		"math/big"
+	"math/big"
 	"strings"
 	"testing"
 

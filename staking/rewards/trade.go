@@ -355,6 +355,14 @@ func TradeRewardsOf(s native.StateReader, owner common.Address, k uint64) TradeR
 	return r
 }
 
+// TradeRewardsAt returns owner's trade rewards as of block number, in
+// state s (the reward epoch from the genesis epoch length in the module's
+// storage; zeros on a chain without the module).
+func TradeRewardsAt(s native.StateReader, owner common.Address, number uint64) TradeRewards {
+	L := load(s, native.Slot(slotEpochLength)).Uint64()
+	return TradeRewardsOf(s, owner, RewardEpoch(number, L))
+}
+
 // TradeOwedTotal returns Σ trade rewards credited and not yet claimed
 // (vested or not).
 func TradeOwedTotal(s native.StateReader) *uint256.Int {
