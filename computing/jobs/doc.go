@@ -55,10 +55,15 @@
 // timeouts, expiries and hook settlements are visible through getJob, and
 // a settle call by anyone in the settlement block emits JobSettled.
 //
+// Market rewards (trade.go): with [WithRewards], accept reports the
+// router's work and the settlement of a completed, undisputed job between
+// two accounts reports the node's work and the trade (credits and trade
+// rewards, staking/rewards trade.go).
+//
 // Not implemented here: disputes (StateDisputed is reserved, no job enters
 // it; the reported usage is trusted within its cap), escrow in Credits,
-// CPU-only jobs, checking that a node is live by its last on-chain update,
-// and trade rewards. The seed is fixed after submission, but the proposer
+// CPU-only jobs, and checking that a node is live by its last on-chain
+// update. The seed is fixed after submission, but the proposer
 // of the seed block could grind it, and a submitter may cancel and submit
 // again (paying gas and waiting each time) for another draw.
 //
