@@ -133,26 +133,26 @@ func (s *Schedule) TradeReward(feeWei *big.Int, epoch uint64) (userWei, provider
 // gas of its own method (or of the method that schedules the hook that
 // calls it).
 const (
-	// RewardTradeGas: the rewards account's code size 2,600; epoch
-	// length, trade pool, owed total, epoch tag and paid (5 slots); per
-	// side the account's cap tag and earned, its vested and the two
-	// buckets (7 slots × 2), the pair's tag and earned (2): 21 slots
-	// 44,100; writes: pool, owed total, epoch tag and paid, per side cap
-	// tag and earned, vested and one bucket (tag, amount) ×2, the pair's
-	// 2: 16 × 20,000 = 320,000; TradeRewarded log (3 topics, 96 bytes)
-	// 2,268: 369,000 rounded up.
-	RewardTradeGas = 369_000
-	// RouterCreditGas: code size 2,600, epoch length and the router's
-	// tag 4,200, one write 20,000, plus AddCreditsGas.
-	RouterCreditGas = 26_800 + AddCreditsGas
-	// ComputeCreditGas: code size 2,600, epoch length and the node's tag
-	// and count 6,300, two writes 40,000, plus AddCreditsGas.
-	ComputeCreditGas = 48_900 + AddCreditsGas
+	// RewardTradeGas: the rewards account's code size 2,600; 16 slots
+	// 33,600 (trade pool, owed total, epoch tag and paid; per side the
+	// account's cap tag and earned, its vested and its bucket's tag and
+	// amount; the pair's tag and earned); 16 fresh writes 320,000 (the
+	// same slots); TradeRewarded log (3 topics, 96 bytes) 2,268: 358,468,
+	// rounded up.
+	RewardTradeGas = 358_500
+	// RouterCreditGas: code size 2,600, the router's tag 2,100, one
+	// write 20,000, plus AddCreditsGas.
+	RouterCreditGas = 24_700 + AddCreditsGas
+	// ComputeCreditGas: code size 2,600, the node's tag and count 4,200,
+	// two writes 40,000, plus AddCreditsGas.
+	ComputeCreditGas = 46_800 + AddCreditsGas
 	// ForfeitTradeGas is what the staking module adds to a slash: code
-	// size 2,600; epoch length, pool, owed total, the two buckets and
-	// vested (8 slots) 16,800; 7 writes 140,000 (resets are cheaper);
-	// TradeForfeited log (2 topics, 32 bytes) 1,381: 160,781 rounded up.
-	ForfeitTradeGas = 160_800
+	// size 2,600; epoch length, pool, owed total, the two buckets' tag
+	// and amount and vested (8 slots) 16,800; writes: the four bucket
+	// slots cleared and pool and owed total reset (6 × 2,900) 17,400,
+	// vested one fresh write 20,000 (a vested bucket moves there);
+	// TradeForfeited log (2 topics, 32 bytes) 1,381: 58,181, rounded up.
+	ForfeitTradeGas = 58_200
 	// TradeRewardsOfGas: epoch length and 5 account slots 12,600 + 100.
 	TradeRewardsOfGas = 12_700
 )
