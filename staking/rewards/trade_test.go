@@ -7,6 +7,8 @@ import (
 	"testing"
 	"testing/quick"
 
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/holiman/uint256"
 
 	"github.com/emc-network/emcd/staking"
@@ -132,5 +134,62 @@ func TestTradeHostAPIsRefuseOutsiders(t *testing.T) {
 	}
 	if _, err := rewards.ForfeitTrade(&native.Call{Module: native.JobsAddress}, native.JobsAddress); !errors.Is(err, rewards.ErrNotModule) {
 		t.Errorf("ForfeitTrade: %v", err)
+	}
+}
+
+// TestSlashForfeitsTrade: a double-sign slash of v1 forfeits v1's unvested
+// trade rewards back to the pool (TradeForfeited in the report's logs);
+// alice's, earned on the same trade, are untouched; v1's vested part
+// stays claimable.
+func TestSlashForfeitsTrade(t *testing.T) {
+	f := newFixtureWith(t, `{"minValidatorStakeWei":"1","minRouterStakeWei":"1","slashFractionBps":5000}`,
+		`{"trade":{"vestingEpochs":2}}`)
+	key, err := crypto.ToECDSA(crypto.Keccak256([]byte("trade-slash")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer := crypto.PubkeyToAddress(key.PublicKey)
+	f.block(1, nil, nil)
+	f.stake(v1, staking.RoleValidator, rewards.LockNone, emc(100))
+	consent, err := staking.SignSignerConsent(key, f.Config.ChainID, v1, staking.SignerNonce(f.State, signer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.must(stakingAddr, f.stABI, v1, nil, "setSigner", signer, consent)
+	fee := emc(1).ToBig()
+	f.must(jobsAddr, f.jobABI, alice, nil, "trade", alice, v1, fee) // epoch 0: vests at epoch 4
+	f.Number = 4*testL + 1
+	f.block(f.Number, nil, nil)
+	f.must(jobsAddr, f.jobABI, alice, nil, "trade", alice, v1, fee) // epoch 4: vests at 8
+	k := rewards.RewardEpoch(f.Number, testL)
+	v1r, alr := rewards.TradeRewardsOf(f.State, v1, k), rewards.TradeRewardsOf(f.State, alice, k)
+	if v1r.VestedWei.IsZero() || v1r.UnvestedWei.IsZero() || alr.UnvestedWei.IsZero() {
+		t.Fatalf("before the slash: v1 %+v alice %+v", v1r, alr)
+	}
+	pool := rewards.PoolsOf(f.State).TradeWei.Clone()
+	logs := f.must(stakingAddr, f.stABI, carol, nil, "reportDoubleSign", signedMsg(t, key, f.Number-1, 1), signedMsg(t, key, f.Number-1, 2))
+	ev := f.abi.Events["TradeForfeited"]
+	found := false
+	for _, l := range logs {
+		if l.Address == rewardsAddr && l.Topics[0] == ev.ID && l.Topics[1] == common.BytesToHash(v1[:]) {
+			vals, _ := ev.Inputs.NonIndexed().Unpack(l.Data)
+			found = vals[0].(*big.Int).Cmp(v1r.UnvestedWei.ToBig()) == 0
+		}
+	}
+	if !found {
+		t.Fatalf("no TradeForfeited(v1, %s) in %v", v1r.UnvestedWei, logs)
+	}
+	if got := new(uint256.Int).Sub(rewards.PoolsOf(f.State).TradeWei, pool); !got.Eq(v1r.UnvestedWei) {
+		t.Fatalf("pool got back %s, want %s", got, v1r.UnvestedWei)
+	}
+	after := rewards.TradeRewardsOf(f.State, v1, k)
+	if !after.VestedWei.Eq(v1r.VestedWei) || !after.UnvestedWei.IsZero() {
+		t.Fatalf("v1 after the slash %+v", after)
+	}
+	if got := rewards.TradeRewardsOf(f.State, alice, k); !got.UnvestedWei.Eq(alr.UnvestedWei) {
+		t.Fatalf("alice after v1's slash %+v", got)
+	}
+	if got := f.claim(v1); got.Lt(v1r.VestedWei) {
+		t.Fatalf("v1 claimed %s, vested %s", got, v1r.VestedWei)
 	}
 }
