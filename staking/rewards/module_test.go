@@ -599,6 +599,7 @@ func TestParams(t *testing.T) {
 func FuzzParseModuleParams(f *testing.F) {
 	f.Add([]byte(`{"nodeRewardsWei":"1000","emission":{"firstPeriodRewardWei":"10"},"credits":{"routerCredits":3}}`))
 	f.Add([]byte(`null`))
+	f.Add([]byte(`{"trade":{"vestingEpochs":3,"accountEpochCapWei":"0x10","pairEpochCapWei":"7","epochCapWei":"100"}}`))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		p, err := rewards.ParseModuleParams(raw, testL)
 		if err != nil {

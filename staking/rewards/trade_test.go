@@ -193,3 +193,23 @@ func TestSlashForfeitsTrade(t *testing.T) {
 		t.Fatalf("v1 claimed %s, vested %s", got, v1r.VestedWei)
 	}
 }
+
+// FuzzTradeReward: under any valid emission params, fee and epoch, the
+// trade reward is never negative and never more than the fee.
+func FuzzTradeReward(f *testing.F) {
+	f.Add(uint64(1_000_000_000), uint64(0), uint64(90), uint64(4), uint64(31416), uint64(10000))
+	f.Add(uint64(1), uint64(1<<40), uint64(1), uint64(1), uint64(3), uint64(1))
+	f.Fuzz(func(t *testing.T, fee, epoch, periodEpochs, perGroup, piNum, piDen uint64) {
+		p := rewards.DefaultEmissionParams()
+		p.PeriodEpochs, p.PeriodsPerGroup, p.PiNumerator, p.PiDenominator = periodEpochs, perGroup, piNum, piDen
+		s, err := rewards.NewSchedule(p)
+		if err != nil {
+			return
+		}
+		feeWei := new(big.Int).SetUint64(fee)
+		u, pr := s.TradeReward(feeWei, epoch)
+		if u.Sign() < 0 || pr.Sign() < 0 || new(big.Int).Add(u, pr).Cmp(feeWei) > 0 {
+			t.Fatalf("fee %d epoch %d: Ru %s Rp %s", fee, epoch, u, pr)
+		}
+	})
+}
