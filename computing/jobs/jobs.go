@@ -63,14 +63,17 @@ const (
 	AssignGas = recordReadGas + recordWriteGas + 6*2_100 + (registry.MaxRecordWords+2)*2_100 + 4*22_100 + 2_387
 	// AcceptGas: record read and rewrite, the due entry and one
 	// rescheduled check should blocks run faster than the target period
-	// (4 × 22,100), JobAccepted log (3 topics, 32 bytes) 1,756.
+	// (4 × 22,100), JobAccepted log (3 topics, 32 bytes) 1,756; the
+	// router's credits (RouterHookGas, trade.go).
 	AcceptGas = recordReadGas + recordWriteGas + 4*22_100 + 1_756 + RouterHookGas
 	// ResultGas: record read and rewrite, the due entry, JobResult log
-	// (3 topics, 96 bytes) 2,268.
+	// (3 topics, 96 bytes) 2,268; the market rewards of the settlement it
+	// schedules, which the EndBlock hook may make (SettleHookGas).
 	ResultGas = recordReadGas + recordWriteGas + 2*22_100 + 2_268 + SettleHookGas
 	// SettleGas: record read and rewrite, escrowTotal, the provider's
 	// counter, the supply ledger (2 slots), two transfers 18,000,
-	// JobSettled log (3 topics, 96 bytes) 2,268.
+	// JobSettled log (3 topics, 96 bytes) 2,268; the market rewards
+	// (SettleHookGas, trade.go).
 	SettleGas = recordReadGas + recordWriteGas + 4*22_100 + 18_000 + 2_268 + SettleHookGas
 	// ViewGas is the base of every view: one cold slot 2,100 + 100.
 	ViewGas = 2_200
