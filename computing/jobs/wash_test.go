@@ -20,11 +20,13 @@
 // the jobs module's balance == its escrow total, the rewards module's
 // balance == Σ pools + owed. Checked at every epoch's end: the trade pool
 // drained by at most the epoch cap and by at most the rent burned in the
-// epoch; no account earned more than the account cap; Σ of what accounts
+// epoch; no account earned more than the account cap, no single-pair
+// group more than the pair cap, self-dealing nothing; Σ of what accounts
 // earned == the drain. At the end, after every reward has vested and
 // been claimed, every wash group owns less EMC than it started with, and
 // its loss is at least the gas it paid (no trade ever returned more than
-// its fee). The emission periods are 30 epochs here, so P(n) decays
+// its fee), and a second run of the seed reaches the same state root.
+// The emission periods are 30 epochs here, so P(n) decays
 // through 7 periods. A failure prints SEED=<n>; replay with
 // -jobs.washseed=<n>.
 package jobs_test
@@ -69,7 +71,10 @@ func TestWashTrading(t *testing.T) {
 					t.Logf("SEED=%d", seed)
 				}
 			}()
-			washSim(t, seed)
+			root := washSim(t, seed)
+			if again := washSim(t, seed); again != root {
+				t.Fatalf("seed %d replayed to root %s, first run %s", seed, again, root)
+			}
 		})
 	}
 }
@@ -92,7 +97,8 @@ func simAddr(i int) common.Address {
 	return common.BigToAddress(new(big.Int).Add(new(big.Int).Lsh(big.NewInt(0xd0), 152), big.NewInt(int64(i))))
 }
 
-func washSim(t *testing.T, seed int64) {
+// washSim runs the simulation of seed and returns its final state root.
+func washSim(t *testing.T, seed int64) common.Hash {
 	rng := rand.New(rand.NewSource(seed))
 	var actors []simActor
 	add := func(group string) common.Address {
@@ -268,12 +274,25 @@ func washSim(t *testing.T, seed int64) {
 			t.Fatalf("epoch %d: pool drained %s (cap %d, rent burned %s)", k, drain, uint64(simEpochCap), burned)
 		}
 		earned := new(uint256.Int)
+		byGroup := map[string]*uint256.Int{"sidekick": new(uint256.Int), "quiet": new(uint256.Int), "direct": new(uint256.Int)}
 		for a, v := range owed {
 			d := new(uint256.Int).Sub(v, prevOwed[a])
 			if d.Gt(uint256.NewInt(simAccountCap)) {
 				t.Fatalf("epoch %d: %s (%s) earned %s above the account cap", k, a, groupOf[a], d)
 			}
 			earned.Add(earned, d)
+			if g := byGroup[groupOf[a]]; g != nil {
+				g.Add(g, d)
+			}
+		}
+		// sidekick and quiet are one (user, provider) pair each.
+		for _, g := range []string{"sidekick", "quiet"} {
+			if byGroup[g].Gt(uint256.NewInt(simPairCap)) {
+				t.Fatalf("epoch %d: pair %s earned %s above the pair cap", k, g, byGroup[g])
+			}
+		}
+		if !byGroup["direct"].IsZero() {
+			t.Fatalf("epoch %d: self-dealing earned %s", k, byGroup["direct"])
 		}
 		if !earned.Eq(drain) {
 			t.Fatalf("epoch %d: accounts earned %s, pool drained %s", k, earned, drain)
@@ -341,4 +360,5 @@ func washSim(t *testing.T, seed int64) {
 		t.Errorf("self-dealing earned %s", earnedBy["direct"])
 	}
 	t.Logf("largest epoch drain %s wei (epoch cap %d); trade pool left %s", maxDrain, uint64(simEpochCap), rewards.PoolsOf(m.State).TradeWei)
+	return m.Root()
 }
