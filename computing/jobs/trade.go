@@ -80,3 +80,7 @@ func (m *Module) onSettled(c *native.Call, j *Job, prior State, burnWei *uint256
 func EarnsRewards(j *Job, prior State) bool {
 	return prior == StateCompleted && j.Submitter != j.Node
 }
+
+// Rewards returns the rewards module the jobs module reports to, nil when
+// none (see [WithRewards]).
+func (m *Module) Rewards() *rewards.Module { return m.rewards }
