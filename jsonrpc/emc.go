@@ -266,28 +266,35 @@ func (api *emcAPI) Validators(ctx context.Context, bnh *rpc.BlockNumberOrHash) (
 
 // Rewards is emc_rewardsOf's answer: what an owner can claim now, in hex
 // wei: node rewards accrued, its staking and long-term staking pool
-// shares, and their total (what claim() would pay).
+// shares, its vested trade rewards, and their total (what claim() would
+// pay); TradeVesting is trade rewards not vested yet (not in the total).
 type Rewards struct {
-	Node     *hexutil.Big `json:"node"`
-	Staking  *hexutil.Big `json:"staking"`
-	LongTerm *hexutil.Big `json:"longTerm"`
-	Total    *hexutil.Big `json:"total"`
+	Node         *hexutil.Big `json:"node"`
+	Staking      *hexutil.Big `json:"staking"`
+	LongTerm     *hexutil.Big `json:"longTerm"`
+	Trade        *hexutil.Big `json:"trade"`
+	TradeVesting *hexutil.Big `json:"tradeVesting"`
+	Total        *hexutil.Big `json:"total"`
 }
 
 // RewardsOf returns what address can claim from the rewards module at the
 // given block (latest when absent). A chain without the module reports
 // zeros, as for any empty account.
 func (api *emcAPI) RewardsOf(ctx context.Context, address common.Address, bnh *rpc.BlockNumberOrHash) (*Rewards, error) {
-	st, _, err := stateAndHeader(api.b, latestOr(bnh))
+	st, h, err := stateAndHeader(api.b, latestOr(bnh))
 	if err != nil {
 		return nil, toRPCError(err)
 	}
 	r := rewards.RewardsOf(st, address)
+	tr := rewards.TradeRewardsAt(st, address, h.Number.Uint64())
+	total := new(big.Int).Add(r.TotalWei.ToBig(), tr.VestedWei.ToBig())
 	return &Rewards{
-		Node:     (*hexutil.Big)(r.NodeWei.ToBig()),
-		Staking:  (*hexutil.Big)(r.StakingWei.ToBig()),
-		LongTerm: (*hexutil.Big)(r.LongTermWei.ToBig()),
-		Total:    (*hexutil.Big)(r.TotalWei.ToBig()),
+		Node:         (*hexutil.Big)(r.NodeWei.ToBig()),
+		Staking:      (*hexutil.Big)(r.StakingWei.ToBig()),
+		LongTerm:     (*hexutil.Big)(r.LongTermWei.ToBig()),
+		Trade:        (*hexutil.Big)(tr.VestedWei.ToBig()),
+		TradeVesting: (*hexutil.Big)(tr.UnvestedWei.ToBig()),
+		Total:        (*hexutil.Big)(total),
 	}, st.Error()
 }
 

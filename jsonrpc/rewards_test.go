@@ -80,7 +80,8 @@ func TestRewardsOfAndEpochInfo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Staking.ToInt().Cmp(want) != 0 || r.Total.ToInt().Cmp(want) != 0 || r.Node.ToInt().Sign() != 0 || r.LongTerm.ToInt().Sign() != 0 {
+	if r.Staking.ToInt().Cmp(want) != 0 || r.Total.ToInt().Cmp(want) != 0 || r.Node.ToInt().Sign() != 0 || r.LongTerm.ToInt().Sign() != 0 ||
+		r.Trade == nil || r.Trade.ToInt().Sign() != 0 || r.TradeVesting == nil || r.TradeVesting.ToInt().Sign() != 0 {
 		t.Fatalf("rewardsOf %+v, want staking %s", r, want)
 	}
 	info, err := api.EpochInfo(t.Context(), nil)

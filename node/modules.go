@@ -36,13 +36,24 @@ func moduleFactories(g *genesis.Genesis) map[string]native.Factory {
 		}
 	}
 	// Jobs escrowed in Credits are spent through a credits module built
-	// from the same params as the chain's (it holds no state of its own);
-	// every module loads (absent params mean defaults); invalid credits
-	// params fail the credits factory anyway.
+	// from the same params as the chain's (it holds no state of its own),
+	// and the jobs module reports market work (router and compute credits,
+	// trade rewards) through a rewards module built likewise. Every module
+	// loads (absent params mean defaults); invalid params fail the credits
+	// or rewards factory anyway.
 	var jobOpts []jobs.Option
 	if cp, err := credits.ParseParams(g.Params[credits.Name]); err == nil {
 		if cm, err := credits.NewModule(cp); err == nil {
 			jobOpts = append(jobOpts, jobs.WithCredits(cm))
+		}
+	}
+	rewardsEpochLength := uint64(g.EpochLength)
+	if rewardsEpochLength == 0 {
+		rewardsEpochLength = rewards.DefaultEpochLength // as rewards.Factory does
+	}
+	if rp, err := rewards.ParseModuleParams(g.Params[rewards.Name], rewardsEpochLength); err == nil {
+		if rm, err := rewards.NewModule(rp, staking.RewardsView{}); err == nil {
+			jobOpts = append(jobOpts, jobs.WithRewards(rm))
 		}
 	}
 	return map[string]native.Factory{

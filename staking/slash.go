@@ -28,9 +28,10 @@ import (
 // 31,900; the reporter's payment to a new account 34,000; the Slashed log
 // (3 topics, 96 bytes) 2,268: 212,968, rounded up; + the rewards
 // module's weight update (rewards.PositionChangeGas: a slash changes the
-// position's amount). reportDoubleSign() declares it + MaxUnbonding ×
+// position's amount) + the forfeit of the owner's unvested trade rewards
+// (rewards.ForfeitTradeGas). reportDoubleSign() declares it + MaxUnbonding ×
 // WithdrawGasPerEntry (each entry read and rewritten or cleared).
-const ReportDoubleSignBaseGas = 213_000 + rewards.PositionChangeGas
+const ReportDoubleSignBaseGas = 213_000 + rewards.PositionChangeGas + rewards.ForfeitTradeGas
 
 // ReportDoubleSignGas is reportDoubleSign()'s declared gas under p.
 func (p Params) ReportDoubleSignGas() uint64 {
@@ -195,6 +196,9 @@ func (m *Module) reportDoubleSign(c *native.Call, args []any) ([]any, error) {
 	}
 	if err := m.afterChange(c, owner, snap); err != nil {
 		return nil, err
+	}
+	if _, err := rewards.ForfeitTrade(c, owner); err != nil {
+		return nil, fmt.Errorf("staking: trade rewards of %s: %w", owner, err)
 	}
 	reward, burn := SplitSlash(slashed, m.params.ReporterShareBps)
 	if err := c.Pay(c.Caller, reward); err != nil {

@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math/big"
 	"strings"
 
 	"github.com/ethereum/go-ethereum/accounts/abi"
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/spf13/cobra"
 
 	"github.com/emc-network/emcd/jsonrpc"
@@ -83,8 +85,9 @@ reward epoch and the pools. See docs/economics.md, "The rewards module".`,
 }
 
 func printRewards(w io.Writer, addr common.Address, r *jsonrpc.Rewards, info *jsonrpc.EpochInfo) {
-	fmt.Fprintf(w, "%s can claim %s EMC: node %s, staking %s, long-term staking %s\n", addr.Hex(),
-		formatEMC(r.Total.ToInt()), formatEMC(r.Node.ToInt()), formatEMC(r.Staking.ToInt()), formatEMC(r.LongTerm.ToInt()))
+	fmt.Fprintf(w, "%s can claim %s EMC: node %s, staking %s, long-term staking %s, trade %s (%s more vesting)\n", addr.Hex(),
+		formatEMC(r.Total.ToInt()), formatEMC(r.Node.ToInt()), formatEMC(r.Staking.ToInt()), formatEMC(r.LongTerm.ToInt()),
+		formatEMC(bigOrZero(r.Trade)), formatEMC(bigOrZero(r.TradeVesting)))
 	fmt.Fprintf(w, "reward epoch %d (blocks %d-%d), emission period %d, epoch reward %s EMC\n",
 		uint64(info.Epoch), uint64(info.FirstBlock), uint64(info.LastBlock), uint64(info.Period), formatEMC(info.EpochReward.ToInt()))
 	if info.LastSettled != nil {
@@ -101,7 +104,7 @@ func newRewardsClaimCmd(g *globals) *cobra.Command {
 	var gas uint64
 	cmd := &cobra.Command{
 		Use:   "claim (--datadir DIR | --keystore DIR --password FILE | --dev-account N)",
-		Short: "Claim the signer's rewards (node and staking) with claim()",
+		Short: "Claim the signer's rewards (node, staking and vested trade rewards) with claim()",
 		Long: `claim sends claim(), waits for the receipt and prints what was paid
 (--json for scripts). It exits 1 with the revert reason when nothing is owed
 (with the default gas estimate such a claim is not even sent).`,
@@ -157,4 +160,12 @@ func claimedAmount(ctx context.Context, nd *rpcNode, a *abi.ABI, out *txOutcome)
 		}
 	}
 	return "unknown"
+}
+
+// bigOrZero is v's value, 0 when absent (a node from before the field).
+func bigOrZero(v *hexutil.Big) *big.Int {
+	if v == nil {
+		return new(big.Int)
+	}
+	return v.ToInt()
 }

@@ -77,8 +77,14 @@
 // page them, so routers (router/assign) read those lists instead of every
 // job.
 //
+// Market rewards (trade.go): with [WithRewards], accept reports the
+// router's work and the settlement of a completed, undisputed job between
+// two accounts reports the node's work and the trade (credits and trade
+// rewards, staking/rewards trade.go).
+//
 // Not implemented here: disputes (StateDisputed is reserved, no job enters
-// it; the reported usage is trusted within its cap) and trade rewards. The seed is fixed after submission, but the proposer
+// it; the reported usage is trusted within its cap). The seed is fixed
+// after submission, but the proposer
 // of the seed block could grind it, and a submitter may cancel and submit
 // again (paying gas and waiting each time) for another draw.
 //

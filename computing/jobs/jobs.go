@@ -15,6 +15,7 @@ import (
 	"github.com/emc-network/emcd/computing/registry"
 	"github.com/emc-network/emcd/staking"
 	"github.com/emc-network/emcd/staking/credits"
+	"github.com/emc-network/emcd/staking/rewards"
 	"github.com/emc-network/emcd/state/native"
 )
 
@@ -74,16 +75,18 @@ const (
 	// rescheduled check should blocks run faster than the target period
 	// (4 × 22,100), JobAccepted log (3 topics, 32 bytes) 1,756; the
 	// assigned-list removal and the open-list addition a missed result
-	// deadline makes.
-	AcceptGas = recordReadGas + recordWriteGas + 4*22_100 + 1_756 + listRemoveGas + listAddGas
+	// deadline makes; the router's credits (RouterHookGas, trade.go).
+	AcceptGas = recordReadGas + recordWriteGas + 4*22_100 + 1_756 + listRemoveGas + listAddGas + RouterHookGas
 	// ResultGas: record read and rewrite, the due entry, JobResult log
-	// (3 topics, 96 bytes) 2,268.
-	ResultGas = recordReadGas + recordWriteGas + 2*22_100 + 2_268
+	// (3 topics, 96 bytes) 2,268; the market rewards of the settlement it
+	// schedules, which the EndBlock hook may make (SettleHookGas).
+	ResultGas = recordReadGas + recordWriteGas + 2*22_100 + 2_268 + SettleHookGas
 	// SettleGas: record read and rewrite, escrowTotal, the provider's
 	// counter, the supply ledger (2 slots), two transfers 18,000,
 	// JobSettled log (3 topics, 96 bytes) 2,268; for a Credits job the
-	// Spend and the Release of the rest (creditsGas).
-	SettleGas = recordReadGas + recordWriteGas + 4*22_100 + 18_000 + 2_268 + creditsGas
+	// Spend and the Release of the rest (creditsGas); the market rewards
+	// (SettleHookGas, trade.go).
+	SettleGas = recordReadGas + recordWriteGas + 4*22_100 + 18_000 + 2_268 + creditsGas + SettleHookGas
 	// ViewGas is the base of every view: one cold slot 2,100 + 100.
 	ViewGas = 2_200
 	// GetJobGas reads the record.
@@ -158,6 +161,7 @@ type Module struct {
 	epochLength   uint64
 	blockPeriodMs uint64
 	abi           abi.ABI
+	rewards       *rewards.Module // nil: no market rewards (trade.go)
 }
 
 var _ native.Module = (*Module)(nil)
@@ -467,6 +471,9 @@ func (m *Module) accept(c *native.Call, args []any) ([]any, error) {
 	if err := saveJob(c, &j); err != nil {
 		return nil, err
 	}
+	if err := m.onAccept(c, &j); err != nil {
+		return nil, err
+	}
 	return nil, c.Emit("JobAccepted", new(big.Int).SetUint64(j.ID), c.Caller, j.Deadline)
 }
 
@@ -557,7 +564,11 @@ func (m *Module) settleJob(c *native.Call, j *Job) error {
 		stat = statFailed
 	}
 	addStat(c, j.Node, stat)
+	prior := j.State
 	if err := m.end(c, j, StateSettled); err != nil {
+		return err
+	}
+	if err := m.onSettled(c, j, prior, j.BurnedWei); err != nil {
 		return err
 	}
 	return c.Emit("JobSettled", new(big.Int).SetUint64(j.ID), j.Node, j.CostWei.ToBig(), j.BurnedWei.ToBig(), j.RefundWei.ToBig())

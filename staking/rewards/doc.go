@@ -9,15 +9,26 @@
 // node reward of each epoch once ([Module.BeginBlock]) and distribute the
 // staking pools' budgets (stakepool.go); owners claim with claim(). Other
 // modules add proof-of-work credits with [Module.AddCredits]; the staking
-// module reports position changes with [PositionChanged]. state.go has the
+// module reports position changes with [PositionChanged]. The jobs module
+// reports the market's work (trade.go): [Module.RewardTrade] pays the
+// trade reward of a settled job from the trade pool (≤ the fee burned,
+// capped per account, pair and epoch, vesting), [Module.RouterAccepted]
+// and [Module.ComputeJobDone] add router and compute credits; a slash
+// forfeits unvested trade rewards ([ForfeitTrade]). state.go has the
 // storage layout; docs/economics.md, "The rewards module", the rules and a
 // worked example. Solidity interface:
 //
 //	function claim() returns (uint256 amount);
 //	function rewardsOf(address owner) view returns (uint256 node, uint256 staking, uint256 longTerm, uint256 total);
+//	function tradeRewardsOf(address owner) view returns (uint256 vested, uint256 unvested, uint64 nextVestEpoch);
 //	function pools() view returns (uint256 node, uint256 nodeDust, uint256 trade, uint256 staking, uint256 longTerm, uint256 accrued);
 //	function epochInfo() view returns (uint64 epoch, uint64 firstBlock, uint64 lastBlock, uint64 period, uint256 epochReward);
 //	event Claimed(address indexed owner, uint256 amount);
+//	event TradeRewarded(address indexed user, address indexed provider, uint256 userAmount, uint256 providerAmount, uint64 vestEpoch);
+//	event TradeForfeited(address indexed owner, uint256 amount);
+//
+// claim() pays node rewards, staking rewards and vested trade rewards;
+// rewardsOf's total leaves trade rewards out (tradeRewardsOf has them).
 //
 // # The arithmetic
 //
@@ -31,7 +42,8 @@
 // with worked examples that the tests of this package pin.
 //
 // Start reading at [Schedule] (emission.go), then [DistributeNodeRewards]
-// (distribute.go), then [Pool] (pool.go).
+// (distribute.go), then [Pool] (pool.go), then trade.go (trade rewards:
+// [Schedule.TradeReward], [TradeParams]).
 //
 // # Node-reward emission (white paper, "Node rewards")
 //

@@ -30,8 +30,10 @@ const (
 	// position writes (credit, settled, prev), 3 resets folding an ended
 	// lock (weight, expiry, after) and an outstanding reset 71,600 × 2 =
 	// 143,200 + transfer 9,000 + Claimed log (2 topics, 32 bytes) 1,381
-	// = 220,281, rounded up.
-	ClaimGas = 220_300
+	// = 220,281, rounded up; + the trade rewards: the owed total and 5
+	// account slots (vested, two buckets' tag and amount) read 12,600
+	// and reset 17,400: 250,300.
+	ClaimGas = 250_300
 	// RewardsOfGas: 2 slots (accrued[o], nextDistribute) + per pool 12
 	// (accPerWeight, 7 position fields, 4 accAt entries) = 26 slots
 	// 54,600 + 100 dispatch.
@@ -217,6 +219,7 @@ func (m *Module) Methods() []native.Method {
 		{Name: "rewardsOf", Gas: RewardsOfGas, Handler: m.rewardsOf},
 		{Name: "pools", Gas: PoolsGas, Handler: m.pools},
 		{Name: "epochInfo", Gas: EpochInfoGas, Handler: m.epochInfo},
+		{Name: "tradeRewardsOf", Gas: TradeRewardsOfGas, Handler: m.tradeRewardsOf},
 	}
 }
 
@@ -573,6 +576,14 @@ func (m *Module) claim(c *native.Call, _ []any) ([]any, error) {
 		c.StoreUint(native.Slot(slotAccruedTotal), at.Sub(at, total))
 		c.Store(accruedKey(o), common.Hash{})
 	}
+	if trade := takeVested(c, o, RewardEpoch(c.BlockNumber, m.params.EpochLength)); !trade.IsZero() {
+		owed := c.LoadUint(native.Slot(slotTradeOwed))
+		if owed.Lt(trade) {
+			return nil, fmt.Errorf("%w: rewards: trade owed %s below a claim of %s", native.ErrInternal, owed, trade)
+		}
+		c.StoreUint(native.Slot(slotTradeOwed), owed.Sub(owed, trade))
+		total.Add(total, trade)
+	}
 	scale := accScaleU()
 	for p := uint64(0); p < numPools; p++ {
 		pos := settlePosition(c, p, o)
@@ -654,7 +665,8 @@ type Balances struct {
 	// BalanceWei is the module account's balance.
 	BalanceWei *uint256.Int
 	// AccountedWei is Σ pools + node dust + Σ accrued node rewards + Σ
-	// staking pools' outstanding (distributed, not yet claimed).
+	// staking pools' outstanding (distributed, not yet claimed) + Σ trade
+	// rewards owed (vested or vesting, not yet claimed).
 	AccountedWei *uint256.Int
 }
 
@@ -665,7 +677,7 @@ func CheckBalances(s native.StateReader) Balances {
 	p := PoolsOf(s)
 	acc := new(uint256.Int)
 	for _, v := range []*uint256.Int{p.NodeWei, p.NodeDustWei, p.TradeWei, p.StakingWei, p.LongTermWei,
-		AccruedTotal(s), Outstanding(s, PoolStaking), Outstanding(s, PoolLongTerm)} {
+		AccruedTotal(s), Outstanding(s, PoolStaking), Outstanding(s, PoolLongTerm), TradeOwedTotal(s)} {
 		acc.Add(acc, v)
 	}
 	return Balances{BalanceWei: s.GetBalance(native.RewardsAddress).Clone(), AccountedWei: acc}

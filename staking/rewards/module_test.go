@@ -49,7 +49,8 @@ func emc(n uint64) *uint256.Int {
 // jobsABI is a stand-in for a module that reports proof-of-work credits
 // through the AddCredits host API.
 const jobsABI = `[
- {"type":"function","name":"report","stateMutability":"nonpayable","inputs":[{"name":"owner","type":"address"},{"name":"credits","type":"uint64"}],"outputs":[]}
+ {"type":"function","name":"report","stateMutability":"nonpayable","inputs":[{"name":"owner","type":"address"},{"name":"credits","type":"uint64"}],"outputs":[]},
+ {"type":"function","name":"trade","stateMutability":"nonpayable","inputs":[{"name":"user","type":"address"},{"name":"provider","type":"address"},{"name":"fee","type":"uint256"}],"outputs":[]}
 ]`
 
 type jobsModule struct{ r *rewards.Module }
@@ -61,7 +62,13 @@ func (j *jobsModule) Methods() []native.Method {
 	return []native.Method{{Name: "report", Gas: rewards.AddCreditsGas + 1000, Mutates: true,
 		Handler: func(c *native.Call, args []any) ([]any, error) {
 			return nil, j.r.AddCredits(c, args[0].(common.Address), args[1].(uint64))
-		}}}
+		}},
+		{Name: "trade", Gas: rewards.RewardTradeGas + 1000, Mutates: true,
+			Handler: func(c *native.Call, args []any) ([]any, error) {
+				_, err := j.r.RewardTrade(c, args[0].(common.Address), args[1].(common.Address), uint256.MustFromBig(args[2].(*big.Int)))
+				return nil, err
+			}},
+	}
 }
 
 type fixture struct {
@@ -592,6 +599,7 @@ func TestParams(t *testing.T) {
 func FuzzParseModuleParams(f *testing.F) {
 	f.Add([]byte(`{"nodeRewardsWei":"1000","emission":{"firstPeriodRewardWei":"10"},"credits":{"routerCredits":3}}`))
 	f.Add([]byte(`null`))
+	f.Add([]byte(`{"trade":{"vestingEpochs":3,"accountEpochCapWei":"0x10","pairEpochCapWei":"7","epochCapWei":"100"}}`))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		p, err := rewards.ParseModuleParams(raw, testL)
 		if err != nil {

@@ -26,7 +26,9 @@ import (
 //	  "emission": {"firstPeriodRewardWei": "4500000000000000000000000", "periodEpochs": 90,
 //	               "periodsPerGroup": 4, "piNumerator": 31416, "piDenominator": 10000},
 //	  "credits":  {"validatorCredits": 200, "routerCredits": 20,
-//	               "computeCreditsPerTask": 10, "maxComputeCreditsPerEpoch": 2000}
+//	               "computeCreditsPerTask": 10, "maxComputeCreditsPerEpoch": 2000},
+//	  "trade":    {"vestingEpochs": 7, "accountEpochCapWei": "2000000000000000000000",
+//	               "pairEpochCapWei": "500000000000000000000", "epochCapWei": "100000000000000000000000"}
 //	}
 //
 // The emission schedule's pool is nodeRewardsWei. The module's genesis
@@ -44,6 +46,8 @@ type ModuleParams struct {
 	LongTermEpochWei *uint256.Int
 	Emission         EmissionParams // PoolWei is NodeRewardsWei
 	Credits          CreditParams
+	// Trade are the trade-reward params (trade.go).
+	Trade TradeParams
 	// EpochLength is the genesis epoch length in blocks.
 	EpochLength uint64
 }
@@ -74,6 +78,7 @@ func DefaultModuleParams() ModuleParams {
 		LongTermEpochWei:   new(uint256.Int).Div(longWei, n),    // round down
 		Emission:           em,
 		Credits:            DefaultCreditParams(),
+		Trade:              DefaultTradeParams(),
 		EpochLength:        DefaultEpochLength,
 	}
 }
@@ -96,6 +101,13 @@ type creditsJSON struct {
 	MaxComputeCreditsPerEpoch *uint64 `json:"maxComputeCreditsPerEpoch"`
 }
 
+type tradeJSON struct {
+	VestingEpochs      *uint64               `json:"vestingEpochs"`
+	AccountEpochCapWei *math.HexOrDecimal256 `json:"accountEpochCapWei"`
+	PairEpochCapWei    *math.HexOrDecimal256 `json:"pairEpochCapWei"`
+	EpochCapWei        *math.HexOrDecimal256 `json:"epochCapWei"`
+}
+
 type paramsJSON struct {
 	NodeRewardsWei     *math.HexOrDecimal256 `json:"nodeRewardsWei"`
 	TradeRewardsWei    *math.HexOrDecimal256 `json:"tradeRewardsWei"`
@@ -105,6 +117,7 @@ type paramsJSON struct {
 	LongTermEpochWei   *math.HexOrDecimal256 `json:"longTermEpochWei"`
 	Emission           *emissionJSON         `json:"emission"`
 	Credits            *creditsJSON          `json:"credits"`
+	Trade              *tradeJSON            `json:"trade"`
 }
 
 // ParseModuleParams decodes and validates raw (nil or JSON null means all
@@ -159,6 +172,27 @@ func ParseModuleParams(raw json.RawMessage, epochLength uint64) (ModuleParams, e
 		setU64(&p.Credits.ComputeCreditsPerTask, c.ComputeCreditsPerTask)
 		setU64(&p.Credits.MaxComputeCreditsPerEpoch, c.MaxComputeCreditsPerEpoch)
 	}
+	if t := j.Trade; t != nil {
+		setU64(&p.Trade.VestingEpochs, t.VestingEpochs)
+		for _, f := range []struct {
+			name string
+			v    *math.HexOrDecimal256
+			dst  **uint256.Int
+		}{
+			{"accountEpochCapWei", t.AccountEpochCapWei, &p.Trade.AccountEpochCapWei},
+			{"pairEpochCapWei", t.PairEpochCapWei, &p.Trade.PairEpochCapWei},
+			{"epochCapWei", t.EpochCapWei, &p.Trade.EpochCapWei},
+		} {
+			if f.v == nil {
+				continue
+			}
+			b := (*big.Int)(f.v)
+			if b.Sign() < 0 || b.BitLen() > maxPoolBits {
+				return ModuleParams{}, fmt.Errorf("%w: rewards: trade.%s must be in [0, 2^%d)", native.ErrBadParams, f.name, maxPoolBits)
+			}
+			*f.dst = uint256.MustFromBig(b)
+		}
+	}
 	p.Emission.PoolWei = p.NodeRewardsWei.ToBig()
 	return p, p.Validate()
 }
@@ -195,6 +229,9 @@ func (p ModuleParams) Validate() error {
 	if err := p.Credits.Validate(); err != nil {
 		return fmt.Errorf("%w: rewards: %w", native.ErrBadParams, err)
 	}
+	if err := p.Trade.Validate(); err != nil {
+		return fmt.Errorf("%w: rewards: %w", native.ErrBadParams, err)
+	}
 	return nil
 }
 
@@ -211,6 +248,7 @@ func (p ModuleParams) clone() ModuleParams {
 	for _, v := range []**uint256.Int{&q.NodeRewardsWei, &q.TradeRewardsWei, &q.StakingWei, &q.LongTermStakingWei, &q.StakingEpochWei, &q.LongTermEpochWei} {
 		*v = (*v).Clone()
 	}
+	q.Trade = p.Trade.clone()
 	q.Emission.PoolWei = new(big.Int).Set(p.Emission.PoolWei)
 	q.Emission.FirstPeriodRewardWei = new(big.Int).Set(p.Emission.FirstPeriodRewardWei)
 	return q

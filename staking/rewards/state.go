@@ -12,7 +12,7 @@ import (
 //
 //	slot 0   nodePoolWei        uint256: node-reward pool not yet emitted
 //	slot 1   nodeDustWei        uint256: rounding dust carried to the next epoch's node reward
-//	slot 2   tradePoolWei       uint256: trade-mining pool (held; no rule spends it yet)
+//	slot 2   tradePoolWei       uint256: trade-mining pool not yet paid out (trade.go has slots 17–21)
 //	slot 3   stakingPoolWei     uint256: staking pool not yet distributed
 //	slot 4   longTermPoolWei    uint256: long-term staking pool not yet distributed
 //	slot 5   nextSettle         uint256: the next reward epoch whose node reward settles
