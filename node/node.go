@@ -79,6 +79,9 @@ type Config struct {
 
 	// GPU opens the compute role's GPU provider (compute role and dev mode).
 	GPU func() (gpu.Provider, error)
+	// Executor is how the compute agent runs jobs: "docker" (the default,
+	// "" too) or "process" (development only: no isolation).
+	Executor string
 	// TelemetryInterval is the GPU/host sampling period (default 5s).
 	TelemetryInterval time.Duration
 
@@ -331,6 +334,9 @@ func (n *Node) Start() error {
 	}
 	n.startEvidenceReports(ctx)
 	if err := n.startAssigner(ctx); err != nil {
+		return err
+	}
+	if err := n.startAgent(ctx); err != nil {
 		return err
 	}
 	if n.sealer != nil {

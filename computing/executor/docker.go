@@ -400,3 +400,35 @@ func daemonErr(err error) error {
 	}
 	return err
 }
+
+// HasImage reports whether the daemon holds image ref (a name or an image
+// ID such as sha256:<hex>).
+func (d *Docker) HasImage(ctx context.Context, ref string) (bool, error) {
+	if _, err := d.cli.ImageInspect(ctx, ref); err != nil {
+		if cerrdefs.IsNotFound(err) {
+			return false, nil
+		}
+		return false, fmt.Errorf("executor: inspect image %s: %w", ref, daemonErr(err))
+	}
+	return true, nil
+}
+
+// RemoveJob force-removes every container this executor made for job id
+// (its label): the leftovers of a run whose node stopped. It returns how
+// many it removed.
+func (d *Docker) RemoveJob(ctx context.Context, jobID string) (int, error) {
+	list, err := d.cli.ContainerList(ctx, client.ContainerListOptions{
+		All: true, Filters: make(client.Filters).Add("label", jobLabel+"="+jobID),
+	})
+	if err != nil {
+		return 0, fmt.Errorf("executor: list containers: %w", daemonErr(err))
+	}
+	n := 0
+	for _, c := range list.Items {
+		if _, err := d.cli.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !cerrdefs.IsNotFound(err) {
+			return n, fmt.Errorf("executor: remove container %s: %w", c.ID, daemonErr(err))
+		}
+		n++
+	}
+	return n, nil
+}
