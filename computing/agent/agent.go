@@ -164,6 +164,9 @@ func New(cfg Config) (*Service, error) {
 	}, nil
 }
 
+// Running returns how many runs are in progress.
+func (s *Service) Running() int { return len(s.runs) }
+
 // Core returns the state machine (tests read it).
 func (s *Service) Core() *Core { return s.core }
 
