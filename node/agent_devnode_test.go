@@ -241,6 +241,10 @@ func TestAgentOnDevNode(t *testing.T) {
 	n = startAgentNode(t, dd, g, image, logs)
 	waitLogged(t, "job 2 settled", logs, func() bool { return job(2).State == jobs.StateSettled })
 	check(2, ownerBefore, subBefore, from)
+	waitLogged(t, "completed metric", logs, func() bool { return metricValue(t, n, "emcd_agent_completed_total") == 1 })
+	if v := metricValue(t, n, "emcd_agent_abandoned_total"); v != 0 {
+		t.Fatalf("abandoned_total %v after the restart, want 0", v)
+	}
 	if c := strings.Count(logs.String(), "msg=\"resuming journaled job\""); c != 1 {
 		t.Fatalf("%d journaled jobs resumed, want 1; log:\n%s", c, logs)
 	}
