@@ -121,6 +121,7 @@ func (n *Node) startAgent(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("node: compute agent: %w", err)
 	}
+	n.agent.Store(svc)
 	n.log.Info("compute agent on", "owner", n.wallet.Address(), "executor", kind, "gpus", n.alloc.Total())
 	n.spawn(func() error { return svc.Run(ctx, n.chain, n.chain.Head()) })
 	return nil

@@ -11,6 +11,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common/mclock"
@@ -22,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/emc-network/emcd/computing/agent"
 	"github.com/emc-network/emcd/computing/gpu"
 	"github.com/emc-network/emcd/computing/jobs"
 	"github.com/emc-network/emcd/computing/telemetry"
@@ -129,6 +131,8 @@ type Node struct {
 	// what heartbeats report.
 	alloc  *gpu.Allocator
 	wallet *wallet.Wallet // nil for a node without a key of its own
+	// agent is the compute agent once started (heartbeats read its load).
+	agent atomic.Pointer[agent.Service]
 	// registrar keeps the node's registry entry current; nil when off.
 	registrar *registrar.Registrar
 	metrics   *chainMetrics

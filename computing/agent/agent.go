@@ -9,6 +9,7 @@ import (
 	"math/big"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ethereum/go-ethereum/accounts/abi"
@@ -122,6 +123,9 @@ type Service struct {
 	runWG   sync.WaitGroup
 	runCtx  context.Context
 	stop    context.CancelFunc
+	// promised and held mirror the core for other goroutines (Load).
+	promised atomic.Uint32
+	held     atomic.Uint32
 }
 
 // New checks cfg, loads the journal and returns the Service.
@@ -162,6 +166,12 @@ func New(cfg Config) (*Service, error) {
 		outcome: make(chan Outcome, MaxJobs), records: map[uint64]jobs.Job{},
 		runCtx: runCtx, stop: stop,
 	}, nil
+}
+
+// Load returns the GPUs promised to the jobs the agent holds and how many
+// it holds; safe for any goroutine (the node's heartbeat reads it).
+func (s *Service) Load() (promisedGPUs, jobs uint32) {
+	return s.promised.Load(), s.held.Load()
 }
 
 // Running returns how many runs are in progress.
@@ -329,6 +339,8 @@ func (s *Service) apply(ctx context.Context, acts []Action) {
 		}
 	}
 	s.metrics()
+	s.promised.Store(s.core.UsedGPUs())
+	s.held.Store(uint32(len(s.core.entries)))
 	for _, d := range s.core.Drops() {
 		s.log.Info("job dropped", "job", d.ID, "attempt", d.Attempt, "phase", d.Phase.String(), "reason", d.Reason)
 	}
