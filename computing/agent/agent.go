@@ -318,6 +318,19 @@ func (s *Service) scan(ctx context.Context, view View) ([]ChainJob, error) {
 			out = append(out, FromJob(&j, has))
 			s.records[id] = j
 		}
+		delete(held, id)
+	}
+	// Held jobs past the scan window are read one by one: a job missing
+	// from the head would be taken as gone.
+	for id := range held {
+		j, ok, err := view.JobOf(id)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out = append(out, FromJob(&j, true))
+			s.records[id] = j
+		}
 	}
 	return out, nil
 }
@@ -327,12 +340,25 @@ func (s *Service) apply(ctx context.Context, acts []Action) {
 	if s.core.Dirty() {
 		if err := s.cfg.Journal.Save(s.core.Entries()); err != nil {
 			// Acting without the journal could run or pay a job twice
-			// after a restart: act only on kills, retry at the next head.
-			s.log.Error("journal not saved: holding sends and runs", "err", err)
+			// after a restart: hand every send and run back to the core
+			// as failed (a send is retried at a later head, a run's job
+			// is dropped for the chain to reopen), and only kill.
+			s.log.Error("journal not saved: sends and runs held back", "err", err)
+			var kills []Action
 			for _, a := range acts {
-				if a.Kind == ActKill {
-					s.kill(a)
+				switch a.Kind {
+				case ActAccept:
+					kills = append(kills, s.core.TxDone(a.Entry.ID, TxAccept, common.Hash{}, err)...)
+				case ActSubmit:
+					kills = append(kills, s.core.TxDone(a.Entry.ID, TxResult, common.Hash{}, err)...)
+				case ActRun:
+					kills = append(kills, s.core.RunDone(a.Entry.ID, a.Token, RunOutcome{Err: err})...)
+				case ActKill:
+					kills = append(kills, a)
 				}
+			}
+			for _, a := range kills {
+				s.kill(a)
 			}
 			s.core.dirty = true
 			return

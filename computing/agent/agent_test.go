@@ -221,3 +221,22 @@ func TestServiceRunErrorReportsFailure(t *testing.T) {
 		t.Fatalf("failure result usage %d exit %d, want 0 and -1", args[2], args[3])
 	}
 }
+
+// A journal that cannot be written holds every send back; once it can be
+// written again the accept goes out.
+func TestServiceJournalFailureHoldsSends(t *testing.T) {
+	f := newDriverFixture(t)
+	good := f.journal
+	f.svc.cfg.Journal = NewJournal(t.TempDir()) // a directory: the rename onto it fails
+	f.head(1)
+	if len(f.sent) != 0 || !strings.Contains(f.logs.String(), "journal not saved") {
+		t.Fatalf("sent %d with no journal; log:\n%s", len(f.sent), f.logs)
+	}
+	f.svc.cfg.Journal = good
+	for n := uint64(2); n < 2+RetryBlocks && len(f.sent) == 0; n++ {
+		f.head(n)
+	}
+	if len(f.sent) != 1 || f.method(0) != "accept" {
+		t.Fatalf("accept not sent once the journal works: %d sent; log:\n%s", len(f.sent), f.logs)
+	}
+}
