@@ -26,8 +26,8 @@ import (
 // node wallet. It needs GPUs opened (startCompute), a key of its own and
 // the jobs module; without one of them it logs why and stays off.
 func (n *Node) startAgent(ctx context.Context) error {
-	if n.cfg.Role != RoleCompute && !n.cfg.Dev {
-		return nil
+	if (n.cfg.Role != RoleCompute && !n.cfg.Dev) || n.cfg.GPU == nil {
+		return nil // no compute side (startCompute opened nothing)
 	}
 	switch {
 	case n.alloc == nil:
@@ -67,7 +67,10 @@ func (n *Node) startAgent(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("node: compute agent: %w", err)
 		}
-		if err := d.Ping(ctx); err != nil {
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err = d.Ping(pctx)
+		cancel()
+		if err != nil {
 			n.log.Warn("compute agent: the Docker daemon does not answer; jobs assigned here are declined until it does", "err", err)
 		}
 		run, images, reap = d.Run, dockerImages{d}, d.RemoveJob

@@ -6,8 +6,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/ethereum/go-ethereum/common"
 
@@ -161,4 +164,28 @@ func TestToRunSpec(t *testing.T) {
 func sha256Hex(b []byte) string {
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:])
+}
+
+// KillProcesses finds a leftover run by its EMC_JOB_ID and kills its group.
+func TestKillProcesses(t *testing.T) {
+	cmd := exec.Command("/bin/sh", "-c", "sleep 30 & wait")
+	cmd.Env = []string{"PATH=/usr/bin:/bin", "EMC_JOB_ID=emc-test-leftover-1"}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	if n, err := KillProcesses("/proc", "emc-test-leftover-2"); err != nil || n != 0 {
+		t.Fatalf("another run's id killed %d (%v)", n, err)
+	}
+	n, err := KillProcesses("/proc", "emc-test-leftover-1")
+	if err != nil || n < 1 {
+		t.Fatalf("killed %d (%v), want the leftover", n, err)
+	}
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("leftover still running")
+	}
 }
