@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -76,6 +77,17 @@ func (n *Node) startAgent(ctx context.Context) error {
 		run, images, reap = d.Run, dockerImages{d}, d.RemoveJob
 	default:
 		return fmt.Errorf("node: compute agent: executor %q: want docker or process", kind)
+	}
+	// A stopped node's runs also leave their scratch dirs behind.
+	killRun := reap
+	reap = func(ctx context.Context, runID string) (int, error) {
+		k, err := killRun(ctx, runID)
+		if dirs, gerr := filepath.Glob(filepath.Join(excfg.ScratchDir, runID+"-*")); gerr == nil {
+			for _, d := range dirs {
+				_ = os.RemoveAll(d)
+			}
+		}
+		return k, err
 	}
 	jobsABI, err := abi.JSON(strings.NewReader(n.jobs.ABI()))
 	if err != nil {
