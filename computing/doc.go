@@ -1,6 +1,6 @@
 // Package computing is the home of a compute node's local runtime: what the
-// node knows about its GPUs and how it runs one job. It is independent of the
-// chain; registration, job assignment and settlement call into it.
+// node knows about its GPUs and how it runs one job, and (agent) the loop
+// that takes jobs from the chain and reports their results.
 //
 // The subpackages, in reading order:
 //
@@ -9,4 +9,5 @@
 //	telemetry  periodic GPU and host samples, a snapshot API and Prometheus gauges emcd_gpu_*
 //	executor   runs a job spec: Docker (isolated) or a child process (development only)
 //	results    content-addressed store for result records and output files under DATADIR/compute
+//	agent      the job agent: accepts the jobs assigned on chain, runs them, reports their results
 package computing

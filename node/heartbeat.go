@@ -87,14 +87,20 @@ func (n *Node) startHeartbeats(ctx context.Context) {
 }
 
 // heartbeatStatus is the compute node's heartbeat: free units from the GPU
-// allocator, per-GPU utilisation from the latest telemetry sample. The
-// queue length and image list stay empty until the compute agent (issue
-// 11, item 6) queues jobs and an image store holds images: today a node
-// queues nothing and holds no image it knows of.
+// allocator, less those the compute agent promised to jobs it accepted and
+// has not started; the agent's jobs as the queue length; per-GPU
+// utilisation from the latest telemetry sample. The image list stays
+// empty (the registry record lists the images).
 func (n *Node) heartbeatStatus(context.Context) (heartbeat.Status, error) {
 	var st heartbeat.Status
 	if n.alloc != nil {
-		st.FreeGPUs = uint32(max(0, n.alloc.Total()-n.alloc.Held()))
+		used := n.alloc.Held()
+		if a := n.agent.Load(); a != nil {
+			promised, jobs := a.Load()
+			used = max(used, int(promised))
+			st.QueueLen = jobs
+		}
+		st.FreeGPUs = uint32(max(0, n.alloc.Total()-used))
 	}
 	if n.sampler != nil {
 		if snap, ok := n.sampler.Latest(); ok {

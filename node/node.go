@@ -11,6 +11,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common/mclock"
@@ -22,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/emc-network/emcd/computing/agent"
 	"github.com/emc-network/emcd/computing/gpu"
 	"github.com/emc-network/emcd/computing/jobs"
 	"github.com/emc-network/emcd/computing/telemetry"
@@ -79,6 +81,9 @@ type Config struct {
 
 	// GPU opens the compute role's GPU provider (compute role and dev mode).
 	GPU func() (gpu.Provider, error)
+	// Executor is how the compute agent runs jobs: "docker" (the default,
+	// "" too) or "process" (development only: no isolation).
+	Executor string
 	// TelemetryInterval is the GPU/host sampling period (default 5s).
 	TelemetryInterval time.Duration
 
@@ -126,6 +131,8 @@ type Node struct {
 	// what heartbeats report.
 	alloc  *gpu.Allocator
 	wallet *wallet.Wallet // nil for a node without a key of its own
+	// agent is the compute agent once started (heartbeats read its load).
+	agent atomic.Pointer[agent.Service]
 	// registrar keeps the node's registry entry current; nil when off.
 	registrar *registrar.Registrar
 	metrics   *chainMetrics
@@ -331,6 +338,9 @@ func (n *Node) Start() error {
 	}
 	n.startEvidenceReports(ctx)
 	if err := n.startAssigner(ctx); err != nil {
+		return err
+	}
+	if err := n.startAgent(ctx); err != nil {
 		return err
 	}
 	if n.sealer != nil {

@@ -33,7 +33,7 @@ func newComputeCmd(g *globals) *cobra.Command {
 		Use:   "compute",
 		Short: "Run and inspect jobs on this compute node, locally",
 	}
-	cmd.AddCommand(newComputeExecCmd(g), newComputeResultCmd(g))
+	cmd.AddCommand(newComputeExecCmd(g), newComputeResultCmd(g), newComputeImagesCmd(g))
 	return cmd
 }
 

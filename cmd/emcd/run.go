@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
@@ -43,10 +44,14 @@ func runNode(cmd *cobra.Command, g *globals, nf *nodeFlags) error {
 		DevPeriod:    nf.devPeriod,
 		DevAccounts:  g.dev && !nf.noDevAccounts,
 		GPU:          func() (gpu.Provider, error) { return nf.gpu.open(g, os.Stderr) },
+		Executor:     nf.executor,
 		Storage:      g.storage.config(),
 		Register: node.RegisterConfig{
 			Auto: nf.autoRegister, PricesPerGPUSecond: nf.prices, CPUPriceWei: nf.cpuPrice, Images: nf.images,
 		},
+	}
+	if nf.executor != "docker" && nf.executor != "process" {
+		return fmt.Errorf("--compute.executor %q: want docker or process", nf.executor)
 	}
 	log.Info("emcd starting", "version", versionString(), "role", nf.role, "dev", g.dev, "datadir", dd.Path)
 	n, err := node.New(cfg, log)

@@ -89,29 +89,54 @@ func (d *Docker) Ping(ctx context.Context) error {
 // LoadImage loads images from a `docker save` tarball through the API (the
 // only way images reach a node: nothing is pulled).
 func (d *Docker) LoadImage(ctx context.Context, tarball io.Reader) error {
+	_, err := d.LoadImages(ctx, tarball)
+	return err
+}
+
+// LoadImages is LoadImage returning the IDs (sha256:<hex>) of the images
+// the tarball held, as the daemon reports them.
+func (d *Docker) LoadImages(ctx context.Context, tarball io.Reader) ([]string, error) {
 	res, err := d.cli.ImageLoad(ctx, tarball, client.ImageLoadWithQuiet(true))
 	if err != nil {
-		return fmt.Errorf("executor: load image: %w", daemonErr(err))
+		return nil, fmt.Errorf("executor: load image: %w", daemonErr(err))
 	}
 	defer res.Close()
-	// The daemon streams JSON messages; an error arrives as one of them.
+	// The daemon streams JSON messages; an error arrives as one of them,
+	// each image as "Loaded image: NAME" or "Loaded image ID: ID".
+	var refs []string
 	dec := json.NewDecoder(io.LimitReader(res, 1<<20))
 	for {
 		var msg struct {
+			Stream      string `json:"stream"`
 			Error       string `json:"error"`
 			ErrorDetail struct {
 				Message string `json:"message"`
 			} `json:"errorDetail"`
 		}
 		if err := dec.Decode(&msg); err == io.EOF {
-			return nil
+			break
 		} else if err != nil {
-			return fmt.Errorf("executor: load image: %w", err)
+			return nil, fmt.Errorf("executor: load image: %w", err)
 		}
 		if msg.Error != "" {
-			return fmt.Errorf("executor: load image: %s", msg.Error)
+			return nil, fmt.Errorf("executor: load image: %s", msg.Error)
+		}
+		line := strings.TrimSpace(msg.Stream)
+		if ref, ok := strings.CutPrefix(line, "Loaded image ID: "); ok {
+			refs = append(refs, ref)
+		} else if ref, ok := strings.CutPrefix(line, "Loaded image: "); ok {
+			refs = append(refs, ref)
 		}
 	}
+	ids := make([]string, 0, len(refs))
+	for _, ref := range refs {
+		insp, err := d.cli.ImageInspect(ctx, ref)
+		if err != nil {
+			return nil, fmt.Errorf("executor: inspect loaded image %s: %w", ref, daemonErr(err))
+		}
+		ids = append(ids, insp.ID)
+	}
+	return ids, nil
 }
 
 // Run runs the job in a fresh container and removes it afterwards.
@@ -399,4 +424,36 @@ func daemonErr(err error) error {
 		return fmt.Errorf("%w: %w", ErrDaemonUnavailable, err)
 	}
 	return err
+}
+
+// HasImage reports whether the daemon holds image ref (a name or an image
+// ID such as sha256:<hex>).
+func (d *Docker) HasImage(ctx context.Context, ref string) (bool, error) {
+	if _, err := d.cli.ImageInspect(ctx, ref); err != nil {
+		if cerrdefs.IsNotFound(err) {
+			return false, nil
+		}
+		return false, fmt.Errorf("executor: inspect image %s: %w", ref, daemonErr(err))
+	}
+	return true, nil
+}
+
+// RemoveJob force-removes every container this executor made for job id
+// (its label): the leftovers of a run whose node stopped. It returns how
+// many it removed.
+func (d *Docker) RemoveJob(ctx context.Context, jobID string) (int, error) {
+	list, err := d.cli.ContainerList(ctx, client.ContainerListOptions{
+		All: true, Filters: make(client.Filters).Add("label", jobLabel+"="+jobID),
+	})
+	if err != nil {
+		return 0, fmt.Errorf("executor: list containers: %w", daemonErr(err))
+	}
+	n := 0
+	for _, c := range list.Items {
+		if _, err := d.cli.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !cerrdefs.IsNotFound(err) {
+			return n, fmt.Errorf("executor: remove container %s: %w", c.ID, daemonErr(err))
+		}
+		n++
+	}
+	return n, nil
 }
