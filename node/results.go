@@ -106,13 +106,15 @@ func (n *Node) setupResults() error {
 func (n *Node) ResultStore() *results.Store { return n.resultStore }
 
 // rpcHandler is what the RPC listener serves: a router's results relay
-// under fetch.HTTPPrefix, JSON-RPC for everything else.
+// under fetch.HTTPPrefix (on other nodes a 404 saying only routers relay),
+// JSON-RPC for everything else.
 func (n *Node) rpcHandler() http.Handler {
-	relay := n.backend.relay
-	if relay == nil {
-		return n.rpcSrv
+	var files http.Handler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		fetch.WriteError(w, http.StatusNotFound, "no_relay", errNoRelay)
+	})
+	if relay := n.backend.relay; relay != nil {
+		files = relay.Handler()
 	}
-	files := relay.Handler()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, fetch.HTTPPrefix) {
 			files.ServeHTTP(w, r)

@@ -210,3 +210,17 @@ func TestResultDownloadThroughRouter(t *testing.T) {
 		t.Fatalf("emc_getResult with the router's key: %v, want data not_submitter", err)
 	}
 }
+
+// TestResultsNotRelayedOffRouters: a node without a relay answers the
+// results routes with a clear 404, not with the JSON-RPC server's errors.
+func TestResultsNotRelayedOffRouters(t *testing.T) {
+	n := &Node{backend: &backend{}}
+	rec := httptest.NewRecorder()
+	n.rpcHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/results/1/record?expiry=1&sig=0x00", nil))
+	if rec.Code != 404 || !strings.Contains(rec.Body.String(), `"code":"no_relay"`) {
+		t.Fatalf("HTTP %d %s, want 404 no_relay", rec.Code, rec.Body)
+	}
+	if _, err := n.backend.Result(context.Background(), 1, "", fetch.Auth{}); !errors.Is(err, errNoRelay) {
+		t.Fatalf("emc_getResult off a router: %v", err)
+	}
+}

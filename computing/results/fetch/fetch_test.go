@@ -578,6 +578,30 @@ func TestRateLimitPerPeer(t *testing.T) {
 	}
 }
 
+// TestRelayBusy: downloads beyond MaxDownloads are refused at once (503),
+// not queued.
+func TestRelayBusy(t *testing.T) {
+	f := newFixture(t, 0)
+	f.serve()
+	for range cap(f.relay.sem) {
+		f.relay.sem <- struct{}{}
+	}
+	if _, err := f.relay.Small(context.Background(), 7, "out/a.txt", f.auth(f.sub, 7, "out/a.txt")); !errors.Is(err, ErrBusy) {
+		t.Fatalf("Small when full: %v, want ErrBusy", err)
+	}
+	srv := httptest.NewServer(f.relay.Handler())
+	defer srv.Close()
+	var buf bytes.Buffer
+	_, err := (&Client{BaseURL: srv.URL}).Get(context.Background(), 7, "out/a.txt", f.auth(f.sub, 7, "out/a.txt"), &buf, 100)
+	if !errors.Is(err, ErrBusy) {
+		t.Fatalf("HTTP when full: %v, want ErrBusy", err)
+	}
+	<-f.relay.sem
+	if _, err := (&Client{BaseURL: srv.URL}).Get(context.Background(), 7, "out/a.txt", f.auth(f.sub, 7, "out/a.txt"), &buf, 100); err != nil {
+		t.Fatalf("HTTP with a free slot: %v", err)
+	}
+}
+
 func TestSignRecover(t *testing.T) {
 	k := newKey(t)
 	a, err := Sign(k, chainID, 3, "x/y", time.Unix(100, 0))

@@ -31,6 +31,12 @@ const (
 	HeaderSHA256    = "Emc-Sha256"
 )
 
+// WriteError writes a refusal body as the relay does (for a node that
+// mounts the routes without a relay).
+func WriteError(w http.ResponseWriter, status int, code string, err error) {
+	writeError(w, status, code, err)
+}
+
 // Handler serves the relay's HTTP surface.
 func (r *Relay) Handler() http.Handler {
 	mux := http.NewServeMux()
@@ -48,7 +54,7 @@ func (r *Relay) serve(w http.ResponseWriter, req *http.Request, path string) {
 	case r.sem <- struct{}{}:
 		defer func() { <-r.sem }()
 	default:
-		writeError(w, http.StatusServiceUnavailable, "busy", errors.New("too many downloads in progress; retry later"))
+		writeError(w, http.StatusServiceUnavailable, "busy", fmt.Errorf("%w: too many downloads in progress; retry later", ErrBusy))
 		return
 	}
 	id, err := strconv.ParseUint(req.PathValue("id"), 10, 64)
@@ -123,6 +129,8 @@ func ErrorStatus(err error) (int, string) {
 		return http.StatusBadGateway, "unreachable"
 	case errors.Is(err, ErrTooLarge):
 		return http.StatusRequestEntityTooLarge, "too_large"
+	case errors.Is(err, ErrBusy):
+		return http.StatusServiceUnavailable, "busy"
 	case errors.As(err, &re):
 		switch re.Code {
 		case CodeMalformed, CodeBadOffset:
@@ -175,6 +183,8 @@ func errorFromBody(status int, body []byte) error {
 		return fmt.Errorf("%w: %s", ErrUnreachable, eb.Error)
 	case "too_large":
 		return fmt.Errorf("%w: %s", ErrTooLarge, eb.Error)
+	case "busy":
+		return fmt.Errorf("%w: %s", ErrBusy, eb.Error)
 	}
 	for c := CodeOK + 1; c < codeEnd; c++ {
 		if c.String() == eb.Code {

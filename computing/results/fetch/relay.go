@@ -207,6 +207,13 @@ type SmallFile struct {
 // Small fetches a file of at most MaxSmall bytes (or the record) into
 // memory, verified as Copy verifies it.
 func (r *Relay) Small(ctx context.Context, id uint64, path string, auth Auth) (*SmallFile, error) {
+	// Small files are held in memory: they count against MaxDownloads too.
+	select {
+	case r.sem <- struct{}{}:
+		defer func() { <-r.sem }()
+	default:
+		return nil, fmt.Errorf("%w: too many downloads in progress; retry later", ErrBusy)
+	}
 	var buf bytes.Buffer
 	var f File
 	err := r.Copy(ctx, id, path, auth, &buf, func(file File) error {

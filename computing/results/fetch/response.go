@@ -75,6 +75,8 @@ var (
 	// names: the node served something else, and it was not passed on as
 	// good.
 	ErrMismatch = errors.New("fetch: hash mismatch")
+	// ErrBusy: the relay has MaxDownloads in progress; retry later.
+	ErrBusy = errors.New("fetch: relay busy")
 	// ErrTooLarge: the file is over the cap of the interface asked
 	// (emc_getResult); fetch it over HTTP.
 	ErrTooLarge = errors.New("fetch: file too large for this interface")
