@@ -53,7 +53,7 @@ func (c *clock) Add(d time.Duration) {
 
 // fixture is a node host serving a store, a router host relaying.
 type fixture struct {
-	t          *testing.T
+	t          testing.TB
 	clk        *clock
 	store      *results.Store
 	rec        *job.Result
@@ -67,7 +67,7 @@ type fixture struct {
 	relay      *Relay
 }
 
-func newKey(t *testing.T) *ecdsa.PrivateKey {
+func newKey(t testing.TB) *ecdsa.PrivateKey {
 	k, err := crypto.GenerateKey()
 	if err != nil {
 		t.Fatal(err)
@@ -75,7 +75,7 @@ func newKey(t *testing.T) *ecdsa.PrivateKey {
 	return k
 }
 
-func newHost(t *testing.T) *libp2p.Host {
+func newHost(t testing.TB) *libp2p.Host {
 	t.Helper()
 	key, _, err := lcrypto.GenerateEd25519Key(nil)
 	if err != nil {
@@ -93,7 +93,7 @@ func newHost(t *testing.T) *libp2p.Host {
 	return h
 }
 
-func randomBytes(t *testing.T, n int) []byte {
+func randomBytes(t testing.TB, n int) []byte {
 	b := make([]byte, n)
 	if _, err := rand.Read(b); err != nil {
 		t.Fatal(err)
@@ -101,7 +101,7 @@ func randomBytes(t *testing.T, n int) []byte {
 	return b
 }
 
-func newFixture(t *testing.T, chunkTimeout time.Duration) *fixture {
+func newFixture(t testing.TB, chunkTimeout time.Duration) *fixture {
 	t.Helper()
 	f := &fixture{t: t, clk: &clock{now: time.Unix(1_800_000_000, 0)}, sub: newKey(t), other: newKey(t),
 		owner: common.Address{0xc0}, jobs: map[uint64]jobs.Job{}}
@@ -664,4 +664,48 @@ func FuzzDecodeResponse(f *testing.F) {
 			t.Fatalf("accepted %+v", r)
 		}
 	})
+}
+
+// FuzzAuthFromHTTP: any query string and headers must not panic; an
+// accepted authorisation has a 65-byte signature.
+func FuzzAuthFromHTTP(f *testing.F) {
+	f.Add("expiry=1800000060&sig=0x"+strings.Repeat("ab", 65), "", "")
+	f.Add("", "1800000060", "0x"+strings.Repeat("00", 65))
+	f.Add("expiry=-1&sig=0x", "x", "0xzz")
+	f.Fuzz(func(t *testing.T, query, hExp, hSig string) {
+		req, err := http.NewRequest(http.MethodGet, "http://router/results/7/record", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.URL.RawQuery = query
+		req.Header.Set(HeaderExpiry, hExp)
+		req.Header.Set(HeaderSignature, hSig)
+		a, err := authFromHTTP(req)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("refusal %v does not wrap ErrMalformed", err)
+			}
+			return
+		}
+		if len(a.Sig) != sigLen {
+			t.Fatalf("accepted a %d-byte signature", len(a.Sig))
+		}
+	})
+}
+
+// BenchmarkRelayCopy: one 2.5 MiB file from the node's store through the
+// relay over libp2p on loopback (TCP), verified.
+func BenchmarkRelayCopy(b *testing.B) {
+	f := newFixture(b, 0)
+	f.serve()
+	f.server.cfg.Rate, f.server.cfg.Burst = 1e6, 1e6
+	size := len(f.files["big.bin"])
+	b.SetBytes(int64(size))
+	b.ReportAllocs()
+	for b.Loop() {
+		data, _, err := f.copy(7, "big.bin", f.auth(f.sub, 7, "big.bin"))
+		if err != nil || len(data) != size {
+			b.Fatalf("%d bytes, %v", len(data), err)
+		}
+	}
 }
