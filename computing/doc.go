@@ -9,4 +9,5 @@
 //	telemetry  periodic GPU and host samples, a snapshot API and Prometheus gauges emcd_gpu_*
 //	executor   runs a job spec: Docker (isolated) or a child process (development only)
 //	results    content-addressed store for result records and output files under DATADIR/compute
+//	results/fetch  results to the submitter: served by the node over libp2p, relayed and verified by a router
 package computing
