@@ -6,7 +6,9 @@ package node
 // assign, accept, submitResult with the record hash of a result put in the
 // node's store by the test, standing in for the compute agent). Two real
 // libp2p hosts on 127.0.0.1 carry the protocol: the compute node's serves
-// its store, the router's relays over HTTP and emc_getResult. The
+// its store (a fetch.Server built by hand: the compute side of
+// setupResults needs the node wallet), the router's is wired by
+// setupResults and relays over HTTP and emc_getResult. The
 // submitter downloads with fetch.Download, the code `emcd job result` runs.
 
 import (
@@ -26,6 +28,7 @@ import (
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/rpc"
 	"github.com/holiman/uint256"
+	"github.com/prometheus/client_golang/prometheus"
 	lcrypto "github.com/libp2p/go-libp2p/core/crypto"
 
 	"github.com/emc-network/emcd/computing/job"
@@ -137,18 +140,22 @@ func TestResultDownloadThroughRouter(t *testing.T) {
 	if err := srv.Register(nodeHost, pspec); err != nil {
 		t.Fatal(err)
 	}
-	relay, err := fetch.NewRelay(fetch.RelayConfig{ChainID: chainID, Jobs: look, Peers: look, Requester: routerHost, Spec: pspec, Now: time.Now})
-	if err != nil {
+	// The router: the node's own wiring (setupResults) over its host, and
+	// its RPC listener's handler.
+	n := &Node{cfg: Config{Role: RoleRouter}, chain: f.chain, jobs: f.mods.jobs(), net: &network{host: routerHost},
+		reg: prometheus.NewRegistry(), backend: &backend{chain: f.chain}}
+	if err := n.setupResults(); err != nil {
 		t.Fatal(err)
 	}
-	// The router's RPC listener: the node's own handler composition.
-	b := &backend{chain: f.chain, pool: nil, relay: relay}
-	rpcSrv, err := jsonrpc.NewServer(jsonrpc.Config{}, b, nil)
+	if n.backend.relay == nil {
+		t.Fatal("router has no relay")
+	}
+	rpcSrv, err := jsonrpc.NewServer(jsonrpc.Config{}, n.backend, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rpcSrv.Close()
-	n := &Node{rpcSrv: rpcSrv, backend: b}
+	n.rpcSrv = rpcSrv
 	web := httptest.NewServer(n.rpcHandler())
 	defer web.Close()
 	dl := func(dir string) (*fetch.Summary, error) {
