@@ -28,8 +28,8 @@ import (
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/rpc"
 	"github.com/holiman/uint256"
-	"github.com/prometheus/client_golang/prometheus"
 	lcrypto "github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/emc-network/emcd/computing/job"
 	"github.com/emc-network/emcd/computing/jobs"
