@@ -75,19 +75,7 @@ func (n *Node) setupResults() error {
 			n.log.Warn("results not served: this compute node has no key of its own (the jobs it runs are named by that owner account)")
 			return nil
 		}
-		store, err := results.Open(filepath.Join(n.cfg.DataDir.Compute(), "store"), results.Config{}, n.baseLog)
-		if err != nil {
-			return fmt.Errorf("node: result store: %w", err)
-		}
-		n.resultStore = store
-		srv, err := fetch.NewServer(fetch.ServerConfig{
-			ChainID: chainID, Owner: n.wallet.Address(), Store: store, Jobs: chainResults{n.chain}, Now: time.Now,
-			Penalizer: n.net.host, Metrics: fetch.NewMetrics(n.reg), Log: n.baseLog,
-		})
-		if err != nil {
-			return fmt.Errorf("node: results server: %w", err)
-		}
-		return srv.Register(n.net.host, spec)
+		return n.serveResults(chainID, spec, n.wallet.Address())
 	case RoleRouter:
 		relay, err := fetch.NewRelay(fetch.RelayConfig{
 			ChainID: chainID, Jobs: chainResults{n.chain}, Peers: chainResults{n.chain}, Requester: n.net.host, Spec: spec,
@@ -99,6 +87,24 @@ func (n *Node) setupResults() error {
 		n.backend.relay = relay
 	}
 	return nil
+}
+
+// serveResults opens the compute node's result store and serves it for
+// the jobs that name owner as their node.
+func (n *Node) serveResults(chainID *uint256.Int, spec p2p.Spec, owner common.Address) error {
+	store, err := results.Open(filepath.Join(n.cfg.DataDir.Compute(), "store"), results.Config{}, n.baseLog)
+	if err != nil {
+		return fmt.Errorf("node: result store: %w", err)
+	}
+	n.resultStore = store
+	srv, err := fetch.NewServer(fetch.ServerConfig{
+		ChainID: chainID, Owner: owner, Store: store, Jobs: chainResults{n.chain}, Now: time.Now,
+		Penalizer: n.net.host, Metrics: fetch.NewMetrics(n.reg), Log: n.baseLog,
+	})
+	if err != nil {
+		return fmt.Errorf("node: results server: %w", err)
+	}
+	return srv.Register(n.net.host, spec)
 }
 
 // ResultStore is a compute node's result store (nil on other nodes, and on

@@ -6,8 +6,8 @@ package node
 // assign, accept, submitResult with the record hash of a result put in the
 // node's store by the test, standing in for the compute agent). Two real
 // libp2p hosts on 127.0.0.1 carry the protocol: the compute node's serves
-// its store (a fetch.Server built by hand: the compute side of
-// setupResults needs the node wallet), the router's is wired by
+// its store (wired by serveResults, the compute side of setupResults
+// minus the node wallet that names the owner), the router's is wired by
 // setupResults and relays over HTTP and emc_getResult. The
 // submitter downloads with fetch.Download, the code `emcd job result` runs.
 
@@ -34,8 +34,8 @@ import (
 	"github.com/emc-network/emcd/computing/job"
 	"github.com/emc-network/emcd/computing/jobs"
 	"github.com/emc-network/emcd/computing/registry"
-	"github.com/emc-network/emcd/computing/results"
 	"github.com/emc-network/emcd/computing/results/fetch"
+	"github.com/emc-network/emcd/config"
 	"github.com/emc-network/emcd/jsonrpc"
 	"github.com/emc-network/emcd/p2p"
 	"github.com/emc-network/emcd/p2p/libp2p"
@@ -94,27 +94,6 @@ func TestResultDownloadThroughRouter(t *testing.T) {
 	f.mustMine(f.tx(f.router, native.JobsAddress, nil, pack(t, jobsABI, "assign", big.NewInt(1), f.node.addr)))
 	f.mustMine(f.tx(f.node, native.JobsAddress, nil, pack(t, jobsABI, "accept", big.NewInt(1))))
 
-	// The node's store holds the result (what the compute agent leaves).
-	store, err := results.Open(t.TempDir(), results.Config{}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	files := map[string][]byte{"model/weights.bin": bytes.Repeat([]byte{7}, 3*fetch.MaxChunk/2), "log.txt": []byte("done\n")}
-	rec := &job.Result{JobID: "1", SpecSHA256: strings.Repeat("cd", 32), Executor: "process", Status: job.StatusSucceeded}
-	for _, p := range []string{"log.txt", "model/weights.bin"} {
-		sum, size, err := store.PutBlob(bytes.NewReader(files[p]), 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rec.Outputs = append(rec.Outputs, job.Output{Path: p, SHA256: sum, SizeBytes: size})
-	}
-	if err := rec.Seal(); err != nil {
-		t.Fatal(err)
-	}
-	if err := store.SaveResult(rec); err != nil {
-		t.Fatal(err)
-	}
-
 	// The network: the compute node's host has the registered peer key.
 	st := p2p.Status{ChainID: chainID.Uint64()}
 	host := func(key lcrypto.PrivKey) *libp2p.Host {
@@ -132,14 +111,31 @@ func TestResultDownloadThroughRouter(t *testing.T) {
 	if err := routerHost.Connect(ctx, nodeHost.Addrs()[0]); err != nil {
 		t.Fatal(err)
 	}
-	pspec := fetch.Spec(p2p.Names{ChainID: st.ChainID}, 0)
-	srv, err := fetch.NewServer(fetch.ServerConfig{ChainID: chainID, Owner: f.node.addr, Store: store, Jobs: look, Now: time.Now})
-	if err != nil {
+	// The compute node: the node's own wiring (serveResults, which
+	// setupResults calls with the node wallet's address) over its host.
+	cn := &Node{cfg: Config{Role: RoleCompute, DataDir: config.NewDataDir(t.TempDir())}, chain: f.chain, jobs: f.mods.jobs(),
+		net: &network{host: nodeHost}, reg: prometheus.NewRegistry()}
+	if err := cn.serveResults(chainID, fetch.Spec(p2p.Names{ChainID: st.ChainID}, 0), f.node.addr); err != nil {
 		t.Fatal(err)
 	}
-	if err := srv.Register(nodeHost, pspec); err != nil {
+	// Its store holds the result (what the compute agent leaves).
+	store := cn.ResultStore()
+	files := map[string][]byte{"model/weights.bin": bytes.Repeat([]byte{7}, 3*fetch.MaxChunk/2), "log.txt": []byte("done\n")}
+	rec := &job.Result{JobID: "1", SpecSHA256: strings.Repeat("cd", 32), Executor: "process", Status: job.StatusSucceeded}
+	for _, p := range []string{"log.txt", "model/weights.bin"} {
+		sum, size, err := store.PutBlob(bytes.NewReader(files[p]), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec.Outputs = append(rec.Outputs, job.Output{Path: p, SHA256: sum, SizeBytes: size})
+	}
+	if err := rec.Seal(); err != nil {
 		t.Fatal(err)
 	}
+	if err := store.SaveResult(rec); err != nil {
+		t.Fatal(err)
+	}
+
 	// The router: the node's own wiring (setupResults) over its host, and
 	// its RPC listener's handler.
 	n := &Node{cfg: Config{Role: RoleRouter}, chain: f.chain, jobs: f.mods.jobs(), net: &network{host: routerHost},
