@@ -9,5 +9,6 @@
 //	telemetry  periodic GPU and host samples, a snapshot API and Prometheus gauges emcd_gpu_*
 //	executor   runs a job spec: Docker (isolated) or a child process (development only)
 //	results    content-addressed store for result records and output files under DATADIR/compute
+//	results/fetch  results to the submitter: served by the node over libp2p, relayed and verified by a router
 //	agent      the job agent: accepts the jobs assigned on chain, runs them, reports their results
 package computing

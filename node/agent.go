@@ -16,7 +16,6 @@ import (
 	"github.com/emc-network/emcd/computing/executor"
 	"github.com/emc-network/emcd/computing/job"
 	"github.com/emc-network/emcd/computing/jobs"
-	"github.com/emc-network/emcd/computing/results"
 	"github.com/emc-network/emcd/node/wallet"
 	"github.com/emc-network/emcd/state/native"
 )
@@ -46,7 +45,7 @@ func (n *Node) startAgent(ctx context.Context) error {
 		kind = agent.ExecutorDocker
 	}
 	dir := n.cfg.DataDir.Compute()
-	store, err := results.Open(filepath.Join(dir, "store"), results.Config{}, n.baseLog)
+	store, err := n.openResultStore()
 	if err != nil {
 		return fmt.Errorf("node: compute agent: %w", err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/ethereum/go-ethereum/params"
 
 	"github.com/emc-network/emcd/computing/registry"
+	"github.com/emc-network/emcd/computing/results/fetch"
 	"github.com/emc-network/emcd/jsonrpc"
 	"github.com/emc-network/emcd/staking/rewards"
 	"github.com/emc-network/emcd/state"
@@ -31,8 +32,10 @@ type backend struct {
 	accounts  jsonrpc.AccountSigner
 	status    func() (any, error)
 	net       *network
-	headFeed  event.Feed
-	txFeed    event.Feed
+	// relay is a router's results relay (emc_getResult); nil elsewhere.
+	relay    *fetch.Relay
+	headFeed event.Feed
+	txFeed   event.Feed
 }
 
 var _ jsonrpc.Backend = (*backend)(nil)

@@ -26,6 +26,7 @@ import (
 	"github.com/emc-network/emcd/computing/agent"
 	"github.com/emc-network/emcd/computing/gpu"
 	"github.com/emc-network/emcd/computing/jobs"
+	"github.com/emc-network/emcd/computing/results"
 	"github.com/emc-network/emcd/computing/telemetry"
 	"github.com/emc-network/emcd/config"
 	"github.com/emc-network/emcd/consensus/devseal"
@@ -139,7 +140,12 @@ type Node struct {
 	// jobs and epochLength are for the router's assignment service.
 	jobs        *jobs.Module
 	epochLength uint64
-	opHeads     event.Feed // operator.Head, for the operator API's WatchHeads
+	// resultStore is a compute node's result store, which the results
+	// protocol serves.
+	resultStore     *results.Store
+	resultStoreErr  error
+	resultStoreOnce sync.Once
+	opHeads         event.Feed // operator.Head, for the operator API's WatchHeads
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -259,6 +265,10 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 			return nil, err
 		}
 	}
+	if err := n.setupResults(); err != nil {
+		n.closeStores()
+		return nil, err
+	}
 	if cfg.RPCAddr != "" {
 		cors := cfg.CORSDomains
 		if cfg.Dev && len(cors) == 0 {
@@ -294,7 +304,7 @@ func (n *Node) Start() error {
 			return fmt.Errorf("node: JSON-RPC listen on %s: %w", n.cfg.RPCAddr, err)
 		}
 		n.rpcAddr = ln.Addr()
-		n.rpcHTTP = &http.Server{Handler: n.rpcSrv, ReadHeaderTimeout: 10 * time.Second}
+		n.rpcHTTP = &http.Server{Handler: n.rpcHandler(), ReadHeaderTimeout: 10 * time.Second}
 		n.goServe("json-rpc", func() error { return n.rpcHTTP.Serve(ln) })
 		n.log.Info("JSON-RPC listening", "http", "http://"+ln.Addr().String(), "ws", "ws://"+ln.Addr().String())
 	}

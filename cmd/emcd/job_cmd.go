@@ -51,7 +51,7 @@ node, which runs it and reports its usage; the chain pays the node and
 refunds the rest. A job no router assigns expires and is refunded. See
 computing/jobs and docs/economics.md.`,
 	}
-	cmd.AddCommand(newJobSubmitCmd(g), newJobStatusCmd(g), newJobWaitCmd(g), newJobCancelCmd(g), newJobListCmd(g))
+	cmd.AddCommand(newJobSubmitCmd(g), newJobStatusCmd(g), newJobWaitCmd(g), newJobCancelCmd(g), newJobListCmd(g), newJobResultCmd(g))
 	return cmd
 }
 

@@ -12,4 +12,7 @@
 // Every write is bounded (Config.MaxBlobBytes, Config.MaxTotalBytes) and
 // Cleanup drops records past their retention, then the oldest while over the
 // size limit, then blobs no record refers to. Start reading at Store.
+//
+// Subpackage fetch serves a store's results to the jobs' submitters over
+// libp2p, through a router that checks them against the chain.
 package results

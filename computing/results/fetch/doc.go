@@ -1,0 +1,42 @@
+// Package fetch delivers a job's results to its submitter: the record and
+// the output files a compute node keeps in its store (computing/results),
+// relayed by a router, checked against the chain at every hop.
+//
+// Three parties, one signed request:
+//
+//   - The submitter signs (chain id, job id, path, expiry) with the key that
+//     submitted the job ([Sign], [Digest]); path is an output's path, or
+//     [RecordPath] ("") for the record. Each path needs its own signature;
+//     expiry is at most [MaxValidity] ahead.
+//   - A router ([Relay]) takes the signature over HTTP (GET
+//     /results/{id}/record, /results/{id}/files/{path...}) or JSON-RPC
+//     (emc_getResult, small files), checks it as the node will ([Authorize]:
+//     fresh, the on-chain submitter's, a job with a result), finds the node
+//     that ran the job in the registry by its owner account, and pulls the
+//     file from it in chunks over the libp2p protocol below. It checks the
+//     record against the record hash on chain and the file against the
+//     record, and passes bytes on one chunk behind the node: the last chunk
+//     only once the whole file matched, so a client never receives a
+//     complete file that did not. On a mismatch the HTTP body is cut short.
+//   - The compute node ([Server]) answers only for jobs it ran (the job's
+//     node is its owner account), only to the submitter's fresh signature,
+//     rate-limited per peer. A refusal is an answer with a [Code], so the
+//     router can say why.
+//
+// Wire protocol (Spec: /emcd/<chain>/results/1, one request and one
+// response per stream, both RLP): [Request] (job id, path, offset, auth) of
+// at most [MaxRequest] bytes; [Response] (code, message, file size, the
+// record's hash for the file, up to [MaxChunk] bytes from the offset, and
+// on a file's first chunk the record itself) of at most [MaxResponse]. Each
+// chunk's exchange is bounded by the spec's timeout; a node slower than
+// that is unreachable.
+//
+// What a signature allows: anyone who sees it (the router, for one) may
+// fetch that one path of that one job until it expires, which is what the
+// submitter asked for. It cannot be used for another job, path or chain.
+//
+// [Client] and [Download] are the submitter's side (`emcd job result`):
+// they trust neither router nor node and check every hash again.
+//
+// Start reading at [Relay.Copy], then [Server], then request.go.
+package fetch
