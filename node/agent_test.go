@@ -24,7 +24,6 @@ import (
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
-	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/holiman/uint256"
 	"github.com/libp2p/go-libp2p/core/peer"
 
@@ -32,14 +31,12 @@ import (
 	"github.com/emc-network/emcd/computing/executor"
 	"github.com/emc-network/emcd/computing/gpu"
 	"github.com/emc-network/emcd/computing/jobs"
-	"github.com/emc-network/emcd/computing/registry"
 	"github.com/emc-network/emcd/computing/results"
 	"github.com/emc-network/emcd/node/wallet"
 	"github.com/emc-network/emcd/p2p"
 	"github.com/emc-network/emcd/router/assign"
 	"github.com/emc-network/emcd/router/heartbeat"
 	"github.com/emc-network/emcd/router/scheduler"
-	"github.com/emc-network/emcd/staking"
 	"github.com/emc-network/emcd/state/native"
 )
 
@@ -77,9 +74,6 @@ type agentFixture struct {
 func newAgentFixture(t *testing.T) *agentFixture {
 	f := &agentFixture{assignFixture: newAssignFixture(t), dir: t.TempDir(), gasOf: map[common.Address]*big.Int{},
 		mined: map[string]int{}, logs: &logBuf{}}
-	stkABI := moduleABI(t, f.mods, native.StakingAddress)
-	regABI := moduleABI(t, f.mods, native.RegistryAddress)
-	chainID := uint256.MustFromBig(f.chain.Config().ChainID)
 
 	// The program, loaded as `emcd compute images load --executor process` does.
 	src := filepath.Join(f.dir, "job.sh")
@@ -92,24 +86,8 @@ func newAgentFixture(t *testing.T) *agentFixture {
 	}
 	f.image = image
 
-	f.mustMine(f.tx(f.router, native.StakingAddress, staking.DefaultParams().MinStakeWei[staking.RoleRouter].ToBig(),
-		pack(t, stkABI, "stake", uint8(staking.RoleRouter), uint8(0))))
-	for f.chain.Head().Number.Uint64() < 4 {
-		f.mustMine()
-	}
-	rid, rsig, err := registry.SignPeerProof(newPeerKey(t), chainID, f.router.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.mustMine(f.tx(f.router, native.RegistryAddress, nil, pack(t, regABI, "registerRouter", rid, rsig)))
-	nodeKey := newPeerKey(t)
-	nid, nsig, err := registry.SignPeerProof(nodeKey, chainID, f.node.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.mustMine(f.tx(f.node, native.RegistryAddress, nil, pack(t, regABI, "registerNode", nid, nsig,
-		crypto.Keccak256Hash([]byte("inventory")), uint32(1), "NVIDIA H100", uint64(81_559), false,
-		[]string{"NVIDIA H100"}, []*big.Int{big.NewInt(1e9)}, big.NewInt(0), [][32]byte{image})))
+	f.registerRouter()
+	_, nid := f.registerNode(1, image)
 
 	pid, err := peer.IDFromBytes(nid)
 	if err != nil {

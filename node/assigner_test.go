@@ -10,6 +10,8 @@ package node
 // with the receipt.
 
 import (
+	lcrypto "github.com/libp2p/go-libp2p/core/crypto"
+
 	"context"
 	"crypto/ecdsa"
 	"log/slog"
@@ -155,36 +157,53 @@ func pack(t *testing.T, a abi.ABI, method string, args ...any) []byte {
 	return data
 }
 
-func TestAssignerAssignsJobOnChain(t *testing.T) {
-	f := newAssignFixture(t)
+// registerRouter stakes the router minimum for f.router, mines until the
+// stake's epoch counts it, and registers it as a router.
+func (f *assignFixture) registerRouter() {
+	t := f.t
+	t.Helper()
 	stkABI := moduleABI(t, f.mods, native.StakingAddress)
 	regABI := moduleABI(t, f.mods, native.RegistryAddress)
-	jobsABI := moduleABI(t, f.mods, native.JobsAddress)
-	chainID := uint256.MustFromBig(f.chain.Config().ChainID)
-
-	// The router stakes, waits for its stake's epoch, and registers.
 	f.mustMine(f.tx(f.router, native.StakingAddress, staking.DefaultParams().MinStakeWei[staking.RoleRouter].ToBig(),
 		pack(t, stkABI, "stake", uint8(staking.RoleRouter), uint8(0))))
 	for f.chain.Head().Number.Uint64() < 4 {
 		f.mustMine()
 	}
-	rid, rsig, err := registry.SignPeerProof(newPeerKey(t), chainID, f.router.addr)
+	rid, rsig, err := registry.SignPeerProof(newPeerKey(t), uint256.MustFromBig(f.chain.Config().ChainID), f.router.addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.mustMine(f.tx(f.router, native.RegistryAddress, nil, pack(t, regABI, "registerRouter", rid, rsig)))
+}
 
-	// The compute node registers: 2 H100 of 81,559 MiB at 1 gwei per
-	// GPU-second, holding one image.
-	image := common.Hash{0x1a}
+// registerNode registers f.node under a new peer key: gpus H100s of
+// 81,559 MiB at 1 gwei per GPU-second, holding image. It returns the peer
+// key and the registered peer id bytes.
+func (f *assignFixture) registerNode(gpus uint32, image common.Hash) (lcrypto.PrivKey, []byte) {
+	t := f.t
+	t.Helper()
+	regABI := moduleABI(t, f.mods, native.RegistryAddress)
 	nodeKey := newPeerKey(t)
-	nid, nsig, err := registry.SignPeerProof(nodeKey, chainID, f.node.addr)
+	nid, nsig, err := registry.SignPeerProof(nodeKey, uint256.MustFromBig(f.chain.Config().ChainID), f.node.addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.mustMine(f.tx(f.node, native.RegistryAddress, nil, pack(t, regABI, "registerNode", nid, nsig,
-		crypto.Keccak256Hash([]byte("inventory")), uint32(2), "NVIDIA H100", uint64(81_559), false,
+		crypto.Keccak256Hash([]byte("inventory")), gpus, "NVIDIA H100", uint64(81_559), false,
 		[]string{"NVIDIA H100"}, []*big.Int{big.NewInt(1e9)}, big.NewInt(0), [][32]byte{image})))
+	return nodeKey, nid
+}
+
+func TestAssignerAssignsJobOnChain(t *testing.T) {
+	f := newAssignFixture(t)
+	jobsABI := moduleABI(t, f.mods, native.JobsAddress)
+
+	f.registerRouter()
+
+	// The compute node registers: 2 H100 of 81,559 MiB at 1 gwei per
+	// GPU-second, holding one image.
+	image := common.Hash{0x1a}
+	_, nid := f.registerNode(2, image)
 
 	// Two jobs: one fits the node, one asks for 8 GPUs.
 	submit := func(gpus uint32) func() *types.Transaction {

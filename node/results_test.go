@@ -25,7 +25,6 @@ import (
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
-	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/rpc"
 	"github.com/holiman/uint256"
 	lcrypto "github.com/libp2p/go-libp2p/core/crypto"
@@ -33,42 +32,22 @@ import (
 
 	"github.com/emc-network/emcd/computing/job"
 	"github.com/emc-network/emcd/computing/jobs"
-	"github.com/emc-network/emcd/computing/registry"
 	"github.com/emc-network/emcd/computing/results/fetch"
 	"github.com/emc-network/emcd/config"
 	"github.com/emc-network/emcd/jsonrpc"
 	"github.com/emc-network/emcd/p2p"
 	"github.com/emc-network/emcd/p2p/libp2p"
-	"github.com/emc-network/emcd/staking"
 	"github.com/emc-network/emcd/state/native"
 )
 
 func TestResultDownloadThroughRouter(t *testing.T) {
 	f := newAssignFixture(t)
-	stkABI := moduleABI(t, f.mods, native.StakingAddress)
-	regABI := moduleABI(t, f.mods, native.RegistryAddress)
 	jobsABI := moduleABI(t, f.mods, native.JobsAddress)
 	chainID := uint256.MustFromBig(f.chain.Config().ChainID)
 
-	f.mustMine(f.tx(f.router, native.StakingAddress, staking.DefaultParams().MinStakeWei[staking.RoleRouter].ToBig(),
-		pack(t, stkABI, "stake", uint8(staking.RoleRouter), uint8(0))))
-	for f.chain.Head().Number.Uint64() < 4 {
-		f.mustMine()
-	}
-	rid, rsig, err := registry.SignPeerProof(newPeerKey(t), chainID, f.router.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.mustMine(f.tx(f.router, native.RegistryAddress, nil, pack(t, regABI, "registerRouter", rid, rsig)))
+	f.registerRouter()
 	image := common.Hash{0x1a}
-	nodeKey := newPeerKey(t)
-	nid, nsig, err := registry.SignPeerProof(nodeKey, chainID, f.node.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.mustMine(f.tx(f.node, native.RegistryAddress, nil, pack(t, regABI, "registerNode", nid, nsig,
-		crypto.Keccak256Hash([]byte("inventory")), uint32(1), "NVIDIA H100", uint64(81_559), false,
-		[]string{"NVIDIA H100"}, []*big.Int{big.NewInt(1e9)}, big.NewInt(0), [][32]byte{image})))
+	nodeKey, _ := f.registerNode(1, image)
 	spec := jobs.Spec{Image: image, GPUs: 1, GPUModel: "NVIDIA H100", TimeoutSeconds: 60, OutputCapBytes: 1 << 20}
 	enc, err := spec.Encode()
 	if err != nil {
