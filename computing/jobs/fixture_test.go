@@ -31,6 +31,7 @@ import (
 	"github.com/emc-network/emcd/computing/registry"
 	"github.com/emc-network/emcd/staking"
 	"github.com/emc-network/emcd/staking/credits"
+	"github.com/emc-network/emcd/staking/rewards"
 	"github.com/emc-network/emcd/state/native"
 	"github.com/emc-network/emcd/state/native/nativetest"
 )
@@ -77,6 +78,7 @@ type fixture struct {
 	blockGas                    uint64
 	genesisSupply               *uint256.Int
 	extraAccounts               []common.Address
+	rwABI                       abi.ABI // the rewards module's, when loaded (buildFixture)
 }
 
 // newFixture builds the chain, stakes and registers routers r1 (100 EMC)
@@ -98,6 +100,28 @@ func newFixtureWith(t testing.TB, params string) *fixture {
 // module (Credits escrow) or not.
 func newFixtureOpts(t testing.TB, params string, withCredits bool) *fixture {
 	t.Helper()
+	f, _ := buildFixture(t, fixtureConfig{jobsParams: params, withCredits: withCredits})
+	return f
+}
+
+// fixtureConfig selects what buildFixture wires in.
+type fixtureConfig struct {
+	jobsParams string
+	// withCredits gives the jobs module the credits module (Credits escrow).
+	withCredits bool
+	// rewardsParams, when not empty, loads the rewards module with these
+	// params and has the jobs module report market work to it.
+	rewardsParams string
+	// extra accounts are funded like the named ones.
+	extra []common.Address
+}
+
+// buildFixture loads the modules cfg selects on a fresh chain, funds the
+// accounts with 1000 EMC each, stakes and registers the routers r1 and r2,
+// registers n1, n2 and the CPU-only n3, and moves to the next block. It
+// returns the rewards module it loaded, nil when none.
+func buildFixture(t testing.TB, cfg fixtureConfig) (*fixture, *rewards.Module) {
+	t.Helper()
 	stRaw := json.RawMessage(`{"minRouterStakeWei":"100000000000000000000"}`)
 	sp, err := staking.ParseParams(stRaw, testEpochLength)
 	if err != nil {
@@ -109,23 +133,41 @@ func newFixtureOpts(t testing.TB, params string, withCredits bool) *fixture {
 		t.Fatal(err)
 	}
 	var jobOpts []jobs.Option
-	if withCredits {
+	if cfg.withCredits {
 		jobOpts = append(jobOpts, jobs.WithCredits(cm))
 	}
-	reg, err := native.Load(map[string]json.RawMessage{
-		staking.Name: stRaw, registry.Name: json.RawMessage(`{"allowSimulatedGPUs":true}`), jobs.Name: json.RawMessage(params),
+	raw := map[string]json.RawMessage{
+		staking.Name: stRaw, registry.Name: json.RawMessage(`{"allowSimulatedGPUs":true}`), jobs.Name: json.RawMessage(cfg.jobsParams),
 		credits.Name: nil,
-	}, map[string]native.Factory{
+	}
+	factories := map[string]native.Factory{
 		staking.Name:  staking.Factory(testEpochLength),
 		registry.Name: registry.Factory(st),
-		jobs.Name:     jobs.Factory(st, testPeriodMs, jobOpts...),
 		credits.Name:  func(json.RawMessage) (native.Module, error) { return cm, nil },
-	})
+	}
+	f := &fixture{t: t, credits: cm, extraAccounts: cfg.extra}
+	abis := map[common.Address]*abi.ABI{jobsAddr: &f.abi, regAddr: &f.regABI, stakingAddr: &f.stkABI, creditsAddr: &f.crdABI}
+	var rw *rewards.Module
+	if cfg.rewardsParams != "" {
+		rp, err := rewards.ParseModuleParams(json.RawMessage(cfg.rewardsParams), testEpochLength)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rw, err = rewards.NewModule(rp, staking.RewardsView{}); err != nil {
+			t.Fatal(err)
+		}
+		jobOpts = append(jobOpts, jobs.WithRewards(rw))
+		raw[rewards.Name] = json.RawMessage(cfg.rewardsParams)
+		factories[rewards.Name] = rewards.Factory(testEpochLength, staking.RewardsView{})
+		f.extraAccounts = append([]common.Address{rewardsAddr}, cfg.extra...)
+		abis[rewardsAddr] = &f.rwABI
+	}
+	factories[jobs.Name] = jobs.Factory(st, testPeriodMs, jobOpts...)
+	reg, err := native.Load(raw, factories)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{t: t, credits: cm}
-	for addr, dst := range map[common.Address]*abi.ABI{jobsAddr: &f.abi, regAddr: &f.regABI, stakingAddr: &f.stkABI, creditsAddr: &f.crdABI} {
+	for addr, dst := range abis {
 		m, _ := reg.Lookup(addr)
 		if *dst, err = abi.JSON(strings.NewReader(m.ABI())); err != nil {
 			t.Fatal(err)
@@ -135,7 +177,7 @@ func newFixtureOpts(t testing.TB, params string, withCredits bool) *fixture {
 		}
 	}
 	alloc := types.GenesisAlloc{}
-	for _, a := range accounts {
+	for _, a := range append(append([]common.Address{}, accounts...), cfg.extra...) {
 		alloc[a] = types.Account{Balance: emc(1000).ToBig()}
 	}
 	f.Chain = nativetest.New(t, reg, alloc)
@@ -158,7 +200,7 @@ func newFixtureOpts(t testing.TB, params string, withCredits bool) *fixture {
 	f.mustCall(regAddr, f.regABI, n3, nil, "registerNode", id, sig, [32]byte{0x33}, uint32(0), "", uint64(0), false,
 		[]string{}, []*big.Int{}, big.NewInt(priceCPU), [][32]byte{imageA})
 	f.next()
-	return f
+	return f, rw
 }
 
 // peerKeyFor is a deterministic Ed25519 libp2p key.

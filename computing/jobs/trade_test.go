@@ -6,19 +6,14 @@
 package jobs_test
 
 import (
-	"encoding/json"
 	"math/big"
 	"strings"
 	"testing"
 
-	"github.com/ethereum/go-ethereum/accounts/abi"
 	"github.com/ethereum/go-ethereum/common"
-	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/holiman/uint256"
 
 	"github.com/emc-network/emcd/computing/jobs"
-	"github.com/emc-network/emcd/computing/registry"
-	"github.com/emc-network/emcd/staking"
 	"github.com/emc-network/emcd/staking/rewards"
 	"github.com/emc-network/emcd/state/native"
 	"github.com/emc-network/emcd/state/native/nativetest"
@@ -29,8 +24,7 @@ var rewardsAddr = native.RewardsAddress
 // market is the fixture with the rewards module wired to the jobs module.
 type market struct {
 	*fixture
-	rw    *rewards.Module
-	rwABI abi.ABI
+	rw *rewards.Module
 }
 
 // defaultTrade are the market tests' trade params: vesting over 3 epochs,
@@ -42,63 +36,8 @@ const defaultTrade = `{"vestingEpochs":3,"accountEpochCapWei":"10000000000000000
 // accounts funded with 1000 EMC each.
 func newMarket(t testing.TB, rewardsRaw string, extra ...common.Address) *market {
 	t.Helper()
-	stRaw := json.RawMessage(`{"minRouterStakeWei":"100000000000000000000"}`)
-	sp, err := staking.ParseParams(stRaw, testEpochLength)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := registry.Staking{EpochLength: testEpochLength, MinRouterStakeWei: sp.MinStakeWei[staking.RoleRouter]}
-	rp, err := rewards.ParseModuleParams(json.RawMessage(rewardsRaw), testEpochLength)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rw, err := rewards.NewModule(rp, staking.RewardsView{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg, err := native.Load(map[string]json.RawMessage{
-		staking.Name: stRaw, registry.Name: json.RawMessage(`{"allowSimulatedGPUs":true}`), jobs.Name: json.RawMessage(testParams),
-		rewards.Name: json.RawMessage(rewardsRaw),
-	}, map[string]native.Factory{
-		staking.Name:  staking.Factory(testEpochLength),
-		registry.Name: registry.Factory(st),
-		jobs.Name:     jobs.Factory(st, testPeriodMs, jobs.WithRewards(rw)),
-		rewards.Name:  rewards.Factory(testEpochLength, staking.RewardsView{}),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &fixture{t: t, extraAccounts: append([]common.Address{rewardsAddr}, extra...)}
+	f, rw := buildFixture(t, fixtureConfig{jobsParams: testParams, rewardsParams: rewardsRaw, extra: extra})
 	m := &market{fixture: f, rw: rw}
-	for addr, dst := range map[common.Address]*abi.ABI{jobsAddr: &f.abi, regAddr: &f.regABI, stakingAddr: &f.stkABI, rewardsAddr: &m.rwABI} {
-		mod, _ := reg.Lookup(addr)
-		if *dst, err = abi.JSON(strings.NewReader(mod.ABI())); err != nil {
-			t.Fatal(err)
-		}
-		if addr == jobsAddr {
-			f.mod = mod.(*jobs.Module)
-		}
-	}
-	alloc := types.GenesisAlloc{}
-	for _, a := range append(append([]common.Address{}, accounts...), extra...) {
-		alloc[a] = types.Account{Balance: emc(1000).ToBig()}
-	}
-	f.Chain = nativetest.New(t, reg, alloc)
-	f.genesisSupply = f.supply()
-	for _, x := range []struct {
-		who common.Address
-		amt uint64
-	}{{r1, 100}, {r2, 300}} {
-		f.mustCall(stakingAddr, f.stkABI, x.who, emc(x.amt), "stake", uint8(staking.RoleRouter), uint8(0))
-	}
-	f.Number = 2 * testEpochLength
-	for i, r := range []common.Address{r1, r2} {
-		id, sig := proof(t, int64(10+i), r)
-		f.mustCall(regAddr, f.regABI, r, nil, "registerRouter", id, sig)
-	}
-	f.registerNode(n1, 1, 2, "NVIDIA H200", 143_771, priceH200, imageA, imageB)
-	f.registerNode(n2, 2, 1, "NVIDIA A100", 81_920, priceA100, imageA)
-	f.next()
 	m.checkRewards()
 	return m
 }
@@ -261,7 +200,7 @@ func TestTradeCaps(t *testing.T) {
 	u2 := common.HexToAddress("0x5b00000000000000000000000000000000000009")
 	m := newMarket(t, `{"trade":{"vestingEpochs":3,"accountEpochCapWei":"150000000000000000","pairEpochCapWei":"300000000000000000","epochCapWei":"400000000000000000"}}`, u2)
 	const price = 10_000_000_000_000_000 // 0.01 EMC per GPU-second
-	m.registerNode(carol, 3, 1, "NVIDIA H200", 143_771, price, imageA)
+	m.registerNode(carol, 30, 1, "NVIDIA H200", 143_771, price, imageA)
 	m.to((m.Number/testEpochLength+1)*testEpochLength + 1) // an epoch's first block: all settle in it
 	var ids []uint64
 	s := goodSpec()
