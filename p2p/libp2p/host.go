@@ -443,8 +443,31 @@ func (h *Host) stateIfConnected(id peer.ID) *peerState {
 }
 
 func (h *Host) isVerified(id peer.ID) bool {
-	st := h.state(id)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	st := h.peers[id]
 	return st != nil && st.verified
+}
+
+// awaitVerified reports whether a connected peer completes its handshake
+// within wait: a peer's first stream can arrive before this side has
+// finished accepting the handshake the peer already finished, and must
+// not be refused for that.
+func (h *Host) awaitVerified(id peer.ID, wait time.Duration) bool {
+	st := h.stateIfConnected(id)
+	if st == nil {
+		return false
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-st.done: // finish sets verified before it closes done
+		return st.verified
+	case <-t.C:
+		return false
+	case <-h.ctx.Done():
+		return false
+	}
 }
 
 // ParseBootnodes parses full multiaddrs (with /p2p/<id>), merging addresses

@@ -33,7 +33,7 @@ func (h *Host) Handle(spec p2p.Spec, handler p2p.Handler) error {
 	timeout := spec.TimeoutOrDefault()
 	h.host.SetStreamHandler(protocol.ID(spec.ID), func(s network.Stream) {
 		from := s.Conn().RemotePeer()
-		if !h.isVerified(from) {
+		if !h.isVerified(from) && !h.awaitVerified(from, min(timeout, h.cfg.HandshakeTimeout)) {
 			s.Reset()
 			return
 		}
