@@ -13,8 +13,7 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"math/big"
 	"os"
@@ -39,12 +38,80 @@ import (
 	"github.com/emc-network/emcd/state/native"
 )
 
-// marketProgram is the job the compute nodes run (process executor): sleep
-// $1 seconds, then write $2 to the output file out.txt.
-const marketProgram = `#!/bin/sh
-sleep "$1"
-printf '%s\n' "$2" > "$EMC_OUTPUT_DIR/out.txt"
+// marketProgram is the job the compute nodes run, built by the test as a
+// static binary: sleep os.Args[1] seconds, then write os.Args[2] to the
+// output file out.txt. The process executor runs it as it is; the Docker
+// executor in an image FROM scratch.
+const marketProgram = `package main
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+)
+
+func main() {
+	s, err := strconv.ParseFloat(os.Args[1], 64)
+	if err != nil {
+		os.Exit(2)
+	}
+	time.Sleep(time.Duration(s * float64(time.Second)))
+	if err := os.WriteFile(filepath.Join(os.Getenv("EMC_OUTPUT_DIR"), "out.txt"), []byte(os.Args[2]+"\n"), 0o644); err != nil {
+		os.Exit(3)
+	}
+}
 `
+
+// buildMarketProgram builds marketProgram statically into dir/job.
+func buildMarketProgram(t *testing.T, dir string) string {
+	t.Helper()
+	src := filepath.Join(dir, "src")
+	if err := os.MkdirAll(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, body := range map[string]string{"main.go": marketProgram, "go.mod": "module marketjob\n\ngo 1.21\n"} {
+		if err := os.WriteFile(filepath.Join(src, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bin := filepath.Join(dir, "job")
+	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, ".")
+	cmd.Dir = src
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build the job program: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// dockerImage packs bin into an image FROM scratch (entrypoint /job) and
+// saves it as dir/image.tar.
+func dockerImage(t *testing.T, dir, bin string) string {
+	t.Helper()
+	ctxDir := filepath.Join(dir, "image")
+	if err := os.MkdirAll(ctxDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(ctxDir, "job"), raw, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(ctxDir, "Dockerfile"), []byte("FROM scratch\nCOPY job /job\nENTRYPOINT [\"/job\"]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tag := fmt.Sprintf("emcd-market-test:%d", os.Getpid())
+	tar := filepath.Join(dir, "image.tar")
+	for _, args := range [][]string{{"build", "-q", "-t", tag, ctxDir}, {"save", "-o", tar, tag}, {"rmi", tag}} {
+		if out, err := exec.Command("docker", args...).CombinedOutput(); err != nil {
+			t.Fatalf("docker %v: %v\n%s", args, err, out)
+		}
+	}
+	return tar
+}
 
 // marketJobsParams are short deadlines for a 500 ms block testnet.
 const marketJobsParams = `{"offerDelayBlocks":1,"offerWindowBlocks":2,"assignBlocks":30,"acceptBlocks":6,"resultGraceSeconds":2,"disputeBlocks":2}`
@@ -53,19 +120,44 @@ func TestMarketMultiProcess(t *testing.T) {
 	if testing.Short() {
 		t.Skip("multi-process test: skipped with -short")
 	}
+	testMarket(t, "process")
+}
+
+// TestMarketMultiProcessDocker is the same with the Docker executor, where
+// a Docker daemon answers.
+func TestMarketMultiProcessDocker(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-process test: skipped with -short")
+	}
+	if err := exec.Command("docker", "info").Run(); err != nil {
+		t.Skipf("no Docker daemon answers (%v): TestMarketMultiProcess covers the loop with the process executor", err)
+	}
+	testMarket(t, "docker")
+}
+
+func testMarket(t *testing.T, executor string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	testStart := time.Now()
 	dir := t.TempDir()
 
-	// The job program and its digest.
-	prog := filepath.Join(dir, "job.sh")
-	if err := os.WriteFile(prog, []byte(marketProgram), 0o755); err != nil {
-		t.Fatal(err)
+	// The job program and its digest: the program's sha256 (process
+	// executor) or the image ID (Docker), as images load prints it.
+	prog := buildMarketProgram(t, dir)
+	load := prog
+	if executor == "docker" {
+		load = dockerImage(t, dir, prog)
 	}
-	sum := sha256.Sum256([]byte(marketProgram))
-	img := "sha256:" + hex.EncodeToString(sum[:])
-	imgHash := common.Hash(sum)
+	r := runCLI(t, "compute", "images", "load", load, "--executor", executor, "--datadir", filepath.Join(dir, "loader"), "--json")
+	var loaded imagesLoadResult
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &loaded) != nil || len(loaded.Images) != 1 {
+		t.Fatalf("images load: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	img := loaded.Images[0]
+	imgHash := common.HexToHash(strings.TrimPrefix(img, "sha256:"))
+	if executor == "docker" {
+		t.Cleanup(func() { _ = exec.Command("docker", "rmi", "-f", img).Run() })
+	}
 
 	// The testnet: 4 validators, 1 router, 2 compute nodes with 2
 	// simulated GPUs each, the process executor.
@@ -73,7 +165,7 @@ func TestMarketMultiProcess(t *testing.T) {
 	base := freeBasePort(t, (validators+routers+computes)*10)
 	net := filepath.Join(dir, "net")
 	out, err := exec.Command(emcdBinary(t), "testnet", "--validators", fmt.Sprint(validators), "--routers", fmt.Sprint(routers),
-		"--compute", fmt.Sprint(computes), "--gpu.simulated", "2", "--compute.executor", "process", "--compute.image", img,
+		"--compute", fmt.Sprint(computes), "--gpu.simulated", "2", "--compute.executor", executor, "--compute.image", img,
 		"--jobs.params", marketJobsParams, "--epoch-length", "20", "--block-period", "500ms",
 		"--out", net, "--base-port", fmt.Sprint(base)).CombinedOutput()
 	if err != nil {
@@ -85,7 +177,7 @@ func TestMarketMultiProcess(t *testing.T) {
 			addrs[f[0]] = common.HexToAddress(f[1])
 		}
 	}
-	for i := 1; i <= computes; i++ {
+	for i := 1; executor == "process" && i <= computes; i++ {
 		dd := filepath.Join(net, fmt.Sprintf("compute-%d", i))
 		r := runCLI(t, "compute", "images", "load", prog, "--executor", "process", "--datadir", dd, "--json")
 		if r.code != 0 || !strings.Contains(r.stdout, img) {
@@ -285,7 +377,7 @@ func TestMarketMultiProcess(t *testing.T) {
 		t.Fatalf("%d JobSubmitted events, want %d", len(ids), nJobs)
 	}
 	// A job no node can fit: 3 GPUs, every node has 2 (through the CLI).
-	r := runCLI(t, "job", "submit", "--rpc", val.rpcURL, "--dev-account", "3", "--image", img, "--gpus", "3",
+	r = runCLI(t, "job", "submit", "--rpc", val.rpcURL, "--dev-account", "3", "--image", img, "--gpus", "3",
 		"--run-timeout", "30s", "--escrow", "0.001", "--json", "--", "0", "unfit")
 	v := decodeTxJSON(t, r)
 	if r.code != 0 || v.Status != "success" {
@@ -478,6 +570,20 @@ func TestMarketMultiProcess(t *testing.T) {
 			t.Fatalf("job %d: events missing (assigned %v accepted %v result %v)", id, ok1, ok2, ok3)
 		}
 		assign, accept, run, settle = append(assign, as-s), append(accept, ac-s), append(run, re-ac), append(settle, uint64(j.EndBlock)-re)
+	}
+	// On an idle market (the kill job, submitted alone): the draw is in
+	// block submit+offerDelay+1, the earliest a router can see the job as
+	// offered; assign lands in the next block, accept in the one after.
+	ks := uint64(kj.SubmitBlock)
+	ka, ok1 := first["JobAssigned"][killID]
+	kc, ok2 := first["JobAccepted"][killID]
+	if !ok1 || !ok2 {
+		t.Fatalf("kill job: events missing (assigned %v accepted %v)", ok1, ok2)
+	}
+	draw := ks + 1 + 1 // offerDelayBlocks 1
+	t.Logf("idle market: submitted in %d, drawn in %d, assigned in %d (+%d), running in %d (+%d)", ks, draw, ka, ka-ks, kc, kc-ks)
+	if ka > draw+2 || kc > ka+2 {
+		t.Errorf("idle market: assigned %d blocks after the draw, accepted %d after the assignment (want ≤ 2 each)", ka-draw, kc-ka)
 	}
 	stat := func(xs []uint64) string {
 		s := slices.Clone(xs)
