@@ -85,7 +85,8 @@ func buildMarketProgram(t *testing.T, dir string) string {
 	return bin
 }
 
-// dockerImage packs bin into an image FROM scratch (entrypoint /job) and
+// dockerImage packs bin into an image FROM scratch (entrypoint /app/job:
+// the executor mounts the job's directories under /job) and
 // saves it as dir/image.tar.
 func dockerImage(t *testing.T, dir, bin string) string {
 	t.Helper()
@@ -100,7 +101,7 @@ func dockerImage(t *testing.T, dir, bin string) string {
 	if err := os.WriteFile(filepath.Join(ctxDir, "job"), raw, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(ctxDir, "Dockerfile"), []byte("FROM scratch\nCOPY job /job\nENTRYPOINT [\"/job\"]\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(ctxDir, "Dockerfile"), []byte("FROM scratch\nCOPY job /app/job\nENTRYPOINT [\"/app/job\"]\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	tag := fmt.Sprintf("emcd-market-test:%d", os.Getpid())
@@ -203,7 +204,7 @@ func testMarket(t *testing.T, executor string) {
 		for _, name := range c.order {
 			p := c.procs[name]
 			if t.Failed() {
-				t.Logf("---- %s log tail ----\n%s", name, p.tail(60))
+				t.Logf("---- %s log tail (no block lines) ----\n%s", name, logTail(p.logPath, 40))
 			}
 			p.kill()
 		}
@@ -387,14 +388,22 @@ func testMarket(t *testing.T, executor string) {
 	unfitEscrow, _ := new(big.Int).SetString(v.ValueWei, 10)
 	subFees.Add(subFees, feeOf(t, ec, *v.TxHash))
 
-	waitFor(t, 120*time.Second, "20 jobs settled", func() bool {
+	settledBy := time.Now().Add(120 * time.Second)
+	for {
+		var states []string
 		for _, id := range ids {
-			if getJob(id).State != "settled" {
-				return false
+			if st := getJob(id).State; st != "settled" {
+				states = append(states, fmt.Sprintf("%d:%s", id, st))
 			}
 		}
-		return true
-	})
+		if len(states) == 0 {
+			break
+		}
+		if time.Now().After(settledBy) {
+			t.Fatalf("timed out waiting for 20 jobs settled: %v", states)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 	loopTime := time.Since(loopStart)
 
 	// 2. A compute node killed mid-job: a 4 s job; once it runs, SIGKILL
@@ -429,7 +438,7 @@ func testMarket(t *testing.T, executor string) {
 	t.Logf("killed %s (%s) running job %d", victimName, victim.Hex(), killID)
 	waitFor(t, 90*time.Second, "the kill job settled elsewhere", func() bool { return ended(getJob(killID).State) })
 	kj := getJob(killID)
-	if kj.State != "settled" || kj.Node == nil || *kj.Node == victim || uint64(kj.Attempts) < 2 {
+	if kj.State != "settled" || kj.Node == nil || *kj.Node == victim || uint64(kj.Attempts) < 2 || kj.Exit != 0 {
 		t.Fatalf("kill job: %+v (victim %s)", kj, victim.Hex())
 	}
 
@@ -500,8 +509,8 @@ func testMarket(t *testing.T, executor string) {
 			t.Errorf("job %d: provider share %s, want 80%% of %s = %s", id, share, cost, want)
 		}
 		if j.State == "settled" {
-			if cost.Sign() == 0 {
-				t.Errorf("job %d settled at no cost: %+v", id, j)
+			if cost.Sign() == 0 || j.Exit != 0 || j.GPUMillis == 0 {
+				t.Errorf("job %d settled without a successful run: %+v", id, j)
 			}
 			i := slices.Index(providers, *j.Node)
 			if i < 0 {
@@ -595,4 +604,20 @@ func testMarket(t *testing.T, executor string) {
 	t.Logf("blocks accepted→result %s; result→settled %s", stat(run), stat(settle))
 	t.Logf("kill job %d: attempts %d, settled on %s; unfit job %d expired at block %d; whole test %s",
 		killID, kj.Attempts, kj.Node.Hex(), unfitID, uint64(uj.EndBlock), time.Since(testStart).Round(time.Millisecond))
+}
+
+// logTail returns the last n lines of the log at path, leaving out the
+// per-block lines.
+func logTail(path string, n int) string {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	var lines []string
+	for _, l := range strings.Split(string(raw), "\n") {
+		if !strings.Contains(l, "committed block") && !strings.Contains(l, "imported block") && l != "" {
+			lines = append(lines, l)
+		}
+	}
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
