@@ -157,7 +157,14 @@ func testMarket(t *testing.T, executor string) {
 	img := loaded.Images[0]
 	imgHash := common.HexToHash(strings.TrimPrefix(img, "sha256:"))
 	if executor == "docker" {
-		t.Cleanup(func() { _ = exec.Command("docker", "rmi", "-f", img).Run() })
+		t.Cleanup(func() {
+			// The killed node's container outlives it (its agent would
+			// remove it on restart): remove every container of the image.
+			if ids, err := exec.Command("docker", "ps", "-aq", "--filter", "ancestor="+img).Output(); err == nil && len(strings.Fields(string(ids))) > 0 {
+				_ = exec.Command("docker", append([]string{"rm", "-f"}, strings.Fields(string(ids))...)...).Run()
+			}
+			_ = exec.Command("docker", "rmi", "-f", img).Run()
+		})
 	}
 
 	// The testnet: 4 validators, 1 router, 2 compute nodes with 2
