@@ -1,15 +1,18 @@
 package main
 
 // The compute market on a multi-process testnet: real emcd binaries on
-// 127.0.0.1 — 4 validators, 1 router, 2 compute nodes with simulated GPUs
-// (the process executor, a program loaded with `emcd compute images load`:
-// the test does not depend on Docker) — written by `emcd testnet` and
+// 127.0.0.1 — 4 validators, 1 router, 2 compute nodes with 2 simulated
+// GPUs each — written by `emcd testnet` and
 // driven through JSON-RPC and the CLI. It shows the whole loop: 20 jobs
 // settle with every balance exact to the wei, a compute node killed
 // mid-job has its job reassigned and completed, a job no node can fit
 // expires refunded, a result comes down through the router, and it logs
 // where the blocks go (submit → assign → accept → result → settle) and the
-// jobs per second.
+// jobs per second. The job is a static Go binary built by the test:
+// TestMarketMultiProcess runs it with the process executor (loaded with
+// `emcd compute images load --executor process`; no Docker needed),
+// TestMarketMultiProcessDocker in an image FROM scratch where a Docker
+// daemon answers.
 
 import (
 	"context"
