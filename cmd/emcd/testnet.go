@@ -20,6 +20,9 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/spf13/cobra"
 
+	"github.com/emc-network/emcd/computing/agent"
+	"github.com/emc-network/emcd/computing/jobs"
+	"github.com/emc-network/emcd/computing/registry"
 	"github.com/emc-network/emcd/config"
 	"github.com/emc-network/emcd/genesis"
 	"github.com/emc-network/emcd/params"
@@ -67,6 +70,8 @@ func newTestnetCmd(_ *globals) *cobra.Command {
 		period                        time.Duration
 		chainID                       uint64
 		noDevAccounts                 bool
+		jobsParams                    string
+		cc                            testnetCompute
 	)
 	cmd := &cobra.Command{
 		Use:   "testnet --validators N --out DIR",
@@ -122,6 +127,16 @@ testing only.`,
 			if period < genesis.MinBlockPeriodMs*time.Millisecond {
 				return fmt.Errorf("--block-period %s below the minimum %dms", period, genesis.MinBlockPeriodMs)
 			}
+			if err := cc.check(); err != nil {
+				return err
+			}
+			var jobsRaw json.RawMessage
+			if jobsParams != "" {
+				if _, err := jobs.ParseParams(json.RawMessage(jobsParams)); err != nil {
+					return fmt.Errorf("--jobs.params: %w", err)
+				}
+				jobsRaw = json.RawMessage(jobsParams)
+			}
 			if entries, err := os.ReadDir(out); err == nil && len(entries) > 0 {
 				return fmt.Errorf("--out %s exists and is not empty", out)
 			}
@@ -136,6 +151,9 @@ testing only.`,
 			gen, err := testnetGenesis(nodes, chainID, period, epochLength, !noDevAccounts)
 			if err != nil {
 				return err
+			}
+			if jobsRaw != nil {
+				gen.Params[jobs.Name] = jobsRaw
 			}
 			if err := gen.Validate(); err != nil {
 				return err
@@ -164,7 +182,7 @@ testing only.`,
 			fmt.Fprintf(w, "testnet in %s: chain id %d, %d validators, %d routers, %d compute nodes, %d candidates, block period %s, epoch %d blocks\n",
 				abs, chainID, validators, routers, computes, candidates, period, epochLength)
 			for _, n := range nodes {
-				if err := writeTestnetNode(n, genJSON, basePort, bootnodes); err != nil {
+				if err := writeTestnetNode(n, genJSON, basePort, bootnodes, cc); err != nil {
 					return fmt.Errorf("%s: %w", n.name, err)
 				}
 				p := basePort + portStride*n.index
@@ -186,6 +204,12 @@ testing only.`,
 	f.DurationVar(&period, "block-period", time.Second, "block period (sub-second allowed)")
 	f.Uint64Var(&chainID, "chain-id", 4242, "chain id (4200–4299 marks a testnet: the signing CLI accepts --dev-account keys there)")
 	f.BoolVar(&noDevAccounts, "no-dev-accounts", false, "do not fund the test-mnemonic accounts")
+	f.StringVar(&jobsParams, "jobs.params", "", `the jobs module's genesis params as JSON, e.g. '{"offerDelayBlocks":1,"resultGraceSeconds":5}' (absent fields take defaults)`)
+	f.IntVar(&cc.gpus, "gpu.simulated", 0, "compute nodes: number of simulated H100 80GB GPUs each (0: the node's real GPUs, --gpu.mode auto)")
+	f.StringVar(&cc.executor, "compute.executor", agent.ExecutorDocker, "compute nodes: docker, or process (development only, NO isolation: programs loaded with `emcd compute images load FILE --executor process`)")
+	f.StringVar(&cc.price, "compute.price-per-gpu-second", testnetGPUPriceWei, "compute nodes: price in wei per GPU-second")
+	f.StringVar(&cc.cpuPrice, "compute.cpu-price", testnetGPUPriceWei, "compute nodes: price in wei per second of a CPU-only job (0: take none)")
+	f.StringSliceVar(&cc.images, "compute.image", nil, "compute nodes: digests of the images (or process-executor programs) they hold, sha256:HEX (comma-separated or repeated)")
 	return cmd
 }
 
@@ -287,7 +311,66 @@ func testnetGenesis(nodes []*testnetNode, chainID uint64, period time.Duration, 
 	return g, nil
 }
 
-func writeTestnetNode(n *testnetNode, genJSON []byte, basePort int, bootnodes []string) error {
+// testnetGPUPriceWei is the default price of a testnet compute node: 10^12
+// wei (10^-6 EMC) per GPU-second, and per second of a CPU-only job.
+const testnetGPUPriceWei = "1000000000000"
+
+// testnetCompute is what every compute node of a testnet is configured
+// with: simulated GPUs, the executor, its prices and images. Its
+// registration is automatic (--auto-register, on by default).
+type testnetCompute struct {
+	gpus            int
+	executor        string
+	price, cpuPrice string
+	images          []string
+}
+
+func (c testnetCompute) check() error {
+	if c.gpus < 0 || c.gpus > registry.MaxGPUs {
+		return fmt.Errorf("--gpu.simulated %d: want 0 to %d", c.gpus, registry.MaxGPUs)
+	}
+	if c.executor != agent.ExecutorDocker && c.executor != agent.ExecutorProcess {
+		return fmt.Errorf("--compute.executor %q: want docker or process", c.executor)
+	}
+	for _, x := range []struct{ flag, v string }{{"--compute.price-per-gpu-second", c.price}, {"--compute.cpu-price", c.cpuPrice}} {
+		if v, ok := new(big.Int).SetString(x.v, 10); !ok || v.Sign() < 0 {
+			return fmt.Errorf("%s %q: want a whole number of wei", x.flag, x.v)
+		}
+	}
+	if len(c.images) > registry.MaxImages {
+		return fmt.Errorf("--compute.image: %d images, at most %d", len(c.images), registry.MaxImages)
+	}
+	for _, im := range c.images {
+		h := strings.TrimPrefix(im, "sha256:")
+		if !strings.HasPrefix(im, "sha256:") || len(h) != 64 || strings.Trim(strings.ToLower(h), "0123456789abcdef") != "" {
+			return fmt.Errorf("--compute.image %q: want sha256:HEX (64 hex digits)", im)
+		}
+	}
+	return nil
+}
+
+// toml is the [gpu] and [compute] sections of a compute node's config.
+func (c testnetCompute) toml() string {
+	var b strings.Builder
+	if c.gpus > 0 {
+		fmt.Fprintf(&b, "\n[gpu]\nmode = \"simulated\"\nsimulated = %d\n", c.gpus)
+	}
+	quoted := func(xs []string) string {
+		q := make([]string, len(xs))
+		for i, x := range xs {
+			q[i] = fmt.Sprintf("%q", x)
+		}
+		return strings.Join(q, ", ")
+	}
+	fmt.Fprintf(&b, "\n[compute]\nexecutor = %q\nprice-per-gpu-second = [%s]\ncpu-price = %q\n",
+		c.executor, quoted([]string{c.price}), c.cpuPrice)
+	if len(c.images) > 0 {
+		fmt.Fprintf(&b, "image = [%s]\n", quoted(c.images))
+	}
+	return b.String()
+}
+
+func writeTestnetNode(n *testnetNode, genJSON []byte, basePort int, bootnodes []string, cc testnetCompute) error {
 	dd := config.NewDataDir(n.dir)
 	if err := os.MkdirAll(dd.Path, 0o700); err != nil {
 		return err
@@ -327,6 +410,9 @@ addr = "127.0.0.1:%d"
 [metrics]
 addr = "127.0.0.1:%d"
 `, n.name, n.role, pwFile, strings.Join(boots, ", "), p, p+portRPC, p+portGRPC, p+portMetrics)
+	if n.role == "compute" {
+		cfg += cc.toml()
+	}
 	return os.WriteFile(dd.ConfigFile(), []byte(cfg), 0o644)
 }
 

@@ -15,6 +15,8 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/rpc"
 
+	"github.com/emc-network/emcd/computing/jobs"
+	"github.com/emc-network/emcd/config"
 	"github.com/emc-network/emcd/genesis"
 	"github.com/emc-network/emcd/jsonrpc"
 	"github.com/emc-network/emcd/node"
@@ -181,5 +183,93 @@ func TestTestnetCandidateFollows(t *testing.T) {
 	if s.Total.ToInt().Cmp(genesis.DefaultTotalSupplyWei()) != 0 || sum.Cmp(s.Total.ToInt()) != 0 ||
 		s.BurnedBaseFee.ToInt().Sign() == 0 || s.ModuleHeld.ToInt().Cmp(new(big.Int).Mul(big.NewInt(1_000_000), big.NewInt(params.EMC))) < 0 {
 		t.Fatalf("emc_supply %+v", s)
+	}
+}
+
+// TestTestnetComputeNodes: --gpu.simulated, --compute.executor, the prices,
+// --compute.image and --jobs.params land in the compute nodes' config.toml
+// (as keys `emcd run` knows) and in the genesis; validators and routers get
+// no [gpu] or [compute] section; bad values are refused before anything is
+// written.
+func TestTestnetComputeNodes(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "net")
+	img := "sha256:" + strings.Repeat("ab", 32)
+	out, err := runTestnetCmd(t, "--validators", "1", "--routers", "1", "--compute", "2", "--gpu.simulated", "3",
+		"--compute.executor", "process", "--compute.price-per-gpu-second", "777", "--compute.image", img,
+		"--jobs.params", `{"offerDelayBlocks":1,"resultGraceSeconds":5}`, "--out", dir, "--base-port", "31200")
+	if err != nil {
+		t.Fatalf("testnet: %v\n%s", err, out)
+	}
+	root := newRootCmd()
+	known := func(k string) bool { return root.Flags().Lookup(k) != nil || root.PersistentFlags().Lookup(k) != nil }
+	for _, name := range []string{"compute-1", "compute-2"} {
+		m, err := config.LoadFile(filepath.Join(dir, name, "config.toml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]string{"role": "compute", "gpu.mode": "simulated", "gpu.simulated": "3", "compute.executor": "process",
+			"compute.price-per-gpu-second": "777", "compute.cpu-price": "1000000000000", "compute.image": img}
+		for k, v := range want {
+			if m[k] != v {
+				t.Errorf("%s: %s = %q, want %q", name, k, m[k], v)
+			}
+		}
+		for k := range m {
+			if !known(k) {
+				t.Errorf("%s: config key %q is no flag of emcd", name, k)
+			}
+		}
+	}
+	for _, name := range []string{"validator-1", "router-1"} {
+		m, err := config.LoadFile(filepath.Join(dir, name, "config.toml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := m["gpu.mode"]; ok {
+			t.Errorf("%s has a [gpu] section", name)
+		}
+		if _, ok := m["compute.executor"]; ok {
+			t.Errorf("%s has a [compute] section", name)
+		}
+	}
+	g, err := genesis.FromFile(filepath.Join(dir, "genesis.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := jobs.ParseParams(g.Params[jobs.Name])
+	if err != nil || p.OfferDelayBlocks != 1 || p.ResultGraceSeconds != 5 || p.AssignBlocks != jobs.DefaultAssignBlocks {
+		t.Fatalf("jobs params %+v, %v", p, err)
+	}
+
+	// Defaults: the Docker executor, no [gpu] section without --gpu.simulated.
+	dir2 := filepath.Join(t.TempDir(), "net")
+	if out, err := runTestnetCmd(t, "--validators", "1", "--compute", "1", "--out", dir2, "--base-port", "31300"); err != nil {
+		t.Fatalf("testnet: %v\n%s", err, out)
+	}
+	m, err := config.LoadFile(filepath.Join(dir2, "compute-1", "config.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m["compute.executor"] != "docker" || m["gpu.mode"] != "" || m["compute.image"] != "" {
+		t.Fatalf("default compute config %v", m)
+	}
+
+	for _, bad := range [][]string{
+		{"--compute.executor", "vm"},
+		{"--gpu.simulated", "-1"},
+		{"--compute.price-per-gpu-second", "1.5"},
+		{"--compute.cpu-price", "-3"},
+		{"--compute.image", "sha256:12"},
+		{"--compute.image", strings.Repeat("ab", 32)},
+		{"--jobs.params", `{"offerDelayBlocks":0}`},
+		{"--jobs.params", `{"nope":1}`},
+	} {
+		d := filepath.Join(t.TempDir(), "net")
+		if out, err := runTestnetCmd(t, append([]string{"--validators", "1", "--compute", "1", "--out", d}, bad...)...); err == nil {
+			t.Errorf("%v accepted\n%s", bad, out)
+		}
+		if _, err := os.Stat(d); err == nil {
+			t.Errorf("%v: %s written", bad, d)
+		}
 	}
 }

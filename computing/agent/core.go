@@ -12,7 +12,8 @@ import (
 // Limits of the core.
 const (
 	// MaxJobs bounds the jobs the agent holds at once (accepted, running
-	// or reporting); assignments beyond it are declined.
+	// or reporting); assignments beyond it wait for a free slot until
+	// their accept deadline.
 	MaxJobs = 64
 	// RetryBlocks is how long a job whose transaction failed waits before
 	// the transaction is sent again.
@@ -190,10 +191,13 @@ type Core struct {
 	cfg      CoreConfig
 	entries  map[uint64]*Entry
 	declined map[attemptKey]bool
-	head     uint64
-	token    uint64
-	dirty    bool
-	counts   Counts
+	// waiting are assignments that fit the node but not its free GPUs
+	// (or job slots) yet, with the reason; they are looked at each head.
+	waiting map[attemptKey]string
+	head    uint64
+	token   uint64
+	dirty   bool
+	counts  Counts
 	// dropped names, per call, the jobs dropped and why (for logs).
 	dropped []Drop
 }
@@ -215,7 +219,7 @@ type Drop struct {
 // runs and transactions are taken as lost: a job that was running is run
 // again or dropped at the first head, a reported one is reported again.
 func NewCore(cfg CoreConfig, journal []Entry) *Core {
-	c := &Core{cfg: cfg, entries: map[uint64]*Entry{}, declined: map[attemptKey]bool{}}
+	c := &Core{cfg: cfg, entries: map[uint64]*Entry{}, declined: map[attemptKey]bool{}, waiting: map[attemptKey]string{}}
 	for _, e := range journal {
 		e.txBusy, e.runBusy, e.tries, e.retryAt, e.runToken = false, false, 0, 0, 0
 		if len(c.entries) < MaxJobs {
@@ -287,7 +291,19 @@ func (c *Core) Step(h Head) []Action {
 		if c.declined[k] {
 			continue
 		}
-		if reason := c.fit(h, j); reason != "" {
+		reason, wait := c.fit(h, j)
+		if wait {
+			// Busy now (GPUs held by running jobs, a full table): asked
+			// again at the next head, until the accept deadline. The
+			// router's view of free GPUs trails the node's by up to a
+			// heartbeat, so this is the common case under load.
+			if _, ok := c.waiting[k]; ok || len(c.waiting) < maxDeclined {
+				c.waiting[k] = reason
+			}
+			continue
+		}
+		delete(c.waiting, k)
+		if reason != "" {
 			if len(c.declined) < maxDeclined {
 				c.declined[k] = true
 			}
@@ -304,6 +320,18 @@ func (c *Core) Step(h Head) []Action {
 		if !keep[k] {
 			delete(c.declined, k)
 		}
+	}
+	for _, k := range sortedKeys(c.waiting) {
+		if keep[k] {
+			continue
+		}
+		// No longer assigned here: taken (an entry of that attempt), or
+		// reopened by the chain at the accept deadline while still busy.
+		if e, ok := c.entries[k.id]; !ok || e.Attempt != k.attempt {
+			c.counts.Declined++
+			c.dropped = append(c.dropped, Drop{ID: k.id, Attempt: k.attempt, Reason: "declined: " + c.waiting[k] + " through the accept window"})
+		}
+		delete(c.waiting, k)
 	}
 	for _, id := range c.sortedIDs() {
 		if !seen[id] {
@@ -471,18 +499,38 @@ func (c *Core) drop(e *Entry, reason string) []Action {
 }
 
 // fit says why the node cannot take the assignment ("" when it can).
-func (c *Core) fit(h Head, j *ChainJob) string {
+// fit says why the node cannot take job j at head h ("" when it can).
+// wait is true when the reason may pass by itself before the accept
+// deadline (GPUs or job slots busy now): the assignment is not declined
+// but looked at again at the next head.
+func (c *Core) fit(h Head, j *ChainJob) (reason string, wait bool) {
 	switch {
-	case len(c.entries) >= MaxJobs:
-		return "too many jobs held"
-	case !j.ImageHeld:
-		return "image not held"
-	case uint64(c.UsedGPUs())+uint64(j.GPUs) > uint64(c.cfg.GPUs):
-		return fmt.Sprintf("%d GPUs asked, %d of %d free", j.GPUs, c.cfg.GPUs-min(c.UsedGPUs(), c.cfg.GPUs), c.cfg.GPUs)
 	case h.Number+1 > j.Deadline:
-		return "accept deadline passed"
+		return "accept deadline passed", false
+	case !j.ImageHeld:
+		return "image not held", false
+	case j.GPUs > c.cfg.GPUs:
+		return fmt.Sprintf("%d GPUs asked, the node has %d", j.GPUs, c.cfg.GPUs), false
+	case len(c.entries) >= MaxJobs:
+		return "too many jobs held", true
+	case uint64(c.UsedGPUs())+uint64(j.GPUs) > uint64(c.cfg.GPUs):
+		return fmt.Sprintf("%d GPUs asked, %d of %d free", j.GPUs, c.cfg.GPUs-min(c.UsedGPUs(), c.cfg.GPUs), c.cfg.GPUs), true
 	}
-	return ""
+	return "", false
+}
+
+func sortedKeys(m map[attemptKey]string) []attemptKey {
+	ks := make([]attemptKey, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	slices.SortFunc(ks, func(a, b attemptKey) int {
+		if a.id != b.id {
+			return cmpU64(a.id, b.id)
+		}
+		return int(a.attempt) - int(b.attempt)
+	})
+	return ks
 }
 
 func (c *Core) sortedIDs() []uint64 {

@@ -324,6 +324,49 @@ func TestCoreDeclines(t *testing.T) {
 	}
 }
 
+// TestCoreWaitsForGPUs: an assignment that fits the node but not its free
+// GPUs right now (the router's heartbeat view is behind) is not declined:
+// it is taken once a running job frees its GPUs, before the accept
+// deadline; one past the deadline is declined.
+func TestCoreWaitsForGPUs(t *testing.T) {
+	s := newSim(t, 7, 2)
+	s.runBlock = 1
+	s.assign(1, owner, 2, 10)
+	s.assign(2, owner, 1, 10)
+	s.mine()
+	if _, ok := s.core.entries[2]; ok {
+		t.Fatal("job 2 accepted with every GPU promised to job 1")
+	}
+	if c := s.core.Counts(); c.Declined != 0 {
+		t.Fatalf("declined %d while busy, want 0 (it waits)", c.Declined)
+	}
+	if !s.until(simAcceptBlocks-1, func() bool { return s.state(2) == jobs.StateRunning || s.state(2) == jobs.StateCompleted }) {
+		s.failf(7, "job 2 %s, want accepted before its deadline (job 1 %s)", s.state(2), s.state(1))
+	}
+	if !s.until(20, func() bool { return s.state(1) == jobs.StateCompleted && s.state(2) == jobs.StateCompleted }) {
+		s.failf(7, "jobs %s and %s, want completed", s.state(1), s.state(2))
+	}
+	if c := s.core.Counts(); c.Declined != 0 || c.Completed != 2 {
+		t.Fatalf("counts %+v", c)
+	}
+
+	// Busy through the whole accept window: declined once the deadline
+	// passes, counted once.
+	s2 := newSim(t, 8, 1)
+	s2.runBlock = 1000
+	s2.assign(1, owner, 1, 10)
+	s2.assign(2, owner, 1, 10)
+	for range simAcceptBlocks + 2 {
+		s2.mine()
+	}
+	if _, ok := s2.core.entries[2]; ok {
+		t.Fatal("job 2 taken on a busy node")
+	}
+	if c := s2.core.Counts(); c.Declined != 1 {
+		t.Fatalf("declined %d after the deadline, want 1", c.Declined)
+	}
+}
+
 func TestCoreReassignedBeforeAccept(t *testing.T) {
 	s := newSim(t, 3, 2)
 	s.assign(1, owner, 1, 10)

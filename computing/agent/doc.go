@@ -27,6 +27,12 @@
 //	                          timeout × GPUs × 1000 (the module's limit)
 //	result on chain           done: forgotten
 //
+// An assignment that fits the node but not its GPUs free right now (held
+// by running jobs: the router's heartbeat view trails the node) waits,
+// looked at again each head, until its accept deadline; it is declined
+// (counted once) only if the deadline passes first, or at once when it can
+// never fit (more GPUs than the node has, image not held).
+//
 // A job is dropped (its run killed) when the chain shows it reassigned,
 // reopened, cancelled or expired, when its accept or result deadline has
 // passed, or when its transaction failed MaxTxTries times; the chain's

@@ -16,7 +16,7 @@ type Metrics struct {
 	// (reassigned, cancelled, expired, a deadline passed, a restart with
 	// too little time left).
 	Abandoned prometheus.Counter
-	// Declined counts assignments the node did not accept (no GPUs free,
+	// Declined counts assignments the node did not accept (no GPUs free through the accept window,
 	// image not held).
 	Declined prometheus.Counter
 	// RunSeconds is the wall time of runs that produced a record.
@@ -47,7 +47,7 @@ func newMetrics() *Metrics {
 		Completed: counter("completed_total", "Results mined with exit code 0."),
 		Failed:    counter("failed_total", "Results mined with a non-zero exit code."),
 		Abandoned: counter("abandoned_total", "Jobs dropped before their result was mined."),
-		Declined:  counter("declined_total", "Assignments not accepted (no GPUs free, image not held)."),
+		Declined:  counter("declined_total", "Assignments not accepted (no GPUs free through the accept window, image not held)."),
 		RunSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "run_seconds",
 			Help: "Wall time of job runs.", Buckets: prometheus.ExponentialBuckets(0.1, 4, 10)}),
 		TxFailed: counter("tx_failed_total", "Accept and result transactions refused or failed."),
