@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/big"
-	"strings"
 
 	"github.com/ethereum/go-ethereum"
 	"github.com/ethereum/go-ethereum/accounts/abi"
@@ -24,11 +23,7 @@ func creditsABI() (*abi.ABI, error) {
 	if err != nil {
 		return nil, err
 	}
-	a, err := abi.JSON(strings.NewReader(m.ABI()))
-	if err != nil {
-		return nil, fmt.Errorf("credits ABI: %w", err)
-	}
-	return &a, nil
+	return parseModuleABI(m)
 }
 
 func newCreditsCmd(g *globals) *cobra.Command {

@@ -32,13 +32,7 @@ const jobPollInterval = 500 * time.Millisecond
 // result or has ended.
 var errJobWait = errors.New("job has no result yet")
 
-func jobsABI() (*abi.ABI, error) {
-	a, err := abi.JSON(strings.NewReader(new(jobs.Module).ABI()))
-	if err != nil {
-		return nil, fmt.Errorf("jobs ABI: %w", err)
-	}
-	return &a, nil
-}
+func jobsABI() (*abi.ABI, error) { return parseModuleABI(new(jobs.Module)) }
 
 func newJobCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{

@@ -6,7 +6,6 @@ import (
 	"io"
 	"math/big"
 	"os"
-	"strings"
 
 	"github.com/ethereum/go-ethereum"
 	"github.com/ethereum/go-ethereum/accounts/abi"
@@ -27,14 +26,7 @@ import (
 
 func init() { extraCommands = append(extraCommands, newNodeRegistryCmd) }
 
-func registryABI() (*abi.ABI, error) {
-	var m registry.Module
-	a, err := abi.JSON(strings.NewReader(m.ABI()))
-	if err != nil {
-		return nil, fmt.Errorf("registry ABI: %w", err)
-	}
-	return &a, nil
-}
+func registryABI() (*abi.ABI, error) { return parseModuleABI(new(registry.Module)) }
 
 func newNodeRegistryCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{

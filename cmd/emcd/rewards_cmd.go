@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"math/big"
-	"strings"
 
 	"github.com/ethereum/go-ethereum/accounts/abi"
 	"github.com/ethereum/go-ethereum/common"
@@ -25,11 +24,7 @@ func rewardsABI() (*abi.ABI, error) {
 	if err != nil {
 		return nil, err
 	}
-	a, err := abi.JSON(strings.NewReader(m.ABI()))
-	if err != nil {
-		return nil, fmt.Errorf("rewards ABI: %w", err)
-	}
-	return &a, nil
+	return parseModuleABI(m)
 }
 
 // newRewardsCmd is `emcd rewards [ADDR]` (status, the default) and

@@ -41,6 +41,7 @@ import (
 	"github.com/emc-network/emcd/config"
 	"github.com/emc-network/emcd/genesis"
 	"github.com/emc-network/emcd/params"
+	"github.com/emc-network/emcd/state/native"
 )
 
 // Testnet chain ids are [TestnetChainIDMin, TestnetChainIDMax]: a chain id
@@ -551,4 +552,14 @@ func dialSigned(c *cobra.Command, g *globals, rf *rpcFlags, kf *keyFlags) (*sign
 		return nil, nil, err
 	}
 	return &signedConn{ctx: ctx, nd: nd, s: s}, done, nil
+}
+
+// parseModuleABI parses a chain-native module's Solidity ABI, for the
+// commands that pack calls to it.
+func parseModuleABI(m native.Module) (*abi.ABI, error) {
+	a, err := abi.JSON(strings.NewReader(m.ABI()))
+	if err != nil {
+		return nil, fmt.Errorf("%s ABI: %w", m.Name(), err)
+	}
+	return &a, nil
 }

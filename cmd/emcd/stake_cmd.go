@@ -33,11 +33,7 @@ func stakingABI() (*abi.ABI, error) {
 	if err != nil {
 		return nil, err
 	}
-	a, err := abi.JSON(strings.NewReader(m.ABI()))
-	if err != nil {
-		return nil, fmt.Errorf("staking ABI: %w", err)
-	}
-	return &a, nil
+	return parseModuleABI(m)
 }
 
 func newStakeCmd(g *globals) *cobra.Command {
