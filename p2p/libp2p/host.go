@@ -120,6 +120,9 @@ type Host struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	// discoveryDone closes when the discovery loop has returned (nil until it
+	// starts).
+	discoveryDone chan struct{}
 
 	// identity is the signed proof of cfg.Signer's address, for the
 	// network it was signed for; nil without a Signer.
@@ -235,7 +238,7 @@ func New(cfg Config) (*Host, error) {
 			return nil, fmt.Errorf("libp2p: dht: %w", err)
 		}
 	}
-	h.wg.Add(1)
+	h.discoveryDone = make(chan struct{})
 	go h.discoveryLoop()
 	h.log.Info("p2p started", "peer_id", hst.ID(), "addrs", h.Addrs())
 	return h, nil
@@ -414,6 +417,11 @@ func (h *Host) Close() error {
 		t.Close()
 	}
 	h.cancel()
+	// The discovery loop uses the DHT: it must be out before the DHT
+	// closes (kad-dht's RefreshRoutingTable races its Close).
+	if h.discoveryDone != nil {
+		<-h.discoveryDone
+	}
 	var errs []error
 	if h.dht != nil {
 		errs = append(errs, h.dht.Close())
@@ -518,7 +526,7 @@ func withQUIC(addrs []string) []string {
 // discoveryLoop keeps the node connected: while below LowPeers it redials
 // bootnodes and peers from the DHT routing table.
 func (h *Host) discoveryLoop() {
-	defer h.wg.Done()
+	defer close(h.discoveryDone)
 	h.discover()
 	t := time.NewTicker(h.cfg.DiscoveryInterval)
 	defer t.Stop()
