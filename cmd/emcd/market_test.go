@@ -38,6 +38,7 @@ import (
 	"github.com/emc-network/emcd/computing/jobs"
 	"github.com/emc-network/emcd/genesis"
 	"github.com/emc-network/emcd/jsonrpc"
+	"github.com/emc-network/emcd/router/heartbeat"
 	"github.com/emc-network/emcd/state/native"
 )
 
@@ -430,6 +431,25 @@ func testMarket(t *testing.T, executor string) {
 	if nonce, err = ec.PendingNonceAt(ctx, subAddr); err != nil { // the CLI sent one
 		t.Fatal(err)
 	}
+	// An idle market first: the router's live table shows every GPU free
+	// (a node publishes a changed free count within MinPublishInterval),
+	// so the kill job also measures the idle latency below.
+	routerRPC, err := rpc.DialContext(ctx, router.rpcURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer routerRPC.Close()
+	waitFor(t, 30*time.Second, "the router's live table showing 4 free GPUs", func() bool {
+		var live []heartbeat.Node
+		if err := routerRPC.CallContext(ctx, &live, "emc_liveNodes"); err != nil {
+			return false
+		}
+		free := uint32(0)
+		for _, n := range live {
+			free += n.Latest.FreeGPUs
+		}
+		return len(live) == computes && free == computes*2
+	})
 	killTx := submit([]string{"4", "survivor"}, 15)
 	var killID uint64
 	kr := receipt(killTx)
@@ -599,8 +619,10 @@ func testMarket(t *testing.T, executor string) {
 		assign, accept, run, settle = append(assign, as-s), append(accept, ac-s), append(run, re-ac), append(settle, uint64(j.EndBlock)-re)
 	}
 	// On an idle market (the kill job, submitted alone): the draw is in
-	// block submit+offerDelay+1, the earliest a router can see the job as
-	// offered; assign lands in the next block, accept in the one after.
+	// block submit+offerDelay+1 (offerDelay 1 here). The router predicts
+	// the draw from the seed block, so its assign lands in the draw block
+	// itself, and the node accepts in the next: the issue's "assigned
+	// within 2 blocks, running within 3".
 	ks := uint64(kj.SubmitBlock)
 	ka, ok1 := first["JobAssigned"][killID]
 	kc, ok2 := first["JobAccepted"][killID]
@@ -609,8 +631,8 @@ func testMarket(t *testing.T, executor string) {
 	}
 	draw := ks + 1 + 1 // offerDelayBlocks 1
 	t.Logf("idle market: submitted in %d, drawn in %d, assigned in %d (+%d), running in %d (+%d)", ks, draw, ka, ka-ks, kc, kc-ks)
-	if ka > draw+2 || kc > ka+2 {
-		t.Errorf("idle market: assigned %d blocks after the draw, accepted %d after the assignment (want ≤ 2 each)", ka-draw, kc-ka)
+	if ka > ks+2 || kc > ks+3 {
+		t.Errorf("idle market: assigned %d blocks after the submission, running %d after (want ≤ 2 and ≤ 3)", ka-ks, kc-ks)
 	}
 	stat := func(xs []uint64) string {
 		s := slices.Clone(xs)
