@@ -107,7 +107,11 @@ func Compute(ctx context.Context, w Workload, workers int) ([]int32, error) {
 				for i := lo; i < hi; i++ {
 					fillRow(a[i-lo], rowKey(w.Seed, n, matrixA, i))
 				}
-				multiplyRows(a[:hi-lo], c[lo*n:hi*n], n, func(k int) []int8 { return b[k*n : (k+1)*n] })
+				cr := make([][]int32, hi-lo)
+				for i := range cr {
+					cr[i] = c[(lo+i)*n : (lo+i+1)*n]
+				}
+				product(a[:hi-lo], cr, n, func(k, j0, j1 int) []int8 { return b[k*n+j0 : k*n+j1] })
 			}
 		})
 	}
@@ -119,8 +123,8 @@ func Compute(ctx context.Context, w Workload, workers int) ([]int32, error) {
 }
 
 // RecomputeRows returns rows indices of C without building A, B or C:
-// one pass over B's rows, generated one at a time, accumulates every
-// requested row. Time O(N²·(1+len(indices))), memory O(N·len(indices)).
+// B is generated once, segment by segment straight from its row keys (the
+// stream is counter-based), and each segment feeds every requested row. Time O(N²·(1+len(indices))), memory O(N·len(indices)).
 // Indices must be in [0, N).
 func RecomputeRows(w Workload, indices []int) ([][]int32, error) {
 	if err := w.Validate(); err != nil {
@@ -136,50 +140,73 @@ func RecomputeRows(w Workload, indices []int) ([][]int32, error) {
 		a[r] = make([]int8, n)
 		fillRow(a[r], rowKey(w.Seed, n, matrixA, i))
 	}
-	bk := make([]int8, n)
-	multiplyRows(a, out, n, func(k int) []int8 {
-		fillRow(bk, rowKey(w.Seed, n, matrixB, k))
-		return bk
-	})
+	keys := make([]uint64, n)
+	for k := range keys {
+		keys[k] = rowKey(w.Seed, n, matrixB, k)
+	}
 	rows := make([][]int32, len(indices))
 	for r := range rows {
 		rows[r] = out[r*n : (r+1)*n : (r+1)*n]
 	}
+	bk := make([]int8, n)
+	product(a, rows, n, func(k, j0, j1 int) []int8 {
+		fillRowFrom(bk[:j1-j0], keys[k], uint64(j0/8))
+		return bk[:j1-j0]
+	})
 	return rows, nil
 }
 
 // rowBlock is how many rows of A a prover worker multiplies per pass over
-// B, so each row of B is loaded once per block rather than once per row.
-const rowBlock = 4
+// B: each entry of B loaded feeds rowBlock multiply-adds.
+const rowBlock = 16
 
-// multiplyRows accumulates c[r*n:(r+1)*n] += a[r][k]·bRow(k) over k in
-// [0, n) for every row r of a. c must be zero on entry. bRow(k) must
-// return B's row k (n entries), valid until the next call.
-func multiplyRows(a [][]int8, c []int32, n int, bRow func(k int) []int8) {
-	for k := range n {
-		bk := bRow(k)
-		r := 0
-		for ; r+4 <= len(a); r += 4 {
-			a0, a1, a2, a3 := int32(a[r][k]), int32(a[r+1][k]), int32(a[r+2][k]), int32(a[r+3][k])
-			c0, c1, c2, c3 := c[r*n:(r+1)*n], c[(r+1)*n:(r+2)*n], c[(r+2)*n:(r+3)*n], c[(r+3)*n:(r+4)*n]
-			c0, c1, c2, c3 = c0[:len(bk)], c1[:len(bk)], c2[:len(bk)], c3[:len(bk)]
-			for j, v := range bk {
-				x := int32(v)
-				c0[j] += a0 * x
-				c1[j] += a1 * x
-				c2[j] += a2 * x
-				c3[j] += a3 * x
-			}
+// tileEntries bounds the accumulator entries a column tile keeps live
+// (16 KiB, inside a core's L1 data cache).
+const tileEntries = 4096
+
+// product accumulates c[r][j] += Σ_k a[r][k]·B[k][j] for every row r of a
+// (c zero on entry, each c[r] and a[r] of n entries), column tile by
+// column tile so the accumulators stay in L1. bSeg(k, j0, j1) returns
+// B[k][j0:j1], valid until the next call; j0 is a multiple of 8.
+func product(a [][]int8, c [][]int32, n int, bSeg func(k, j0, j1 int) []int8) {
+	if len(a) == 0 {
+		return
+	}
+	tile := max(64, tileEntries/len(a)) &^ 7
+	ct := make([][]int32, len(c))
+	for j0 := 0; j0 < n; j0 += tile {
+		j1 := min(j0+tile, n)
+		for r := range c {
+			ct[r] = c[r][j0:j1]
 		}
-		for ; r < len(a); r++ {
-			ar := int32(a[r][k])
-			if ar == 0 {
-				continue
-			}
-			cr := c[r*n : (r+1)*n][:len(bk)]
-			for j, v := range bk {
-				cr[j] += ar * int32(v)
-			}
+		for k := range n {
+			accumulate(a, k, ct, bSeg(k, j0, j1))
+		}
+	}
+}
+
+// accumulate adds a[r][k]·bk[j] to c[r][j] for every r and j < len(bk).
+func accumulate(a [][]int8, k int, c [][]int32, bk []int8) {
+	r := 0
+	for ; r+4 <= len(a); r += 4 {
+		a0, a1, a2, a3 := int32(a[r][k]), int32(a[r+1][k]), int32(a[r+2][k]), int32(a[r+3][k])
+		c0, c1, c2, c3 := c[r][:len(bk)], c[r+1][:len(bk)], c[r+2][:len(bk)], c[r+3][:len(bk)]
+		for j, v := range bk {
+			x := int32(v)
+			c0[j] += a0 * x
+			c1[j] += a1 * x
+			c2[j] += a2 * x
+			c3[j] += a3 * x
+		}
+	}
+	for ; r < len(a); r++ {
+		ar := int32(a[r][k])
+		if ar == 0 {
+			continue
+		}
+		cr := c[r][:len(bk)]
+		for j, v := range bk {
+			cr[j] += ar * int32(v)
 		}
 	}
 }
@@ -215,8 +242,11 @@ func word(key uint64, w uint64) uint64 {
 
 // fillRow writes the row's entries: entry j is byte j%8 (little-endian) of
 // word j/8, read as two's-complement int8.
-func fillRow(dst []int8, key uint64) {
-	j, w := 0, uint64(0)
+func fillRow(dst []int8, key uint64) { fillRowFrom(dst, key, 0) }
+
+// fillRowFrom writes entries 8·w0 … 8·w0+len(dst)−1 of the row.
+func fillRowFrom(dst []int8, key uint64, w0 uint64) {
+	j, w := 0, w0
 	for ; j+8 <= len(dst); j, w = j+8, w+1 {
 		v := word(key, w)
 		d := dst[j : j+8 : j+8]

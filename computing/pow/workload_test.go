@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -118,9 +119,12 @@ func TestExtremeEntries(t *testing.T) {
 	for k := range b {
 		b[k] = -128
 	}
-	c := make([]int32, 4*n)
-	multiplyRows(a, c, n, func(int) []int8 { return b })
-	for _, v := range c {
+	c := make([][]int32, 4)
+	for r := range c {
+		c[r] = make([]int32, n)
+	}
+	product(a, c, n, func(k, j0, j1 int) []int8 { return b[j0:j1] })
+	for _, v := range slices.Concat(c...) {
 		if v != int32(n)*128*128 {
 			t.Fatalf("entry %d, want %d", v, n*128*128)
 		}
