@@ -66,13 +66,17 @@ const (
 	DefaultRowsPerValidator = 4
 )
 
-// DefaultParams returns the default table. Sizes count n³ int8
-// multiply-adds on tensor cores: n = 32768 is 3.5·10^13, tens of
-// milliseconds of an H100's int8 peak but about a minute for a 16-core
-// AVX-512 VNNI server, while the C output (4·n² bytes = 4 GiB) still fits
-// any class's memory; smaller classes get smaller n. The deadlines leave
-// room for generating the inputs, hashing C and getting the root on
-// chain; they are estimates to be calibrated on the hardware.
+// DefaultParams returns the default table. The sizes count n³ int8
+// multiply-adds, the tensor-core GEMM: n = 32768 is 3.5·10^13, about 50 ms
+// at an H100's int8 peak, with the output C (4·n² bytes = 4 GiB) and the
+// inputs (2 GiB) in any class's memory; smaller classes get smaller n.
+// They are reasoned from published peaks, not measured: calibrate them,
+// and the deadlines, on the hardware before a production genesis. A
+// deadline only separates a GPU from a CPU if it is below what CPUs reach
+// on the same n: a 16-core AVX-512 VNNI server peaks near 5·10^12
+// multiply-adds a second (about 7 s at n = 32768), and one with AMX much
+// higher. The deadlines here leave room for generating the inputs,
+// hashing C and getting the root on chain.
 func DefaultParams() Params {
 	return Params{
 		Classes: []Class{
