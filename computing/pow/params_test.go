@@ -114,3 +114,35 @@ func TestClassFor(t *testing.T) {
 		t.Error("invalid params give a class")
 	}
 }
+
+// FuzzParseParams: parsing genesis bytes never panics, and accepted params
+// work for every node: each class can be sampled with rowsPerValidator
+// rows, and ClassFor finds a class for any listing.
+func FuzzParseParams(f *testing.F) {
+	f.Add([]byte(`{"rowsPerValidator": 8}`))
+	f.Add([]byte(`{"classes": [{"name": "a", "models": ["X"], "n": 4, "deadlineSeconds": 1}], "defaultClass": "a", "cpuClass": "a", "simulatedClass": "a", "rowsPerValidator": 4}`))
+	f.Add([]byte(`null`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		p, err := pow.ParseParams(raw)
+		if err != nil {
+			return
+		}
+		if err := p.Validate(); err != nil {
+			t.Fatalf("accepted params fail Validate: %v", err)
+		}
+		for _, c := range p.Classes {
+			if _, err := pow.SampleRows([32]byte{}, [32]byte{}, [20]byte{}, c.N, p.RowsPerValidator); err != nil {
+				t.Fatalf("class %q cannot be sampled: %v", c.Name, err)
+			}
+		}
+		for _, l := range []struct {
+			model string
+			count uint32
+			sim   bool
+		}{{"X", 1, false}, {"", 0, false}, {"x", 1, true}, {string(raw), 1, false}} {
+			if _, ok := p.ClassFor(l.model, l.count, l.sim); !ok {
+				t.Fatalf("no class for %+v", l)
+			}
+		}
+	})
+}
