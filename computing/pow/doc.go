@@ -46,8 +46,9 @@
 // z *= 0x94d049bb133111eb; z ^= z>>31 (all mod 2^64); entry j of the row
 // is byte j mod 8 (little-endian) of word ⌊j/8⌋, read as two's-complement
 // int8. The stream needs no secrecy, only to be unknown before the seed
-// and cheap on every device: the row keys make any row of A or B
-// computable alone, so a validator never holds a whole matrix.
+// and cheap on every device: the row keys and the counter-based words make
+// any segment of any row of A or B computable alone, so a validator never
+// holds a whole matrix and a GPU generates the inputs in parallel.
 //
 // C = A·B with int32 entries: C[i][j] = Σ_k A[i][k]·B[k][j]. With |entry|
 // ≤ 128 and n ≤ 2^16 every sum is below 2^30 in magnitude, so the int32
