@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 )
 
 // Bounds on a workload.
@@ -85,10 +86,9 @@ func Compute(ctx context.Context, w Workload, workers int) ([]int32, error) {
 	parallelRows(n, workers, func(k int) { fillRow(b[k*n:(k+1)*n], rowKey(w.Seed, n, matrixB, k)) })
 	c := make([]int32, n*n)
 	var (
-		mu   sync.Mutex
-		next int
+		next atomic.Int64 // first row of the next block
+		wg   sync.WaitGroup
 	)
-	var wg sync.WaitGroup
 	for range min(workers, (n+rowBlock-1)/rowBlock) {
 		wg.Go(func() {
 			a := make([][]int8, rowBlock)
@@ -96,10 +96,7 @@ func Compute(ctx context.Context, w Workload, workers int) ([]int32, error) {
 				a[i] = make([]int8, n)
 			}
 			for ctx.Err() == nil {
-				mu.Lock()
-				lo := next
-				next += rowBlock
-				mu.Unlock()
+				lo := int(next.Add(rowBlock)) - rowBlock
 				if lo >= n {
 					return
 				}
