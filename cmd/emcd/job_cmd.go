@@ -62,8 +62,8 @@ type jobSpecFlags struct {
 
 // build returns the spec the flags and ARGS name, checked. --spec FILE is a
 // JSON object of jobs.Spec's fields (image, args, env, gpus, gpuModel,
-// minMemoryMiB, timeoutSeconds, outputCapBytes) and excludes the other
-// spec flags and ARGS.
+// minMemoryMiB, timeoutSeconds, outputCapBytes; inputsSHA256 only as the
+// --input files' bundle hashes) and excludes the other spec flags and ARGS.
 func (f *jobSpecFlags) build(cmd *cobra.Command, args []string) (*jobs.Spec, error) {
 	if (f.image == "") == (f.specFile == "") {
 		return nil, errors.New("give exactly one of --image DIGEST and --spec FILE")
