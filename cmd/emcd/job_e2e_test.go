@@ -336,6 +336,20 @@ func TestJobCLIEndToEnd(t *testing.T) {
 	if err != nil || len(files) != 2 || files[0].Name != "a.csv" || string(files[1].Data) != "bee" {
 		t.Fatalf("bundle sent %+v %v", files, err)
 	}
+	// A nearly full bundle of random (non-zero, dearest) bytes goes
+	// through the pool and into a block.
+	full := make([]byte, jobs.MaxInputsBytes-64)
+	for i := range full {
+		full[i] = byte(i*7+1) | 1
+	}
+	fullFile := filepath.Join(t.TempDir(), "full.bin")
+	_ = os.WriteFile(fullFile, full, 0o600)
+	r = runCLI(t, "job", "submit", "--rpc", url, "--dev-account", "3", "--image", digest, "--escrow", "0.5",
+		"--input", fullFile, "--json")
+	if v = decodeTxJSON(t, r); r.code != 0 || v.Status != "success" || v.Result["id"] != float64(6) {
+		t.Fatalf("submit --input with a full bundle: exit %d %+v\n%s", r.code, v, r.stderr)
+	}
+	t.Logf("a %d-byte input file: gas used %v", len(full), v.GasUsed)
 	big := filepath.Join(inDir, "big.bin")
 	_ = os.WriteFile(big, make([]byte, jobs.MaxInputsBytes), 0o600)
 	other := filepath.Join(t.TempDir(), "b.txt")
@@ -351,8 +365,8 @@ func TestJobCLIEndToEnd(t *testing.T) {
 			t.Errorf("%v: exit %d, stderr %q", args, r.code, r.stderr)
 		}
 	}
-	if l := list(); uint64(l.Total) != 5 {
-		t.Fatalf("after the input errors %d jobs, want 5", l.Total)
+	if l := list(); uint64(l.Total) != 6 {
+		t.Fatalf("after the input errors %d jobs, want 6", l.Total)
 	}
 }
 
