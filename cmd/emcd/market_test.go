@@ -44,7 +44,8 @@ import (
 
 // marketProgram is the job the compute nodes run, built by the test as a
 // static binary: sleep os.Args[1] seconds, then write os.Args[2] to the
-// output file out.txt. The process executor runs it as it is; the Docker
+// output file out.txt (followed by ":" and the content of the input file
+// os.Args[3], when given). The process executor runs it as it is; the Docker
 // executor in an image FROM scratch.
 const marketProgram = `package main
 
@@ -61,7 +62,15 @@ func main() {
 		os.Exit(2)
 	}
 	time.Sleep(time.Duration(s * float64(time.Second)))
-	if err := os.WriteFile(filepath.Join(os.Getenv("EMC_OUTPUT_DIR"), "out.txt"), []byte(os.Args[2]+"\n"), 0o644); err != nil {
+	out := os.Args[2]
+	if len(os.Args) > 3 {
+		in, err := os.ReadFile(filepath.Join(os.Getenv("EMC_INPUT_DIR"), os.Args[3]))
+		if err != nil {
+			os.Exit(4)
+		}
+		out += ":" + string(in)
+	}
+	if err := os.WriteFile(filepath.Join(os.Getenv("EMC_OUTPUT_DIR"), "out.txt"), []byte(out+"\n"), 0o644); err != nil {
 		os.Exit(3)
 	}
 }
@@ -636,6 +645,32 @@ func testMarket(t *testing.T, executor string) {
 	t.Logf("blocks accepted→result %s; result→settled %s", stat(run), stat(settle))
 	t.Logf("kill job %d: attempts %d, settled on %s; unfit job %d expired at block %d; whole test %s",
 		killID, kj.Attempts, kj.Node.Hex(), unfitID, uint64(uj.EndBlock), time.Since(testStart).Round(time.Millisecond))
+
+	// 7. A job with an input file (`job submit --input`): the node reads
+	// the bundle from the submit transaction's calldata and the job reads
+	// the file from its input dir; its output shows the file's content.
+	inFile := filepath.Join(dir, "greeting.txt")
+	if err := os.WriteFile(inFile, []byte("hello from calldata"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r = runCLI(t, "job", "submit", "--rpc", val.rpcURL, "--dev-account", "3", "--image", img, "--gpus", "1",
+		"--run-timeout", "30s", "--escrow", "0.001", "--input", inFile, "--json", "--", "0", "with-input", "greeting.txt")
+	if v = decodeTxJSON(t, r); r.code != 0 || v.Status != "success" {
+		t.Fatalf("submit --input: exit %d %+v\n%s", r.code, v, r.stderr)
+	}
+	inID := uint64(v.Result["id"].(float64))
+	waitFor(t, 60*time.Second, "the input job ended", func() bool { return ended(getJob(inID).State) })
+	if ij := getJob(inID); ij.State != "settled" || ij.Exit != 0 {
+		t.Fatalf("input job: %+v", ij)
+	}
+	inDir := filepath.Join(dir, "result-input")
+	r = runCLI(t, "job", "result", fmt.Sprint(inID), "--out", inDir, "--rpc", router.rpcURL, "--dev-account", "3", "--json")
+	if r.code != 0 {
+		t.Fatalf("job result of the input job: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if got, err := os.ReadFile(filepath.Join(inDir, "outputs", "out.txt")); err != nil || string(got) != "with-input:hello from calldata\n" {
+		t.Fatalf("input job's out.txt %q, %v", got, err)
+	}
 }
 
 // logTail returns the last n lines of the log at path, leaving out the
