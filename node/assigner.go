@@ -40,17 +40,28 @@ func (m Modules) epochLength() uint64 {
 // on every new head it assigns the jobs offered to this router, or open to
 // all, to live nodes of its heartbeat table, through the node wallet. It
 // needs the router role, a key of its own, the jobs module, and a live
-// table (the heartbeat tracker, or the test override cfg.assignLive).
+// table (the heartbeat tracker, or the test override cfg.assignLive). The
+// dev node routes too: from the dev router's wallet, with the live table
+// its own compute side feeds (devmarket.go).
 func (n *Node) startAssigner(ctx context.Context) error {
-	if n.cfg.Role != RoleRouter {
+	if n.cfg.Role != RoleRouter && !n.cfg.Dev {
 		return nil
 	}
-	live := n.cfg.assignLive
+	live, w := n.cfg.assignLive, n.wallet
 	if live == nil && n.net != nil && n.net.beats != nil {
 		live = n.net.beats.tracker
 	}
+	if n.cfg.Dev {
+		if n.dev == nil {
+			return nil // no market on this dev chain (setupDevMarket says why)
+		}
+		w = n.dev.routerWallet
+		if live == nil {
+			live = n.dev.tracker
+		}
+	}
 	switch {
-	case n.wallet == nil:
+	case w == nil:
 		n.log.Warn("job assignment off: this router has no key of its own to send from")
 		return nil
 	case n.jobs == nil:
@@ -62,7 +73,7 @@ func (n *Node) startAssigner(ctx context.Context) error {
 	}
 	jm, epochLength := n.jobs, n.epochLength
 	svc, err := assign.New(assign.Config{
-		Router: n.wallet.Address(),
+		Router: w.Address(),
 		View: func(head *types.Header) (assign.View, error) {
 			st, err := n.chain.StateAt(head.Root)
 			if err != nil {
@@ -71,7 +82,7 @@ func (n *Node) startAssigner(ctx context.Context) error {
 			return &assign.StateView{S: st, Jobs: jm, Number: head.Number.Uint64(), EpochLength: epochLength}, nil
 		},
 		Send: func(ctx context.Context, req wallet.Request) (assign.Pending, error) {
-			h, err := n.wallet.Submit(ctx, req)
+			h, err := w.Submit(ctx, req)
 			if err != nil {
 				return nil, err // not a typed nil in the interface
 			}

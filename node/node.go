@@ -27,6 +27,7 @@ import (
 	"github.com/emc-network/emcd/computing/gpu"
 	"github.com/emc-network/emcd/computing/jobs"
 	"github.com/emc-network/emcd/computing/results"
+	"github.com/emc-network/emcd/computing/results/fetch"
 	"github.com/emc-network/emcd/computing/telemetry"
 	"github.com/emc-network/emcd/config"
 	"github.com/emc-network/emcd/consensus/devseal"
@@ -83,7 +84,9 @@ type Config struct {
 	// GPU opens the compute role's GPU provider (compute role and dev mode).
 	GPU func() (gpu.Provider, error)
 	// Executor is how the compute agent runs jobs: "docker" (the default,
-	// "" too) or "process" (development only: no isolation).
+	// "" too) or "process" (development only: no isolation). In dev mode
+	// "" is process: the dev chain runs programs loaded with `emcd compute
+	// images load --executor process` on any machine.
 	Executor string
 	// TelemetryInterval is the GPU/host sampling period (default 5s).
 	TelemetryInterval time.Duration
@@ -106,6 +109,9 @@ type Config struct {
 	// assignLive overrides a router's live table for job assignment (a
 	// fake in tests); nil: the heartbeat tracker.
 	assignLive assign.Live
+	// devHeartbeatInterval is the dev compute side's heartbeat period
+	// (tests; zero: heartbeat.DefaultInterval).
+	devHeartbeatInterval time.Duration
 }
 
 // Node is a running emcd node.
@@ -136,16 +142,23 @@ type Node struct {
 	agent atomic.Pointer[agent.Service]
 	// registrar keeps the node's registry entry current; nil when off.
 	registrar *registrar.Registrar
-	metrics   *chainMetrics
+	// execKind is the compute agent's executor (Config.Executor resolved).
+	execKind string
+	// dev is the dev node's router side and in-process market links; nil
+	// on other nodes.
+	dev     *devMarket
+	metrics *chainMetrics
 	// jobs and epochLength are for the router's assignment service.
 	jobs        *jobs.Module
 	epochLength uint64
 	// resultStore is a compute node's result store, which the results
 	// protocol serves.
-	resultStore     *results.Store
-	resultStoreErr  error
-	resultStoreOnce sync.Once
-	opHeads         event.Feed // operator.Head, for the operator API's WatchHeads
+	resultStore      *results.Store
+	resultStoreErr   error
+	resultStoreOnce  sync.Once
+	fetchM           *fetch.Metrics
+	fetchMetricsOnce sync.Once
+	opHeads          event.Feed // operator.Head, for the operator API's WatchHeads
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -231,7 +244,8 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 	}
 	var walletKey *ecdsa.PrivateKey
 	if cfg.Dev {
-		n.sealer = devseal.New(devseal.Config{Key: genesis.DevSignerKey(), Period: cfg.DevPeriod}, chain, sealPool{pool}, log)
+		n.sealer = devseal.New(devseal.Config{Key: genesis.DevSignerKey(), Period: cfg.DevPeriod,
+			Busy: n.jobsInFlight, BusyPeriod: devBusyPeriod}, chain, sealPool{pool}, log)
 		if walletKey, err = devWalletKey(); err != nil {
 			n.closeStores()
 			return nil, err
@@ -264,6 +278,17 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 			n.closeStores()
 			return nil, err
 		}
+	}
+	n.execKind = cfg.Executor
+	if n.execKind == "" {
+		n.execKind = agent.ExecutorDocker
+		if cfg.Dev {
+			n.execKind = agent.ExecutorProcess
+		}
+	}
+	if err := n.setupDevMarket(); err != nil {
+		n.closeStores()
+		return nil, err
 	}
 	if err := n.setupResults(); err != nil {
 		n.closeStores()
@@ -343,6 +368,7 @@ func (n *Node) Start() error {
 	if n.wallet != nil {
 		n.spawn(func() error { return n.wallet.Run(ctx) })
 	}
+	n.startDevMarket(ctx)
 	if err := n.startRegistrar(ctx); err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"os/signal"
@@ -11,6 +12,22 @@ import (
 	"github.com/emc-network/emcd/computing/gpu"
 	"github.com/emc-network/emcd/node"
 )
+
+// devGPUs is how many simulated GPUs a dev node offers when --gpu.mode is
+// not set.
+const devGPUs = 1
+
+// devComputeDefaults: a dev node's compute side offers devGPUs simulated
+// GPUs unless --gpu.mode (flag, environment or config file) says
+// otherwise, so that jobs run on any machine.
+func devComputeDefaults(cmd *cobra.Command, nf *nodeFlags) {
+	if !cmd.Flags().Changed("gpu.mode") {
+		nf.gpu.mode = string(gpu.ModeSimulated)
+		if !cmd.Flags().Changed("gpu.simulated") {
+			nf.gpu.simulated = devGPUs
+		}
+	}
+}
 
 // runNode starts the node in its role and blocks until SIGINT/SIGTERM.
 func runNode(cmd *cobra.Command, g *globals, nf *nodeFlags) error {
@@ -26,6 +43,13 @@ func runNode(cmd *cobra.Command, g *globals, nf *nodeFlags) error {
 	vhosts := nf.rpcVHosts
 	if g.dev && !cmd.Flags().Changed("rpc.vhosts") {
 		vhosts = []string{"*"}
+	}
+	executor := nf.executor
+	if g.dev {
+		devComputeDefaults(cmd, nf)
+		if !cmd.Flags().Changed("compute.executor") {
+			executor = "" // the dev node's default: process (node.Config.Executor)
+		}
 	}
 	cfg := node.Config{
 		Role:         nf.role,
@@ -44,7 +68,7 @@ func runNode(cmd *cobra.Command, g *globals, nf *nodeFlags) error {
 		DevPeriod:    nf.devPeriod,
 		DevAccounts:  g.dev && !nf.noDevAccounts,
 		GPU:          func() (gpu.Provider, error) { return nf.gpu.open(g, os.Stderr) },
-		Executor:     nf.executor,
+		Executor:     executor,
 		Storage:      g.storage.config(),
 		Register: node.RegisterConfig{
 			Auto: nf.autoRegister, PricesPerGPUSecond: nf.prices, CPUPriceWei: nf.cpuPrice, Images: nf.images,
@@ -52,6 +76,9 @@ func runNode(cmd *cobra.Command, g *globals, nf *nodeFlags) error {
 	}
 	if nf.executor != "docker" && nf.executor != "process" {
 		return fmt.Errorf("--compute.executor %q: want docker or process", nf.executor)
+	}
+	if g.dev {
+		log.Info("dev node runs the compute market", "gpus", nf.gpu.mode, "executor", cmp.Or(executor, "process"))
 	}
 	log.Info("emcd starting", "version", versionString(), "role", nf.role, "dev", g.dev, "datadir", dd.Path)
 	n, err := node.New(cfg, log)
