@@ -44,17 +44,14 @@ func (m Modules) epochLength() uint64 {
 // dev node routes too: from the dev router's wallet, with the live table
 // its own compute side feeds (devmarket.go).
 func (n *Node) startAssigner(ctx context.Context) error {
-	if n.cfg.Role != RoleRouter && !n.cfg.Dev {
+	if n.cfg.Role != RoleRouter && n.dev == nil {
 		return nil
 	}
 	live, w := n.cfg.assignLive, n.wallet
 	if live == nil && n.net != nil && n.net.beats != nil {
 		live = n.net.beats.tracker
 	}
-	if n.cfg.Dev {
-		if n.dev == nil {
-			return nil // no market on this dev chain (setupDevMarket says why)
-		}
+	if n.dev != nil {
 		w = n.dev.routerWallet
 		if live == nil {
 			live = n.dev.tracker

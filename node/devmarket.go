@@ -46,9 +46,6 @@ const (
 	// devBusyPeriod is how often the dev sealer seals while jobs are in
 	// flight (and --dev.period is not set).
 	devBusyPeriod = 500 * time.Millisecond
-	// devPriceWei is the dev compute node's price when none is configured:
-	// wei per GPU-second, and per second of a CPU-only job (10^-6 EMC).
-	devPriceWei = "1000000000000"
 	// devInventoryRecheck is how often the dev compute node re-reads its
 	// inventory and its loaded programs (new programs are listed at once).
 	devInventoryRecheck = 2 * time.Second
@@ -72,7 +69,11 @@ type devMarket struct {
 // router's live table and the in-process results link. It needs the jobs
 // module (a dev genesis without one runs no market).
 func (n *Node) setupDevMarket() error {
-	if !n.cfg.Dev || n.jobs == nil || n.wallet == nil {
+	if !n.cfg.Dev || !n.cfg.DevMarket {
+		return nil
+	}
+	if n.jobs == nil || n.wallet == nil {
+		n.log.Warn("dev compute market off: this dev chain has no jobs module")
 		return nil
 	}
 	dm := &devMarket{}
@@ -170,17 +171,11 @@ func (n *Node) jobsInFlight() bool {
 	return !jobs.EscrowTotal(st).IsZero() || !jobs.CreditsEscrowTotal(st).IsZero()
 }
 
-// devOffer fills what the dev compute node offers when the operator set
-// nothing: devPriceWei for its GPUs and for CPU-only jobs, and, with the
-// process executor, every program loaded into DATADIR/compute/programs
-// (`emcd compute images load --executor process`) as an image.
+// devOffer adds to what the dev compute node offers, with the process
+// executor, every program loaded into DATADIR/compute/programs (`emcd
+// compute images load --executor process`) as an image, up to
+// registry.MaxImages in all.
 func (n *Node) devOffer(rc RegisterConfig) (RegisterConfig, error) {
-	if len(rc.PricesPerGPUSecond) == 0 {
-		rc.PricesPerGPUSecond = []string{devPriceWei}
-	}
-	if rc.CPUPriceWei == "" {
-		rc.CPUPriceWei = devPriceWei
-	}
 	if n.execKind != agent.ExecutorProcess {
 		return rc, nil
 	}

@@ -80,13 +80,20 @@ type Config struct {
 	DevPeriod time.Duration
 	// DevAccounts unlocks the test-mnemonic accounts (dev mode only).
 	DevAccounts bool
+	// DevMarket runs the whole compute market on the dev node (dev mode
+	// only; `emcd --dev` sets it): besides its compute side, a router
+	// that sends from the dev router account, fed by the compute side in
+	// process (devmarket.go); programs loaded for the process executor are
+	// listed as images; the sealer seals while jobs hold escrow; and the
+	// executor defaults to process.
+	DevMarket bool
 
 	// GPU opens the compute role's GPU provider (compute role and dev mode).
 	GPU func() (gpu.Provider, error)
 	// Executor is how the compute agent runs jobs: "docker" (the default,
-	// "" too) or "process" (development only: no isolation). In dev mode
-	// "" is process: the dev chain runs programs loaded with `emcd compute
-	// images load --executor process` on any machine.
+	// "" too) or "process" (development only: no isolation). With
+	// DevMarket "" is process: the dev chain runs programs loaded with
+	// `emcd compute images load --executor process` on any machine.
 	Executor string
 	// TelemetryInterval is the GPU/host sampling period (default 5s).
 	TelemetryInterval time.Duration
@@ -244,8 +251,11 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 	}
 	var walletKey *ecdsa.PrivateKey
 	if cfg.Dev {
-		n.sealer = devseal.New(devseal.Config{Key: genesis.DevSignerKey(), Period: cfg.DevPeriod,
-			Busy: n.jobsInFlight, BusyPeriod: devBusyPeriod}, chain, sealPool{pool}, log)
+		sc := devseal.Config{Key: genesis.DevSignerKey(), Period: cfg.DevPeriod}
+		if cfg.DevMarket {
+			sc.Busy, sc.BusyPeriod = n.jobsInFlight, devBusyPeriod
+		}
+		n.sealer = devseal.New(sc, chain, sealPool{pool}, log)
 		if walletKey, err = devWalletKey(); err != nil {
 			n.closeStores()
 			return nil, err
@@ -282,7 +292,7 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 	n.execKind = cfg.Executor
 	if n.execKind == "" {
 		n.execKind = agent.ExecutorDocker
-		if cfg.Dev {
+		if cfg.Dev && cfg.DevMarket {
 			n.execKind = agent.ExecutorProcess
 		}
 	}

@@ -37,12 +37,12 @@ type RegisterConfig struct {
 // auto-registration on. A bad offer (a price that does not parse, GPUs
 // without a price) fails Start: it is the operator's config. The dev node
 // runs two: its compute node's (the node wallet, nodekey) and its
-// router's (the dev router's wallet, router-nodekey), with devOffer's
-// defaults for what the operator did not set.
+// router's (the dev router's wallet, router-nodekey), its compute node
+// listing the loaded programs too (devOffer).
 func (n *Node) startRegistrar(ctx context.Context) error {
 	rc := n.cfg.Register
 	role := n.cfg.Role
-	if !rc.Auto || (role != RoleCompute && role != RoleRouter && !n.cfg.Dev) {
+	if !rc.Auto || (role != RoleCompute && role != RoleRouter && n.dev == nil) {
 		return nil
 	}
 	if n.wallet == nil {
@@ -53,11 +53,9 @@ func (n *Node) startRegistrar(ctx context.Context) error {
 		n.log.Warn("auto-registration off: this chain has no compute registry module")
 		return nil
 	}
-	if n.cfg.Dev {
-		if n.dev != nil {
-			if _, err := n.runRegistrar(ctx, RoleRouter, n.dev.routerWallet, n.dev.routerKey, nil); err != nil {
-				return err
-			}
+	if n.dev != nil {
+		if _, err := n.runRegistrar(ctx, RoleRouter, n.dev.routerWallet, n.dev.routerKey, nil); err != nil {
+			return err
 		}
 		if n.gpus == nil {
 			return nil // no compute side
@@ -135,7 +133,7 @@ func (n *Node) recheckInventory(ctx context.Context, r *registrar.Registrar, rc 
 	every := n.cfg.InventoryRecheck
 	if every <= 0 {
 		every = defaultInventoryRecheck
-		if n.cfg.Dev {
+		if n.dev != nil {
 			every = devInventoryRecheck // programs loaded by hand are listed at once
 		}
 	}
@@ -156,7 +154,7 @@ func (n *Node) recheckInventory(ctx context.Context, r *registrar.Registrar, rc 
 			continue
 		}
 		if old := r.Listing(); old.Summary != l.Summary || !slices.Equal(old.Images, l.Images) {
-			n.log.Info("GPU inventory or images changed: updating the registration", "was", old.Summary, "now", l.Summary,
+			n.log.Info("GPU inventory changed: updating the registration", "was", old.Summary, "now", l.Summary,
 				"images_was", len(old.Images), "images_now", len(l.Images))
 			if err := r.SetListing(l); err != nil {
 				n.log.Warn("GPU inventory re-read: registration kept as it was", "err", err)
@@ -171,7 +169,7 @@ var errNoPrice = errors.New("node: GPUs without a price")
 // listing is what this compute node registers: its GPU inventory (none
 // without a GPU provider) and its configured offer.
 func (n *Node) listing(ctx context.Context, rc RegisterConfig) (inventory.Listing, error) {
-	if n.cfg.Dev {
+	if n.dev != nil {
 		var err error
 		if rc, err = n.devOffer(rc); err != nil {
 			return inventory.Listing{}, fmt.Errorf("node: registration: %w", err)

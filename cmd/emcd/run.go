@@ -18,14 +18,22 @@ import (
 const devGPUs = 1
 
 // devComputeDefaults: a dev node's compute side offers devGPUs simulated
-// GPUs unless --gpu.mode (flag, environment or config file) says
-// otherwise, so that jobs run on any machine.
+// GPUs unless --gpu.mode says otherwise, so that jobs run on any machine,
+// at the testnet's price (testnetGPUPriceWei per GPU-second, and per
+// second of a CPU-only job) unless --compute.price-per-gpu-second and
+// --compute.cpu-price say otherwise (flag, environment or config file).
 func devComputeDefaults(cmd *cobra.Command, nf *nodeFlags) {
 	if !cmd.Flags().Changed("gpu.mode") {
 		nf.gpu.mode = string(gpu.ModeSimulated)
 		if !cmd.Flags().Changed("gpu.simulated") {
 			nf.gpu.simulated = devGPUs
 		}
+	}
+	if !cmd.Flags().Changed("compute.price-per-gpu-second") {
+		nf.prices = []string{testnetGPUPriceWei}
+	}
+	if !cmd.Flags().Changed("compute.cpu-price") {
+		nf.cpuPrice = testnetGPUPriceWei
 	}
 }
 
@@ -67,6 +75,7 @@ func runNode(cmd *cobra.Command, g *globals, nf *nodeFlags) error {
 		Bootnodes:    nf.bootnodes,
 		DevPeriod:    nf.devPeriod,
 		DevAccounts:  g.dev && !nf.noDevAccounts,
+		DevMarket:    g.dev,
 		GPU:          func() (gpu.Provider, error) { return nf.gpu.open(g, os.Stderr) },
 		Executor:     executor,
 		Storage:      g.storage.config(),
