@@ -12,6 +12,8 @@ package node
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"math/big"
 	"net/http"
@@ -35,6 +37,7 @@ import (
 	"github.com/emc-network/emcd/computing/results/fetch"
 	"github.com/emc-network/emcd/config"
 	"github.com/emc-network/emcd/genesis"
+	"github.com/emc-network/emcd/p2p"
 	"github.com/emc-network/emcd/router/heartbeat"
 	"github.com/emc-network/emcd/state/native"
 )
@@ -231,5 +234,92 @@ func TestDevMarketOneNode(t *testing.T) {
 	time.Sleep(3 * devBusyPeriod)
 	if now := n.Chain().Head().Number.Uint64(); now != head {
 		t.Errorf("blocks %d → %d sealed with no job in flight", head, now)
+	}
+}
+
+// devPeers answers for the dev compute node only, with the spec's caps;
+// a handler's error comes back as a remote error.
+func TestDevPeers(t *testing.T) {
+	d := newDevPeers("self")
+	spec := p2p.Spec{ID: "/emc/test/1", MaxRequest: 8, MaxResponse: 8, Timeout: time.Second}
+	if err := d.Handle(spec, func(_ context.Context, from p2p.PeerID, req []byte) ([]byte, error) {
+		switch string(req) {
+		case "fail":
+			return nil, errors.New("refused")
+		case "big":
+			return make([]byte, 9), nil
+		}
+		return append([]byte(from+":"), req...), nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Handle(spec, nil); err == nil {
+		t.Fatal("a protocol handled twice")
+	}
+	if err := d.Handle(p2p.Spec{ID: "/bad"}, nil); err == nil {
+		t.Fatal("a spec without caps accepted")
+	}
+	ctx := context.Background()
+	if got, err := d.Request(ctx, "self", spec, []byte("hi")); err != nil || string(got) != "self:hi" {
+		t.Fatalf("request: %q %v", got, err)
+	}
+	if _, err := d.Request(ctx, "other", spec, []byte("hi")); err == nil {
+		t.Fatal("a request to another peer answered")
+	}
+	if _, err := d.Request(ctx, "self", p2p.Spec{ID: "/emc/none/1", MaxRequest: 8, MaxResponse: 8}, []byte("hi")); err == nil {
+		t.Fatal("an unserved protocol answered")
+	}
+	if _, err := d.Request(ctx, "self", spec, []byte("123456789")); err == nil {
+		t.Fatal("a request over the cap sent")
+	}
+	if _, err := d.Request(ctx, "self", spec, []byte("big")); err == nil {
+		t.Fatal("a response over the cap returned")
+	}
+	if _, err := d.Request(ctx, "self", spec, []byte("fail")); !errors.Is(err, p2p.ErrRemote) {
+		t.Fatalf("handler error: %v, want ErrRemote", err)
+	}
+}
+
+// devOffer lists the loaded programs after the configured images, each
+// digest once, at most registry.MaxImages; other executors list only the
+// configured ones.
+func TestDevOfferImages(t *testing.T) {
+	dd := config.NewDataDir(t.TempDir())
+	progs := agent.NewPrograms(filepath.Join(dd.Compute(), "programs"))
+	var digests []common.Hash
+	for i := range registry.MaxImages + 2 {
+		src := filepath.Join(t.TempDir(), "p")
+		if err := os.WriteFile(src, []byte(fmt.Sprintf("#!/bin/sh\necho %d\n", i)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		d, err := progs.Load(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		digests = append(digests, d)
+	}
+	n := &Node{cfg: Config{DataDir: dd}, execKind: agent.ExecutorProcess}
+	configured := "sha256:" + strings.TrimPrefix(digests[3].Hex(), "0x")
+	rc, err := n.devOffer(RegisterConfig{Images: []string{configured}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rc.Images) != registry.MaxImages || rc.Images[0] != configured {
+		t.Fatalf("images %v", rc.Images)
+	}
+	seen := map[common.Hash]bool{}
+	for _, s := range rc.Images {
+		h, err := parseImage(s)
+		if err != nil || seen[h] {
+			t.Fatalf("image %q: %v (seen %v)", s, err, seen[h])
+		}
+		seen[h] = true
+	}
+	if _, err := n.devOffer(RegisterConfig{Images: []string{"sha256:00"}}); err == nil {
+		t.Fatal("a malformed configured image accepted")
+	}
+	n.execKind = agent.ExecutorDocker
+	if rc, err := n.devOffer(RegisterConfig{Images: []string{configured}}); err != nil || len(rc.Images) != 1 {
+		t.Fatalf("docker: %v %v", rc.Images, err)
 	}
 }
