@@ -11,4 +11,5 @@
 //	results    content-addressed store for result records and output files under DATADIR/compute
 //	results/fetch  results to the submitter: served by the node over libp2p, relayed and verified by a router
 //	agent      the job agent: accepts the jobs assigned on chain, runs them, reports their results
+//	pow        proof-of-work challenges: the seeded int8 GEMM workload, its row commitment, sampling and CPU check
 package computing

@@ -111,6 +111,18 @@ func (n *Node) startAgent(ctx context.Context) error {
 			}
 			return agent.SpecFromLogs(&jobsABI, logs, j.ID, j.SpecHash)
 		},
+		Inputs: func(_ context.Context, j *jobs.Job) ([]byte, error) {
+			b := n.chain.BlockByNumber(j.SubmitBlock)
+			if b == nil {
+				return nil, fmt.Errorf("no block %d", j.SubmitBlock)
+			}
+			var logs []*types.Log
+			for _, rc := range n.chain.Receipts(b.Hash()) {
+				logs = append(logs, rc.Logs...)
+			}
+			return agent.InputsFromTxs(&jobsABI, logs, b.Transactions(), j.ID, j.SpecHash)
+		},
+		Blobs: store,
 		Send: func(ctx context.Context, req wallet.Request) (agent.Pending, error) {
 			h, err := n.wallet.Submit(ctx, req)
 			if err != nil {

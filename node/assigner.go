@@ -3,6 +3,8 @@ package node
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"math/big"
 	"time"
 
 	"github.com/ethereum/go-ethereum/core/types"
@@ -12,6 +14,7 @@ import (
 	"github.com/emc-network/emcd/router/assign"
 	"github.com/emc-network/emcd/router/scheduler"
 	"github.com/emc-network/emcd/staking"
+	"github.com/emc-network/emcd/state"
 	"github.com/emc-network/emcd/state/native"
 )
 
@@ -34,6 +37,35 @@ func (m Modules) epochLength() uint64 {
 		}
 	}
 	return staking.DefaultEpochLength
+}
+
+// assignView returns the router's view of the chain at a head: its state
+// with the jobs module's draws for the next block already made. A job
+// submitted in block s is drawn at the start of block s+offerDelay+1 from
+// the hash of block s+offerDelay; running that draw on a copy of the head's
+// state lets the drawn router assign in the draw block itself instead of
+// the block after it (the assignment executes after the block's
+// BeginBlock, so the chain sees the same draw). It is a prediction: at an
+// epoch boundary the other modules' hooks may change the routers' stakes
+// first, and the chain then refuses the assign, which the service retries.
+// A failed preview falls back to the head's own state.
+func assignView(chain *state.Chain, mods Modules, log *slog.Logger) func(*types.Header) (assign.View, error) {
+	jm, epochLength := mods.jobs(), mods.epochLength()
+	return func(head *types.Header) (assign.View, error) {
+		number := head.Number.Uint64()
+		st, err := chain.StateAt(head.Root)
+		if err != nil {
+			return nil, err
+		}
+		env := &native.BlockEnv{Number: number + 1, Time: head.Time, ParentHash: head.Hash(), BaseFee: new(big.Int), EpochLength: epochLength}
+		if err := mods.PreviewBeginBlock(native.JobsAddress, st, env); err != nil {
+			log.Warn("predicting the next block's job draws", "block", number+1, "err", err)
+			if st, err = chain.StateAt(head.Root); err != nil {
+				return nil, err
+			}
+		}
+		return &assign.StateView{S: st, Jobs: jm, Number: number, EpochLength: epochLength}, nil
+	}
 }
 
 // startAssigner runs a router node's assignment service (router/assign):
@@ -68,16 +100,9 @@ func (n *Node) startAssigner(ctx context.Context) error {
 		n.log.Warn("job assignment off: no live table (the router runs no p2p network)")
 		return nil
 	}
-	jm, epochLength := n.jobs, n.epochLength
 	svc, err := assign.New(assign.Config{
 		Router: w.Address(),
-		View: func(head *types.Header) (assign.View, error) {
-			st, err := n.chain.StateAt(head.Root)
-			if err != nil {
-				return nil, err
-			}
-			return &assign.StateView{S: st, Jobs: jm, Number: head.Number.Uint64(), EpochLength: epochLength}, nil
-		},
+		View:   assignView(n.chain, n.mods, n.log),
 		Send: func(ctx context.Context, req wallet.Request) (assign.Pending, error) {
 			h, err := w.Submit(ctx, req)
 			if err != nil {

@@ -216,6 +216,7 @@ func TestAssignerAssignsJobOnChain(t *testing.T) {
 			pack(t, jobsABI, "submitJob", enc, big.NewInt(2e9)))
 	}
 	f.mustMine(submit(2), submit(8))
+	submitBlock := f.chain.Head().Number.Uint64()
 
 	// The service, with the FAKE live table holding the node's heartbeat.
 	pid, err := peer.IDFromBytes(nid)
@@ -229,16 +230,9 @@ func TestAssignerAssignsJobOnChain(t *testing.T) {
 	var sends []wallet.Request
 	var pendings []*minedPending
 	logs := &logBuf{}
-	jm := f.mods.jobs()
 	svc, err := assign.New(assign.Config{
 		Router: f.router.addr,
-		View: func(head *types.Header) (assign.View, error) {
-			st, err := f.chain.StateAt(head.Root)
-			if err != nil {
-				return nil, err
-			}
-			return &assign.StateView{S: st, Jobs: jm, Number: head.Number.Uint64(), EpochLength: f.mods.epochLength()}, nil
-		},
+		View:   assignView(f.chain, f.mods, slog.New(slog.DiscardHandler)),
 		Send: func(_ context.Context, req wallet.Request) (assign.Pending, error) {
 			sends = append(sends, req)
 			p := &minedPending{done: make(chan struct{})}
@@ -274,6 +268,12 @@ func TestAssignerAssignsJobOnChain(t *testing.T) {
 	rcs := f.mine(f.tx(f.router, *sends[0].To, nil, sends[0].Data))
 	if rcs[0].Status != types.ReceiptStatusSuccessful {
 		t.Fatalf("assign reverted; log:\n%s", logs)
+	}
+	// The service predicted the draw: the assign was sent at the seed
+	// block and landed in the draw block itself, the first block in which
+	// the chain lets the drawn router assign.
+	if want := submitBlock + jobs.DefaultOfferDelayBlocks + 1; rcs[0].BlockNumber.Uint64() != want {
+		t.Fatalf("assign landed in block %d, want the draw block %d (submitted in %d)", rcs[0].BlockNumber, want, submitBlock)
 	}
 	pendings[0].rc = rcs[0]
 	close(pendings[0].done)

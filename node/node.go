@@ -158,6 +158,8 @@ type Node struct {
 	// jobs and epochLength are for the router's assignment service.
 	jobs        *jobs.Module
 	epochLength uint64
+	// mods are the chain's native modules.
+	mods Modules
 	// resultStore is a compute node's result store, which the results
 	// protocol serves.
 	resultStore      *results.Store
@@ -239,7 +241,7 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 
 	n := &Node{cfg: cfg, log: log.With("component", "node"), baseLog: log, db: db, chain: chain, pool: pool, reg: reg, errCh: make(chan error, 4)}
 	n.registerMetrics(reg)
-	n.jobs, n.epochLength = modules.jobs(), modules.epochLength()
+	n.jobs, n.epochLength, n.mods = modules.jobs(), modules.epochLength(), modules
 	n.backend = &backend{chain: chain, pool: pool, contracts: modules.contracts(), rewards: modules.rewards(), registry: modules.registry(), status: n.consensusStatus}
 	if cfg.Dev && cfg.DevAccounts {
 		keys, err := genesis.DevAccountKeys(genesis.DevAccountCount)

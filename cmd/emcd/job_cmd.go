@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"math/big"
 	"os"
+	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -60,8 +62,8 @@ type jobSpecFlags struct {
 
 // build returns the spec the flags and ARGS name, checked. --spec FILE is a
 // JSON object of jobs.Spec's fields (image, args, env, gpus, gpuModel,
-// minMemoryMiB, timeoutSeconds, outputCapBytes) and excludes the other
-// spec flags and ARGS.
+// minMemoryMiB, timeoutSeconds, outputCapBytes; inputsSHA256 only as the
+// --input files' bundle hashes) and excludes the other spec flags and ARGS.
 func (f *jobSpecFlags) build(cmd *cobra.Command, args []string) (*jobs.Spec, error) {
 	if (f.image == "") == (f.specFile == "") {
 		return nil, errors.New("give exactly one of --image DIGEST and --spec FILE")
@@ -128,9 +130,10 @@ func newJobSubmitCmd(g *globals) *cobra.Command {
 	var kf keyFlags
 	var sf jobSpecFlags
 	var escrow, creditsN, maxPrice string
+	var inputs []string
 	var gas uint64
 	cmd := &cobra.Command{
-		Use:   "submit (--image DIGEST | --spec FILE) (--escrow EMC | --credits N) [--max-price WEI] [spec flags] [-- ARGS...]",
+		Use:   "submit (--image DIGEST | --spec FILE) (--escrow EMC | --credits N) [--max-price WEI] [--input F]... [spec flags] [-- ARGS...]",
 		Short: "Submit a job with an EMC escrow (submitJob) or a Credits escrow (submitJobCredits)",
 		Long: `submit builds the job's canonical spec, sends submitJob(spec, maxPrice)
 with the EMC escrow, or submitJobCredits(spec, maxPrice, N) locking N of the
@@ -141,10 +144,23 @@ the full timeout on all its GPUs uses the whole escrow, rounded down; a
 Credits escrow is worth N × the chain's credit price). A Credits job's cost
 is rounded up to whole Credits; the rest are returned. Bad flags exit
 non-zero before anything is sent; a refused submission exits 1 with the
-module's reason.`,
+module's reason.
+
+--input F (repeatable) gives the job the file F, named by its base name,
+read-only as /job/in/NAME (Docker) or $EMC_INPUT_DIR/NAME (process
+executor). The files travel in the transaction's calldata as one bundle of
+at most ` + strconv.Itoa(jobs.MaxInputsBytes) + ` bytes (submitJobInputs or
+submitJobCreditsInputs; the spec carries its sha256), paid as calldata gas.`,
 		RunE: func(c *cobra.Command, args []string) error {
 			spec, err := sf.build(c, args)
 			if err != nil {
+				return err
+			}
+			bundle, err := buildInputs(inputs)
+			if err != nil {
+				return err
+			}
+			if err := setInputsHash(spec, bundle); err != nil {
 				return err
 			}
 			raw, err := spec.Encode()
@@ -208,6 +224,9 @@ module's reason.`,
 			if nCredits != nil {
 				method, callArgs, value = "submitJobCredits", []any{raw, price, nCredits}, nil
 			}
+			if bundle != nil {
+				method, callArgs = method+"Inputs", append(callArgs, bundle)
+			}
 			data, err := a.Pack(method, callArgs...)
 			if err != nil {
 				return err
@@ -253,9 +272,73 @@ module's reason.`,
 	fs.StringVar(&escrow, "escrow", "", "EMC escrowed for the job (decimal, more than zero)")
 	fs.StringVar(&creditsN, "credits", "", "Credits of the signer escrowed for the job instead of EMC (whole, more than zero)")
 	fs.StringVar(&maxPrice, "max-price", "", "most wei per GPU-second the job pays")
+	fs.StringArrayVar(&inputs, "input", nil, "file given to the job as /job/in/BASENAME (repeatable; all together at most "+strconv.Itoa(jobs.MaxInputsBytes)+" bytes encoded)")
 	gasFlag(cmd, &gas)
 	cmd.MarkFlagsMutuallyExclusive("escrow", "credits")
 	return cmd
+}
+
+// buildInputs reads the --input files into an encoded bundle (nil for
+// none): each file is named by its base name; names must be plain and
+// unique, and the bundle within jobs.MaxInputsBytes.
+func buildInputs(paths []string) ([]byte, error) {
+	if len(paths) == 0 {
+		return nil, nil
+	}
+	if len(paths) > jobs.MaxInputFiles {
+		return nil, fmt.Errorf("--input: %d files (at most %d)", len(paths), jobs.MaxInputFiles)
+	}
+	var in jobs.Inputs
+	from := make(map[string]string, len(paths))
+	total := int64(0)
+	for _, p := range paths {
+		name := filepath.Base(p)
+		if err := jobs.CheckInputName(name); err != nil {
+			return nil, fmt.Errorf("--input %s: %w", p, err)
+		}
+		if prev, ok := from[name]; ok {
+			return nil, fmt.Errorf("--input %s: the name %q is already given by %s", p, name, prev)
+		}
+		from[name] = p
+		fi, err := os.Stat(p)
+		if err != nil {
+			return nil, fmt.Errorf("--input: %w", err)
+		}
+		if !fi.Mode().IsRegular() {
+			return nil, fmt.Errorf("--input %s: not a regular file", p)
+		}
+		if total += fi.Size(); total > jobs.MaxInputsBytes {
+			return nil, fmt.Errorf("--input: the files hold over %d bytes, more than a job's inputs may (%d bytes encoded)", total, jobs.MaxInputsBytes)
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("--input: %w", err)
+		}
+		in = append(in, jobs.InputFile{Name: name, Data: data})
+	}
+	sort.Slice(in, func(i, j int) bool { return in[i].Name < in[j].Name })
+	data, err := in.Encode()
+	if err != nil {
+		return nil, fmt.Errorf("--input: %w", err)
+	}
+	return data, nil
+}
+
+// setInputsHash names bundle (nil: none) in spec. A --spec file may name
+// an inputs hash only if it is the bundle's.
+func setInputsHash(spec *jobs.Spec, bundle []byte) error {
+	if bundle == nil {
+		if spec.InputsSHA256 != (common.Hash{}) {
+			return errors.New("the spec names inputs (inputsSHA256) but no --input is given")
+		}
+		return nil
+	}
+	h := jobs.InputsHash(bundle)
+	if spec.InputsSHA256 != (common.Hash{}) && spec.InputsSHA256 != h {
+		return fmt.Errorf("the spec's inputsSHA256 %s is not the --input files' %s", spec.InputsSHA256.Hex(), h.Hex())
+	}
+	spec.InputsSHA256 = h
+	return nil
 }
 
 // submittedID reads the job id from the JobSubmitted log of the receipt.

@@ -65,3 +65,61 @@ func FuzzParseDigest(f *testing.F) {
 		}
 	})
 }
+
+// TestBuildInputs: --input files become one canonical bundle sorted by
+// name; duplicates, oversize, bad names and non-files are refused before
+// anything is sent, and a --spec file's inputs hash must match.
+func TestBuildInputs(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, data []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	z, a := write("z.txt", []byte("zz")), write("sub/a.txt", []byte("aa"))
+	bundle, err := buildInputs([]string{z, a})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := jobs.DecodeInputs(bundle)
+	if err != nil || len(in) != 2 || in[0].Name != "a.txt" || string(in[1].Data) != "zz" {
+		t.Fatalf("bundle %+v %v", in, err)
+	}
+	if b, err := buildInputs(nil); b != nil || err != nil {
+		t.Fatalf("no inputs: %x %v", b, err)
+	}
+	big := write("big", make([]byte, jobs.MaxInputsBytes+1))
+	nearly := write("nearly", make([]byte, jobs.MaxInputsBytes-4)) // fits raw, not encoded
+	for name, paths := range map[string][]string{
+		"duplicate": {z, write("other/z.txt", []byte("x"))},
+		"oversize":  {big},
+		"encoded":   {nearly},
+		"directory": {dir},
+		"missing":   {filepath.Join(dir, "nope")},
+		"root":      {"/"},
+		"dotdot":    {dir + "/.."},
+	} {
+		if _, err := buildInputs(paths); err == nil || !strings.Contains(err.Error(), "--input") {
+			t.Errorf("%s: err %v", name, err)
+		}
+	}
+	s := jobs.Spec{Image: [32]byte{1}, GPUs: 1, TimeoutSeconds: 1}
+	if err := setInputsHash(&s, bundle); err != nil || s.InputsSHA256 != jobs.InputsHash(bundle) {
+		t.Fatalf("hash %x %v", s.InputsSHA256, err)
+	}
+	if err := setInputsHash(&s, bundle); err != nil {
+		t.Fatalf("the same hash again: %v", err)
+	}
+	if err := setInputsHash(&s, nil); err == nil {
+		t.Fatal("a spec naming inputs without --input accepted")
+	}
+	other, _ := buildInputs([]string{z})
+	if err := setInputsHash(&s, other); err == nil {
+		t.Fatal("a spec naming other inputs accepted")
+	}
+}

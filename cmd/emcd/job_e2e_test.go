@@ -308,6 +308,70 @@ func TestJobCLIEndToEnd(t *testing.T) {
 	if j, r := jobRecord(t, url, "4"); r.code != 0 || j.State != "cancelled" || j.RefundCredits.ToInt().Int64() != 5 {
 		t.Fatalf("job 4 after cancel: %+v %s", j, r.stderr)
 	}
+
+	// 9. Input files ride in the calldata of submitJobInputs; the spec
+	// names their bundle's sha256. Bad inputs are refused before sending.
+	inDir := t.TempDir()
+	a, b := filepath.Join(inDir, "b.txt"), filepath.Join(inDir, "a.csv")
+	_ = os.WriteFile(a, []byte("bee"), 0o600)
+	_ = os.WriteFile(b, []byte("1,2\n"), 0o600)
+	r = runCLI(t, "job", "submit", "--rpc", url, "--dev-account", "3", "--image", digest, "--escrow", "0.5",
+		"--input", a, "--input", b, "--json")
+	if v = decodeTxJSON(t, r); r.code != 0 || v.Status != "success" || v.Result["id"] != float64(5) {
+		t.Fatalf("submit --input: exit %d %+v\n%s", r.code, v, r.stderr)
+	}
+	tx, _, err := ec.TransactionByHash(context.Background(), common.HexToHash(*v.TxHash))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ja, err := jobsABI()
+	if err != nil {
+		t.Fatal(err)
+	}
+	args, err := ja.Methods["submitJobInputs"].Inputs.Unpack(tx.Data()[4:])
+	if err != nil {
+		t.Fatalf("submit --input sent %x: %v", tx.Data()[:4], err)
+	}
+	spec5, err := jobs.DecodeSpec(args[0].([]byte))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := jobs.DecodeInputsFor(&spec5, args[2].([]byte))
+	if err != nil || len(files) != 2 || files[0].Name != "a.csv" || string(files[1].Data) != "bee" {
+		t.Fatalf("bundle sent %+v %v", files, err)
+	}
+	// A nearly full bundle of random (non-zero, dearest) bytes goes
+	// through the pool and into a block.
+	full := make([]byte, jobs.MaxInputsBytes-64)
+	for i := range full {
+		full[i] = byte(i*7+1) | 1
+	}
+	fullFile := filepath.Join(t.TempDir(), "full.bin")
+	_ = os.WriteFile(fullFile, full, 0o600)
+	r = runCLI(t, "job", "submit", "--rpc", url, "--dev-account", "3", "--image", digest, "--escrow", "0.5",
+		"--input", fullFile, "--json")
+	if v = decodeTxJSON(t, r); r.code != 0 || v.Status != "success" || v.Result["id"] != float64(6) {
+		t.Fatalf("submit --input with a full bundle: exit %d %+v\n%s", r.code, v, r.stderr)
+	}
+	t.Logf("a %d-byte input file: gas used %v", len(full), v.GasUsed)
+	big := filepath.Join(inDir, "big.bin")
+	_ = os.WriteFile(big, make([]byte, jobs.MaxInputsBytes), 0o600)
+	other := filepath.Join(t.TempDir(), "b.txt")
+	_ = os.WriteFile(other, []byte("x"), 0o600)
+	for _, args := range [][]string{
+		{"--input", a, "--input", other}, // same name twice
+		{"--input", big},                 // oversize
+		{"--input", inDir},               // a directory
+		{"--input", filepath.Join(inDir, "missing")},
+	} {
+		args = append([]string{"job", "submit", "--rpc", url, "--dev-account", "3", "--image", digest, "--escrow", "1"}, args...)
+		if r := runCLI(t, args...); r.code == 0 || !strings.Contains(r.stderr, "--input") {
+			t.Errorf("%v: exit %d, stderr %q", args, r.code, r.stderr)
+		}
+	}
+	if l := list(); uint64(l.Total) != 6 {
+		t.Fatalf("after the input errors %d jobs, want 6", l.Total)
+	}
 }
 
 // sendSelf sends a 0-value transfer from key to itself and waits for it to

@@ -38,12 +38,14 @@ import (
 	"github.com/emc-network/emcd/computing/jobs"
 	"github.com/emc-network/emcd/genesis"
 	"github.com/emc-network/emcd/jsonrpc"
+	"github.com/emc-network/emcd/router/heartbeat"
 	"github.com/emc-network/emcd/state/native"
 )
 
 // marketProgram is the job the compute nodes run, built by the test as a
 // static binary: sleep os.Args[1] seconds, then write os.Args[2] to the
-// output file out.txt. The process executor runs it as it is; the Docker
+// output file out.txt (followed by ":" and the content of the input file
+// os.Args[3], when given). The process executor runs it as it is; the Docker
 // executor in an image FROM scratch.
 const marketProgram = `package main
 
@@ -60,7 +62,15 @@ func main() {
 		os.Exit(2)
 	}
 	time.Sleep(time.Duration(s * float64(time.Second)))
-	if err := os.WriteFile(filepath.Join(os.Getenv("EMC_OUTPUT_DIR"), "out.txt"), []byte(os.Args[2]+"\n"), 0o644); err != nil {
+	out := os.Args[2]
+	if len(os.Args) > 3 {
+		in, err := os.ReadFile(filepath.Join(os.Getenv("EMC_INPUT_DIR"), os.Args[3]))
+		if err != nil {
+			os.Exit(4)
+		}
+		out += ":" + string(in)
+	}
+	if err := os.WriteFile(filepath.Join(os.Getenv("EMC_OUTPUT_DIR"), "out.txt"), []byte(out+"\n"), 0o644); err != nil {
 		os.Exit(3)
 	}
 }
@@ -132,14 +142,6 @@ func TestMarketMultiProcess(t *testing.T) {
 func TestMarketMultiProcessDocker(t *testing.T) {
 	if testing.Short() {
 		t.Skip("multi-process test: skipped with -short")
-	}
-	// Known flaky in the full suite on 2 cores: once in four runs the last
-	// four jobs were never assigned again after the first sixteen settled
-	// (the router logged no assignment; under investigation). It runs on
-	// request until that is understood; TestMarketMultiProcess covers the
-	// loop in every run.
-	if os.Getenv("EMCD_TEST_DOCKER_MARKET") == "" {
-		t.Skip("Docker market test: set EMCD_TEST_DOCKER_MARKET=1 to run it (known flaky under load, see the comment)")
 	}
 	if err := exec.Command("docker", "info").Run(); err != nil {
 		t.Skipf("no Docker daemon answers (%v): TestMarketMultiProcess covers the loop with the process executor", err)
@@ -430,6 +432,25 @@ func testMarket(t *testing.T, executor string) {
 	if nonce, err = ec.PendingNonceAt(ctx, subAddr); err != nil { // the CLI sent one
 		t.Fatal(err)
 	}
+	// An idle market first: the router's live table shows every GPU free
+	// (a node publishes a changed free count within MinPublishInterval),
+	// so the kill job also measures the idle latency below.
+	routerRPC, err := rpc.DialContext(ctx, router.rpcURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer routerRPC.Close()
+	waitFor(t, 30*time.Second, "the router's live table showing 4 free GPUs", func() bool {
+		var live []heartbeat.Node
+		if err := routerRPC.CallContext(ctx, &live, "emc_liveNodes"); err != nil {
+			return false
+		}
+		free := uint32(0)
+		for _, n := range live {
+			free += n.Latest.FreeGPUs
+		}
+		return len(live) == computes && free == computes*2
+	})
 	killTx := submit([]string{"4", "survivor"}, 15)
 	var killID uint64
 	kr := receipt(killTx)
@@ -599,8 +620,10 @@ func testMarket(t *testing.T, executor string) {
 		assign, accept, run, settle = append(assign, as-s), append(accept, ac-s), append(run, re-ac), append(settle, uint64(j.EndBlock)-re)
 	}
 	// On an idle market (the kill job, submitted alone): the draw is in
-	// block submit+offerDelay+1, the earliest a router can see the job as
-	// offered; assign lands in the next block, accept in the one after.
+	// block submit+offerDelay+1 (offerDelay 1 here). The router predicts
+	// the draw from the seed block, so its assign lands in the draw block
+	// itself, and the node accepts in the next: the issue's "assigned
+	// within 2 blocks, running within 3".
 	ks := uint64(kj.SubmitBlock)
 	ka, ok1 := first["JobAssigned"][killID]
 	kc, ok2 := first["JobAccepted"][killID]
@@ -609,8 +632,8 @@ func testMarket(t *testing.T, executor string) {
 	}
 	draw := ks + 1 + 1 // offerDelayBlocks 1
 	t.Logf("idle market: submitted in %d, drawn in %d, assigned in %d (+%d), running in %d (+%d)", ks, draw, ka, ka-ks, kc, kc-ks)
-	if ka > draw+2 || kc > ka+2 {
-		t.Errorf("idle market: assigned %d blocks after the draw, accepted %d after the assignment (want ≤ 2 each)", ka-draw, kc-ka)
+	if ka > ks+2 || kc > ks+3 {
+		t.Errorf("idle market: assigned %d blocks after the submission, running %d after (want ≤ 2 and ≤ 3)", ka-ks, kc-ks)
 	}
 	stat := func(xs []uint64) string {
 		s := slices.Clone(xs)
@@ -622,6 +645,32 @@ func testMarket(t *testing.T, executor string) {
 	t.Logf("blocks accepted→result %s; result→settled %s", stat(run), stat(settle))
 	t.Logf("kill job %d: attempts %d, settled on %s; unfit job %d expired at block %d; whole test %s",
 		killID, kj.Attempts, kj.Node.Hex(), unfitID, uint64(uj.EndBlock), time.Since(testStart).Round(time.Millisecond))
+
+	// 7. A job with an input file (`job submit --input`): the node reads
+	// the bundle from the submit transaction's calldata and the job reads
+	// the file from its input dir; its output shows the file's content.
+	inFile := filepath.Join(dir, "greeting.txt")
+	if err := os.WriteFile(inFile, []byte("hello from calldata"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r = runCLI(t, "job", "submit", "--rpc", val.rpcURL, "--dev-account", "3", "--image", img, "--gpus", "1",
+		"--run-timeout", "30s", "--escrow", "0.001", "--input", inFile, "--json", "--", "0", "with-input", "greeting.txt")
+	if v = decodeTxJSON(t, r); r.code != 0 || v.Status != "success" {
+		t.Fatalf("submit --input: exit %d %+v\n%s", r.code, v, r.stderr)
+	}
+	inID := uint64(v.Result["id"].(float64))
+	waitFor(t, 60*time.Second, "the input job ended", func() bool { return ended(getJob(inID).State) })
+	if ij := getJob(inID); ij.State != "settled" || ij.Exit != 0 {
+		t.Fatalf("input job: %+v", ij)
+	}
+	inDir := filepath.Join(dir, "result-input")
+	r = runCLI(t, "job", "result", fmt.Sprint(inID), "--out", inDir, "--rpc", router.rpcURL, "--dev-account", "3", "--json")
+	if r.code != 0 {
+		t.Fatalf("job result of the input job: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if got, err := os.ReadFile(filepath.Join(inDir, "outputs", "out.txt")); err != nil || string(got) != "with-input:hello from calldata\n" {
+		t.Fatalf("input job's out.txt %q, %v", got, err)
+	}
 }
 
 // logTail returns the last n lines of the log at path, leaving out the

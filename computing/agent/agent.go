@@ -1,9 +1,11 @@
 package agent
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"math/big"
@@ -53,6 +55,12 @@ type ResultStore interface {
 	SaveResult(r *job.Result) error
 }
 
+// BlobStore takes a job's input files, by content, for the executor to
+// stage from (the executor's Config.Store); *results.Store satisfies it.
+type BlobStore interface {
+	PutBlob(r io.Reader, limit int64) (sum string, size int64, err error)
+}
+
 // Config is what NewService needs.
 type Config struct {
 	// Owner is the node's owner account: the wallet's address.
@@ -66,6 +74,13 @@ type Config struct {
 	// Spec returns job j's full spec (the chain record holds only its
 	// hash; the spec is in the JobSubmitted log).
 	Spec func(ctx context.Context, j *jobs.Job) (jobs.Spec, error)
+	// Inputs returns job j's input bundle, as its submit transaction
+	// carries it (InputsFromTxs); the agent checks it against the spec.
+	// Nil: jobs whose spec names inputs fail (exit -1, no usage).
+	Inputs func(ctx context.Context, j *jobs.Job) ([]byte, error)
+	// Blobs receives the input files (required with Inputs): the store
+	// the executor stages inputs from.
+	Blobs BlobStore
 	// Send submits a transaction through the node wallet.
 	Send func(ctx context.Context, req wallet.Request) (Pending, error)
 	// Run runs a job: an executor's Run.
@@ -138,6 +153,8 @@ func New(cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("%w: executor %q: want docker or process", ErrBadConfig, cfg.Executor)
 	case cfg.Executor == ExecutorProcess && cfg.Programs == nil:
 		return nil, fmt.Errorf("%w: the process executor needs a program store", ErrBadConfig)
+	case cfg.Inputs != nil && cfg.Blobs == nil:
+		return nil, fmt.Errorf("%w: Inputs needs Blobs (the executor's input store)", ErrBadConfig)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -507,7 +524,41 @@ func (s *Service) runOnce(ctx context.Context, j *jobs.Job, attempt uint8) (*job
 			return nil, err
 		}
 	}
+	if spec.InputsSHA256 != (common.Hash{}) {
+		if rs.Inputs, err = s.inputs(ctx, j, &spec); err != nil {
+			return nil, fmt.Errorf("agent: job %d inputs: %w", j.ID, err)
+		}
+		if err := rs.Validate(); err != nil {
+			return nil, err
+		}
+	}
 	return s.cfg.Run(ctx, rs)
+}
+
+// inputs fetches job j's bundle, checks it against spec (its sha256, its
+// canonical encoding and names), and puts its files into the blob store
+// for the executor, which writes them read-only into the job's input dir.
+func (s *Service) inputs(ctx context.Context, j *jobs.Job, spec *jobs.Spec) ([]job.Input, error) {
+	if s.cfg.Inputs == nil {
+		return nil, errors.New("this node cannot read job inputs")
+	}
+	raw, err := s.cfg.Inputs(ctx, j)
+	if err != nil {
+		return nil, err
+	}
+	files, err := jobs.DecodeInputsFor(spec, raw)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]job.Input, 0, len(files))
+	for _, f := range files {
+		sum, size, err := s.cfg.Blobs.PutBlob(bytes.NewReader(f.Data), int64(len(f.Data)))
+		if err != nil {
+			return nil, fmt.Errorf("store %s: %w", f.Name, err)
+		}
+		out = append(out, job.Input{Path: f.Name, SHA256: sum, SizeBytes: size})
+	}
+	return out, nil
 }
 
 func truncate(s string, n int) string {

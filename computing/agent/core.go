@@ -259,11 +259,17 @@ func (c *Core) Drops() []Drop {
 	return d
 }
 
-// UsedGPUs is the GPUs promised to held jobs.
+// UsedGPUs is the GPUs promised to held jobs that are still to run or
+// running. A job in PhaseReporting has run (its GPUs went back to the
+// allocator when the executor returned) and waits only for its result on
+// chain, so its GPUs are free for the next job: the heartbeat shows them
+// and the next assignment is accepted at once.
 func (c *Core) UsedGPUs() uint32 {
 	var n uint32
 	for _, e := range c.entries {
-		n += e.GPUs
+		if e.Phase != PhaseReporting {
+			n += e.GPUs
+		}
 	}
 	return n
 }

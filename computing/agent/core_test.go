@@ -367,6 +367,36 @@ func TestCoreWaitsForGPUs(t *testing.T) {
 	}
 }
 
+// A job whose run ended frees its GPUs while its result is still on the
+// way: the next assignment is accepted before that result is mined.
+func TestCoreReportingFreesGPUs(t *testing.T) {
+	s := newSim(t, 9, 2)
+	s.runBlock = 1
+	s.assign(1, owner, 2, 10)
+	if !s.until(10, func() bool { e := s.core.entries[1]; return e != nil && e.Phase == PhaseReporting }) {
+		s.failf(9, "job 1 never reached reporting (%s)", s.state(1))
+	}
+	if s.state(1) != jobs.StateRunning {
+		t.Fatalf("job 1 %s on chain while reporting, want running (its result not mined yet)", s.state(1))
+	}
+	if used := s.core.UsedGPUs(); used != 0 {
+		t.Fatalf("%d GPUs promised with job 1 only reporting, want 0", used)
+	}
+	s.assign(2, owner, 2, 10)
+	acts := s.core.Step(s.head())
+	accepted := false
+	for _, a := range acts {
+		accepted = accepted || (a.Kind == ActAccept && a.Entry.ID == 2)
+	}
+	s.act(acts)
+	if !accepted {
+		t.Fatalf("job 2 not accepted at once with job 1 reporting; actions %+v", acts)
+	}
+	if !s.until(20, func() bool { return s.state(1) == jobs.StateCompleted && s.state(2) == jobs.StateCompleted }) {
+		s.failf(9, "jobs %s and %s, want completed", s.state(1), s.state(2))
+	}
+}
+
 func TestCoreReassignedBeforeAccept(t *testing.T) {
 	s := newSim(t, 3, 2)
 	s.assign(1, owner, 1, 10)

@@ -49,6 +49,15 @@
 // was stored is reported again, never run again. The jobs module refuses a
 // second result, so nothing is paid twice.
 //
+// Inputs: a job whose spec names an input bundle (jobs.Spec.InputsSHA256)
+// gets it from the calldata of its submit transaction (the JobSubmitted
+// log's TxHash, looked up in the submission block: [InputsFromTxs]). The
+// agent checks its sha256 and canonical encoding, puts its files in the
+// node's blob store, and the executor writes them read-only into the job's
+// input dir: /job/in/NAME in a container, $EMC_INPUT_DIR/NAME for the
+// process executor. A bundle that cannot be read or does not match fails
+// the job like any job that could not run (exit -1, no usage).
+//
 // Executors: Docker by default (the on-chain image digest is the Docker
 // image ID, sha256:<hex>); the process executor only when the node's
 // config asks for it, running the program stored under the digest in

@@ -132,3 +132,72 @@ func SpecFromLogs(jobsABI *abi.ABI, logs []*types.Log, id uint64, specHash commo
 	}
 	return jobs.Spec{}, fmt.Errorf("agent: job %d: no JobSubmitted log", id)
 }
+
+// InputsFromTxs returns job id's input bundle: the inputs argument of the
+// transaction that submitted it, found through its JobSubmitted log among
+// logs and looked up among txs (both of its submission block). The
+// transaction must call the jobs module directly (its mutating methods
+// run only so) with submitJobInputs or submitJobCreditsInputs and a spec
+// whose keccak256 is specHash. The bundle is returned as the transaction
+// holds it: check it against the spec with jobs.DecodeInputsFor.
+func InputsFromTxs(jobsABI *abi.ABI, logs []*types.Log, txs types.Transactions, id uint64, specHash common.Hash) ([]byte, error) {
+	ev, ok := jobsABI.Events["JobSubmitted"]
+	if !ok {
+		return nil, fmt.Errorf("agent: jobs ABI has no JobSubmitted event")
+	}
+	idTopic := common.BigToHash(new(big.Int).SetUint64(id))
+	var txHash common.Hash
+	found := false
+	for _, l := range logs {
+		if l.Address == native.JobsAddress && len(l.Topics) == 3 && l.Topics[0] == ev.ID && l.Topics[1] == idTopic {
+			txHash, found = l.TxHash, true
+			break
+		}
+	}
+	if !found {
+		return nil, fmt.Errorf("agent: job %d: no JobSubmitted log", id)
+	}
+	var tx *types.Transaction
+	for _, t := range txs {
+		if t.Hash() == txHash {
+			tx = t
+			break
+		}
+	}
+	if tx == nil {
+		return nil, fmt.Errorf("agent: job %d: submit transaction %s not in its block", id, txHash.Hex())
+	}
+	if tx.To() == nil || *tx.To() != native.JobsAddress {
+		return nil, fmt.Errorf("agent: job %d: submit transaction %s does not call the jobs module", id, txHash.Hex())
+	}
+	data := tx.Data()
+	if len(data) < 4 {
+		return nil, fmt.Errorf("agent: job %d: submit transaction %s has no method", id, txHash.Hex())
+	}
+	m, err := jobsABI.MethodById(data[:4])
+	if err != nil {
+		return nil, fmt.Errorf("agent: job %d: submit transaction %s: %w", id, txHash.Hex(), err)
+	}
+	last := 0
+	switch m.Name {
+	case "submitJobInputs":
+		last = 2
+	case "submitJobCreditsInputs":
+		last = 3
+	default:
+		return nil, fmt.Errorf("agent: job %d: submitted with %s, which carries no inputs", id, m.Name)
+	}
+	vals, err := m.Inputs.Unpack(data[4:])
+	if err != nil || len(vals) != last+1 {
+		return nil, fmt.Errorf("agent: job %d: %s calldata does not decode: %v", id, m.Name, err)
+	}
+	spec, ok1 := vals[0].([]byte)
+	inputs, ok2 := vals[last].([]byte)
+	if !ok1 || !ok2 {
+		return nil, fmt.Errorf("agent: job %d: %s arguments of types %T, %T", id, m.Name, vals[0], vals[last])
+	}
+	if crypto.Keccak256Hash(spec) != specHash {
+		return nil, fmt.Errorf("agent: job %d: the submit transaction's spec does not match the record's hash", id)
+	}
+	return inputs, nil
+}

@@ -9,6 +9,8 @@ const idInput = `{"name":"id","type":"uint256"}`
 const abiJSON = `[
  {"type":"function","name":"submitJob","stateMutability":"payable","inputs":[{"name":"spec","type":"bytes"},{"name":"maxPriceWeiPerGpuSecond","type":"uint256"}],"outputs":[` + idInput + `]},
  {"type":"function","name":"submitJobCredits","stateMutability":"nonpayable","inputs":[{"name":"spec","type":"bytes"},{"name":"maxPriceWeiPerGpuSecond","type":"uint256"},{"name":"credits","type":"uint256"}],"outputs":[` + idInput + `]},
+ {"type":"function","name":"submitJobInputs","stateMutability":"payable","inputs":[{"name":"spec","type":"bytes"},{"name":"maxPriceWeiPerGpuSecond","type":"uint256"},{"name":"inputs","type":"bytes"}],"outputs":[` + idInput + `]},
+ {"type":"function","name":"submitJobCreditsInputs","stateMutability":"nonpayable","inputs":[{"name":"spec","type":"bytes"},{"name":"maxPriceWeiPerGpuSecond","type":"uint256"},{"name":"credits","type":"uint256"},{"name":"inputs","type":"bytes"}],"outputs":[` + idInput + `]},
  {"type":"function","name":"cancel","stateMutability":"nonpayable","inputs":[` + idInput + `],"outputs":[]},
  {"type":"function","name":"assign","stateMutability":"nonpayable","inputs":[` + idInput + `,{"name":"node","type":"address"}],"outputs":[]},
  {"type":"function","name":"accept","stateMutability":"nonpayable","inputs":[` + idInput + `],"outputs":[]},

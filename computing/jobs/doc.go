@@ -12,6 +12,8 @@
 //
 //	function submitJob(bytes spec, uint256 maxPriceWeiPerGpuSecond) payable returns (uint256 id);
 //	function submitJobCredits(bytes spec, uint256 maxPriceWeiPerGpuSecond, uint256 credits) returns (uint256 id);
+//	function submitJobInputs(bytes spec, uint256 maxPriceWeiPerGpuSecond, bytes inputs) payable returns (uint256 id);
+//	function submitJobCreditsInputs(bytes spec, uint256 maxPriceWeiPerGpuSecond, uint256 credits, bytes inputs) returns (uint256 id);
 //	function cancel(uint256 id);
 //	function assign(uint256 id, address node);
 //	function accept(uint256 id);
@@ -24,6 +26,20 @@
 //	function assignedJobs(uint256 offset, uint256 limit) view returns (uint256[] ids, uint256 total);
 //	function providerStats(address node) view returns (uint64 succeeded, uint64 failed, uint64 timedOut);
 //	events JobSubmitted, JobCreditsEscrowed, JobCancelled, JobAssigned, JobAccepted, JobResult, JobSettled
+//
+// Inputs (inputs.go): a job may carry files, an input bundle of at most
+// MaxInputsBytes, given to it read-only as /job/in/NAME (Docker) or
+// $EMC_INPUT_DIR/NAME (process executor). The bundle travels in the
+// calldata of submitJobInputs or submitJobCreditsInputs, so it is on chain
+// with the block, and is neither stored nor logged; the spec commits to it
+// with InputsSHA256, so the spec hash covers it. The module refuses a
+// bundle whose sha256 is not the spec's, that does not decode canonically
+// or breaks a naming rule, a bundle with a spec that names none, and a
+// spec that names inputs through submitJob or submitJobCredits. Cost: the
+// calldata (16 gas a non-zero byte, 4 a zero byte, plus
+// native.GasPerInputWord a word) and InputsGasBase + InputsGasPerWord a
+// word for hashing and checking: a full bundle adds under 820,000 gas to
+// the submission (about 1.7 million gas in all, TestSubmitInputsGas).
 //
 // getJob ends with escrowKind (0 EMC, 1 Credits), escrowCredits,
 // costCredits and refundCredits.

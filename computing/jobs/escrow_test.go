@@ -277,19 +277,24 @@ func sameSet(a, b []uint64) bool {
 	return true
 }
 
-// FuzzJobsCalldata sends arbitrary calldata (the new submitJobCredits,
-// openJobs and assignedJobs among the seeds) from a submitter holding
+// FuzzJobsCalldata sends arbitrary calldata (submitJobCredits, the
+// *Inputs methods, openJobs and assignedJobs among the seeds) from a submitter holding
 // Credits and an open job, through the EVM: no panic, and every invariant
 // the fixture checks (both escrows, the lists, the supply) still holds.
 func FuzzJobsCalldata(f *testing.F) {
 	a := jobsABIFor(f)
 	spec, _ := (&jobs.Spec{Image: imageA, GPUs: 0, TimeoutSeconds: 10}).Encode()
+	bundleIn, _ := jobs.Inputs{{Name: "a", Data: []byte("1")}}.Encode()
+	specIn, _ := (&jobs.Spec{Image: imageA, GPUs: 0, TimeoutSeconds: 10, InputsSHA256: jobs.InputsHash(bundleIn)}).Encode()
 	for _, seed := range [][]any{
 		{"submitJobCredits", spec, big.NewInt(priceCPU), big.NewInt(3)},
 		{"submitJobCredits", spec, big.NewInt(priceCPU), new(big.Int).Lsh(big.NewInt(1), 255)},
 		{"openJobs", big.NewInt(0), big.NewInt(100)},
 		{"assignedJobs", new(big.Int).Lsh(big.NewInt(1), 200), big.NewInt(1)},
 		{"cancel", big.NewInt(1)},
+		{"submitJobCreditsInputs", specIn, big.NewInt(priceCPU), big.NewInt(1), bundleIn},
+		{"submitJobInputs", specIn, big.NewInt(priceCPU), bundleIn},
+		{"submitJobInputs", spec, big.NewInt(priceCPU), bundleIn},
 	} {
 		data, err := a.Pack(seed[0].(string), seed[1:]...)
 		if err != nil {

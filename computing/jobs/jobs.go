@@ -57,6 +57,17 @@ const (
 	// escrow total (22,100), the JobCreditsEscrowed log (2 topics, 32
 	// bytes) 1,381.
 	SubmitCreditsGas = SubmitGas + credits.LockGas + 22_100 + 1_381
+	// InputsGasBase and InputsGasPerWord are what submitJobInputs and
+	// submitJobCreditsInputs add for the bundle: its sha256 (the SHA256
+	// precompile's 60 + 12 a word) and its decoding and checks (3 a
+	// word). The bundle's bytes are otherwise paid as calldata: the
+	// transaction's 16 gas a non-zero byte (4 a zero byte; EIP-7623's
+	// floor where Prague applies) and native.GasPerInputWord a word. A
+	// full bundle (MaxInputsBytes, 1,536 words) costs at most about
+	// 786,000 gas of calldata and 27,700 of module gas, well inside a
+	// block (genesis.DefaultGasLimit 60,000,000).
+	InputsGasBase    = 60
+	InputsGasPerWord = 12 + 3
 	// CancelGas: record read and rewrite, escrowTotal, the refund 9,000
 	// (or the Credits release), the open-list removal, JobCancelled log
 	// (2 topics, 32 bytes) 1,381.
@@ -232,6 +243,8 @@ func (m *Module) Methods() []native.Method {
 	return []native.Method{
 		{Name: "submitJob", Gas: SubmitGas, InputGas: specLogGas, Mutates: true, Handler: m.submitJob},
 		{Name: "submitJobCredits", Gas: SubmitCreditsGas, InputGas: specLogGas, Mutates: true, Handler: m.submitJobCredits},
+		{Name: "submitJobInputs", Gas: SubmitGas, InputGas: inputsGas(2), Mutates: true, Handler: m.submitJobInputs},
+		{Name: "submitJobCreditsInputs", Gas: SubmitCreditsGas, InputGas: inputsGas(3), Mutates: true, Handler: m.submitJobCreditsInputs},
 		{Name: "cancel", Gas: CancelGas, Mutates: true, Handler: m.cancel},
 		{Name: "assign", Gas: AssignGas, Mutates: true, Handler: m.assign},
 		{Name: "accept", Gas: AcceptGas, Mutates: true, Handler: m.accept},
@@ -250,7 +263,22 @@ func (m *Module) submitJob(c *native.Call, args []any) ([]any, error) {
 	if len(args) != 2 {
 		return nil, fmt.Errorf("%w: %d args", native.ErrBadInput, len(args))
 	}
-	return m.submit(c, args, nil)
+	return m.submit(c, args, nil, nil)
+}
+
+// submitJobInputs is submitJob with an input bundle (inputs.go): the
+// spec's InputsSHA256 must be the bundle's sha256. The bundle is not
+// stored or logged: it stays in the transaction's calldata, where the
+// node that runs the job reads it.
+func (m *Module) submitJobInputs(c *native.Call, args []any) ([]any, error) {
+	if len(args) != 3 {
+		return nil, fmt.Errorf("%w: %d args", native.ErrBadInput, len(args))
+	}
+	inputs, ok := args[2].([]byte)
+	if !ok {
+		return nil, fmt.Errorf("%w: inputs %T", native.ErrBadInput, args[2])
+	}
+	return m.submit(c, args[:2], nil, inputs)
 }
 
 // submitJobCredits is submitJob with a Credits escrow: args[2] Credits of
@@ -260,6 +288,24 @@ func (m *Module) submitJobCredits(c *native.Call, args []any) ([]any, error) {
 	if len(args) != 3 {
 		return nil, fmt.Errorf("%w: %d args", native.ErrBadInput, len(args))
 	}
+	return m.submitCredits(c, args, nil)
+}
+
+// submitJobCreditsInputs is submitJobCredits with an input bundle, as
+// submitJobInputs.
+func (m *Module) submitJobCreditsInputs(c *native.Call, args []any) ([]any, error) {
+	if len(args) != 4 {
+		return nil, fmt.Errorf("%w: %d args", native.ErrBadInput, len(args))
+	}
+	inputs, ok := args[3].([]byte)
+	if !ok {
+		return nil, fmt.Errorf("%w: inputs %T", native.ErrBadInput, args[3])
+	}
+	return m.submitCredits(c, args[:3], inputs)
+}
+
+// submitCredits locks args[2] Credits and submits with them.
+func (m *Module) submitCredits(c *native.Call, args []any, inputs []byte) ([]any, error) {
 	nBig, ok := args[2].(*big.Int)
 	if !ok {
 		return nil, fmt.Errorf("%w: credits %T", native.ErrBadInput, args[2])
@@ -271,12 +317,14 @@ func (m *Module) submitJobCredits(c *native.Call, args []any) ([]any, error) {
 	if m.credits == nil {
 		return nil, ErrNoCredits
 	}
-	return m.submit(c, args[:2], n)
+	return m.submit(c, args[:2], n, inputs)
 }
 
 // submit records a job from spec and price args; its escrow is the call's
-// value, or escrowCredits Credits of the caller when not nil.
-func (m *Module) submit(c *native.Call, args []any, escrowCredits *uint256.Int) ([]any, error) {
+// value, or escrowCredits Credits of the caller when not nil. inputs is
+// the bundle of an *Inputs method (nil for the others, whose spec must
+// then name no inputs).
+func (m *Module) submit(c *native.Call, args []any, escrowCredits *uint256.Int, inputs []byte) ([]any, error) {
 	raw, ok1 := args[0].([]byte)
 	capBig, ok2 := args[1].(*big.Int)
 	if !ok1 || !ok2 {
@@ -284,6 +332,9 @@ func (m *Module) submit(c *native.Call, args []any, escrowCredits *uint256.Int) 
 	}
 	spec, err := DecodeSpec(raw)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkInputs(&spec, inputs); err != nil {
 		return nil, err
 	}
 	maxPrice, overflow := uint256.FromBig(capBig)
@@ -854,6 +905,37 @@ func specLogGas(args []any) uint64 {
 		return 8 * uint64(len(raw))
 	}
 	return 0
+}
+
+// checkInputs applies the input rules of a submission: a spec that names
+// inputs comes through an *Inputs method with the bundle it hashes, and a
+// spec that names none comes through the others (inputs nil).
+func checkInputs(spec *Spec, inputs []byte) error {
+	named := spec.InputsSHA256 != (common.Hash{})
+	switch {
+	case inputs == nil && named:
+		return fmt.Errorf("%w: the spec names inputs: submit with submitJobInputs or submitJobCreditsInputs", ErrBadInputs)
+	case inputs == nil:
+		return nil
+	case !named:
+		return fmt.Errorf("%w: inputs given but the spec names none (zero inputsSHA256)", ErrBadInputs)
+	}
+	_, err := DecodeInputsFor(spec, inputs)
+	return err
+}
+
+// inputsGas returns the InputGas of a submit method whose bundle is
+// argument i: the spec's log bytes and the bundle's hashing and checks.
+func inputsGas(i int) func(args []any) uint64 {
+	return func(args []any) uint64 {
+		gas := specLogGas(args)
+		if len(args) > i {
+			if b, ok := args[i].([]byte); ok {
+				gas += InputsGasBase + InputsGasPerWord*((uint64(len(b))+31)/32)
+			}
+		}
+		return gas
+	}
 }
 
 func pageGas(args []any) uint64 {

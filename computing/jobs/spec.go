@@ -58,6 +58,13 @@ type Spec struct {
 	TimeoutSeconds uint64
 	// OutputCapBytes bounds the job's outputs.
 	OutputCapBytes uint64
+	// InputsSHA256, when not zero, is the sha256 of the job's input
+	// bundle (inputs.go), which travels in the calldata of the submit
+	// transaction (submitJobInputs, submitJobCreditsInputs). It is an
+	// optional RLP tail: a spec without inputs encodes, and hashes, as it
+	// did before the field existed, and a zero hash written out is not
+	// canonical.
+	InputsSHA256 common.Hash `rlp:"optional"`
 }
 
 // Encode returns the spec's canonical encoding. It checks the spec first.

@@ -6,6 +6,13 @@
 // scheduler seeded by the head hash, and sends assign(id, node) for each
 // placement that the chain's own Fit accepts against the head state.
 //
+// The node's View (node/assigner.go) is the head state with the jobs
+// module's BeginBlock for the next block already run on a copy: a job whose
+// seed block is the head is drawn at the start of the next block, before
+// its transactions, so the drawn router sees the draw one block early and
+// its assign lands in the draw block itself. A job that waits unplaced is
+// logged at Info once per reason (Debug on every head).
+//
 // Start reading at [Join] and [Assignable] (pure, in assign.go), then
 // [Service.Step] (service.go), which does the I/O through small interfaces.
 //

@@ -12,6 +12,7 @@ import (
 	"github.com/ethereum/go-ethereum/accounts/abi"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/params"
 	"github.com/holiman/uint256"
 
 	"github.com/emc-network/emcd/computing/jobs"
@@ -106,6 +107,10 @@ type Service struct {
 	// retryAt holds attempts whose transaction failed: not sent again
 	// before that head number. Pruned to the assignable jobs each Step.
 	retryAt map[attemptKey]uint64
+	// unplaced holds the last reason each assignable attempt was not
+	// placed, so a job that waits is logged at Info once per reason (and
+	// at Debug on the heads between). Pruned like retryAt.
+	unplaced map[attemptKey]string
 }
 
 // New checks cfg and returns a Service.
@@ -130,7 +135,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	return &Service{
 		cfg: cfg, abi: parsed, log: log.With("component", "assigner"), m: m,
-		inflight: map[attemptKey]flight{}, retryAt: map[attemptKey]uint64{},
+		inflight: map[attemptKey]flight{}, retryAt: map[attemptKey]uint64{}, unplaced: map[attemptKey]string{},
 	}, nil
 }
 
@@ -206,11 +211,21 @@ func (s *Service) Step(ctx context.Context, head *types.Header) {
 	}
 	for _, a := range as {
 		j := byID[a.JobID]
+		k := attemptKey{j.ID, j.Attempts}
 		if a.Reason != scheduler.Placed {
 			s.m.Unplaced.Inc()
-			s.log.Debug("job not placed", "job", j.ID, "reason", a.Reason.String(), "detail", a.Detail)
+			why := a.Reason.String() + ": " + a.Detail
+			level := slog.LevelDebug
+			if s.unplaced[k] != why {
+				// A job that waits says why once (per reason) where an
+				// operator looks, not on every head.
+				s.unplaced[k], level = why, slog.LevelInfo
+			}
+			s.log.Log(ctx, level, "job not placed", "job", j.ID, "attempt", j.Attempts, "block", number,
+				"reason", a.Reason.String(), "detail", a.Detail, "live_nodes", len(nodes))
 			continue
 		}
+		delete(s.unplaced, k)
 		s.send(ctx, view, number, j, owners[a.NodeID], a.NodeID)
 	}
 }
@@ -307,6 +322,11 @@ func (s *Service) open(view View, number uint64) ([]jobs.Job, map[common.Address
 			delete(s.retryAt, k)
 		}
 	}
+	for k := range s.unplaced {
+		if !keep[k] {
+			delete(s.unplaced, k)
+		}
+	}
 	return out, reserved, nil
 }
 
@@ -348,8 +368,13 @@ func (s *Service) send(ctx context.Context, view View, number uint64, j *jobs.Jo
 		log.Error("assign not sent", "err", err)
 		return
 	}
+	// The gas limit is the module's fixed charge, not an estimate: the
+	// wallet would estimate against the head state, where a job whose draw
+	// this router predicted (its seed block is the head) is not offered
+	// yet, and the estimate would revert.
 	to := native.JobsAddress
-	p, err := s.cfg.Send(ctx, wallet.Request{To: &to, Data: data, Label: "assign"})
+	gas := params.TxGas + params.TxDataNonZeroGasEIP2028*uint64(len(data)) + jobs.AssignGas
+	p, err := s.cfg.Send(ctx, wallet.Request{To: &to, Data: data, Gas: gas, Label: "assign"})
 	if err != nil {
 		s.m.Failed.Inc()
 		log.Warn("assign not sent", "err", err)

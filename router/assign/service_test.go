@@ -9,8 +9,10 @@ package assign
 // node the chain's Fit refuses; a failed attempt waits RetryBlocks.
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"math/big"
 	"strings"
 	"testing"
@@ -130,6 +132,11 @@ func newHarness(t *testing.T) *harness {
 			if *req.To != native.JobsAddress || req.Label != "assign" {
 				t.Fatalf("request to %v label %q", req.To, req.Label)
 			}
+			// A fixed limit, never the wallet's estimate (which would run
+			// against the head, before a predicted draw).
+			if req.Gas < jobs.AssignGas+21_000 {
+				t.Fatalf("assign gas limit %d, want at least the module's %d plus the intrinsic gas", req.Gas, jobs.AssignGas)
+			}
 			args, err := parsed.Methods["assign"].Inputs.Unpack(req.Data[4:])
 			if err != nil {
 				t.Fatalf("assign data: %v", err)
@@ -207,6 +214,35 @@ func TestServiceSkips(t *testing.T) {
 	h.wantSent(1)
 	if h.sent[0].id != 2 {
 		t.Fatalf("sent job %d, want 2", h.sent[0].id)
+	}
+}
+
+// A job no node fits says why at Info once, not on every head, and again
+// when the reason changes; Debug has every head.
+func TestServiceLogsUnplacedOncePerReason(t *testing.T) {
+	h := newHarness(t)
+	var buf bytes.Buffer
+	h.svc.log = slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	j := h.addJob(8, routerMe) // fits no node: 8 GPUs
+	for b := uint64(5); b < 9; b++ {
+		h.step(b)
+	}
+	count := func(level string) int {
+		n := 0
+		for _, l := range strings.Split(buf.String(), "\n") {
+			if strings.Contains(l, "level="+level) && strings.Contains(l, "job not placed") {
+				n++
+			}
+		}
+		return n
+	}
+	if info, debug := count("INFO"), count("DEBUG"); info != 1 || debug != 3 {
+		t.Fatalf("job not placed: %d at Info, %d at Debug over 4 heads, want 1 and 3; log:\n%s", info, debug, buf.String())
+	}
+	j.GPUs, j.GPUModel = 1, "no such model" // another reason
+	h.step(9)
+	if info := count("INFO"); info != 2 {
+		t.Fatalf("a new reason: %d lines at Info, want 2; log:\n%s", info, buf.String())
 	}
 }
 

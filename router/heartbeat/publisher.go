@@ -67,17 +67,31 @@ type PublisherConfig struct {
 	// Interval is the publishing period (default DefaultInterval; at least
 	// MinPublishInterval).
 	Interval time.Duration
+	// PollInterval is how often Run reads the source between heartbeats
+	// (default DefaultPollInterval): a change of free GPUs is published
+	// early, as soon as MinPublishInterval has passed since the last
+	// heartbeat, so routers see freed (or taken) GPUs within about
+	// MinPublishInterval instead of Interval.
+	PollInterval time.Duration
 	// Now is the wall clock (nil: time.Now).
 	Now     func() time.Time
 	Metrics *Metrics
 	Log     *slog.Logger
 }
 
-// Publisher signs and publishes the node's heartbeat every interval.
+// DefaultPollInterval is PublisherConfig.PollInterval's default.
+const DefaultPollInterval = 250 * time.Millisecond
+
+// Publisher signs and publishes the node's heartbeat every interval, and
+// early when its free GPUs change.
 type Publisher struct {
 	cfg PublisherConfig
 	log *slog.Logger
-	seq uint64 // last published; Run's goroutine only
+	// Run's goroutine only: the last heartbeat's sequence number, time
+	// and free GPUs (at is zero before the first).
+	seq      uint64
+	at       time.Time
+	lastFree uint32
 }
 
 // NewPublisher checks cfg and returns a publisher.
@@ -90,6 +104,9 @@ func NewPublisher(cfg PublisherConfig) (*Publisher, error) {
 	}
 	if cfg.Interval < MinPublishInterval {
 		return nil, fmt.Errorf("heartbeat: interval %v is below %v (receivers refuse heartbeats closer than %v; timer jitter needs the slack)", cfg.Interval, MinPublishInterval, DefaultMinInterval)
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = DefaultPollInterval
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -134,10 +151,18 @@ func (p *Publisher) PublishOnce(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("heartbeat: status: %w", err)
 	}
+	return p.publish(ctx, st)
+}
+
+func (p *Publisher) publish(ctx context.Context, st Status) error {
+	now := p.cfg.Now()
 	data, err := p.Next(st)
 	if err != nil {
 		return err
 	}
+	// Spacing counts from the attempt, sent or not: a failed publish is
+	// retried on the schedule, not on every poll.
+	p.at, p.lastFree = now, st.Clip().FreeGPUs
 	if err := p.cfg.Topic.Publish(ctx, data); err != nil {
 		return fmt.Errorf("heartbeat: publish: %w", err)
 	}
@@ -145,14 +170,43 @@ func (p *Publisher) PublishOnce(ctx context.Context) error {
 	return nil
 }
 
-// Run publishes at once, then every interval, until ctx ends. A failed
-// heartbeat is logged and the next one tried on time.
+// Due reports whether a heartbeat with st is due at now: the first one;
+// Interval after the last; or, once MinPublishInterval has passed since
+// the last, when the free GPUs differ from the last heartbeat's. Receivers
+// refuse heartbeats closer than DefaultMinInterval, so none is ever due
+// sooner than MinPublishInterval after the last.
+func (p *Publisher) Due(now time.Time, st Status) bool {
+	if p.at.IsZero() {
+		return true
+	}
+	since := now.Sub(p.at)
+	switch {
+	case since >= p.cfg.Interval:
+		return true
+	case since >= MinPublishInterval && st.Clip().FreeGPUs != p.lastFree:
+		return true
+	}
+	return false
+}
+
+// Run publishes at once, then reads the source every PollInterval and
+// publishes when Due, until ctx ends. A failed heartbeat is logged and the
+// next one tried on schedule.
 func (p *Publisher) Run(ctx context.Context) error {
-	t := time.NewTicker(p.cfg.Interval)
+	t := time.NewTicker(p.cfg.PollInterval)
 	defer t.Stop()
 	for {
-		if err := p.PublishOnce(ctx); err != nil && ctx.Err() == nil {
-			p.log.Warn("heartbeat not published", "err", err)
+		st, err := p.cfg.Source(ctx)
+		switch {
+		case err != nil:
+			if ctx.Err() == nil && p.Due(p.cfg.Now(), Status{FreeGPUs: p.lastFree}) {
+				p.log.Warn("heartbeat not published", "err", fmt.Errorf("heartbeat: status: %w", err))
+				p.at = p.cfg.Now()
+			}
+		case p.Due(p.cfg.Now(), st):
+			if err := p.publish(ctx, st); err != nil && ctx.Err() == nil {
+				p.log.Warn("heartbeat not published", "err", err)
+			}
 		}
 		select {
 		case <-ctx.Done():

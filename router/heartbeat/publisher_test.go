@@ -103,3 +103,49 @@ func TestStatusClip(t *testing.T) {
 		t.Fatal("clip changed its input")
 	}
 }
+
+// countTopic counts publishes.
+type countTopic struct{ n int }
+
+func (c *countTopic) Publish(context.Context, []byte) error { c.n++; return nil }
+
+// TestPublisherDue drives Run's schedule with a fake clock, polling every
+// 250 ms for 12 s: the first heartbeat at once, then every Interval while
+// nothing changes; a change of free GPUs goes out as soon as
+// MinPublishInterval has passed since the last, never sooner.
+func TestPublisherDue(t *testing.T) {
+	clk := &fakeClock{ms: t0}
+	topic := &countTopic{}
+	free := uint32(2)
+	p, err := NewPublisher(PublisherConfig{ChainID: testChain, Key: testKey(t, 1), Topic: topic,
+		Source: func(context.Context) (Status, error) { return Status{FreeGPUs: free}, nil }, Now: clk.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var at []int64 // ms after t0 of each heartbeat
+	for ms := int64(0); ms <= 12_000; ms += 250 {
+		clk.ms = t0 + ms
+		switch ms {
+		case 3_500:
+			free = 0 // a job took both GPUs half a second after a heartbeat
+		case 9_250:
+			free = 2 // and freed them
+		}
+		st := Status{FreeGPUs: free}
+		if p.Due(clk.now(), st) {
+			if err := p.publish(context.Background(), st); err != nil {
+				t.Fatal(err)
+			}
+			at = append(at, ms)
+		}
+	}
+	want := []int64{0, 3_000, 5_000, 8_000, 10_000}
+	if len(at) != len(want) || topic.n != len(want) {
+		t.Fatalf("heartbeats at %v ms (%d published), want %v", at, topic.n, want)
+	}
+	for i := range want {
+		if at[i] != want[i] {
+			t.Fatalf("heartbeats at %v ms, want %v", at, want)
+		}
+	}
+}

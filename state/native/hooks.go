@@ -88,6 +88,30 @@ func (r *Registry) BeginBlock(s vm.StateDB, env *BlockEnv) error {
 	return r.runHooks(s, env, func(h BlockHooks, c *Call) error { return h.BeginBlock(c, env) })
 }
 
+// PreviewBeginBlock runs the BeginBlock hook of the module at addr alone on
+// s: what that module will do at the start of block env.Number, for a
+// reader that wants to act in that block (a router predicting the jobs
+// module's draws). s must be a throwaway copy; nothing is committed. It
+// is not the chain's block processing: the other modules' hooks do not run,
+// so the result is a prediction, and the caller must treat it as one.
+func (r *Registry) PreviewBeginBlock(addr common.Address, s vm.StateDB, env *BlockEnv) error {
+	if r == nil {
+		return fmt.Errorf("%w: no modules", ErrHook)
+	}
+	e, ok := r.byAddr[addr]
+	if !ok {
+		return fmt.Errorf("%w: no module at %s", ErrHook, addr)
+	}
+	h, ok := e.mod.(BlockHooks)
+	if !ok {
+		return nil
+	}
+	if err := h.BeginBlock(hookCall(e, s, env), env); err != nil {
+		return fmt.Errorf("%w: %s at block %d (preview): %w", ErrHook, e.mod.Name(), env.Number, err)
+	}
+	return nil
+}
+
 // EndBlock counts the block's base fee burn in the supply ledger, then runs
 // every module's EndBlock hook on s, in address order.
 func (r *Registry) EndBlock(s vm.StateDB, env *BlockEnv) error {
