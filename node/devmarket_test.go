@@ -125,6 +125,14 @@ func TestDevMarketOneNode(t *testing.T) {
 	}
 	escrow := new(big.Int).Mul(big.NewInt(2*priceWei), big.NewInt(60)) // 60 s at twice the price
 	from := n.Chain().Head().Number.Uint64()
+	rentBurned := func() *uint256.Int {
+		st, err := n.Chain().StateAt(n.Chain().Head().Root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return native.Burned(st, native.BurnRent)
+	}
+	burnedBefore := rentBurned()
 	state := func() (balance func(common.Address) *big.Int, job func(uint64) jobs.Job) {
 		st, err := n.Chain().StateAt(n.Chain().Head().Root)
 		if err != nil {
@@ -196,6 +204,9 @@ func TestDevMarketOneNode(t *testing.T) {
 	want("router", router, routerBefore, new(big.Int))
 	if got := bal(native.JobsAddress); got.Sign() != 0 {
 		t.Errorf("jobs module holds %s wei after settlement", got)
+	}
+	if got := new(uint256.Int).Sub(rentBurned(), burnedBefore); !got.Eq(burn) {
+		t.Errorf("rent burn counted %s, want the job's %s", got, burn)
 	}
 
 	// The result downloads through the router's relay on the RPC port.
