@@ -233,6 +233,21 @@ func TestDevMarketOneNode(t *testing.T) {
 		t.Fatalf("download by another account: %v, want refused as not the submitter", err)
 	}
 
+	// emc_getResult relays the record too.
+	auth, err := fetch.Sign(keys[0], uint256.MustFromBig(n.Chain().Config().ChainID), 1, fetch.RecordPath, time.Now().Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec struct {
+		SHA256 common.Hash `json:"sha256"`
+		Data   []byte      `json:"data"`
+	}
+	if err := client.CallContext(ctx, &rec, "emc_getResult", hexutil.Uint64(1), fetch.RecordPath,
+		map[string]any{"expiry": hexutil.Uint64(auth.Expiry), "signature": hexutil.Bytes(auth.Sig)}); err != nil ||
+		rec.SHA256 != j.ResultHash || len(rec.Data) == 0 {
+		t.Fatalf("emc_getResult: %+v %v", rec, err)
+	}
+
 	// The live table answers emc_liveNodes.
 	var live []heartbeat.Node
 	if err := client.CallContext(ctx, &live, "emc_liveNodes"); err != nil || len(live) != 1 || live[0].Latest.Owner != owner {
