@@ -27,11 +27,30 @@ const DevAccountBalanceEMC = 10_000
 // devSignerSeed derives the fixed dev-mode block signer. Public, insecure.
 const devSignerSeed = "emcd dev signer (public key, insecure, dev mode only)"
 
+// devRouterSeed and devComputeSeed derive the dev node's router and
+// compute owner accounts. Public, insecure.
+const (
+	devRouterSeed  = "emcd dev router (public key, insecure, dev mode only)"
+	devComputeSeed = "emcd dev compute owner (public key, insecure, dev mode only)"
+)
+
 // DevSignerKey returns the fixed key that seals dev-mode blocks.
-func DevSignerKey() *ecdsa.PrivateKey {
-	k, err := crypto.ToECDSA(crypto.Keccak256([]byte(devSignerSeed)))
+func DevSignerKey() *ecdsa.PrivateKey { return seedKey(devSignerSeed) }
+
+// DevRouterKey returns the fixed key of the dev node's router account: it
+// holds a router stake from the dev genesis and assigns the dev chain's
+// jobs.
+func DevRouterKey() *ecdsa.PrivateKey { return seedKey(devRouterSeed) }
+
+// DevComputeKey returns the fixed key of the dev node's own wallet: the
+// owner of its compute node, which accepts and reports jobs and is paid
+// for them.
+func DevComputeKey() *ecdsa.PrivateKey { return seedKey(devComputeSeed) }
+
+func seedKey(seed string) *ecdsa.PrivateKey {
+	k, err := crypto.ToECDSA(crypto.Keccak256([]byte(seed)))
 	if err != nil {
-		panic(fmt.Sprintf("genesis: dev signer key: %v", err)) // a constant input; cannot fail
+		panic(fmt.Sprintf("genesis: dev key %q: %v", seed, err)) // a constant input; cannot fail
 	}
 	return k
 }

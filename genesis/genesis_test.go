@@ -61,12 +61,13 @@ func TestDevGenesisStable(t *testing.T) {
 	if err != nil {
 		t.Fatalf("dev genesis does not round-trip: %v", err)
 	}
-	if len(g.Alloc) != DevAccountCount+1 || g.ChainID != 1337 || g.Reserve == nil {
+	if len(g.Alloc) != DevAccountCount+3 || g.ChainID != 1337 || g.Reserve == nil {
 		t.Fatalf("unexpected dev genesis %+v", g)
 	}
 }
 
-// TestDevTable pins the dev table: ten dev accounts of 10,000 EMC, the
+// TestDevTable pins the dev table: ten dev accounts of 10,000 EMC, the dev
+// router and compute owner with 1,000 EMC each, the
 // ecosystem's 150M at test-mnemonic account 10, the reserve at account 11
 // (addresses anvil prints for the mnemonic), the total 10^27 wei, and the
 // pools' 370M (held by the rewards module, not in the alloc).
@@ -84,7 +85,7 @@ func TestDevTable(t *testing.T) {
 	for _, a := range g.Alloc {
 		sum.Add(sum, a.Balance)
 	}
-	if sum.String() != "150100000000000000000000000" {
+	if sum.String() != "150102000000000000000000000" {
 		t.Fatalf("dev alloc sums to %s", sum)
 	}
 	if g.TotalSupply().String() != "1000000000000000000000000000" || DefaultPoolsWei().String() != "370000000000000000000000000" {

@@ -40,10 +40,7 @@ func (n *Node) startAgent(ctx context.Context) error {
 		n.log.Warn("compute agent off: this chain has no jobs module")
 		return nil
 	}
-	kind := n.cfg.Executor
-	if kind == "" {
-		kind = agent.ExecutorDocker
-	}
+	kind := n.execKind
 	dir := n.cfg.DataDir.Compute()
 	store, err := n.openResultStore()
 	if err != nil {

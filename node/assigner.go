@@ -72,17 +72,25 @@ func assignView(chain *state.Chain, mods Modules, log *slog.Logger) func(*types.
 // on every new head it assigns the jobs offered to this router, or open to
 // all, to live nodes of its heartbeat table, through the node wallet. It
 // needs the router role, a key of its own, the jobs module, and a live
-// table (the heartbeat tracker, or the test override cfg.assignLive).
+// table (the heartbeat tracker, or the test override cfg.assignLive). The
+// dev node routes too: from the dev router's wallet, with the live table
+// its own compute side feeds (devmarket.go).
 func (n *Node) startAssigner(ctx context.Context) error {
-	if n.cfg.Role != RoleRouter {
+	if n.cfg.Role != RoleRouter && n.dev == nil {
 		return nil
 	}
-	live := n.cfg.assignLive
+	live, w := n.cfg.assignLive, n.wallet
 	if live == nil && n.net != nil && n.net.beats != nil {
 		live = n.net.beats.tracker
 	}
+	if n.dev != nil {
+		w = n.dev.routerWallet
+		if live == nil {
+			live = n.dev.tracker
+		}
+	}
 	switch {
-	case n.wallet == nil:
+	case w == nil:
 		n.log.Warn("job assignment off: this router has no key of its own to send from")
 		return nil
 	case n.jobs == nil:
@@ -93,10 +101,10 @@ func (n *Node) startAssigner(ctx context.Context) error {
 		return nil
 	}
 	svc, err := assign.New(assign.Config{
-		Router: n.wallet.Address(),
+		Router: w.Address(),
 		View:   assignView(n.chain, n.mods, n.log),
 		Send: func(ctx context.Context, req wallet.Request) (assign.Pending, error) {
-			h, err := n.wallet.Submit(ctx, req)
+			h, err := w.Submit(ctx, req)
 			if err != nil {
 				return nil, err // not a typed nil in the interface
 			}

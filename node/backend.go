@@ -17,6 +17,7 @@ import (
 	"github.com/emc-network/emcd/computing/registry"
 	"github.com/emc-network/emcd/computing/results/fetch"
 	"github.com/emc-network/emcd/jsonrpc"
+	"github.com/emc-network/emcd/router/heartbeat"
 	"github.com/emc-network/emcd/staking/rewards"
 	"github.com/emc-network/emcd/state"
 	"github.com/emc-network/emcd/txpool"
@@ -33,7 +34,9 @@ type backend struct {
 	status    func() (any, error)
 	net       *network
 	// relay is a router's results relay (emc_getResult); nil elsewhere.
-	relay    *fetch.Relay
+	relay *fetch.Relay
+	// devLive is the dev node's live table (emc_liveNodes); nil elsewhere.
+	devLive  *heartbeat.Tracker
 	headFeed event.Feed
 	txFeed   event.Feed
 }

@@ -5,5 +5,7 @@
 //
 // Start reading at New and Node.Start. backend.go implements the
 // jsonrpc.Backend interface over the chain and the pool; wallet.go builds
-// the node/wallet service that sends the node's own transactions.
+// the node/wallet service that sends the node's own transactions;
+// devmarket.go runs the compute market's router side on the dev node,
+// linked to its compute side in process.
 package node

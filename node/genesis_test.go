@@ -27,7 +27,7 @@ func TestDevGenesisHashPinned(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := common.HexToHash("0x55f172d79b0584087f7140ab663a9d7bfc82e056489b57c1a5e75f2b19e12874")
+	want := common.HexToHash("0x87e36d47c6b3b9e349b54588f893d5cfe6daf5b89c50bbc5e94e44d891527758")
 	if got := c.GenesisBlock().Hash(); got != want {
 		t.Fatalf("dev genesis hash %s, pinned %s", got, want)
 	}

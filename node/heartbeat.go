@@ -123,8 +123,11 @@ var _ jsonrpc.LiveNodesBackend = (*backend)(nil)
 
 // LiveNodes is the router's live table (emc_liveNodes).
 func (b *backend) LiveNodes() ([]heartbeat.Node, error) {
+	if b.devLive != nil {
+		return b.devLive.Snapshot(), nil // the dev node's router
+	}
 	if b.net == nil {
-		return nil, fmt.Errorf("%w (a dev node has no p2p network)", errNoLiveTable)
+		return nil, fmt.Errorf("%w (this dev node runs no compute market)", errNoLiveTable)
 	}
 	if b.net.beats == nil {
 		return nil, fmt.Errorf("%w (this node is a %s)", errNoLiveTable, RoleValidator)

@@ -27,6 +27,7 @@ import (
 	"github.com/emc-network/emcd/computing/gpu"
 	"github.com/emc-network/emcd/computing/jobs"
 	"github.com/emc-network/emcd/computing/results"
+	"github.com/emc-network/emcd/computing/results/fetch"
 	"github.com/emc-network/emcd/computing/telemetry"
 	"github.com/emc-network/emcd/config"
 	"github.com/emc-network/emcd/consensus/devseal"
@@ -79,11 +80,20 @@ type Config struct {
 	DevPeriod time.Duration
 	// DevAccounts unlocks the test-mnemonic accounts (dev mode only).
 	DevAccounts bool
+	// DevMarket runs the whole compute market on the dev node (dev mode
+	// only; `emcd --dev` sets it): besides its compute side, a router
+	// that sends from the dev router account, fed by the compute side in
+	// process (devmarket.go); programs loaded for the process executor are
+	// listed as images; the sealer seals while jobs hold escrow; and the
+	// executor defaults to process.
+	DevMarket bool
 
 	// GPU opens the compute role's GPU provider (compute role and dev mode).
 	GPU func() (gpu.Provider, error)
 	// Executor is how the compute agent runs jobs: "docker" (the default,
-	// "" too) or "process" (development only: no isolation).
+	// "" too) or "process" (development only: no isolation). With
+	// DevMarket "" is process: the dev chain runs programs loaded with
+	// `emcd compute images load --executor process` on any machine.
 	Executor string
 	// TelemetryInterval is the GPU/host sampling period (default 5s).
 	TelemetryInterval time.Duration
@@ -106,6 +116,9 @@ type Config struct {
 	// assignLive overrides a router's live table for job assignment (a
 	// fake in tests); nil: the heartbeat tracker.
 	assignLive assign.Live
+	// devHeartbeatInterval is the dev compute side's heartbeat period
+	// (tests; zero: heartbeat.DefaultInterval).
+	devHeartbeatInterval time.Duration
 }
 
 // Node is a running emcd node.
@@ -136,7 +149,12 @@ type Node struct {
 	agent atomic.Pointer[agent.Service]
 	// registrar keeps the node's registry entry current; nil when off.
 	registrar *registrar.Registrar
-	metrics   *chainMetrics
+	// execKind is the compute agent's executor (Config.Executor resolved).
+	execKind string
+	// dev is the dev node's router side and in-process market links; nil
+	// on other nodes.
+	dev     *devMarket
+	metrics *chainMetrics
 	// jobs and epochLength are for the router's assignment service.
 	jobs        *jobs.Module
 	epochLength uint64
@@ -144,10 +162,12 @@ type Node struct {
 	mods Modules
 	// resultStore is a compute node's result store, which the results
 	// protocol serves.
-	resultStore     *results.Store
-	resultStoreErr  error
-	resultStoreOnce sync.Once
-	opHeads         event.Feed // operator.Head, for the operator API's WatchHeads
+	resultStore      *results.Store
+	resultStoreErr   error
+	resultStoreOnce  sync.Once
+	fetchM           *fetch.Metrics
+	fetchMetricsOnce sync.Once
+	opHeads          event.Feed // operator.Head, for the operator API's WatchHeads
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -233,7 +253,11 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 	}
 	var walletKey *ecdsa.PrivateKey
 	if cfg.Dev {
-		n.sealer = devseal.New(devseal.Config{Key: genesis.DevSignerKey(), Period: cfg.DevPeriod}, chain, sealPool{pool}, log)
+		sc := devseal.Config{Key: genesis.DevSignerKey(), Period: cfg.DevPeriod}
+		if cfg.DevMarket {
+			sc.Busy, sc.BusyPeriod = n.jobsInFlight, devBusyPeriod
+		}
+		n.sealer = devseal.New(sc, chain, sealPool{pool}, log)
 		if walletKey, err = devWalletKey(); err != nil {
 			n.closeStores()
 			return nil, err
@@ -266,6 +290,17 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 			n.closeStores()
 			return nil, err
 		}
+	}
+	n.execKind = cfg.Executor
+	if n.execKind == "" {
+		n.execKind = agent.ExecutorDocker
+		if cfg.Dev && cfg.DevMarket {
+			n.execKind = agent.ExecutorProcess
+		}
+	}
+	if err := n.setupDevMarket(); err != nil {
+		n.closeStores()
+		return nil, err
 	}
 	if err := n.setupResults(); err != nil {
 		n.closeStores()
@@ -345,6 +380,7 @@ func (n *Node) Start() error {
 	if n.wallet != nil {
 		n.spawn(func() error { return n.wallet.Run(ctx) })
 	}
+	n.startDevMarket(ctx)
 	if err := n.startRegistrar(ctx); err != nil {
 		return err
 	}

@@ -2,7 +2,7 @@ package node
 
 // Node-level tests of auto-registration (node/registrar) on a running dev
 // node: the dev sealer seals a block every few milliseconds, the node's
-// wallet sends from the last dev account, and the test reads the registry
+// wallet sends from the dev compute owner, and the test reads the registry
 // module in the head state, as the router's heartbeat table does.
 
 import (

@@ -62,48 +62,72 @@ func (c chainResults) NodePeer(owner common.Address) (p2p.PeerID, bool, error) {
 // networked node on a chain with the jobs module: a compute node with a key
 // of its own serves its store (DATADIR/compute/store) for the jobs it ran
 // under that key; a router relays over HTTP (GET /results/...) and
-// emc_getResult. Validators do neither.
+// emc_getResult. Validators do neither. The dev node does both, its relay
+// reaching its own results server in process (devPeers).
 func (n *Node) setupResults() error {
-	if n.net == nil || n.jobs == nil {
+	if n.jobs == nil {
 		return nil
 	}
 	chainID := uint256.MustFromBig(n.chain.Config().ChainID)
 	spec := fetch.Spec(p2p.Names{ChainID: chainID.Uint64()}, 0)
+	if n.dev != nil {
+		if err := n.serveResults(chainID, spec, n.wallet.Address(), n.dev.peers, nil); err != nil {
+			return err
+		}
+		return n.relayResults(chainID, spec, n.dev.peers)
+	}
+	if n.net == nil {
+		return nil
+	}
 	switch n.cfg.Role {
 	case RoleCompute:
 		if n.wallet == nil {
 			n.log.Warn("results not served: this compute node has no key of its own (the jobs it runs are named by that owner account)")
 			return nil
 		}
-		return n.serveResults(chainID, spec, n.wallet.Address())
+		return n.serveResults(chainID, spec, n.wallet.Address(), n.net.host, n.net.host)
 	case RoleRouter:
-		relay, err := fetch.NewRelay(fetch.RelayConfig{
-			ChainID: chainID, Jobs: chainResults{n.chain}, Peers: chainResults{n.chain}, Requester: n.net.host, Spec: spec,
-			Now: time.Now, Metrics: fetch.NewMetrics(n.reg), Log: n.baseLog,
-		})
-		if err != nil {
-			return fmt.Errorf("node: results relay: %w", err)
-		}
-		n.backend.relay = relay
+		return n.relayResults(chainID, spec, n.net.host)
 	}
 	return nil
 }
 
-// serveResults opens the compute node's result store and serves it for
-// the jobs that name owner as their node.
-func (n *Node) serveResults(chainID *uint256.Int, spec p2p.Spec, owner common.Address) error {
+// relayResults sets up the router's results relay over req.
+func (n *Node) relayResults(chainID *uint256.Int, spec p2p.Spec, req p2p.Requester) error {
+	relay, err := fetch.NewRelay(fetch.RelayConfig{
+		ChainID: chainID, Jobs: chainResults{n.chain}, Peers: chainResults{n.chain}, Requester: req, Spec: spec,
+		Now: time.Now, Metrics: n.fetchMetrics(), Log: n.baseLog,
+	})
+	if err != nil {
+		return fmt.Errorf("node: results relay: %w", err)
+	}
+	n.backend.relay = relay
+	return nil
+}
+
+// serveResults opens the compute node's result store and serves it on srv
+// for the jobs that name owner as their node; pen (nil: none) hears of
+// malformed requests.
+func (n *Node) serveResults(chainID *uint256.Int, spec p2p.Spec, owner common.Address, srv p2p.Server, pen p2p.Penalizer) error {
 	store, err := n.openResultStore()
 	if err != nil {
 		return err
 	}
-	srv, err := fetch.NewServer(fetch.ServerConfig{
+	s, err := fetch.NewServer(fetch.ServerConfig{
 		ChainID: chainID, Owner: owner, Store: store, Jobs: chainResults{n.chain}, Now: time.Now,
-		Penalizer: n.net.host, Metrics: fetch.NewMetrics(n.reg), Log: n.baseLog,
+		Penalizer: pen, Metrics: n.fetchMetrics(), Log: n.baseLog,
 	})
 	if err != nil {
 		return fmt.Errorf("node: results server: %w", err)
 	}
-	return srv.Register(n.net.host, spec)
+	return s.Register(srv, spec)
+}
+
+// fetchMetrics registers the results protocol's metrics once (the dev
+// node runs both its server and its relay).
+func (n *Node) fetchMetrics() *fetch.Metrics {
+	n.fetchMetricsOnce.Do(func() { n.fetchM = fetch.NewMetrics(n.reg) })
+	return n.fetchM
 }
 
 // openResultStore opens the compute side's result store

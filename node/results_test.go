@@ -94,7 +94,7 @@ func TestResultDownloadThroughRouter(t *testing.T) {
 	// setupResults calls with the node wallet's address) over its host.
 	cn := &Node{cfg: Config{Role: RoleCompute, DataDir: config.NewDataDir(t.TempDir())}, chain: f.chain, jobs: f.mods.jobs(),
 		net: &network{host: nodeHost}, reg: prometheus.NewRegistry()}
-	if err := cn.serveResults(chainID, fetch.Spec(p2p.Names{ChainID: st.ChainID}, 0), f.node.addr); err != nil {
+	if err := cn.serveResults(chainID, fetch.Spec(p2p.Names{ChainID: st.ChainID}, 0), f.node.addr, nodeHost, nodeHost); err != nil {
 		t.Fatal(err)
 	}
 	// Its store holds the result (what the compute agent leaves).

@@ -35,6 +35,8 @@ func TestEvidenceReporter(t *testing.T) {
 	defer cancel()
 	g := genesis.Dev()
 	g.Params = map[string]json.RawMessage{"staking": json.RawMessage(`{"minValidatorStakeWei":"1000000000000000000000"}`)}
+	// The node wallet (the dev compute owner) stakes 1,000 EMC and pays gas.
+	g.Alloc[crypto.PubkeyToAddress(genesis.DevComputeKey().PublicKey)] = types.Account{Balance: new(big.Int).Mul(big.NewInt(10_000), big.NewInt(params.Ether))}
 	n, err := New(Config{Role: RoleValidator, Dev: true, Genesis: g, DataDir: config.NewDataDir(t.TempDir())}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)

@@ -14,8 +14,8 @@ import (
 )
 
 // Wallet returns the wallet that sends this node's own transactions, from
-// its key: the validator key of a networked node, the last test-mnemonic
-// account in dev mode. It is nil for a node without a key (a follower that
+// its key: the validator key of a networked node, the dev compute owner
+// (genesis.DevComputeKey) in dev mode. It is nil for a node without a key (a follower that
 // observes consensus with a throwaway key has no funds to send with).
 func (n *Node) Wallet() *wallet.Wallet { return n.wallet }
 
@@ -41,14 +41,10 @@ func (n *Node) estimateGas(ctx context.Context, from common.Address, req wallet.
 	})
 }
 
-// devWalletKey is the dev node's wallet key: the last test-mnemonic account
-// (funded in the dev genesis; the dev signer is not). The dev accounts are
-// unlocked for RPC users too (unless --no-dev-accounts): when someone sends
-// from this one, the wallet re-syncs its nonce past theirs.
+// devWalletKey is the dev node's wallet key: the dev compute owner
+// (genesis.DevComputeKey, funded for gas in the dev genesis), which
+// accepts and reports the dev chain's jobs and is paid for them. It is
+// none of the test-mnemonic accounts, which stay the users'.
 func devWalletKey() (*ecdsa.PrivateKey, error) {
-	keys, err := genesis.DevAccountKeys(genesis.DevAccountCount)
-	if err != nil {
-		return nil, fmt.Errorf("node: dev wallet key: %w", err)
-	}
-	return keys[len(keys)-1], nil
+	return genesis.DevComputeKey(), nil
 }

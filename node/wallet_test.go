@@ -46,7 +46,7 @@ func TestDevNodeWallet(t *testing.T) {
 		t.Fatal(err)
 	}
 	if want := crypto.PubkeyToAddress(key.PublicKey); w.Address() != want {
-		t.Fatalf("wallet address %v, want the last dev account %v", w.Address(), want)
+		t.Fatalf("wallet address %v, want the dev compute owner %v", w.Address(), want)
 	}
 	to := common.HexToAddress("0xc0ffee")
 	data := []byte{1, 2, 3}

@@ -82,10 +82,11 @@
 //     K the largest 3F+1 at most min(eligible, maxValidators) ([SetSize]).
 //     With fewer than minValidators eligible the set stays (nil).
 //   - Genesis stakes (param genesisStakes, [Module.GenesisState]):
-//     validator positions effective from epoch 0, stored as stake() and
-//     setSigner() would; the module's genesis balance is their sum. The
-//     node checks that genesis' validators are the set they elect
-//     ([Module.CheckGenesisValidators]).
+//     validator positions (and router positions, "role": 1, with no
+//     signer) effective from epoch 0, stored as stake() and setSigner()
+//     would; the module's genesis balance is their sum. When validator
+//     stakes are seeded the node checks that genesis' validators are the
+//     set they elect ([Module.CheckGenesisValidators]).
 //   - Slashing: reportDoubleSign(a, b) takes two RLP-encoded ibft.Signed
 //     messages ([EncodeSigned], [DecodeDoubleSign]) of one code, height
 //     and round that conflict and recover to one signer, the signer of a

@@ -195,3 +195,61 @@ func FuzzReportDoubleSign(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseParams feeds arbitrary genesis params (an operator's genesis
+// file) to ParseParams: it never panics, refuses only with ErrBadParams,
+// and accepted params seed a genesis state whose role totals add up to the
+// module's balance, routers never in the genesis validator set.
+func FuzzParseParams(f *testing.F) {
+	f.Add([]byte(`{"genesisStakes":[{"owner":"0x0000000000000000000000000000000000000009","role":1,"amountWei":"100000000000000000000000"}]}`))
+	f.Add([]byte(`{"minValidators":1,"genesisStakes":[{"owner":"0x0000000000000000000000000000000000000009","amountWei":"1000000000000000000000000"},{"owner":"0x0000000000000000000000000000000000000008","role":1,"amountWei":"100000000000000000000000","lock":2}]}`))
+	f.Add([]byte(`{"minRouterStakeWei":"1","genesisStakes":[{"owner":"0x0000000000000000000000000000000000000009","role":1,"amountWei":"1","signer":"0x0000000000000000000000000000000000000007"}]}`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		p, err := staking.ParseParams(raw, 10)
+		if err != nil {
+			if !errors.Is(err, native.ErrBadParams) {
+				t.Fatalf("refused without ErrBadParams: %v", err)
+			}
+			return
+		}
+		m, err := staking.NewModule(p)
+		if err != nil {
+			t.Fatalf("accepted params build no module: %v", err)
+		}
+		bal, st := m.GenesisState()
+		s := genesisStorage(st)
+		sum := new(uint256.Int)
+		for r := staking.Role(0); r < staking.NumRoles; r++ {
+			sum.Add(sum, staking.TotalStake(s, r))
+		}
+		if (bal == nil && !sum.IsZero()) || (bal != nil && !bal.Eq(sum)) {
+			t.Fatalf("genesis balance %v, role totals %s", bal, sum)
+		}
+		vals, err := m.GenesisValidators()
+		if err != nil {
+			return // fewer eligible than the set needs: the node refuses such a genesis
+		}
+		routers := map[common.Address]bool{}
+		for _, g := range p.GenesisStakes {
+			if g.Role == staking.RoleRouter {
+				routers[g.Owner] = true
+			}
+		}
+		for _, v := range vals {
+			if routers[v] {
+				t.Fatalf("router %s in the genesis validator set", v)
+			}
+		}
+	})
+}
+
+// genesisStorage reads the staking module's genesis storage.
+type genesisStorage map[common.Hash]common.Hash
+
+func (g genesisStorage) GetState(addr common.Address, key common.Hash) common.Hash {
+	if addr != native.StakingAddress {
+		return common.Hash{}
+	}
+	return g[key]
+}
+func (genesisStorage) GetBalance(common.Address) *uint256.Int { return new(uint256.Int) }

@@ -13,11 +13,11 @@ import (
 var _ native.GenesisState = (*Module)(nil)
 
 // GenesisState implements native.GenesisState: the genesisStakes param's
-// positions in the module's storage exactly as stake() (validator role,
-// the given lock) and setSigner() would leave them, except that they are
-// effective from epoch 0 (changeEpoch 0, no previous amount); the role
-// total and the owners list in the params' order; the balance is the sum
-// of the stakes. Params validation guarantees the sum fits and the
+// positions in the module's storage exactly as stake() (the given role and
+// lock) and setSigner() would leave them, except that they are effective
+// from epoch 0 (changeEpoch 0, no previous amount); the role totals and
+// the owners list in the params' order; the balance is the sum of the
+// stakes. Params validation guarantees the sum fits and the
 // signers are unique.
 func (m *Module) GenesisState() (*uint256.Int, map[common.Hash]common.Hash) {
 	if len(m.params.GenesisStakes) == 0 {
@@ -30,9 +30,10 @@ func (m *Module) GenesisState() (*uint256.Int, map[common.Hash]common.Hash) {
 		}
 	}
 	total := new(uint256.Int)
+	var roleTotal [NumRoles]uint256.Int
 	for i, g := range m.params.GenesisStakes {
 		base := positionBase(g.Owner)
-		md := meta{hasRole: true, role: RoleValidator, lock: g.Lock, unlockEpoch: m.params.GenesisUnlockEpoch(g)}
+		md := meta{hasRole: true, role: g.Role, lock: g.Lock, unlockEpoch: m.params.GenesisUnlockEpoch(g)}
 		put(field(base, fieldAmount), g.AmountWei)
 		put(field(base, fieldMeta), md.encode())
 		if s := g.signerOrOwner(); s != g.Owner {
@@ -42,8 +43,11 @@ func (m *Module) GenesisState() (*uint256.Int, map[common.Hash]common.Hash) {
 		st[ownerKey(uint64(i))] = native.AddressKey(g.Owner)
 		put(ownerIndexKey(g.Owner), uint256.NewInt(uint64(i)+1))
 		total.Add(total, g.AmountWei)
+		roleTotal[g.Role].Add(&roleTotal[g.Role], g.AmountWei)
 	}
-	put(native.Slot(uint64(RoleValidator)), total)
+	for r := range roleTotal {
+		put(native.Slot(uint64(r)), &roleTotal[r])
+	}
 	put(native.Slot(slotOwners), uint256.NewInt(uint64(len(m.params.GenesisStakes))))
 	return total.Clone(), st
 }
@@ -69,21 +73,32 @@ func (s mapState) GetBalance(addr common.Address) *uint256.Int {
 }
 
 // GenesisValidators is the validator set [Module.NextValidators] picks from
-// the genesis state, in set order; nil when the params seed no stakes (dev
-// chains keep their fixed signer).
+// the genesis state, in set order; nil when the params seed no validator
+// stakes (dev chains keep their fixed signer).
 func (m *Module) GenesisValidators() ([]common.Address, error) {
-	if len(m.params.GenesisStakes) == 0 {
+	if !m.genesisValidatorStakes() {
 		return nil, nil
 	}
 	bal, st := m.GenesisState()
 	return m.NextValidators(mapState{st, bal}, 0)
 }
 
+// genesisValidatorStakes tells whether the params seed a validator stake.
+func (m *Module) genesisValidatorStakes() bool {
+	for _, g := range m.params.GenesisStakes {
+		if g.Role == RoleValidator {
+			return true
+		}
+	}
+	return false
+}
+
 // CheckGenesisValidators checks that a genesis whose staking params seed
-// stakes lists, as its validators, exactly (as a set) those the stakes
-// elect at genesis. Without genesis stakes any set is accepted.
+// validator stakes lists, as its validators, exactly (as a set) those the
+// stakes elect at genesis. Without genesis validator stakes (none, or
+// routers only) any set is accepted.
 func (m *Module) CheckGenesisValidators(validators []common.Address) error {
-	if len(m.params.GenesisStakes) == 0 {
+	if !m.genesisValidatorStakes() {
 		return nil
 	}
 	want, err := m.GenesisValidators()

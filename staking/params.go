@@ -97,15 +97,19 @@ type Params struct {
 	// ReporterShareBps is the share of a slashed amount paid to the
 	// reporter of the evidence, in basis points; the rest is burned.
 	ReporterShareBps uint64
-	// GenesisStakes are validator positions that exist from genesis
-	// (effective from epoch 0), in the order given.
+	// GenesisStakes are positions that exist from genesis (effective from
+	// epoch 0), in the order given: validators, and routers (a dev chain's
+	// router routes from its first block).
 	GenesisStakes []GenesisStake
 }
 
-// GenesisStake is one validator position seeded at genesis.
+// GenesisStake is one position seeded at genesis.
 type GenesisStake struct {
 	Owner common.Address
-	// Signer is the consensus key; the zero address means the owner.
+	// Role is the position's role (the zero value: RoleValidator).
+	Role Role
+	// Signer is a validator's consensus key; the zero address means the
+	// owner. Other roles have none.
 	Signer    common.Address
 	AmountWei *uint256.Int
 	Lock      rewards.Lock
@@ -209,6 +213,7 @@ type paramsJSON struct {
 
 type genesisStakeJSON struct {
 	Owner     *common.Address       `json:"owner"`
+	Role      *uint8                `json:"role"`
 	Signer    *common.Address       `json:"signer"`
 	AmountWei *math.HexOrDecimal256 `json:"amountWei"`
 	Lock      *uint8                `json:"lock"`
@@ -273,6 +278,9 @@ func ParseParams(raw json.RawMessage, epochLength uint64) (Params, error) {
 			return Params{}, fmt.Errorf("%w: staking: genesisStakes[%d]: amountWei out of uint256 range", native.ErrBadParams, i)
 		}
 		gs := GenesisStake{Owner: *g.Owner, AmountWei: u}
+		if g.Role != nil {
+			gs.Role = Role(*g.Role)
+		}
 		if g.Signer != nil {
 			gs.Signer = *g.Signer
 		}
@@ -325,8 +333,9 @@ func (p Params) Validate() error {
 }
 
 // validateGenesisStakes checks the genesis positions as stake() and
-// setSigner() would: a validator stake at least the minimum, a known lock,
-// one position per owner, signers unique and not owners, a sum that fits.
+// setSigner() would: a validator or router role, a stake at least the
+// role's minimum, a known lock, one position per owner, signers (of
+// validators only) unique and not owners, a sum that fits.
 func (p Params) validateGenesisStakes() error {
 	if uint64(len(p.GenesisStakes)) > p.MaxPositions {
 		return fmt.Errorf("%w: staking: %d genesis stakes above maxPositions %d", native.ErrBadParams, len(p.GenesisStakes), p.MaxPositions)
@@ -346,8 +355,12 @@ func (p Params) validateGenesisStakes() error {
 			return bad("owner must not be the zero address")
 		case g.AmountWei == nil || g.AmountWei.IsZero():
 			return bad("amountWei must be positive")
-		case g.AmountWei.Lt(p.MinStakeWei[RoleValidator]):
-			return bad("%s wei below the validator minimum %s wei", g.AmountWei, p.MinStakeWei[RoleValidator])
+		case g.Role != RoleValidator && g.Role != RoleRouter:
+			return bad("role %d: want validator (0) or router (1)", g.Role)
+		case g.Role != RoleValidator && g.Signer != (common.Address{}):
+			return bad("a %s position has no signer", g.Role)
+		case g.AmountWei.Lt(p.MinStakeWei[g.Role]):
+			return bad("%s wei below the %s minimum %s wei", g.AmountWei, g.Role, p.MinStakeWei[g.Role])
 		case g.Lock >= rewards.NumLocks:
 			return bad("unknown lock %d", g.Lock)
 		}

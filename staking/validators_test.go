@@ -179,6 +179,44 @@ func TestGenesisStakes(t *testing.T) {
 	}
 }
 
+// A router position seeded at genesis is what stake(router) leaves, in
+// effect from epoch 0, counted in the router total only; without a
+// validator stake the genesis set is left to the genesis file.
+func TestGenesisRouterStake(t *testing.T) {
+	f := newFixture(t, fmt.Sprintf(`{"genesisStakes":[{"owner":"%s","amountWei":"100000000000000000000000","role":1}]}`, bob))
+	m := f.module()
+	if got := f.State.GetBalance(stakingAddr); !got.Eq(emc(100_000)) {
+		t.Errorf("module balance %s", got)
+	}
+	if got := staking.TotalStake(f.State, staking.RoleRouter); !got.Eq(emc(100_000)) {
+		t.Errorf("router total %s", got)
+	}
+	if got := staking.TotalStake(f.State, staking.RoleValidator); !got.IsZero() {
+		t.Errorf("validator total %s", got)
+	}
+	p := staking.PositionOf(f.State, bob)
+	if !p.HasRole || p.Role != staking.RoleRouter || p.ChangeEpoch != 0 || !f.effective(bob, 0).Eq(emc(100_000)) {
+		t.Errorf("bob %+v", p)
+	}
+	if got, err := m.GenesisValidators(); got != nil || err != nil {
+		t.Errorf("GenesisValidators %v %v, want none", got, err)
+	}
+	if err := m.CheckGenesisValidators([]common.Address{alice}); err != nil {
+		t.Errorf("router-only stakes constrain the validators: %v", err)
+	}
+	g := newFixture(t, "")
+	g.at(0, 1)
+	g.mustSend(bob, emc(100_000), "stake", uint8(staking.RoleRouter), lockNone)
+	a, b := staking.PositionOf(f.State, bob), staking.PositionOf(g.State, bob)
+	a.ChangeEpoch, b.ChangeEpoch = 0, 0
+	if fmt.Sprint(a) != fmt.Sprint(b) {
+		t.Errorf("genesis %+v, staked %+v", a, b)
+	}
+	f.at(1, 0)
+	f.mustSend(bob, nil, "unstake", emc(100_000).ToBig())
+	f.moduleInvariant()
+}
+
 func TestGenesisStakesRefused(t *testing.T) {
 	for _, c := range []struct{ name, raw string }{
 		{"duplicate owner", genesisParams(fmt.Sprintf(`,{"owner":"%s","amountWei":"1000000000000000000000000"}`, bob))},
@@ -189,7 +227,11 @@ func TestGenesisStakesRefused(t *testing.T) {
 		{"zero owner", genesisParams(`,{"owner":"0x0000000000000000000000000000000000000000","amountWei":"1000000000000000000000000"}`)},
 		{"bad lock", genesisParams(`,{"owner":"0x0000000000000000000000000000000000000009","amountWei":"1000000000000000000000000","lock":5}`)},
 		{"no amount", genesisParams(`,{"owner":"0x0000000000000000000000000000000000000009"}`)},
-		{"unknown field", genesisParams(`,{"owner":"0x0000000000000000000000000000000000000009","amountWei":"1","role":1}`)},
+		{"unknown field", genesisParams(`,{"owner":"0x0000000000000000000000000000000000000009","amountWei":"1000000000000000000000000","rank":1}`)},
+		{"router below minimum", genesisParams(`,{"owner":"0x0000000000000000000000000000000000000009","amountWei":"99999999999999999999999","role":1}`)},
+		{"compute role", genesisParams(`,{"owner":"0x0000000000000000000000000000000000000009","amountWei":"1000000000000000000000000","role":2}`)},
+		{"unknown role", genesisParams(`,{"owner":"0x0000000000000000000000000000000000000009","amountWei":"1000000000000000000000000","role":7}`)},
+		{"router with a signer", genesisParams(`,{"owner":"0x0000000000000000000000000000000000000009","signer":"0x0000000000000000000000000000000000000008","amountWei":"100000000000000000000000","role":1}`)},
 		{"overflow", `{"minValidatorStakeWei":"0","genesisStakes":[{"owner":"0x0000000000000000000000000000000000000009","amountWei":"0xffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"},{"owner":"0x0000000000000000000000000000000000000008","amountWei":"1"}]}`},
 		{"too many", `{"maxPositions":1,` + strings.TrimPrefix(genesisParams(""), "{")},
 		{"min above max validators", `{"minValidators":5,"maxValidators":4}`},

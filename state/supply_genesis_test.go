@@ -34,7 +34,7 @@ func TestGenesisSupply(t *testing.T) {
 		sum.Add(sum, st.GetBalance(a).ToBig())
 	}
 	reserve := st.GetBalance(*g.Reserve).ToBig()
-	if want := "849900000000000000000000000"; reserve.String() != want {
+	if want := "849898000000000000000000000"; reserve.String() != want {
 		t.Fatalf("reserve %s, want %s", reserve, want)
 	}
 	if sum.Add(sum, reserve).Cmp(g.TotalSupply()) != 0 {

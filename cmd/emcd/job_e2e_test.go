@@ -1,10 +1,10 @@
 package main
 
 // End-to-end test of `emcd job`: the real binary runs as a dev node and, as
-// separate processes, as the CLI. The dev chain has no router, so a job
-// stays submitted (open to any router after its draw) until cancelled or
-// its assign deadline; the test cancels it and checks the refund to the
-// wei from balances and the receipt's fee.
+// separate processes, as the CLI. The dev node's router is drawn for a job
+// but its compute node holds no program for the job's image, so the job
+// stays submitted until cancelled or its assign deadline; the test cancels
+// it and checks the refund to the wei from balances and the receipt's fee.
 
 import (
 	"context"
@@ -110,23 +110,26 @@ func TestJobCLIEndToEnd(t *testing.T) {
 		t.Fatalf("balance after submit %s, want %s", after, want)
 	}
 
-	// 2. Status: submitted, the spec as given; no router exists, so none is
-	// drawn or named.
+	// 2. Status: submitted, the spec as given; no router is named until
+	// the draw, and none assigns.
+	devRouter := crypto.PubkeyToAddress(genesis.DevRouterKey().PublicKey)
 	j, r := jobRecord(t, url, "1")
 	if r.code != 0 || j.State != "submitted" || j.Submitter != acct || j.Escrow.ToInt().Cmp(escrowWei) != 0 ||
 		uint64(j.GPUs) != 2 || j.GPUModel != "NVIDIA H200" || uint64(j.TimeoutSeconds) != 600 ||
-		j.Image != common.HexToHash(strings.Repeat("ab", 32)) || j.Router != nil || j.Node != nil || j.OfferedRouter != nil {
+		j.Image != common.HexToHash(strings.Repeat("ab", 32)) || j.Router != nil || j.Node != nil ||
+		(j.OfferedRouter != nil && *j.OfferedRouter != devRouter) {
 		t.Fatalf("status: exit %d %+v\n%s", r.code, j, r.stderr)
 	}
 	if r := runCLI(t, "job", "status", "1", "--rpc", url); r.code != 0 || !strings.Contains(r.stdout, "job 1: submitted, submitter "+acct.Hex()+", escrow 2.5 EMC, 2 GPU(s)") {
 		t.Fatalf("status text: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
-	// After the draw (block submit+OfferDelay+1) with no active router the
-	// job stays submitted, open to any router, no router named, its assign
-	// deadline AssignBlocks after the draw (then it would expire, refunded).
+	// After the draw (block submit+OfferDelay+1) the job is offered to the
+	// dev router, the only active one, and stays submitted (no node fits),
+	// its assign deadline AssignBlocks after the draw (then it would
+	// expire, refunded).
 	submitBlock := uint64(j.SubmitBlock)
 	drawBlock := submitBlock + jobs.DefaultOfferDelayBlocks + 1
-	// The dev node seals a block when a transaction comes: account 2 sends
+	// The dev node seals while a job holds escrow; account 2 also sends
 	// itself nothing until the draw block is sealed.
 	for range 2 * drawBlock {
 		head, err := ec.BlockNumber(context.Background())
@@ -139,7 +142,8 @@ func TestJobCLIEndToEnd(t *testing.T) {
 		sendSelf(t, ec, keys[2])
 	}
 	j, r = jobRecord(t, url, "1")
-	if r.code != 0 || j.State != "submitted" || j.OfferedRouter != nil || uint64(j.OfferEndBlock) != 0 ||
+	if r.code != 0 || j.State != "submitted" || j.OfferedRouter == nil || *j.OfferedRouter != devRouter ||
+		uint64(j.OfferEndBlock) != drawBlock+jobs.DefaultOfferWindowBlocks || j.Router != nil ||
 		uint64(j.Deadline) != drawBlock+jobs.DefaultAssignBlocks {
 		t.Fatalf("after the draw: exit %d %+v (submitted in %d)\n%s", r.code, j, submitBlock, r.stderr)
 	}

@@ -50,6 +50,6 @@ func (nf *nodeFlags) register(cmd *cobra.Command) {
 	f.BoolVar(&nf.autoRegister, "auto-register", true, "compute and router roles: keep this node's entry in the compute registry current through the node wallet (its own key is the owner; a router registers once it holds a router stake)")
 	f.StringSliceVar(&nf.prices, "compute.price-per-gpu-second", nil, "compute role: price in wei per GPU-second, WEI for this host's GPU model or MODEL=WEI (comma-separated or repeated, at most 8 models; required with GPUs for auto-registration)")
 	f.StringVar(&nf.cpuPrice, "compute.cpu-price", "0", "compute role: price in wei per second of a CPU-only job (0: take none)")
-	f.StringVar(&nf.executor, "compute.executor", "docker", "compute role (and --dev): how the job agent runs assigned jobs: docker (isolated containers; the job's image digest is a Docker image ID) or process (development only, NO isolation: the digest names a program loaded with `emcd compute images load`)")
+	f.StringVar(&nf.executor, "compute.executor", "docker", "compute role (and --dev): how the job agent runs assigned jobs: docker (isolated containers; the job's image digest is a Docker image ID) or process (development only, NO isolation: the digest names a program loaded with `emcd compute images load`); --dev without this flag: process")
 	f.StringSliceVar(&nf.images, "compute.image", nil, "compute role: digests of the container images this node holds, sha256:HEX (comma-separated or repeated, at most 16)")
 }

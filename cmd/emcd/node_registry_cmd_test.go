@@ -122,7 +122,8 @@ func TestNodeRegistryCLIEndToEnd(t *testing.T) {
 		t.Fatalf("status after update %+v", st.Node)
 	}
 
-	// 4. emc_computeNodes lists it; text status names it.
+	// 4. emc_computeNodes lists it beside the dev node's own compute node
+	// (live: it heartbeats to the dev router); text status names it.
 	var cn jsonrpc.ComputeNodes
 	client, err := rpc.Dial(url)
 	if err != nil {
@@ -130,8 +131,19 @@ func TestNodeRegistryCLIEndToEnd(t *testing.T) {
 	}
 	defer client.Close()
 	rc := client.Call(&cn, "emc_computeNodes")
-	if rc != nil || cn.TotalNodes != 1 || len(cn.Nodes) != 1 || !strings.EqualFold(cn.Nodes[0].Owner.Hex(), acct1) || cn.Nodes[0].Live != nil {
+	devOwner := crypto.PubkeyToAddress(genesis.DevComputeKey().PublicKey)
+	if rc != nil || cn.TotalNodes != 2 || len(cn.Nodes) != 2 {
 		t.Fatalf("emc_computeNodes = %+v, %v", cn, rc)
+	}
+	for _, nd := range cn.Nodes {
+		switch {
+		case strings.EqualFold(nd.Owner.Hex(), acct1):
+			if nd.Live != nil {
+				t.Fatalf("emc_computeNodes: %s live %+v, sends no heartbeats", acct1, nd.Live)
+			}
+		case nd.Owner != devOwner:
+			t.Fatalf("emc_computeNodes = %+v, want %s and the dev node's %s", cn, acct1, devOwner)
+		}
 	}
 	r = runCLI(t, "node", "status", acct1, "--rpc", url)
 	if r.code != 0 || !strings.Contains(r.stdout, "compute node "+crypto.PubkeyToAddress(keys[1].PublicKey).Hex()) || !strings.Contains(r.stdout, "(simulated)") {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"os/signal"
@@ -11,6 +12,30 @@ import (
 	"github.com/emc-network/emcd/computing/gpu"
 	"github.com/emc-network/emcd/node"
 )
+
+// devGPUs is how many simulated GPUs a dev node offers when --gpu.mode is
+// not set.
+const devGPUs = 1
+
+// devComputeDefaults: a dev node's compute side offers devGPUs simulated
+// GPUs unless --gpu.mode says otherwise, so that jobs run on any machine,
+// at the testnet's price (testnetGPUPriceWei per GPU-second, and per
+// second of a CPU-only job) unless --compute.price-per-gpu-second and
+// --compute.cpu-price say otherwise (flag, environment or config file).
+func devComputeDefaults(cmd *cobra.Command, nf *nodeFlags) {
+	if !cmd.Flags().Changed("gpu.mode") {
+		nf.gpu.mode = string(gpu.ModeSimulated)
+		if !cmd.Flags().Changed("gpu.simulated") {
+			nf.gpu.simulated = devGPUs
+		}
+	}
+	if !cmd.Flags().Changed("compute.price-per-gpu-second") {
+		nf.prices = []string{testnetGPUPriceWei}
+	}
+	if !cmd.Flags().Changed("compute.cpu-price") {
+		nf.cpuPrice = testnetGPUPriceWei
+	}
+}
 
 // runNode starts the node in its role and blocks until SIGINT/SIGTERM.
 func runNode(cmd *cobra.Command, g *globals, nf *nodeFlags) error {
@@ -26,6 +51,13 @@ func runNode(cmd *cobra.Command, g *globals, nf *nodeFlags) error {
 	vhosts := nf.rpcVHosts
 	if g.dev && !cmd.Flags().Changed("rpc.vhosts") {
 		vhosts = []string{"*"}
+	}
+	executor := nf.executor
+	if g.dev {
+		devComputeDefaults(cmd, nf)
+		if !cmd.Flags().Changed("compute.executor") {
+			executor = "" // the dev node's default: process (node.Config.Executor)
+		}
 	}
 	cfg := node.Config{
 		Role:         nf.role,
@@ -43,8 +75,9 @@ func runNode(cmd *cobra.Command, g *globals, nf *nodeFlags) error {
 		Bootnodes:    nf.bootnodes,
 		DevPeriod:    nf.devPeriod,
 		DevAccounts:  g.dev && !nf.noDevAccounts,
+		DevMarket:    g.dev,
 		GPU:          func() (gpu.Provider, error) { return nf.gpu.open(g, os.Stderr) },
-		Executor:     nf.executor,
+		Executor:     executor,
 		Storage:      g.storage.config(),
 		Register: node.RegisterConfig{
 			Auto: nf.autoRegister, PricesPerGPUSecond: nf.prices, CPUPriceWei: nf.cpuPrice, Images: nf.images,
@@ -52,6 +85,9 @@ func runNode(cmd *cobra.Command, g *globals, nf *nodeFlags) error {
 	}
 	if nf.executor != "docker" && nf.executor != "process" {
 		return fmt.Errorf("--compute.executor %q: want docker or process", nf.executor)
+	}
+	if g.dev {
+		log.Info("dev node runs the compute market", "gpus", nf.gpu.mode, "executor", cmp.Or(executor, "process"))
 	}
 	log.Info("emcd starting", "version", versionString(), "role", nf.role, "dev", g.dev, "datadir", dd.Path)
 	n, err := node.New(cfg, log)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -108,9 +109,20 @@ func TestProgramsLoadVerify(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := NewPrograms(filepath.Join(dir, "programs"))
+	if l, err := p.List(); err != nil || len(l) != 0 {
+		t.Fatalf("empty store lists %v %v", l, err)
+	}
 	d, err := p.Load(src)
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, junk := range []string{"notes.txt", strings.ToUpper(hex.EncodeToString(d[:]))} {
+		if err := os.WriteFile(filepath.Join(p.Dir(), junk), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if l, err := p.List(); err != nil || len(l) != 1 || l[0] != d {
+		t.Fatalf("List %v %v, want [%x]", l, err, d)
 	}
 	if want := common.HexToHash("0x" + sha256Hex([]byte("#!/bin/sh\necho hi\n"))); d != want {
 		t.Fatalf("digest %x, want %x", d, want)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -40,6 +41,28 @@ func (p *Programs) Path(digest common.Hash) string {
 func (p *Programs) Has(digest common.Hash) bool {
 	fi, err := os.Stat(p.Path(digest))
 	return err == nil && fi.Mode().IsRegular()
+}
+
+// List returns the digests of the stored programs, sorted (a missing
+// store holds none). Files whose names are not 64 hex digits, and
+// anything not a regular file, are not programs and are skipped.
+func (p *Programs) List() ([]common.Hash, error) {
+	ents, err := os.ReadDir(p.dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("agent: programs: %w", err)
+	}
+	var out []common.Hash
+	for _, e := range ents {
+		b, err := hex.DecodeString(e.Name())
+		if err != nil || len(b) != common.HashLength || hex.EncodeToString(b) != e.Name() || !e.Type().IsRegular() {
+			continue
+		}
+		out = append(out, common.BytesToHash(b))
+	}
+	return out, nil // ReadDir sorts by name: by digest
 }
 
 // Verify hashes the stored program and checks it against its digest.

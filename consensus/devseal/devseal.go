@@ -1,6 +1,7 @@
 // Package devseal is the block producer of `emcd --dev`: a single fixed
 // signer that seals a block as soon as transactions are pending (and every
-// period, if one is set). Its blocks have the same format as IBFT blocks: the
+// period, if one is set, or every busy period while the caller says work
+// waits on blocks). Its blocks have the same format as IBFT blocks: the
 // signer is the only validator, and its commit seal alone is a quorum.
 package devseal
 
@@ -46,6 +47,12 @@ type Config struct {
 	Key *ecdsa.PrivateKey
 	// Period, when non-zero, seals a (possibly empty) block at least this often.
 	Period time.Duration
+	// Busy, when set, is asked every BusyPeriod while Period is zero: true
+	// seals a (possibly empty) block, for work that waits on block counts
+	// (the dev chain's jobs: draws, deadlines, settlement) on a chain that
+	// otherwise seals only transactions.
+	Busy       func() bool
+	BusyPeriod time.Duration
 	// MaxTxsPerBlock bounds a block's transaction count (0: gas limit only).
 	MaxTxsPerBlock int
 	Now            func() time.Time
@@ -76,10 +83,16 @@ func (s *Sealer) Run(ctx context.Context) error {
 	notify, stop := s.pool.Notify()
 	defer stop()
 	var tick <-chan time.Time
-	if s.cfg.Period > 0 {
+	busy := func() bool { return true }
+	switch {
+	case s.cfg.Period > 0:
 		t := time.NewTicker(s.cfg.Period)
 		defer t.Stop()
 		tick = t.C
+	case s.cfg.Busy != nil && s.cfg.BusyPeriod > 0:
+		t := time.NewTicker(s.cfg.BusyPeriod)
+		defer t.Stop()
+		tick, busy = t.C, s.cfg.Busy
 	}
 	// Seal whatever is already pending (e.g. after a restart).
 	if err := s.drain(ctx, false); err != nil {
@@ -92,7 +105,7 @@ func (s *Sealer) Run(ctx context.Context) error {
 			return nil
 		case <-notify:
 		case <-tick:
-			forced = true
+			forced = busy()
 		}
 		if err := s.drain(ctx, forced); err != nil {
 			return err
