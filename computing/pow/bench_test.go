@@ -56,22 +56,22 @@ func BenchmarkVerify(b *testing.B) {
 			w := Workload{Seed: [32]byte{2}, N: tc.n}
 			want := make([]int, tc.rows)
 			for i := range want {
-				want[i] = i * (tc.n / tc.rows)
+				want[i] = i * (Chunks(tc.n) / tc.rows)
 			}
-			rows, err := RecomputeRows(w, want)
+			rows, err := RecomputeChunks(w, want)
 			if err != nil {
 				b.Fatal(err)
 			}
 			// A tree whose other leaves are arbitrary: Verify only walks
 			// the asked rows' paths.
-			leaves := make([][32]byte, tc.n)
+			leaves := make([][32]byte, Chunks(tc.n))
 			for k, i := range want {
 				leaves[i] = LeafHash(i, rows[k])
 			}
 			tr := newTree(leaves)
 			ops := make([]Opening, tc.rows)
 			for k, i := range want {
-				ops[k] = Opening{Index: i, Row: rows[k], Proof: tr.proof(i)}
+				ops[k] = Opening{Index: i, Chunk: rows[k], Proof: tr.proof(i)}
 			}
 			cpu0 := cpuSeconds()
 			for b.Loop() {
