@@ -50,7 +50,7 @@ func BenchmarkCommit(b *testing.B) {
 // BenchmarkVerify: a validator's check of rows sampled from one answer,
 // one core (recomputation from the seed dominates).
 func BenchmarkVerify(b *testing.B) {
-	for _, tc := range []struct{ n, rows int }{{1024, 1}, {4096, 1}, {4096, 4}, {32768, 4}} {
+	for _, tc := range []struct{ n, rows int }{{256, 4}, {1024, 1}, {4096, 1}, {8192, 4}, {32768, 4}} {
 		b.Run(fmt.Sprintf("n=%d/rows=%d", tc.n, tc.rows), func(b *testing.B) {
 			b.ReportAllocs()
 			w := Workload{Seed: [32]byte{2}, N: tc.n}

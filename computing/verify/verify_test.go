@@ -1,0 +1,389 @@
+package verify_test
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/ethereum/go-ethereum/common"
+
+	"github.com/emc-network/emcd/computing/pow"
+	"github.com/emc-network/emcd/computing/verify"
+	"github.com/emc-network/emcd/staking/rewards"
+)
+
+// TestHappyPath: n1 commits its honest root, the three drawn verifiers
+// attest with the chunks the chain samples for each, and the end of the
+// window makes it a verified task paid in compute credits.
+func TestHappyPath(t *testing.T) {
+	f := newFixture(t)
+	p := f.prove(n1, e1, 256)
+	r := f.commit(n1, e1, p.Root())
+	t.Logf("commitRoot gas %d (limit charged %d)", r.gasUsed, verify.CommitGas)
+	ch := f.challenge(n1, e1)
+	if ch.Status != verify.StatusCommitted || ch.N != 256 || ch.Root != p.Root() || ch.DeadlineBlock != simDL ||
+		ch.WindowEnd != simDL+attestN || len(ch.Verifiers) != 3 || ch.Needed != 2 {
+		t.Fatalf("challenge %+v", ch)
+	}
+	if slices.Contains(ch.Verifiers, n1) || !distinct(ch.Verifiers) {
+		t.Fatalf("verifiers %v", ch.Verifiers)
+	}
+	f.to(simDL + 1)
+	for _, v := range ch.Verifiers {
+		r := f.send(v, "attest", e1, n1, f.evidence(p, n1, e1, v))
+		t.Logf("attest gas %d (n 256, 4 chunks)", r.gasUsed)
+	}
+	if got := f.challenge(n1, e1).Slots; !slices.Equal(got, []uint8{verify.SlotPassed, verify.SlotPassed, verify.SlotPassed}) {
+		t.Fatalf("slots %v", got)
+	}
+	f.to(ch.WindowEnd)
+	if st := f.challenge(n1, e1).Status; st != verify.StatusCommitted {
+		t.Fatalf("decided before the window's last block ended: %d", st)
+	}
+	f.next()
+	if st := f.challenge(n1, e1).Status; st != verify.StatusVerified {
+		t.Fatalf("status %d, want verified", st)
+	}
+	if got := f.faults(n1); got != (verify.Faults{Passed: 1}) {
+		t.Fatalf("faults %+v", got)
+	}
+	for _, v := range ch.Verifiers {
+		if got := f.faults(v); got != (verify.Faults{}) {
+			t.Fatalf("verifier %s faults %+v", v, got)
+		}
+	}
+	k := rewards.RewardEpoch(ch.WindowEnd, testEpochLength)
+	if got := f.credits(k, n1); got != rewards.DefaultComputeCreditsPerTask {
+		t.Fatalf("credits %d, want %d", got, rewards.DefaultComputeCreditsPerTask)
+	}
+	// Decided: nothing more can be posted.
+	f.mustRevert(ch.Verifiers[0], verify.ErrWindow, "attestFail", e1, n1)
+}
+
+func distinct(as []common.Address) bool {
+	seen := map[common.Address]bool{}
+	for _, a := range as {
+		if seen[a] {
+			return false
+		}
+		seen[a] = true
+	}
+	return true
+}
+
+// TestCommitRefusals: every way commitRoot is refused.
+func TestCommitRefusals(t *testing.T) {
+	f := newFixture(t)
+	p := f.prove(n1, e1, 256)
+	root := [32]byte(p.Root())
+	f.mustRevert(n1, verify.ErrWrongEpoch, "commitRoot", e1+1, root)
+	f.mustRevert(n1, verify.ErrWrongEpoch, "commitRoot", e1-1, root)
+	f.mustRevert(n1, verify.ErrZeroRoot, "commitRoot", e1, [32]byte{})
+	f.mustRevert(carol, verify.ErrNotNode, "commitRoot", e1, root)
+	// Registered during the epoch: challenged from the next one.
+	f.registerNode(late, 4, 1, true)
+	f.mustRevert(late, verify.ErrNotNode, "commitRoot", e1, root)
+	// A listing changed during the epoch may have changed class.
+	f.mustCall(regAddr, f.regABI, n2, "updateNode", [32]byte{9}, uint32(1), "NVIDIA H200", uint64(143_771), false,
+		[]string{"NVIDIA H200"}, []*bigInt{bigOne()}, bigZero(), [][32]byte{{0xaa}})
+	f.mustRevert(n2, verify.ErrListingChanged, "commitRoot", e1, root)
+
+	f.commit(n1, e1, p.Root())
+	f.mustRevert(n1, verify.ErrCommitted, "commitRoot", e1, root)
+	f.mustRevert(n1, verify.ErrCommitted, "commitRoot", e1, [32]byte{1})
+
+	// n3 (CPU class, deadline block b+11): on time at the deadline block,
+	// late one block after; and late by block time even in time by block.
+	f.to(cpuDL + 1)
+	f.mustRevert(n3, verify.ErrLate, "commitRoot", e1, [32]byte{3})
+
+	g := newFixture(t)
+	g.to(simDL)
+	g.Time += 1 // a slow block: the deadline block's time is past seed time + 10 s
+	gp := g.prove(n1, e1, 256)
+	g.mustRevert(n1, verify.ErrLate, "commitRoot", e1, [32]byte(gp.Root()))
+
+	// The epoch's first block has no seed yet.
+	h := newFixture(t)
+	h.to(2 * testEpochLength)
+	h.mustRevert(n1, verify.ErrNoSeed, "commitRoot", uint64(2), root)
+}
+
+// TestAttestRefusals: attestations by the wrong account, at the wrong
+// time, twice, or with evidence that does not check are refused.
+func TestAttestRefusals(t *testing.T) {
+	f := newFixture(t)
+	p := f.prove(n1, e1, 256)
+	f.commit(n1, e1, p.Root())
+	p2 := f.prove(n2, e1, 256)
+	f.commit(n2, e1, p2.Root())
+	ch := f.challenge(n1, e1)
+	vA, vB, vC := ch.Verifiers[0], ch.Verifiers[1], ch.Verifiers[2]
+	outsider := notIn(ch.Verifiers, v1, v2, v3, v4, v5)
+
+	// Before the window: the sample seed does not exist yet.
+	f.mustRevert(vA, verify.ErrWindow, "attestFail", e1, n1)
+	f.mustRevert(vA, verify.ErrWindow, "attest", e1, n1, []byte{1})
+	f.to(simDL + 1)
+	good := f.evidence(p, n1, e1, vA)
+
+	f.mustRevert(outsider, verify.ErrNotVerifier, "attest", e1, n1, f.evidence(p, n1, e1, outsider))
+	f.mustRevert(outsider, verify.ErrNotVerifier, "attestFail", e1, n1)
+	f.mustRevert(carol, verify.ErrNotVerifier, "attest", e1, n1, good)
+	f.mustRevert(n1, verify.ErrNotVerifier, "attest", e1, n1, good)
+	f.mustRevert(vA, verify.ErrNoChallenge, "attest", e1, n3, good)
+	f.mustRevert(vA, verify.ErrNoChallenge, "attest", e1+1, n1, good)
+
+	// Forged evidence: another verifier's chunks, another node's chunks
+	// (valid against that node's root), chunks of the right node under a
+	// proof of another root, a flipped entry, junk, a wrong n.
+	f.mustRevert(vA, verify.ErrEvidence, "attest", e1, n1, f.evidence(p, n1, e1, vB))
+	f.mustRevert(vA, verify.ErrEvidence, "attest", e1, n1, f.evidence(p2, n1, e1, vA))
+	flipped := slices.Clone(good)
+	flipped[6+4+3] ^= 1 // first chunk, first entry
+	f.mustRevert(vA, verify.ErrEvidence, "attest", e1, n1, flipped)
+	f.mustRevert(vA, verify.ErrEvidence, "attest", e1, n1, []byte{})
+	f.mustRevert(vA, verify.ErrEvidence, "attest", e1, n1, []byte{2, 0, 0, 1, 0, 4})
+	other := f.prove(n1, e1, 128) // right seed, wrong size
+	f.mustRevert(vA, verify.ErrEvidence, "attest", e1, n1, encodeFor(t, other, []int{0, 1, 2, 3}))
+	f.provers[n1] = p
+
+	f.send(vA, "attest", e1, n1, good)
+	f.mustRevert(vA, verify.ErrSlotDone, "attest", e1, n1, good)
+	f.mustRevert(vA, verify.ErrSlotDone, "attestFail", e1, n1)
+	f.send(vB, "attestFail", e1, n1)
+	f.mustRevert(vB, verify.ErrSlotDone, "attestFail", e1, n1)
+	f.mustRevert(vB, verify.ErrSlotDone, "attest", e1, n1, f.evidence(p, n1, e1, vB))
+
+	// Late: after the window's last block.
+	lateEv := f.evidence(p, n1, e1, vC)
+	f.to(ch.WindowEnd + 1)
+	f.mustRevert(vC, verify.ErrWindow, "attest", e1, n1, lateEv)
+	// vA passed, vB failed, vC silent: 1 pass of 2 needed.
+	if st := f.challenge(n1, e1).Status; st != verify.StatusFailed {
+		t.Fatalf("status %d, want failed", st)
+	}
+	if got := f.faults(n1); got != (verify.Faults{Failed: 1}) {
+		t.Fatalf("node faults %+v", got)
+	}
+	// n2's challenge got no attestation at all: a missed duty for each
+	// of its verifiers too.
+	n2vs := f.challenge(n2, e1).Verifiers
+	if got, want := f.faults(vC).MissedDuties, 1+dutyIn(n2vs, vC); got != want {
+		t.Fatalf("silent verifier: %d missed duties, want %d", got, want)
+	}
+	if got := f.faults(vB); got != (verify.Faults{MissedDuties: dutyIn(n2vs, vB)}) {
+		t.Fatalf("unrebutted fail counted against the verifier: %+v", got)
+	}
+}
+
+// dutyIn is 1 if v is among vs.
+func dutyIn(vs []common.Address, v common.Address) uint64 {
+	if slices.Contains(vs, v) {
+		return 1
+	}
+	return 0
+}
+
+// encodeFor encodes p's openings of chunks.
+func encodeFor(t *testing.T, p *pow.Prover, chunks []int) []byte {
+	t.Helper()
+	ops, err := p.Open(chunks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := pow.EncodeOpenings(p.Workload().N, ops)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// notIn is the first of cands not in xs.
+func notIn(xs []common.Address, cands ...common.Address) common.Address {
+	for _, c := range cands {
+		if !slices.Contains(xs, c) {
+			return c
+		}
+	}
+	panic("no candidate left")
+}
+
+// TestCheaterFailsDespiteCollusion: n2 commits a root over an output it
+// did not compute (all zeros). Two colluding verifiers want to pass it;
+// every attestation they can make is refused, because the chain checks
+// the chunks against the recomputed ones; the honest third fails it. The
+// cheater cannot rebut either. The challenge fails and pays nothing.
+func TestCheaterFailsDespiteCollusion(t *testing.T) {
+	f := newFixture(t)
+	w := pow.Workload{Seed: pow.ChallengeSeed(f.seed(e1), n2), N: 256}
+	junk, err := pow.NewProver(w, make([]int32, 256*256), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.commit(n2, e1, junk.Root())
+	ch := f.challenge(n2, e1)
+	f.to(simDL + 1)
+	for _, v := range ch.Verifiers[:2] {
+		// The colluders post the cheater's own openings: Merkle-valid
+		// against the committed root, wrong against the workload.
+		f.mustRevert(v, verify.ErrEvidence, "attest", e1, n2, f.evidence(junk, n2, e1, v))
+		// Or an honest node's answer: not under this root.
+		honest := f.prove(n2, e1, 256)
+		f.mustRevert(v, verify.ErrEvidence, "attest", e1, n2, f.evidence(honest, n2, e1, v))
+	}
+	f.send(ch.Verifiers[2], "attestFail", e1, n2)
+	f.mustRevert(n2, verify.ErrEvidence, "rebut", e1, ch.Verifiers[2], f.evidence(junk, n2, e1, ch.Verifiers[2]))
+	f.to(ch.WindowEnd + 1)
+	if st := f.challenge(n2, e1).Status; st != verify.StatusFailed {
+		t.Fatalf("status %d, want failed", st)
+	}
+	if got := f.faults(n2); got != (verify.Faults{Failed: 1}) {
+		t.Fatalf("faults %+v", got)
+	}
+	if got := f.credits(rewards.RewardEpoch(ch.WindowEnd, testEpochLength), n2); got != 0 {
+		t.Fatalf("cheater earned %d credits", got)
+	}
+}
+
+// TestRebutSavesHonestNode: two colluding verifiers attest fail on an
+// honest node and the third stays silent; the node posts their evidence
+// itself and the challenge is verified. The false fails are counted
+// against the two, the silence as a missed duty.
+func TestRebutSavesHonestNode(t *testing.T) {
+	f := newFixture(t)
+	p := f.prove(n1, e1, 256)
+	f.commit(n1, e1, p.Root())
+	p2 := f.prove(n2, e1, 256)
+	f.commit(n2, e1, p2.Root())
+	ch := f.challenge(n1, e1)
+	vA, vB, vC := ch.Verifiers[0], ch.Verifiers[1], ch.Verifiers[2]
+	f.to(simDL + 1)
+	f.send(vA, "attestFail", e1, n1)
+	f.send(vB, "attestFail", e1, n1)
+
+	// Refusals: a rebut by an account without a challenge, for an account
+	// that is not a verifier, with the wrong chunks or another node's.
+	f.mustRevert(carol, verify.ErrNoChallenge, "rebut", e1, vA, f.evidence(p, n1, e1, vA))
+	f.mustRevert(n1, verify.ErrNotVerifier, "rebut", e1, carol, f.evidence(p, n1, e1, vA))
+	f.mustRevert(n1, verify.ErrEvidence, "rebut", e1, vA, f.evidence(p, n1, e1, vB))
+	f.mustRevert(n1, verify.ErrEvidence, "rebut", e1, vA, f.evidence(p2, n1, e1, vA))
+	// n2 cannot rebut for n1: rebut acts on the caller's own challenge,
+	// and n1's evidence does not check against n2's.
+	if slices.Contains(f.challenge(n2, e1).Verifiers, vA) {
+		f.mustRevert(n2, verify.ErrEvidence, "rebut", e1, vA, f.evidence(p, n1, e1, vA))
+	}
+
+	r := f.send(n1, "rebut", e1, vA, f.evidence(p, n1, e1, vA))
+	t.Logf("rebut gas %d (n 256, 4 chunks, a false fail)", r.gasUsed)
+	f.send(n1, "rebut", e1, vB, f.evidence(p, n1, e1, vB))
+	f.mustRevert(n1, verify.ErrSlotDone, "rebut", e1, vB, f.evidence(p, n1, e1, vB))
+	f.send(n1, "rebut", e1, vC, f.evidence(p, n1, e1, vC))
+	f.mustRevert(vC, verify.ErrSlotDone, "attest", e1, n1, f.evidence(p, n1, e1, vC))
+	f.mustRevert(vC, verify.ErrSlotDone, "attestFail", e1, n1)
+	want := []uint8{verify.SlotRebutted, verify.SlotRebutted, verify.SlotProvenByNode}
+	if got := f.challenge(n1, e1).Slots; !slices.Equal(got, want) {
+		t.Fatalf("slots %v, want %v", got, want)
+	}
+	f.to(ch.WindowEnd + 1)
+	if st := f.challenge(n1, e1).Status; st != verify.StatusVerified {
+		t.Fatalf("status %d, want verified", st)
+	}
+	if got := f.faults(n1); got != (verify.Faults{Passed: 1}) {
+		t.Fatalf("node faults %+v", got)
+	}
+	n2vs := f.challenge(n2, e1).Verifiers // n2's challenge got no attestation: a duty missed by each
+	for v, want := range map[common.Address]verify.Faults{vA: {FalseFails: 1}, vB: {FalseFails: 1}, vC: {MissedDuties: 1}} {
+		want.MissedDuties += dutyIn(n2vs, v)
+		if got := f.faults(v); got != want {
+			t.Fatalf("verifier %s: %+v, want %+v", v, got, want)
+		}
+	}
+	if got := f.credits(rewards.RewardEpoch(ch.WindowEnd, testEpochLength), n1); got != rewards.DefaultComputeCreditsPerTask {
+		t.Fatalf("credits %d", got)
+	}
+}
+
+// TestMiss: a node that never commits is reported missed once every
+// deadline of the epoch passed, and recordMiss counts it once.
+func TestMiss(t *testing.T) {
+	f := newFixture(t)
+	f.mustRevert(carol, verify.ErrWindow, "recordMiss", e1, n3)
+	if st := f.challenge(n3, e1).Status; st != verify.StatusNone {
+		t.Fatalf("status %d before the deadline", st)
+	}
+	f.to(cpuDL + 1)
+	if st := f.challenge(n3, e1).Status; st != verify.StatusMissed {
+		t.Fatalf("status %d, want missed (lazily)", st)
+	}
+	if st := f.challenge(carol, e1).Status; st != verify.StatusNone {
+		t.Fatalf("an account without a node: status %d", st)
+	}
+	f.mustRevert(carol, verify.ErrNotNode, "recordMiss", e1, carol)
+	f.mustRevert(carol, verify.ErrNoSeed, "recordMiss", e1+5, n3)
+	f.send(carol, "recordMiss", e1, n3)
+	f.mustRevert(carol, verify.ErrCommitted, "recordMiss", e1, n3)
+	if got := f.faults(n3); got != (verify.Faults{Missed: 1}) {
+		t.Fatalf("faults %+v", got)
+	}
+	if st := f.challenge(n3, e1).Status; st != verify.StatusMissed {
+		t.Fatalf("status %d, want missed", st)
+	}
+	f.mustRevert(n3, verify.ErrCommitted, "commitRoot", e1, [32]byte{1})
+}
+
+// TestVerifiersNeverTheOwner: a node whose owner is a validator is never
+// its own verifier, whatever the seed; with no other validator its
+// challenge is void (neither a task nor a fault).
+func TestVerifiersNeverTheOwner(t *testing.T) {
+	f := newFixtureWith(t, []common.Address{v1, n1, v2, v3})
+	p := f.prove(n1, e1, 256)
+	f.commit(n1, e1, p.Root())
+	ch := f.challenge(n1, e1)
+	slices.SortFunc(ch.Verifiers, func(a, b common.Address) int { return a.Cmp(b) })
+	if !slices.Equal(ch.Verifiers, []common.Address{v1, v2, v3}) {
+		t.Fatalf("verifiers %v", ch.Verifiers)
+	}
+	// Two validators besides the owner: 2 slots, both needed.
+	g := newFixtureWith(t, []common.Address{n1, v1, v2})
+	gp := g.prove(n1, e1, 256)
+	g.commit(n1, e1, gp.Root())
+	if ch := g.challenge(n1, e1); len(ch.Verifiers) != 2 || ch.Needed != 2 {
+		t.Fatalf("challenge %+v", ch)
+	}
+	h := newFixtureWith(t, []common.Address{n1})
+	hp := h.prove(n1, e1, 256)
+	h.commit(n1, e1, hp.Root())
+	hc := h.challenge(n1, e1)
+	if len(hc.Verifiers) != 0 {
+		t.Fatalf("verifiers %v", hc.Verifiers)
+	}
+	h.to(hc.WindowEnd + 1)
+	if st := h.challenge(n1, e1).Status; st != verify.StatusVoid {
+		t.Fatalf("status %d, want void", st)
+	}
+	if got := h.faults(n1); got != (verify.Faults{}) {
+		t.Fatalf("faults %+v", got)
+	}
+}
+
+// TestDrawSpreads: over many nodes the draw uses every validator and
+// never repeats one in a challenge.
+func TestDrawSpreads(t *testing.T) {
+	f := newFixture(t)
+	seen := map[common.Address]int{}
+	for i := range 200 {
+		node := common.BigToAddress(bigInt64(int64(1000 + i)))
+		vs := f.mod.DrawVerifiers(f.State, e1, pow.ChallengeSeed(f.seed(e1), node), node)
+		if len(vs) != 3 || !distinct(vs) {
+			t.Fatalf("draw %v", vs)
+		}
+		for _, v := range vs {
+			seen[v]++
+		}
+	}
+	for _, v := range []common.Address{v1, v2, v3, v4, v5} {
+		if seen[v] < 80 { // 600 draws over 5: 120 expected
+			t.Fatalf("validator %s drawn %d times: %v", v, seen[v], seen)
+		}
+	}
+}
