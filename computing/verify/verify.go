@@ -27,48 +27,59 @@ const tagVerifier = "emcd:verify:v1:verifier"
 // Gas of each method: the worst case under Cancun's EIP-2929/2200 pricing,
 // every slot touched cold (2,100), every write fresh (22,100 with its
 // read) or a rewrite of a set slot (5,000), logs 375 + 375 per topic + 8
-// per data byte.
+// per data byte. The costs that grow with the verifier slots are
+// functions of the Verifiers param (v below).
 const (
 	// ViewGas is the base of every view.
 	ViewGas = 2_200
-	// decideGas is what the EndBlock decision of one challenge costs and
-	// commitRoot prepays: the due entry read and cleared (2,100 + 5,000),
-	// the meta word read and rewritten (7,100), the node's counter
-	// (22,100), each verifier's counter (MaxVerifiers × 22,100) and the
-	// verified task's compute credits (rewards.ComputeCreditGas).
-	decideGas = 7_100 + 7_100 + 22_100 + MaxVerifiers*22_100 + rewards.ComputeCreditGas
-	// CommitGas: the epoch's seed and info (2 × 2,100), the node's
-	// registry record (registry.NodeOfGas), the challenge's meta word
-	// (2,100), the validator count and at most MaxVerifiers+1 validators
-	// read by the draw ((MaxVerifiers+2) × 2,100) and its hashing (1,000),
-	// the root, meta and verifier words written fresh ((MaxVerifiers+2) ×
-	// 22,100), the due list's length and entry (2 × 22,100), the
-	// RootCommitted log (3 topics, 288 bytes) 3,804, and decideGas.
-	CommitGas = 2*2_100 + registry.NodeOfGas + 2_100 + (MaxVerifiers+2)*2_100 + 1_000 +
-		(MaxVerifiers+2)*22_100 + 2*22_100 + 3_804 + decideGas
-	// AttestFailGas: the epoch's info (2,100), the challenge (root, meta,
-	// verifiers: (MaxVerifiers+2) × 2,100), the meta rewrite 5,000, the
-	// Attested log (4 topics, 32 bytes) 2,131.
-	AttestFailGas = 2_100 + (MaxVerifiers+2)*2_100 + 5_000 + 2_131
-	// AttestGas: AttestFailGas, the epoch's seed and the sample seed
-	// (2 × 2,100) and the sampling (1,000); the check of the openings is
-	// charged by InputGas (evidenceGas).
-	AttestGas = AttestFailGas + 2*2_100 + 1_000
-	// RebutGas: AttestGas and the verifier's counter (22,100) for a false
-	// fail.
-	RebutGas = AttestGas + 22_100
-	// RecordMissGas: the epoch's info (2,100), the node's registry record,
-	// the meta word (22,100), the node's counter (22,100), the
-	// MissRecorded log (3 topics) 1,500.
-	RecordMissGas = 2_100 + registry.NodeOfGas + 22_100 + 22_100 + 1_500
-	// ChallengeOfGas: the challenge (root, meta, verifiers), the epoch's
-	// info and, for the lazy miss, the node's registry record.
-	ChallengeOfGas = ViewGas + (MaxVerifiers+2)*2_100 + 2_100 + registry.NodeOfGas
 	// FaultsOfGas reads the two counter words.
 	FaultsOfGas = ViewGas + 2*2_100
 	// EpochSeedGas reads the seed, the info and the validator count.
 	EpochSeedGas = ViewGas + 3*2_100
+	// RecordMissGas: the epoch's info (2,100), the node's registry record,
+	// the meta word (22,100), the node's counter (22,100), the
+	// MissRecorded log (3 topics) 1,500.
+	RecordMissGas = 2_100 + registry.NodeOfGas + 22_100 + 22_100 + 1_500
 )
+
+// decideGas is what the EndBlock decision of one challenge costs and
+// commitRoot prepays: the due entry read and cleared (2,100 + 5,000), the
+// meta word read and rewritten (7,100), the node's counter (22,100), each
+// verifier's counter (v × 22,100) and the verified task's compute credits
+// (rewards.ComputeCreditGas).
+func decideGas(v uint64) uint64 {
+	return 7_100 + 7_100 + 22_100 + v*22_100 + rewards.ComputeCreditGas
+}
+
+// CommitGas: the epoch's seed and info (2 × 2,100), the node's registry
+// record (registry.NodeOfGas), the challenge's meta word (2,100), the
+// validator count and at most v+1 validators read by the draw ((v+2) ×
+// 2,100) and its hashing (1,000), the root, meta and verifier words
+// written fresh ((v+2) × 22,100), the due list's length and entry (2 ×
+// 22,100), the RootCommitted log (3 topics, 128 + 32·v bytes) and
+// decideGas.
+func CommitGas(v uint64) uint64 {
+	return 2*2_100 + registry.NodeOfGas + 2_100 + (v+2)*2_100 + 1_000 +
+		(v+2)*22_100 + 2*22_100 + 1_500 + 8*(128+32*v) + decideGas(v)
+}
+
+// AttestFailGas: the epoch's info (2,100), the challenge (root, meta,
+// verifiers: (v+2) × 2,100), the meta rewrite 5,000, the Attested log (4
+// topics, 32 bytes) 2,131.
+func AttestFailGas(v uint64) uint64 { return 2_100 + (v+2)*2_100 + 5_000 + 2_131 }
+
+// AttestGas: AttestFailGas, the epoch's seed and the sample seed (2 ×
+// 2,100) and the sampling (1,000); the check of the openings is charged
+// by InputGas (EvidenceGas of the n and count the openings declare).
+func AttestGas(v uint64) uint64 { return AttestFailGas(v) + 2*2_100 + 1_000 }
+
+// RebutGas: AttestGas and the verifier's counter (22,100) for a false
+// fail.
+func RebutGas(v uint64) uint64 { return AttestGas(v) + 22_100 }
+
+// ChallengeOfGas: the challenge (root, meta, verifiers), the epoch's info
+// and, for the lazy miss, the node's registry record.
+func ChallengeOfGas(v uint64) uint64 { return ViewGas + (v+2)*2_100 + 2_100 + registry.NodeOfGas }
 
 // Gas of the native check of openings (evidenceGas), measured on the
 // build machine (2 shared cores, go test -bench BenchmarkVerify in
@@ -79,17 +90,15 @@ const (
 // every leaf and proof hash is priced like the SHA-256 precompile's 3
 // words (96 gas).
 const (
-	KeyHashGas    = 12
-	ChunkGasPerN  = 16
-	ProofHashGas  = 96
-	maxEvidenceN  = pow.MaxN
-	evidenceFixed = 0
+	KeyHashGas   = 12
+	ChunkGasPerN = 16
+	ProofHashGas = 96
 )
 
 // EvidenceGas is the check of count openings of an n×n workload:
 // n·KeyHashGas + count·n·ChunkGasPerN + count·(MaxProofLen+1)·ProofHashGas.
 func EvidenceGas(n, count uint64) uint64 {
-	return evidenceFixed + n*KeyHashGas + count*n*ChunkGasPerN + count*uint64(pow.MaxProofLen+1)*ProofHashGas
+	return n*KeyHashGas + count*n*ChunkGasPerN + count*uint64(pow.MaxProofLen+1)*ProofHashGas
 }
 
 // evidenceGas prices the openings argument (the last one) by the n and
@@ -103,7 +112,7 @@ func evidenceGas(args []any) uint64 {
 	}
 	n := uint64(binary.BigEndian.Uint32(b[1:]))
 	count := uint64(min(b[5], pow.MaxOpenings))
-	if n > maxEvidenceN {
+	if n > pow.MaxN {
 		return 0
 	}
 	return EvidenceGas(n, count)
@@ -222,13 +231,14 @@ func (m *Module) Params() Params { return m.params }
 
 // Methods implements native.Module.
 func (m *Module) Methods() []native.Method {
+	v := uint64(m.params.Verifiers)
 	return []native.Method{
-		{Name: "commitRoot", Gas: CommitGas, Mutates: true, Handler: m.commitRoot},
-		{Name: "attest", Gas: AttestGas, InputGas: evidenceGas, Mutates: true, Handler: m.attest},
-		{Name: "attestFail", Gas: AttestFailGas, Mutates: true, Handler: m.attestFail},
-		{Name: "rebut", Gas: RebutGas, InputGas: evidenceGas, Mutates: true, Handler: m.rebut},
+		{Name: "commitRoot", Gas: CommitGas(v), Mutates: true, Handler: m.commitRoot},
+		{Name: "attest", Gas: AttestGas(v), InputGas: evidenceGas, Mutates: true, Handler: m.attest},
+		{Name: "attestFail", Gas: AttestFailGas(v), Mutates: true, Handler: m.attestFail},
+		{Name: "rebut", Gas: RebutGas(v), InputGas: evidenceGas, Mutates: true, Handler: m.rebut},
 		{Name: "recordMiss", Gas: RecordMissGas, Mutates: true, Handler: m.recordMiss},
-		{Name: "challengeOf", Gas: ChallengeOfGas, Handler: m.challengeOf},
+		{Name: "challengeOf", Gas: ChallengeOfGas(v), Handler: m.challengeOf},
 		{Name: "faultsOf", Gas: FaultsOfGas, Handler: m.faultsOf},
 		{Name: "epochSeed", Gas: EpochSeedGas, Handler: m.epochSeed},
 	}

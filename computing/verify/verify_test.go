@@ -18,7 +18,7 @@ func TestHappyPath(t *testing.T) {
 	f := newFixture(t)
 	p := f.prove(n1, e1, 256)
 	r := f.commit(n1, e1, p.Root())
-	t.Logf("commitRoot gas %d (limit charged %d)", r.gasUsed, verify.CommitGas)
+	t.Logf("commitRoot gas %d (limit charged %d)", r.gasUsed, verify.CommitGas(3))
 	ch := f.challenge(n1, e1)
 	if ch.Status != verify.StatusCommitted || ch.N != 256 || ch.Root != p.Root() || ch.DeadlineBlock != simDL ||
 		ch.WindowEnd != simDL+attestN || len(ch.Verifiers) != 3 || ch.Needed != 2 {
