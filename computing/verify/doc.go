@@ -70,12 +70,14 @@
 //     rebutted, proven by the node) ≥ needed makes a verified task (the
 //     node's passed counter, and compute credits through the rewards
 //     module's ComputeJobDone: the same per-epoch count and cap as
-//     settled jobs); otherwise the challenge fails (failed counter).
+//     settled jobs); otherwise the challenge fails (failed counter) and
+//     the node's compute credits of the epoch are forfeited (see Forfeit).
 //     Every slot its verifier did not attest itself counts a missed duty.
 //  8. A node that never commits is missed: challengeOf reports it lazily
 //     once every class's deadline of the epoch passed, and recordMiss
-//     (anyone, once) records it in the node's counters. A node that
-//     deregisters before recordMiss is not recorded.
+//     (anyone, once) records it in the node's counters and forfeits its
+//     compute credits (see Forfeit). A node that deregisters before
+//     recordMiss is not recorded.
 //
 // Every window closes inside its epoch: [Params.CheckTimeline] requires
 // 1 + max blocks to a deadline + attestBlocks < L, checked when the
@@ -98,12 +100,20 @@
 // about 8 ns a gas. At the default simulated class (n = 256, 4 chunks)
 // the evidence is 2,326 bytes and the check about 0.2 ms of CPU.
 //
+// # Forfeit
+//
+// A failed challenge, and a miss recorded inside its epoch, forfeit the
+// node's compute credits of the epoch (rewards.ForfeitComputeCredits: the
+// credits its settled jobs earned so far are taken back from its ledger
+// entry, and it earns none more in that reward epoch). The ledger is
+// settled only after the epoch ends, and every window closes inside it,
+// so this equals holding the credits until the challenge is decided. Two
+// gaps: a job settled in the epoch's first block counts in the previous
+// reward epoch (rewards.RewardEpoch), and a miss recorded after the epoch
+// ended is counted but forfeits nothing (call recordMiss in the epoch).
+//
 // # Not done yet
 //
-// A failed challenge does not yet forfeit the node's job credits of that
-// epoch: that needs the rewards module to hold a node's job credits of an
-// epoch until its challenge is decided (a host API there, e.g.
-// HoldComputeCredits / ReleaseComputeCredits keyed by reward epoch), so it
-// is left to the rewards side. Routers' relay probes, re-execution and
-// disputes are later slices (docs/verification.md).
+// Routers' relay probes, re-execution and disputes are later slices
+// (docs/verification.md).
 package verify

@@ -80,6 +80,7 @@ type fixture struct {
 	validators         []common.Address
 	blockGas           uint64
 	provers            map[common.Address]*pow.Prover
+	rw                 *rewards.Module
 }
 
 // newFixture loads staking, registry, rewards and verify, funds the
@@ -113,7 +114,7 @@ func newFixtureWith(t testing.TB, validators []common.Address) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{t: t, validators: validators, provers: map[common.Address]*pow.Prover{}}
+	f := &fixture{t: t, validators: validators, provers: map[common.Address]*pow.Prover{}, rw: rw}
 	for addr, dst := range map[common.Address]*abi.ABI{verifyAddr: &f.abi, regAddr: &f.regABI, native.RewardsAddress: &f.rwABI} {
 		m, _ := reg.Lookup(addr)
 		if *dst, err = abi.JSON(strings.NewReader(m.ABI())); err != nil {
@@ -336,3 +337,28 @@ type bigInt = big.Int
 func bigOne() *big.Int          { return big.NewInt(1) }
 func bigZero() *big.Int         { return big.NewInt(0) }
 func bigInt64(v int64) *big.Int { return big.NewInt(v) }
+
+// jobDone credits node's owner for a settled job, as the jobs module does
+// (rewards.ComputeJobDone from the jobs module's Call), and returns the
+// credits added.
+func (f *fixture) jobDone(node common.Address) uint64 {
+	f.t.Helper()
+	got, err := f.rw.ComputeJobDone(f.moduleCall(native.JobsAddress), node)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return got
+}
+
+// routerCredit credits router as the jobs module does for an accepted
+// assignment.
+func (f *fixture) routerCredit(router common.Address) {
+	f.t.Helper()
+	if err := f.rw.RouterAccepted(f.moduleCall(native.JobsAddress), router); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+func (f *fixture) moduleCall(addr common.Address) *native.Call {
+	return &native.Call{State: f.State, Module: addr, BlockNumber: f.Number, Time: f.Time, Value: new(uint256.Int), ChainID: new(uint256.Int)}
+}

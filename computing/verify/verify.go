@@ -38,17 +38,19 @@ const (
 	EpochSeedGas = ViewGas + 3*2_100
 	// RecordMissGas: the epoch's info (2,100), the node's registry record,
 	// the meta word (22,100), the node's counter (22,100), the
-	// MissRecorded log (3 topics) 1,500.
-	RecordMissGas = 2_100 + registry.NodeOfGas + 22_100 + 22_100 + 1_500
+	// MissRecorded log (3 topics) 1,500, and the forfeit of the node's
+	// compute credits (rewards.ForfeitComputeGas).
+	RecordMissGas = 2_100 + registry.NodeOfGas + 22_100 + 22_100 + 1_500 + rewards.ForfeitComputeGas
 )
 
 // decideGas is what the EndBlock decision of one challenge costs and
 // commitRoot prepays: the due entry read and cleared (2,100 + 5,000), the
 // meta word read and rewritten (7,100), the node's counter (22,100), each
 // verifier's counter (v × 22,100) and the verified task's compute credits
-// (rewards.ComputeCreditGas).
+// (rewards.ComputeCreditGas) or a failure's forfeit
+// (rewards.ForfeitComputeGas).
 func decideGas(v uint64) uint64 {
-	return 7_100 + 7_100 + 22_100 + v*22_100 + rewards.ComputeCreditGas
+	return 7_100 + 7_100 + 22_100 + v*22_100 + max(rewards.ComputeCreditGas, rewards.ForfeitComputeGas)
 }
 
 // CommitGas: the epoch's seed and info (2 × 2,100), the node's registry
@@ -514,6 +516,19 @@ func (m *Module) rebut(c *native.Call, args []any) ([]any, error) {
 	return nil, c.Emit("Rebutted", epoch, node, v, falseFail)
 }
 
+// forfeit takes back node's compute credits of the current reward epoch
+// (the challenge's: every window closes inside its staking epoch, whose
+// blocks after the first are in the reward epoch of the same number).
+func (m *Module) forfeit(c *native.Call, node common.Address) error {
+	if m.rewards == nil {
+		return nil
+	}
+	if _, err := m.rewards.ForfeitComputeCredits(c, node); err != nil {
+		return fmt.Errorf("verify: forfeit of %s's compute credits: %w", node, err)
+	}
+	return nil
+}
+
 // lastDeadline is the last commit deadline block of epoch, over all
 // classes.
 func (m *Module) lastDeadline(epoch uint64) uint64 { return m.epochStart(epoch) + 1 + m.maxOffset }
@@ -540,6 +555,11 @@ func (m *Module) recordMiss(c *native.Call, args []any) ([]any, error) {
 	ch.Outcome = StatusMissed
 	saveMeta(c, epoch, node, &ch)
 	bump(c, slotNodeFaults, node, 2)
+	if c.BlockNumber/m.epochLength == epoch { // the credits of a past epoch are settled
+		if err := m.forfeit(c, node); err != nil {
+			return nil, err
+		}
+	}
 	return nil, c.Emit("MissRecorded", epoch, node)
 }
 
@@ -675,6 +695,9 @@ func (m *Module) decide(c *native.Call, epoch uint64, node common.Address, ch *c
 	default:
 		ch.Outcome = StatusFailed
 		bump(c, slotNodeFaults, node, 1)
+		if err := m.forfeit(c, node); err != nil {
+			return err
+		}
 	}
 	saveMeta(c, epoch, node, ch)
 	return nil

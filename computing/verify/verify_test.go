@@ -387,3 +387,63 @@ func TestDrawSpreads(t *testing.T) {
 		}
 	}
 }
+
+// TestFailForfeitsJobCredits: a node that fails its challenge loses the
+// compute credits its jobs earned in the epoch, before and after the
+// decision, but keeps its router credits; a node that passes keeps its
+// job credits and earns the task's; a miss recorded in the epoch forfeits
+// too.
+func TestFailForfeitsJobCredits(t *testing.T) {
+	f := newFixture(t)
+	per := uint64(rewards.DefaultComputeCreditsPerTask)
+	k := rewards.RewardEpoch(f.Number, testEpochLength)
+	if f.jobDone(n2) != per || f.jobDone(n2) != per || f.jobDone(n1) != per || f.jobDone(n3) != per {
+		t.Fatal("job credits not added")
+	}
+	f.routerCredit(n2)
+	routerCredits := f.credits(k, n2) - 2*per
+	if routerCredits == 0 {
+		t.Fatal("no router credits")
+	}
+	w := pow.Workload{Seed: pow.ChallengeSeed(f.seed(e1), n2), N: 256}
+	junk, err := pow.NewProver(w, make([]int32, 256*256), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.commit(n2, e1, junk.Root())
+	p := f.prove(n1, e1, 256)
+	f.commit(n1, e1, p.Root())
+	ch := f.challenge(n1, e1)
+	f.to(simDL + 1)
+	for _, v := range ch.Verifiers {
+		f.send(v, "attest", e1, n1, f.evidence(p, n1, e1, v))
+	}
+	f.to(ch.WindowEnd + 1)
+	if got := f.credits(k, n2); got != routerCredits {
+		t.Fatalf("failed node: %d credits, want its router credits %d", got, routerCredits)
+	}
+	if got := f.jobDone(n2); got != 0 || f.credits(k, n2) != routerCredits {
+		t.Fatalf("a job after the failure earned %d", got)
+	}
+	if got := f.credits(k, n1); got != 2*per {
+		t.Fatalf("verified node: %d credits, want %d (a job and the task)", got, 2*per)
+	}
+	// n3 never commits; the miss, recorded in the epoch, forfeits.
+	f.send(carol, "recordMiss", e1, n3)
+	if got := f.credits(k, n3); got != 0 {
+		t.Fatalf("missed node kept %d credits", got)
+	}
+	// A miss recorded after the epoch counts but takes nothing from the
+	// next epoch's credits.
+	g := newFixture(t)
+	g.to(2*testEpochLength + 1)
+	k2 := rewards.RewardEpoch(g.Number, testEpochLength)
+	g.jobDone(n3)
+	g.send(carol, "recordMiss", e1, n3)
+	if got := g.credits(k2, n3); got != per {
+		t.Fatalf("a past miss took %d of the current epoch's credits", got)
+	}
+	if got := g.faults(n3); got.Missed != 1 {
+		t.Fatalf("faults %+v", got)
+	}
+}
