@@ -48,7 +48,7 @@
 //     the jobs module does; the time check holds when blocks run slow).
 //     It draws the verifiers and schedules the decision (prepaid).
 //  4. Verifiers: up to Verifiers distinct validators of the stored set,
-//     never the owner ([Module.DrawVerifiers]: a Fisher–Yates shuffle of
+//     never the owner nor a signer it claimed ([Module.DrawVerifiers]: a Fisher–Yates shuffle of
 //     the set's indices keyed by the challenge seed, run as far as
 //     needed). With fewer validators besides the owner the challenge has
 //     fewer slots and needs ⌈passesNeeded·slots/verifiers⌉ passes; with

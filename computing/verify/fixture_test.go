@@ -77,6 +77,7 @@ type fixture struct {
 	t                  testing.TB
 	mod                *verify.Module
 	abi, regABI, rwABI abi.ABI
+	stkABI             abi.ABI
 	validators         []common.Address
 	blockGas           uint64
 	provers            map[common.Address]*pow.Prover
@@ -104,6 +105,7 @@ func newFixtureWith(t testing.TB, validators []common.Address) *fixture {
 	}
 	raw := map[string]json.RawMessage{
 		registry.Name: json.RawMessage(`{"allowSimulatedGPUs":true}`), verify.Name: json.RawMessage(testParams),
+		staking.Name: json.RawMessage(`{"minValidatorStakeWei":"1000000000000000000"}`),
 	}
 	reg, err := native.Load(raw, map[string]native.Factory{
 		staking.Name:  staking.Factory(testEpochLength),
@@ -115,7 +117,7 @@ func newFixtureWith(t testing.TB, validators []common.Address) *fixture {
 		t.Fatal(err)
 	}
 	f := &fixture{t: t, validators: validators, provers: map[common.Address]*pow.Prover{}, rw: rw}
-	for addr, dst := range map[common.Address]*abi.ABI{verifyAddr: &f.abi, regAddr: &f.regABI, native.RewardsAddress: &f.rwABI} {
+	for addr, dst := range map[common.Address]*abi.ABI{verifyAddr: &f.abi, regAddr: &f.regABI, native.RewardsAddress: &f.rwABI, native.StakingAddress: &f.stkABI} {
 		m, _ := reg.Lookup(addr)
 		if *dst, err = abi.JSON(strings.NewReader(m.ABI())); err != nil {
 			t.Fatal(err)
@@ -212,11 +214,16 @@ func (r *result) reason() string {
 
 func (f *fixture) call(to common.Address, a abi.ABI, from common.Address, name string, args ...any) *result {
 	f.t.Helper()
+	return f.callValue(to, a, from, nil, name, args...)
+}
+
+func (f *fixture) callValue(to common.Address, a abi.ABI, from common.Address, value *uint256.Int, name string, args ...any) *result {
+	f.t.Helper()
 	data, err := a.Pack(name, args...)
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	msg := f.Msg(from, &to, nil, data)
+	msg := f.Msg(from, &to, value, data)
 	msg.GasLimit = 5_000_000
 	res, logs := f.Apply(msg)
 	f.blockGas += res.UsedGas

@@ -14,6 +14,7 @@ import (
 
 	"github.com/emc-network/emcd/computing/pow"
 	"github.com/emc-network/emcd/computing/registry"
+	"github.com/emc-network/emcd/staking"
 	"github.com/emc-network/emcd/staking/rewards"
 	"github.com/emc-network/emcd/state/native"
 )
@@ -55,13 +56,13 @@ func decideGas(v uint64) uint64 {
 
 // CommitGas: the epoch's seed and info (2 × 2,100), the node's registry
 // record (registry.NodeOfGas), the challenge's meta word (2,100), the
-// validator count and at most v+1 validators read by the draw ((v+2) ×
-// 2,100) and its hashing (1,000), the root, meta and verifier words
+// validator count and at most v+1 validators and their staking owners
+// read by the draw ((2v+3) × 2,100) and its hashing (1,000), the root, meta and verifier words
 // written fresh ((v+2) × 22,100), the due list's length and entry (2 ×
 // 22,100), the RootCommitted log (3 topics, 128 + 32·v bytes) and
 // decideGas.
 func CommitGas(v uint64) uint64 {
-	return 2*2_100 + registry.NodeOfGas + 2_100 + (v+2)*2_100 + 1_000 +
+	return 2*2_100 + registry.NodeOfGas + 2_100 + (2*v+3)*2_100 + 1_000 +
 		(v+2)*22_100 + 2*22_100 + 1_500 + 8*(128+32*v) + decideGas(v)
 }
 
@@ -351,12 +352,12 @@ func (m *Module) needed(slots int) uint8 {
 }
 
 // DrawVerifiers draws up to Verifiers distinct validators of epoch's set,
-// never owner: the first positions of a permutation of the set's indices,
+// never owner nor a signer owner claimed (the set lists signers): the first positions of a permutation of the set's indices,
 // position s swapped with s + (h_s mod (count − s)) (a Fisher–Yates
 // shuffle run only as far as needed), h_s the first 8 bytes, big-endian,
 // of SHA-256(tagVerifier ‖ challengeSeed ‖ u64be(s)); the owner's
-// position, if drawn, is skipped. It reads at most Verifiers+1
-// validators. The modulo bias is below count/2^64.
+// position, if drawn, is skipped (an owner has at most one signer in the
+// set). It reads at most Verifiers+1 validators and their owners. The modulo bias is below count/2^64.
 func (m *Module) DrawVerifiers(s native.StateReader, epoch uint64, challengeSeed common.Hash, owner common.Address) []common.Address {
 	count := ValidatorCount(s, epoch)
 	swapped := map[uint64]uint64{}
@@ -376,11 +377,21 @@ func (m *Module) DrawVerifiers(s native.StateReader, epoch uint64, challengeSeed
 		j := pos + binary.BigEndian.Uint64(h[:8])%(count-pos)
 		pj, pp := at(j), at(pos)
 		swapped[j], swapped[pos] = pp, pj
-		if v := ValidatorAt(s, epoch, pj); v != owner {
+		if v := ValidatorAt(s, epoch, pj); !ownedBy(s, v, owner) {
 			out = append(out, v)
 		}
 	}
 	return out
+}
+
+// ownedBy reports whether validator signer v is owner itself or a signer
+// owner claimed in the staking module (setSigner).
+func ownedBy(s native.StateReader, v, owner common.Address) bool {
+	if v == owner {
+		return true
+	}
+	o, ok := staking.SignerOwner(s, v)
+	return ok && o == owner
 }
 
 // openWindow loads node's committed challenge of epoch and checks that

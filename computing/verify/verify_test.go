@@ -5,10 +5,13 @@ import (
 	"testing"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/crypto"
 
 	"github.com/emc-network/emcd/computing/pow"
 	"github.com/emc-network/emcd/computing/verify"
+	"github.com/emc-network/emcd/staking"
 	"github.com/emc-network/emcd/staking/rewards"
+	"github.com/emc-network/emcd/state/native"
 )
 
 // TestHappyPath: n1 commits its honest root, the three drawn verifiers
@@ -445,5 +448,45 @@ func TestFailForfeitsJobCredits(t *testing.T) {
 	}
 	if got := g.faults(n3); got.Missed != 1 {
 		t.Fatalf("faults %+v", got)
+	}
+}
+
+// TestVerifierNotTheOwnersSigner: the set lists signers; a validator
+// whose signer the node's owner claimed (staking setSigner) is never that
+// node's verifier.
+func TestVerifierNotTheOwnersSigner(t *testing.T) {
+	key, err := crypto.ToECDSA(crypto.Keccak256([]byte("n1's signer")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sgn := crypto.PubkeyToAddress(key.PublicKey)
+	f := newFixtureWith(t, []common.Address{v1, sgn, v2, v3})
+	r := f.callValue(native.StakingAddress, f.stkABI, n1, emc(1), "stake", uint8(staking.RoleValidator), uint8(0))
+	if r.err != nil {
+		t.Fatalf("stake: %v %q", r.err, r.reason())
+	}
+	consent, err := staking.SignSignerConsent(key, f.Config.ChainID, n1, staking.SignerNonce(f.State, sgn))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.mustCall(native.StakingAddress, f.stkABI, n1, "setSigner", sgn, consent)
+	if o, ok := staking.SignerOwner(f.State, sgn); !ok || o != n1 {
+		t.Fatalf("signer owner %s %v", o, ok)
+	}
+	p := f.prove(n1, e1, 256)
+	f.commit(n1, e1, p.Root())
+	vs := f.challenge(n1, e1).Verifiers
+	slices.SortFunc(vs, func(a, b common.Address) int { return a.Cmp(b) })
+	if !slices.Equal(vs, []common.Address{v1, v2, v3}) {
+		t.Fatalf("verifiers %v", vs)
+	}
+	// Another node may draw that signer.
+	seen := false
+	for i := range 50 {
+		node := common.BigToAddress(bigInt64(int64(5000 + i)))
+		seen = seen || slices.Contains(f.mod.DrawVerifiers(f.State, e1, pow.ChallengeSeed(f.seed(e1), node), node), sgn)
+	}
+	if !seen {
+		t.Fatal("the signer is never drawn for other nodes")
 	}
 }
