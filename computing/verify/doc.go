@@ -47,12 +47,15 @@
 //     deadline block (the target period converts seconds to blocks, as
 //     the jobs module does; the time check holds when blocks run slow).
 //     It draws the verifiers and schedules the decision (prepaid).
-//  4. Verifiers: up to Verifiers distinct validators of the stored set,
-//     never the owner nor a signer it claimed ([Module.DrawVerifiers]: a Fisher–Yates shuffle of
-//     the set's indices keyed by the challenge seed, run as far as
-//     needed). With fewer validators besides the owner the challenge has
-//     fewer slots and needs ⌈passesNeeded·slots/verifiers⌉ passes; with
-//     none it is void (neither a task nor a fault).
+//  4. Verifiers: up to Verifiers distinct validators of the stored set
+//     (it lists signers), never the owner nor a signer the owner claimed
+//     in the staking module ([Module.DrawVerifiers]: a Fisher–Yates
+//     shuffle of the set's indices keyed by the challenge seed, run as
+//     far as needed). A verifier attests from its signer account (which
+//     needs gas money), and its counters are kept under that address.
+//     With fewer validators besides the owner the challenge has fewer
+//     slots and needs ⌈passesNeeded·slots/verifiers⌉ passes; with none it
+//     is void (neither a task nor a fault).
 //  5. BeginBlock of D+1 stores hash(D), the sample seed of every
 //     challenge of that class: it exists only once no root of the class
 //     can be committed any more. Verifier V is due

@@ -1,11 +1,13 @@
 package verify_test
 
 import (
+	"errors"
 	"slices"
 	"testing"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/holiman/uint256"
 
 	"github.com/emc-network/emcd/computing/pow"
 	"github.com/emc-network/emcd/computing/verify"
@@ -489,4 +491,48 @@ func TestVerifierNotTheOwnersSigner(t *testing.T) {
 	if !seen {
 		t.Fatal("the signer is never drawn for other nodes")
 	}
+}
+
+// FuzzAttestEvidence: whatever bytes a verifier posts as openings, the
+// attest handler refuses them with ErrEvidence and writes nothing, and
+// the gas function prices them without panicking; only the evidence
+// itself (left out here: accepting it changes the slot) passes. The
+// handler runs on the fixture's state, as the EVM would run it for the
+// verifier's direct call.
+func FuzzAttestEvidence(f *testing.F) {
+	fx := newFixture(f)
+	p := fx.prove(n1, e1, 256)
+	fx.commit(n1, e1, p.Root())
+	ch := fx.challenge(n1, e1)
+	fx.to(simDL + 1)
+	v := ch.Verifiers[0]
+	good := fx.evidence(p, n1, e1, v)
+	var attest native.Method
+	for _, m := range fx.mod.Methods() {
+		if m.Name == "attest" {
+			attest = m
+		}
+	}
+	f.Add(good)
+	f.Add(fx.evidence(p, n1, e1, ch.Verifiers[1]))
+	f.Add(good[:len(good)-1])
+	f.Add([]byte{2, 0, 0, 1, 0, 4})
+	f.Add([]byte{2, 0xff, 0xff, 0xff, 0xff, 0xff})
+	f.Add([]byte{})
+	root := fx.State.GetStorageRoot(verifyAddr)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		args := []any{e1, n1, b}
+		_ = attest.InputGas(args)
+		if slices.Equal(b, good) {
+			return
+		}
+		c := &native.Call{State: fx.State, Module: verifyAddr, Direct: true, Caller: v, BlockNumber: fx.Number, Time: fx.Time,
+			Value: new(uint256.Int), ChainID: new(uint256.Int)}
+		if _, err := attest.Handler(c, args); !errors.Is(err, verify.ErrEvidence) {
+			t.Fatalf("%d bytes: %v", len(b), err)
+		}
+		if fx.State.GetStorageRoot(verifyAddr) != root {
+			t.Fatal("a refused attestation wrote state")
+		}
+	})
 }
