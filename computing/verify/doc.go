@@ -66,7 +66,8 @@
 //     recomputed from the seed). attestFail records a fail without
 //     evidence. rebut lets the owner post the chunks of a verifier that
 //     attested a fail (the slot passes; the verifier gets a false fail)
-//     or stayed silent (the slot passes; the verifier a missed duty).
+//     or has not attested (the slot passes; nothing against the verifier,
+//     since the node may post first).
 //     Each slot takes one attestation or proof; nothing is accepted after
 //     the window.
 //  7. EndBlock of D+attestBlocks decides: passing slots (passed,
@@ -75,7 +76,7 @@
 //     module's ComputeJobDone: the same per-epoch count and cap as
 //     settled jobs); otherwise the challenge fails (failed counter) and
 //     the node's compute credits of the epoch are forfeited (see Forfeit).
-//     Every slot its verifier did not attest itself counts a missed duty.
+//     Every slot still pending counts a missed duty of its verifier.
 //  8. A node that never commits is missed: challengeOf reports it lazily
 //     once every class's deadline of the epoch passed, and recordMiss
 //     (anyone, once) records it in the node's counters and forfeits its

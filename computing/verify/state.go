@@ -48,8 +48,8 @@ const (
 	// SlotRebutted: the verifier attested a fail and the node then posted
 	// that verifier's evidence: a pass and a false fail.
 	SlotRebutted
-	// SlotProvenByNode: the verifier was silent and the node posted its
-	// evidence: a pass, and a missed duty of the verifier.
+	// SlotProvenByNode: the verifier had not attested and the node posted
+	// its evidence: a pass.
 	SlotProvenByNode
 )
 
@@ -216,9 +216,8 @@ func pushDue(c *native.Call, block uint64, node common.Address) {
 type Faults struct {
 	// Passed, Failed and Missed count the account's challenges as a node.
 	Passed, Failed, Missed uint64
-	// MissedDuties counts verifier slots it left without its own
-	// attestation (silent, or proven by the node instead); FalseFails
-	// counts its fails the node rebutted.
+	// MissedDuties counts verifier slots it left pending to the end of
+	// the window; FalseFails counts its fails the node rebutted.
 	MissedDuties, FalseFails uint64
 }
 

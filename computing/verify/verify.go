@@ -652,8 +652,9 @@ func (m *Module) BeginBlock(c *native.Call, env *native.BlockEnv) error {
 // window ends with this block (each entry prepaid by its commitRoot). A
 // challenge passes with at least Needed passing slots (passed, rebutted,
 // proven by the node): a verified task, credited through the rewards
-// module; otherwise it fails. Every slot without its verifier's own
-// attestation counts a missed duty against that verifier.
+// module; otherwise it fails. Every slot left pending counts a missed duty
+// against its verifier (a slot the node proved does not: the node may
+// post before its verifier had a chance).
 func (m *Module) EndBlock(c *native.Call, env *native.BlockEnv) error {
 	base := dueKey(env.Number)
 	count := c.LoadUint(base).Uint64()
@@ -683,11 +684,8 @@ func (m *Module) decide(c *native.Call, epoch uint64, node common.Address, ch *c
 	passes := 0
 	for i := range int(ch.SlotCount) {
 		switch ch.Slots[i] {
-		case SlotPassed, SlotRebutted:
+		case SlotPassed, SlotRebutted, SlotProvenByNode:
 			passes++
-		case SlotProvenByNode:
-			passes++
-			bump(c, slotValFaults, ch.Verifiers[i], 0)
 		case SlotPending:
 			bump(c, slotValFaults, ch.Verifiers[i], 0)
 		}

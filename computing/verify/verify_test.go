@@ -253,7 +253,7 @@ func TestCheaterFailsDespiteCollusion(t *testing.T) {
 // TestRebutSavesHonestNode: two colluding verifiers attest fail on an
 // honest node and the third stays silent; the node posts their evidence
 // itself and the challenge is verified. The false fails are counted
-// against the two, the silence as a missed duty.
+// against the two.
 func TestRebutSavesHonestNode(t *testing.T) {
 	f := newFixture(t)
 	p := f.prove(n1, e1, 256)
@@ -297,7 +297,8 @@ func TestRebutSavesHonestNode(t *testing.T) {
 		t.Fatalf("node faults %+v", got)
 	}
 	n2vs := f.challenge(n2, e1).Verifiers // n2's challenge got no attestation: a duty missed by each
-	for v, want := range map[common.Address]verify.Faults{vA: {FalseFails: 1}, vB: {FalseFails: 1}, vC: {MissedDuties: 1}} {
+	// vC, whose slot the node proved before it acted, is not blamed.
+	for v, want := range map[common.Address]verify.Faults{vA: {FalseFails: 1}, vB: {FalseFails: 1}, vC: {}} {
 		want.MissedDuties += dutyIn(n2vs, v)
 		if got := f.faults(v); got != want {
 			t.Fatalf("verifier %s: %+v, want %+v", v, got, want)
