@@ -118,6 +118,16 @@ func (m Modules) registry() *registry.Module {
 	return r
 }
 
+// verify returns the verification module, nil when the chain has none.
+func (m Modules) verify() *verify.Module {
+	mod, ok := m.Lookup(native.VerifyAddress)
+	if !ok {
+		return nil
+	}
+	v, _ := mod.(*verify.Module)
+	return v
+}
+
 // LoadModules builds the chain-native modules configured by g's params section.
 func LoadModules(g *genesis.Genesis) (Modules, error) {
 	r, err := native.Load(g.Params, moduleFactories(g))
