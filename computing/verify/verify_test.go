@@ -1,7 +1,9 @@
 package verify_test
 
 import (
+	"context"
 	"errors"
+	"math/rand/v2"
 	"slices"
 	"testing"
 
@@ -536,4 +538,77 @@ func FuzzAttestEvidence(f *testing.F) {
 			t.Fatal("a refused attestation wrote state")
 		}
 	})
+}
+
+// TestLazyNodes: nodes that computed only part of their output (the rest
+// zeros) over three epochs. For every verifier, attest succeeds exactly
+// when each chunk sampled for it was computed, and is refused otherwise;
+// the decision follows the passing slots (2 of 3). A node that computed
+// half the chunks passes a slot with probability 1/16; one that computed
+// 90 % with about 0.66.
+func TestLazyNodes(t *testing.T) {
+	f := newFixture(t)
+	rng := rand.New(rand.NewPCG(31, 32))
+	verified := map[common.Address]int{}
+	for e := e1; e <= 3; e++ {
+		f.to(e*testEpochLength + 1)
+		skipped := map[common.Address]map[int]bool{}
+		provers := map[common.Address]*pow.Prover{}
+		for node, frac := range map[common.Address]float64{n1: 0.5, n2: 0.9} {
+			w := pow.Workload{Seed: pow.ChallengeSeed(f.seed(e), node), N: 256}
+			c, err := pow.Compute(context.Background(), w, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			skipped[node] = map[int]bool{}
+			for i := range pow.Chunks(256) {
+				if rng.Float64() >= frac {
+					skipped[node][i] = true
+					clear(c[i*pow.ChunkEntries : (i+1)*pow.ChunkEntries])
+				}
+			}
+			if provers[node], err = pow.NewProver(w, c, 2); err != nil {
+				t.Fatal(err)
+			}
+			f.commit(node, e, provers[node].Root())
+		}
+		f.to(e*testEpochLength + 1 + 5 + 1) // the simulated class's window opens
+		passes := map[common.Address]int{}
+		for node, p := range provers {
+			ch := f.challenge(node, e)
+			sampleSeed, _ := verify.SampleSeed(f.State, ch.DeadlineBlock)
+			for _, v := range ch.Verifiers {
+				chunks, err := pow.SampleChunks(sampleSeed, p.Root(), v, 256, 4)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ev := f.evidence(p, node, e, v)
+				if slices.ContainsFunc(chunks, func(i int) bool { return skipped[node][i] }) {
+					f.mustRevert(v, verify.ErrEvidence, "attest", e, node, ev)
+					f.send(v, "attestFail", e, node)
+				} else {
+					f.send(v, "attest", e, node, ev)
+					passes[node]++
+				}
+			}
+		}
+		f.to(e*testEpochLength + 1 + 5 + attestN + 1)
+		for node := range provers {
+			want := verify.StatusFailed
+			if passes[node] >= 2 {
+				want = verify.StatusVerified
+				verified[node]++
+			}
+			if got := f.challenge(node, e).Status; got != want {
+				t.Fatalf("epoch %d node %s: %d slots passed, status %d, want %d", e, node, passes[node], got, want)
+			}
+		}
+		// n3 never commits in these epochs.
+		f.send(carol, "recordMiss", e, n3)
+	}
+	t.Logf("verified challenges over 3 epochs: half-computed %d, 90%%-computed %d", verified[n1], verified[n2])
+	got1, got2 := f.faults(n1), f.faults(n2)
+	if got1.Passed+got1.Failed != 3 || got2.Passed+got2.Failed != 3 || f.faults(n3).Missed != 3 {
+		t.Fatalf("counters n1 %+v n2 %+v n3 %+v", got1, got2, f.faults(n3))
+	}
 }
