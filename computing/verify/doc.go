@@ -104,6 +104,14 @@
 // about 8 ns a gas. At the default simulated class (n = 256, 4 chunks)
 // the evidence is 2,326 bytes and the check about 0.2 ms of CPU.
 //
+// # Storage
+//
+// Per epoch the module keeps the seed, the validator set (one word per
+// signer, bounded by the staking module's MaxValidators) and one block hash
+// per distinct class deadline; per challenge a root, a meta word and one
+// word per verifier. Nothing is pruned yet: about (3 + validators +
+// classes) words an epoch plus (2 + verifiers) a challenge.
+//
 // # Forfeit
 //
 // A failed challenge, and a miss recorded inside its epoch, forfeit the
