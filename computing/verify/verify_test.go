@@ -612,3 +612,83 @@ func TestLazyNodes(t *testing.T) {
 		t.Fatalf("counters n1 %+v n2 %+v n3 %+v", got1, got2, f.faults(n3))
 	}
 }
+
+// TestSlotTransitions: one row per (slot state, action) edge of a
+// verifier slot: attest and attestFail by its verifier, rebut by the
+// node; every edge out of a decided slot is refused.
+func TestSlotTransitions(t *testing.T) {
+	type action int
+	const (
+		attest action = iota
+		attestFail
+		rebut
+	)
+	reach := map[uint8][]action{
+		verify.SlotPending:      nil,
+		verify.SlotPassed:       {attest},
+		verify.SlotFailed:       {attestFail},
+		verify.SlotRebutted:     {attestFail, rebut},
+		verify.SlotProvenByNode: {rebut},
+	}
+	for _, tc := range []struct {
+		from uint8
+		do   action
+		to   uint8
+		err  error
+	}{
+		{verify.SlotPending, attest, verify.SlotPassed, nil},
+		{verify.SlotPending, attestFail, verify.SlotFailed, nil},
+		{verify.SlotPending, rebut, verify.SlotProvenByNode, nil},
+		{verify.SlotPassed, attest, 0, verify.ErrSlotDone},
+		{verify.SlotPassed, attestFail, 0, verify.ErrSlotDone},
+		{verify.SlotPassed, rebut, 0, verify.ErrSlotDone},
+		{verify.SlotFailed, attest, 0, verify.ErrSlotDone},
+		{verify.SlotFailed, attestFail, 0, verify.ErrSlotDone},
+		{verify.SlotFailed, rebut, verify.SlotRebutted, nil},
+		{verify.SlotRebutted, attest, 0, verify.ErrSlotDone},
+		{verify.SlotRebutted, attestFail, 0, verify.ErrSlotDone},
+		{verify.SlotRebutted, rebut, 0, verify.ErrSlotDone},
+		{verify.SlotProvenByNode, attest, 0, verify.ErrSlotDone},
+		{verify.SlotProvenByNode, attestFail, 0, verify.ErrSlotDone},
+		{verify.SlotProvenByNode, rebut, 0, verify.ErrSlotDone},
+	} {
+		f := newFixture(t)
+		p := f.prove(n1, e1, 256)
+		f.commit(n1, e1, p.Root())
+		v := f.challenge(n1, e1).Verifiers[1]
+		f.to(simDL + 1)
+		act := func(a action, want error) {
+			t.Helper()
+			var name string
+			var from common.Address
+			var args []any
+			switch a {
+			case attest:
+				name, from, args = "attest", v, []any{e1, n1, f.evidence(p, n1, e1, v)}
+			case attestFail:
+				name, from, args = "attestFail", v, []any{e1, n1}
+			case rebut:
+				name, from, args = "rebut", n1, []any{e1, v, f.evidence(p, n1, e1, v)}
+			}
+			if want != nil {
+				f.mustRevert(from, want, name, args...)
+			} else {
+				f.send(from, name, args...)
+			}
+		}
+		for _, a := range reach[tc.from] {
+			act(a, nil)
+		}
+		if got := f.challenge(n1, e1).Slots[1]; got != tc.from {
+			t.Fatalf("setup of %d reached %d", tc.from, got)
+		}
+		act(tc.do, tc.err)
+		want := tc.to
+		if tc.err != nil {
+			want = tc.from
+		}
+		if got := f.challenge(n1, e1).Slots[1]; got != want {
+			t.Errorf("slot %d, action %d: %d, want %d", tc.from, tc.do, got, want)
+		}
+	}
+}
