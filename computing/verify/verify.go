@@ -299,12 +299,16 @@ func (m *Module) challengedNode(s native.StateReader, epoch uint64, owner common
 
 func (m *Module) commitRoot(c *native.Call, args []any) ([]any, error) {
 	epoch, _ := args[0].(uint64)
-	root := common.Hash(args[1].([32]byte))
+	r, ok := args[1].([32]byte)
+	if !ok {
+		return nil, fmt.Errorf("%w: root is %T", native.ErrBadInput, args[1])
+	}
+	root := common.Hash(r)
 	if cur := c.BlockNumber / m.epochLength; epoch != cur {
 		return nil, fmt.Errorf("%w: epoch %d, current %d", ErrWrongEpoch, epoch, cur)
 	}
-	seed, startTime, ok := EpochSeed(c.State, epoch)
-	if !ok {
+	seed, startTime, seeded := EpochSeed(c.State, epoch)
+	if !seeded {
 		return nil, fmt.Errorf("%w: epoch %d", ErrNoSeed, epoch)
 	}
 	if root == (common.Hash{}) {
