@@ -14,6 +14,7 @@ import (
 	"github.com/ethereum/go-ethereum/params"
 
 	"github.com/emc-network/emcd/computing/registry"
+	"github.com/emc-network/emcd/computing/verify"
 	"github.com/emc-network/emcd/staking/rewards"
 )
 
@@ -79,6 +80,9 @@ type Backend interface {
 	// Registry returns the chain's compute registry module
 	// (emc_computeNodes), nil on a chain without one.
 	Registry() *registry.Module
+	// Verify returns the chain's verification module (emc_challenge,
+	// emc_verifyFaults), nil on a chain without one.
+	Verify() *verify.Module
 
 	// Node status.
 	PeerCount() int

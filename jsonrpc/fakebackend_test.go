@@ -30,6 +30,7 @@ import (
 	"github.com/holiman/uint256"
 
 	"github.com/emc-network/emcd/computing/registry"
+	"github.com/emc-network/emcd/computing/verify"
 	"github.com/emc-network/emcd/staking/rewards"
 )
 
@@ -106,6 +107,7 @@ type fakeBackend struct {
 	signer   AccountSigner
 	rewards  *rewards.Module  // emc_epochInfo's module, nil: none
 	registry *registry.Module // emc_computeNodes's module, nil: none
+	verify   *verify.Module   // emc_challenge's module, nil: none
 }
 
 var _ Backend = (*fakeBackend)(nil)
@@ -410,6 +412,7 @@ func (f *fakeBackend) SystemContracts() []SystemContract {
 func (f *fakeBackend) Rewards() *rewards.Module { return f.rewards }
 
 func (f *fakeBackend) Registry() *registry.Module { return f.registry }
+func (f *fakeBackend) Verify() *verify.Module     { return f.verify }
 
 func (f *fakeBackend) PeerCount() int                { return 3 }
 func (f *fakeBackend) Syncing() (SyncProgress, bool) { return SyncProgress{}, false }

@@ -69,6 +69,8 @@ var transcriptSetup = map[string]func(*fakeBackend){
 	"emc_compute": computeSetup,
 	// Block 3 submits jobs 1 and 2 and cancels job 2: see jobsSetup.
 	"emc_jobs": jobsSetup,
+	// Block 3 holds a committed proof-of-work challenge: see verifySetup.
+	"emc_verify": verifySetup,
 	// Block 3 gives devAddr 250 Credits and otherAddr 2^256-1 (the widest
 	// value the hex encoding must carry).
 	// Block 3 counts burns in the supply ledger (7 ether: 4 base fee, 2

@@ -16,6 +16,7 @@ import (
 
 	"github.com/emc-network/emcd/computing/registry"
 	"github.com/emc-network/emcd/computing/results/fetch"
+	"github.com/emc-network/emcd/computing/verify"
 	"github.com/emc-network/emcd/jsonrpc"
 	"github.com/emc-network/emcd/router/heartbeat"
 	"github.com/emc-network/emcd/staking/rewards"
@@ -30,6 +31,7 @@ type backend struct {
 	contracts []jsonrpc.SystemContract
 	rewards   *rewards.Module
 	registry  *registry.Module
+	verify    *verify.Module
 	accounts  jsonrpc.AccountSigner
 	status    func() (any, error)
 	net       *network
@@ -102,6 +104,7 @@ func (b *backend) SubscribeNewTxs(ch chan<- []*types.Transaction) event.Subscrip
 func (b *backend) SystemContracts() []jsonrpc.SystemContract { return b.contracts }
 func (b *backend) Rewards() *rewards.Module                  { return b.rewards }
 func (b *backend) Registry() *registry.Module                { return b.registry }
+func (b *backend) Verify() *verify.Module                    { return b.verify }
 func (b *backend) PeerCount() int {
 	if b.net == nil {
 		return 0

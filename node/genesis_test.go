@@ -2,6 +2,7 @@ package node
 
 import (
 	"encoding/json"
+	"errors"
 	"math/big"
 	"testing"
 
@@ -162,5 +163,30 @@ func TestGenesisStakesElectValidators(t *testing.T) {
 	g.Validators = []common.Address{owners[3], owners[2], owners[0], owners[1]} // owner, not its signer
 	if _, err := LoadModules(g); err == nil {
 		t.Fatal("genesis validators that the stakes do not elect were accepted")
+	}
+}
+
+// TestVerifyModuleOptIn: the verification module runs only on chains whose
+// genesis names it, at its reserved address; its windows must fit the
+// epoch, so a short-epoch genesis that names it is refused.
+func TestVerifyModuleOptIn(t *testing.T) {
+	g := genesis.Dev()
+	mods, err := LoadModules(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := mods.Lookup(native.VerifyAddress); ok {
+		t.Fatal("verify loaded without a genesis entry")
+	}
+	g.Params["verify"] = json.RawMessage(`{}`)
+	if mods, err = LoadModules(g); err != nil {
+		t.Fatal(err)
+	}
+	if m, ok := mods.Lookup(native.VerifyAddress); !ok || m.Name() != "verify" {
+		t.Fatal("verify not loaded at its address")
+	}
+	g.EpochLength = 40 // the default CPU class's 120 s deadline alone takes 60 blocks
+	if _, err := LoadModules(g); !errors.Is(err, native.ErrBadParams) {
+		t.Fatalf("short epochs: %v", err)
 	}
 }

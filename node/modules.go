@@ -5,6 +5,7 @@ import (
 
 	"github.com/emc-network/emcd/computing/jobs"
 	"github.com/emc-network/emcd/computing/registry"
+	"github.com/emc-network/emcd/computing/verify"
 	"github.com/emc-network/emcd/genesis"
 	"github.com/emc-network/emcd/jsonrpc"
 	"github.com/emc-network/emcd/staking"
@@ -51,18 +52,28 @@ func moduleFactories(g *genesis.Genesis) map[string]native.Factory {
 	if rewardsEpochLength == 0 {
 		rewardsEpochLength = rewards.DefaultEpochLength // as rewards.Factory does
 	}
+	var verifyOpts []verify.Option
 	if rp, err := rewards.ParseModuleParams(g.Params[rewards.Name], rewardsEpochLength); err == nil {
 		if rm, err := rewards.NewModule(rp, staking.RewardsView{}); err == nil {
 			jobOpts = append(jobOpts, jobs.WithRewards(rm))
+			verifyOpts = append(verifyOpts, verify.WithRewards(rm))
 		}
 	}
-	return map[string]native.Factory{
+	factories := map[string]native.Factory{
 		staking.Name:  staking.Factory(uint64(g.EpochLength)),
 		credits.Name:  credits.New,
 		registry.Name: registry.Factory(regStaking),
 		jobs.Name:     jobs.Factory(regStaking, blockPeriodMs(g), jobOpts...),
 		rewards.Name:  rewards.Factory(uint64(g.EpochLength), staking.RewardsView{}, positions...),
 	}
+	// The verification module runs on chains whose genesis params name it
+	// (an entry "verify", {} for the defaults): its windows must fit the
+	// chain's epochs, which short test epochs do not, and adding it to a
+	// chain is a consensus change.
+	if _, ok := g.Params[verify.Name]; ok {
+		factories[verify.Name] = verify.Factory(regStaking.EpochLength, blockPeriodMs(g), verifyOpts...)
+	}
+	return factories
 }
 
 // blockPeriodMs is g's target block period, the default when unset.
@@ -105,6 +116,16 @@ func (m Modules) registry() *registry.Module {
 	}
 	r, _ := mod.(*registry.Module)
 	return r
+}
+
+// verify returns the verification module, nil when the chain has none.
+func (m Modules) verify() *verify.Module {
+	mod, ok := m.Lookup(native.VerifyAddress)
+	if !ok {
+		return nil
+	}
+	v, _ := mod.(*verify.Module)
+	return v
 }
 
 // LoadModules builds the chain-native modules configured by g's params section.

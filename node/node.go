@@ -242,7 +242,7 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 	n := &Node{cfg: cfg, log: log.With("component", "node"), baseLog: log, db: db, chain: chain, pool: pool, reg: reg, errCh: make(chan error, 4)}
 	n.registerMetrics(reg)
 	n.jobs, n.epochLength, n.mods = modules.jobs(), modules.epochLength(), modules
-	n.backend = &backend{chain: chain, pool: pool, contracts: modules.contracts(), rewards: modules.rewards(), registry: modules.registry(), status: n.consensusStatus}
+	n.backend = &backend{chain: chain, pool: pool, contracts: modules.contracts(), rewards: modules.rewards(), registry: modules.registry(), verify: modules.verify(), status: n.consensusStatus}
 	if cfg.Dev && cfg.DevAccounts {
 		keys, err := genesis.DevAccountKeys(genesis.DevAccountCount)
 		if err != nil {

@@ -23,6 +23,7 @@ import (
 	"github.com/emc-network/emcd/computing/agent"
 	"github.com/emc-network/emcd/computing/jobs"
 	"github.com/emc-network/emcd/computing/registry"
+	"github.com/emc-network/emcd/computing/verify"
 	"github.com/emc-network/emcd/config"
 	"github.com/emc-network/emcd/genesis"
 	"github.com/emc-network/emcd/params"
@@ -71,6 +72,7 @@ func newTestnetCmd(_ *globals) *cobra.Command {
 		chainID                       uint64
 		noDevAccounts                 bool
 		jobsParams                    string
+		verifyParams                  string
 		cc                            testnetCompute
 	)
 	cmd := &cobra.Command{
@@ -137,6 +139,17 @@ testing only.`,
 				}
 				jobsRaw = json.RawMessage(jobsParams)
 			}
+			var verifyRaw json.RawMessage
+			if verifyParams != "" {
+				vp, err := verify.ParseParams(json.RawMessage(verifyParams))
+				if err != nil {
+					return fmt.Errorf("--verify.params: %w", err)
+				}
+				if err := vp.CheckTimeline(epochLength, uint64(period/time.Millisecond)); err != nil {
+					return fmt.Errorf("--verify.params: %w", err)
+				}
+				verifyRaw = json.RawMessage(verifyParams)
+			}
 			if entries, err := os.ReadDir(out); err == nil && len(entries) > 0 {
 				return fmt.Errorf("--out %s exists and is not empty", out)
 			}
@@ -154,6 +167,9 @@ testing only.`,
 			}
 			if jobsRaw != nil {
 				gen.Params[jobs.Name] = jobsRaw
+			}
+			if verifyRaw != nil {
+				gen.Params[verify.Name] = verifyRaw
 			}
 			if err := gen.Validate(); err != nil {
 				return err
@@ -204,6 +220,7 @@ testing only.`,
 	f.DurationVar(&period, "block-period", time.Second, "block period (sub-second allowed)")
 	f.Uint64Var(&chainID, "chain-id", 4242, "chain id (4200–4299 marks a testnet: the signing CLI accepts --dev-account keys there)")
 	f.BoolVar(&noDevAccounts, "no-dev-accounts", false, "do not fund the test-mnemonic accounts")
+	f.StringVar(&verifyParams, "verify.params", "", `turn on the verification module (proof-of-work challenges of compute nodes) with these genesis params as JSON, '{}' for the defaults; every class's window must fit --epoch-length at --block-period`)
 	f.StringVar(&jobsParams, "jobs.params", "", `the jobs module's genesis params as JSON, e.g. '{"offerDelayBlocks":1,"resultGraceSeconds":5}' (absent fields take defaults)`)
 	f.IntVar(&cc.gpus, "gpu.simulated", 0, "compute nodes: number of simulated H100 80GB GPUs each (0: the node's real GPUs, --gpu.mode auto)")
 	f.StringVar(&cc.executor, "compute.executor", agent.ExecutorDocker, "compute nodes: docker, or process (development only, NO isolation: programs loaded with `emcd compute images load FILE --executor process`)")

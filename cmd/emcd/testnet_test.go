@@ -16,6 +16,7 @@ import (
 	"github.com/ethereum/go-ethereum/rpc"
 
 	"github.com/emc-network/emcd/computing/jobs"
+	"github.com/emc-network/emcd/computing/verify"
 	"github.com/emc-network/emcd/config"
 	"github.com/emc-network/emcd/genesis"
 	"github.com/emc-network/emcd/jsonrpc"
@@ -270,6 +271,38 @@ func TestTestnetComputeNodes(t *testing.T) {
 		}
 		if _, err := os.Stat(d); err == nil {
 			t.Errorf("%v: %s written", bad, d)
+		}
+	}
+}
+
+// TestTestnetVerifyParams: --verify.params puts the verification module's
+// params in the genesis (so the nodes load it); bad params and windows
+// that do not fit the epoch are refused before anything is written.
+func TestTestnetVerifyParams(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "net")
+	if out, err := runTestnetCmd(t, "--validators", "1", "--verify.params", `{"attestBlocks":10}`, "--epoch-length", "200",
+		"--out", dir, "--base-port", "31400"); err != nil {
+		t.Fatalf("testnet: %v\n%s", err, out)
+	}
+	g, err := genesis.FromFile(filepath.Join(dir, "genesis.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := verify.ParseParams(g.Params[verify.Name])
+	if err != nil || p.AttestBlocks != 10 {
+		t.Fatalf("verify params %+v, %v", p, err)
+	}
+	for _, bad := range [][]string{
+		{"--verify.params", `{"verifiers":9}`},
+		{"--verify.params", `{"nope":1}`},
+		{"--verify.params", `{}`, "--epoch-length", "100"}, // the CPU class's 120 s are 120 blocks at 1 s
+	} {
+		d := filepath.Join(t.TempDir(), "net")
+		if out, err := runTestnetCmd(t, append([]string{"--validators", "1", "--out", d}, bad...)...); err == nil {
+			t.Errorf("%v accepted\n%s", bad, out)
+		}
+		if entries, _ := os.ReadDir(d); len(entries) > 0 {
+			t.Errorf("%v wrote %d entries", bad, len(entries))
 		}
 	}
 }

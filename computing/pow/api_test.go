@@ -25,7 +25,7 @@ func TestUseFromOutside(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows, err := pow.SampleRows(common.HexToHash("0xdef"), p.Root(), validator, class.N, params.RowsPerValidator)
+	rows, err := pow.SampleChunks(common.HexToHash("0xdef"), p.Root(), validator, class.N, params.ChunksPerValidator)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -47,31 +47,31 @@ func BenchmarkCommit(b *testing.B) {
 	}
 }
 
-// BenchmarkVerify: a validator's check of rows sampled from one answer,
-// one core (recomputation from the seed dominates).
+// BenchmarkVerify: a validator's (or the chain's) check of chunks sampled
+// from one answer, one core (recomputation from the seed dominates).
 func BenchmarkVerify(b *testing.B) {
-	for _, tc := range []struct{ n, rows int }{{1024, 1}, {4096, 1}, {4096, 4}, {32768, 4}} {
-		b.Run(fmt.Sprintf("n=%d/rows=%d", tc.n, tc.rows), func(b *testing.B) {
+	for _, tc := range []struct{ n, chunks int }{{256, 4}, {1024, 1}, {4096, 1}, {8192, 4}, {32768, 4}} {
+		b.Run(fmt.Sprintf("n=%d/chunks=%d", tc.n, tc.chunks), func(b *testing.B) {
 			b.ReportAllocs()
 			w := Workload{Seed: [32]byte{2}, N: tc.n}
-			want := make([]int, tc.rows)
+			want := make([]int, tc.chunks)
 			for i := range want {
-				want[i] = i * (tc.n / tc.rows)
+				want[i] = i * (Chunks(tc.n) / tc.chunks)
 			}
-			rows, err := RecomputeRows(w, want)
+			rows, err := RecomputeChunks(w, want)
 			if err != nil {
 				b.Fatal(err)
 			}
 			// A tree whose other leaves are arbitrary: Verify only walks
-			// the asked rows' paths.
-			leaves := make([][32]byte, tc.n)
+			// the asked chunks' paths.
+			leaves := make([][32]byte, Chunks(tc.n))
 			for k, i := range want {
 				leaves[i] = LeafHash(i, rows[k])
 			}
 			tr := newTree(leaves)
-			ops := make([]Opening, tc.rows)
+			ops := make([]Opening, tc.chunks)
 			for k, i := range want {
-				ops[k] = Opening{Index: i, Row: rows[k], Proof: tr.proof(i)}
+				ops[k] = Opening{Index: i, Chunk: rows[k], Proof: tr.proof(i)}
 			}
 			cpu0 := cpuSeconds()
 			for b.Loop() {

@@ -1,14 +1,14 @@
 // Package pow is the deterministic core of the proof-of-work challenges of
 // verifiable compute (issue 12): the workload a compute node runs, the
-// Merkle commitment to its output, the rows each validator samples, the
-// CPU check of a sampled row, the wire encoding of a node's answer, and
+// Merkle commitment to its output, the chunks each validator samples, the
+// CPU check of a sampled chunk, the wire encoding of a node's answer, and
 // the genesis class table that sizes a challenge by the GPU a node claims.
 // It holds no state, reads no clock and starts no goroutine beyond the
 // worker pool of [Compute] and [NewProver]; the chain module and the
 // agent (next slices) drive it.
 //
 // Start reading at [Workload] and [Prove] (the node's side), then
-// [SampleRows] and [Verify] (the validator's side), then [Params].
+// [SampleChunks] and [Verify] (the validator's side), then [Params].
 //
 // # Protocol
 //
@@ -20,21 +20,24 @@
 //  3. The sample seed is a value X cannot know when it commits: the hash
 //     of a block after the one that recorded the root. A seed known
 //     before the commitment (h itself, or anything derived from h and the
-//     validators) lets X compute only the rows it will be asked. Hashing
+//     validators) lets X compute only the chunks it will be asked. Hashing
 //     the root into the sample as well does not replace this: a node can
-//     grind roots over junk rows until the sample misses them.
-//  4. Each chosen validator V asks X for rows [SampleRows](sampleSeed,
-//     root, V, n, RowsPerValidator), receives an [EncodeOpenings]
+//     grind roots over junk chunks until the sample misses them.
+//  4. Each chosen validator V asks X for chunks [SampleChunks](sampleSeed,
+//     root, V, n, ChunksPerValidator), receives an [EncodeOpenings]
 //     response, decodes it with [DecodeOpenings] and checks it with
-//     [Verify]; it attests pass or fail on chain.
+//     [Verify]; it attests pass or fail on chain (the chain module checks
+//     the same openings natively).
 //
-// A node that computed a fraction f of the rows passes one validator with
-// probability f^k (k rows asked); every skipped row it is asked about
-// fails [Verify] with [ErrWrongRow].
+// A node that computed a fraction f of the chunks passes one validator
+// with probability f^k (k chunks asked); every skipped chunk it is asked
+// about fails [Verify] with [ErrWrongRow].
 //
 // # Workload
 //
-// A and B are n×n matrices of int8, n in [MinN, MaxN]. Row r of matrix M
+// A and B are n×n matrices of int8, n in [MinN, MaxN] = [64, 65536] and
+// a multiple of [ChunkEntries] = 64 (so rows split into whole chunks, and
+// a validator never needs a partial one). Row r of matrix M
 // (M the byte 'A' or 'B') has the key
 //
 //	key(M, r) = first 8 bytes, little-endian, of
@@ -55,37 +58,52 @@
 // result is exact (no wrap-around). This is the int8 GEMM with int32
 // accumulation that GPU tensor cores run natively (cuBLAS GemmEx
 // CUDA_R_8I → CUDA_R_32I); a GPU node computes C in its sandbox and passes
-// it to [NewProver]; [Compute] is the CPU reference. Row i of C is
-// encoded as its n entries, int32 little-endian (4n bytes).
+// it to [NewProver]; [Compute] is the CPU reference.
+//
+// # Chunks
+//
+// The unit of the commitment is a chunk: 64 consecutive entries of a row
+// of C, int32 little-endian (256 bytes). Chunk c (c in [0, n²/64),
+// [Chunks]) is row ⌊c/(n/64)⌋, entries 64·(c mod (n/64)) onwards: chunks
+// are numbered row-major, so chunk c holds C's entries 64c … 64c+63 in
+// row-major order. Recomputing one chunk costs 64·n multiply-adds (one row
+// of A against a 64-column strip of B, generated alone since the stream
+// is counter-based) plus the n row keys of B, shared by all chunks of a
+// check ([RecomputeChunks]); a whole row would cost n² and 4n bytes, too
+// much for a chain to check (docs/verification.md, "Sizing the
+// evidence").
 //
 // # Commitment
 //
-// leaf(i) = SHA-256(0x00 ‖ u32be(i) ‖ row i encoded), and the root is the
-// RFC 9162 Merkle tree hash over leaf(0) … leaf(n−1), inner nodes
+// leaf(c) = SHA-256(0x00 ‖ u32be(c) ‖ chunk c encoded), and the root is
+// the RFC 9162 Merkle tree hash over leaf(0) … leaf(n²/64−1), inner nodes
 // SHA-256(0x01 ‖ left ‖ right). Built level by level: each level hashes
 // pairs (2j, 2j+1); a level's odd last node moves up unchanged; the root is
-// the single node of the top level (for n = 1, the leaf). This is the same
-// tree as RFC 9162's recursive split at the largest power of two below n.
-// A proof lists, bottom up, the sibling of the path node at every level
-// where it has one: [ProofLen](i, n) hashes, at most ⌈log2 n⌉ ≤
-// [MaxProofLen] = 16. The leaf length binds n, the leaf index binds the
-// row's position.
+// the single node of the top level (for one leaf, the leaf). This is the
+// same tree as RFC 9162's recursive split at the largest power of two
+// below the leaf count. A proof lists, bottom up, the sibling of the path
+// node at every level where it has one: [ProofLen](c, n²/64) hashes, at
+// most ⌈log2(n²/64)⌉ ≤ [MaxProofLen] = 26. The leaf index binds the
+// chunk's position; n is bound by the tree shape and by the workload the
+// verifier derives (the root is only ever checked against one n).
 //
 // # Response encoding
 //
-//	u8 version = 1 ‖ u32be n ‖ u8 count (1 … MaxOpenings)
-//	count × ( u32be index ‖ row: n × int32 LE ‖ ProofLen(index, n) × 32-byte hash )
+//	u8 version = 2 ‖ u32be n ‖ u8 count (1 … MaxOpenings)
+//	count × ( u32be index ‖ chunk: 64 × int32 LE ‖ ProofLen(index, n²/64) × 32-byte hash )
 //
-// with indices strictly increasing and below n, and nothing after the
-// last opening; at most [MaxEncodedBytes]. Every field is determined, so
+// with n a valid problem size, indices strictly increasing and below
+// n²/64, and nothing after the last opening; at most [MaxEncodedBytes]
+// (17,478 bytes; 4 chunks of n = 8192 are 3,606). Version 1 carried whole
+// rows and is refused. Every field is determined, so
 // the encoding is canonical: [DecodeOpenings] accepts exactly what
 // [EncodeOpenings] produces.
 //
 // # Sampling
 //
-// See [SampleRows]: SHA-256 counter mode over (sample seed, root,
-// validator), rejection of the biased top range, duplicates skipped,
-// returned sorted.
+// See [SampleChunks]: SHA-256 counter mode over (sample seed, root,
+// validator), uniform over the n²/64 chunks (rejection of the biased top
+// range), duplicates skipped, returned sorted.
 //
 // # Classes
 //

@@ -22,21 +22,21 @@ func encodedSample(t testing.TB, n int, rows []int) []byte {
 }
 
 func TestEncodingLayout(t *testing.T) {
-	b := encodedSample(t, 5, []int{1, 4})
-	// header 6, row 1: 4 + 20 + 3·32, row 4: 4 + 20 + 1·32.
-	if len(b) != 6+(4+20+96)+(4+20+32) {
+	b := encodedSample(t, 64, []int{1, 4})
+	// header 6, then per chunk 4 + 256 + 6·32 (64 leaves).
+	if len(b) != 6+2*(4+256+192) {
 		t.Fatalf("%d bytes", len(b))
 	}
-	if b[0] != 1 || binary.BigEndian.Uint32(b[1:]) != 5 || b[5] != 2 || binary.BigEndian.Uint32(b[6:]) != 1 {
+	if b[0] != 2 || binary.BigEndian.Uint32(b[1:]) != 64 || b[5] != 2 || binary.BigEndian.Uint32(b[6:]) != 1 {
 		t.Fatalf("header %x", b[:10])
 	}
-	if MaxEncodedBytes != 6+16*(4+4*65536+32*16) {
+	if MaxEncodedBytes != 6+16*(4+256+32*26) {
 		t.Fatalf("MaxEncodedBytes %d", MaxEncodedBytes)
 	}
 }
 
 func TestDecodeRefusals(t *testing.T) {
-	good := encodedSample(t, 5, []int{1, 4})
+	good := encodedSample(t, 64, []int{1, 4})
 	set := func(off int, v ...byte) []byte {
 		b := bytes.Clone(good)
 		copy(b[off:], v)
@@ -49,16 +49,19 @@ func TestDecodeRefusals(t *testing.T) {
 		{"empty", nil},
 		{"short header", good[:5]},
 		{"version 0", set(0, 0)},
-		{"version 2", set(0, 2)},
+		{"version 1 (rows)", set(0, 1)},
+		{"version 3", set(0, 3)},
 		{"n 0", set(1, 0, 0, 0, 0)},
 		{"n above MaxN", set(1, 0, 1, 0, 1)},
+		{"n 100", set(1, 0, 0, 0, 100)},
+		{"n 2^32-64", set(1, 0xff, 0xff, 0xff, 0xc0)},
 		{"count 0", set(5, 0)},
 		{"count 17", set(5, 17)},
 		{"count 3", set(5, 3)},
 		{"count 1", set(5, 1)},
-		{"index 5", set(6, 0, 0, 0, 5)},
-		{"indices not increasing", set(6+120, 0, 0, 0, 1)},
-		{"n 6 (layout shifts)", set(1, 0, 0, 0, 6)},
+		{"index 64", set(6, 0, 0, 0, 64)},
+		{"indices not increasing", set(6+452, 0, 0, 0, 1)},
+		{"n 128 (layout shifts)", set(1, 0, 0, 0, 128)},
 		{"truncated row", good[:6+4+10]},
 		{"truncated proof", good[:len(good)-1]},
 		{"trailing byte", append(bytes.Clone(good), 0)},
@@ -71,36 +74,39 @@ func TestDecodeRefusals(t *testing.T) {
 }
 
 func TestEncodeRefusals(t *testing.T) {
-	p := prove(t, [32]byte{1}, 9)
+	p := prove(t, [32]byte{1}, 64)
 	ops, _ := p.Open([]int{2, 8})
 	if _, err := EncodeOpenings(0, ops); !errors.Is(err, ErrBadWorkload) {
 		t.Errorf("n 0: %v", err)
 	}
-	if _, err := EncodeOpenings(9, nil); !errors.Is(err, ErrOpenings) {
+	if _, err := EncodeOpenings(64, nil); !errors.Is(err, ErrOpenings) {
 		t.Errorf("none: %v", err)
 	}
-	if _, err := EncodeOpenings(9, []Opening{ops[1], ops[0]}); !errors.Is(err, ErrOpenings) {
+	if _, err := EncodeOpenings(64, []Opening{ops[1], ops[0]}); !errors.Is(err, ErrOpenings) {
 		t.Errorf("unsorted: %v", err)
 	}
-	short := []Opening{ops[0], {Index: 8, Row: ops[1].Row[:8], Proof: ops[1].Proof}}
-	if _, err := EncodeOpenings(9, short); !errors.Is(err, ErrRowSize) {
-		t.Errorf("short row: %v", err)
+	short := []Opening{ops[0], {Index: 8, Chunk: ops[1].Chunk[:8], Proof: ops[1].Proof}}
+	if _, err := EncodeOpenings(64, short); !errors.Is(err, ErrRowSize) {
+		t.Errorf("short chunk: %v", err)
 	}
-	noProof := []Opening{ops[0], {Index: 8, Row: ops[1].Row}}
-	if _, err := EncodeOpenings(9, noProof); !errors.Is(err, ErrProofLength) {
+	noProof := []Opening{ops[0], {Index: 8, Chunk: ops[1].Chunk}}
+	if _, err := EncodeOpenings(64, noProof); !errors.Is(err, ErrProofLength) {
 		t.Errorf("no proof: %v", err)
 	}
-	if _, err := EncodeOpenings(10, ops); !errors.Is(err, ErrRowSize) {
+	if _, err := EncodeOpenings(128, ops); !errors.Is(err, ErrProofLength) {
 		t.Errorf("other n: %v", err)
+	}
+	if _, err := EncodeOpenings(100, ops); !errors.Is(err, ErrBadWorkload) {
+		t.Errorf("n 100: %v", err)
 	}
 }
 
 // FuzzDecodeOpenings: decoding never panics, and whatever decodes encodes
 // back to the same bytes (the encoding is canonical).
 func FuzzDecodeOpenings(f *testing.F) {
-	f.Add(encodedSample(f, 5, []int{1, 4}))
-	f.Add(encodedSample(f, 1, []int{0}))
-	f.Add(encodedSample(f, 3, []int{0, 1, 2}))
+	f.Add(encodedSample(f, 64, []int{1, 4}))
+	f.Add(encodedSample(f, 64, []int{0}))
+	f.Add(encodedSample(f, 128, []int{0, 1, 255}))
 	f.Add([]byte{1, 0, 0, 0, 1, 1, 0, 0, 0, 0, 1, 2, 3, 4})
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {

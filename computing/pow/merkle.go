@@ -15,21 +15,23 @@ const (
 )
 
 var (
-	// ErrIndex is returned for a row index out of [0, N), or an opening
-	// that is not for the row asked.
-	ErrIndex = errors.New("pow: row index out of range or not the one asked")
-	// ErrRowSize is returned for a row that does not hold N entries.
-	ErrRowSize = errors.New("pow: row size is not N")
+	// ErrIndex is returned for a chunk index out of [0, Chunks(N)), or an
+	// opening that is not for the chunk asked.
+	ErrIndex = errors.New("pow: chunk index out of range or not the one asked")
+	// ErrRowSize is returned for a chunk that does not hold ChunkEntries
+	// entries.
+	ErrRowSize = errors.New("pow: chunk size is not ChunkEntries")
 	// ErrProofLength is returned for a Merkle proof that does not hold
 	// exactly ProofLen(index, N) hashes.
 	ErrProofLength = errors.New("pow: wrong Merkle proof length")
-	// ErrBadProof is returned when a row and its proof do not lead to the
+	// ErrBadProof is returned when a chunk and its proof do not lead to the
 	// committed root.
 	ErrBadProof = errors.New("pow: Merkle proof does not match the root")
 )
 
-// LeafHash is row i's leaf: SHA-256(0x00 ‖ u32be(i) ‖ row as int32
-// little-endian).
+// LeafHash is chunk i's leaf: SHA-256(0x00 ‖ u32be(i) ‖ chunk as int32
+// little-endian). It hashes any length; the commitment's chunks hold
+// ChunkEntries entries.
 func LeafHash(i int, row []int32) [32]byte {
 	h := sha256.New()
 	var buf [4096]byte
@@ -115,17 +117,18 @@ func ProofLen(index, n int) int {
 	return l
 }
 
-// MaxProofLen is the longest proof in a tree of MaxN leaves.
-var MaxProofLen = bits.Len(uint(MaxN - 1))
+// MaxProofLen is the longest proof in a tree of MaxChunks leaves (26).
+var MaxProofLen = bits.Len(uint(MaxChunks - 1))
 
 // VerifyProof checks that leaf is leaf index of the n-leaf tree with root
-// root, by proof.
+// root, by proof; n is a leaf count in [1, MaxChunks] (Chunks(N) for a
+// workload).
 func VerifyProof(root [32]byte, n, index int, leaf [32]byte, proof [][32]byte) error {
-	if n < MinN || n > MaxN {
-		return fmt.Errorf("%w: n %d", ErrBadWorkload, n)
+	if n < 1 || n > MaxChunks {
+		return fmt.Errorf("%w: %d leaves", ErrBadWorkload, n)
 	}
 	if index < 0 || index >= n {
-		return fmt.Errorf("%w: row %d of %d", ErrIndex, index, n)
+		return fmt.Errorf("%w: leaf %d of %d", ErrIndex, index, n)
 	}
 	if want := ProofLen(index, n); len(proof) != want {
 		return fmt.Errorf("%w: %d hashes, want %d", ErrProofLength, len(proof), want)

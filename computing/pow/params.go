@@ -9,10 +9,10 @@ import (
 )
 
 // Params are the proof-of-work genesis parameters: the class table and how
-// many rows each validator checks. They are the "pow" entry of the
+// many chunks each validator checks. They are the "pow" entry of the
 // verification module's params (the module is the next slice):
 //
-//	"pow": {"rowsPerValidator": 4, "defaultClass": "gpu", "cpuClass": "cpu",
+//	"pow": {"chunksPerValidator": 4, "defaultClass": "gpu", "cpuClass": "cpu",
 //	        "simulatedClass": "simulated",
 //	        "classes": [{"name": "h100", "models": ["NVIDIA H100 80GB HBM3"],
 //	                     "n": 32768, "deadlineSeconds": 30}, …]}
@@ -30,9 +30,9 @@ type Params struct {
 	// SimulatedClass names the class of a node whose inventory is
 	// simulated (dev and testnet chains); it takes precedence.
 	SimulatedClass string
-	// RowsPerValidator is how many rows each validator asks for (k in
-	// SampleRows): 1 to MaxOpenings, and at most every class's N.
-	RowsPerValidator int
+	// ChunksPerValidator is how many chunks each validator asks for (k in
+	// SampleChunks): 1 to MaxOpenings.
+	ChunksPerValidator int
 }
 
 // Class is one GPU class: the problem size its nodes are challenged with
@@ -60,10 +60,10 @@ const (
 	MaxClassNameBytes  = 32
 	MaxModelBytes      = 64 // registry.MaxModelBytes
 	MaxDeadlineSeconds = 3600
-	// DefaultRowsPerValidator: a node that computed a fraction f of the
-	// rows passes one validator with probability f^4 (and two of three
+	// DefaultChunksPerValidator: a node that computed a fraction f of the
+	// chunks passes one validator with probability f^4 (and two of three
 	// with about 3·f^8).
-	DefaultRowsPerValidator = 4
+	DefaultChunksPerValidator = 4
 )
 
 // DefaultParams returns the default table. The sizes count n³ int8
@@ -90,19 +90,19 @@ func DefaultParams() Params {
 			{Name: "cpu", N: 1024, DeadlineSeconds: 120},
 			{Name: "simulated", N: 256, DeadlineSeconds: 60},
 		},
-		DefaultClass:     "gpu",
-		CPUClass:         "cpu",
-		SimulatedClass:   "simulated",
-		RowsPerValidator: DefaultRowsPerValidator,
+		DefaultClass:       "gpu",
+		CPUClass:           "cpu",
+		SimulatedClass:     "simulated",
+		ChunksPerValidator: DefaultChunksPerValidator,
 	}
 }
 
 type paramsJSON struct {
-	Classes          *[]classJSON `json:"classes"`
-	DefaultClass     *string      `json:"defaultClass"`
-	CPUClass         *string      `json:"cpuClass"`
-	SimulatedClass   *string      `json:"simulatedClass"`
-	RowsPerValidator *int         `json:"rowsPerValidator"`
+	Classes            *[]classJSON `json:"classes"`
+	DefaultClass       *string      `json:"defaultClass"`
+	CPUClass           *string      `json:"cpuClass"`
+	SimulatedClass     *string      `json:"simulatedClass"`
+	ChunksPerValidator *int         `json:"chunksPerValidator"`
 }
 
 type classJSON struct {
@@ -146,8 +146,8 @@ func ParseParams(raw json.RawMessage) (Params, error) {
 			*x.dst = *x.src
 		}
 	}
-	if j.RowsPerValidator != nil {
-		p.RowsPerValidator = *j.RowsPerValidator
+	if j.ChunksPerValidator != nil {
+		p.ChunksPerValidator = *j.ChunksPerValidator
 	}
 	return p, p.Validate()
 }
@@ -157,8 +157,8 @@ func (p Params) Validate() error {
 	if len(p.Classes) == 0 || len(p.Classes) > MaxClasses {
 		return fmt.Errorf("%w: pow: %d classes (1 to %d)", native.ErrBadParams, len(p.Classes), MaxClasses)
 	}
-	if p.RowsPerValidator < 1 || p.RowsPerValidator > MaxOpenings {
-		return fmt.Errorf("%w: pow: rowsPerValidator %d (1 to %d)", native.ErrBadParams, p.RowsPerValidator, MaxOpenings)
+	if p.ChunksPerValidator < 1 || p.ChunksPerValidator > MaxOpenings {
+		return fmt.Errorf("%w: pow: chunksPerValidator %d (1 to %d)", native.ErrBadParams, p.ChunksPerValidator, MaxOpenings)
 	}
 	names := map[string]bool{}
 	models := map[string]string{}
@@ -170,11 +170,8 @@ func (p Params) Validate() error {
 			return fmt.Errorf("%w: pow: class %q listed twice", native.ErrBadParams, c.Name)
 		}
 		names[c.Name] = true
-		if c.N < MinN || c.N > MaxN {
-			return fmt.Errorf("%w: pow: class %q: n %d (%d to %d)", native.ErrBadParams, c.Name, c.N, MinN, MaxN)
-		}
-		if c.N < p.RowsPerValidator {
-			return fmt.Errorf("%w: pow: class %q: n %d below rowsPerValidator %d", native.ErrBadParams, c.Name, c.N, p.RowsPerValidator)
+		if checkN(c.N) != nil {
+			return fmt.Errorf("%w: pow: class %q: n %d (%d to %d, a multiple of %d)", native.ErrBadParams, c.Name, c.N, MinN, MaxN, ChunkEntries)
 		}
 		if c.DeadlineSeconds == 0 || c.DeadlineSeconds > MaxDeadlineSeconds {
 			return fmt.Errorf("%w: pow: class %q: deadlineSeconds %d (1 to %d)", native.ErrBadParams, c.Name, c.DeadlineSeconds, MaxDeadlineSeconds)

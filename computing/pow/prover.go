@@ -6,24 +6,24 @@ import (
 	"fmt"
 )
 
-// MaxOpenings bounds the rows one request may ask for and one response
+// MaxOpenings bounds the chunks one request may ask for and one response
 // may carry.
 const MaxOpenings = 16
 
 var (
-	// ErrWrongRow is returned when an opened row differs from the row
+	// ErrWrongRow is returned when an opened chunk differs from the chunk
 	// recomputed from the seed.
-	ErrWrongRow = errors.New("pow: row differs from the recomputed one")
-	// ErrOpenings is returned for a request or response with no rows, more
-	// than MaxOpenings, or indices not strictly increasing.
-	ErrOpenings = errors.New("pow: bad set of rows")
+	ErrWrongRow = errors.New("pow: chunk differs from the recomputed one")
+	// ErrOpenings is returned for a request or response with no chunks,
+	// more than MaxOpenings, or indices not strictly increasing.
+	ErrOpenings = errors.New("pow: bad set of chunks")
 )
 
-// Opening is one row of C with its Merkle proof: what a node answers a
-// validator that asked for row Index.
+// Opening is one chunk of C (ChunkEntries entries) with its Merkle proof:
+// what a node answers a validator that asked for chunk Index.
 type Opening struct {
 	Index int
-	Row   []int32
+	Chunk []int32
 	Proof [][32]byte
 }
 
@@ -46,9 +46,10 @@ func Prove(ctx context.Context, w Workload, workers int) (*Prover, error) {
 }
 
 // NewProver commits to an output c (N·N entries, row-major) computed
-// elsewhere, e.g. by a GPU in the node's sandbox, hashing rows on workers
-// goroutines. It does not check c: a wrong output fails at the validators.
-// The Prover keeps c.
+// elsewhere, e.g. by a GPU in the node's sandbox, hashing its chunks
+// (chunk k of row i is leaf i·N/ChunkEntries + k) on workers goroutines.
+// It does not check c: a wrong output fails at the validators. The Prover
+// keeps c.
 func NewProver(w Workload, c []int32, workers int) (*Prover, error) {
 	if err := w.Validate(); err != nil {
 		return nil, err
@@ -60,8 +61,14 @@ func NewProver(w Workload, c []int32, workers int) (*Prover, error) {
 	if len(c) != n*n {
 		return nil, fmt.Errorf("%w: %d entries for n %d", ErrOutputSize, len(c), n)
 	}
-	leaves := make([][32]byte, n)
-	parallelRows(n, workers, func(i int) { leaves[i] = LeafHash(i, c[i*n:(i+1)*n]) })
+	per := n / ChunkEntries
+	leaves := make([][32]byte, Chunks(n))
+	parallelRows(n, workers, func(i int) {
+		for k := range per {
+			leaf := i*per + k
+			leaves[leaf] = LeafHash(leaf, c[leaf*ChunkEntries:(leaf+1)*ChunkEntries])
+		}
+	})
 	return &Prover{w: w, c: c, tree: newTree(leaves)}, nil
 }
 
@@ -71,55 +78,56 @@ func (p *Prover) Workload() Workload { return p.w }
 // Root is the commitment the node posts.
 func (p *Prover) Root() [32]byte { return p.tree.root() }
 
-// Open returns the openings of rows indices (strictly increasing, 1 to
-// MaxOpenings of them, each in [0, N)). The rows are copies.
+// Open returns the openings of chunks indices (strictly increasing, 1 to
+// MaxOpenings of them, each in [0, Chunks(N))). The chunks are copies.
 func (p *Prover) Open(indices []int) ([]Opening, error) {
-	if err := checkIndices(indices, p.w.N); err != nil {
+	if err := checkIndices(indices, Chunks(p.w.N)); err != nil {
 		return nil, err
 	}
-	n := p.w.N
 	out := make([]Opening, len(indices))
 	for k, i := range indices {
-		out[k] = Opening{Index: i, Row: append([]int32(nil), p.c[i*n:(i+1)*n]...), Proof: p.tree.proof(i)}
+		out[k] = Opening{Index: i, Chunk: append([]int32(nil), p.c[i*ChunkEntries:(i+1)*ChunkEntries]...), Proof: p.tree.proof(i)}
 	}
 	return out, nil
 }
 
-// Verify checks a node's answer to a request for rows want (as returned by
-// SampleRows) against its committed root for workload w: one opening per
-// asked row, in order, each of N entries with a proof leading to root,
-// and each row equal to the one recomputed from the seed. The Merkle
-// checks run first, so a malformed answer costs no recomputation; the
-// recomputation takes one pass over B for all rows (see RecomputeRows).
+// Verify checks a node's answer to a request for chunks want (as returned
+// by SampleChunks) against its committed root for workload w: one
+// opening per asked chunk, in order, each of ChunkEntries entries with a
+// proof leading to root, and each chunk equal to the one recomputed from
+// the seed. The Merkle checks run first, so a malformed answer costs no
+// recomputation; the recomputation costs ChunkEntries·N multiply-adds a
+// chunk plus N row-key hashes (see RecomputeChunks).
 func Verify(w Workload, root [32]byte, want []int, ops []Opening) error {
 	if err := w.Validate(); err != nil {
 		return err
 	}
-	if err := checkIndices(want, w.N); err != nil {
+	m := Chunks(w.N)
+	if err := checkIndices(want, m); err != nil {
 		return err
 	}
 	if len(ops) != len(want) {
-		return fmt.Errorf("%w: %d rows answered, %d asked", ErrOpenings, len(ops), len(want))
+		return fmt.Errorf("%w: %d chunks answered, %d asked", ErrOpenings, len(ops), len(want))
 	}
 	for k, op := range ops {
 		if op.Index != want[k] {
-			return fmt.Errorf("%w: answer %d is row %d, asked %d", ErrIndex, k, op.Index, want[k])
+			return fmt.Errorf("%w: answer %d is chunk %d, asked %d", ErrIndex, k, op.Index, want[k])
 		}
-		if len(op.Row) != w.N {
-			return fmt.Errorf("%w: row %d has %d entries, n %d", ErrRowSize, op.Index, len(op.Row), w.N)
+		if len(op.Chunk) != ChunkEntries {
+			return fmt.Errorf("%w: chunk %d has %d entries", ErrRowSize, op.Index, len(op.Chunk))
 		}
-		if err := VerifyProof(root, w.N, op.Index, LeafHash(op.Index, op.Row), op.Proof); err != nil {
-			return fmt.Errorf("row %d: %w", op.Index, err)
+		if err := VerifyProof(root, m, op.Index, LeafHash(op.Index, op.Chunk), op.Proof); err != nil {
+			return fmt.Errorf("chunk %d: %w", op.Index, err)
 		}
 	}
-	rows, err := RecomputeRows(w, want)
+	chunks, err := RecomputeChunks(w, want)
 	if err != nil {
 		return err
 	}
 	for k, op := range ops {
-		for j, v := range rows[k] {
-			if op.Row[j] != v {
-				return fmt.Errorf("%w: row %d entry %d", ErrWrongRow, op.Index, j)
+		for j, v := range chunks[k] {
+			if op.Chunk[j] != v {
+				return fmt.Errorf("%w: chunk %d entry %d", ErrWrongRow, op.Index, j)
 			}
 		}
 	}
@@ -127,17 +135,17 @@ func Verify(w Workload, root [32]byte, want []int, ops []Opening) error {
 }
 
 // checkIndices accepts 1 to MaxOpenings strictly increasing indices in
-// [0, n).
-func checkIndices(indices []int, n int) error {
+// [0, m).
+func checkIndices(indices []int, m int) error {
 	if len(indices) == 0 || len(indices) > MaxOpenings {
-		return fmt.Errorf("%w: %d rows (1 to %d)", ErrOpenings, len(indices), MaxOpenings)
+		return fmt.Errorf("%w: %d chunks (1 to %d)", ErrOpenings, len(indices), MaxOpenings)
 	}
 	for k, i := range indices {
-		if i < 0 || i >= n {
-			return fmt.Errorf("%w: row %d of %d", ErrIndex, i, n)
+		if i < 0 || i >= m {
+			return fmt.Errorf("%w: chunk %d of %d", ErrIndex, i, m)
 		}
 		if k > 0 && i <= indices[k-1] {
-			return fmt.Errorf("%w: rows not strictly increasing", ErrOpenings)
+			return fmt.Errorf("%w: chunks not strictly increasing", ErrOpenings)
 		}
 	}
 	return nil

@@ -25,11 +25,11 @@ func prove(t testing.TB, seed [32]byte, n int) *Prover {
 func TestProverVerifierAgree(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	for range 40 {
-		n := 1 + rng.IntN(150)
+		n := 64 * (1 + rng.IntN(3))
 		w := Workload{Seed: randSeed(rng), N: n}
 		p := prove(t, w.Seed, n)
-		k := 1 + rng.IntN(min(n, MaxOpenings))
-		want, err := SampleRows(randSeed(rng), p.Root(), [20]byte{byte(rng.Uint32())}, n, k)
+		k := 1 + rng.IntN(MaxOpenings)
+		want, err := SampleChunks(randSeed(rng), p.Root(), [20]byte{byte(rng.Uint32())}, n, k)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -57,11 +57,11 @@ func TestProverVerifierAgree(t *testing.T) {
 
 func TestVerifyRefusesTampering(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 10))
-	const n = 37
+	const n = 64
 	w := Workload{Seed: randSeed(rng), N: n}
 	p := prove(t, w.Seed, n)
 	root := p.Root()
-	want := []int{3, 20, 36}
+	want := []int{3, 20, 63}
 	fresh := func() []Opening {
 		ops, err := p.Open(want)
 		if err != nil {
@@ -77,13 +77,13 @@ func TestVerifyRefusesTampering(t *testing.T) {
 		mutate func([]Opening) []Opening
 		want   error
 	}{
-		{"flipped row entry", func(o []Opening) []Opening { o[1].Row[5] ^= 1; return o }, ErrBadProof},
-		{"flipped high bit", func(o []Opening) []Opening { o[2].Row[36] ^= -1 << 31; return o }, ErrBadProof},
-		{"short row", func(o []Opening) []Opening { o[0].Row = o[0].Row[:n-1]; return o }, ErrRowSize},
-		{"long row", func(o []Opening) []Opening { o[0].Row = append(o[0].Row, 0); return o }, ErrRowSize},
+		{"flipped chunk entry", func(o []Opening) []Opening { o[1].Chunk[5] ^= 1; return o }, ErrBadProof},
+		{"flipped high bit", func(o []Opening) []Opening { o[2].Chunk[36] ^= -1 << 31; return o }, ErrBadProof},
+		{"short chunk", func(o []Opening) []Opening { o[0].Chunk = o[0].Chunk[:ChunkEntries-1]; return o }, ErrRowSize},
+		{"long chunk", func(o []Opening) []Opening { o[0].Chunk = append(o[0].Chunk, 0); return o }, ErrRowSize},
 		{"wrong index", func(o []Opening) []Opening { o[1].Index = 21; return o }, ErrIndex},
-		{"row 3 relabelled as 20", func(o []Opening) []Opening {
-			o[1] = Opening{Index: 20, Row: o[0].Row, Proof: o[0].Proof}
+		{"chunk 3 relabelled as 20", func(o []Opening) []Opening {
+			o[1] = Opening{Index: 20, Chunk: o[0].Chunk, Proof: o[0].Proof}
 			return o
 		}, ErrBadProof},
 		{"swapped rows", func(o []Opening) []Opening { o[0], o[1] = o[1], o[0]; return o }, ErrIndex},
@@ -106,7 +106,7 @@ func TestVerifyRefusesTampering(t *testing.T) {
 		t.Errorf("other seed's root and rows: %v", err)
 	}
 	// Bad requests.
-	for _, bad := range [][]int{nil, {3, 3}, {20, 3}, {-1}, {n}, slices.Repeat([]int{0}, MaxOpenings+1)} {
+	for _, bad := range [][]int{nil, {3, 3}, {20, 3}, {-1}, {Chunks(n)}, slices.Repeat([]int{0}, MaxOpenings+1)} {
 		if err := Verify(w, root, bad, fresh()); err == nil {
 			t.Errorf("request %v accepted", bad)
 		}
@@ -120,38 +120,38 @@ func TestVerifyRefusesTampering(t *testing.T) {
 }
 
 // TestCommittedWrongOutput: a node that commits to a C with one wrong
-// entry is caught when, and only when, that row is asked; a node that
-// computed only some rows (zeros elsewhere) fails exactly the samples that
-// touch a row it skipped.
+// entry is caught when, and only when, that chunk is asked; a node that
+// computed only some chunks (zeros elsewhere) fails exactly the samples
+// that touch a chunk it skipped.
 func TestCommittedWrongOutput(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 12))
-	const n = 48
+	const n = 128 // two chunks a row
 	w := Workload{Seed: randSeed(rng), N: n}
 	c, err := Compute(context.Background(), w, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
 	bad := slices.Clone(c)
-	bad[17*n+30]++
+	bad[17*n+94]++ // row 17, entry 94: chunk 35
 	p, err := NewProver(w, bad, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ops, _ := p.Open([]int{16, 17})
-	if err := Verify(w, p.Root(), []int{16, 17}, ops); !errors.Is(err, ErrWrongRow) {
+	ops, _ := p.Open([]int{34, 35})
+	if err := Verify(w, p.Root(), []int{34, 35}, ops); !errors.Is(err, ErrWrongRow) {
 		t.Fatalf("wrong entry: %v", err)
 	}
-	ops, _ = p.Open([]int{16, 18})
-	if err := Verify(w, p.Root(), []int{16, 18}, ops); err != nil {
-		t.Fatalf("rows not touched: %v", err)
+	ops, _ = p.Open([]int{34, 36})
+	if err := Verify(w, p.Root(), []int{34, 36}, ops); err != nil {
+		t.Fatalf("chunks not touched: %v", err)
 	}
 
 	lazy := slices.Clone(c)
 	skipped := map[int]bool{}
-	for i := range n {
+	for i := range Chunks(n) {
 		if rng.IntN(2) == 0 {
 			skipped[i] = true
-			clear(lazy[i*n : (i+1)*n])
+			clear(lazy[i*ChunkEntries : (i+1)*ChunkEntries])
 		}
 	}
 	lp, err := NewProver(w, lazy, 1)
@@ -161,7 +161,7 @@ func TestCommittedWrongOutput(t *testing.T) {
 	sampleSeed := randSeed(rng)
 	caught := 0
 	for v := range 200 {
-		want, err := SampleRows(sampleSeed, lp.Root(), [20]byte{byte(v), byte(v >> 8)}, n, 4)
+		want, err := SampleChunks(sampleSeed, lp.Root(), [20]byte{byte(v), byte(v >> 8)}, n, 4)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -175,7 +175,7 @@ func TestCommittedWrongOutput(t *testing.T) {
 			caught++
 		}
 	}
-	// Half the rows skipped, 4 rows asked: caught with probability ≈ 15/16.
+	// Half the chunks skipped, 4 chunks asked: caught with probability ≈ 15/16.
 	if caught < 170 {
 		t.Fatalf("lazy node caught %d of 200 times", caught)
 	}

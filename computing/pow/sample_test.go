@@ -7,14 +7,14 @@ import (
 	"testing"
 )
 
-func TestSampleRows(t *testing.T) {
+func TestSampleChunks(t *testing.T) {
 	rng := rand.New(rand.NewPCG(13, 14))
 	for range 500 {
-		n := 1 + rng.IntN(300)
-		k := 1 + rng.IntN(min(n, MaxOpenings))
+		n := 64 * (1 + rng.IntN(5))
+		k := 1 + rng.IntN(MaxOpenings)
 		seed, root := randSeed(rng), randSeed(rng)
 		v := [20]byte{byte(rng.Uint32())}
-		rows, err := SampleRows(seed, root, v, n, k)
+		rows, err := SampleChunks(seed, root, v, n, k)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -22,27 +22,23 @@ func TestSampleRows(t *testing.T) {
 			t.Fatalf("n %d k %d: %d rows", n, k, len(rows))
 		}
 		for j, i := range rows {
-			if i < 0 || i >= n || (j > 0 && i <= rows[j-1]) {
+			if i < 0 || i >= Chunks(n) || (j > 0 && i <= rows[j-1]) {
 				t.Fatalf("n %d k %d: rows %v not distinct, sorted, in range", n, k, rows)
 			}
 		}
-		again, _ := SampleRows(seed, root, v, n, k)
+		again, _ := SampleChunks(seed, root, v, n, k)
 		if !slices.Equal(rows, again) {
 			t.Fatal("sampling not deterministic")
 		}
 	}
-	all, err := SampleRows([32]byte{}, [32]byte{}, [20]byte{}, MaxOpenings, MaxOpenings)
-	if err != nil || len(all) != MaxOpenings || all[0] != 0 || all[MaxOpenings-1] != MaxOpenings-1 {
-		t.Fatalf("k = n: %v %v", all, err)
-	}
 }
 
-func TestSampleRowsInputsMatter(t *testing.T) {
-	base, _ := SampleRows([32]byte{1}, [32]byte{2}, [20]byte{3}, 1<<16, 8)
+func TestSampleChunksInputsMatter(t *testing.T) {
+	base, _ := SampleChunks([32]byte{1}, [32]byte{2}, [20]byte{3}, 1<<16, 8)
 	for name, f := range map[string]func() ([]int, error){
-		"seed":      func() ([]int, error) { return SampleRows([32]byte{9}, [32]byte{2}, [20]byte{3}, 1<<16, 8) },
-		"root":      func() ([]int, error) { return SampleRows([32]byte{1}, [32]byte{9}, [20]byte{3}, 1<<16, 8) },
-		"validator": func() ([]int, error) { return SampleRows([32]byte{1}, [32]byte{2}, [20]byte{9}, 1<<16, 8) },
+		"seed":      func() ([]int, error) { return SampleChunks([32]byte{9}, [32]byte{2}, [20]byte{3}, 1<<16, 8) },
+		"root":      func() ([]int, error) { return SampleChunks([32]byte{1}, [32]byte{9}, [20]byte{3}, 1<<16, 8) },
+		"validator": func() ([]int, error) { return SampleChunks([32]byte{1}, [32]byte{2}, [20]byte{9}, 1<<16, 8) },
 	} {
 		got, _ := f()
 		if slices.Equal(got, base) {
@@ -51,50 +47,50 @@ func TestSampleRowsInputsMatter(t *testing.T) {
 	}
 }
 
-// TestSampleRowsUniform: each of 10 rows is drawn about a tenth of the
-// time (bounds at about 5 standard deviations).
-func TestSampleRowsUniform(t *testing.T) {
-	var counts [10]int
-	for v := range 20000 {
-		rows, err := SampleRows([32]byte{7}, [32]byte{}, [20]byte{byte(v), byte(v >> 8)}, 10, 1)
+// TestSampleChunksUniform: each of the 64 chunks of n = 64 is drawn about
+// 1/64 of the time (bounds at about 5 standard deviations).
+func TestSampleChunksUniform(t *testing.T) {
+	var counts [64]int
+	for v := range 64000 {
+		rows, err := SampleChunks([32]byte{7}, [32]byte{}, [20]byte{byte(v), byte(v >> 8)}, 64, 1)
 		if err != nil {
 			t.Fatal(err)
 		}
 		counts[rows[0]]++
 	}
 	for i, c := range counts {
-		if c < 1800 || c > 2200 {
-			t.Fatalf("row %d drawn %d of 20000 times: %v", i, c, counts)
+		if c < 845 || c > 1155 {
+			t.Fatalf("chunk %d drawn %d of 64000 times: %v", i, c, counts)
 		}
 	}
 }
 
-func TestSampleRowsRefusals(t *testing.T) {
+func TestSampleChunksRefusals(t *testing.T) {
 	for _, tc := range []struct {
 		n, k int
 		want error
 	}{
-		{0, 1, ErrBadWorkload}, {MaxN + 1, 1, ErrBadWorkload},
-		{10, 0, ErrOpenings}, {3, 4, ErrOpenings}, {100, MaxOpenings + 1, ErrOpenings}, {10, -1, ErrOpenings},
+		{0, 1, ErrBadWorkload}, {MaxN + 1, 1, ErrBadWorkload}, {100, 1, ErrBadWorkload}, {32, 1, ErrBadWorkload},
+		{64, 0, ErrOpenings}, {128, MaxOpenings + 1, ErrOpenings}, {64, -1, ErrOpenings},
 	} {
-		if _, err := SampleRows([32]byte{}, [32]byte{}, [20]byte{}, tc.n, tc.k); !errors.Is(err, tc.want) {
+		if _, err := SampleChunks([32]byte{}, [32]byte{}, [20]byte{}, tc.n, tc.k); !errors.Is(err, tc.want) {
 			t.Errorf("n %d k %d: %v, want %v", tc.n, tc.k, err, tc.want)
 		}
 	}
 }
 
-// TestSampleRowsGolden pins the derivation: nodes, validators and the
+// TestSampleChunksGolden pins the derivation: nodes, validators and the
 // chain module must draw the same rows.
-func TestSampleRowsGolden(t *testing.T) {
+func TestSampleChunksGolden(t *testing.T) {
 	var seed, root [32]byte
 	for i := range seed {
 		seed[i], root[i] = byte(i), byte(255-i)
 	}
-	got, err := SampleRows(seed, root, [20]byte{0xaa}, 1000, 6)
+	got, err := SampleChunks(seed, root, [20]byte{0xaa}, 1024, 6)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []int{73, 189, 602, 624, 826, 967}; !slices.Equal(got, want) {
+	if want := []int{3536, 7957, 8794, 10695, 13377, 15386}; !slices.Equal(got, want) {
 		t.Fatalf("%v, want %v", got, want)
 	}
 }

@@ -12,8 +12,12 @@ import (
 
 // Bounds on a workload.
 const (
-	// MinN is the smallest problem size.
-	MinN = 1
+	// ChunkEntries is the number of entries of C in one Merkle leaf (a
+	// chunk): 64 int32, 256 bytes. N is a multiple of it, so every row
+	// splits into N/ChunkEntries whole chunks.
+	ChunkEntries = 64
+	// MinN is the smallest problem size: one chunk per row.
+	MinN = ChunkEntries
 	// MaxN bounds the problem size: A and B take N² bytes each and C 4·N²
 	// (16 GiB at MaxN). It also keeps every sum exact: |C[i][j]| ≤
 	// N·128·128 = 2^30 < 2^31, so the int32 wrap-around never happens.
@@ -35,7 +39,7 @@ const (
 
 var (
 	// ErrBadWorkload is returned for a problem size outside [MinN, MaxN]
-	// or a non-positive worker count.
+	// or not a multiple of ChunkEntries, or a non-positive worker count.
 	ErrBadWorkload = errors.New("pow: invalid workload")
 	// ErrOutputSize is returned by NewProver for an output that is not
 	// N·N entries.
@@ -49,13 +53,24 @@ type Workload struct {
 	N    int
 }
 
-// Validate checks the problem size.
-func (w Workload) Validate() error {
-	if w.N < MinN || w.N > MaxN {
-		return fmt.Errorf("%w: n %d (%d to %d)", ErrBadWorkload, w.N, MinN, MaxN)
+// Validate checks the problem size: in [MinN, MaxN] and a multiple of
+// ChunkEntries.
+func (w Workload) Validate() error { return checkN(w.N) }
+
+func checkN(n int) error {
+	if n < MinN || n > MaxN || n%ChunkEntries != 0 {
+		return fmt.Errorf("%w: n %d (%d to %d, a multiple of %d)", ErrBadWorkload, n, MinN, MaxN, ChunkEntries)
 	}
 	return nil
 }
+
+// Chunks is the number of leaves of an n×n output: n·n/ChunkEntries.
+// Chunk c is entries [j0, j0+ChunkEntries) of row c / (n/ChunkEntries),
+// with j0 = (c mod (n/ChunkEntries))·ChunkEntries.
+func Chunks(n int) int { return n * (n / ChunkEntries) }
+
+// MaxChunks is Chunks(MaxN), 2^26.
+const MaxChunks = MaxN * (MaxN / ChunkEntries)
 
 // ChallengeSeed is the workload seed of one node's challenge:
 // SHA-256(tagChallenge ‖ blockHash ‖ node). Every node gets its own
@@ -119,38 +134,43 @@ func Compute(ctx context.Context, w Workload, workers int) ([]int32, error) {
 	return c, nil
 }
 
-// RecomputeRows returns rows indices of C without building A, B or C:
-// B is generated once, segment by segment straight from its row keys (the
-// stream is counter-based), and each segment feeds every requested row. Time O(N²·(1+len(indices))), memory O(N·len(indices)).
-// Indices must be in [0, N).
-func RecomputeRows(w Workload, indices []int) ([][]int32, error) {
+// RecomputeChunks returns chunks indices of C (each ChunkEntries
+// entries, see Chunks) without building A, B or C: per chunk, the row of A
+// and the chunk's column segment of every row of B, generated straight
+// from the row keys (the stream is counter-based). The n row keys of B
+// are hashed once for all chunks. Time O(N·(1 + ChunkEntries·len(indices)))
+// (ChunkEntries·N multiply-adds a chunk), memory O(N·len(indices)).
+// Indices must be in [0, Chunks(N)).
+func RecomputeChunks(w Workload, indices []int) ([][]int32, error) {
 	if err := w.Validate(); err != nil {
 		return nil, err
 	}
 	n := w.N
-	a := make([][]int8, len(indices))
-	out := make([]int32, len(indices)*n)
-	for r, i := range indices {
-		if i < 0 || i >= n {
-			return nil, fmt.Errorf("%w: row %d of %d", ErrIndex, i, n)
+	per := n / ChunkEntries
+	for _, c := range indices {
+		if c < 0 || c >= Chunks(n) {
+			return nil, fmt.Errorf("%w: chunk %d of %d", ErrIndex, c, Chunks(n))
 		}
-		a[r] = make([]int8, n)
-		fillRow(a[r], rowKey(w.Seed, n, matrixA, i))
 	}
 	keys := make([]uint64, n)
 	for k := range keys {
 		keys[k] = rowKey(w.Seed, n, matrixB, k)
 	}
-	rows := make([][]int32, len(indices))
-	for r := range rows {
-		rows[r] = out[r*n : (r+1)*n : (r+1)*n]
+	a := make([][]int8, 1)
+	a[0] = make([]int8, n)
+	bk := make([]int8, ChunkEntries)
+	out := make([][]int32, len(indices))
+	for r, c := range indices {
+		i, j0 := c/per, (c%per)*ChunkEntries
+		fillRow(a[0], rowKey(w.Seed, n, matrixA, i))
+		out[r] = make([]int32, ChunkEntries)
+		cr := [][]int32{out[r]}
+		for k := range n {
+			fillRowFrom(bk, keys[k], uint64(j0/8))
+			accumulate(a, k, cr, bk)
+		}
 	}
-	bk := make([]int8, n)
-	product(a, rows, n, func(k, j0, j1 int) []int8 {
-		fillRowFrom(bk[:j1-j0], keys[k], uint64(j0/8))
-		return bk[:j1-j0]
-	})
-	return rows, nil
+	return out, nil
 }
 
 // rowBlock is how many rows of A a prover worker multiplies per pass over

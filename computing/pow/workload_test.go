@@ -75,7 +75,7 @@ func randSeed(rng *rand.Rand) [32]byte {
 
 func TestComputeMatchesReference(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	for _, n := range []int{1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 64, 67} {
+	for _, n := range []int{64, 128, 192} {
 		seed := randSeed(rng)
 		want := refProduct(seed, n)
 		for _, workers := range []int{1, 3} {
@@ -89,15 +89,16 @@ func TestComputeMatchesReference(t *testing.T) {
 				}
 			}
 		}
-		idx := []int{0, n - 1, n / 2, n / 3}
-		rows, err := RecomputeRows(Workload{Seed: seed, N: n}, idx)
+		m := Chunks(n)
+		idx := []int{0, m - 1, m / 2, m / 3, n/64 + 1}
+		chunks, err := RecomputeChunks(Workload{Seed: seed, N: n}, idx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for r, i := range idx {
-			for j := range n {
-				if rows[r][j] != want[i*n+j] {
-					t.Fatalf("n %d: recomputed row %d differs at %d", n, i, j)
+		for r, c := range idx {
+			for j := range ChunkEntries {
+				if chunks[r][j] != want[c*ChunkEntries+j] {
+					t.Fatalf("n %d: recomputed chunk %d differs at %d", n, c, j)
 				}
 			}
 		}
@@ -135,7 +136,9 @@ func TestExtremeEntries(t *testing.T) {
 }
 
 // TestGoldenRoots pins the derivation: a change to the generator, the
-// product, the leaf layout or the tree shape changes these roots.
+// product, the leaf layout or the tree shape changes these roots. They were
+// regenerated when the leaves became 64-entry chunks; n = 64's root kept
+// its value, as a chunk is then a whole row at the same leaf index.
 func TestGoldenRoots(t *testing.T) {
 	var seed [32]byte
 	for i := range seed {
@@ -145,10 +148,9 @@ func TestGoldenRoots(t *testing.T) {
 		n    int
 		root string
 	}{
-		{1, "dd5ce26ebf2cdd10524bf86edce193233939890d76db231c6b12d8d02f2f1660"},
-		{5, "d783c6e7780c521fa296c6110bab9313ef56e322a70e07a0d630aeb3d5bac850"},
 		{64, "413e86f336cf825c0ea81b4e54a2e87c00e30debce246e5d2234dd00a7a75d92"},
-		{100, "9c1ed14a96757cf1b720244fc9418223ce0b53ad42d8eb737967f4e570eb1fad"},
+		{128, "21526bc0314fcab1f1f68f52a18c5f867544b6c48e0637bc954c613109823798"},
+		{192, "a1bfe34c6cc652bd82fceb005d5ed8235bd8521b61133a37e8cc028b29c70fe9"},
 	} {
 		p, err := Prove(context.Background(), Workload{Seed: seed, N: tc.n}, 2)
 		if err != nil {
@@ -174,21 +176,21 @@ func TestChallengeSeed(t *testing.T) {
 
 func TestWorkloadRefusals(t *testing.T) {
 	ctx := context.Background()
-	for _, n := range []int{0, -1, MaxN + 1} {
+	for _, n := range []int{0, -1, 32, 100, MaxN + 1} {
 		if _, err := Compute(ctx, Workload{N: n}, 1); !errors.Is(err, ErrBadWorkload) {
 			t.Errorf("n %d: %v", n, err)
 		}
-		if _, err := RecomputeRows(Workload{N: n}, []int{0}); !errors.Is(err, ErrBadWorkload) {
+		if _, err := RecomputeChunks(Workload{N: n}, []int{0}); !errors.Is(err, ErrBadWorkload) {
 			t.Errorf("recompute n %d: %v", n, err)
 		}
 	}
-	if _, err := Compute(ctx, Workload{N: 4}, 0); !errors.Is(err, ErrBadWorkload) {
+	if _, err := Compute(ctx, Workload{N: 64}, 0); !errors.Is(err, ErrBadWorkload) {
 		t.Errorf("0 workers: %v", err)
 	}
-	if _, err := RecomputeRows(Workload{N: 4}, []int{4}); !errors.Is(err, ErrIndex) {
-		t.Errorf("row 4 of 4: %v", err)
+	if _, err := RecomputeChunks(Workload{N: 64}, []int{64}); !errors.Is(err, ErrIndex) {
+		t.Errorf("chunk 64 of 64: %v", err)
 	}
-	if _, err := NewProver(Workload{N: 4}, make([]int32, 15), 1); !errors.Is(err, ErrOutputSize) {
+	if _, err := NewProver(Workload{N: 64}, make([]int32, 15), 1); !errors.Is(err, ErrOutputSize) {
 		t.Errorf("15 entries: %v", err)
 	}
 	cctx, cancel := context.WithCancel(ctx)

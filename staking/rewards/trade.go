@@ -146,6 +146,10 @@ const (
 	// ComputeCreditGas: code size 2,600, the node's tag and count 4,200,
 	// two writes 40,000, plus AddCreditsGas.
 	ComputeCreditGas = 46_800 + AddCreditsGas
+	// ForfeitComputeGas: code size 2,600, the node's tag and count 4,200,
+	// two writes 40,000, the ledger index and credits 4,200 and the
+	// credits rewritten 5,000.
+	ForfeitComputeGas = 56_000
 	// ForfeitTradeGas is what the staking module adds to a slash: code
 	// size 2,600; epoch length, pool, owed total, the two buckets' tag
 	// and amount and vested (8 slots) 16,800; writes: the four bucket
@@ -509,6 +513,49 @@ func (m *Module) ComputeJobDone(c *native.Call, node common.Address) (uint64, er
 		return 0, err
 	}
 	return after - before, nil
+}
+
+// computeForfeited is the compute count a forfeit leaves for its reward
+// epoch: ComputeCredits of it and of it plus one are both the cap (for any
+// positive ComputeCreditsPerTask), so ComputeJobDone adds nothing more.
+const computeForfeited = 1 << 62
+
+// ForfeitComputeCredits is the host API the verification module calls when
+// node fails (or misses) its proof-of-work challenge of the current
+// reward epoch: the compute credits node earned in it (ComputeJobDone:
+// settled jobs, verified challenges) are taken back from its ledger entry,
+// and it earns no more compute credits in that epoch; its other credits
+// (router) stay. The caller pays ForfeitComputeGas. Returns the credits
+// taken back (0 when it had none, or was already forfeited).
+func (m *Module) ForfeitComputeCredits(c *native.Call, node common.Address) (uint64, error) {
+	if c == nil || c.Module == native.RewardsAddress || !native.IsReserved(c.Module) {
+		return 0, ErrNotModule
+	}
+	if c.State.GetCodeSize(native.RewardsAddress) == 0 {
+		return 0, nil
+	}
+	h := c.Host(native.RewardsAddress, m.abi)
+	k := RewardEpoch(c.BlockNumber, m.params.EpochLength)
+	base := tradeAccountBase(node)
+	var tasks uint64
+	if h.LoadUint(add(base, taComputeTag)).Uint64() == k+1 {
+		tasks = h.LoadUint(add(base, taComputeSeen)).Uint64()
+	}
+	if tasks >= computeForfeited {
+		return 0, nil
+	}
+	h.StoreUint(add(base, taComputeTag), uint256.NewInt(k+1))
+	h.StoreUint(add(base, taComputeSeen), uint256.NewInt(computeForfeited))
+	earned := m.params.Credits.ComputeCredits(tasks)
+	i := h.LoadUint(ledgerIndexKey(k, node)).Uint64()
+	if earned == 0 || i == 0 {
+		return 0, nil // nothing earned, or the ledger was full when it was
+	}
+	key := ledgerKey(k, i-1, 1)
+	held := h.LoadUint(key).Uint64()
+	taken := min(earned, held)
+	h.StoreUint(key, uint256.NewInt(held-taken))
+	return taken, nil
 }
 
 func ignoreFull(err error) error {

@@ -132,6 +132,12 @@ func TestTradeHostAPIsRefuseOutsiders(t *testing.T) {
 	if _, err := m.ComputeJobDone(outsider, native.JobsAddress); !errors.Is(err, rewards.ErrNotModule) {
 		t.Errorf("ComputeJobDone: %v", err)
 	}
+	if _, err := m.ForfeitComputeCredits(outsider, native.JobsAddress); !errors.Is(err, rewards.ErrNotModule) {
+		t.Errorf("ForfeitComputeCredits: %v", err)
+	}
+	if _, err := m.ForfeitComputeCredits(&native.Call{Module: common.HexToAddress("0x99")}, native.JobsAddress); !errors.Is(err, rewards.ErrNotModule) {
+		t.Errorf("ForfeitComputeCredits from a non-module: %v", err)
+	}
 	if _, err := rewards.ForfeitTrade(&native.Call{Module: native.JobsAddress}, native.JobsAddress); !errors.Is(err, rewards.ErrNotModule) {
 		t.Errorf("ForfeitTrade: %v", err)
 	}
