@@ -35,9 +35,9 @@ const (
 	// at 12 s blocks, 2.5 days at 2 s blocks).
 	DefaultStateHistory uint64 = 90_000
 	// DefaultTrieCleanMB gives the account trie of a 1,000,000-account
-	// state room (about 150 MB of nodes, 164 MiB in pebble): with 128 MB
-	// the leaves a block resolves below the diff layers missed the cache
-	// and were read from pebble.
+	// state room (164 MiB of nodes in pebble): with 128 MB, reading trie
+	// nodes from pebble took 1.5 s of CPU per 100 blocks of 1,000
+	// transfers on that state, with 256 MB none was sampled.
 	DefaultTrieCleanMB   = 256
 	DefaultStateCleanMB  = 128
 	DefaultWriteBufferMB = 64
