@@ -79,8 +79,9 @@ type Chain struct {
 	head          atomic.Pointer[types.Header]
 	headFeed      event.Feed
 	// commitPhases, when set (by the scale benchmark), receives how long
-	// each commit spent on the state (trie commit and layer update), the
-	// block write and the WAL sync. Called with insertMu held.
+	// each commit spent on the state (trie commit, and the layer update or
+	// the hash scheme's trie write), the block write and the WAL sync.
+	// Called with insertMu held.
 	commitPhases func(state, write, sync time.Duration)
 
 	// validated caches the execution of blocks checked by ValidateBlock, so
@@ -577,7 +578,6 @@ func (c *Chain) commit(block *types.Block, res *execResult, statedb *ethstate.St
 	if err := c.flattenLayers(number, root); err != nil {
 		return err
 	}
-	stateDone := time.Now()
 	// The hash scheme writes the block's trie nodes now. The path scheme
 	// keeps them in its layers and flushes in batches; recover.go rebuilds
 	// what a crash loses.
@@ -586,6 +586,7 @@ func (c *Chain) commit(block *types.Block, res *execResult, statedb *ethstate.St
 			return fmt.Errorf("state: commit trie of block %d: %w", number, err)
 		}
 	}
+	stateDone := time.Now()
 	batch := c.db.NewBatch()
 	rawdb.WriteBlock(batch, block)
 	rawdb.WriteReceipts(batch, block.Hash(), number, res.receipts)
