@@ -459,20 +459,31 @@ func (m *Module) checkEvidence(c *native.Call, epoch uint64, node common.Address
 	return nil
 }
 
+// pendingSlot is the caller's verifier slot of node's challenge in epoch:
+// the window open, the caller one of its verifiers, the slot not yet
+// decided.
+func (m *Module) pendingSlot(c *native.Call, epoch uint64, node common.Address) (challenge, int, error) {
+	ch, err := m.openWindow(c, epoch, node)
+	if err != nil {
+		return challenge{}, 0, err
+	}
+	i, err := slotOf(&ch, c.Caller)
+	if err != nil {
+		return challenge{}, 0, err
+	}
+	if ch.Slots[i] != SlotPending {
+		return challenge{}, 0, ErrSlotDone
+	}
+	return ch, i, nil
+}
+
 func (m *Module) attest(c *native.Call, args []any) ([]any, error) {
 	epoch, _ := args[0].(uint64)
 	node, _ := args[1].(common.Address)
 	openings, _ := args[2].([]byte)
-	ch, err := m.openWindow(c, epoch, node)
+	ch, i, err := m.pendingSlot(c, epoch, node)
 	if err != nil {
 		return nil, err
-	}
-	i, err := slotOf(&ch, c.Caller)
-	if err != nil {
-		return nil, err
-	}
-	if ch.Slots[i] != SlotPending {
-		return nil, ErrSlotDone
 	}
 	if err := m.checkEvidence(c, epoch, node, &ch, c.Caller, openings); err != nil {
 		return nil, err
@@ -485,16 +496,9 @@ func (m *Module) attest(c *native.Call, args []any) ([]any, error) {
 func (m *Module) attestFail(c *native.Call, args []any) ([]any, error) {
 	epoch, _ := args[0].(uint64)
 	node, _ := args[1].(common.Address)
-	ch, err := m.openWindow(c, epoch, node)
+	ch, i, err := m.pendingSlot(c, epoch, node)
 	if err != nil {
 		return nil, err
-	}
-	i, err := slotOf(&ch, c.Caller)
-	if err != nil {
-		return nil, err
-	}
-	if ch.Slots[i] != SlotPending {
-		return nil, ErrSlotDone
 	}
 	ch.Slots[i] = SlotFailed
 	saveMeta(c, epoch, node, &ch)
