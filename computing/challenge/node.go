@@ -10,22 +10,14 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 
 	"github.com/emc-network/emcd/computing/pow"
+	"github.com/emc-network/emcd/computing/verify"
 )
-
-// Listing is what the node needs of its own registry record in an epoch.
-type Listing struct {
-	// Challenged: registered at the epoch's first block, listing unchanged.
-	Challenged bool
-	// N and Deadline: the class's problem size and commit deadline block.
-	N        int
-	Deadline uint64
-}
 
 // NodeChain is what the compute node's service reads of the head state.
 type NodeChain interface {
 	Chain
 	// Listing is owner's listing as the verify module sees it in epoch.
-	Listing(epoch uint64, owner common.Address) (Listing, error)
+	Listing(epoch uint64, owner common.Address) (verify.Listing, error)
 }
 
 // NodeSender sends the node's transactions (through the node wallet, from
