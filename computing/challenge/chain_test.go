@@ -376,7 +376,7 @@ func newWorld(t *testing.T, nodes map[common.Address]challenge.ProveFunc, down m
 		}
 		vs, err := challenge.NewVerifierService(challenge.VerifierConfig{ChainID: cid, Key: k, Chain: ch,
 			Fetcher: &fetcher{peer: p2p.PeerID(fmt.Sprint("v", i)), servers: servers, down: down},
-			Sender: sender, Chunks: 4, MaxAttempts: 2, Now: now})
+			Sender:  sender, Chunks: 4, MaxAttempts: 2, Now: now})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -116,7 +116,7 @@ func (f *fakeChain) Challenge(epoch uint64, node common.Address) (verify.Challen
 	}
 	return f.ch, nil
 }
-func (f *fakeChain) EpochSeed(uint64) (common.Hash, bool)    { return common.Hash{9}, true }
+func (f *fakeChain) EpochSeed(uint64) (common.Hash, bool)  { return common.Hash{9}, true }
 func (f *fakeChain) SampleSeed(uint64) (common.Hash, bool) { return f.sample, f.ready }
 
 func TestServerRefusals(t *testing.T) {
