@@ -11,6 +11,9 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/holiman/uint256"
+
+	"github.com/emc-network/emcd/computing/pow"
+	"github.com/emc-network/emcd/p2p"
 )
 
 // Bounds of the protocol.
@@ -213,4 +216,15 @@ func DecodeResponse(b []byte, maxOpenings int) (*Response, error) {
 		}
 		return &Response{Code: c, Message: string(b[1:])}, nil
 	}
+}
+
+// DefaultTimeout bounds one request's round trip.
+const DefaultTimeout = 10 * time.Second
+
+// Spec is the protocol's p2p spec: /emcd/<chain>/pow-openings/1.
+func Spec(names p2p.Names, timeout time.Duration) p2p.Spec {
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	return p2p.Spec{ID: names.Prefix() + "/pow-openings/1", MaxRequest: RequestBytes, MaxResponse: 1 + pow.MaxEncodedBytes, Timeout: timeout}
 }

@@ -262,6 +262,9 @@ type Challenge struct {
 	Needed    uint8
 }
 
+// EpochOf is the staking epoch of block number.
+func (m *Module) EpochOf(number uint64) uint64 { return number / m.epochLength }
+
 // epochStart is epoch's first block.
 func (m *Module) epochStart(epoch uint64) uint64 { return epoch * m.epochLength }
 
