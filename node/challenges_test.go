@@ -5,9 +5,9 @@ package node
 // another, finding the node's peer id in the registry of an in-memory dev
 // chain (the node registered with its libp2p key). The challenge itself
 // comes from a fixed view (the services against the real verify module
-// are tested in computing/challenge); this checks the spec's bounds and
-// the peer lookup carry a real answer of the largest default class size
-// a validator asks of CPU nodes.
+// are tested in computing/challenge); this checks that the spec's bounds
+// and the peer lookup carry a real answer of the most chunks a request may
+// ask.
 
 import (
 	"context"
@@ -67,7 +67,7 @@ func TestChallengeOpeningsOverLibp2p(t *testing.T) {
 		t.Fatal(err)
 	}
 	val := crypto.PubkeyToAddress(valKey.PublicKey)
-	const n, k = 1024, pow.MaxOpenings // the default CPU class, the most chunks a request may ask
+	const n, k = 256, pow.MaxOpenings // the default simulated class, the most chunks a request may ask
 	w := pow.Workload{Seed: pow.ChallengeSeed(common.Hash{9}, f.node.addr), N: n}
 	p, err := pow.Prove(ctx, w, 2)
 	if err != nil {
