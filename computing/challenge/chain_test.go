@@ -308,6 +308,8 @@ type world struct {
 	ch        *chain
 	nodes     []*challenge.NodeService
 	verifiers []*challenge.VerifierService
+	servers   map[common.Address]*challenge.Server
+	restart   func(i int, owner common.Address)
 }
 
 func (w *world) step(t *testing.T) {
@@ -353,10 +355,8 @@ func newWorld(t *testing.T, nodes map[common.Address]challenge.ProveFunc, down m
 	now := func() time.Time { return time.Unix(int64(ch.c.Time), 0) }
 	w := &world{ch: ch}
 	servers := map[common.Address]*challenge.Server{}
-	seed := int64(1)
-	for owner, prove := range nodes {
-		ch.registerNode(owner, seed)
-		seed++
+	w.servers = servers
+	service := func(owner common.Address, prove challenge.ProveFunc) *challenge.NodeService {
 		srv, err := challenge.NewServer(challenge.ServerConfig{ChainID: cid, Owner: owner, Chain: ch, Chunks: 4, Now: now})
 		if err != nil {
 			t.Fatal(err)
@@ -367,7 +367,18 @@ func newWorld(t *testing.T, nodes map[common.Address]challenge.ProveFunc, down m
 		if err != nil {
 			t.Fatal(err)
 		}
-		w.nodes = append(w.nodes, ns)
+		return ns
+	}
+	// restart replaces node i (an honest one) by a fresh service and server: all it held is lost.
+	w.restart = func(i int, owner common.Address) {
+		w.nodes[i].Close()
+		w.nodes[i] = service(owner, nil)
+	}
+	seed := int64(1)
+	for owner, prove := range nodes {
+		ch.registerNode(owner, seed)
+		seed++
+		w.nodes = append(w.nodes, service(owner, prove))
 	}
 	for i, k := range keys {
 		var sender challenge.VerifierSender = verifierSender{ch, vals[i]}
@@ -502,6 +513,35 @@ func TestChainUnreachableNode(t *testing.T) {
 	for i, s := range ch.Slots {
 		if s != verify.SlotRebutted && s != verify.SlotProvenByNode {
 			t.Errorf("slot %d is %d, want rebutted or proven by the node", i, s)
+		}
+	}
+}
+
+// TestChainRestartAfterCommit: a node restarted after its root landed has
+// lost its output; it computes it again (deterministic: the same root) and
+// its challenge is verified.
+func TestChainRestartAfterCommit(t *testing.T) {
+	w := newWorld(t, map[common.Address]challenge.ProveFunc{honest: nil}, nil, common.Address{})
+	for {
+		w.step(t)
+		if ch, _ := w.ch.Challenge(1, honest); ch.Status == verify.StatusCommitted {
+			break
+		}
+		if w.ch.head() > 2*epochLength {
+			t.Fatal("never committed")
+		}
+	}
+	w.restart(0, honest)
+	for w.ch.head() < 2*epochLength-1 {
+		w.step(t)
+	}
+	ch, _ := w.ch.Challenge(1, honest)
+	if ch.Status != verify.StatusVerified {
+		t.Fatalf("status %d, want verified (slots %v)", ch.Status, ch.Slots)
+	}
+	for i, s := range ch.Slots {
+		if s != verify.SlotPassed {
+			t.Errorf("slot %d is %d, want passed", i, s)
 		}
 	}
 }

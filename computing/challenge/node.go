@@ -128,7 +128,11 @@ func (s *NodeService) OnHead(ctx context.Context, head, epoch uint64) error {
 	step := DecideNode(&st)
 	switch {
 	case step.Compute:
-		s.startProving(ctx, epoch, pow.Workload{Seed: pow.ChallengeSeed(seed, s.cfg.Owner), N: l.N})
+		n := l.N
+		if ch.Status == verify.StatusCommitted {
+			n = ch.N // the committed class, whatever the listing says now
+		}
+		s.startProving(ctx, epoch, pow.Workload{Seed: pow.ChallengeSeed(seed, s.cfg.Owner), N: n})
 	case step.Commit:
 		root := common.Hash(p.Root())
 		if err := s.cfg.Sender.CommitRoot(ctx, epoch, root); err != nil {

@@ -57,8 +57,9 @@ type NodeStep struct {
 //
 // Before the root is on chain (status none) and while head < Deadline (a
 // transaction sent now lands at most in block Deadline): compute if no
-// Prover is held nor running, commit once one is held. Once committed,
-// inside the window (Deadline < head < WindowEnd, a rebut landing at most
+// Prover is held nor running, commit once one is held. Once committed
+// and before the window's end, compute again if no Prover is held (a
+// restart lost it); inside the window (Deadline < head < WindowEnd, a rebut landing at most
 // in WindowEnd) and with the Prover held: rebut every verifier whose slot
 // failed, and every pending one once head + RebutMargin ≥ WindowEnd.
 func DecideNode(s *NodeState) NodeStep {
@@ -76,7 +77,16 @@ func DecideNode(s *NodeState) NodeStep {
 			step.Compute = true
 		}
 	case verify.StatusCommitted:
-		if !s.HaveProver || s.Head <= ch.DeadlineBlock || s.Head >= ch.WindowEnd {
+		if s.Head >= ch.WindowEnd {
+			return step
+		}
+		if !s.HaveProver {
+			// Restarted after the commit: the output is deterministic, so
+			// computing it again yields the committed root (an honest node's).
+			step.Compute = !s.Proving
+			return step
+		}
+		if s.Head <= ch.DeadlineBlock {
 			return step
 		}
 		late := s.Head+s.RebutMargin >= ch.WindowEnd

@@ -46,7 +46,9 @@ func TestDecideNode(t *testing.T) {
 			s.HaveProver, s.Head, s.Challenge, s.Rebutted = true, 51, committed(p, p, f), map[common.Address]bool{va: true, vc: true}
 		}, NodeStep{Rebut: []common.Address{vb}}},
 		{"window's last block: too late", func(s *NodeState) { s.HaveProver, s.Head, s.Challenge = true, 56, committed(f, f, f) }, NodeStep{}},
-		{"no prover, nothing to post", func(s *NodeState) { s.Head, s.Challenge = 47, committed(f, f, f) }, NodeStep{}},
+		{"no prover after a restart: compute again", func(s *NodeState) { s.Head, s.Challenge = 47, committed(f, f, f) }, NodeStep{Compute: true}},
+		{"recomputing", func(s *NodeState) { s.Head, s.Challenge, s.Proving = 44, committed(p, p, p), true }, NodeStep{}},
+		{"no prover at the window's end", func(s *NodeState) { s.Head, s.Challenge = 56, committed(f, f, f) }, NodeStep{}},
 		{"decided", func(s *NodeState) {
 			s.HaveProver, s.Head, s.Challenge = true, 50, committed(f, f, f)
 			s.Challenge.Status = verify.StatusFailed

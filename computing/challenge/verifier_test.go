@@ -96,9 +96,13 @@ func TestVerifierBoundedAndFails(t *testing.T) {
 			t.Fatal(err)
 		}
 		if head < 49 {
-			for range 5 {
-				<-g.requested
-				g.release <- struct{}{}
+			for _, batch := range []int{2, 2, 1} { // two in flight at once, never three
+				for range batch {
+					<-g.requested
+				}
+				for range batch {
+					g.release <- struct{}{}
+				}
 			}
 		}
 		vs.Wait()
