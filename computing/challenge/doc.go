@@ -19,8 +19,11 @@
 //     bounded worker pool) while the head is before the class's commit
 //     deadline block D;
 //  2. send commitRoot(e, root) while head < D (the transaction lands in a
-//     later block, at most D);
-//  3. keep the Prover until the challenge's window closes, and serve
+//     later block, at most D), again if no root is on chain
+//     [CommitResendBlocks] later (a dropped or refused transaction);
+//  3. keep the Prover until the challenge's window closes (a node
+//     restarted after its commit computes it again: the output is
+//     deterministic, so an honest node gets its committed root back), and serve
 //     openings ([Server]): a verifier asks for its chunks of (e, node) with
 //     a [Request] signed by its validator signer key; the node answers
 //     [pow.EncodeOpenings] of exactly [pow.SampleChunks](hash(D), root,

@@ -59,6 +59,7 @@ type NodeService struct {
 	proving  bool
 	cancel   context.CancelFunc
 	sent     bool
+	sentAt   uint64
 	rebutted map[common.Address]bool
 	wg       sync.WaitGroup
 }
@@ -106,7 +107,7 @@ func (s *NodeService) OnHead(ctx context.Context, head, epoch uint64) error {
 			s.cfg.Server.DropBefore(epoch)
 		}
 	}
-	proving, sent := s.proving, s.sent
+	proving, sent, sentAt := s.proving, s.sent, s.sentAt
 	rebutted := make(map[common.Address]bool, len(s.rebutted))
 	for k, v := range s.rebutted {
 		rebutted[k] = v
@@ -124,7 +125,7 @@ func (s *NodeService) OnHead(ctx context.Context, head, epoch uint64) error {
 	}
 	p, have := s.cfg.Server.Prover(epoch)
 	st := NodeState{Head: head, Epoch: epoch, Seeded: seeded, Challenged: l.Challenged, Deadline: l.Deadline,
-		Challenge: ch, Proving: proving, HaveProver: have, CommitSent: sent, Rebutted: rebutted, RebutMargin: s.cfg.RebutMargin}
+		Challenge: ch, Proving: proving, HaveProver: have, CommitSent: sent, CommitSentAt: sentAt, Rebutted: rebutted, RebutMargin: s.cfg.RebutMargin}
 	step := DecideNode(&st)
 	switch {
 	case step.Compute:
@@ -141,7 +142,7 @@ func (s *NodeService) OnHead(ctx context.Context, head, epoch uint64) error {
 		}
 		s.cfg.Metrics.NodeActions.WithLabelValues("commit", "ok").Inc()
 		s.log.Info("root committed", "epoch", epoch, "root", root, "head", head)
-		s.mark(epoch, func() { s.sent = true })
+		s.mark(epoch, func() { s.sent, s.sentAt = true, head })
 	}
 	if len(step.Rebut) == 0 {
 		return nil

@@ -15,6 +15,9 @@ const (
 	// once head + FailMargin ≥ the window's end. It must be below the
 	// rebut margin (see doc.go).
 	DefaultFailMargin = 3
+	// CommitResendBlocks: a commitRoot whose root is not on chain this
+	// many blocks after it was sent is sent again (before the deadline).
+	CommitResendBlocks = 3
 	// DefaultMaxAttempts: fetches (each with its own timeout) a verifier
 	// tries before attesting a fail.
 	DefaultMaxAttempts = 4
@@ -35,8 +38,11 @@ type NodeState struct {
 	Challenge verify.Challenge
 	// Proving: a computation for Epoch is running; HaveProver: it is done.
 	Proving, HaveProver bool
-	// CommitSent: a commitRoot for Epoch was sent and has not failed.
-	CommitSent bool
+	// CommitSent: a commitRoot for Epoch was sent at head CommitSentAt.
+	// Until CommitResendBlocks later it is awaited; after that, with still
+	// no root on chain, it was dropped or refused and is sent again.
+	CommitSent   bool
+	CommitSentAt uint64
 	// Rebutted lists the verifiers whose slot this node already sent a
 	// rebut for.
 	Rebutted map[common.Address]bool
@@ -67,7 +73,7 @@ func DecideNode(s *NodeState) NodeStep {
 	ch := &s.Challenge
 	switch ch.Status {
 	case verify.StatusNone:
-		if !s.Seeded || !s.Challenged || s.Head >= s.Deadline || s.CommitSent {
+		if !s.Seeded || !s.Challenged || s.Head >= s.Deadline || (s.CommitSent && s.Head < s.CommitSentAt+CommitResendBlocks) {
 			return step
 		}
 		switch {

@@ -37,7 +37,10 @@ func TestDecideNode(t *testing.T) {
 		{"commit the block before the deadline", func(s *NodeState) { s.HaveProver, s.Head = true, 45 }, NodeStep{Commit: true}},
 		{"too late to commit at the deadline", func(s *NodeState) { s.HaveProver, s.Head = true, 46 }, NodeStep{}},
 		{"too late to compute", func(s *NodeState) { s.Head = 46 }, NodeStep{}},
-		{"commit sent", func(s *NodeState) { s.HaveProver, s.CommitSent = true, true }, NodeStep{}},
+		{"commit sent", func(s *NodeState) { s.HaveProver, s.CommitSent, s.CommitSentAt = true, true, 40 }, NodeStep{}},
+		{"commit sent, not landed: resend", func(s *NodeState) {
+			s.HaveProver, s.CommitSent, s.CommitSentAt, s.Head = true, true, 41, 41+CommitResendBlocks
+		}, NodeStep{Commit: true}},
 		{"committed, window not open", func(s *NodeState) { s.HaveProver, s.Head, s.Challenge = true, 46, committed(f, p, p) }, NodeStep{}},
 		{"rebut a fail", func(s *NodeState) { s.HaveProver, s.Head, s.Challenge = true, 47, committed(p, f, p) }, NodeStep{Rebut: []common.Address{vb}}},
 		{"pending not yet late", func(s *NodeState) { s.HaveProver, s.Head, s.Challenge = true, 50, committed(p, p, p) }, NodeStep{}},
