@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"fmt"
 	"strings"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/emc-network/emcd/computing/challenge"
 	"github.com/emc-network/emcd/computing/registry"
 	"github.com/emc-network/emcd/computing/verify"
+	"github.com/emc-network/emcd/genesis"
 	"github.com/emc-network/emcd/node/wallet"
 	"github.com/emc-network/emcd/p2p"
 	"github.com/emc-network/emcd/state"
@@ -136,19 +138,16 @@ func (f p2pFetcher) Fetch(ctx context.Context, node common.Address, req []byte) 
 }
 
 // startChallenges runs the proof-of-work challenge services
-// (computing/challenge) on a networked node of a chain with the verify
-// module and a key of its own: a compute node computes, commits and
-// serves its challenge and rebuts false fails; a validator checks the
-// challenges it is drawn for and attests from its key (the validator
-// signer, the node wallet's key). Routers and the dev node run neither
-// (the dev node's wallet is the dev compute owner, not its signer; see
-// docs/verification.md).
+// (computing/challenge) on a chain with the verify module: a compute node
+// with a key of its own computes, commits and serves its challenge and
+// rebuts false fails; a validator checks the challenges it is drawn for
+// and attests from its key (the validator signer, the node wallet's key).
+// The dev node runs both: its compute side from the node wallet (the dev
+// compute owner) over the in-process link, its verifier from a wallet of
+// the dev signer. Routers run neither.
 func (n *Node) startChallenges(ctx context.Context) error {
 	mod := n.backend.verify
-	if mod == nil || n.net == nil || n.wallet == nil || n.walletKey == nil {
-		return nil
-	}
-	if n.cfg.Role != RoleCompute && n.cfg.Role != RoleValidator {
+	if mod == nil || n.wallet == nil || n.walletKey == nil {
 		return nil
 	}
 	vabi, err := abi.JSON(strings.NewReader(mod.ABI()))
@@ -158,43 +157,79 @@ func (n *Node) startChallenges(ctx context.Context) error {
 	chainID := uint256.MustFromBig(n.chain.Config().ChainID)
 	spec := challenge.Spec(p2p.Names{ChainID: chainID.Uint64()}, 0)
 	cc := chainChallenges{n.chain, mod}
-	send := walletChallenges{n.wallet, vabi}
 	metrics := challenge.NewMetrics(n.reg)
 	chunks := mod.Params().PoW.ChunksPerValidator
-	var onHead func(context.Context, uint64, uint64) error
-	switch n.cfg.Role {
-	case RoleCompute:
-		srv, err := challenge.NewServer(challenge.ServerConfig{ChainID: chainID, Owner: n.wallet.Address(), Chain: cc, Chunks: chunks,
-			Now: time.Now, Penalizer: n.net.host, Metrics: metrics, Log: n.baseLog})
+	compute := func(srv p2p.Server, pen p2p.Penalizer) (func(context.Context, uint64, uint64) error, error) {
+		s, err := challenge.NewServer(challenge.ServerConfig{ChainID: chainID, Owner: n.wallet.Address(), Chain: cc, Chunks: chunks,
+			Now: time.Now, Penalizer: pen, Metrics: metrics, Log: n.baseLog})
 		if err != nil {
-			return fmt.Errorf("node: challenges: %w", err)
+			return nil, err
 		}
-		if err := srv.Register(n.net.host, spec); err != nil {
-			return fmt.Errorf("node: challenges: %w", err)
+		if err := s.Register(srv, spec); err != nil {
+			return nil, err
 		}
 		workers := n.cfg.VerifyWorkers
 		if workers <= 0 {
 			workers = 2
 		}
-		svc, err := challenge.NewNodeService(challenge.NodeConfig{Owner: n.wallet.Address(), Chain: cc, Sender: send, Server: srv,
-			Workers: workers, Chunks: chunks, Metrics: metrics, Log: n.baseLog})
+		svc, err := challenge.NewNodeService(challenge.NodeConfig{Owner: n.wallet.Address(), Chain: cc, Sender: walletChallenges{n.wallet, vabi},
+			Server: s, Workers: workers, Chunks: chunks, Metrics: metrics, Log: n.baseLog})
 		if err != nil {
-			return fmt.Errorf("node: challenges: %w", err)
+			return nil, err
 		}
 		n.wg.Add(1)
 		go func() { defer n.wg.Done(); <-ctx.Done(); svc.Close() }()
-		onHead = svc.OnHead
-	case RoleValidator:
-		svc, err := challenge.NewVerifierService(challenge.VerifierConfig{ChainID: chainID, Key: n.walletKey, Chain: cc,
-			Fetcher: p2pFetcher{n.net.host, spec, chainResults{n.chain}}, Sender: send, Chunks: chunks,
+		return svc.OnHead, nil
+	}
+	verifier := func(key *ecdsa.PrivateKey, w *wallet.Wallet, req p2p.Requester) (func(context.Context, uint64, uint64) error, error) {
+		svc, err := challenge.NewVerifierService(challenge.VerifierConfig{ChainID: chainID, Key: key, Chain: cc,
+			Fetcher: p2pFetcher{req, spec, chainResults{n.chain}}, Sender: walletChallenges{w, vabi}, Chunks: chunks,
 			Now: time.Now, Metrics: metrics, Log: n.baseLog})
+		if err != nil {
+			return nil, err
+		}
+		return svc.OnHead, nil
+	}
+	var steps []func(context.Context, uint64, uint64) error
+	switch {
+	case n.dev != nil:
+		if n.gpus != nil {
+			step, err := compute(n.dev.peers, nil)
+			if err != nil {
+				return fmt.Errorf("node: challenges: %w", err)
+			}
+			steps = append(steps, step)
+		}
+		w, err := wallet.New(wallet.Config{
+			Key: genesis.DevSignerKey(), Chain: n.chain, Pool: n.pool, Send: n.backend.SendTx, Estimate: n.estimateGas,
+			Policy: wallet.DefaultPolicy(), Metrics: wallet.NopMetrics(),
+		}, n.baseLog.With("wallet", "verifier"))
+		if err != nil {
+			return fmt.Errorf("node: dev verifier wallet: %w", err)
+		}
+		n.spawn(func() error { return w.Run(ctx) })
+		step, err := verifier(genesis.DevSignerKey(), w, n.dev.peers)
 		if err != nil {
 			return fmt.Errorf("node: challenges: %w", err)
 		}
-		onHead = svc.OnHead
+		steps = append(steps, step)
+	case n.net != nil && n.cfg.Role == RoleCompute:
+		step, err := compute(n.net.host, n.net.host)
+		if err != nil {
+			return fmt.Errorf("node: challenges: %w", err)
+		}
+		steps = append(steps, step)
+	case n.net != nil && n.cfg.Role == RoleValidator:
+		step, err := verifier(n.walletKey, n.wallet, n.net.host)
+		if err != nil {
+			return fmt.Errorf("node: challenges: %w", err)
+		}
+		steps = append(steps, step)
+	default:
+		return nil
 	}
 	log := n.log.With("component", "challenges")
-	log.Info("proof-of-work challenges on", "role", n.cfg.Role, "account", n.wallet.Address())
+	log.Info("proof-of-work challenges on", "role", n.cfg.Role, "dev", n.dev != nil, "services", len(steps))
 	// As the evidence reporter: the head loop only wakes the worker, so
 	// the services never hold up a block insert.
 	heads := make(chan state.HeadEvent, 16)
@@ -224,8 +259,10 @@ func (n *Node) startChallenges(ctx context.Context) error {
 				return
 			case <-wake:
 				num := n.chain.Head().Number.Uint64()
-				if err := onHead(ctx, num, mod.EpochOf(num)); err != nil {
-					log.Warn("challenge step failed", "head", num, "err", err)
+				for _, step := range steps {
+					if err := step(ctx, num, mod.EpochOf(num)); err != nil {
+						log.Warn("challenge step failed", "head", num, "err", err)
+					}
 				}
 			}
 		}

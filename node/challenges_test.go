@@ -12,17 +12,24 @@ package node
 import (
 	"context"
 	"crypto/ecdsa"
+	"encoding/json"
+	"log/slog"
+	"math/big"
 	"testing"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/holiman/uint256"
 	lcrypto "github.com/libp2p/go-libp2p/core/crypto"
 
 	"github.com/emc-network/emcd/computing/challenge"
+	"github.com/emc-network/emcd/computing/gpu"
 	"github.com/emc-network/emcd/computing/pow"
 	"github.com/emc-network/emcd/computing/verify"
+	"github.com/emc-network/emcd/config"
+	"github.com/emc-network/emcd/genesis"
 	"github.com/emc-network/emcd/p2p"
 	"github.com/emc-network/emcd/p2p/libp2p"
 )
@@ -122,5 +129,66 @@ func TestChallengeOpeningsOverLibp2p(t *testing.T) {
 	}
 	if _, err := fetcher.Fetch(ctx, common.Address{0x99}, nil); err == nil {
 		t.Fatal("fetched from an unregistered node")
+	}
+}
+
+// TestDevNodeChallengeVerified: a dev node on a genesis with the verify
+// module runs both challenge services with the real wallets, sealer and
+// modules: its compute side (the dev compute owner, simulated H100s)
+// registers, computes its epoch-1 challenge and commits; its verifier (the
+// dev signer, the only validator) fetches over the in-process link,
+// checks and attests; the challenge is verified and credited.
+func TestDevNodeChallengeVerified(t *testing.T) {
+	g := genesis.Dev()
+	g.EpochLength = 30
+	g.BlockPeriodMs = 1000
+	g.Params[verify.Name] = json.RawMessage(`{"pow": {"classes": [
+		{"name": "simulated", "n": 256, "deadlineSeconds": 8},
+		{"name": "cpu", "n": 64, "deadlineSeconds": 8},
+		{"name": "gpu", "n": 128, "deadlineSeconds": 8}],
+		"defaultClass": "gpu", "cpuClass": "cpu", "simulatedClass": "simulated", "chunksPerValidator": 4},
+		"attestBlocks": 10, "verifiers": 3, "passesNeeded": 2}`)
+	signer := crypto.PubkeyToAddress(genesis.DevSignerKey().PublicKey)
+	g.Alloc[signer] = types.Account{Balance: new(big.Int).Mul(big.NewInt(1000), big.NewInt(1e18))}
+	dd := config.NewDataDir(t.TempDir())
+	logs := &logBuf{}
+	n, err := New(Config{
+		Role: RoleValidator, Dev: true, DevMarket: true, DataDir: dd, Genesis: g, DevPeriod: 100 * time.Millisecond,
+		GPU: func() (gpu.Provider, error) {
+			return gpu.Open(gpu.Config{Mode: gpu.ModeSimulated, Simulated: gpu.SimulatedH100s(1)})
+		},
+		TelemetryInterval: time.Hour,
+		Register:          RegisterConfig{Auto: true, PricesPerGPUSecond: []string{"1000000000000"}, CPUPriceWei: "1000000000000"},
+	}, slog.New(slog.NewTextHandler(logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Start(); err != nil {
+		n.Close()
+		t.Fatal(err)
+	}
+	defer n.Close()
+	owner := n.Wallet().Address()
+	mod := n.backend.verify
+	var ch verify.Challenge
+	waitLogged(t, "epoch 1's challenge decided", logs, func() bool {
+		st, err := n.Chain().StateAt(n.Chain().Head().Root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ch, err = mod.ChallengeOf(st, 1, owner, n.Chain().Head().Number.Uint64()); err != nil {
+			t.Fatal(err)
+		}
+		return ch.Status != verify.StatusNone && ch.Status != verify.StatusCommitted
+	})
+	if ch.Status != verify.StatusVerified || len(ch.Verifiers) != 1 || ch.Verifiers[0] != signer || ch.Slots[0] != verify.SlotPassed {
+		t.Fatalf("challenge %+v, want verified with the dev signer's pass; log:\n%s", ch, logs)
+	}
+	st, err := n.Chain().StateAt(n.Chain().Head().Root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := verify.FaultsOf(st, owner); f.Passed != 1 || f.Failed+f.Missed != 0 {
+		t.Fatalf("node faults %+v", f)
 	}
 }
