@@ -58,6 +58,9 @@ type VerifierConfig struct {
 	Log         *slog.Logger
 }
 
+// errRetry marks a refusal that does not count as a failed attempt.
+var errRetry = errors.New("challenge: node not ready")
+
 type dutyKey struct {
 	epoch uint64
 	node  common.Address
@@ -201,7 +204,10 @@ func (s *VerifierService) fetchAndAttest(ctx context.Context, k dutyKey, d *duty
 	if err != nil {
 		s.cfg.Metrics.Checks.WithLabelValues("unreachable").Inc()
 		s.log.Info("no openings", "epoch", k.epoch, "node", k.node, "err", err)
-		s.finish(d, true, false)
+		// A node that has not seen the sample seed's block yet, or that
+		// limits this peer, is asked again without counting an attempt
+		// (the fail margin still bounds the wait).
+		s.finish(d, !errors.Is(err, errRetry), false)
 		return
 	}
 	if err := CheckOpenings(seed, k.node, &st.Challenge, sample, s.self, s.cfg.Chunks, openings); err != nil {
@@ -253,7 +259,11 @@ func (s *VerifierService) fetch(ctx context.Context, k dutyKey) ([]byte, error) 
 	if err != nil {
 		return nil, err
 	}
-	if resp.Code != CodeOK {
+	switch resp.Code {
+	case CodeOK:
+	case CodeNotReady, CodeRateLimited:
+		return nil, fmt.Errorf("%w (%s): %s", errRetry, resp.Code, resp.Message)
+	default:
 		return nil, fmt.Errorf("challenge: node refused (%s): %s", resp.Code, resp.Message)
 	}
 	return resp.Openings, nil

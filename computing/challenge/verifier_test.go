@@ -129,3 +129,40 @@ func TestVerifierBoundedAndFails(t *testing.T) {
 		}
 	}
 }
+
+// notReady answers every request with CodeNotReady.
+type notReady struct{ calls int }
+
+func (f *notReady) Fetch(context.Context, common.Address, []byte) ([]byte, error) {
+	f.calls++
+	return (&challenge.Response{Code: challenge.CodeNotReady, Message: "behind"}).Encode(), nil
+}
+
+// TestVerifierWaitsForLaggingNode: "not ready" answers count no attempt;
+// the fail comes only at the fail margin.
+func TestVerifierWaitsForLaggingNode(t *testing.T) {
+	k, err := crypto.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mc := &manyChain{fakeChain: fakeChain{sample: common.Hash{5}, ready: true}, self: crypto.PubkeyToAddress(k.PublicKey), count: 1}
+	f := &notReady{}
+	snd := &countSender{fails: map[common.Address]int{}}
+	vs, err := challenge.NewVerifierService(challenge.VerifierConfig{ChainID: chainID, Key: k, Chain: mc, Fetcher: f, Sender: snd,
+		Chunks: 4, MaxAttempts: 2, FailMargin: 3, Now: time.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for head := uint64(47); head <= 53; head++ { // window 47…56; 53 + 3 ≥ 56
+		if err := vs.OnHead(context.Background(), head, 1); err != nil {
+			t.Fatal(err)
+		}
+		vs.Wait()
+		if fails := len(snd.fails); (head < 53) != (fails == 0) {
+			t.Fatalf("head %d: %d fails after %d fetches", head, fails, f.calls)
+		}
+	}
+	if f.calls != 6 {
+		t.Fatalf("%d fetches, want one a head before the margin (6)", f.calls)
+	}
+}
