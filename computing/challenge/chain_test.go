@@ -71,6 +71,8 @@ type chain struct {
 	queue      []sent
 	// reverts lists the transactions that reverted: "name by from: reason".
 	reverts []string
+	// dropCommits: this many commitRoot transactions are lost.
+	dropCommits int
 }
 
 func newChain(t *testing.T, validators []common.Address, funded []common.Address) *chain {
@@ -255,6 +257,15 @@ type nodeSender struct {
 }
 
 func (s nodeSender) CommitRoot(_ context.Context, epoch uint64, root common.Hash) error {
+	s.ch.mu.Lock()
+	drop := s.ch.dropCommits > 0
+	if drop {
+		s.ch.dropCommits-- // accepted by the wallet, lost before a block
+	}
+	s.ch.mu.Unlock()
+	if drop {
+		return nil
+	}
 	return s.ch.enqueue(s.owner, "commitRoot", epoch, [32]byte(root))
 }
 
@@ -543,5 +554,24 @@ func TestChainRestartAfterCommit(t *testing.T) {
 		if s != verify.SlotPassed {
 			t.Errorf("slot %d is %d, want passed", i, s)
 		}
+	}
+}
+
+// TestChainCommitResent: a commitRoot lost on its way is sent again and
+// lands before the deadline.
+func TestChainCommitResent(t *testing.T) {
+	w := newWorld(t, map[common.Address]challenge.ProveFunc{honest: nil}, nil, common.Address{})
+	w.ch.dropCommits = 1
+	for w.ch.head() < 2*epochLength-1 {
+		w.step(t)
+	}
+	if w.ch.dropCommits != 0 {
+		t.Fatal("no commit was sent")
+	}
+	if f := w.ch.faults(honest); f.Passed != 1 {
+		t.Fatalf("faults %+v, want one pass", f)
+	}
+	if len(w.ch.reverts) != 0 {
+		t.Fatalf("reverts: %v", w.ch.reverts)
 	}
 }
