@@ -60,30 +60,30 @@ func runNode(cmd *cobra.Command, g *globals, nf *nodeFlags) error {
 		}
 	}
 	cfg := node.Config{
-		Role:          nf.role,
-		Dev:           g.dev,
-		DataDir:       dd,
-		RPCAddr:       nf.rpcAddr,
-		CORSDomains:   nf.rpcCORS,
-		VHosts:        vhosts,
-		MetricsAddr:   nf.metricsAddr,
-		GRPCAddr:      nf.grpcAddr,
-		PasswordFile:  nf.password,
-		P2PAddr:       nf.p2pAddr,
-		P2PAnnounce:   nf.p2pAnnounce,
-		P2PQUIC:       nf.p2pQUIC,
-		Bootnodes:     nf.bootnodes,
-		DevPeriod:     nf.devPeriod,
-		DevAccounts:   g.dev && !nf.noDevAccounts,
-		DevMarket:     g.dev,
-		GPU:           func() (gpu.Provider, error) { return nf.gpu.open(g, os.Stderr) },
-		Executor:      executor,
-		Storage:       g.storage.config(),
-		VerifyWorkers: nf.verifyWorkers,
+		Role:         nf.role,
+		Dev:          g.dev,
+		DataDir:      dd,
+		RPCAddr:      nf.rpcAddr,
+		CORSDomains:  nf.rpcCORS,
+		VHosts:       vhosts,
+		MetricsAddr:  nf.metricsAddr,
+		GRPCAddr:     nf.grpcAddr,
+		PasswordFile: nf.password,
+		P2PAddr:      nf.p2pAddr,
+		P2PAnnounce:  nf.p2pAnnounce,
+		P2PQUIC:      nf.p2pQUIC,
+		Bootnodes:    nf.bootnodes,
+		DevPeriod:    nf.devPeriod,
+		DevAccounts:  g.dev && !nf.noDevAccounts,
+		DevMarket:    g.dev,
+		GPU:          func() (gpu.Provider, error) { return nf.gpu.open(g, os.Stderr) },
+		Executor:     executor,
+		Storage:      g.storage.config(),
 		Register: node.RegisterConfig{
 			Auto: nf.autoRegister, PricesPerGPUSecond: nf.prices, CPUPriceWei: nf.cpuPrice, Images: nf.images,
 		},
 	}
+	cfg.VerifyWorkers = nf.verifyWorkers
 	if nf.executor != "docker" && nf.executor != "process" {
 		return fmt.Errorf("--compute.executor %q: want docker or process", nf.executor)
 	}
