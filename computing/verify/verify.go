@@ -262,6 +262,9 @@ type Challenge struct {
 	Needed    uint8
 }
 
+// EpochOf is the staking epoch of block number.
+func (m *Module) EpochOf(number uint64) uint64 { return number / m.epochLength }
+
 // epochStart is epoch's first block.
 func (m *Module) epochStart(epoch uint64) uint64 { return epoch * m.epochLength }
 
@@ -295,6 +298,36 @@ func (m *Module) challengedNode(s native.StateReader, epoch uint64, owner common
 		return registry.Node{}, fmt.Errorf("%w: %s in epoch %d", ErrNotNode, owner, epoch)
 	}
 	return n, nil
+}
+
+// Listing is what a compute node needs to answer its challenge of an
+// epoch (see [Module.ListingOf]).
+type Listing struct {
+	// Challenged: the node was registered at the epoch's first block and
+	// its listing has not changed since, so commitRoot would accept it.
+	Challenged bool
+	// N and Deadline: the problem size and commit deadline block of its
+	// class.
+	N        int
+	Deadline uint64
+}
+
+// ListingOf reads owner's listing as commitRoot sees it in epoch: whether
+// it is challenged, and its class's n and deadline block. An owner with
+// no listing, or one listed after the epoch began, is not challenged.
+func (m *Module) ListingOf(s native.StateReader, epoch uint64, owner common.Address) (Listing, error) {
+	n, err := m.challengedNode(s, epoch, owner)
+	if errors.Is(err, ErrNotNode) {
+		return Listing{}, nil
+	}
+	if err != nil {
+		return Listing{}, err
+	}
+	class, _, err := m.classOf(&n)
+	if err != nil {
+		return Listing{}, err
+	}
+	return Listing{Challenged: n.UpdatedBlock <= m.epochStart(epoch), N: class.N, Deadline: m.deadlineOf(epoch, class)}, nil
 }
 
 func (m *Module) commitRoot(c *native.Call, args []any) ([]any, error) {
