@@ -34,6 +34,10 @@ const jobPollInterval = 500 * time.Millisecond
 // result or has ended.
 var errJobWait = errors.New("job has no result yet")
 
+// jobFinalReadTimeout bounds the read `job wait` makes after its timeout
+// when no read had answered before it.
+const jobFinalReadTimeout = 5 * time.Second
+
 func jobsABI() (*abi.ABI, error) { return parseModuleABI(new(jobs.Module)) }
 
 func newJobCmd(g *globals) *cobra.Command {
@@ -475,6 +479,7 @@ first.`,
 			defer done()
 			tick := time.NewTicker(jobPollInterval)
 			defer tick.Stop()
+			state := "" // the last state read
 			for {
 				j, err := getJob(ctx, nd, id, "latest")
 				if err != nil && ctx.Err() == nil {
@@ -483,14 +488,32 @@ first.`,
 				if err == nil && j == nil {
 					return fmt.Errorf("no job %d", id)
 				}
-				if err == nil && jobDone(j.State) {
-					return printJob(c, rf.json, j)
+				if err == nil {
+					if jobDone(j.State) {
+						return printJob(c, rf.json, j)
+					}
+					state = j.State
 				}
 				select {
 				case <-ctx.Done():
-					state := "unknown"
-					if j != nil {
-						state = j.State
+					if state == "" {
+						// The timeout passed before any read answered (a
+						// slow node, a short --timeout): read once more, on
+						// its own short deadline, so the message names the
+						// job's state.
+						rctx, cancel := context.WithTimeout(context.Background(), jobFinalReadTimeout)
+						j, err := getJob(rctx, nd, id, "latest")
+						cancel()
+						switch {
+						case err == nil && j == nil:
+							return fmt.Errorf("no job %d", id)
+						case err == nil && jobDone(j.State):
+							return printJob(c, rf.json, j)
+						case err == nil:
+							state = j.State
+						default:
+							state = "unknown"
+						}
 					}
 					return &exitError{code: 1, err: fmt.Errorf("job %d still %s after %s: %w", id, state, rf.timeout, errJobWait)}
 				case <-tick.C:
