@@ -150,18 +150,18 @@ type EpochReport struct {
 
 // Report is what a run measured.
 type Report struct {
-	Seed           int64          `json:"seed"`
-	Nodes          int            `json:"nodes"`
-	Validators     int            `json:"validators"`
-	Cheaters       int            `json:"cheaters"`
-	CheatersByKind map[Kind]int   `json:"cheaters_by_kind"`
-	Caught         int            `json:"caught"`
-	CaughtByEpoch  []int          `json:"caught_by_epoch"`
-	Uncaught       []string       `json:"uncaught,omitempty"`
-	UncaughtKinds  map[Kind]int   `json:"uncaught_by_kind,omitempty"`
-	HonestSlashed  int            `json:"honest_slashed"`
-	HonestPunished []string       `json:"honest_punished,omitempty"`
-	CheaterCredits uint64         `json:"cheater_credits"`
+	Seed           int64        `json:"seed"`
+	Nodes          int          `json:"nodes"`
+	Validators     int          `json:"validators"`
+	Cheaters       int          `json:"cheaters"`
+	CheatersByKind map[Kind]int `json:"cheaters_by_kind"`
+	Caught         int          `json:"caught"`
+	CaughtByEpoch  []int        `json:"caught_by_epoch"`
+	Uncaught       []string     `json:"uncaught,omitempty"`
+	UncaughtKinds  map[Kind]int `json:"uncaught_by_kind,omitempty"`
+	HonestSlashed  int          `json:"honest_slashed"`
+	HonestPunished []string     `json:"honest_punished,omitempty"`
+	CheaterCredits uint64       `json:"cheater_credits"`
 	// CheaterRewardsWei and HonestRewardsWei are node rewards accrued
 	// once the last epoch is settled (decimal wei).
 	CheaterRewardsWei string `json:"cheater_rewards_wei"`
@@ -722,7 +722,9 @@ func (s *sim) verifiers(e uint64) error {
 			if err != nil {
 				return err
 			}
-			label := func(what string) string { return what + "(" + map[bool]string{true: "colluder", false: "validator"}[v.colluding] + "→" + string(n.kind) + ")" }
+			label := func(what string) string {
+				return what + "(" + map[bool]string{true: "colluder", false: "validator"}[v.colluding] + "→" + string(n.kind) + ")"
+			}
 			switch {
 			case v.colluding && n.kind == Colluding:
 				if err := s.send(&v.actor, false, label("attest"), native.VerifyAddress, nil, "attest", e, n.addr, ev); err != nil {
