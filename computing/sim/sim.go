@@ -162,6 +162,8 @@ type Report struct {
 	HonestSlashed  int          `json:"honest_slashed"`
 	HonestPunished []string     `json:"honest_punished,omitempty"`
 	CheaterCredits uint64       `json:"cheater_credits"`
+	// CheaterPasses counts cheaters' verified challenges by kind.
+	CheaterPasses map[Kind]int `json:"cheater_passes_by_kind,omitempty"`
 	// CheaterRewardsWei and HonestRewardsWei are node rewards accrued
 	// once the last epoch is settled (decimal wei).
 	CheaterRewardsWei string `json:"cheater_rewards_wei"`
@@ -254,7 +256,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	s := &sim{cfg: cfg, rng: rand.New(rand.NewSource(cfg.Seed)), abis: map[common.Address]abi.ABI{},
 		labels: map[common.Hash]pendingTx{}, byBlock: map[uint64][]func() error{},
 		report: &Report{Seed: cfg.Seed, Nodes: cfg.Nodes, Validators: cfg.Validators, CheatersByKind: map[Kind]int{},
-			Refused: map[string]int{}, HonestRefused: map[string]int{}, UncaughtKinds: map[Kind]int{}}}
+			CheaterPasses: map[Kind]int{}, Refused: map[string]int{}, HonestRefused: map[string]int{}, UncaughtKinds: map[Kind]int{}}}
 	if err := s.setup(); err != nil {
 		return nil, err
 	}
@@ -265,6 +267,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	s.report.ElapsedMilliseconds = time.Since(start).Milliseconds()
 	if len(s.report.HonestRefused) == 0 {
 		s.report.HonestRefused = nil
+	}
+	if len(s.report.CheaterPasses) == 0 {
+		s.report.CheaterPasses = nil
 	}
 	if len(s.report.UncaughtKinds) == 0 {
 		s.report.UncaughtKinds = nil
@@ -845,6 +850,9 @@ func (s *sim) account(e uint64, caught map[common.Address]bool) error {
 			continue
 		}
 		er.CheaterCredits += credits[n.addr]
+		if ch.Status == verify.StatusVerified {
+			s.report.CheaterPasses[n.kind]++
+		}
 		if punished {
 			er.Caught++
 			if !caught[n.addr] {
