@@ -90,7 +90,7 @@ honest nodes with a failed or missed challenge. Same flags, same output.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.IntVar(&cfg.Nodes, "nodes", cfg.Nodes, "compute nodes (1…1000)")
+	fl.IntVar(&cfg.Nodes, "nodes", cfg.Nodes, "compute nodes (1…500)")
 	fl.StringVar(&cheaters, "cheaters", "20%", "share of the nodes that cheat: a fraction (0.2) or a percentage (20%)")
 	fl.IntVar(&cfg.Epochs, "epochs", cfg.Epochs, "challenged epochs (1…100)")
 	fl.Int64Var(&cfg.Seed, "seed", cfg.Seed, "seed of the run (keys, cheaters, wrong chunks)")

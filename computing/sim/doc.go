@@ -17,15 +17,18 @@
 //     and gas money). Honest ones act as verifiers: for every challenge
 //     that drew them, DelayBlocks after the sample seed is known, they ask
 //     the node for their chunks (in memory, no network), check the answer
-//     with pow.Verify and send attest (with the evidence) or attestFail.
+//     with pow.Verify and send attest (with the evidence) or attestFail;
+//     an answer that would come when the nodes already rebut (the window's
+//     last two blocks) is given up, and the nodes prove those slots.
 //     Colluding ones (Config.Colluders, fewer than a third) attest pass
 //     with their partner cheaters' answers, which the module must refuse,
 //     and attestFail every honest node, which the node must rebut. Down
 //     ones (Config.DownValidators) neither attest nor seal.
 //   - Compute nodes (simulated GPUs, class "simulated", a compute-role
 //     stake so node rewards reach them). Honest: pow.Prove at the class's
-//     n, commitRoot, answer every verifier, and in the window's last block
-//     rebut every slot that is failed or still pending. Cheaters, cycling
+//     n, commitRoot, answer every verifier, and in the window's last two
+//     blocks rebut every slot that is failed or still pending (the second
+//     block is slack for a full first one). Cheaters, cycling
 //     through the kinds: fake-class (even ones commit a correct root after
 //     the deadline, a GPU too slow for the class it claims; odd ones
 //     commit on time the root of the smaller CPU-class workload), wrong
@@ -33,7 +36,7 @@
 //     wrong, answering and rebutting from it), no-show (never commits),
 //     colluding (a wrong-result node paired with the colluding validators).
 //   - A keeper (any funded account) sends recordMiss for every missed
-//     challenge in the window's last block.
+//     challenge in the window's last two blocks.
 //
 // # Measures
 //
@@ -45,6 +48,11 @@
 // verified-task credits of the rewards ledger of each epoch; rewards are
 // the node rewards accrued (rewards.RewardsOf) once the last epoch is
 // settled.
+//
+// Report.SpilledTxs counts transactions mined after the block they were
+// sent for (full blocks: none at 100 nodes, many attestations at 500);
+// the registrations of epoch 0 are left out, and must all be mined before
+// epoch 1 (Run fails otherwise).
 //
 // The run is deterministic from Config.Seed: keys, the cheaters' places
 // and kinds, and the wrong chunks come from it; block times are fixed.

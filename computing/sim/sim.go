@@ -47,7 +47,7 @@ const (
 
 // Chain constants of the simulation: 2 s blocks, 16-block epochs, every
 // class n 256 (simulated GPUs), 64 (CPU) or 128 with a 10 s deadline
-// (5 blocks), 5 blocks to attest, 3 verifiers and 2 passes a challenge.
+// (5 blocks), 8 blocks to attest, 3 verifiers and 2 passes a challenge.
 const (
 	EpochLength   = 16
 	BlockPeriodMs = 2000
@@ -58,12 +58,12 @@ const (
 		{"name": "cpu", "n": 64, "deadlineSeconds": 10},
 		{"name": "gpu", "n": 128, "deadlineSeconds": 10}],
 		"defaultClass": "gpu", "cpuClass": "cpu", "simulatedClass": "simulated", "chunksPerValidator": 4},
-		"attestBlocks": 5, "verifiers": 3, "passesNeeded": 2}`
+		"attestBlocks": 8, "verifiers": 3, "passesNeeded": 2}`
 )
 
 // Config are a run's knobs.
 type Config struct {
-	// Nodes is the number of compute nodes (1…1000).
+	// Nodes is the number of compute nodes (1…500: all register in epoch 0).
 	Nodes int
 	// CheaterFraction is the share of the nodes that cheat, in [0, 1];
 	// the count is rounded to nearest.
@@ -103,8 +103,8 @@ var ErrConfig = errors.New("sim: bad config")
 func (c Config) Check() error {
 	bad := func(f string, a ...any) error { return fmt.Errorf("%w: "+f, append([]any{ErrConfig}, a...)...) }
 	switch {
-	case c.Nodes < 1 || c.Nodes > 1000:
-		return bad("nodes %d, want 1…1000", c.Nodes)
+	case c.Nodes < 1 || c.Nodes > 500:
+		return bad("nodes %d, want 1…500", c.Nodes)
 	case !(c.CheaterFraction >= 0 && c.CheaterFraction <= 1):
 		return bad("cheaters %v, want a fraction in [0, 1]", c.CheaterFraction)
 	case c.Epochs < 1 || c.Epochs > 100:
@@ -175,10 +175,13 @@ type Report struct {
 	HonestRefused map[string]int `json:"honest_refused,omitempty"`
 	// FalseFails and MissedDuties are the validators' verify counters,
 	// honest and colluding apart.
-	HonestFalseFails    uint64        `json:"honest_validator_false_fails"`
-	ColluderFalseFails  uint64        `json:"colluder_false_fails"`
-	MissedDuties        uint64        `json:"missed_duties"`
-	Blocks              uint64        `json:"blocks"`
+	HonestFalseFails   uint64 `json:"honest_validator_false_fails"`
+	ColluderFalseFails uint64 `json:"colluder_false_fails"`
+	MissedDuties       uint64 `json:"missed_duties"`
+	Blocks             uint64 `json:"blocks"`
+	// SpilledTxs were mined after the block they were sent for (a full
+	// block); an honest node's late rebuttal could then miss its window.
+	SpilledTxs          int           `json:"spilled_txs"`
 	Epochs              []EpochReport `json:"epochs"`
 	ElapsedMilliseconds int64         `json:"elapsed_ms"`
 }
@@ -200,6 +203,14 @@ type computeNode struct {
 	variant int // fake-class: 0 late, 1 small workload
 	// answers[e] is the prover the node answers from in epoch e.
 	answers map[uint64]*pow.Prover
+	// outcomes counts its challenges as challengeOf decided them, to be
+	// checked against faultsOf at the end.
+	outcomes verify.Faults
+}
+
+type sentKey struct {
+	epoch    uint64
+	node, by common.Address
 }
 
 type pendingTx struct {
@@ -207,6 +218,7 @@ type pendingTx struct {
 	from   common.Address
 	label  string
 	honest bool
+	due    uint64 // the block it was sent for; 0: any block (registration)
 }
 
 type sim struct {
@@ -221,6 +233,9 @@ type sim struct {
 	sealers    []*validator
 	pending    []pendingTx
 	labels     map[common.Hash]pendingTx
+	// sent marks the rebuttals (epoch, node, verifier) and recordMiss
+	// calls (zero verifier) already sent.
+	sent map[sentKey]bool
 	// byBlock[x] are actions due when block x is built.
 	byBlock map[uint64][]func() error
 	report  *Report
@@ -254,7 +269,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	start := time.Now()
 	s := &sim{cfg: cfg, rng: rand.New(rand.NewSource(cfg.Seed)), abis: map[common.Address]abi.ABI{},
-		labels: map[common.Hash]pendingTx{}, byBlock: map[uint64][]func() error{},
+		labels: map[common.Hash]pendingTx{}, sent: map[sentKey]bool{}, byBlock: map[uint64][]func() error{},
 		report: &Report{Seed: cfg.Seed, Nodes: cfg.Nodes, Validators: cfg.Validators, CheatersByKind: map[Kind]int{},
 			CheaterPasses: map[Kind]int{}, Refused: map[string]int{}, HonestRefused: map[string]int{}, UncaughtKinds: map[Kind]int{}}}
 	if err := s.setup(); err != nil {
@@ -381,7 +396,7 @@ func (s *sim) send(a *actor, honest bool, label string, to common.Address, value
 		return fmt.Errorf("sim: sign: %w", err)
 	}
 	a.nonce++
-	p := pendingTx{tx: tx, from: a.addr, label: label, honest: honest}
+	p := pendingTx{tx: tx, from: a.addr, label: label, honest: honest, due: s.chain.Head().Number.Uint64() + 1}
 	s.pending = append(s.pending, p)
 	s.labels[tx.Hash()] = p
 	return nil
@@ -481,6 +496,9 @@ func (s *sim) mine(ctx context.Context) error {
 		}
 	}
 	for _, tx := range b.Transactions() {
+		if p := s.labels[tx.Hash()]; p.due != 0 && p.due < b.NumberU64() {
+			s.report.SpilledTxs++
+		}
 		delete(s.labels, tx.Hash())
 	}
 	s.report.Blocks = b.NumberU64()
@@ -528,6 +546,16 @@ func (s *sim) run(ctx context.Context) error {
 	if err := s.register(); err != nil {
 		return err
 	}
+	for i := range s.pending {
+		s.pending[i].due = 0
+		s.labels[s.pending[i].tx.Hash()] = s.pending[i]
+	}
+	s.at(EpochLength, func() error {
+		if len(s.pending) != 0 {
+			return fmt.Errorf("sim: %d registration transactions not mined before epoch 1", len(s.pending))
+		}
+		return nil
+	})
 	last := uint64(s.cfg.Epochs)
 	for e := uint64(1); e <= last; e++ {
 		s.scheduleEpoch(e)
@@ -573,9 +601,15 @@ func (s *sim) scheduleEpoch(e uint64) {
 	// Commits: honest ones DelayBlocks late but inside the deadline.
 	s.at(min(b+1+delay, d), func() error { return s.commit(e, false) })
 	s.at(d+1, func() error { return s.commit(e, true) }) // too slow for the class
-	// Verifiers fetch openings DelayBlocks after the sample seed is known.
-	s.at(min(d+1+delay, windowEnd), func() error { return s.verifiers(e) })
-	// The window's last block: nodes rebut, the keeper records misses.
+	// Verifiers fetch openings DelayBlocks after the sample seed is known;
+	// one whose answer would arrive when the nodes already rebut gives up
+	// (the nodes prove its slots).
+	if x := d + 1 + delay; x < windowEnd-1 {
+		s.at(x, func() error { return s.verifiers(e) })
+	}
+	// The window's last two blocks: nodes rebut what is failed or pending
+	// (a block of slack for a full block), the keeper records misses.
+	s.at(windowEnd-1, func() error { return s.closeWindow(e, windowEnd-1) })
 	s.at(windowEnd, func() error { return s.closeWindow(e, windowEnd) })
 }
 
@@ -766,20 +800,26 @@ func (s *sim) verifiers(e uint64) error {
 	return nil
 }
 
-// closeWindow, in the window's last block of epoch e, has each committed
-// node rebut its failed or pending slots and the keeper record misses.
-func (s *sim) closeWindow(e, windowEnd uint64) error {
+// closeWindow, building block x near the end of epoch e's window, has
+// each committed node rebut its failed or pending slots (once each) and
+// the keeper record misses (once each).
+func (s *sim) closeWindow(e, x uint64) error {
 	st, err := s.headState()
 	if err != nil {
 		return err
 	}
 	for _, n := range s.nodes {
-		ch, err := s.mod.ChallengeOf(st, e, n.addr, windowEnd)
+		ch, err := s.mod.ChallengeOf(st, e, n.addr, x)
 		if err != nil {
 			return fmt.Errorf("sim: challengeOf: %w", err)
 		}
 		switch ch.Status {
 		case verify.StatusMissed:
+			k := sentKey{e, n.addr, common.Address{}}
+			if s.sent[k] {
+				continue
+			}
+			s.sent[k] = true
 			if err := s.send(s.keeper, true, "recordMiss", native.VerifyAddress, nil, "recordMiss", e, n.addr); err != nil {
 				return err
 			}
@@ -793,9 +833,11 @@ func (s *sim) closeWindow(e, windowEnd uint64) error {
 			return err
 		}
 		for i, va := range ch.Verifiers {
-			if ch.Slots[i] != verify.SlotPending && ch.Slots[i] != verify.SlotFailed {
+			k := sentKey{e, n.addr, va}
+			if s.sent[k] || ch.Slots[i] != verify.SlotPending && ch.Slots[i] != verify.SlotFailed {
 				continue
 			}
+			s.sent[k] = true
 			ev, _, err := s.answer(n, e, sampleSeed, va)
 			if err != nil {
 				return err
@@ -832,11 +874,14 @@ func (s *sim) account(e uint64, caught map[common.Address]bool) error {
 		switch ch.Status {
 		case verify.StatusVerified:
 			er.Verified++
+			n.outcomes.Passed++
 		case verify.StatusFailed:
 			er.Failed++
+			n.outcomes.Failed++
 			punished = true
 		case verify.StatusMissed:
 			er.Missed++
+			n.outcomes.Missed++
 			punished = true
 		default:
 			return fmt.Errorf("sim: node %s: challenge of epoch %d still in status %d at block %d", n.addr, e, ch.Status, x)
@@ -889,6 +934,11 @@ func (s *sim) final(caught map[common.Address]bool) error {
 	}
 	cheat, honest := new(uint256.Int), new(uint256.Int)
 	for _, n := range s.nodes {
+		// The two views must agree: every decided challenge counted once
+		// (a miss only once recordMiss ran, which the keeper did).
+		if f := verify.FaultsOf(st, n.addr); f != n.outcomes {
+			return fmt.Errorf("sim: node %s (%s): faultsOf %+v, challengeOf outcomes %+v", n.addr, n.kind, f, n.outcomes)
+		}
 		r := rewards.RewardsOf(st, n.addr).NodeWei
 		if n.kind == Honest {
 			honest.Add(honest, r)

@@ -61,6 +61,9 @@ func checkClean(t testing.TB, cfg sim.Config, r *sim.Report, noPay bool) {
 	if len(r.HonestRefused) != 0 || r.HonestFalseFails != 0 {
 		t.Errorf("seed %d: honest refusals %v, honest validators' false fails %d", cfg.Seed, r.HonestRefused, r.HonestFalseFails)
 	}
+	if r.SpilledTxs != 0 {
+		t.Errorf("seed %d: %d transactions mined after their block", cfg.Seed, r.SpilledTxs)
+	}
 	if len(r.Epochs) != cfg.Epochs {
 		t.Errorf("seed %d: %d epochs reported", cfg.Seed, len(r.Epochs))
 	}
@@ -163,7 +166,7 @@ func TestMarketDeterministic(t *testing.T) {
 func TestConfigCheck(t *testing.T) {
 	for name, mut := range map[string]func(*sim.Config){
 		"no nodes":          func(c *sim.Config) { c.Nodes = 0 },
-		"too many nodes":    func(c *sim.Config) { c.Nodes = 1001 },
+		"too many nodes":    func(c *sim.Config) { c.Nodes = 501 },
 		"negative cheaters": func(c *sim.Config) { c.CheaterFraction = -0.1 },
 		"cheaters over 1":   func(c *sim.Config) { c.CheaterFraction = 1.01 },
 		"no epochs":         func(c *sim.Config) { c.Epochs = 0 },
