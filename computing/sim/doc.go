@@ -32,8 +32,10 @@
 //     through the kinds: fake-class (even ones commit a correct root after
 //     the deadline, a GPU too slow for the class it claims; odd ones
 //     commit on time the root of the smaller CPU-class workload), wrong
-//     result (a root over an output whose WrongFraction of chunks is
-//     wrong, answering and rebutting from it), no-show (never commits),
+//     result (even ones: a root over an output whose WrongFraction of
+//     chunks is wrong, answering and rebutting from it; odd ones replay an
+//     honest node's root and answers, valid proofs of another workload),
+//     no-show (never commits),
 //     colluding (a wrong-result node paired with the colluding validators).
 //   - A keeper (any funded account) sends recordMiss for every missed
 //     challenge in the window's last two blocks.

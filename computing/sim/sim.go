@@ -200,7 +200,7 @@ type validator struct {
 type computeNode struct {
 	actor
 	kind    Kind
-	variant int // fake-class: 0 late, 1 small workload
+	variant int // fake-class: 0 late, 1 small workload; wrong-result: 0 wrong chunks, 1 replay
 	// answers[e] is the prover the node answers from in epoch e.
 	answers map[uint64]*pow.Prover
 	// outcomes counts its challenges as challengeOf decided them, to be
@@ -211,6 +211,19 @@ type computeNode struct {
 type sentKey struct {
 	epoch    uint64
 	node, by common.Address
+}
+
+// label names the node's kind and variant in Report.Refused.
+func (n *computeNode) label() string {
+	switch {
+	case n.kind == FakeClass && n.variant == 0:
+		return "fake-class/late"
+	case n.kind == FakeClass:
+		return "fake-class/small"
+	case n.kind == WrongResult && n.variant == 1:
+		return "wrong-result/replay"
+	}
+	return string(n.kind)
 }
 
 type pendingTx struct {
@@ -336,16 +349,20 @@ func (s *sim) setup() error {
 	for j := 0; j < cheaters; j++ {
 		kindOf[places[j]] = kinds[j%len(kinds)]
 	}
-	fakes := 0
+	fakes, wrongs := 0, 0
 	for i := range cfg.Nodes {
 		a, err := newActor(cfg.Seed, "node", i)
 		if err != nil {
 			return err
 		}
 		n := &computeNode{actor: *a, kind: kindOf[i], answers: map[uint64]*pow.Prover{}}
-		if n.kind == FakeClass {
+		switch n.kind {
+		case FakeClass:
 			n.variant = fakes % 2
 			fakes++
+		case WrongResult:
+			n.variant = wrongs % 2
+			wrongs++
 		}
 		if n.kind != Honest {
 			s.report.CheatersByKind[n.kind]++
@@ -654,6 +671,20 @@ func (s *sim) prove(e uint64) error {
 		}
 		n.answers[e] = p
 	}
+	// Replayers copy the first honest node's root and answers; with no
+	// honest node they get chunks wrong like the others.
+	var honest *pow.Prover
+	for _, n := range s.nodes {
+		if n.kind == Honest {
+			honest = n.answers[e]
+			break
+		}
+	}
+	for _, n := range s.nodes {
+		if n.kind == WrongResult && n.variant == 1 && honest != nil {
+			n.answers[e] = honest
+		}
+	}
 	return nil
 }
 
@@ -683,7 +714,7 @@ func (s *sim) commit(e uint64, late bool) error {
 		if p == nil || late != (n.kind == FakeClass && n.variant == 0) {
 			continue
 		}
-		label := "commitRoot(" + string(n.kind) + ")"
+		label := "commitRoot(" + n.label() + ")"
 		if err := s.send(&n.actor, n.kind == Honest, label, native.VerifyAddress, nil, "commitRoot", e, p.Root()); err != nil {
 			return err
 		}
@@ -762,7 +793,7 @@ func (s *sim) verifiers(e uint64) error {
 				return err
 			}
 			label := func(what string) string {
-				return what + "(" + map[bool]string{true: "colluder", false: "validator"}[v.colluding] + "→" + string(n.kind) + ")"
+				return what + "(" + map[bool]string{true: "colluder", false: "validator"}[v.colluding] + "→" + n.label() + ")"
 			}
 			switch {
 			case v.colluding && n.kind == Colluding:
@@ -845,7 +876,7 @@ func (s *sim) closeWindow(e, x uint64) error {
 			if ev == nil {
 				continue
 			}
-			if err := s.send(&n.actor, n.kind == Honest, "rebut("+string(n.kind)+")", native.VerifyAddress, nil, "rebut", e, va, ev); err != nil {
+			if err := s.send(&n.actor, n.kind == Honest, "rebut("+n.label()+")", native.VerifyAddress, nil, "rebut", e, va, ev); err != nil {
 				return err
 			}
 		}

@@ -127,7 +127,7 @@ func TestMarketAllCheat(t *testing.T) {
 	if r.Cheaters != 8 || r.Caught != 8 || r.CaughtByEpoch[0] != 8 || r.CheaterCredits != 0 || r.CheaterRewardsWei != "0" {
 		t.Fatalf("report %+v", r)
 	}
-	if r.CheatersByKind[sim.FakeClass] != 3 || r.Refused["commitRoot(fake-class)"] != 2*2 || r.Refused["rebut(fake-class)"] == 0 {
+	if r.CheatersByKind[sim.FakeClass] != 3 || r.Refused["commitRoot(fake-class/late)"] != 2*2 || r.Refused["rebut(fake-class/small)"] == 0 {
 		t.Fatalf("fake-class nodes: %v refused %v", r.CheatersByKind, r.Refused)
 	}
 	for _, e := range r.Epochs {
@@ -135,6 +135,24 @@ func TestMarketAllCheat(t *testing.T) {
 		if e.Verified != 0 || e.Failed != 4 || e.Missed != 4 {
 			t.Fatalf("epoch %+v, want 4 failed (wrong-result, small fake-class) and 4 missed (no-show, late)", e)
 		}
+	}
+}
+
+// TestMarketReplay: a wrong-result node that replays an honest node's
+// root and answers (valid Merkle proofs, of another node's workload) has
+// its commit accepted and every rebuttal refused, and fails.
+func TestMarketReplay(t *testing.T) {
+	cfg := sim.DefaultConfig()
+	// The other wrong-result node gets every chunk wrong, so no wrong-result
+	// node may pass.
+	cfg.Nodes, cfg.CheaterFraction, cfg.Colluders, cfg.Epochs, cfg.WrongFraction = 12, 0.5, 0, 2, 1
+	r := run(t, cfg)
+	checkClean(t, cfg, r, true)
+	if r.CheatersByKind[sim.WrongResult] != 2 || r.Refused["rebut(wrong-result/replay)"] == 0 || r.Refused["commitRoot(wrong-result/replay)"] != 0 {
+		t.Fatalf("cheaters %v refused %v", r.CheatersByKind, r.Refused)
+	}
+	if r.CheaterPasses[sim.WrongResult] != 0 {
+		t.Fatalf("a wrong-result node passed: %v", r.CheaterPasses)
 	}
 }
 
