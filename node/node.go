@@ -106,6 +106,9 @@ type Config struct {
 	// Register is the compute or router node's own registration in the
 	// compute registry.
 	Register RegisterConfig
+	// VerifyWorkers bounds the goroutines a compute node computes its
+	// proof-of-work challenge on (CPU reference; default 2).
+	VerifyWorkers int
 	// InventoryRecheck is how often a registering compute node re-reads
 	// its GPU inventory (default 5 minutes).
 	InventoryRecheck time.Duration
@@ -143,8 +146,9 @@ type Node struct {
 	sampler *telemetry.Sampler
 	// alloc hands out the compute role's GPUs to jobs; its free count is
 	// what heartbeats report.
-	alloc  *gpu.Allocator
-	wallet *wallet.Wallet // nil for a node without a key of its own
+	alloc     *gpu.Allocator
+	wallet    *wallet.Wallet    // nil for a node without a key of its own
+	walletKey *ecdsa.PrivateKey // the wallet's key (nil without one): signs verifiers' requests
 	// agent is the compute agent once started (heartbeats read its load).
 	agent atomic.Pointer[agent.Service]
 	// registrar keeps the node's registry entry current; nil when off.
@@ -286,6 +290,7 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 		n.backend.net = n.net
 	}
 	if walletKey != nil {
+		n.walletKey = walletKey
 		if err := n.setupWallet(walletKey); err != nil {
 			n.closeStores()
 			return nil, err
@@ -389,6 +394,9 @@ func (n *Node) Start() error {
 		return err
 	}
 	if err := n.startAgent(ctx); err != nil {
+		return err
+	}
+	if err := n.startChallenges(ctx); err != nil {
 		return err
 	}
 	if n.sealer != nil {

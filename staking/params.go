@@ -1,7 +1,6 @@
 package staking
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"math/big"
@@ -226,15 +225,13 @@ type genesisStakeJSON struct {
 func ParseParams(raw json.RawMessage, epochLength uint64) (Params, error) {
 	p := DefaultParams()
 	p.EpochLength = epochLength
-	trimmed := bytes.TrimSpace(raw)
-	if len(trimmed) == 0 || string(trimmed) == "null" {
-		return p, p.Validate()
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
 	var j paramsJSON
-	if err := dec.Decode(&j); err != nil {
-		return Params{}, fmt.Errorf("%w: staking: %w", native.ErrBadParams, err)
+	present, err := native.DecodeParams(raw, "staking", &j)
+	if err != nil {
+		return Params{}, err
+	}
+	if !present {
+		return p, p.Validate()
 	}
 	for role, v := range []*math.HexOrDecimal256{j.MinValidator, j.MinRouter, j.MinCompute} {
 		if v == nil {

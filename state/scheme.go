@@ -33,10 +33,14 @@ const (
 const (
 	// DefaultStateHistory is go-ethereum's default window (about 12.5 days
 	// at 12 s blocks, 2.5 days at 2 s blocks).
-	DefaultStateHistory  uint64 = 90_000
-	DefaultTrieCleanMB          = 128
-	DefaultStateCleanMB         = 128
-	DefaultWriteBufferMB        = 64
+	DefaultStateHistory uint64 = 90_000
+	// DefaultTrieCleanMB gives the account trie of a 1,000,000-account
+	// state room (164 MiB of nodes in pebble): with 128 MB, reading trie
+	// nodes from pebble took 1.5 s of CPU per 100 blocks of 1,000
+	// transfers on that state, with 256 MB none was sampled.
+	DefaultTrieCleanMB   = 256
+	DefaultStateCleanMB  = 128
+	DefaultWriteBufferMB = 64
 )
 
 var (
@@ -78,7 +82,9 @@ type StorageConfig struct {
 	// 128 layers in memory and a write buffer flushed when full, which is
 	// much faster (measured: 11,057 vs 6,774 transfers/s at 32 on a
 	// 300,000-account state) at the cost of replaying up to the blocks
-	// since the last buffer flush after a crash.
+	// since the last buffer flush after a crash. It is slow because
+	// go-ethereum's Commit flushes each flattened layer to pebble on its
+	// own, one after the other, instead of the layers together.
 	FlushInterval uint64
 	// Metrics receives cache and execution metrics; nil uses NopMetrics.
 	Metrics *Metrics

@@ -29,6 +29,7 @@ type nodeFlags struct {
 	cpuPrice      string
 	images        []string
 	executor      string
+	verifyWorkers int
 }
 
 func (nf *nodeFlags) register(cmd *cobra.Command) {
@@ -51,5 +52,6 @@ func (nf *nodeFlags) register(cmd *cobra.Command) {
 	f.StringSliceVar(&nf.prices, "compute.price-per-gpu-second", nil, "compute role: price in wei per GPU-second, WEI for this host's GPU model or MODEL=WEI (comma-separated or repeated, at most 8 models; required with GPUs for auto-registration)")
 	f.StringVar(&nf.cpuPrice, "compute.cpu-price", "0", "compute role: price in wei per second of a CPU-only job (0: take none)")
 	f.StringVar(&nf.executor, "compute.executor", "docker", "compute role (and --dev): how the job agent runs assigned jobs: docker (isolated containers; the job's image digest is a Docker image ID) or process (development only, NO isolation: the digest names a program loaded with `emcd compute images load`); --dev without this flag: process")
+	f.IntVar(&nf.verifyWorkers, "verify.workers", 2, "compute role: CPU goroutines that compute this node's proof-of-work challenge (the CPU reference; validators check on one goroutine a check)")
 	f.StringSliceVar(&nf.images, "compute.image", nil, "compute role: digests of the container images this node holds, sha256:HEX (comma-separated or repeated, at most 16)")
 }

@@ -83,6 +83,7 @@ func runNode(cmd *cobra.Command, g *globals, nf *nodeFlags) error {
 			Auto: nf.autoRegister, PricesPerGPUSecond: nf.prices, CPUPriceWei: nf.cpuPrice, Images: nf.images,
 		},
 	}
+	cfg.VerifyWorkers = nf.verifyWorkers
 	if nf.executor != "docker" && nf.executor != "process" {
 		return fmt.Errorf("--compute.executor %q: want docker or process", nf.executor)
 	}

@@ -1,7 +1,6 @@
 package jobs
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 
@@ -87,18 +86,13 @@ type paramsJSON struct {
 // defaults). Errors wrap native.ErrBadParams.
 func ParseParams(raw json.RawMessage) (Params, error) {
 	p := DefaultParams()
-	trimmed := bytes.TrimSpace(raw)
-	if len(trimmed) == 0 || string(trimmed) == "null" {
-		return p, nil
-	}
-	dec := json.NewDecoder(bytes.NewReader(trimmed))
-	dec.DisallowUnknownFields()
 	var j paramsJSON
-	if err := dec.Decode(&j); err != nil {
-		return Params{}, fmt.Errorf("%w: jobs: %w", native.ErrBadParams, err)
+	present, err := native.DecodeParams(raw, "jobs", &j)
+	if err != nil {
+		return Params{}, err
 	}
-	if dec.More() {
-		return Params{}, fmt.Errorf("%w: jobs: trailing data after params", native.ErrBadParams)
+	if !present {
+		return p, nil
 	}
 	for _, x := range []struct {
 		src *uint64

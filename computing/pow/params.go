@@ -1,7 +1,6 @@
 package pow
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 
@@ -116,18 +115,13 @@ type classJSON struct {
 // defaults). Errors wrap native.ErrBadParams.
 func ParseParams(raw json.RawMessage) (Params, error) {
 	p := DefaultParams()
-	trimmed := bytes.TrimSpace(raw)
-	if len(trimmed) == 0 || string(trimmed) == "null" {
-		return p, nil
-	}
-	dec := json.NewDecoder(bytes.NewReader(trimmed))
-	dec.DisallowUnknownFields()
 	var j paramsJSON
-	if err := dec.Decode(&j); err != nil {
-		return Params{}, fmt.Errorf("%w: pow: %w", native.ErrBadParams, err)
+	present, err := native.DecodeParams(raw, "pow", &j)
+	if err != nil {
+		return Params{}, err
 	}
-	if dec.More() {
-		return Params{}, fmt.Errorf("%w: pow: trailing data after params", native.ErrBadParams)
+	if !present {
+		return p, nil
 	}
 	if j.Classes != nil {
 		if len(*j.Classes) > MaxClasses {

@@ -1,7 +1,6 @@
 package registry
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 
@@ -31,18 +30,13 @@ type paramsJSON struct {
 // native.ErrBadParams.
 func ParseParams(raw json.RawMessage) (Params, error) {
 	var p Params
-	trimmed := bytes.TrimSpace(raw)
-	if len(trimmed) == 0 || string(trimmed) == "null" {
-		return p, nil
-	}
-	dec := json.NewDecoder(bytes.NewReader(trimmed))
-	dec.DisallowUnknownFields()
 	var j paramsJSON
-	if err := dec.Decode(&j); err != nil {
-		return Params{}, fmt.Errorf("%w: registry: %w", native.ErrBadParams, err)
+	present, err := native.DecodeParams(raw, "registry", &j)
+	if err != nil {
+		return Params{}, err
 	}
-	if dec.More() {
-		return Params{}, fmt.Errorf("%w: registry: trailing data after params", native.ErrBadParams)
+	if !present {
+		return p, nil
 	}
 	if j.AllowSimulatedGPUs != nil {
 		p.AllowSimulatedGPUs = *j.AllowSimulatedGPUs

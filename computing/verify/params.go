@@ -1,7 +1,6 @@
 package verify
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 
@@ -63,18 +62,13 @@ type paramsJSON struct {
 // defaults). Errors wrap native.ErrBadParams.
 func ParseParams(raw json.RawMessage) (Params, error) {
 	p := DefaultParams()
-	trimmed := bytes.TrimSpace(raw)
-	if len(trimmed) == 0 || string(trimmed) == "null" {
-		return p, nil
-	}
-	dec := json.NewDecoder(bytes.NewReader(trimmed))
-	dec.DisallowUnknownFields()
 	var j paramsJSON
-	if err := dec.Decode(&j); err != nil {
-		return Params{}, fmt.Errorf("%w: verify: %w", native.ErrBadParams, err)
+	present, err := native.DecodeParams(raw, "verify", &j)
+	if err != nil {
+		return Params{}, err
 	}
-	if dec.More() {
-		return Params{}, fmt.Errorf("%w: verify: trailing data after params", native.ErrBadParams)
+	if !present {
+		return p, nil
 	}
 	pp, err := pow.ParseParams(j.PoW)
 	if err != nil {

@@ -262,6 +262,9 @@ type Challenge struct {
 	Needed    uint8
 }
 
+// EpochOf is the staking epoch of block number.
+func (m *Module) EpochOf(number uint64) uint64 { return number / m.epochLength }
+
 // epochStart is epoch's first block.
 func (m *Module) epochStart(epoch uint64) uint64 { return epoch * m.epochLength }
 
@@ -295,6 +298,36 @@ func (m *Module) challengedNode(s native.StateReader, epoch uint64, owner common
 		return registry.Node{}, fmt.Errorf("%w: %s in epoch %d", ErrNotNode, owner, epoch)
 	}
 	return n, nil
+}
+
+// Listing is what a compute node needs to answer its challenge of an
+// epoch (see [Module.ListingOf]).
+type Listing struct {
+	// Challenged: the node was registered at the epoch's first block and
+	// its listing has not changed since, so commitRoot would accept it.
+	Challenged bool
+	// N and Deadline: the problem size and commit deadline block of its
+	// class.
+	N        int
+	Deadline uint64
+}
+
+// ListingOf reads owner's listing as commitRoot sees it in epoch: whether
+// it is challenged, and its class's n and deadline block. An owner with
+// no listing, or one listed after the epoch began, is not challenged.
+func (m *Module) ListingOf(s native.StateReader, epoch uint64, owner common.Address) (Listing, error) {
+	n, err := m.challengedNode(s, epoch, owner)
+	if errors.Is(err, ErrNotNode) {
+		return Listing{}, nil
+	}
+	if err != nil {
+		return Listing{}, err
+	}
+	class, _, err := m.classOf(&n)
+	if err != nil {
+		return Listing{}, err
+	}
+	return Listing{Challenged: n.UpdatedBlock <= m.epochStart(epoch), N: class.N, Deadline: m.deadlineOf(epoch, class)}, nil
 }
 
 func (m *Module) commitRoot(c *native.Call, args []any) ([]any, error) {
@@ -459,20 +492,31 @@ func (m *Module) checkEvidence(c *native.Call, epoch uint64, node common.Address
 	return nil
 }
 
+// pendingSlot is the caller's verifier slot of node's challenge in epoch:
+// the window open, the caller one of its verifiers, the slot not yet
+// decided.
+func (m *Module) pendingSlot(c *native.Call, epoch uint64, node common.Address) (challenge, int, error) {
+	ch, err := m.openWindow(c, epoch, node)
+	if err != nil {
+		return challenge{}, 0, err
+	}
+	i, err := slotOf(&ch, c.Caller)
+	if err != nil {
+		return challenge{}, 0, err
+	}
+	if ch.Slots[i] != SlotPending {
+		return challenge{}, 0, ErrSlotDone
+	}
+	return ch, i, nil
+}
+
 func (m *Module) attest(c *native.Call, args []any) ([]any, error) {
 	epoch, _ := args[0].(uint64)
 	node, _ := args[1].(common.Address)
 	openings, _ := args[2].([]byte)
-	ch, err := m.openWindow(c, epoch, node)
+	ch, i, err := m.pendingSlot(c, epoch, node)
 	if err != nil {
 		return nil, err
-	}
-	i, err := slotOf(&ch, c.Caller)
-	if err != nil {
-		return nil, err
-	}
-	if ch.Slots[i] != SlotPending {
-		return nil, ErrSlotDone
 	}
 	if err := m.checkEvidence(c, epoch, node, &ch, c.Caller, openings); err != nil {
 		return nil, err
@@ -485,16 +529,9 @@ func (m *Module) attest(c *native.Call, args []any) ([]any, error) {
 func (m *Module) attestFail(c *native.Call, args []any) ([]any, error) {
 	epoch, _ := args[0].(uint64)
 	node, _ := args[1].(common.Address)
-	ch, err := m.openWindow(c, epoch, node)
+	ch, i, err := m.pendingSlot(c, epoch, node)
 	if err != nil {
 		return nil, err
-	}
-	i, err := slotOf(&ch, c.Caller)
-	if err != nil {
-		return nil, err
-	}
-	if ch.Slots[i] != SlotPending {
-		return nil, ErrSlotDone
 	}
 	ch.Slots[i] = SlotFailed
 	saveMeta(c, epoch, node, &ch)

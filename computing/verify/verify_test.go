@@ -692,3 +692,37 @@ func TestSlotTransitions(t *testing.T) {
 		}
 	}
 }
+
+// TestListingOf: what commitRoot accepts, as the node's service reads it.
+func TestListingOf(t *testing.T) {
+	f := newFixture(t)
+	get := func(who common.Address) verify.Listing {
+		t.Helper()
+		l, err := f.mod.ListingOf(f.State, e1, who)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	if l := get(n1); !l.Challenged || l.N != 256 || l.Deadline != simDL {
+		t.Errorf("n1: %+v, want challenged, n 256, deadline %d", l, simDL)
+	}
+	if l := get(n3); !l.Challenged || l.N != 64 || l.Deadline != cpuDL {
+		t.Errorf("n3: %+v, want challenged, n 64, deadline %d", l, cpuDL)
+	}
+	if l := get(carol); l.Challenged {
+		t.Errorf("carol (no node): %+v", l)
+	}
+	f.registerNode(late, 4, 1, true)
+	if l := get(late); l.Challenged {
+		t.Errorf("registered during the epoch: %+v", l)
+	}
+	f.mustCall(regAddr, f.regABI, n2, "updateNode", [32]byte{9}, uint32(1), "NVIDIA H200", uint64(143_771), false,
+		[]string{"NVIDIA H200"}, []*bigInt{bigOne()}, bigZero(), [][32]byte{{0xaa}})
+	if l := get(n2); l.Challenged {
+		t.Errorf("listing changed during the epoch: %+v", l)
+	}
+	if got := f.mod.EpochOf(e1Start + testEpochLength - 1); got != e1 {
+		t.Errorf("EpochOf: %d", got)
+	}
+}

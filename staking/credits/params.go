@@ -1,7 +1,6 @@
 package credits
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"math/big"
@@ -50,15 +49,13 @@ type paramsJSON struct {
 // defaults). Unknown fields are an error. Errors wrap native.ErrBadParams.
 func ParseParams(raw json.RawMessage) (Params, error) {
 	p := DefaultParams()
-	trimmed := bytes.TrimSpace(raw)
-	if len(trimmed) == 0 || string(trimmed) == "null" {
-		return p, nil
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
 	var j paramsJSON
-	if err := dec.Decode(&j); err != nil {
-		return Params{}, fmt.Errorf("%w: credits: %w", native.ErrBadParams, err)
+	present, err := native.DecodeParams(raw, "credits", &j)
+	if err != nil {
+		return Params{}, err
+	}
+	if !present {
+		return p, nil
 	}
 	if j.CreditPriceWei != nil {
 		b := (*big.Int)(j.CreditPriceWei)

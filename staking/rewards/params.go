@@ -1,7 +1,6 @@
 package rewards
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"math/big"
@@ -126,15 +125,13 @@ type paramsJSON struct {
 func ParseModuleParams(raw json.RawMessage, epochLength uint64) (ModuleParams, error) {
 	p := DefaultModuleParams()
 	p.EpochLength = epochLength
-	trimmed := bytes.TrimSpace(raw)
-	if len(trimmed) == 0 || string(trimmed) == "null" {
-		return p, p.Validate()
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
 	var j paramsJSON
-	if err := dec.Decode(&j); err != nil {
-		return ModuleParams{}, fmt.Errorf("%w: rewards: %w", native.ErrBadParams, err)
+	present, err := native.DecodeParams(raw, "rewards", &j)
+	if err != nil {
+		return ModuleParams{}, err
+	}
+	if !present {
+		return p, p.Validate()
 	}
 	for _, f := range []struct {
 		name string
