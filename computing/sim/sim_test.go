@@ -100,6 +100,9 @@ func TestMarket(t *testing.T) {
 // down, one colluding) change nothing for honest nodes: they rebut the
 // slots nobody attested.
 func TestMarketFaults(t *testing.T) {
+	if testing.Short() {
+		t.Skip("more simulated epochs: skipped with -short (the race leg); the normal run has it")
+	}
 	for _, tc := range []struct{ delay, down int }{{2, 2}, {5, 1}, {10, 2}} {
 		cfg := sim.DefaultConfig()
 		cfg.Seed, cfg.DelayBlocks, cfg.DownValidators = int64(10+tc.delay), tc.delay, tc.down
@@ -121,6 +124,9 @@ func TestMarketFaults(t *testing.T) {
 // TestMarketAllCheat: every node cheats, so both fake-class variants (a
 // late commit, and an on-time root of the smaller CPU workload) are in.
 func TestMarketAllCheat(t *testing.T) {
+	if testing.Short() {
+		t.Skip("more simulated epochs: skipped with -short (the race leg); the normal run has it")
+	}
 	cfg := sim.DefaultConfig()
 	cfg.Nodes, cfg.CheaterFraction, cfg.Colluders, cfg.Epochs = 8, 1, 0, 2
 	r := run(t, cfg)
@@ -142,6 +148,9 @@ func TestMarketAllCheat(t *testing.T) {
 // root and answers (valid Merkle proofs, of another node's workload) has
 // its commit accepted and every rebuttal refused, and fails.
 func TestMarketReplay(t *testing.T) {
+	if testing.Short() {
+		t.Skip("more simulated epochs: skipped with -short (the race leg); the normal run has it")
+	}
 	cfg := sim.DefaultConfig()
 	// The other wrong-result node gets every chunk wrong, so no wrong-result
 	// node may pass.
@@ -160,6 +169,9 @@ func TestMarketReplay(t *testing.T) {
 // that gets one chunk in 1,024 wrong is almost never sampled, so it
 // passes and earns credits, and the report must say so.
 func TestMarketRareLiesEscape(t *testing.T) {
+	if testing.Short() {
+		t.Skip("more simulated epochs: skipped with -short (the race leg); the normal run has it")
+	}
 	cfg := sim.DefaultConfig()
 	cfg.Nodes, cfg.CheaterFraction, cfg.Colluders, cfg.WrongFraction, cfg.Epochs = 8, 0.25, 0, 1e-9, 1
 	r := run(t, cfg)
