@@ -230,35 +230,19 @@ func (n *Node) startChallenges(ctx context.Context) error {
 	}
 	log := n.log.With("component", "challenges")
 	log.Info("proof-of-work challenges on", "role", n.cfg.Role, "dev", n.dev != nil, "services", len(steps))
-	// As the evidence reporter: the head loop only wakes the worker, so
-	// the services never hold up a block insert.
-	heads := make(chan state.HeadEvent, 16)
-	wake := make(chan struct{}, 1)
-	sub := n.chain.SubscribeHead(heads)
-	n.wg.Add(2)
+	// The follower keeps only the newest head, so the services never hold
+	// up a block insert and skip heads they were too slow for.
+	heads := state.FollowHeads(n.chain)
+	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
-		defer sub.Unsubscribe()
+		defer heads.Stop()
 		for {
 			select {
 			case <-ctx.Done():
 				return
-			case <-heads:
-				select {
-				case wake <- struct{}{}:
-				default:
-				}
-			}
-		}
-	}()
-	go func() {
-		defer n.wg.Done()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-wake:
-				num := n.chain.Head().Number.Uint64()
+			case h := <-heads.C:
+				num := h.Number.Uint64()
 				for _, step := range steps {
 					if err := step(ctx, num, mod.EpochOf(num)); err != nil {
 						log.Warn("challenge step failed", "head", num, "err", err)

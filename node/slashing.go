@@ -107,35 +107,19 @@ func (n *Node) startEvidenceReports(ctx context.Context) {
 		},
 		log: n.log.With("component", "slashing"),
 	}
-	// The chain sends heads under its insert lock: this loop only drains
-	// them into a wake-up the reporting loop takes, so reporting (state,
-	// gas estimation, the pool) never holds up a block insert.
-	heads := make(chan state.HeadEvent, 16)
-	wake := make(chan struct{}, 1)
-	sub := n.chain.SubscribeHead(heads)
-	n.wg.Add(2)
+	// The chain sends heads under its insert lock: the follower keeps only
+	// the newest, so reporting (state, gas estimation, the pool) never
+	// holds up a block insert.
+	heads := state.FollowHeads(n.chain)
+	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
-		defer sub.Unsubscribe()
+		defer heads.Stop()
 		for {
 			select {
 			case <-ctx.Done():
 				return
-			case <-heads:
-				select {
-				case wake <- struct{}{}:
-				default:
-				}
-			}
-		}
-	}()
-	go func() {
-		defer n.wg.Done()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-wake:
+			case <-heads.C:
 				r.report(ctx, n.net.engine.Evidence())
 			}
 		}
