@@ -53,11 +53,13 @@ const (
 	BlockPeriodMs = 2000
 	simN          = 256
 	cpuN          = 64
-	verifyParams  = `{"pow": {"classes": [
+	// verifyParams: short deadlines for 2 s blocks and small classes; the
+	// chunks per verifier are the chain's default, as a real chain has.
+	verifyParams = `{"pow": {"classes": [
 		{"name": "simulated", "n": 256, "deadlineSeconds": 10},
 		{"name": "cpu", "n": 64, "deadlineSeconds": 10},
 		{"name": "gpu", "n": 128, "deadlineSeconds": 10}],
-		"defaultClass": "gpu", "cpuClass": "cpu", "simulatedClass": "simulated", "chunksPerValidator": 4},
+		"defaultClass": "gpu", "cpuClass": "cpu", "simulatedClass": "simulated"},
 		"attestBlocks": 8, "verifiers": 3, "passesNeeded": 2}`
 )
 
