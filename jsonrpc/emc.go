@@ -631,49 +631,26 @@ func (api *emcAPI) Jobs(ctx context.Context, filter JobsFilter, bnh *rpc.BlockNu
 	case limit > MaxJobsPage:
 		return nil, invalidParams("limit %d: at most %d", limit, MaxJobsPage)
 	}
-	var want jobs.State
+	q := jobs.Query{Owner: filter.Owner, Offset: uint64(filter.Offset), Limit: limit}
 	if filter.State != nil {
-		for s := jobs.StateSubmitted; s <= jobs.StateSettled; s++ {
-			if s.String() == *filter.State {
-				want = s
-			}
-		}
-		if want == 0 {
+		want, err := jobs.ParseState(*filter.State)
+		if err != nil {
 			return nil, invalidParams("unknown job state %q", *filter.State)
 		}
+		q.State = want
 	}
 	st, h, err := stateAndHeader(api.b, latestOr(bnh))
 	if err != nil {
 		return nil, toRPCError(err)
 	}
-	offset := uint64(filter.Offset)
-	var ids []uint64
-	var total uint64
-	if filter.Owner != nil {
-		ids, total = jobs.JobsOf(st, *filter.Owner, offset, limit)
-	} else {
-		total = jobs.JobCount(st)
-		for id := offset + 1; id <= total && uint64(len(ids)) < limit; id++ {
-			ids = append(ids, id)
-		}
+	page, err := jobs.List(st, q)
+	if err != nil {
+		return nil, err
 	}
-	out := &Jobs{BlockNumber: hexutil.Uint64(h.Number.Uint64()), Total: hexutil.Uint64(total), Jobs: []*Job{}}
-	out.NextOffset = hexutil.Uint64(offset + uint64(len(ids)))
-	if offset >= total {
-		out.NextOffset = hexutil.Uint64(total)
-	}
-	for _, id := range ids {
-		j, ok, err := jobs.JobOf(st, id)
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			return nil, fmt.Errorf("job %d listed but not found: %w", id, jobs.ErrCorrupt)
-		}
-		if want != 0 && j.State != want {
-			continue
-		}
-		out.Jobs = append(out.Jobs, JobEntry(&j))
+	out := &Jobs{BlockNumber: hexutil.Uint64(h.Number.Uint64()), Total: hexutil.Uint64(page.Total),
+		NextOffset: hexutil.Uint64(page.NextOffset), Jobs: []*Job{}}
+	for i := range page.Jobs {
+		out.Jobs = append(out.Jobs, JobEntry(&page.Jobs[i]))
 	}
 	return out, st.Error()
 }

@@ -38,6 +38,7 @@ import (
 	"github.com/emc-network/emcd/config"
 	"github.com/emc-network/emcd/genesis"
 	"github.com/emc-network/emcd/jsonrpc"
+	"github.com/emc-network/emcd/operator"
 	"github.com/emc-network/emcd/state"
 	"github.com/emc-network/emcd/state/native"
 )
@@ -416,6 +417,36 @@ func stressMethods() []stressMethod {
 		// The operator API's backend reads the same chain and pool.
 		stressMethod{"operator.Status", func(ctx context.Context, c *rpc.Client, e *stressEnv, rnd *rand.Rand) error {
 			_, err := opBackend{e.node}.Status(ctx)
+			return err
+		}},
+		stressMethod{"operator.TxPool", func(ctx context.Context, c *rpc.Client, e *stressEnv, rnd *rand.Rand) error {
+			// The counts and the list are two reads of a moving pool, so
+			// they need not agree; every listed transaction must have a sender.
+			p, err := opBackend{e.node}.TxPool(ctx, nil)
+			for _, tx := range p.Txs {
+				if err == nil && tx.From == (common.Address{}) {
+					err = fmt.Errorf("operator.TxPool: transaction %s without a sender", tx.Hash)
+				}
+			}
+			return err
+		}},
+		stressMethod{"operator.Validators", func(ctx context.Context, c *rpc.Client, e *stressEnv, rnd *rand.Rand) error {
+			v, err := opBackend{e.node}.Validators(ctx)
+			if err == nil && len(v.Validators) == 0 {
+				err = errors.New("operator.Validators: empty set")
+			}
+			return err
+		}},
+		stressMethod{"operator.Position", func(ctx context.Context, c *rpc.Client, e *stressEnv, rnd *rand.Rand) error {
+			_, err := opBackend{e.node}.Position(ctx, e.devAddrs[rnd.IntN(len(e.devAddrs))])
+			return err
+		}},
+		stressMethod{"operator.Jobs", func(ctx context.Context, c *rpc.Client, e *stressEnv, rnd *rand.Rand) error {
+			owner := e.devAddrs[rnd.IntN(len(e.devAddrs))]
+			p, err := opBackend{e.node}.Jobs(ctx, operator.JobsQuery{Owner: &owner, Limit: uint64(1 + rnd.IntN(10))})
+			if err == nil && (uint64(len(p.Jobs)) > p.Total || p.NextOffset > p.Total) {
+				err = fmt.Errorf("operator.Jobs: %d jobs, next %d of %d", len(p.Jobs), p.NextOffset, p.Total)
+			}
 			return err
 		}},
 	)

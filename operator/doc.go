@@ -1,7 +1,11 @@
-// Package operator serves the gRPC operator API (service
-// emcd.operator.v1.Operator): read-only node introspection for operators
-// and their tools (node identity, status, peers, GPU inventory, and a
-// stream of new chain heads). The `emcd operator` CLI is its client.
+// Package operator serves the gRPC operator API: read-only node
+// introspection for operators and their tools. Service
+// emcd.operator.v1.Operator serves node identity, status, peers, GPU
+// inventory and a stream of new chain heads; a Backend that also
+// implements ChainBackend adds TxPoolService, ConsensusService (validators
+// with stakes, round, candidates), StakingService and JobsService (chain.go,
+// chain_service.go). Server reflection is registered, so grpcurl works
+// without the .proto file. The `emcd operator` CLI is its client.
 //
 // It owns the wire schema (proto/emcd/operator/v1/operator.proto and the
 // Go generated from it), the mapping from node state to that schema, and

@@ -115,6 +115,7 @@ func (s *trackedSub) Unsubscribe() {
 // harness is a running server and a client connected to it.
 type harness struct {
 	client pb.OperatorClient
+	conn   *grpc.ClientConn
 	// stop cancels Serve's context and returns what Serve returned.
 	stop func() error
 }
@@ -154,7 +155,7 @@ func start(t *testing.T, b operator.Backend, cfg operator.Config) *harness {
 			t.Errorf("Serve: %v", err)
 		}
 	})
-	return &harness{client: pb.NewOperatorClient(conn), stop: stop}
+	return &harness{client: pb.NewOperatorClient(conn), conn: conn, stop: stop}
 }
 
 func wait[T any](t *testing.T, ch <-chan T, what string) T {

@@ -11,6 +11,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/reflection"
 
 	pb "github.com/emc-network/emcd/operator/proto/emcd/operator/v1"
 )
@@ -156,6 +157,16 @@ func NewServer(b Backend, cfg Config, log *slog.Logger) *Server {
 		grpc.ChainStreamInterceptor(s.streamInterceptor),
 	)
 	pb.RegisterOperatorServer(s.grpc, &service{s: s})
+	if cb, ok := b.(ChainBackend); ok {
+		c := &chainService{s: s, b: cb}
+		pb.RegisterTxPoolServiceServer(s.grpc, c)
+		pb.RegisterConsensusServiceServer(s.grpc, c)
+		pb.RegisterStakingServiceServer(s.grpc, c)
+		pb.RegisterJobsServiceServer(s.grpc, c)
+	}
+	// Server reflection lets grpcurl and other tools list and call the
+	// services without the .proto file.
+	reflection.Register(s.grpc)
 	return s
 }
 

@@ -18,6 +18,8 @@ var errorCodes = []struct {
 	code codes.Code
 }{
 	{ErrNotReady, codes.Unavailable},
+	{ErrNotFound, codes.NotFound},
+	{ErrInvalidArgument, codes.InvalidArgument},
 	{ErrStopped, codes.Unavailable},
 	{ErrSubscriptionEnded, codes.Unavailable},
 	{ErrSlowConsumer, codes.ResourceExhausted},

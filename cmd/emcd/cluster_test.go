@@ -277,6 +277,33 @@ func TestClusterFaultsAndSync(t *testing.T) {
 	if err := json.Unmarshal(out, &opStatus); err != nil || opStatus.Consensus.Engine != "ibft" || !opStatus.Consensus.IsValidator || opStatus.PeerCount == 0 {
 		t.Fatalf("operator status %s (%v)", out, err)
 	}
+	// The chain services answer too: the four staked validators are the set
+	// and the candidates, and the CLI's --json output is the proto's JSON.
+	out, err = exec.Command(emcdBinary(t), "operator", "validators", "--json", "--datadir", c.procs["validator-1"].datadir).CombinedOutput()
+	if err != nil {
+		t.Fatalf("emcd operator validators: %v\n%s", err, out)
+	}
+	var opVals struct {
+		Validators []struct {
+			Address  string `json:"address"`
+			Owner    string `json:"owner"`
+			StakeWei string `json:"stake_wei"`
+		} `json:"validators"`
+		Candidates []struct {
+			InSet bool `json:"in_set"`
+		} `json:"candidates"`
+	}
+	if err := json.Unmarshal(out, &opVals); err != nil || len(opVals.Validators) != 4 || len(opVals.Candidates) != 4 {
+		t.Fatalf("operator validators %s (%v)", out, err)
+	}
+	for i, v := range opVals.Validators {
+		if v.Owner == "" || v.StakeWei == "0" || !opVals.Candidates[i].InSet {
+			t.Fatalf("operator validators: entry %d without a staked position: %s", i, out)
+		}
+	}
+	if out, err := exec.Command(emcdBinary(t), "operator", "jobs", "7", "--datadir", c.procs["validator-1"].datadir).CombinedOutput(); err == nil || !strings.Contains(string(out), "NotFound") {
+		t.Fatalf("emcd operator jobs 7 on a chain without jobs: %v\n%s", err, out)
+	}
 
 	// Transactions sent to the router are committed everywhere.
 	router, err := ethclient.DialContext(ctx, c.procs["router-1"].rpcURL)

@@ -36,6 +36,7 @@ const operatorMaxRecvBytes = 4 << 20
 type operatorFlags struct {
 	addr    string
 	timeout time.Duration
+	json    bool
 }
 
 func newOperatorCmd(_ *globals) *cobra.Command {
@@ -55,13 +56,16 @@ So "emcd operator status --datadir testnet/node0" finds a testnet node.
 	// node's config file and environment.
 	cmd.PersistentFlags().StringVar(&of.addr, "grpc.addr", defaultOperatorAddr, "operator API address (host:port) of the node")
 	cmd.PersistentFlags().DurationVar(&of.timeout, "timeout", 10*time.Second, "give up on a query after this long (not watch)")
+	cmd.PersistentFlags().BoolVar(&of.json, "json", true, "print JSON (the operator commands' only format; accepted for scripts)")
 	unary := func(use, short string, call func(context.Context, pb.OperatorClient) (proto.Message, error)) *cobra.Command {
 		return &cobra.Command{
 			Use:   use,
 			Short: short,
 			Args:  cobra.NoArgs,
 			RunE: func(c *cobra.Command, _ []string) error {
-				return of.run(c.Context(), c.OutOrStdout(), call)
+				return of.run(c.Context(), c.OutOrStdout(), func(ctx context.Context, conn grpc.ClientConnInterface) (proto.Message, error) {
+					return call(ctx, pb.NewOperatorClient(conn))
+				})
 			},
 		}
 	}
@@ -84,6 +88,7 @@ So "emcd operator status --datadir testnet/node0" finds a testnet node.
 			}),
 		newOperatorWatchCmd(of),
 	)
+	cmd.AddCommand(newOperatorChainCmds(of)...)
 	return cmd
 }
 
@@ -144,7 +149,7 @@ falls too far behind; watch then exits with an error.`,
 }
 
 // run makes one unary call and prints the response as indented JSON.
-func (of *operatorFlags) run(ctx context.Context, out io.Writer, call func(context.Context, pb.OperatorClient) (proto.Message, error)) error {
+func (of *operatorFlags) run(ctx context.Context, out io.Writer, call func(context.Context, grpc.ClientConnInterface) (proto.Message, error)) error {
 	conn, err := of.dial()
 	if err != nil {
 		return err
@@ -152,7 +157,7 @@ func (of *operatorFlags) run(ctx context.Context, out io.Writer, call func(conte
 	defer conn.Close()
 	ctx, cancel := context.WithTimeout(ctx, of.timeout)
 	defer cancel()
-	resp, err := call(ctx, pb.NewOperatorClient(conn))
+	resp, err := call(ctx, conn)
 	if err != nil {
 		return fmt.Errorf("operator API at %s: %w", of.addr, err)
 	}

@@ -929,6 +929,1166 @@ func (x *WatchHeadsResponse) GetHead() *Head {
 	return nil
 }
 
+type ListTransactionsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// From, when set, keeps that sender's transactions (an 0x address).
+	From          string `protobuf:"bytes,1,opt,name=from,proto3" json:"from,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTransactionsRequest) Reset() {
+	*x = ListTransactionsRequest{}
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTransactionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTransactionsRequest) ProtoMessage() {}
+
+func (x *ListTransactionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTransactionsRequest.ProtoReflect.Descriptor instead.
+func (*ListTransactionsRequest) Descriptor() ([]byte, []int) {
+	return file_emcd_operator_v1_operator_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *ListTransactionsRequest) GetFrom() string {
+	if x != nil {
+		return x.From
+	}
+	return ""
+}
+
+type ListTransactionsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Pending       uint32                 `protobuf:"varint,1,opt,name=pending,proto3" json:"pending,omitempty"`
+	Queued        uint32                 `protobuf:"varint,2,opt,name=queued,proto3" json:"queued,omitempty"`
+	Transactions  []*PoolTransaction     `protobuf:"bytes,3,rep,name=transactions,proto3" json:"transactions,omitempty"`
+	Truncated     bool                   `protobuf:"varint,4,opt,name=truncated,proto3" json:"truncated,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTransactionsResponse) Reset() {
+	*x = ListTransactionsResponse{}
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTransactionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTransactionsResponse) ProtoMessage() {}
+
+func (x *ListTransactionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTransactionsResponse.ProtoReflect.Descriptor instead.
+func (*ListTransactionsResponse) Descriptor() ([]byte, []int) {
+	return file_emcd_operator_v1_operator_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ListTransactionsResponse) GetPending() uint32 {
+	if x != nil {
+		return x.Pending
+	}
+	return 0
+}
+
+func (x *ListTransactionsResponse) GetQueued() uint32 {
+	if x != nil {
+		return x.Queued
+	}
+	return 0
+}
+
+func (x *ListTransactionsResponse) GetTransactions() []*PoolTransaction {
+	if x != nil {
+		return x.Transactions
+	}
+	return nil
+}
+
+func (x *ListTransactionsResponse) GetTruncated() bool {
+	if x != nil {
+		return x.Truncated
+	}
+	return false
+}
+
+type PoolTransaction struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Hash  string                 `protobuf:"bytes,1,opt,name=hash,proto3" json:"hash,omitempty"`
+	From  string                 `protobuf:"bytes,2,opt,name=from,proto3" json:"from,omitempty"`
+	// To is empty for a contract creation.
+	To    string `protobuf:"bytes,3,opt,name=to,proto3" json:"to,omitempty"`
+	Nonce uint64 `protobuf:"varint,4,opt,name=nonce,proto3" json:"nonce,omitempty"`
+	Gas   uint64 `protobuf:"varint,5,opt,name=gas,proto3" json:"gas,omitempty"`
+	// Amounts are decimal strings of wei.
+	ValueWei     string `protobuf:"bytes,6,opt,name=value_wei,json=valueWei,proto3" json:"value_wei,omitempty"`
+	GasFeeCapWei string `protobuf:"bytes,7,opt,name=gas_fee_cap_wei,json=gasFeeCapWei,proto3" json:"gas_fee_cap_wei,omitempty"`
+	GasTipCapWei string `protobuf:"bytes,8,opt,name=gas_tip_cap_wei,json=gasTipCapWei,proto3" json:"gas_tip_cap_wei,omitempty"`
+	// Pending is true for an executable transaction, false for one queued
+	// behind a nonce gap.
+	Pending       bool `protobuf:"varint,9,opt,name=pending,proto3" json:"pending,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PoolTransaction) Reset() {
+	*x = PoolTransaction{}
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PoolTransaction) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PoolTransaction) ProtoMessage() {}
+
+func (x *PoolTransaction) ProtoReflect() protoreflect.Message {
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PoolTransaction.ProtoReflect.Descriptor instead.
+func (*PoolTransaction) Descriptor() ([]byte, []int) {
+	return file_emcd_operator_v1_operator_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *PoolTransaction) GetHash() string {
+	if x != nil {
+		return x.Hash
+	}
+	return ""
+}
+
+func (x *PoolTransaction) GetFrom() string {
+	if x != nil {
+		return x.From
+	}
+	return ""
+}
+
+func (x *PoolTransaction) GetTo() string {
+	if x != nil {
+		return x.To
+	}
+	return ""
+}
+
+func (x *PoolTransaction) GetNonce() uint64 {
+	if x != nil {
+		return x.Nonce
+	}
+	return 0
+}
+
+func (x *PoolTransaction) GetGas() uint64 {
+	if x != nil {
+		return x.Gas
+	}
+	return 0
+}
+
+func (x *PoolTransaction) GetValueWei() string {
+	if x != nil {
+		return x.ValueWei
+	}
+	return ""
+}
+
+func (x *PoolTransaction) GetGasFeeCapWei() string {
+	if x != nil {
+		return x.GasFeeCapWei
+	}
+	return ""
+}
+
+func (x *PoolTransaction) GetGasTipCapWei() string {
+	if x != nil {
+		return x.GasTipCapWei
+	}
+	return ""
+}
+
+func (x *PoolTransaction) GetPending() bool {
+	if x != nil {
+		return x.Pending
+	}
+	return false
+}
+
+type GetValidatorsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetValidatorsRequest) Reset() {
+	*x = GetValidatorsRequest{}
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetValidatorsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetValidatorsRequest) ProtoMessage() {}
+
+func (x *GetValidatorsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetValidatorsRequest.ProtoReflect.Descriptor instead.
+func (*GetValidatorsRequest) Descriptor() ([]byte, []int) {
+	return file_emcd_operator_v1_operator_proto_rawDescGZIP(), []int{17}
+}
+
+type GetValidatorsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Number is the head block the answer was read at.
+	Number              uint64       `protobuf:"varint,1,opt,name=number,proto3" json:"number,omitempty"`
+	Epoch               uint64       `protobuf:"varint,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	EpochLength         uint64       `protobuf:"varint,3,opt,name=epoch_length,json=epochLength,proto3" json:"epoch_length,omitempty"`
+	Height              uint64       `protobuf:"varint,4,opt,name=height,proto3" json:"height,omitempty"`
+	Round               uint64       `protobuf:"varint,5,opt,name=round,proto3" json:"round,omitempty"`
+	Proposer            string       `protobuf:"bytes,6,opt,name=proposer,proto3" json:"proposer,omitempty"`
+	Validators          []*Validator `protobuf:"bytes,7,rep,name=validators,proto3" json:"validators,omitempty"`
+	Candidates          []*Candidate `protobuf:"bytes,8,rep,name=candidates,proto3" json:"candidates,omitempty"`
+	CandidatesTruncated bool         `protobuf:"varint,9,opt,name=candidates_truncated,json=candidatesTruncated,proto3" json:"candidates_truncated,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
+}
+
+func (x *GetValidatorsResponse) Reset() {
+	*x = GetValidatorsResponse{}
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetValidatorsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetValidatorsResponse) ProtoMessage() {}
+
+func (x *GetValidatorsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetValidatorsResponse.ProtoReflect.Descriptor instead.
+func (*GetValidatorsResponse) Descriptor() ([]byte, []int) {
+	return file_emcd_operator_v1_operator_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *GetValidatorsResponse) GetNumber() uint64 {
+	if x != nil {
+		return x.Number
+	}
+	return 0
+}
+
+func (x *GetValidatorsResponse) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *GetValidatorsResponse) GetEpochLength() uint64 {
+	if x != nil {
+		return x.EpochLength
+	}
+	return 0
+}
+
+func (x *GetValidatorsResponse) GetHeight() uint64 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+func (x *GetValidatorsResponse) GetRound() uint64 {
+	if x != nil {
+		return x.Round
+	}
+	return 0
+}
+
+func (x *GetValidatorsResponse) GetProposer() string {
+	if x != nil {
+		return x.Proposer
+	}
+	return ""
+}
+
+func (x *GetValidatorsResponse) GetValidators() []*Validator {
+	if x != nil {
+		return x.Validators
+	}
+	return nil
+}
+
+func (x *GetValidatorsResponse) GetCandidates() []*Candidate {
+	if x != nil {
+		return x.Candidates
+	}
+	return nil
+}
+
+func (x *GetValidatorsResponse) GetCandidatesTruncated() bool {
+	if x != nil {
+		return x.CandidatesTruncated
+	}
+	return false
+}
+
+type Validator struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Address is the consensus signer.
+	Address string `protobuf:"bytes,1,opt,name=address,proto3" json:"address,omitempty"`
+	// Owner of the staking position; empty for a validator without one (a
+	// dev chain's fixed signer).
+	Owner         string `protobuf:"bytes,2,opt,name=owner,proto3" json:"owner,omitempty"`
+	StakeWei      string `protobuf:"bytes,3,opt,name=stake_wei,json=stakeWei,proto3" json:"stake_wei,omitempty"`
+	Jailed        bool   `protobuf:"varint,4,opt,name=jailed,proto3" json:"jailed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Validator) Reset() {
+	*x = Validator{}
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Validator) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Validator) ProtoMessage() {}
+
+func (x *Validator) ProtoReflect() protoreflect.Message {
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Validator.ProtoReflect.Descriptor instead.
+func (*Validator) Descriptor() ([]byte, []int) {
+	return file_emcd_operator_v1_operator_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *Validator) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
+func (x *Validator) GetOwner() string {
+	if x != nil {
+		return x.Owner
+	}
+	return ""
+}
+
+func (x *Validator) GetStakeWei() string {
+	if x != nil {
+		return x.StakeWei
+	}
+	return ""
+}
+
+func (x *Validator) GetJailed() bool {
+	if x != nil {
+		return x.Jailed
+	}
+	return false
+}
+
+type Candidate struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Owner  string                 `protobuf:"bytes,1,opt,name=owner,proto3" json:"owner,omitempty"`
+	Signer string                 `protobuf:"bytes,2,opt,name=signer,proto3" json:"signer,omitempty"`
+	// StakeWei is the stake effective from the next epoch.
+	StakeWei string `protobuf:"bytes,3,opt,name=stake_wei,json=stakeWei,proto3" json:"stake_wei,omitempty"`
+	// InSet says whether the signer is in the current validator set.
+	InSet         bool `protobuf:"varint,4,opt,name=in_set,json=inSet,proto3" json:"in_set,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Candidate) Reset() {
+	*x = Candidate{}
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Candidate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Candidate) ProtoMessage() {}
+
+func (x *Candidate) ProtoReflect() protoreflect.Message {
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Candidate.ProtoReflect.Descriptor instead.
+func (*Candidate) Descriptor() ([]byte, []int) {
+	return file_emcd_operator_v1_operator_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *Candidate) GetOwner() string {
+	if x != nil {
+		return x.Owner
+	}
+	return ""
+}
+
+func (x *Candidate) GetSigner() string {
+	if x != nil {
+		return x.Signer
+	}
+	return ""
+}
+
+func (x *Candidate) GetStakeWei() string {
+	if x != nil {
+		return x.StakeWei
+	}
+	return ""
+}
+
+func (x *Candidate) GetInSet() bool {
+	if x != nil {
+		return x.InSet
+	}
+	return false
+}
+
+type GetPositionRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Owner         string                 `protobuf:"bytes,1,opt,name=owner,proto3" json:"owner,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetPositionRequest) Reset() {
+	*x = GetPositionRequest{}
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetPositionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetPositionRequest) ProtoMessage() {}
+
+func (x *GetPositionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetPositionRequest.ProtoReflect.Descriptor instead.
+func (*GetPositionRequest) Descriptor() ([]byte, []int) {
+	return file_emcd_operator_v1_operator_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *GetPositionRequest) GetOwner() string {
+	if x != nil {
+		return x.Owner
+	}
+	return ""
+}
+
+type GetPositionResponse struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Number uint64                 `protobuf:"varint,1,opt,name=number,proto3" json:"number,omitempty"`
+	Owner  string                 `protobuf:"bytes,2,opt,name=owner,proto3" json:"owner,omitempty"`
+	// Role is "validator", "router", "compute" or empty (no position).
+	Role      string `protobuf:"bytes,3,opt,name=role,proto3" json:"role,omitempty"`
+	AmountWei string `protobuf:"bytes,4,opt,name=amount_wei,json=amountWei,proto3" json:"amount_wei,omitempty"`
+	// PreviousAmountWei is in force before epoch effective_from.
+	PreviousAmountWei string `protobuf:"bytes,5,opt,name=previous_amount_wei,json=previousAmountWei,proto3" json:"previous_amount_wei,omitempty"`
+	EffectiveFrom     uint64 `protobuf:"varint,6,opt,name=effective_from,json=effectiveFrom,proto3" json:"effective_from,omitempty"`
+	// Lock is the lock term's name ("0", "7d", "30d", "90d", "180d").
+	Lock        string       `protobuf:"bytes,7,opt,name=lock,proto3" json:"lock,omitempty"`
+	UnlockEpoch uint64       `protobuf:"varint,8,opt,name=unlock_epoch,json=unlockEpoch,proto3" json:"unlock_epoch,omitempty"`
+	Signer      string       `protobuf:"bytes,9,opt,name=signer,proto3" json:"signer,omitempty"`
+	Jailed      bool         `protobuf:"varint,10,opt,name=jailed,proto3" json:"jailed,omitempty"`
+	Unbonding   []*Unbonding `protobuf:"bytes,11,rep,name=unbonding,proto3" json:"unbonding,omitempty"`
+	// ClaimableWei is what claim() on the rewards module would pay now.
+	ClaimableWei  string `protobuf:"bytes,12,opt,name=claimable_wei,json=claimableWei,proto3" json:"claimable_wei,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetPositionResponse) Reset() {
+	*x = GetPositionResponse{}
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetPositionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetPositionResponse) ProtoMessage() {}
+
+func (x *GetPositionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetPositionResponse.ProtoReflect.Descriptor instead.
+func (*GetPositionResponse) Descriptor() ([]byte, []int) {
+	return file_emcd_operator_v1_operator_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *GetPositionResponse) GetNumber() uint64 {
+	if x != nil {
+		return x.Number
+	}
+	return 0
+}
+
+func (x *GetPositionResponse) GetOwner() string {
+	if x != nil {
+		return x.Owner
+	}
+	return ""
+}
+
+func (x *GetPositionResponse) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *GetPositionResponse) GetAmountWei() string {
+	if x != nil {
+		return x.AmountWei
+	}
+	return ""
+}
+
+func (x *GetPositionResponse) GetPreviousAmountWei() string {
+	if x != nil {
+		return x.PreviousAmountWei
+	}
+	return ""
+}
+
+func (x *GetPositionResponse) GetEffectiveFrom() uint64 {
+	if x != nil {
+		return x.EffectiveFrom
+	}
+	return 0
+}
+
+func (x *GetPositionResponse) GetLock() string {
+	if x != nil {
+		return x.Lock
+	}
+	return ""
+}
+
+func (x *GetPositionResponse) GetUnlockEpoch() uint64 {
+	if x != nil {
+		return x.UnlockEpoch
+	}
+	return 0
+}
+
+func (x *GetPositionResponse) GetSigner() string {
+	if x != nil {
+		return x.Signer
+	}
+	return ""
+}
+
+func (x *GetPositionResponse) GetJailed() bool {
+	if x != nil {
+		return x.Jailed
+	}
+	return false
+}
+
+func (x *GetPositionResponse) GetUnbonding() []*Unbonding {
+	if x != nil {
+		return x.Unbonding
+	}
+	return nil
+}
+
+func (x *GetPositionResponse) GetClaimableWei() string {
+	if x != nil {
+		return x.ClaimableWei
+	}
+	return ""
+}
+
+type Unbonding struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AmountWei     string                 `protobuf:"bytes,1,opt,name=amount_wei,json=amountWei,proto3" json:"amount_wei,omitempty"`
+	ReleaseEpoch  uint64                 `protobuf:"varint,2,opt,name=release_epoch,json=releaseEpoch,proto3" json:"release_epoch,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Unbonding) Reset() {
+	*x = Unbonding{}
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Unbonding) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Unbonding) ProtoMessage() {}
+
+func (x *Unbonding) ProtoReflect() protoreflect.Message {
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Unbonding.ProtoReflect.Descriptor instead.
+func (*Unbonding) Descriptor() ([]byte, []int) {
+	return file_emcd_operator_v1_operator_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *Unbonding) GetAmountWei() string {
+	if x != nil {
+		return x.AmountWei
+	}
+	return ""
+}
+
+func (x *Unbonding) GetReleaseEpoch() uint64 {
+	if x != nil {
+		return x.ReleaseEpoch
+	}
+	return 0
+}
+
+type GetJobRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetJobRequest) Reset() {
+	*x = GetJobRequest{}
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetJobRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetJobRequest) ProtoMessage() {}
+
+func (x *GetJobRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetJobRequest.ProtoReflect.Descriptor instead.
+func (*GetJobRequest) Descriptor() ([]byte, []int) {
+	return file_emcd_operator_v1_operator_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *GetJobRequest) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+type GetJobResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Job           *Job                   `protobuf:"bytes,1,opt,name=job,proto3" json:"job,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetJobResponse) Reset() {
+	*x = GetJobResponse{}
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetJobResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetJobResponse) ProtoMessage() {}
+
+func (x *GetJobResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetJobResponse.ProtoReflect.Descriptor instead.
+func (*GetJobResponse) Descriptor() ([]byte, []int) {
+	return file_emcd_operator_v1_operator_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *GetJobResponse) GetJob() *Job {
+	if x != nil {
+		return x.Job
+	}
+	return nil
+}
+
+type ListJobsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Owner string                 `protobuf:"bytes,1,opt,name=owner,proto3" json:"owner,omitempty"`
+	// State keeps the page's jobs in that state ("submitted", "assigned",
+	// "running", "completed", "failed", "settled", ... as emc_getJob names
+	// them); a page may then hold fewer than limit jobs.
+	State  string `protobuf:"bytes,2,opt,name=state,proto3" json:"state,omitempty"`
+	Offset uint64 `protobuf:"varint,3,opt,name=offset,proto3" json:"offset,omitempty"`
+	// Limit 0 means the server's maximum.
+	Limit         uint64 `protobuf:"varint,4,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListJobsRequest) Reset() {
+	*x = ListJobsRequest{}
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListJobsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListJobsRequest) ProtoMessage() {}
+
+func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListJobsRequest.ProtoReflect.Descriptor instead.
+func (*ListJobsRequest) Descriptor() ([]byte, []int) {
+	return file_emcd_operator_v1_operator_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *ListJobsRequest) GetOwner() string {
+	if x != nil {
+		return x.Owner
+	}
+	return ""
+}
+
+func (x *ListJobsRequest) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *ListJobsRequest) GetOffset() uint64 {
+	if x != nil {
+		return x.Offset
+	}
+	return 0
+}
+
+func (x *ListJobsRequest) GetLimit() uint64 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+type ListJobsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Number        uint64                 `protobuf:"varint,1,opt,name=number,proto3" json:"number,omitempty"`
+	Total         uint64                 `protobuf:"varint,2,opt,name=total,proto3" json:"total,omitempty"`
+	NextOffset    uint64                 `protobuf:"varint,3,opt,name=next_offset,json=nextOffset,proto3" json:"next_offset,omitempty"`
+	Jobs          []*Job                 `protobuf:"bytes,4,rep,name=jobs,proto3" json:"jobs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListJobsResponse) Reset() {
+	*x = ListJobsResponse{}
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListJobsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListJobsResponse) ProtoMessage() {}
+
+func (x *ListJobsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListJobsResponse.ProtoReflect.Descriptor instead.
+func (*ListJobsResponse) Descriptor() ([]byte, []int) {
+	return file_emcd_operator_v1_operator_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *ListJobsResponse) GetNumber() uint64 {
+	if x != nil {
+		return x.Number
+	}
+	return 0
+}
+
+func (x *ListJobsResponse) GetTotal() uint64 {
+	if x != nil {
+		return x.Total
+	}
+	return 0
+}
+
+func (x *ListJobsResponse) GetNextOffset() uint64 {
+	if x != nil {
+		return x.NextOffset
+	}
+	return 0
+}
+
+func (x *ListJobsResponse) GetJobs() []*Job {
+	if x != nil {
+		return x.Jobs
+	}
+	return nil
+}
+
+type Job struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Id        uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	State     string                 `protobuf:"bytes,2,opt,name=state,proto3" json:"state,omitempty"`
+	Submitter string                 `protobuf:"bytes,3,opt,name=submitter,proto3" json:"submitter,omitempty"`
+	Image     string                 `protobuf:"bytes,4,opt,name=image,proto3" json:"image,omitempty"`
+	Gpus      uint32                 `protobuf:"varint,5,opt,name=gpus,proto3" json:"gpus,omitempty"`
+	GpuModel  string                 `protobuf:"bytes,6,opt,name=gpu_model,json=gpuModel,proto3" json:"gpu_model,omitempty"`
+	Router    string                 `protobuf:"bytes,7,opt,name=router,proto3" json:"router,omitempty"`
+	Node      string                 `protobuf:"bytes,8,opt,name=node,proto3" json:"node,omitempty"`
+	// EscrowKind is "emc" or "credits".
+	EscrowKind           string `protobuf:"bytes,9,opt,name=escrow_kind,json=escrowKind,proto3" json:"escrow_kind,omitempty"`
+	EscrowWei            string `protobuf:"bytes,10,opt,name=escrow_wei,json=escrowWei,proto3" json:"escrow_wei,omitempty"`
+	PriceWeiPerGpuSecond string `protobuf:"bytes,11,opt,name=price_wei_per_gpu_second,json=priceWeiPerGpuSecond,proto3" json:"price_wei_per_gpu_second,omitempty"`
+	SubmitBlock          uint64 `protobuf:"varint,12,opt,name=submit_block,json=submitBlock,proto3" json:"submit_block,omitempty"`
+	EndBlock             uint64 `protobuf:"varint,13,opt,name=end_block,json=endBlock,proto3" json:"end_block,omitempty"`
+	GpuMillis            uint64 `protobuf:"varint,14,opt,name=gpu_millis,json=gpuMillis,proto3" json:"gpu_millis,omitempty"`
+	Exit                 int32  `protobuf:"varint,15,opt,name=exit,proto3" json:"exit,omitempty"`
+	CostWei              string `protobuf:"bytes,16,opt,name=cost_wei,json=costWei,proto3" json:"cost_wei,omitempty"`
+	RefundWei            string `protobuf:"bytes,17,opt,name=refund_wei,json=refundWei,proto3" json:"refund_wei,omitempty"`
+	ResultHash           string `protobuf:"bytes,18,opt,name=result_hash,json=resultHash,proto3" json:"result_hash,omitempty"`
+	Attempts             uint32 `protobuf:"varint,19,opt,name=attempts,proto3" json:"attempts,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
+}
+
+func (x *Job) Reset() {
+	*x = Job{}
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Job) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Job) ProtoMessage() {}
+
+func (x *Job) ProtoReflect() protoreflect.Message {
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Job.ProtoReflect.Descriptor instead.
+func (*Job) Descriptor() ([]byte, []int) {
+	return file_emcd_operator_v1_operator_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *Job) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *Job) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *Job) GetSubmitter() string {
+	if x != nil {
+		return x.Submitter
+	}
+	return ""
+}
+
+func (x *Job) GetImage() string {
+	if x != nil {
+		return x.Image
+	}
+	return ""
+}
+
+func (x *Job) GetGpus() uint32 {
+	if x != nil {
+		return x.Gpus
+	}
+	return 0
+}
+
+func (x *Job) GetGpuModel() string {
+	if x != nil {
+		return x.GpuModel
+	}
+	return ""
+}
+
+func (x *Job) GetRouter() string {
+	if x != nil {
+		return x.Router
+	}
+	return ""
+}
+
+func (x *Job) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+func (x *Job) GetEscrowKind() string {
+	if x != nil {
+		return x.EscrowKind
+	}
+	return ""
+}
+
+func (x *Job) GetEscrowWei() string {
+	if x != nil {
+		return x.EscrowWei
+	}
+	return ""
+}
+
+func (x *Job) GetPriceWeiPerGpuSecond() string {
+	if x != nil {
+		return x.PriceWeiPerGpuSecond
+	}
+	return ""
+}
+
+func (x *Job) GetSubmitBlock() uint64 {
+	if x != nil {
+		return x.SubmitBlock
+	}
+	return 0
+}
+
+func (x *Job) GetEndBlock() uint64 {
+	if x != nil {
+		return x.EndBlock
+	}
+	return 0
+}
+
+func (x *Job) GetGpuMillis() uint64 {
+	if x != nil {
+		return x.GpuMillis
+	}
+	return 0
+}
+
+func (x *Job) GetExit() int32 {
+	if x != nil {
+		return x.Exit
+	}
+	return 0
+}
+
+func (x *Job) GetCostWei() string {
+	if x != nil {
+		return x.CostWei
+	}
+	return ""
+}
+
+func (x *Job) GetRefundWei() string {
+	if x != nil {
+		return x.RefundWei
+	}
+	return ""
+}
+
+func (x *Job) GetResultHash() string {
+	if x != nil {
+		return x.ResultHash
+	}
+	return ""
+}
+
+func (x *Job) GetAttempts() uint32 {
+	if x != nil {
+		return x.Attempts
+	}
+	return 0
+}
+
 var File_emcd_operator_v1_operator_proto protoreflect.FileDescriptor
 
 const file_emcd_operator_v1_operator_proto_rawDesc = "" +
@@ -998,14 +2158,127 @@ const file_emcd_operator_v1_operator_proto_rawDesc = "" +
 	"\tsimulated\x18\x05 \x01(\bR\tsimulated\"\x13\n" +
 	"\x11WatchHeadsRequest\"@\n" +
 	"\x12WatchHeadsResponse\x12*\n" +
-	"\x04head\x18\x01 \x01(\v2\x16.emcd.operator.v1.HeadR\x04head2\xbd\x03\n" +
+	"\x04head\x18\x01 \x01(\v2\x16.emcd.operator.v1.HeadR\x04head\"-\n" +
+	"\x17ListTransactionsRequest\x12\x12\n" +
+	"\x04from\x18\x01 \x01(\tR\x04from\"\xb1\x01\n" +
+	"\x18ListTransactionsResponse\x12\x18\n" +
+	"\apending\x18\x01 \x01(\rR\apending\x12\x16\n" +
+	"\x06queued\x18\x02 \x01(\rR\x06queued\x12E\n" +
+	"\ftransactions\x18\x03 \x03(\v2!.emcd.operator.v1.PoolTransactionR\ftransactions\x12\x1c\n" +
+	"\ttruncated\x18\x04 \x01(\bR\ttruncated\"\xf6\x01\n" +
+	"\x0fPoolTransaction\x12\x12\n" +
+	"\x04hash\x18\x01 \x01(\tR\x04hash\x12\x12\n" +
+	"\x04from\x18\x02 \x01(\tR\x04from\x12\x0e\n" +
+	"\x02to\x18\x03 \x01(\tR\x02to\x12\x14\n" +
+	"\x05nonce\x18\x04 \x01(\x04R\x05nonce\x12\x10\n" +
+	"\x03gas\x18\x05 \x01(\x04R\x03gas\x12\x1b\n" +
+	"\tvalue_wei\x18\x06 \x01(\tR\bvalueWei\x12%\n" +
+	"\x0fgas_fee_cap_wei\x18\a \x01(\tR\fgasFeeCapWei\x12%\n" +
+	"\x0fgas_tip_cap_wei\x18\b \x01(\tR\fgasTipCapWei\x12\x18\n" +
+	"\apending\x18\t \x01(\bR\apending\"\x16\n" +
+	"\x14GetValidatorsRequest\"\xdf\x02\n" +
+	"\x15GetValidatorsResponse\x12\x16\n" +
+	"\x06number\x18\x01 \x01(\x04R\x06number\x12\x14\n" +
+	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\x12!\n" +
+	"\fepoch_length\x18\x03 \x01(\x04R\vepochLength\x12\x16\n" +
+	"\x06height\x18\x04 \x01(\x04R\x06height\x12\x14\n" +
+	"\x05round\x18\x05 \x01(\x04R\x05round\x12\x1a\n" +
+	"\bproposer\x18\x06 \x01(\tR\bproposer\x12;\n" +
+	"\n" +
+	"validators\x18\a \x03(\v2\x1b.emcd.operator.v1.ValidatorR\n" +
+	"validators\x12;\n" +
+	"\n" +
+	"candidates\x18\b \x03(\v2\x1b.emcd.operator.v1.CandidateR\n" +
+	"candidates\x121\n" +
+	"\x14candidates_truncated\x18\t \x01(\bR\x13candidatesTruncated\"p\n" +
+	"\tValidator\x12\x18\n" +
+	"\aaddress\x18\x01 \x01(\tR\aaddress\x12\x14\n" +
+	"\x05owner\x18\x02 \x01(\tR\x05owner\x12\x1b\n" +
+	"\tstake_wei\x18\x03 \x01(\tR\bstakeWei\x12\x16\n" +
+	"\x06jailed\x18\x04 \x01(\bR\x06jailed\"m\n" +
+	"\tCandidate\x12\x14\n" +
+	"\x05owner\x18\x01 \x01(\tR\x05owner\x12\x16\n" +
+	"\x06signer\x18\x02 \x01(\tR\x06signer\x12\x1b\n" +
+	"\tstake_wei\x18\x03 \x01(\tR\bstakeWei\x12\x15\n" +
+	"\x06in_set\x18\x04 \x01(\bR\x05inSet\"*\n" +
+	"\x12GetPositionRequest\x12\x14\n" +
+	"\x05owner\x18\x01 \x01(\tR\x05owner\"\x94\x03\n" +
+	"\x13GetPositionResponse\x12\x16\n" +
+	"\x06number\x18\x01 \x01(\x04R\x06number\x12\x14\n" +
+	"\x05owner\x18\x02 \x01(\tR\x05owner\x12\x12\n" +
+	"\x04role\x18\x03 \x01(\tR\x04role\x12\x1d\n" +
+	"\n" +
+	"amount_wei\x18\x04 \x01(\tR\tamountWei\x12.\n" +
+	"\x13previous_amount_wei\x18\x05 \x01(\tR\x11previousAmountWei\x12%\n" +
+	"\x0eeffective_from\x18\x06 \x01(\x04R\reffectiveFrom\x12\x12\n" +
+	"\x04lock\x18\a \x01(\tR\x04lock\x12!\n" +
+	"\funlock_epoch\x18\b \x01(\x04R\vunlockEpoch\x12\x16\n" +
+	"\x06signer\x18\t \x01(\tR\x06signer\x12\x16\n" +
+	"\x06jailed\x18\n" +
+	" \x01(\bR\x06jailed\x129\n" +
+	"\tunbonding\x18\v \x03(\v2\x1b.emcd.operator.v1.UnbondingR\tunbonding\x12#\n" +
+	"\rclaimable_wei\x18\f \x01(\tR\fclaimableWei\"O\n" +
+	"\tUnbonding\x12\x1d\n" +
+	"\n" +
+	"amount_wei\x18\x01 \x01(\tR\tamountWei\x12#\n" +
+	"\rrelease_epoch\x18\x02 \x01(\x04R\freleaseEpoch\"\x1f\n" +
+	"\rGetJobRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\"9\n" +
+	"\x0eGetJobResponse\x12'\n" +
+	"\x03job\x18\x01 \x01(\v2\x15.emcd.operator.v1.JobR\x03job\"k\n" +
+	"\x0fListJobsRequest\x12\x14\n" +
+	"\x05owner\x18\x01 \x01(\tR\x05owner\x12\x14\n" +
+	"\x05state\x18\x02 \x01(\tR\x05state\x12\x16\n" +
+	"\x06offset\x18\x03 \x01(\x04R\x06offset\x12\x14\n" +
+	"\x05limit\x18\x04 \x01(\x04R\x05limit\"\x8c\x01\n" +
+	"\x10ListJobsResponse\x12\x16\n" +
+	"\x06number\x18\x01 \x01(\x04R\x06number\x12\x14\n" +
+	"\x05total\x18\x02 \x01(\x04R\x05total\x12\x1f\n" +
+	"\vnext_offset\x18\x03 \x01(\x04R\n" +
+	"nextOffset\x12)\n" +
+	"\x04jobs\x18\x04 \x03(\v2\x15.emcd.operator.v1.JobR\x04jobs\"\x9e\x04\n" +
+	"\x03Job\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x14\n" +
+	"\x05state\x18\x02 \x01(\tR\x05state\x12\x1c\n" +
+	"\tsubmitter\x18\x03 \x01(\tR\tsubmitter\x12\x14\n" +
+	"\x05image\x18\x04 \x01(\tR\x05image\x12\x12\n" +
+	"\x04gpus\x18\x05 \x01(\rR\x04gpus\x12\x1b\n" +
+	"\tgpu_model\x18\x06 \x01(\tR\bgpuModel\x12\x16\n" +
+	"\x06router\x18\a \x01(\tR\x06router\x12\x12\n" +
+	"\x04node\x18\b \x01(\tR\x04node\x12\x1f\n" +
+	"\vescrow_kind\x18\t \x01(\tR\n" +
+	"escrowKind\x12\x1d\n" +
+	"\n" +
+	"escrow_wei\x18\n" +
+	" \x01(\tR\tescrowWei\x126\n" +
+	"\x18price_wei_per_gpu_second\x18\v \x01(\tR\x14priceWeiPerGpuSecond\x12!\n" +
+	"\fsubmit_block\x18\f \x01(\x04R\vsubmitBlock\x12\x1b\n" +
+	"\tend_block\x18\r \x01(\x04R\bendBlock\x12\x1d\n" +
+	"\n" +
+	"gpu_millis\x18\x0e \x01(\x04R\tgpuMillis\x12\x12\n" +
+	"\x04exit\x18\x0f \x01(\x05R\x04exit\x12\x19\n" +
+	"\bcost_wei\x18\x10 \x01(\tR\acostWei\x12\x1d\n" +
+	"\n" +
+	"refund_wei\x18\x11 \x01(\tR\trefundWei\x12\x1f\n" +
+	"\vresult_hash\x18\x12 \x01(\tR\n" +
+	"resultHash\x12\x1a\n" +
+	"\battempts\x18\x13 \x01(\rR\battempts2\xbd\x03\n" +
 	"\bOperator\x12Z\n" +
 	"\vGetNodeInfo\x12$.emcd.operator.v1.GetNodeInfoRequest\x1a%.emcd.operator.v1.GetNodeInfoResponse\x12T\n" +
 	"\tGetStatus\x12\".emcd.operator.v1.GetStatusRequest\x1a#.emcd.operator.v1.GetStatusResponse\x12T\n" +
 	"\tListPeers\x12\".emcd.operator.v1.ListPeersRequest\x1a#.emcd.operator.v1.ListPeersResponse\x12N\n" +
 	"\aGetGPUs\x12 .emcd.operator.v1.GetGPUsRequest\x1a!.emcd.operator.v1.GetGPUsResponse\x12Y\n" +
 	"\n" +
-	"WatchHeads\x12#.emcd.operator.v1.WatchHeadsRequest\x1a$.emcd.operator.v1.WatchHeadsResponse0\x01BHZFgithub.com/emc-network/emcd/operator/proto/emcd/operator/v1;operatorv1b\x06proto3"
+	"WatchHeads\x12#.emcd.operator.v1.WatchHeadsRequest\x1a$.emcd.operator.v1.WatchHeadsResponse0\x012z\n" +
+	"\rTxPoolService\x12i\n" +
+	"\x10ListTransactions\x12).emcd.operator.v1.ListTransactionsRequest\x1a*.emcd.operator.v1.ListTransactionsResponse2t\n" +
+	"\x10ConsensusService\x12`\n" +
+	"\rGetValidators\x12&.emcd.operator.v1.GetValidatorsRequest\x1a'.emcd.operator.v1.GetValidatorsResponse2l\n" +
+	"\x0eStakingService\x12Z\n" +
+	"\vGetPosition\x12$.emcd.operator.v1.GetPositionRequest\x1a%.emcd.operator.v1.GetPositionResponse2\xad\x01\n" +
+	"\vJobsService\x12K\n" +
+	"\x06GetJob\x12\x1f.emcd.operator.v1.GetJobRequest\x1a .emcd.operator.v1.GetJobResponse\x12Q\n" +
+	"\bListJobs\x12!.emcd.operator.v1.ListJobsRequest\x1a\".emcd.operator.v1.ListJobsResponseBHZFgithub.com/emc-network/emcd/operator/proto/emcd/operator/v1;operatorv1b\x06proto3"
 
 var (
 	file_emcd_operator_v1_operator_proto_rawDescOnce sync.Once
@@ -1019,46 +2292,77 @@ func file_emcd_operator_v1_operator_proto_rawDescGZIP() []byte {
 	return file_emcd_operator_v1_operator_proto_rawDescData
 }
 
-var file_emcd_operator_v1_operator_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_emcd_operator_v1_operator_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_emcd_operator_v1_operator_proto_goTypes = []any{
-	(*GetNodeInfoRequest)(nil),    // 0: emcd.operator.v1.GetNodeInfoRequest
-	(*GetNodeInfoResponse)(nil),   // 1: emcd.operator.v1.GetNodeInfoResponse
-	(*GetStatusRequest)(nil),      // 2: emcd.operator.v1.GetStatusRequest
-	(*GetStatusResponse)(nil),     // 3: emcd.operator.v1.GetStatusResponse
-	(*Head)(nil),                  // 4: emcd.operator.v1.Head
-	(*Consensus)(nil),             // 5: emcd.operator.v1.Consensus
-	(*ListPeersRequest)(nil),      // 6: emcd.operator.v1.ListPeersRequest
-	(*ListPeersResponse)(nil),     // 7: emcd.operator.v1.ListPeersResponse
-	(*Peer)(nil),                  // 8: emcd.operator.v1.Peer
-	(*GetGPUsRequest)(nil),        // 9: emcd.operator.v1.GetGPUsRequest
-	(*GetGPUsResponse)(nil),       // 10: emcd.operator.v1.GetGPUsResponse
-	(*GPU)(nil),                   // 11: emcd.operator.v1.GPU
-	(*WatchHeadsRequest)(nil),     // 12: emcd.operator.v1.WatchHeadsRequest
-	(*WatchHeadsResponse)(nil),    // 13: emcd.operator.v1.WatchHeadsResponse
-	(*timestamppb.Timestamp)(nil), // 14: google.protobuf.Timestamp
+	(*GetNodeInfoRequest)(nil),       // 0: emcd.operator.v1.GetNodeInfoRequest
+	(*GetNodeInfoResponse)(nil),      // 1: emcd.operator.v1.GetNodeInfoResponse
+	(*GetStatusRequest)(nil),         // 2: emcd.operator.v1.GetStatusRequest
+	(*GetStatusResponse)(nil),        // 3: emcd.operator.v1.GetStatusResponse
+	(*Head)(nil),                     // 4: emcd.operator.v1.Head
+	(*Consensus)(nil),                // 5: emcd.operator.v1.Consensus
+	(*ListPeersRequest)(nil),         // 6: emcd.operator.v1.ListPeersRequest
+	(*ListPeersResponse)(nil),        // 7: emcd.operator.v1.ListPeersResponse
+	(*Peer)(nil),                     // 8: emcd.operator.v1.Peer
+	(*GetGPUsRequest)(nil),           // 9: emcd.operator.v1.GetGPUsRequest
+	(*GetGPUsResponse)(nil),          // 10: emcd.operator.v1.GetGPUsResponse
+	(*GPU)(nil),                      // 11: emcd.operator.v1.GPU
+	(*WatchHeadsRequest)(nil),        // 12: emcd.operator.v1.WatchHeadsRequest
+	(*WatchHeadsResponse)(nil),       // 13: emcd.operator.v1.WatchHeadsResponse
+	(*ListTransactionsRequest)(nil),  // 14: emcd.operator.v1.ListTransactionsRequest
+	(*ListTransactionsResponse)(nil), // 15: emcd.operator.v1.ListTransactionsResponse
+	(*PoolTransaction)(nil),          // 16: emcd.operator.v1.PoolTransaction
+	(*GetValidatorsRequest)(nil),     // 17: emcd.operator.v1.GetValidatorsRequest
+	(*GetValidatorsResponse)(nil),    // 18: emcd.operator.v1.GetValidatorsResponse
+	(*Validator)(nil),                // 19: emcd.operator.v1.Validator
+	(*Candidate)(nil),                // 20: emcd.operator.v1.Candidate
+	(*GetPositionRequest)(nil),       // 21: emcd.operator.v1.GetPositionRequest
+	(*GetPositionResponse)(nil),      // 22: emcd.operator.v1.GetPositionResponse
+	(*Unbonding)(nil),                // 23: emcd.operator.v1.Unbonding
+	(*GetJobRequest)(nil),            // 24: emcd.operator.v1.GetJobRequest
+	(*GetJobResponse)(nil),           // 25: emcd.operator.v1.GetJobResponse
+	(*ListJobsRequest)(nil),          // 26: emcd.operator.v1.ListJobsRequest
+	(*ListJobsResponse)(nil),         // 27: emcd.operator.v1.ListJobsResponse
+	(*Job)(nil),                      // 28: emcd.operator.v1.Job
+	(*timestamppb.Timestamp)(nil),    // 29: google.protobuf.Timestamp
 }
 var file_emcd_operator_v1_operator_proto_depIdxs = []int32{
 	4,  // 0: emcd.operator.v1.GetStatusResponse.head:type_name -> emcd.operator.v1.Head
 	5,  // 1: emcd.operator.v1.GetStatusResponse.consensus:type_name -> emcd.operator.v1.Consensus
-	14, // 2: emcd.operator.v1.Consensus.last_commit_time:type_name -> google.protobuf.Timestamp
+	29, // 2: emcd.operator.v1.Consensus.last_commit_time:type_name -> google.protobuf.Timestamp
 	8,  // 3: emcd.operator.v1.ListPeersResponse.peers:type_name -> emcd.operator.v1.Peer
 	11, // 4: emcd.operator.v1.GetGPUsResponse.devices:type_name -> emcd.operator.v1.GPU
 	4,  // 5: emcd.operator.v1.WatchHeadsResponse.head:type_name -> emcd.operator.v1.Head
-	0,  // 6: emcd.operator.v1.Operator.GetNodeInfo:input_type -> emcd.operator.v1.GetNodeInfoRequest
-	2,  // 7: emcd.operator.v1.Operator.GetStatus:input_type -> emcd.operator.v1.GetStatusRequest
-	6,  // 8: emcd.operator.v1.Operator.ListPeers:input_type -> emcd.operator.v1.ListPeersRequest
-	9,  // 9: emcd.operator.v1.Operator.GetGPUs:input_type -> emcd.operator.v1.GetGPUsRequest
-	12, // 10: emcd.operator.v1.Operator.WatchHeads:input_type -> emcd.operator.v1.WatchHeadsRequest
-	1,  // 11: emcd.operator.v1.Operator.GetNodeInfo:output_type -> emcd.operator.v1.GetNodeInfoResponse
-	3,  // 12: emcd.operator.v1.Operator.GetStatus:output_type -> emcd.operator.v1.GetStatusResponse
-	7,  // 13: emcd.operator.v1.Operator.ListPeers:output_type -> emcd.operator.v1.ListPeersResponse
-	10, // 14: emcd.operator.v1.Operator.GetGPUs:output_type -> emcd.operator.v1.GetGPUsResponse
-	13, // 15: emcd.operator.v1.Operator.WatchHeads:output_type -> emcd.operator.v1.WatchHeadsResponse
-	11, // [11:16] is the sub-list for method output_type
-	6,  // [6:11] is the sub-list for method input_type
-	6,  // [6:6] is the sub-list for extension type_name
-	6,  // [6:6] is the sub-list for extension extendee
-	0,  // [0:6] is the sub-list for field type_name
+	16, // 6: emcd.operator.v1.ListTransactionsResponse.transactions:type_name -> emcd.operator.v1.PoolTransaction
+	19, // 7: emcd.operator.v1.GetValidatorsResponse.validators:type_name -> emcd.operator.v1.Validator
+	20, // 8: emcd.operator.v1.GetValidatorsResponse.candidates:type_name -> emcd.operator.v1.Candidate
+	23, // 9: emcd.operator.v1.GetPositionResponse.unbonding:type_name -> emcd.operator.v1.Unbonding
+	28, // 10: emcd.operator.v1.GetJobResponse.job:type_name -> emcd.operator.v1.Job
+	28, // 11: emcd.operator.v1.ListJobsResponse.jobs:type_name -> emcd.operator.v1.Job
+	0,  // 12: emcd.operator.v1.Operator.GetNodeInfo:input_type -> emcd.operator.v1.GetNodeInfoRequest
+	2,  // 13: emcd.operator.v1.Operator.GetStatus:input_type -> emcd.operator.v1.GetStatusRequest
+	6,  // 14: emcd.operator.v1.Operator.ListPeers:input_type -> emcd.operator.v1.ListPeersRequest
+	9,  // 15: emcd.operator.v1.Operator.GetGPUs:input_type -> emcd.operator.v1.GetGPUsRequest
+	12, // 16: emcd.operator.v1.Operator.WatchHeads:input_type -> emcd.operator.v1.WatchHeadsRequest
+	14, // 17: emcd.operator.v1.TxPoolService.ListTransactions:input_type -> emcd.operator.v1.ListTransactionsRequest
+	17, // 18: emcd.operator.v1.ConsensusService.GetValidators:input_type -> emcd.operator.v1.GetValidatorsRequest
+	21, // 19: emcd.operator.v1.StakingService.GetPosition:input_type -> emcd.operator.v1.GetPositionRequest
+	24, // 20: emcd.operator.v1.JobsService.GetJob:input_type -> emcd.operator.v1.GetJobRequest
+	26, // 21: emcd.operator.v1.JobsService.ListJobs:input_type -> emcd.operator.v1.ListJobsRequest
+	1,  // 22: emcd.operator.v1.Operator.GetNodeInfo:output_type -> emcd.operator.v1.GetNodeInfoResponse
+	3,  // 23: emcd.operator.v1.Operator.GetStatus:output_type -> emcd.operator.v1.GetStatusResponse
+	7,  // 24: emcd.operator.v1.Operator.ListPeers:output_type -> emcd.operator.v1.ListPeersResponse
+	10, // 25: emcd.operator.v1.Operator.GetGPUs:output_type -> emcd.operator.v1.GetGPUsResponse
+	13, // 26: emcd.operator.v1.Operator.WatchHeads:output_type -> emcd.operator.v1.WatchHeadsResponse
+	15, // 27: emcd.operator.v1.TxPoolService.ListTransactions:output_type -> emcd.operator.v1.ListTransactionsResponse
+	18, // 28: emcd.operator.v1.ConsensusService.GetValidators:output_type -> emcd.operator.v1.GetValidatorsResponse
+	22, // 29: emcd.operator.v1.StakingService.GetPosition:output_type -> emcd.operator.v1.GetPositionResponse
+	25, // 30: emcd.operator.v1.JobsService.GetJob:output_type -> emcd.operator.v1.GetJobResponse
+	27, // 31: emcd.operator.v1.JobsService.ListJobs:output_type -> emcd.operator.v1.ListJobsResponse
+	22, // [22:32] is the sub-list for method output_type
+	12, // [12:22] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_emcd_operator_v1_operator_proto_init() }
@@ -1072,9 +2376,9 @@ func file_emcd_operator_v1_operator_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_emcd_operator_v1_operator_proto_rawDesc), len(file_emcd_operator_v1_operator_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   14,
+			NumMessages:   29,
 			NumExtensions: 0,
-			NumServices:   1,
+			NumServices:   5,
 		},
 		GoTypes:           file_emcd_operator_v1_operator_proto_goTypes,
 		DependencyIndexes: file_emcd_operator_v1_operator_proto_depIdxs,

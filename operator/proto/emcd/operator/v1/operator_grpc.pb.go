@@ -310,3 +310,485 @@ var Operator_ServiceDesc = grpc.ServiceDesc{
 	},
 	Metadata: "emcd/operator/v1/operator.proto",
 }
+
+const (
+	TxPoolService_ListTransactions_FullMethodName = "/emcd.operator.v1.TxPoolService/ListTransactions"
+)
+
+// TxPoolServiceClient is the client API for TxPoolService service.
+//
+// For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
+//
+// TxPoolService serves the node's transaction pool.
+type TxPoolServiceClient interface {
+	// ListTransactions returns the pool's counts and its transactions,
+	// pending first, by sender then nonce; only `from`'s when it is set.
+	ListTransactions(ctx context.Context, in *ListTransactionsRequest, opts ...grpc.CallOption) (*ListTransactionsResponse, error)
+}
+
+type txPoolServiceClient struct {
+	cc grpc.ClientConnInterface
+}
+
+func NewTxPoolServiceClient(cc grpc.ClientConnInterface) TxPoolServiceClient {
+	return &txPoolServiceClient{cc}
+}
+
+func (c *txPoolServiceClient) ListTransactions(ctx context.Context, in *ListTransactionsRequest, opts ...grpc.CallOption) (*ListTransactionsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListTransactionsResponse)
+	err := c.cc.Invoke(ctx, TxPoolService_ListTransactions_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// TxPoolServiceServer is the server API for TxPoolService service.
+// All implementations must embed UnimplementedTxPoolServiceServer
+// for forward compatibility.
+//
+// TxPoolService serves the node's transaction pool.
+type TxPoolServiceServer interface {
+	// ListTransactions returns the pool's counts and its transactions,
+	// pending first, by sender then nonce; only `from`'s when it is set.
+	ListTransactions(context.Context, *ListTransactionsRequest) (*ListTransactionsResponse, error)
+	mustEmbedUnimplementedTxPoolServiceServer()
+}
+
+// UnimplementedTxPoolServiceServer must be embedded to have
+// forward compatible implementations.
+//
+// NOTE: this should be embedded by value instead of pointer to avoid a nil
+// pointer dereference when methods are called.
+type UnimplementedTxPoolServiceServer struct{}
+
+func (UnimplementedTxPoolServiceServer) ListTransactions(context.Context, *ListTransactionsRequest) (*ListTransactionsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListTransactions not implemented")
+}
+func (UnimplementedTxPoolServiceServer) mustEmbedUnimplementedTxPoolServiceServer() {}
+func (UnimplementedTxPoolServiceServer) testEmbeddedByValue()                       {}
+
+// UnsafeTxPoolServiceServer may be embedded to opt out of forward compatibility for this service.
+// Use of this interface is not recommended, as added methods to TxPoolServiceServer will
+// result in compilation errors.
+type UnsafeTxPoolServiceServer interface {
+	mustEmbedUnimplementedTxPoolServiceServer()
+}
+
+func RegisterTxPoolServiceServer(s grpc.ServiceRegistrar, srv TxPoolServiceServer) {
+	// If the following call panics, it indicates UnimplementedTxPoolServiceServer was
+	// embedded by pointer and is nil.  This will cause panics if an
+	// unimplemented method is ever invoked, so we test this at initialization
+	// time to prevent it from happening at runtime later due to I/O.
+	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
+		t.testEmbeddedByValue()
+	}
+	s.RegisterService(&TxPoolService_ServiceDesc, srv)
+}
+
+func _TxPoolService_ListTransactions_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListTransactionsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TxPoolServiceServer).ListTransactions(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TxPoolService_ListTransactions_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TxPoolServiceServer).ListTransactions(ctx, req.(*ListTransactionsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+// TxPoolService_ServiceDesc is the grpc.ServiceDesc for TxPoolService service.
+// It's only intended for direct use with grpc.RegisterService,
+// and not to be introspected or modified (even as a copy)
+var TxPoolService_ServiceDesc = grpc.ServiceDesc{
+	ServiceName: "emcd.operator.v1.TxPoolService",
+	HandlerType: (*TxPoolServiceServer)(nil),
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "ListTransactions",
+			Handler:    _TxPoolService_ListTransactions_Handler,
+		},
+	},
+	Streams:  []grpc.StreamDesc{},
+	Metadata: "emcd/operator/v1/operator.proto",
+}
+
+const (
+	ConsensusService_GetValidators_FullMethodName = "/emcd.operator.v1.ConsensusService/GetValidators"
+)
+
+// ConsensusServiceClient is the client API for ConsensusService service.
+//
+// For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
+//
+// ConsensusService serves the validator set and the staked candidates.
+type ConsensusServiceClient interface {
+	// GetValidators returns the consensus round, the validator set that
+	// certifies the next block with each validator's stake, and the
+	// validator-role staking positions (candidates) ranked by the stake
+	// effective next epoch.
+	GetValidators(ctx context.Context, in *GetValidatorsRequest, opts ...grpc.CallOption) (*GetValidatorsResponse, error)
+}
+
+type consensusServiceClient struct {
+	cc grpc.ClientConnInterface
+}
+
+func NewConsensusServiceClient(cc grpc.ClientConnInterface) ConsensusServiceClient {
+	return &consensusServiceClient{cc}
+}
+
+func (c *consensusServiceClient) GetValidators(ctx context.Context, in *GetValidatorsRequest, opts ...grpc.CallOption) (*GetValidatorsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetValidatorsResponse)
+	err := c.cc.Invoke(ctx, ConsensusService_GetValidators_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ConsensusServiceServer is the server API for ConsensusService service.
+// All implementations must embed UnimplementedConsensusServiceServer
+// for forward compatibility.
+//
+// ConsensusService serves the validator set and the staked candidates.
+type ConsensusServiceServer interface {
+	// GetValidators returns the consensus round, the validator set that
+	// certifies the next block with each validator's stake, and the
+	// validator-role staking positions (candidates) ranked by the stake
+	// effective next epoch.
+	GetValidators(context.Context, *GetValidatorsRequest) (*GetValidatorsResponse, error)
+	mustEmbedUnimplementedConsensusServiceServer()
+}
+
+// UnimplementedConsensusServiceServer must be embedded to have
+// forward compatible implementations.
+//
+// NOTE: this should be embedded by value instead of pointer to avoid a nil
+// pointer dereference when methods are called.
+type UnimplementedConsensusServiceServer struct{}
+
+func (UnimplementedConsensusServiceServer) GetValidators(context.Context, *GetValidatorsRequest) (*GetValidatorsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetValidators not implemented")
+}
+func (UnimplementedConsensusServiceServer) mustEmbedUnimplementedConsensusServiceServer() {}
+func (UnimplementedConsensusServiceServer) testEmbeddedByValue()                          {}
+
+// UnsafeConsensusServiceServer may be embedded to opt out of forward compatibility for this service.
+// Use of this interface is not recommended, as added methods to ConsensusServiceServer will
+// result in compilation errors.
+type UnsafeConsensusServiceServer interface {
+	mustEmbedUnimplementedConsensusServiceServer()
+}
+
+func RegisterConsensusServiceServer(s grpc.ServiceRegistrar, srv ConsensusServiceServer) {
+	// If the following call panics, it indicates UnimplementedConsensusServiceServer was
+	// embedded by pointer and is nil.  This will cause panics if an
+	// unimplemented method is ever invoked, so we test this at initialization
+	// time to prevent it from happening at runtime later due to I/O.
+	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
+		t.testEmbeddedByValue()
+	}
+	s.RegisterService(&ConsensusService_ServiceDesc, srv)
+}
+
+func _ConsensusService_GetValidators_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetValidatorsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConsensusServiceServer).GetValidators(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ConsensusService_GetValidators_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConsensusServiceServer).GetValidators(ctx, req.(*GetValidatorsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+// ConsensusService_ServiceDesc is the grpc.ServiceDesc for ConsensusService service.
+// It's only intended for direct use with grpc.RegisterService,
+// and not to be introspected or modified (even as a copy)
+var ConsensusService_ServiceDesc = grpc.ServiceDesc{
+	ServiceName: "emcd.operator.v1.ConsensusService",
+	HandlerType: (*ConsensusServiceServer)(nil),
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "GetValidators",
+			Handler:    _ConsensusService_GetValidators_Handler,
+		},
+	},
+	Streams:  []grpc.StreamDesc{},
+	Metadata: "emcd/operator/v1/operator.proto",
+}
+
+const (
+	StakingService_GetPosition_FullMethodName = "/emcd.operator.v1.StakingService/GetPosition"
+)
+
+// StakingServiceClient is the client API for StakingService service.
+//
+// For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
+//
+// StakingService serves staking positions.
+type StakingServiceClient interface {
+	// GetPosition returns an owner's staking position and what it can claim.
+	GetPosition(ctx context.Context, in *GetPositionRequest, opts ...grpc.CallOption) (*GetPositionResponse, error)
+}
+
+type stakingServiceClient struct {
+	cc grpc.ClientConnInterface
+}
+
+func NewStakingServiceClient(cc grpc.ClientConnInterface) StakingServiceClient {
+	return &stakingServiceClient{cc}
+}
+
+func (c *stakingServiceClient) GetPosition(ctx context.Context, in *GetPositionRequest, opts ...grpc.CallOption) (*GetPositionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetPositionResponse)
+	err := c.cc.Invoke(ctx, StakingService_GetPosition_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// StakingServiceServer is the server API for StakingService service.
+// All implementations must embed UnimplementedStakingServiceServer
+// for forward compatibility.
+//
+// StakingService serves staking positions.
+type StakingServiceServer interface {
+	// GetPosition returns an owner's staking position and what it can claim.
+	GetPosition(context.Context, *GetPositionRequest) (*GetPositionResponse, error)
+	mustEmbedUnimplementedStakingServiceServer()
+}
+
+// UnimplementedStakingServiceServer must be embedded to have
+// forward compatible implementations.
+//
+// NOTE: this should be embedded by value instead of pointer to avoid a nil
+// pointer dereference when methods are called.
+type UnimplementedStakingServiceServer struct{}
+
+func (UnimplementedStakingServiceServer) GetPosition(context.Context, *GetPositionRequest) (*GetPositionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetPosition not implemented")
+}
+func (UnimplementedStakingServiceServer) mustEmbedUnimplementedStakingServiceServer() {}
+func (UnimplementedStakingServiceServer) testEmbeddedByValue()                        {}
+
+// UnsafeStakingServiceServer may be embedded to opt out of forward compatibility for this service.
+// Use of this interface is not recommended, as added methods to StakingServiceServer will
+// result in compilation errors.
+type UnsafeStakingServiceServer interface {
+	mustEmbedUnimplementedStakingServiceServer()
+}
+
+func RegisterStakingServiceServer(s grpc.ServiceRegistrar, srv StakingServiceServer) {
+	// If the following call panics, it indicates UnimplementedStakingServiceServer was
+	// embedded by pointer and is nil.  This will cause panics if an
+	// unimplemented method is ever invoked, so we test this at initialization
+	// time to prevent it from happening at runtime later due to I/O.
+	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
+		t.testEmbeddedByValue()
+	}
+	s.RegisterService(&StakingService_ServiceDesc, srv)
+}
+
+func _StakingService_GetPosition_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetPositionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(StakingServiceServer).GetPosition(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: StakingService_GetPosition_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(StakingServiceServer).GetPosition(ctx, req.(*GetPositionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+// StakingService_ServiceDesc is the grpc.ServiceDesc for StakingService service.
+// It's only intended for direct use with grpc.RegisterService,
+// and not to be introspected or modified (even as a copy)
+var StakingService_ServiceDesc = grpc.ServiceDesc{
+	ServiceName: "emcd.operator.v1.StakingService",
+	HandlerType: (*StakingServiceServer)(nil),
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "GetPosition",
+			Handler:    _StakingService_GetPosition_Handler,
+		},
+	},
+	Streams:  []grpc.StreamDesc{},
+	Metadata: "emcd/operator/v1/operator.proto",
+}
+
+const (
+	JobsService_GetJob_FullMethodName   = "/emcd.operator.v1.JobsService/GetJob"
+	JobsService_ListJobs_FullMethodName = "/emcd.operator.v1.JobsService/ListJobs"
+)
+
+// JobsServiceClient is the client API for JobsService service.
+//
+// For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
+//
+// JobsService serves the compute jobs module.
+type JobsServiceClient interface {
+	// GetJob returns one job; NOT_FOUND when there is none.
+	GetJob(ctx context.Context, in *GetJobRequest, opts ...grpc.CallOption) (*GetJobResponse, error)
+	// ListJobs pages the jobs (one submitter's when owner is set), newest
+	// last, optionally keeping one state.
+	ListJobs(ctx context.Context, in *ListJobsRequest, opts ...grpc.CallOption) (*ListJobsResponse, error)
+}
+
+type jobsServiceClient struct {
+	cc grpc.ClientConnInterface
+}
+
+func NewJobsServiceClient(cc grpc.ClientConnInterface) JobsServiceClient {
+	return &jobsServiceClient{cc}
+}
+
+func (c *jobsServiceClient) GetJob(ctx context.Context, in *GetJobRequest, opts ...grpc.CallOption) (*GetJobResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetJobResponse)
+	err := c.cc.Invoke(ctx, JobsService_GetJob_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *jobsServiceClient) ListJobs(ctx context.Context, in *ListJobsRequest, opts ...grpc.CallOption) (*ListJobsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListJobsResponse)
+	err := c.cc.Invoke(ctx, JobsService_ListJobs_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// JobsServiceServer is the server API for JobsService service.
+// All implementations must embed UnimplementedJobsServiceServer
+// for forward compatibility.
+//
+// JobsService serves the compute jobs module.
+type JobsServiceServer interface {
+	// GetJob returns one job; NOT_FOUND when there is none.
+	GetJob(context.Context, *GetJobRequest) (*GetJobResponse, error)
+	// ListJobs pages the jobs (one submitter's when owner is set), newest
+	// last, optionally keeping one state.
+	ListJobs(context.Context, *ListJobsRequest) (*ListJobsResponse, error)
+	mustEmbedUnimplementedJobsServiceServer()
+}
+
+// UnimplementedJobsServiceServer must be embedded to have
+// forward compatible implementations.
+//
+// NOTE: this should be embedded by value instead of pointer to avoid a nil
+// pointer dereference when methods are called.
+type UnimplementedJobsServiceServer struct{}
+
+func (UnimplementedJobsServiceServer) GetJob(context.Context, *GetJobRequest) (*GetJobResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetJob not implemented")
+}
+func (UnimplementedJobsServiceServer) ListJobs(context.Context, *ListJobsRequest) (*ListJobsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListJobs not implemented")
+}
+func (UnimplementedJobsServiceServer) mustEmbedUnimplementedJobsServiceServer() {}
+func (UnimplementedJobsServiceServer) testEmbeddedByValue()                     {}
+
+// UnsafeJobsServiceServer may be embedded to opt out of forward compatibility for this service.
+// Use of this interface is not recommended, as added methods to JobsServiceServer will
+// result in compilation errors.
+type UnsafeJobsServiceServer interface {
+	mustEmbedUnimplementedJobsServiceServer()
+}
+
+func RegisterJobsServiceServer(s grpc.ServiceRegistrar, srv JobsServiceServer) {
+	// If the following call panics, it indicates UnimplementedJobsServiceServer was
+	// embedded by pointer and is nil.  This will cause panics if an
+	// unimplemented method is ever invoked, so we test this at initialization
+	// time to prevent it from happening at runtime later due to I/O.
+	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
+		t.testEmbeddedByValue()
+	}
+	s.RegisterService(&JobsService_ServiceDesc, srv)
+}
+
+func _JobsService_GetJob_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetJobRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(JobsServiceServer).GetJob(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: JobsService_GetJob_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(JobsServiceServer).GetJob(ctx, req.(*GetJobRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _JobsService_ListJobs_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListJobsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(JobsServiceServer).ListJobs(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: JobsService_ListJobs_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(JobsServiceServer).ListJobs(ctx, req.(*ListJobsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+// JobsService_ServiceDesc is the grpc.ServiceDesc for JobsService service.
+// It's only intended for direct use with grpc.RegisterService,
+// and not to be introspected or modified (even as a copy)
+var JobsService_ServiceDesc = grpc.ServiceDesc{
+	ServiceName: "emcd.operator.v1.JobsService",
+	HandlerType: (*JobsServiceServer)(nil),
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "GetJob",
+			Handler:    _JobsService_GetJob_Handler,
+		},
+		{
+			MethodName: "ListJobs",
+			Handler:    _JobsService_ListJobs_Handler,
+		},
+	},
+	Streams:  []grpc.StreamDesc{},
+	Metadata: "emcd/operator/v1/operator.proto",
+}
