@@ -8,7 +8,9 @@ import (
 	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/rpc"
 
+	"github.com/emc-network/emcd/computing/score"
 	"github.com/emc-network/emcd/computing/verify"
+	"github.com/emc-network/emcd/state/native"
 )
 
 // errNoVerify is the error of the verification methods on a chain without
@@ -107,4 +109,15 @@ func (api *emcAPI) VerifyFaults(ctx context.Context, account common.Address, bnh
 		Failed: hexutil.Uint64(f.Failed), Missed: hexutil.Uint64(f.Missed), MissedDuties: hexutil.Uint64(f.MissedDuties),
 		FalseFails: hexutil.Uint64(f.FalseFails),
 	}, st.Error()
+}
+
+// addScore sets e's score and history from the state st (computing/score).
+func addScore(e *ComputeNodeEntry, st native.StateReader) {
+	in := score.Gather(st, e.Owner)
+	sc := hexutil.Uint64(score.Of(in))
+	e.Score = &sc
+	e.History = make([]string, len(in.History))
+	for i, o := range in.History {
+		e.History[i] = score.HistoryName(o)
+	}
 }
