@@ -19,8 +19,11 @@ import (
 	"github.com/holiman/uint256"
 
 	"github.com/emc-network/emcd/computing/registry"
+	"github.com/emc-network/emcd/computing/score"
 	"github.com/emc-network/emcd/computing/verify"
 	"github.com/emc-network/emcd/genesis"
+	"github.com/emc-network/emcd/router/assign"
+	"github.com/emc-network/emcd/router/scheduler"
 	"github.com/emc-network/emcd/state"
 	"github.com/emc-network/emcd/state/native"
 )
@@ -173,8 +176,22 @@ func TestMissReporterRecordsMiss(t *testing.T) {
 	if ok, err := verify.MissRecorded(st, e, f.node.addr); err != nil || !ok {
 		t.Fatalf("miss recorded %v %v", ok, err)
 	}
-	if got := verify.FaultsOf(st, f.sub.addr); got.Missed != 0 {
+	// The committed node's junk root got no pass (no verifier ran): its
+	// challenge failed at the window's end, not missed.
+	if got := verify.FaultsOf(st, f.sub.addr); got != (verify.Faults{Failed: 1}) {
 		t.Fatalf("committed node's counters %+v", got)
+	}
+	// The router reads the recorded miss as a low score, below the
+	// scheduler's minimum (a failure weighs the same); a node with no
+	// record keeps the neutral score.
+	view := &assign.StateView{S: st}
+	for _, a := range []common.Address{f.node.addr, f.sub.addr} {
+		if s := view.ScoreOf(a); s != 144_230 || s >= scheduler.DefaultMinScore {
+			t.Fatalf("%s's score %d", a, s)
+		}
+	}
+	if s := view.ScoreOf(f.router.addr); s != score.Neutral {
+		t.Fatalf("a node without a record scores %d", s)
 	}
 }
 
