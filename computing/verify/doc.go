@@ -139,6 +139,6 @@
 //
 // # Not done yet
 //
-// Routers' relay probes, re-execution and disputes are later slices
-// (docs/verification.md).
+// Routers' relay probes (designed in docs/verification.md, "Router
+// probes"), re-execution and disputes are later slices.
 package verify
