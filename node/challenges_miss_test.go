@@ -11,13 +11,16 @@ import (
 	"io"
 	"log/slog"
 	"math/big"
+	"slices"
 	"testing"
 
+	"github.com/ethereum/go-ethereum/accounts/abi"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/holiman/uint256"
 
+	"github.com/emc-network/emcd/computing/pow"
 	"github.com/emc-network/emcd/computing/registry"
 	"github.com/emc-network/emcd/computing/score"
 	"github.com/emc-network/emcd/computing/verify"
@@ -26,6 +29,7 @@ import (
 	"github.com/emc-network/emcd/router/scheduler"
 	"github.com/emc-network/emcd/state"
 	"github.com/emc-network/emcd/state/native"
+	"github.com/emc-network/emcd/state/native/nativetest"
 )
 
 // missEpochLength and the classes' 8 s deadlines at 1 s blocks: epoch e's
@@ -218,5 +222,128 @@ func TestMissRank(t *testing.T) {
 	}
 	if _, ok := missRank(mod, st, 5, f.node.addr, signer); ok {
 		t.Fatal("a rank in an epoch without a seed")
+	}
+}
+
+// recordingSender is a missSender that only records what it was asked.
+type recordingSender struct{ nodes []common.Address }
+
+func (r *recordingSender) RecordMiss(_ context.Context, _ uint64, node common.Address) error {
+	r.nodes = append(r.nodes, node)
+	return nil
+}
+
+// TestMissReporterTurns: five validators, one node that never commits
+// (the real registry and verify modules on a state driven by hand: epochs
+// of 40 blocks, epoch 0's only deadline block 2, so recordMiss is due
+// from block 3). The three validators the node's challenge would have
+// drawn take turns in draw order, MissRetryBlocks apart, each resending
+// every MissRetryBlocks while the miss stays unrecorded; the two not
+// drawn come after them all; once the miss is recorded nobody sends.
+func TestMissReporterTurns(t *testing.T) {
+	reg, err := native.Load(map[string]json.RawMessage{verify.Name: json.RawMessage(`{"pow": {"classes":
+		[{"name": "gpu", "n": 64, "deadlineSeconds": 2}], "defaultClass": "gpu", "cpuClass": "gpu", "simulatedClass": "gpu"},
+		"attestBlocks": 2}`)},
+		map[string]native.Factory{
+			registry.Name: registry.Factory(registry.Staking{EpochLength: 40, MinRouterStakeWei: uint256.NewInt(1)}),
+			verify.Name:   verify.Factory(40, 2000),
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := reg.Lookup(native.VerifyAddress)
+	mod := m.(*verify.Module)
+	vabi := moduleABI(t, Modules{reg}, native.VerifyAddress)
+	regABI := moduleABI(t, Modules{reg}, native.RegistryAddress)
+	node := common.HexToAddress("0x0de")
+	vals := []common.Address{{0xa1}, {0xa2}, {0xa3}, {0xa4}, {0xa5}}
+	alloc := types.GenesisAlloc{node: {Balance: big.NewInt(1e18)}}
+	for _, v := range vals {
+		alloc[v] = types.Account{Balance: big.NewInt(1e18)}
+	}
+	ch := nativetest.New(t, reg, alloc)
+	send := func(from, to common.Address, a abi.ABI, method string, args ...any) {
+		t.Helper()
+		msg := ch.Msg(from, &to, nil, pack(t, a, method, args...))
+		msg.GasLimit = 3_000_000
+		if res, _ := ch.Apply(msg); res.Err != nil {
+			reason, _ := abi.UnpackRevert(res.ReturnData)
+			t.Fatalf("%s: %v %q", method, res.Err, reason)
+		}
+	}
+	ch.Number = 0
+	nid, nsig, err := registry.SignPeerProof(newPeerKey(t), uint256.MustFromBig(ch.Config.ChainID), node)
+	if err != nil {
+		t.Fatal(err)
+	}
+	send(node, native.RegistryAddress, regABI, "registerNode", nid, nsig,
+		crypto.Keccak256Hash([]byte("gpus")), uint32(1), "NVIDIA H200", uint64(143_771), false,
+		[]string{"NVIDIA H200"}, []*big.Int{big.NewInt(1e9)}, big.NewInt(0), [][32]byte{{0xaa}})
+	ch.Number = 1
+	if err := reg.BeginBlock(ch.State, &native.BlockEnv{Number: 1, Time: ch.Time, ParentHash: common.Hash{0x5e},
+		BaseFee: new(big.Int), EpochLength: 40, Validators: vals}); err != nil {
+		t.Fatal(err)
+	}
+	seed, _, _ := verify.EpochSeed(ch.State, 0)
+	drawn := mod.DrawVerifiers(ch.State, 0, pow.ChallengeSeed(seed, node), node)
+	if len(drawn) != 3 {
+		t.Fatalf("drawn %v", drawn)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	senders := map[common.Address]*recordingSender{}
+	reporters := map[common.Address]*missReporter{}
+	for _, v := range vals {
+		senders[v] = &recordingSender{}
+		reporters[v] = newMissReporter(mod, v, senders[v], log)
+	}
+	due := mod.MissDue(0)
+	if due != 3 {
+		t.Fatalf("MissDue %d", due)
+	}
+	first := map[common.Address]uint64{}
+	sends := map[common.Address]int{}
+	for head := uint64(1); head < due+4*MissRetryBlocks; head++ {
+		for _, v := range vals {
+			before := len(senders[v].nodes)
+			if _, err := reporters[v].step(t.Context(), ch.State, head); err != nil {
+				t.Fatal(err)
+			}
+			if len(senders[v].nodes) > before {
+				sends[v]++
+				if _, ok := first[v]; !ok {
+					first[v] = head + 1
+				}
+			}
+		}
+	}
+	for r, v := range drawn {
+		if want := due + uint64(r)*MissRetryBlocks; first[v] != want {
+			t.Fatalf("drawn verifier %d (%s) first sent in block %d, want %d", r, v, first[v], want)
+		}
+	}
+	for _, v := range vals {
+		if slices.Contains(drawn, v) {
+			continue
+		}
+		if want := due + 3*MissRetryBlocks; first[v] != want {
+			t.Fatalf("undrawn validator %s first sent in block %d, want %d", v, first[v], want)
+		}
+	}
+	if sends[drawn[0]] != 5 { // blocks 3, 6, 9, 12, 15
+		t.Fatalf("first reporter sent %d times, want 5", sends[drawn[0]])
+	}
+	// Recorded: nobody sends again.
+	ch.Number = due + 4*MissRetryBlocks
+	send(drawn[1], native.VerifyAddress, vabi, "recordMiss", uint64(0), node)
+	for _, v := range vals {
+		before := len(senders[v].nodes)
+		for head := ch.Number; head < ch.Number+2*MissRetryBlocks; head++ {
+			if _, err := reporters[v].step(t.Context(), ch.State, head); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if len(senders[v].nodes) != before {
+			t.Fatalf("%s sent a recorded miss", v)
+		}
 	}
 }
