@@ -87,7 +87,8 @@ func missSetup(f *fakeBackend) {
 }
 
 // TestComputeNodesScore: emc_computeNodes over RPC reports each node's
-// score and history from the chain's counters: a recorded miss lowers the
+// score and history from the chain's counters (emc_verifyFaults the
+// history too): a recorded miss lowers the
 // score and shows in the history; a lazy miss (not recorded) changes
 // nothing yet; an earlier block reports no nodes. Many callers at once
 // get the same answer (run under -race: each call reads its own state).
@@ -130,6 +131,14 @@ func TestComputeNodesScore(t *testing.T) {
 	}
 	if !strings.Contains(string(raw), `"score":"0x7a120","history":[]`) || !strings.Contains(string(raw), `"history":["missed"]`) {
 		t.Fatalf("emc_computeNodes JSON: %s", raw)
+	}
+
+	var vf VerifyFaults
+	if err := client.CallContext(context.Background(), &vf, "emc_verifyFaults", devAddr); err != nil {
+		t.Fatal(err)
+	}
+	if vf.Missed != 1 || strings.Join(vf.History, ",") != "missed" {
+		t.Fatalf("emc_verifyFaults %+v", vf)
 	}
 
 	var wg sync.WaitGroup
