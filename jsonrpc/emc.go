@@ -376,21 +376,29 @@ type ComputeNodes struct {
 // (registration, update or ping: registry.LastSeen), which the jobs module's
 // liveness window is measured from. Live is the node's live status as a
 // router sees it (heartbeats); it is always null until heartbeats exist.
+// Score is the node's reliability score at the block (computing/score: 0
+// to 1,000,000, 500,000 for a new node; the router avoids low scores) and
+// History its last challenge outcomes, newest first ("verified", "failed"
+// or "missed"; empty on a chain without the verify module). emc_computeNodes
+// always sets both; they are null where a caller did not read them (the
+// CLI's node status).
 type ComputeNodeEntry struct {
-	Owner           common.Address `json:"owner"`
-	PeerID          string         `json:"peerId"`
-	InventoryHash   common.Hash    `json:"inventoryHash"`
-	GPUCount        hexutil.Uint64 `json:"gpuCount"`
-	GPUModel        string         `json:"gpuModel"`
-	MemoryMiB       hexutil.Uint64 `json:"memoryMiB"`
-	Simulated       bool           `json:"simulated"`
-	Prices          []ComputePrice `json:"prices"`
-	CPUPrice        *hexutil.Big   `json:"cpuPrice"`
-	Images          []common.Hash  `json:"images"`
-	RegisteredBlock hexutil.Uint64 `json:"registeredBlock"`
-	UpdatedBlock    hexutil.Uint64 `json:"updatedBlock"`
-	LastSeenBlock   hexutil.Uint64 `json:"lastSeenBlock"`
-	Live            *ComputeLive   `json:"live"`
+	Owner           common.Address  `json:"owner"`
+	PeerID          string          `json:"peerId"`
+	InventoryHash   common.Hash     `json:"inventoryHash"`
+	GPUCount        hexutil.Uint64  `json:"gpuCount"`
+	GPUModel        string          `json:"gpuModel"`
+	MemoryMiB       hexutil.Uint64  `json:"memoryMiB"`
+	Simulated       bool            `json:"simulated"`
+	Prices          []ComputePrice  `json:"prices"`
+	CPUPrice        *hexutil.Big    `json:"cpuPrice"`
+	Images          []common.Hash   `json:"images"`
+	RegisteredBlock hexutil.Uint64  `json:"registeredBlock"`
+	UpdatedBlock    hexutil.Uint64  `json:"updatedBlock"`
+	LastSeenBlock   hexutil.Uint64  `json:"lastSeenBlock"`
+	Live            *ComputeLive    `json:"live"`
+	Score           *hexutil.Uint64 `json:"score"`
+	History         []string        `json:"history"`
 }
 
 // ComputePrice is a node's price for one GPU model.
@@ -450,6 +458,7 @@ func (api *emcAPI) ComputeNodes(ctx context.Context, bnh *rpc.BlockNumberOrHash,
 		for i := range nodes {
 			e := NodeEntry(&nodes[i])
 			e.LastSeenBlock = hexutil.Uint64(registry.LastSeen(st, &nodes[i]))
+			addScore(&e, st)
 			out.Nodes = append(out.Nodes, e)
 		}
 		done += uint64(len(nodes))
@@ -473,7 +482,8 @@ func (api *emcAPI) ComputeNodes(ctx context.Context, bnh *rpc.BlockNumberOrHash,
 
 // NodeEntry is n in emc_computeNodes' form (Live null; LastSeenBlock its
 // UpdatedBlock, which the caller raises to registry.LastSeen when it has
-// the state).
+// the state; Score and History null, which addScore fills from the
+// state).
 func NodeEntry(n *registry.Node) ComputeNodeEntry {
 	e := ComputeNodeEntry{
 		Owner: n.Owner, PeerID: peerString(n.PeerID), InventoryHash: n.InventoryHash,

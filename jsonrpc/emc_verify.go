@@ -8,7 +8,9 @@ import (
 	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/rpc"
 
+	"github.com/emc-network/emcd/computing/score"
 	"github.com/emc-network/emcd/computing/verify"
+	"github.com/emc-network/emcd/state/native"
 )
 
 // errNoVerify is the error of the verification methods on a chain without
@@ -80,7 +82,9 @@ func (api *emcAPI) Challenge(ctx context.Context, epoch hexutil.Uint64, node com
 
 // VerifyFaults is emc_verifyFaults's answer: an account's counters in the
 // verification module, as a compute node (challenges passed, failed,
-// missed) and as a validator signer (duties missed, fails rebutted).
+// missed) and as a validator signer (duties missed, fails rebutted), and
+// its history as a node: the last challenge outcomes, newest first
+// ("verified", "failed" or "missed"; see computing/verify HistoryOf).
 type VerifyFaults struct {
 	BlockNumber  hexutil.Uint64 `json:"blockNumber"`
 	Account      common.Address `json:"account"`
@@ -89,6 +93,7 @@ type VerifyFaults struct {
 	Missed       hexutil.Uint64 `json:"missed"`
 	MissedDuties hexutil.Uint64 `json:"missedDuties"`
 	FalseFails   hexutil.Uint64 `json:"falseFails"`
+	History      []string       `json:"history"`
 }
 
 // VerifyFaults returns account's counters at the given block (latest when
@@ -105,6 +110,24 @@ func (api *emcAPI) VerifyFaults(ctx context.Context, account common.Address, bnh
 	return &VerifyFaults{
 		BlockNumber: hexutil.Uint64(h.Number.Uint64()), Account: account, Passed: hexutil.Uint64(f.Passed),
 		Failed: hexutil.Uint64(f.Failed), Missed: hexutil.Uint64(f.Missed), MissedDuties: hexutil.Uint64(f.MissedDuties),
-		FalseFails: hexutil.Uint64(f.FalseFails),
+		FalseFails: hexutil.Uint64(f.FalseFails), History: historyNames(verify.HistoryOf(st, account)),
 	}, st.Error()
+}
+
+// addScore sets e's score and history from the state st (computing/score).
+func addScore(e *ComputeNodeEntry, st native.StateReader) {
+	in := score.Gather(st, e.Owner)
+	sc := hexutil.Uint64(score.Of(in))
+	e.Score = &sc
+	e.History = historyNames(in.History)
+}
+
+// historyNames spells a node's history for RPC (an empty list, never
+// null).
+func historyNames(h []uint8) []string {
+	out := make([]string, len(h))
+	for i, o := range h {
+		out[i] = score.HistoryName(o)
+	}
+	return out
 }

@@ -3,12 +3,14 @@ package node
 import (
 	"context"
 	"crypto/ecdsa"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/ethereum/go-ethereum/accounts/abi"
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/holiman/uint256"
 
 	"github.com/emc-network/emcd/computing/challenge"
@@ -141,7 +143,8 @@ func (f p2pFetcher) Fetch(ctx context.Context, node common.Address, req []byte) 
 // (computing/challenge) on a chain with the verify module: a compute node
 // with a key of its own computes, commits and serves its challenge and
 // rebuts false fails; a validator checks the challenges it is drawn for
-// and attests from its key (the validator signer, the node wallet's key).
+// and attests from its key (the validator signer, the node wallet's key),
+// and records the misses of nodes that never committed (missReporter).
 // The dev node runs both: its compute side from the node wallet (the dev
 // compute owner) over the in-process link, its verifier from a wallet of
 // the dev signer. Routers run neither.
@@ -188,7 +191,11 @@ func (n *Node) startChallenges(ctx context.Context) error {
 		if err != nil {
 			return nil, err
 		}
-		return svc.OnHead, nil
+		miss := newMissReporter(mod, crypto.PubkeyToAddress(key.PublicKey), walletChallenges{w, vabi}, n.baseLog.With("component", "miss-reporter"))
+		missed := missStep(cc, miss)
+		return func(ctx context.Context, head, epoch uint64) error {
+			return errors.Join(svc.OnHead(ctx, head, epoch), missed(ctx, head, epoch))
+		}, nil
 	}
 	var steps []func(context.Context, uint64, uint64) error
 	switch {

@@ -21,6 +21,8 @@
 //	function faultsOf(address account) view returns (uint64 passed, uint64 failed, uint64 missed,
 //	    uint64 missedDuties, uint64 falseFails);
 //	function epochSeed(uint64 epoch) view returns (bool set, bytes32 seed, uint64 startTime, uint256 validators);
+//	function missRecorded(uint64 epoch, address node) view returns (bool recorded);
+//	function historyOf(address node) view returns (uint8[] outcomes); // newest first, at most HistoryLen
 //	event RootCommitted(uint64 indexed epoch, address indexed node, bytes32 root, uint32 n, address[] verifiers);
 //	event Attested(uint64 indexed epoch, address indexed node, address indexed verifier, bool pass);
 //	event Rebutted(uint64 indexed epoch, address indexed node, address indexed verifier, bool falseFail);
@@ -81,7 +83,15 @@
 //     once every class's deadline of the epoch passed, and recordMiss
 //     (anyone, once) records it in the node's counters and forfeits its
 //     compute credits (see Forfeit). A node that deregisters before
-//     recordMiss is not recorded.
+//     recordMiss is not recorded. challengeOf cannot tell a lazy miss
+//     from a recorded one (its encoding is kept); missRecorded, and
+//     [Challenge].Recorded in Go, can. Validators send recordMiss
+//     (node/challenges_miss.go): the verifiers the challenge would have
+//     drawn, one after the other, so that usually one pays the gas.
+//  9. History: each decision (verified or failed, not void) and each
+//     recorded miss pushes its status onto the node's history, the last
+//     [HistoryLen] outcomes newest first ([HistoryOf], historyOf), the
+//     recent record computing/score weighs next to the counters.
 //
 // Every window closes inside its epoch: [Params.CheckTimeline] requires
 // 1 + max blocks to a deadline + attestBlocks < L, checked when the
@@ -111,8 +121,9 @@
 // Per epoch the module keeps the seed, the validator set (one word per
 // signer, bounded by the staking module's MaxValidators) and one block hash
 // per distinct class deadline; per challenge a root, a meta word and one
-// word per verifier. Nothing is pruned yet: about (3 + validators +
-// classes) words an epoch plus (2 + verifiers) a challenge.
+// word per verifier; per node two counter words and one history word.
+// Nothing is pruned yet: about (3 + validators + classes) words an epoch
+// plus (2 + verifiers) a challenge.
 //
 // # Forfeit
 //
@@ -128,6 +139,6 @@
 //
 // # Not done yet
 //
-// Routers' relay probes, re-execution and disputes are later slices
-// (docs/verification.md).
+// Routers' relay probes (designed in docs/verification.md, "Router
+// probes"), re-execution and disputes are later slices.
 package verify

@@ -23,6 +23,7 @@ import (
 //	slot 5  mapping(uint64 block => address[]) challenges decided at the end of block
 //	slot 6  mapping(address => word)           node counters: u64 passed ‖ u64 failed ‖ u64 missed
 //	slot 7  mapping(address => word)           validator counters: u64 missedDuties ‖ u64 falseFails
+//	slot 8  mapping(address => word)           node history: u8 length ‖ HistoryLen × u8 outcome, newest first
 const (
 	slotSeed       = 0
 	slotEpochInfo  = 1
@@ -32,7 +33,11 @@ const (
 	slotDue        = 5
 	slotNodeFaults = 6
 	slotValFaults  = 7
+	slotHistory    = 8
 )
+
+// HistoryLen is how many recent challenge outcomes a node's history keeps.
+const HistoryLen = 16
 
 // ErrCorrupt is a broken invariant of the module's own storage.
 var ErrCorrupt = errors.New("verify: corrupt module state")
@@ -238,4 +243,35 @@ func bump(c *native.Call, slot uint64, account common.Address, k int) {
 	w := c.Load(key)
 	binary.BigEndian.PutUint64(w[8*k:], binary.BigEndian.Uint64(w[8*k:])+1)
 	c.Store(key, w)
+}
+
+func historyKey(node common.Address) common.Hash {
+	return native.MapSlot(native.Slot(slotHistory), native.AddressKey(node))
+}
+
+// HistoryOf reads node's recent challenge outcomes, newest first, at most
+// HistoryLen: StatusVerified, StatusFailed or StatusMissed, one for each
+// challenge decided (EndBlock) or miss recorded (recordMiss), in the order
+// the chain recorded them (a miss recorded late follows the decisions
+// before it). A void challenge is not an outcome. Nil when none.
+func HistoryOf(s native.StateReader, node common.Address) []uint8 {
+	w := s.GetState(native.VerifyAddress, historyKey(node))
+	n := min(int(w[0]), HistoryLen)
+	if n == 0 {
+		return nil
+	}
+	return append([]uint8(nil), w[1:1+n]...)
+}
+
+// pushHistory records outcome as node's newest, dropping the oldest past
+// HistoryLen.
+func pushHistory(c *native.Call, node common.Address, outcome uint8) {
+	key := historyKey(node)
+	w := c.Load(key)
+	n := min(int(w[0]), HistoryLen)
+	var out common.Hash
+	out[0] = uint8(min(n+1, HistoryLen))
+	out[1] = outcome
+	copy(out[2:1+HistoryLen], w[1:1+min(n, HistoryLen-1)])
+	c.Store(key, out)
 }

@@ -38,20 +38,25 @@ const (
 	// EpochSeedGas reads the seed, the info and the validator count.
 	EpochSeedGas = ViewGas + 3*2_100
 	// RecordMissGas: the epoch's info (2,100), the node's registry record,
-	// the meta word (22,100), the node's counter (22,100), the
-	// MissRecorded log (3 topics) 1,500, and the forfeit of the node's
-	// compute credits (rewards.ForfeitComputeGas).
-	RecordMissGas = 2_100 + registry.NodeOfGas + 22_100 + 22_100 + 1_500 + rewards.ForfeitComputeGas
+	// the meta word (22,100), the node's counter and history words (2 ×
+	// 22,100), the MissRecorded log (3 topics) 1,500, and the forfeit of
+	// the node's compute credits (rewards.ForfeitComputeGas).
+	RecordMissGas = 2_100 + registry.NodeOfGas + 22_100 + 2*22_100 + 1_500 + rewards.ForfeitComputeGas
+	// HistoryOfGas reads the history word.
+	HistoryOfGas = ViewGas + 2_100
+	// MissRecordedGas reads the challenge's meta word.
+	MissRecordedGas = ViewGas + 2_100
 )
 
 // decideGas is what the EndBlock decision of one challenge costs and
 // commitRoot prepays: the due entry read and cleared (2,100 + 5,000), the
-// meta word read and rewritten (7,100), the node's counter (22,100), each
-// verifier's counter (v × 22,100) and the verified task's compute credits
+// meta word read and rewritten (7,100), the node's counter and history
+// words (2 × 22,100), each verifier's counter (v × 22,100) and the verified
+// task's compute credits
 // (rewards.ComputeCreditGas) or a failure's forfeit
 // (rewards.ForfeitComputeGas).
 func decideGas(v uint64) uint64 {
-	return 7_100 + 7_100 + 22_100 + v*22_100 + max(rewards.ComputeCreditGas, rewards.ForfeitComputeGas)
+	return 7_100 + 7_100 + 2*22_100 + v*22_100 + max(rewards.ComputeCreditGas, rewards.ForfeitComputeGas)
 }
 
 // CommitGas: the epoch's seed and info (2 × 2,100), the node's registry
@@ -244,6 +249,8 @@ func (m *Module) Methods() []native.Method {
 		{Name: "challengeOf", Gas: ChallengeOfGas(v), Handler: m.challengeOf},
 		{Name: "faultsOf", Gas: FaultsOfGas, Handler: m.faultsOf},
 		{Name: "epochSeed", Gas: EpochSeedGas, Handler: m.epochSeed},
+		{Name: "missRecorded", Gas: MissRecordedGas, Handler: m.missRecorded},
+		{Name: "historyOf", Gas: HistoryOfGas, Handler: m.historyOf},
 	}
 }
 
@@ -260,6 +267,11 @@ type Challenge struct {
 	Verifiers []common.Address
 	Slots     []uint8
 	Needed    uint8
+	// Recorded: the outcome is stored on chain (decided at the window's
+	// end, or a miss recordMiss recorded); false for a pending challenge
+	// and for a miss the view reports lazily. The challengeOf ABI does not
+	// carry it (its encoding is unchanged); missRecorded does.
+	Recorded bool
 }
 
 // EpochOf is the staking epoch of block number.
@@ -607,6 +619,7 @@ func (m *Module) recordMiss(c *native.Call, args []any) ([]any, error) {
 	ch.Outcome = StatusMissed
 	saveMeta(c, epoch, node, &ch)
 	bump(c, slotNodeFaults, node, 2)
+	pushHistory(c, node, StatusMissed)
 	if c.BlockNumber/m.epochLength == epoch { // the credits of a past epoch are settled
 		if err := m.forfeit(c, node); err != nil {
 			return nil, err
@@ -625,7 +638,7 @@ func (m *Module) ChallengeOf(s native.StateReader, epoch uint64, node common.Add
 		return Challenge{}, err
 	}
 	out := Challenge{Status: ch.Outcome, Root: ch.Root, CommitBlock: ch.CommitBlock, DeadlineBlock: ch.DeadlineBlock, Needed: ch.Needed,
-		Verifiers: []common.Address{}, Slots: []uint8{}}
+		Verifiers: []common.Address{}, Slots: []uint8{}, Recorded: ch.Outcome != StatusNone}
 	if ch.Committed {
 		if int(ch.Class) >= len(m.params.PoW.Classes) {
 			return Challenge{}, fmt.Errorf("%w: class %d", ErrCorrupt, ch.Class)
@@ -657,6 +670,38 @@ func (m *Module) challengeOf(c *native.Call, args []any) ([]any, error) {
 		return nil, err
 	}
 	return []any{ch.Status, [32]byte(ch.Root), uint32(ch.N), ch.CommitBlock, ch.DeadlineBlock, ch.WindowEnd, ch.Verifiers, ch.Slots, ch.Needed}, nil
+}
+
+// MissDue is the first block in which recordMiss accepts a miss of epoch:
+// the block after the epoch's last commit deadline.
+func (m *Module) MissDue(epoch uint64) uint64 { return m.lastDeadline(epoch) + 1 }
+
+// MissRecorded reports whether recordMiss recorded node's miss of epoch.
+func MissRecorded(s native.StateReader, epoch uint64, node common.Address) (bool, error) {
+	ch, err := loadChallenge(s, epoch, node)
+	if err != nil {
+		return false, err
+	}
+	return !ch.Committed && ch.Outcome == StatusMissed, nil
+}
+
+func (m *Module) missRecorded(c *native.Call, args []any) ([]any, error) {
+	epoch, _ := args[0].(uint64)
+	node, _ := args[1].(common.Address)
+	ok, err := MissRecorded(c.State, epoch, node)
+	if err != nil {
+		return nil, err
+	}
+	return []any{ok}, nil
+}
+
+func (m *Module) historyOf(c *native.Call, args []any) ([]any, error) {
+	a, _ := args[0].(common.Address)
+	h := HistoryOf(c.State, a)
+	if h == nil {
+		h = []uint8{}
+	}
+	return []any{h}, nil
 }
 
 func (m *Module) faultsOf(c *native.Call, args []any) ([]any, error) {
@@ -737,6 +782,7 @@ func (m *Module) decide(c *native.Call, epoch uint64, node common.Address, ch *c
 	case passes >= int(ch.Needed):
 		ch.Outcome = StatusVerified
 		bump(c, slotNodeFaults, node, 0)
+		pushHistory(c, node, StatusVerified)
 		if m.rewards != nil {
 			if _, err := m.rewards.ComputeJobDone(c, node); err != nil {
 				return fmt.Errorf("verify: compute credits of %s: %w", node, err)
@@ -745,6 +791,7 @@ func (m *Module) decide(c *native.Call, epoch uint64, node common.Address, ch *c
 	default:
 		ch.Outcome = StatusFailed
 		bump(c, slotNodeFaults, node, 1)
+		pushHistory(c, node, StatusFailed)
 		if err := m.forfeit(c, node); err != nil {
 			return err
 		}

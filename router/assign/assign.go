@@ -11,16 +11,20 @@ import (
 
 	"github.com/emc-network/emcd/computing/jobs"
 	"github.com/emc-network/emcd/computing/registry"
+	"github.com/emc-network/emcd/computing/score"
 	"github.com/emc-network/emcd/router/heartbeat"
 	"github.com/emc-network/emcd/router/scheduler"
 )
 
 // Record is what the chain says about one live node's owner: its registry
-// entry, its provider counters and the stake behind it (nil: none).
+// entry, its provider counters, the stake behind it (nil: none) and its
+// score (computing/score; nil: not scored, the scheduler then weighs the
+// counters alone and applies no minimum).
 type Record struct {
 	Node     registry.Node
 	Stats    jobs.Stats
 	StakeWei *uint256.Int
+	Score    *uint64
 }
 
 // Join builds the scheduler's nodes from the live table and the chain's
@@ -63,6 +67,9 @@ func Join(live []heartbeat.Node, records map[common.Address]Record, nowMs int64)
 		}
 		if rec.StakeWei != nil {
 			n.StakeWei = rec.StakeWei.Clone()
+		}
+		if rec.Score != nil {
+			n.Scored, n.Score = true, min(*rec.Score, score.Max)
 		}
 		if p, ok := r.PriceFor(r.GPUModel); ok && r.GPUCount > 0 && r.GPUModel != "" && r.MemoryMiB > 0 {
 			n.PriceWei = p

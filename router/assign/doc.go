@@ -2,7 +2,10 @@
 // the jobs this router may assign (from the jobs module's on-chain open and
 // assigned lists, not a scan of every job; a job with no GPUs goes to the
 // scheduler as CPU-only), joins its live table with the registry
-// records and the on-chain counters into scheduler nodes, runs the
+// records, the on-chain counters and each node's chain score
+// (computing/score, through a View that implements [Scores]: the
+// scheduler takes it as the node's reliability and gives no job to a node
+// below its MinScore) into scheduler nodes, runs the
 // scheduler seeded by the head hash, and sends assign(id, node) for each
 // placement that the chain's own Fit accepts against the head state.
 //

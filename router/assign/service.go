@@ -17,6 +17,7 @@ import (
 
 	"github.com/emc-network/emcd/computing/jobs"
 	"github.com/emc-network/emcd/computing/registry"
+	"github.com/emc-network/emcd/computing/score"
 	"github.com/emc-network/emcd/node/wallet"
 	"github.com/emc-network/emcd/router/heartbeat"
 	"github.com/emc-network/emcd/router/scheduler"
@@ -56,6 +57,13 @@ type View interface {
 	// Fit is the jobs module's own check (jobs.Module.Fit) for an
 	// assignment in the block after the view's head.
 	Fit(j *jobs.Job, node common.Address) (*uint256.Int, error)
+}
+
+// Scores is a View that also knows each owner's chain score
+// (computing/score); StateView implements it. With a View that does not,
+// nodes go to the scheduler unscored.
+type Scores interface {
+	ScoreOf(owner common.Address) uint64
 }
 
 // Live is the router's live table; *heartbeat.Tracker satisfies it.
@@ -346,7 +354,12 @@ func (s *Service) nodes(view View) ([]scheduler.Node, error) {
 		if !ok {
 			continue
 		}
-		records[owner] = Record{Node: n, Stats: view.StatsOf(owner), StakeWei: view.StakeOf(owner)}
+		rec := Record{Node: n, Stats: view.StatsOf(owner), StakeWei: view.StakeOf(owner)}
+		if sv, ok := view.(Scores); ok {
+			sc := sv.ScoreOf(owner)
+			rec.Score = &sc
+		}
+		records[owner] = rec
 	}
 	return Join(live, records, s.cfg.NowMs()), nil
 }
@@ -397,7 +410,10 @@ type StateView struct {
 	EpochLength uint64
 }
 
-var _ View = (*StateView)(nil)
+var (
+	_ View   = (*StateView)(nil)
+	_ Scores = (*StateView)(nil)
+)
 
 func (v *StateView) OpenJobs(offset, limit uint64) ([]uint64, uint64) {
 	return jobs.OpenJobs(v.S, offset, limit)
@@ -419,6 +435,10 @@ func (v *StateView) StakeOf(owner common.Address) *uint256.Int {
 	}
 	return st
 }
+
+// ScoreOf is owner's score at the view's state (computing/score).
+func (v *StateView) ScoreOf(owner common.Address) uint64 { return score.At(v.S, owner) }
+
 func (v *StateView) Fit(j *jobs.Job, node common.Address) (*uint256.Int, error) {
 	return v.Jobs.Fit(v.S, j, node, v.Number+1)
 }

@@ -15,6 +15,10 @@
 //     set, with at least Job.MinMemMiB per GPU; for a CPU-only job, it has
 //     a CPU-only price;
 //  2. live: its last heartbeat is at most Params.MaxLastSeen old;
+//     then score: a scored node (Node.Scored, the chain's computing/score)
+//     scores at least Params.MinScore (default 250,000 of 1e6; 0: off).
+//     This check's [Reason], LowScore, has the last value of the list, so
+//     that the older values never change, but ranks right after NotLive;
 //  3. image: it holds Job.ImageDigest, unless the job says the image is
 //     pullable (it ships with the job);
 //  4. price: its price (per GPU-second, or per second CPU-only) ≤ the job's cap;
@@ -42,7 +46,8 @@
 //	              queue = reported queue + this batch's assignments to the node
 //	rtt         = 1e6·R / (R + RTT)                         R = Params.RTTRef; unmeasured (0): 1e6/2
 //	reliability = 1e6·(s + a) / (s + f + t + a + b)         s, f, t: succeeded, failed, timed out;
-//	                                                        a, b: Params.PriorSucceeded, PriorFailed
+//	                                                        a, b: Params.PriorSucceeded, PriorFailed;
+//	              a scored node: Node.Score                 (computing/score: challenges, jobs, history)
 //	stake       = 1e6·stake / (stake + Params.StakeRefWei)
 //	price       = 1e6·(cap − price) / cap                   cap = 0: 1e6
 //	image       = 1e6 if the node holds the image, else 0
@@ -51,8 +56,9 @@
 // the node's capacity for the rest of the batch); rtt is the white paper's
 // "shortest call path"; the reliability prior (4 successes, 1 failure by
 // default) lets a new node score 0.8, above a node that fails often, so new
-// nodes are not starved; stake and price saturate, so neither a whale nor
-// a near-zero price buys every job. Integers, not floats, so that no
+// nodes are not starved (a scored new node has computing/score's neutral
+// 0.5, above the minimum); WReliability is the score's weight; stake and
+// price saturate, so neither a whale nor a near-zero price buys every job. Integers, not floats, so that no
 // platform's fused multiply-add changes a choice.
 //
 // # Tie-break

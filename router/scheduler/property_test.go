@@ -151,6 +151,8 @@ func refUnfit(j *Job, n *Node, p Params) Reason {
 	switch {
 	case n.LastSeen > p.MaxLastSeen:
 		return NotLive
+	case n.Scored && n.Score < p.MinScore:
+		return LowScore
 	case j.ImageDigest != "" && !j.ImagePullable && !slices.Contains(n.Images, j.ImageDigest):
 		return NoImage
 	case price.Cmp(j.MaxPriceWei) > 0:
@@ -160,6 +162,10 @@ func refUnfit(j *Job, n *Node, p Params) Reason {
 	}
 	return Placed
 }
+
+// refOrder is the order of the checks in the package doc.
+var refOrder = map[Reason]int{Placed: 0, InvalidJob: 1, NoModel: 2, NotLive: 3, LowScore: 4, NoImage: 5,
+	OverPriceCap: 6, SelfDealing: 7, NoCapacity: 8}
 
 func refSchedule(jobs []Job, nodes []Node, seed [32]byte, p Params) []Assignment {
 	free, queue := map[string]uint32{}, map[string]uint32{}
@@ -189,7 +195,7 @@ func refSchedule(jobs []Job, nodes []Node, seed [32]byte, p Params) []Assignment
 				why = NoCapacity
 			}
 			if why != Placed {
-				if why > stage {
+				if refOrder[why] > refOrder[stage] {
 					stage = why
 				}
 				continue
@@ -239,6 +245,9 @@ func refScore(j *Job, n *Node, free, queue uint32, p Params) *big.Int {
 	}
 	s := add(B(n.Succeeded), B(p.PriorSucceeded))
 	rel := div(mul(M, s), add(s, B(n.Failed), B(n.TimedOut), B(p.PriorFailed)))
+	if n.Scored {
+		rel = B(n.Score)
+	}
 	stake := new(big.Int)
 	if n.StakeWei != nil {
 		st := n.StakeWei.ToBig()
@@ -311,6 +320,9 @@ func genNodes(rng *rand.Rand, count int) []Node {
 			if rng.IntN(40) == 0 {
 				n.Succeeded, n.Failed = ^uint64(0), ^uint64(0)
 			}
+			if rng.IntN(3) == 0 {
+				n.Scored, n.Score = true, pickOf(rng, []uint64{0, 144_230, DefaultMinScore - 1, DefaultMinScore, 500_000, ppm})
+			}
 		}
 		n.ID = fmt.Sprintf("node-%03d", id)
 		nodes = append(nodes, n)
@@ -351,6 +363,7 @@ func genParams(rng *rand.Rand) Params {
 		p.WCapacity, p.WRTT, p.WReliability, p.WStake, p.WPrice, p.WImage = w(), w(), w(), w(), w(), w()
 	}
 	p.MaxQueue = pickOf(rng, []uint32{0, 3, 8})
+	p.MinScore = pickOf(rng, []uint64{0, DefaultMinScore, 600_000})
 	p.AllowSelfDealing = rng.IntN(4) == 0
 	p.PriorSucceeded, p.PriorFailed = pickOf(rng, []uint64{0, 1, 4}), pickOf(rng, []uint64{1, 2})
 	return p

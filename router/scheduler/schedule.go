@@ -122,8 +122,11 @@ type query struct {
 // first, and stops when no node left can beat the best found. While
 // nothing fits it also visits the rest, to learn the reason.
 func (t *Table) scan(g *group, q *query, st *state) {
-	if g.stale && q.stage < NotLive {
-		q.stage = NotLive
+	if g.stale {
+		q.reach(NotLive)
+	}
+	if g.low {
+		q.reach(LowScore)
 	}
 	q.priceMax = 0
 	if g.minPrice.le(&q.cap) {
@@ -147,7 +150,7 @@ func (t *Table) scanBucket(nodes []int32, q *query, st *state) {
 		}
 		held := q.image >= 0 && hasImage(e.images, uint32(q.image))
 		if j.ImageDigest != "" && !held && !j.ImagePullable {
-			q.stage = max(q.stage, NoImage)
+			q.reach(NoImage)
 			continue
 		}
 		price := &e.price
@@ -155,16 +158,16 @@ func (t *Table) scanBucket(nodes []int32, q *query, st *state) {
 			price = &e.cpuPrice
 		}
 		if !price.le(&q.cap) {
-			q.stage = max(q.stage, OverPriceCap)
+			q.reach(OverPriceCap)
 			continue
 		}
 		if e.owner == j.Submitter && !t.p.AllowSelfDealing {
-			q.stage = max(q.stage, SelfDealing)
+			q.reach(SelfDealing)
 			continue
 		}
 		free, queue := st.free[i], st.queue[i]
 		if free < j.GPUs || (t.p.MaxQueue > 0 && queue >= t.p.MaxQueue) {
-			q.stage = max(q.stage, NoCapacity)
+			q.reach(NoCapacity)
 			continue
 		}
 		score := e.static +
@@ -174,6 +177,14 @@ func (t *Table) scanBucket(nodes []int32, q *query, st *state) {
 			score += t.p.WImage * ppm
 		}
 		q.consider(i, score, e.idHash)
+	}
+}
+
+// reach records that a node got as far as the check that refused it with
+// r; the job keeps the reason of the furthest one (Reason.order).
+func (q *query) reach(r Reason) {
+	if r.order() > q.stage.order() {
+		q.stage = r
 	}
 }
 

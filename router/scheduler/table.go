@@ -70,6 +70,9 @@ type group struct {
 	minPrice offer
 	// stale is set when a member is not live (NotLive is then reachable).
 	stale bool
+	// low is set when a live member scores below Params.MinScore (LowScore
+	// is then reachable); such members are left out like stale ones.
+	low bool
 }
 
 // NewTable validates and indexes a snapshot of nodes. The order of nodes
@@ -131,6 +134,7 @@ func NewTable(nodes []Node, p Params) (*Table, error) {
 		t.free[i], t.queue[i] = n.FreeGPUs, n.QueueLen
 
 		live := n.LastSeen <= p.MaxLastSeen
+		low := n.Scored && n.Score < p.MinScore
 		if n.TotalGPUs > 0 && e.price.set {
 			k := key{n.GPUModel, n.MemPerGPUMiB}
 			g := groups[k]
@@ -138,10 +142,10 @@ func NewTable(nodes []Node, p Params) (*Table, error) {
 				g = &group{model: k.model, memMiB: k.memMiB}
 				groups[k] = g
 			}
-			g.add(int32(i), live, &e.price)
+			g.add(int32(i), live, low, &e.price)
 		}
 		if e.cpuPrice.set {
-			t.cpu.add(int32(i), live, &e.cpuPrice)
+			t.cpu.add(int32(i), live, low, &e.cpuPrice)
 		}
 	}
 	for _, g := range groups {
@@ -160,13 +164,16 @@ func NewTable(nodes []Node, p Params) (*Table, error) {
 // Len is the number of nodes in the table, live or not.
 func (t *Table) Len() int { return len(t.nodes) }
 
-func (g *group) add(i int32, live bool, price *offer) {
-	if live {
+func (g *group) add(i int32, live, low bool, price *offer) {
+	switch {
+	case live && low:
+		g.low = true
+	case live:
 		g.live = append(g.live, i)
 		if !g.minPrice.set || price.wei.Lt(&g.minPrice.wei) {
 			g.minPrice = *price
 		}
-	} else {
+	default:
 		g.stale = true
 	}
 }
@@ -213,6 +220,8 @@ func validateNode(n *Node) error {
 		return bad("negative round-trip time %v", n.RTT)
 	case n.LastSeen < 0:
 		return bad("negative last-seen age %v", n.LastSeen)
+	case n.Score > ppm:
+		return bad("score %d above %d", n.Score, ppm)
 	case len(n.Images) > MaxImagesPerNode:
 		return bad("%d images above %d", len(n.Images), MaxImagesPerNode)
 	}
@@ -248,8 +257,12 @@ func rttTerm(n *Node, p *Params) uint64 {
 	return ppm * r / (r + rtt) // round down; ppm·R ≤ 6e16
 }
 
-// reliabilityTerm = ⌊1e6·(s + a) / (s + f + t + a + b)⌋ with the prior a, b.
+// reliabilityTerm = ⌊1e6·(s + a) / (s + f + t + a + b)⌋ with the prior a, b;
+// a scored node's score.
 func reliabilityTerm(n *Node, p *Params) uint64 {
+	if n.Scored {
+		return n.Score
+	}
 	num := new(uint256.Int).AddUint64(uint256.NewInt(n.Succeeded), p.PriorSucceeded)
 	den := new(uint256.Int).Add(num, uint256.NewInt(n.Failed))
 	den.AddUint64(den, n.TimedOut).AddUint64(den, p.PriorFailed)

@@ -96,6 +96,13 @@ type Node struct {
 	RTT time.Duration
 	// Succeeded, Failed, TimedOut are the on-chain per-provider counters.
 	Succeeded, Failed, TimedOut uint64
+	// Scored says Score is set: the node's reliability score from the
+	// chain (computing/score), 0…1e6. A scored node's reliability term is
+	// its score (the counters above are then ignored: the score already
+	// weighs them), and below Params.MinScore it takes no job. An unscored
+	// node keeps the counter formula and no minimum.
+	Scored bool
+	Score  uint64
 	// StakeWei is the owner's stake behind the node; nil: none.
 	StakeWei *uint256.Int
 	// LastSeen is the age of the node's last heartbeat, measured by the
@@ -108,6 +115,11 @@ type Node struct {
 type Params struct {
 	// Weights of the terms (each term is in [0, 1e6]); see the package doc.
 	WCapacity, WRTT, WReliability, WStake, WPrice, WImage uint64
+	// MinScore: a scored node (Node.Scored) whose score is below it takes
+	// no job (reason LowScore); 0 turns the minimum off. At most 1e6. The
+	// score's weight is WReliability: a scored node's reliability term is
+	// its score.
+	MinScore uint64
 	// PriorSucceeded and PriorFailed are the pseudo-counts of the
 	// reliability prior: a node with no history scores
 	// PriorSucceeded/(PriorSucceeded+PriorFailed). Their sum must be ≥ 1.
@@ -127,6 +139,11 @@ type Params struct {
 	AllowSelfDealing bool
 }
 
+// DefaultMinScore is the default Params.MinScore: a quarter of the best
+// score, half a new node's (computing/score's neutral prior is 500,000; a
+// new node whose first challenge fails drops to 144,230).
+const DefaultMinScore = 250_000
+
 // DefaultParams are the weights a router starts from: capacity and
 // reliability first, then the call path, then price and stake.
 func DefaultParams() Params {
@@ -137,6 +154,7 @@ func DefaultParams() Params {
 		WStake:         10,
 		WPrice:         15,
 		WImage:         5,
+		MinScore:       DefaultMinScore,
 		PriorSucceeded: 4,
 		PriorFailed:    1,
 		RTTRef:         50 * time.Millisecond,
@@ -155,6 +173,9 @@ func (p *Params) Validate() error {
 	}
 	if p.PriorSucceeded > 1<<32 || p.PriorFailed > 1<<32 || p.PriorSucceeded+p.PriorFailed == 0 {
 		return fmt.Errorf("%w: reliability prior %d/%d (sum ≥ 1, each ≤ 2^32)", ErrInvalidParams, p.PriorSucceeded, p.PriorFailed)
+	}
+	if p.MinScore > ppm {
+		return fmt.Errorf("%w: MinScore %d above %d", ErrInvalidParams, p.MinScore, ppm)
 	}
 	if p.RTTRef <= 0 || p.RTTRef > MaxRTTRef {
 		return fmt.Errorf("%w: RTTRef %v outside (0, %v]", ErrInvalidParams, p.RTTRef, MaxRTTRef)
@@ -185,8 +206,24 @@ const (
 	OverPriceCap        // every otherwise fitting node asks more than the cap
 	SelfDealing         // only nodes the submitter owns would fit
 	NoCapacity          // fitting nodes are busy: not enough free GPUs, or queue full
+	// LowScore: fitting live nodes exist but every one scores below
+	// Params.MinScore. Its check comes right after liveness (see order);
+	// its value comes last so that the other values never change.
+	LowScore
 	numReasons
 )
+
+// order is r's place in the order of the checks: a job that no node fits
+// gets the reason of the highest order reached.
+func (r Reason) order() int {
+	switch {
+	case r == LowScore:
+		return int(NotLive) + 1
+	case r > NotLive && r < LowScore:
+		return int(r) + 1
+	}
+	return int(r)
+}
 
 var reasonNames = [numReasons]string{
 	Placed:       "placed",
@@ -197,6 +234,7 @@ var reasonNames = [numReasons]string{
 	OverPriceCap: "over price cap",
 	SelfDealing:  "only the submitter's own nodes fit",
 	NoCapacity:   "no free capacity",
+	LowScore:     "every fitting node scores below the minimum",
 }
 
 func (r Reason) String() string {
