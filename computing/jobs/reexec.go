@@ -367,6 +367,11 @@ func (m *Module) drawReexec(c *native.Call, j *Job, rx *Reexec, seed common.Hash
 	if node == (common.Address{}) {
 		return false
 	}
+	return m.drawn(c, j, rx, node, now)
+}
+
+// drawn makes node rx's current re-executor.
+func (m *Module) drawn(c *native.Call, j *Job, rx *Reexec, node common.Address, now uint64) bool {
 	if err := reexecList(node).add(c, j.ID); err != nil {
 		return false // unreachable: a node is drawn once per job
 	}
@@ -440,7 +445,11 @@ func (m *Module) reexecDue(c *native.Call, j *Job, env *native.BlockEnv) error {
 		}
 		rx.Current, rx.Deadline = common.Address{}, 0
 	}
-	if len(rx.Executors) < MaxReexecDraws && m.drawReexec(c, j, &rx, env.ParentHash, env.Time) {
+	if len(rx.Executors) >= MaxReexecDraws {
+		return m.conclude(c, j, &rx, VerifyInconclusive)
+	}
+	if node := m.pickReexecutor(c.State, j, &rx, env.ParentHash, env.Number); node != (common.Address{}) {
+		m.drawn(c, j, &rx, node, env.Time)
 		return saveReexec(c, &rx)
 	}
 	return m.concludeNoDraw(c, j, &rx)
@@ -496,10 +505,8 @@ func (m *Module) submitReexec(c *native.Call, args []any) ([]any, error) {
 		return nil, m.conclude(c, &j, &rx, VerifyPassed)
 	case len(answers) == 2 && answers[1] == answers[0]:
 		return nil, m.conclude(c, &j, &rx, VerifyFailed)
-	case len(answers) == 2:
-		return nil, m.conclude(c, &j, &rx, VerifyInconclusive)
 	}
-	return nil, m.concludeNoDraw(c, &j, &rx)
+	return nil, m.conclude(c, &j, &rx, VerifyInconclusive) // three digests differ, or no draw left
 }
 
 // answers are the digests rx received, in draw order.
@@ -520,13 +527,15 @@ func (rx *Reexec) tie(p common.Hash) bool {
 	return len(a) == 1 && a[0] != p
 }
 
-// concludeNoDraw decides a re-execution that can draw no further node:
-// a dispute whose one answer contradicts the provider is lost by the
-// provider (the submitter's bond is the second voice against it: the tie
-// of a network with no third node that fits); anything else leaves the
-// result standing (VerifyInconclusive).
+// concludeNoDraw decides a re-execution whose draw found no node. A
+// dispute whose one answer contradicts the provider, in a registry of at
+// most MaxReexecProbes nodes (so the draw looked at every node: there is
+// no third node that fits), is lost by the provider: the submitter's bond
+// is the second voice against it (the tie of a network of two nodes).
+// Anything else leaves the result standing (VerifyInconclusive): a draw
+// that probed only part of a larger registry proves nothing.
 func (m *Module) concludeNoDraw(c *native.Call, j *Job, rx *Reexec) error {
-	if rx.Disputed && rx.tie(j.OutputDigest) {
+	if rx.Disputed && rx.tie(j.OutputDigest) && registry.NodeCount(c.State) <= MaxReexecProbes {
 		return m.conclude(c, j, rx, VerifyFailed)
 	}
 	return m.conclude(c, j, rx, VerifyInconclusive)
