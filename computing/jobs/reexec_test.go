@@ -551,3 +551,43 @@ func TestTwoNodesCheater(t *testing.T) {
 		t.Fatalf("job with the cheater jailed: %s verify %d", j.State, j.Verify)
 	}
 }
+
+// FuzzReexecCalldata sends arbitrary calldata (the re-execution methods
+// among the seeds) from the submitter, the provider or the drawn
+// re-executor of a job in re-execution, through the EVM: no panic, and
+// every invariant the fixture checks (escrows and bonds, the supply) still
+// holds, in that block and the next.
+func FuzzReexecCalldata(f *testing.F) {
+	a := jobsABIFor(f)
+	for _, seed := range [][]any{
+		{"submitReexec", big.NewInt(1), digestOK},
+		{"submitReexec", big.NewInt(1), digestBad},
+		{"dispute", big.NewInt(1)},
+		{"getReexec", new(big.Int).Lsh(big.NewInt(1), 70)},
+		{"reexecsOf", n2, big.NewInt(0), big.NewInt(1000)},
+		{"faultsOf", n1},
+		{"submitResultDigest", big.NewInt(1), [32]byte{1}, uint64(1), int32(0), digestOK},
+	} {
+		data, err := a.Pack(seed[0].(string), seed[1:]...)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(uint8(0), data)
+		f.Add(uint8(2), data)
+	}
+	f.Fuzz(func(t *testing.T, who uint8, data []byte) {
+		fx := newReexecFixture(t, reexecParams(10_000))
+		id := fx.detResult(n1, digestBad)
+		from := []common.Address{sub, n1, fx.current(id), carol}[int(who)%4]
+		value := new(uint256.Int)
+		if who >= 128 {
+			value = emc(1)
+		}
+		msg := fx.Msg(from, &jobsAddr, value, data)
+		msg.GasLimit = 8_000_000
+		res, _ := fx.Apply(msg)
+		fx.blockGas += res.UsedGas
+		fx.check()
+		fx.next()
+	})
+}

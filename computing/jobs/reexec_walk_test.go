@@ -90,7 +90,7 @@ func reexecWalk(t *testing.T, seed int64, steps int) common.Hash {
 			s := detSpec()
 			s.TimeoutSeconds = uint64(10 + rng.Intn(60))
 			escrow := []*uint256.Int{emc(1), uint256.NewInt(uint64(rng.Int63n(1e14))), emc(2)}[rng.Intn(3)]
-			f.send(pick(sub, carol), escrow, "submitJob", encode(t, s), big.NewInt(2*priceH200))
+			f.send(pick(sub, carol, n5), escrow, "submitJob", encode(t, s), big.NewInt(2*priceH200)) // n5: a node submitting
 		case 1, 2, 3, 4, 5, 6:
 			var open []uint64
 			for id := uint64(1); id <= jobs.JobCount(f.State); id++ {
@@ -170,6 +170,13 @@ func reexecWalk(t *testing.T, seed int64, steps int) common.Hash {
 		}
 		if ok && rx.Disputed {
 			disputes++
+		}
+		seenExec := map[common.Address]bool{}
+		for _, e := range rx.Executors {
+			if e == j.Node || e == j.Submitter || seenExec[e] {
+				t.Fatalf("job %d (node %s, submitter %s) drew %v", id, j.Node, j.Submitter, rx.Executors)
+			}
+			seenExec[e] = true
 		}
 		switch j.State {
 		case jobs.StateSettled:
