@@ -100,7 +100,6 @@
 //     burns the rest (native.BurnSlash). A position left empty is removed
 //     at once; otherwise the cut follows the snapshot rule. Membership is
 //     judged on today's state, not the offence height's set.
-//
 //   - Compute slashing ([SlashCompute], compute_slash.go): the jobs module's
 //     host API. It takes a basis-point fraction (the jobs module's
 //     computeSlashBps, rounded down) of a compute position's stake and of
