@@ -1,6 +1,7 @@
 package jobs_test
 
 import (
+	"fmt"
 	"math/big"
 	"strings"
 	"testing"
@@ -590,4 +591,55 @@ func FuzzReexecCalldata(f *testing.F) {
 		fx.check()
 		fx.next()
 	})
+}
+
+// TestReexecAccessorsConcurrent: the Go accessors the RPC views use
+// (ReexecOf, ReexecsOf, FaultsOf, Jailed, BondTotal) read the same answers
+// from many goroutines at once, each on its own copy of the state (a
+// StateDB is not safe for concurrent use); run under -race.
+func TestReexecAccessorsConcurrent(t *testing.T) {
+	f := newReexecFixture(t, reexecParams(10_000))
+	id := f.detResult(n1, digestBad)
+	e := f.current(id)
+	f.mustSend(sub, emc(bondTestEMC), "dispute", bigID(f.detResult(n2, digestOK)))
+	f.next()
+	want := f.reexec(id)
+	wantIDs, wantTotal := jobs.ReexecsOf(f.State, e, 0, jobs.MaxPage)
+	wantFaults := jobs.FaultsOf(f.State, e)
+	wantBonds, err := jobs.BondTotal(f.State)
+	if err != nil || !wantBonds.Eq(emc(bondTestEMC)) {
+		t.Fatalf("bond total %s %v", wantBonds, err)
+	}
+	copies := make([]native.StateReader, 8)
+	for i := range copies {
+		copies[i] = f.State.Copy()
+	}
+	errs := make(chan error, len(copies))
+	for _, st := range copies {
+		go func() {
+			for k := 0; k < 20; k++ {
+				r, ok, err := jobs.ReexecOf(st, id)
+				ids, total := jobs.ReexecsOf(st, e, 0, jobs.MaxPage)
+				fl := jobs.FaultsOf(st, e)
+				bonds, berr := jobs.BondTotal(st)
+				switch {
+				case err != nil || berr != nil || !ok || r.Current != want.Current || len(r.Executors) != len(want.Executors):
+					errs <- fmt.Errorf("ReexecOf: %+v %v %v %v", r, ok, err, berr)
+					return
+				case total != wantTotal || len(ids) != len(wantIDs) || fl.Reexecs != wantFaults.Reexecs || !bonds.Eq(wantBonds):
+					errs <- fmt.Errorf("lists %v %d, faults %+v, bonds %s", ids, total, fl, bonds)
+					return
+				case jobs.Jailed(st, n1, f.Number):
+					errs <- fmt.Errorf("n1 jailed")
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range copies {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
 }
