@@ -113,3 +113,20 @@ func TestSampledRate(t *testing.T) {
 		}
 	}
 }
+
+// TestStateNames: every state has its name and HasResult holds exactly
+// for the states after a result.
+func TestStateNames(t *testing.T) {
+	want := map[State]string{StateSubmitted: "submitted", StateAssigned: "assigned", StateRunning: "running",
+		StateCompleted: "completed", StateFailed: "failed", StateExpired: "expired", StateCancelled: "cancelled",
+		StateDisputed: "disputed", StateSettled: "settled", StateReexec: "reexecuting", StateRefunded: "refunded"}
+	after := map[State]bool{StateCompleted: true, StateFailed: true, StateReexec: true, StateDisputed: true, StateSettled: true, StateRefunded: true}
+	for s, name := range want {
+		if s.String() != name || s.HasResult() != after[s] {
+			t.Errorf("state %d: %q, HasResult %v", s, s.String(), s.HasResult())
+		}
+	}
+	if State(12).String() != "state12" || State(12).HasResult() {
+		t.Error("unknown state")
+	}
+}

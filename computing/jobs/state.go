@@ -142,6 +142,17 @@ func (s State) Ended() bool {
 	return s == StateSettled || s == StateExpired || s == StateCancelled || s == StateRefunded
 }
 
+// HasResult reports whether a job in state s has had its result submitted
+// (completed, failed, in re-execution or dispute, settled, or refunded
+// after re-execution overturned it).
+func (s State) HasResult() bool {
+	switch s {
+	case StateCompleted, StateFailed, StateReexec, StateDisputed, StateSettled, StateRefunded:
+		return true
+	}
+	return false
+}
+
 // Job is a job's stored record.
 type Job struct {
 	// ID is the storage key, not part of the record.
