@@ -167,8 +167,10 @@
 //
 // Gas: submitResultDigest prepays the sampling check and every round the
 // hooks may make (MaxReexecDraws draws or timeouts, the decision):
-// ResultDigestGas, about 5.2 million; dispute likewise (DisputeGas, with
-// a slash); submitReexec pays its decision, a slash and a settlement.
+// ResultDigestGas, about 5.2 million; dispute likewise (DisputeGas, about
+// 6.2 million, with a slash); submitReexec pays its decision, a slash and
+// a settlement (SubmitReexecGas, about 4.5 million). TestReexecGas pins
+// that each call costs what it declares.
 //
 // Limits: the reported usage is trusted within its cap (re-execution
 // compares outputs, not usage). The router draw's seed is fixed after

@@ -643,3 +643,38 @@ func TestReexecAccessorsConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// TestReexecGas: submitResultDigest, dispute and submitReexec cost their
+// declared gas (which prepays the hooks' rounds: ResultDigestGas,
+// DisputeGas) plus the intrinsic and per-word input gas; a deterministic
+// result stays well inside a block.
+func TestReexecGas(t *testing.T) {
+	f := newReexecFixture(t, reexecParams(10_000))
+	declared := func(name string, methodGas uint64, args ...any) uint64 {
+		data, err := f.abi.Pack(name, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return nativetest.IntrinsicGas(data) + methodGas + (uint64(len(data))+31)/32*native.GasPerInputWord
+	}
+	id := f.submit(detSpec(), 2*priceH200, emc(1))
+	f.mustSend(f.drawn(id), nil, "assign", bigID(id), n1)
+	f.mustSend(n1, nil, "accept", bigID(id))
+	args := []any{bigID(id), [32]byte{1}, uint64(detMillis), int32(0), digestOK}
+	if r := f.mustSend(n1, nil, "submitResultDigest", args...); r.gasUsed != declared("submitResultDigest", jobs.ResultDigestGas, args...) {
+		t.Errorf("submitResultDigest gas %d, want %d", r.gasUsed, declared("submitResultDigest", jobs.ResultDigestGas, args...))
+	}
+	if r := f.mustSend(sub, emc(1), "dispute", bigID(id)); r.gasUsed != declared("dispute", jobs.DisputeGas, bigID(id)) {
+		t.Errorf("dispute gas %d, want %d", r.gasUsed, declared("dispute", jobs.DisputeGas, bigID(id)))
+	}
+	e := f.current(id)
+	if r := f.mustSend(e, nil, "submitReexec", bigID(id), digestOK); r.gasUsed != declared("submitReexec", jobs.SubmitReexecGas, bigID(id), digestOK) {
+		t.Errorf("submitReexec gas %d, want %d", r.gasUsed, declared("submitReexec", jobs.SubmitReexecGas, bigID(id), digestOK))
+	}
+	for name, g := range map[string]uint64{"submitResultDigest": jobs.ResultDigestGas, "dispute": jobs.DisputeGas, "submitReexec": jobs.SubmitReexecGas} {
+		if g > 8_000_000 {
+			t.Errorf("%s declares %d gas", name, g)
+		}
+		t.Logf("%s: %d gas", name, g)
+	}
+}
