@@ -96,8 +96,10 @@ const (
 	// counter, the supply ledger (2 slots), two transfers 18,000,
 	// JobSettled log (3 topics, 96 bytes) 2,268; for a Credits job the
 	// Spend and the Release of the rest (creditsGas); the market rewards
-	// (SettleHookGas, trade.go).
-	SettleGas = recordReadGas + recordWriteGas + 4*22_100 + 18_000 + 2_268 + creditsGas + SettleHookGas
+	// (SettleHookGas, trade.go); a re-executed job's fees and bond
+	// (reexec.go settleReexec: its record read, 3 transfers, escrowTotal).
+	SettleGas = recordReadGas + recordWriteGas + 4*22_100 + 18_000 + 2_268 + creditsGas + SettleHookGas +
+		reexecReadGas + 3*9_000 + 22_100
 	// ViewGas is the base of every view: one cold slot 2,100 + 100.
 	ViewGas = 2_200
 	// GetJobGas reads the record.
