@@ -678,3 +678,59 @@ func TestReexecGas(t *testing.T) {
 		t.Logf("%s: %d gas", name, g)
 	}
 }
+
+// TestReexecRewards: with the rewards module, a result that passes
+// re-execution settles from completed and earns its node compute credits
+// and trade rewards; a cheater overturned by a disputed tie earns nothing
+// for it and its slash forfeits its unvested trade rewards (staking's
+// SlashCompute), the rewards module's balance staying accounted.
+func TestReexecRewards(t *testing.T) {
+	f, rw := buildFixture(t, fixtureConfig{jobsParams: reexecParams(10_000), rewardsParams: `{"trade":` + defaultTrade + `}`, withCredits: true})
+	m := &market{fixture: f, rw: rw}
+	for _, n := range []common.Address{n1, n2} {
+		f.mustCall(stakingAddr, f.stkABI, n, emc(computeWei), "stake", uint8(staking.RoleCompute), uint8(0))
+	}
+	f.next()
+	passed := func(node common.Address) uint64 {
+		t.Helper()
+		id := f.detResult(node, digestOK)
+		e := f.current(id)
+		f.mustSend(e, nil, "submitReexec", bigID(id), digestOK)
+		f.to(f.job(id).Deadline)
+		f.mustSend(carol, nil, "settle", bigID(id))
+		if j := f.job(id); j.State != jobs.StateSettled || j.Verify != jobs.VerifyPassed {
+			t.Fatalf("job %d %s verify %d", id, j.State, j.Verify)
+		}
+		m.checkRewards()
+		return id
+	}
+	passed(n2)
+	if m.credits(m.epoch(), n2) == 0 || m.owed(n2).IsZero() {
+		t.Fatalf("n2 earned %d credits, %s trade rewards for a passed job", m.credits(m.epoch(), n2), m.owed(n2))
+	}
+	passed(n1)
+	if m.credits(m.epoch(), n1) == 0 {
+		t.Fatal("n1 earned no credits for a passed job")
+	}
+	if m.trade(n2).UnvestedWei.IsZero() {
+		t.Fatal("n2 has no unvested trade rewards to lose")
+	}
+	credits2 := m.credits(m.epoch(), n2)
+	bad := f.detResult(n2, digestBad)
+	f.mustSend(f.current(bad), nil, "submitReexec", bigID(bad), digestOK)
+	f.next()
+	f.next()
+	f.mustSend(sub, emc(bondTestEMC), "dispute", bigID(bad))
+	f.next()
+	f.next()
+	if j := f.job(bad); j.State != jobs.StateRefunded {
+		t.Fatalf("cheater's job %s verify %d", j.State, j.Verify)
+	}
+	m.checkRewards()
+	if got := m.trade(n2).UnvestedWei; !got.IsZero() {
+		t.Fatalf("cheater keeps %s unvested trade rewards", got)
+	}
+	if got := m.credits(m.epoch(), n2); got > credits2 {
+		t.Fatalf("cheater's credits rose from %d to %d", credits2, got)
+	}
+}
