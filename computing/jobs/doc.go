@@ -149,8 +149,9 @@
 //
 // Who pays: a node in the minority is slashed ComputeSlashBps of its
 // compute stake and unbonding entries (staking.SlashCompute) and jailed
-// for JailBlocks (no assignment, no draw; registering and updating its
-// registry record are not blocked). When the provider loses, its slash
+// for JailBlocks (no assignment, no draw, and a re-execution it was drawn
+// for before cannot take its digest: it times out; registering and
+// updating its registry record are not blocked). When the provider loses, its slash
 // pays each answering re-executor up to the job's cost (the provider's
 // usage at its price, capped by the escrow) and the rest is burned
 // (BurnSlash); the submitter gets the escrow and the bond back. A losing

@@ -84,7 +84,8 @@ var (
 	ErrVerified = errors.New("jobs: job was already re-executed")
 	// ErrVerifying is returned by settle while the sampling check is due.
 	ErrVerifying = errors.New("jobs: result awaits its sampling check")
-	// ErrNodeJailed is returned by assign for a jailed node.
+	// ErrNodeJailed is returned by assign for a jailed node, and by
+	// submitReexec from a re-executor jailed since its draw.
 	ErrNodeJailed = errors.New("jobs: node is jailed")
 )
 
@@ -483,6 +484,9 @@ func (m *Module) submitReexec(c *native.Call, args []any) ([]any, error) {
 	}
 	if c.Time >= rx.Deadline {
 		return nil, fmt.Errorf("%w: re-execution digest before block time %d", ErrDeadline, rx.Deadline)
+	}
+	if Jailed(c.State, c.Caller, c.BlockNumber) {
+		return nil, fmt.Errorf("%w: %s (jailed since it was drawn: it times out and is replaced)", ErrNodeJailed, c.Caller)
 	}
 	rx.Digests[len(rx.Digests)-1] = digest // the current executor is the last drawn
 	rx.Current, rx.Deadline = common.Address{}, 0

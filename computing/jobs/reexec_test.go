@@ -734,3 +734,38 @@ func TestReexecRewards(t *testing.T) {
 		t.Fatalf("cheater's credits rose from %d to %d", credits2, got)
 	}
 }
+
+// TestJailedReexecutorRefused: a node drawn to re-execute and jailed
+// before it answers (it lost another job's dispute) cannot answer: its
+// digest reverts, it times out, and with no other node the result stands.
+func TestJailedReexecutorRefused(t *testing.T) {
+	f := newFixtureWith(t, reexecParams(10_000))
+	for _, n := range []common.Address{n1, n2} {
+		f.mustCall(stakingAddr, f.stkABI, n, emc(computeWei), "stake", uint8(staking.RoleCompute), uint8(0))
+	}
+	f.next()
+	pending := f.detResult(n2, digestOK)
+	if e := f.current(pending); e != n1 {
+		t.Fatalf("re-executor %s, want n1", e)
+	}
+	bad := f.detResult(n1, digestBad)
+	f.mustSend(f.current(bad), nil, "submitReexec", bigID(bad), digestOK)
+	f.next()
+	f.next()
+	f.mustSend(sub, emc(bondTestEMC), "dispute", bigID(bad))
+	f.next()
+	f.next()
+	if !jobs.Jailed(f.State, n1, f.Number) || f.reexec(pending).Current != n1 {
+		t.Fatalf("n1 jailed %v, pending job's re-executor %s", jobs.Jailed(f.State, n1, f.Number), f.reexec(pending).Current)
+	}
+	f.mustRevert(n1, nil, jobs.ErrNodeJailed, "submitReexec", bigID(pending), digestBad)
+	for f.reexec(pending).Current == n1 {
+		f.next()
+	}
+	if fl := jobs.FaultsOf(f.State, n1); fl.TimedOut != 1 {
+		t.Fatalf("jailed re-executor faults %+v", fl)
+	}
+	if j := f.job(pending); j.Verify != jobs.VerifyInconclusive {
+		t.Fatalf("pending job %s verify %d", j.State, j.Verify)
+	}
+}
