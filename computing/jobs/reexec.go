@@ -333,7 +333,10 @@ func (m *Module) sample(c *native.Call, j *Job, env *native.BlockEnv) error {
 	}
 	if Sampled(env.ParentHash, j.ID, bps) {
 		rx := Reexec{ID: j.ID, Prior: j.State, BondWei: new(uint256.Int), Outcome: VerifyRunning}
-		if m.drawReexec(c, j, &rx, env.ParentHash, env.Time) {
+		if node := m.pickReexecutor(c.State, j, &rx, env.ParentHash, env.Number); node != (common.Address{}) {
+			if err := m.drawn(c, j, &rx, node, env.Time); err != nil {
+				return err
+			}
 			j.State, j.Verify, j.DueBlock = StateReexec, VerifyRunning, 0
 			if err := saveReexec(c, &rx); err != nil {
 				return err
@@ -360,28 +363,19 @@ func (m *Module) reexecWindow(j *Job) uint64 {
 	return (m.params.AcceptBlocks*m.blockPeriodMs+999)/1000 + j.TimeoutSeconds + m.params.ResultGraceSeconds
 }
 
-// drawReexec draws j's next re-executor with seed in block c.BlockNumber
-// (block time now), records it in rx and in its pending list and
-// schedules the deadline check; false when no node qualifies.
-func (m *Module) drawReexec(c *native.Call, j *Job, rx *Reexec, seed common.Hash, now uint64) bool {
-	node := m.pickReexecutor(c.State, j, rx, seed, c.BlockNumber)
-	if node == (common.Address{}) {
-		return false
-	}
-	return m.drawn(c, j, rx, node, now)
-}
-
-// drawn makes node rx's current re-executor.
-func (m *Module) drawn(c *native.Call, j *Job, rx *Reexec, node common.Address, now uint64) bool {
+// drawn makes node, drawn in block c.BlockNumber at block time now, rx's
+// current re-executor: it records it in rx and in the node's pending list
+// and schedules the deadline check (the caller saves rx).
+func (m *Module) drawn(c *native.Call, j *Job, rx *Reexec, node common.Address, now uint64) error {
 	if err := reexecList(node).add(c, j.ID); err != nil {
-		return false // unreachable: a node is drawn once per job
+		return err // a broken invariant: a node is drawn once per job
 	}
 	window := m.reexecWindow(j)
 	rx.Executors = append(rx.Executors, node)
 	rx.Digests = append(rx.Digests, common.Hash{})
 	rx.Current, rx.Deadline = node, now+window
 	scheduleReexec(c, rx, c.BlockNumber+m.blocksFor(window))
-	return true
+	return nil
 }
 
 // scheduleReexec adds rx's job to the due list of block and records it as
@@ -450,7 +444,9 @@ func (m *Module) reexecDue(c *native.Call, j *Job, env *native.BlockEnv) error {
 		return m.conclude(c, j, &rx, VerifyInconclusive)
 	}
 	if node := m.pickReexecutor(c.State, j, &rx, env.ParentHash, env.Number); node != (common.Address{}) {
-		m.drawn(c, j, &rx, node, env.Time)
+		if err := m.drawn(c, j, &rx, node, env.Time); err != nil {
+			return err
+		}
 		return saveReexec(c, &rx)
 	}
 	return m.concludeNoDraw(c, j, &rx)
