@@ -267,7 +267,7 @@ func (j *Job) fill() {
 type Stats struct {
 	Succeeded uint64 // settled with exit 0
 	Failed    uint64 // settled with a non-zero exit
-	TimedOut  uint64 // missed an accept or result deadline
+	TimedOut  uint64 // missed an accept, result or re-execution deadline
 }
 
 // Go accessors over any state.
