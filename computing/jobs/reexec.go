@@ -153,11 +153,12 @@ const (
 	// maxReexecBytes) read, written.
 	reexecReadGas  = (maxReexecBytes/32 + 1) * 2_100
 	reexecWriteGas = (maxReexecBytes/32 + 1) * 22_100
-	// roundGas is one draw or one re-executor timeout made by a hook: the
-	// job record read, the re-execution record read and rewritten, the
-	// draw, the re-executor's pending list (add and remove), two due
-	// entries (one rescheduled should block time lag), the timed-out
-	// counters (2 × 22,100).
+	// roundGas is one round of the hooks: a draw and, should its
+	// re-executor not answer, its timeout (made in the hook of the next
+	// draw, or of the decision): the job record read, the re-execution
+	// record read and rewritten, the draw, the re-executor's pending list
+	// (add and remove), two due entries (one rescheduled should block time
+	// lag, as for results), the timed-out counters (2 × 22,100).
 	roundGas = recordReadGas + reexecReadGas + reexecWriteGas + drawGas + listAddGas + listRemoveGas + 4*22_100
 	// concludeGas is a decision without a slash: the job record
 	// rewritten and its settlement scheduled (22,100), the fees (2
