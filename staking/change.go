@@ -19,7 +19,7 @@ type changeSnap struct {
 
 // beforeChange records owner's amount and lock before a method (stake,
 // unstake, a slash) changes them; pass the result to afterChange.
-func (m *Module) beforeChange(c *native.Call, owner common.Address) changeSnap {
+func beforeChange(c *native.Call, owner common.Address) changeSnap {
 	base := positionBase(owner)
 	md := decodeMeta(c.LoadUint(field(base, fieldMeta)))
 	return changeSnap{
@@ -34,7 +34,7 @@ func (m *Module) beforeChange(c *native.Call, owner common.Address) changeSnap {
 // like the stake, and drops to the unlocked weight at the unlock epoch by
 // itself). Nothing is sent when none changed. Every method that calls it
 // includes rewards.PositionChangeGas in its gas.
-func (m *Module) afterChange(c *native.Call, owner common.Address, s changeSnap) error {
+func afterChange(c *native.Call, owner common.Address, s changeSnap) error {
 	base := positionBase(owner)
 	amt := c.LoadUint(field(base, fieldAmount))
 	md := decodeMeta(c.LoadUint(field(base, fieldMeta)))

@@ -100,6 +100,13 @@
 //     burns the rest (native.BurnSlash). A position left empty is removed
 //     at once; otherwise the cut follows the snapshot rule. Membership is
 //     judged on today's state, not the offence height's set.
+//   - Compute slashing ([SlashCompute], compute_slash.go): the jobs module's
+//     host API. It takes a basis-point fraction (the jobs module's
+//     computeSlashBps, rounded down) of a compute position's stake and of
+//     each unbonding entry as reportDoubleSign does, tells the rewards
+//     module, forfeits unvested trade rewards, and pays the take to the
+//     jobs module, which pays re-executors from it and burns the rest. It
+//     does not jail here: compute jails live in the jobs module.
 //
 // All amounts are wei in uint256; nothing divides, so nothing rounds; sums
 // that would pass 2^256-1 revert.

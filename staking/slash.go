@@ -187,14 +187,14 @@ func (m *Module) reportDoubleSign(c *native.Call, args []any) ([]any, error) {
 	if p.load(fieldAmount).IsZero() && p.load(fieldUnbonding).IsZero() {
 		return nil, fmt.Errorf("%w: %s (owner %s) holds nothing", ErrNotSlashable, signer, owner)
 	}
-	snap := m.beforeChange(c, owner)
+	snap := beforeChange(c, owner)
 	c.Store(reportedKey(key), common.BigToHash(common.Big1))
 	c.Store(jailedKey(owner), common.BigToHash(common.Big1)) // before afterChange, so its hook sees it
 	slashed, err := m.slash(c, owner, e)
 	if err != nil {
 		return nil, err
 	}
-	if err := m.afterChange(c, owner, snap); err != nil {
+	if err := afterChange(c, owner, snap); err != nil {
 		return nil, err
 	}
 	if _, err := rewards.ForfeitTrade(c, owner); err != nil {
@@ -229,10 +229,16 @@ func bpsOf(x *uint256.Int, bps uint64) *uint256.Int {
 // stake change follows snapshot semantics (effective from epoch e+1); a
 // position left with nothing is removed at once.
 func (m *Module) slash(c *native.Call, owner common.Address, e uint64) (*uint256.Int, error) {
+	return slashPosition(c, owner, e, m.params.SlashFractionBps)
+}
+
+// slashPosition is slash with the fraction bps (≤ 10000); c is a Call on
+// the staking module (a method's, or a host Call).
+func slashPosition(c *native.Call, owner common.Address, e, bps uint64) (*uint256.Int, error) {
 	p := posView{c, positionBase(owner)}
 	md := decodeMeta(p.load(fieldMeta))
 	oldAmt := p.load(fieldAmount)
-	cut := bpsOf(oldAmt, m.params.SlashFractionBps)
+	cut := bpsOf(oldAmt, bps)
 	total := TotalStake(c.State, md.role)
 	if total.Lt(cut) {
 		return nil, fmt.Errorf("%w: role total %s below a position's %s", native.ErrInternal, total, oldAmt)
@@ -246,7 +252,7 @@ func (m *Module) slash(c *native.Call, owner common.Address, e uint64) (*uint256
 	for i := uint64(0); i < n; i++ {
 		amt := c.LoadUint(unbondingKey(p.base, i, false))
 		rel := c.Load(unbondingKey(p.base, i, true))
-		x := bpsOf(amt, m.params.SlashFractionBps)
+		x := bpsOf(amt, bps)
 		unbCut.Add(unbCut, x) // ≤ total unbonding: no overflow
 		amt.Sub(amt, x)
 		if amt.IsZero() {
@@ -276,7 +282,7 @@ func (m *Module) slash(c *native.Call, owner common.Address, e uint64) (*uint256
 		p.store(fieldMeta, new(uint256.Int))
 		p.store(fieldPrev, new(uint256.Int))
 		p.store(fieldChangeEpoch, new(uint256.Int))
-		if err := m.removeOwner(c, owner); err != nil {
+		if err := removeOwner(c, owner); err != nil {
 			return nil, err
 		}
 	} else if !cut.IsZero() {

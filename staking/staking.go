@@ -209,7 +209,7 @@ func (m *Module) stake(c *native.Call, args []any) ([]any, error) {
 		return nil, fmt.Errorf("%w: %s", ErrJailed, c.Caller)
 	}
 	e := m.epoch(c)
-	snap := m.beforeChange(c, c.Caller)
+	snap := beforeChange(c, c.Caller)
 	p := posView{c, positionBase(c.Caller)}
 	md := decodeMeta(p.load(fieldMeta))
 	if md.hasRole && md.role != Role(role) {
@@ -243,7 +243,7 @@ func (m *Module) stake(c *native.Call, args []any) ([]any, error) {
 	p.store(fieldMeta, md.encode())
 	p.recordChange(e, oldAmt, newAmt)
 	c.StoreUint(native.Slot(uint64(role)), total)
-	if err := m.afterChange(c, c.Caller, snap); err != nil {
+	if err := afterChange(c, c.Caller, snap); err != nil {
 		return nil, err
 	}
 	return nil, c.Emit("Staked", c.Caller, role, uint8(md.lock), c.Value.ToBig(), newAmt.ToBig(), md.unlockEpoch)
@@ -316,7 +316,7 @@ func (m *Module) unstake(c *native.Call, args []any) ([]any, error) {
 		return nil, ErrZeroAmount
 	}
 	e := m.epoch(c)
-	snap := m.beforeChange(c, c.Caller)
+	snap := beforeChange(c, c.Caller)
 	p := posView{c, positionBase(c.Caller)}
 	oldAmt := p.load(fieldAmount)
 	if amt.Gt(oldAmt) {
@@ -354,7 +354,7 @@ func (m *Module) unstake(c *native.Call, args []any) ([]any, error) {
 	c.StoreUint(native.Slot(uint64(md.role)), total.Sub(total, amt))
 	c.StoreUint(native.Slot(slotTotalUnbonding), totalUnb)
 	p.recordChange(e, oldAmt, rest)
-	if err := m.afterChange(c, c.Caller, snap); err != nil {
+	if err := afterChange(c, c.Caller, snap); err != nil {
 		return nil, err
 	}
 	return nil, c.Emit("Unstaked", c.Caller, amt.ToBig(), rest.ToBig(), release)
@@ -392,7 +392,7 @@ func (m *Module) withdraw(c *native.Call, _ []any) ([]any, error) {
 		p.store(fieldMeta, new(uint256.Int))
 		p.store(fieldPrev, new(uint256.Int))
 		p.store(fieldChangeEpoch, new(uint256.Int))
-		if err := m.removeOwner(c, c.Caller); err != nil {
+		if err := removeOwner(c, c.Caller); err != nil {
 			return nil, err
 		}
 	}
@@ -488,7 +488,7 @@ func (m *Module) addOwner(c *native.Call, a common.Address) error {
 
 // removeOwner deletes a from the owners list by moving the last element
 // into its place.
-func (m *Module) removeOwner(c *native.Call, a common.Address) error {
+func removeOwner(c *native.Call, a common.Address) error {
 	pos := c.LoadUint(ownerIndexKey(a)).Uint64()
 	n := OwnerCount(c.State)
 	if pos == 0 || pos > n {

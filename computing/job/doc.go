@@ -8,5 +8,9 @@
 // numbers are all integers of at most 2^53-1 in magnitude; it rejects
 // fractions and exponents rather than format them.
 //
+// OutputDigest (digest.go) is what re-executions of a deterministic job
+// compare on chain: a sha256 over the sorted (path, sha256) output pairs and
+// the exit code, leaving times, sizes and logs out.
+//
 // Start reading at Spec, then Result, then Canonicalize.
 package job

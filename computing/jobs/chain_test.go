@@ -54,10 +54,16 @@ type chainFixture struct {
 
 func chainGenesis(t *testing.T) (*genesis.Genesis, *native.Registry) {
 	t.Helper()
+	return chainGenesisWith(t, testParams)
+}
+
+// chainGenesisWith is chainGenesis with the jobs params jobsParams.
+func chainGenesisWith(t *testing.T, jobsParams string) (*genesis.Genesis, *native.Registry) {
+	t.Helper()
 	g := genesis.Dev()
 	g.EpochLength = 4
 	g.Params[staking.Name] = json.RawMessage(`{"minRouterStakeWei":"1000000000000000000"}`)
-	g.Params[jobs.Name] = json.RawMessage(testParams)
+	g.Params[jobs.Name] = json.RawMessage(jobsParams)
 	if err := g.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +104,7 @@ func (cf *chainFixture) tx(from int, to common.Address, value *big.Int, name str
 	cid := cf.chain.Config().ChainID
 	tx, err := types.SignNewTx(key, types.LatestSignerForChainID(cid), &types.DynamicFeeTx{
 		ChainID: cid, Nonce: cf.nonces[addr], GasTipCap: big.NewInt(1e9), GasFeeCap: big.NewInt(100e9),
-		Gas: 3_000_000, To: &to, Value: value, Data: data,
+		Gas: 8_000_000, To: &to, Value: value, Data: data, // a deterministic result prepays its re-execution rounds
 	})
 	if err != nil {
 		cf.t.Fatal(err)

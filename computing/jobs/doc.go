@@ -4,9 +4,10 @@
 // runs it and reports its usage, and the chain settles the payment.
 //
 // Start reading at [Module] (the method table, the rules in the handlers,
-// and the two block hooks), then spec.go (the canonical job spec) and
+// and the two block hooks), then spec.go (the canonical job spec),
 // state.go (storage layout, [Job], the Go accessors [JobOf], [JobsOf],
-// [StatsOf], [EscrowTotal]).
+// [StatsOf], [EscrowTotal]) and reexec.go (re-execution and disputes,
+// [ReexecOf], [ReexecsOf], [FaultsOf], [Jailed]).
 //
 // Solidity interface:
 //
@@ -25,7 +26,16 @@
 //	function openJobs(uint256 offset, uint256 limit) view returns (uint256[] ids, uint256 total);
 //	function assignedJobs(uint256 offset, uint256 limit) view returns (uint256[] ids, uint256 total);
 //	function providerStats(address node) view returns (uint64 succeeded, uint64 failed, uint64 timedOut);
-//	events JobSubmitted, JobCreditsEscrowed, JobCancelled, JobAssigned, JobAccepted, JobResult, JobSettled
+//	function submitResultDigest(uint256 id, bytes32 recordSHA256, uint64 gpuMillis, int32 exit, bytes32 outputDigest);
+//	function dispute(uint256 id) payable;
+//	function submitReexec(uint256 id, bytes32 outputDigest);
+//	function getReexec(uint256 id) view returns (bool found, bool disputed, uint256 bondWei, uint8 prior,
+//	    uint8 outcome, address current, uint64 deadline, address[] executors, bytes32[] digests);
+//	function reexecsOf(address node, uint256 offset, uint256 limit) view returns (uint256[] ids, uint256 total);
+//	function faultsOf(address node) view returns (uint64 slashes, uint256 slashedWei, uint64 jails,
+//	    uint64 jailedUntil, uint64 passed, uint64 failed, uint64 timedOut, uint64 reexecs);
+//	events JobSubmitted, JobCreditsEscrowed, JobCancelled, JobAssigned, JobAccepted, JobResult, JobSettled,
+//	       JobOutputDigest, JobDisputed, ReexecResult, JobVerified, NodeSlashed
 //
 // Inputs (inputs.go): a job may carry files, an input bundle of at most
 // MaxInputsBytes, given to it read-only as /job/in/NAME (Docker) or
@@ -42,7 +52,8 @@
 // the submission (about 1.7 million gas in all, TestSubmitInputsGas).
 //
 // getJob ends with escrowKind (0 EMC, 1 Credits), escrowCredits,
-// costCredits and refundCredits.
+// costCredits and refundCredits, then deterministic, outputDigest, verify
+// (the Verify* status) and feesWei.
 //
 // Lifecycle (one transition per handler or hook; Params name the numbers):
 //
@@ -76,6 +87,23 @@
 //	                                assign deadline), the node's timed-out counter +1; after
 //	                                MaxAttempts -> expired, refunded
 //
+// Deterministic jobs (spec.Deterministic; reexec.go) add:
+//
+//	submitResultDigest (node owner) running -> completed|failed as submitResult, with the output
+//	                                digest (computing/job.OutputDigest); submitResult reverts
+//	                                for them, and they are escrowed in EMC only
+//	EndBlock of result block + 1    the sampling check (settle waits for it): sampled with
+//	                                sampleBps (newNodeSampleBps while the node has fewer than
+//	                                newNodeJobs settled jobs), seeded by the result block's hash
+//	                                -> reexecuting, a re-executor drawn; else on to settlement
+//	dispute (submitter, bond)       completed|failed, before the settlement block, not yet
+//	                                re-executed -> disputed, a re-executor drawn next block
+//	submitReexec (drawn node)       its digest before its deadline; decides (below)
+//	EndBlock at a re-executor's     it times out (timed-out counters +1) and another is drawn
+//	deadline                        (at most MaxReexecDraws per job)
+//	decision                        passed|inconclusive -> completed|failed, settles as usual;
+//	                                failed -> refunded (escrow, and bond, to the submitter)
+//
 // The node is named by its owner account (the registry's key): that account
 // accepts and reports, and is paid. Deadlines are kept in a per-block due
 // list written (and paid for) by the call that sets them, so EndBlock does
@@ -98,19 +126,68 @@
 // two accounts reports the node's work and the trade (credits and trade
 // rewards, staking/rewards trade.go).
 //
-// Not implemented here: disputes (StateDisputed is reserved, no job enters
-// it; the reported usage is trusted within its cap). The seed is fixed
-// after submission, but the proposer
-// of the seed block could grind it, and a submitter may cancel and submit
-// again (paying gas and waiting each time) for another draw.
+// Re-execution (reexec.go). A re-executor is drawn from a seeded index of
+// the registry's nodes: the first of MaxReexecProbes consecutive entries
+// that is live, not jailed, fits the job's hardware and image (its price
+// is not checked), and is neither the provider, the submitter nor a node
+// already drawn for the job (nodes are keyed by owner, so never the same
+// owner). It has the accept window's time, the job's timeout and the
+// grace to submit its digest. The decision, over the provider's digest
+// and the re-executors' (two answers at most):
+//
+//   - the first answer equals the provider's: passed;
+//   - it differs: a third node is drawn (from the hash of the answer's
+//     block); its answer equal to the provider's: passed, the first
+//     re-executor is in the minority; equal to the first: failed, the
+//     provider is; a third digest: inconclusive;
+//   - no answer in MaxReexecDraws draws, or no node to draw: inconclusive
+//     (the result stands), with one exception: a dispute whose one answer
+//     contradicts the provider and whose draw looked at every registered
+//     node (at most MaxReexecProbes) and found none is failed: the
+//     submitter's bond is the second voice (a two-node network). A
+//     sampled re-execution left at such a tie may be disputed.
+//
+// Who pays: a node in the minority is slashed ComputeSlashBps of its
+// compute stake and unbonding entries (staking.SlashCompute) and jailed
+// for JailBlocks (no assignment, no draw, and a re-execution it was drawn
+// for before cannot take its digest: it times out; registering and
+// updating its registry record are not blocked). When the provider loses, its slash
+// pays each answering re-executor up to the job's cost (the provider's
+// usage at its price, capped by the escrow) and the rest is burned
+// (BurnSlash); the submitter gets the escrow and the bond back. A losing
+// re-executor's slash is burned whole. When the result passes, each
+// agreeing re-executor is paid up to the job's cost at settlement: for a
+// dispute from the bond, the bond's rest going to the provider; for a
+// sampled job from the escrow left after the cost (FeesWei: a submitter
+// of deterministic jobs should escrow about twice the expected cost),
+// as far as it goes. An inconclusive dispute's bond goes back to the
+// submitter; nobody is paid for re-executing. Counters per node
+// ([FaultsOf], faultsOf): slashes, slashed wei, jails, jailed until,
+// passes, failures, re-execution timeouts, digests given. A node learns of
+// its draws from reexecsOf (hooks emit no logs) and getReexec.
+//
+// Gas: submitResultDigest prepays the sampling check and every round the
+// hooks may make (MaxReexecDraws draws or timeouts, the decision):
+// ResultDigestGas, about 5.2 million; dispute likewise (DisputeGas, about
+// 6.2 million, with a slash); submitReexec pays its decision, a slash and
+// a settlement (SubmitReexecGas, about 4.5 million). TestReexecGas pins
+// that each call costs what it declares.
+//
+// Limits: the reported usage is trusted within its cap (re-execution
+// compares outputs, not usage). The router draw's seed is fixed after
+// submission, but the proposer of the seed block could grind it, and a
+// submitter may cancel and submit again (paying gas and waiting each time)
+// for another draw; likewise the proposer of a result's block could grind
+// its hash against the sampling check.
 //
 // Costs: a block with draws reads every registered router's stake once
 // (≤ registry.MaxRouters); the draws, timeouts and settlements the hooks
 // make were paid for by the calls that scheduled them.
 //
-// Invariants (checked after every step of the property test): the module's
-// balance equals EscrowTotal, the sum of the EMC escrows of the jobs that
-// have not ended; the module's Credits (held by the credits module as
+// Invariants (checked after every step of the property tests): the module's
+// balance equals EscrowTotal, the sum of the EMC escrows and dispute bonds
+// of the jobs that have not ended (a slash passes through the balance
+// within the call or hook that takes it, all paid out or burned); the module's Credits (held by the credits module as
 // native.JobsAddress's balance) equal CreditsEscrowTotal, the sum of the
 // Credits escrows of the jobs that have not ended; the open and assigned
 // lists hold exactly the jobs in StateSubmitted and StateAssigned.

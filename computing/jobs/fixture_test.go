@@ -4,7 +4,7 @@
 // are driven by the fixture (BeginBlock, the transactions, EndBlock with the
 // block's gas so the base-fee burn is counted). After every step the
 // fixture checks the module's invariants (its balance equals the open
-// escrows, and equals EscrowTotal; the Credits it holds in the credits
+// escrows and dispute bonds, and equals EscrowTotal; the Credits it holds in the credits
 // module equal the open Credits escrows and CreditsEscrowTotal; the open
 // and assigned lists hold exactly the jobs in those states) and that the
 // supply is conserved: Σ balances + burned == the genesis total. The
@@ -318,6 +318,13 @@ func (f *fixture) check() {
 		if !j.State.Ended() {
 			open.Add(open, j.EscrowWei)
 			openCredits.Add(openCredits, j.EscrowCredits)
+			rx, ok, err := jobs.ReexecOf(f.State, id)
+			if err != nil {
+				f.t.Fatalf("block %d: re-execution of job %d: %v", f.Number, id, err)
+			}
+			if ok && rx.Disputed {
+				open.Add(open, rx.BondWei) // a dispute's bond is held until the job ends
+			}
 		}
 		if m := inState[j.State]; m != nil {
 			m[id] = true
@@ -393,7 +400,7 @@ func (f *fixture) call(to common.Address, a abi.ABI, from common.Address, value 
 		f.t.Fatal(err)
 	}
 	msg := f.Msg(from, &to, value, data)
-	msg.GasLimit = 3_000_000
+	msg.GasLimit = 8_000_000 // a deterministic result prepays its re-execution rounds (jobs.ResultDigestGas)
 	res, logs := f.Apply(msg)
 	f.blockGas += res.UsedGas
 	return &result{res.UsedGas, res.Err, res.ReturnData, logs}

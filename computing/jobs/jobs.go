@@ -96,8 +96,10 @@ const (
 	// counter, the supply ledger (2 slots), two transfers 18,000,
 	// JobSettled log (3 topics, 96 bytes) 2,268; for a Credits job the
 	// Spend and the Release of the rest (creditsGas); the market rewards
-	// (SettleHookGas, trade.go).
-	SettleGas = recordReadGas + recordWriteGas + 4*22_100 + 18_000 + 2_268 + creditsGas + SettleHookGas
+	// (SettleHookGas, trade.go); a re-executed job's fees and bond
+	// (reexec.go settleReexec: its record read, 3 transfers, escrowTotal).
+	SettleGas = recordReadGas + recordWriteGas + 4*22_100 + 18_000 + 2_268 + creditsGas + SettleHookGas +
+		reexecReadGas + 3*9_000 + 22_100
 	// ViewGas is the base of every view: one cold slot 2,100 + 100.
 	ViewGas = 2_200
 	// GetJobGas reads the record.
@@ -256,6 +258,12 @@ func (m *Module) Methods() []native.Method {
 		{Name: "openJobs", Gas: ViewGas, InputGas: openPageGas, Handler: m.listView(openList)},
 		{Name: "assignedJobs", Gas: ViewGas, InputGas: openPageGas, Handler: m.listView(assignedList)},
 		{Name: "providerStats", Gas: StatsGas, Handler: m.providerStats},
+		{Name: "submitResultDigest", Gas: ResultDigestGas, Mutates: true, Handler: m.submitResultDigest},
+		{Name: "dispute", Gas: DisputeGas, Mutates: true, Handler: m.dispute},
+		{Name: "submitReexec", Gas: SubmitReexecGas, Mutates: true, Handler: m.submitReexec},
+		{Name: "getReexec", Gas: GetReexecGas, Handler: m.getReexec},
+		{Name: "reexecsOf", Gas: ViewGas, InputGas: pageGas, Handler: m.reexecsOf},
+		{Name: "faultsOf", Gas: FaultsGas, Handler: m.faultsOf},
 	}
 }
 
@@ -344,6 +352,9 @@ func (m *Module) submit(c *native.Call, args []any, escrowCredits *uint256.Int, 
 	if escrowCredits == nil && c.Value.IsZero() {
 		return nil, ErrNoEscrow
 	}
+	if escrowCredits != nil && spec.Deterministic {
+		return nil, ErrDeterministicCredits
+	}
 	n := JobCount(c.State)
 	if n >= maxJobs {
 		return nil, ErrFull
@@ -356,7 +367,7 @@ func (m *Module) submit(c *native.Call, args []any, escrowCredits *uint256.Int, 
 		ID: n + 1, Submitter: c.Caller, State: StateSubmitted, SpecHash: crypto.Keccak256Hash(raw),
 		Image: spec.Image, GPUs: spec.GPUs, GPUModel: spec.GPUModel, MinMemoryMiB: spec.MinMemoryMiB,
 		TimeoutSeconds: spec.TimeoutSeconds, MaxPriceWei: maxPrice, EscrowWei: c.Value.Clone(),
-		SubmitBlock: c.BlockNumber, EscrowCredits: escrowCredits,
+		SubmitBlock: c.BlockNumber, EscrowCredits: escrowCredits, Deterministic: spec.Deterministic,
 	}
 	if escrowCredits != nil {
 		if err := m.lockCredits(c, escrowCredits); err != nil {
@@ -426,7 +437,7 @@ func (m *Module) assign(c *native.Call, args []any) ([]any, error) {
 	if c.BlockNumber <= j.OfferEndBlock && c.Caller != j.OfferedRouter {
 		return nil, fmt.Errorf("%w: %s until block %d", ErrOfferWindow, j.OfferedRouter, j.OfferEndBlock)
 	}
-	price, err := m.fit(c.State, &j, nodeAddr, c.BlockNumber)
+	price, err := m.fit(c.State, &j, nodeAddr, c.BlockNumber, false)
 	if err != nil {
 		return nil, err
 	}
@@ -454,10 +465,15 @@ func (m *Module) assign(c *native.Call, args []any) ([]any, error) {
 // Routers can call it on a state copy before they send an assignment, with
 // the number of the block the assignment will land in.
 func (m *Module) Fit(s native.StateReader, j *Job, node common.Address, number uint64) (*uint256.Int, error) {
-	return m.fit(s, j, node, number)
+	return m.fit(s, j, node, number, false)
 }
 
-func (m *Module) fit(s native.StateReader, j *Job, nodeAddr common.Address, number uint64) (*uint256.Int, error) {
+// fit is Fit; anyPrice skips the price cap (a re-executor is paid the
+// job's cost, whatever its own price). A jailed node never fits.
+func (m *Module) fit(s native.StateReader, j *Job, nodeAddr common.Address, number uint64, anyPrice bool) (*uint256.Int, error) {
+	if Jailed(s, nodeAddr, number) {
+		return nil, fmt.Errorf("%w: %s", ErrNodeJailed, nodeAddr)
+	}
 	n, ok, err := registry.NodeOf(s, nodeAddr)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", native.ErrInternal, err)
@@ -476,7 +492,7 @@ func (m *Module) fit(s native.StateReader, j *Job, nodeAddr common.Address, numb
 		switch {
 		case price == nil || price.IsZero():
 			return nil, fmt.Errorf("%w: node takes no CPU-only jobs (no CPU price)", ErrNodeUnfit)
-		case price.Gt(j.MaxPriceWei):
+		case price.Gt(j.MaxPriceWei) && !anyPrice:
 			return nil, fmt.Errorf("%w: CPU price %s wei per second above the cap %s", ErrNodeUnfit, price, j.MaxPriceWei)
 		}
 		return price.Clone(), nil
@@ -493,7 +509,7 @@ func (m *Module) fit(s native.StateReader, j *Job, nodeAddr common.Address, numb
 	if !ok {
 		return nil, fmt.Errorf("%w: node has no price for its model %q", ErrNodeUnfit, n.GPUModel)
 	}
-	if price.Gt(j.MaxPriceWei) {
+	if price.Gt(j.MaxPriceWei) && !anyPrice {
 		return nil, fmt.Errorf("%w: price %s wei per GPU-second above the cap %s", ErrNodeUnfit, price, j.MaxPriceWei)
 	}
 	return price, nil
@@ -533,26 +549,36 @@ func (m *Module) submitResult(c *native.Call, args []any) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if j.Deterministic {
+		return nil, fmt.Errorf("%w: job %d", ErrNeedDigest, j.ID)
+	}
+	return nil, m.result(c, &j, args, [32]byte{})
+}
+
+// result records a result (args: id, record, gpuMillis, exit) of j; digest
+// is a deterministic job's output digest: its sampling check is then due
+// in the next block (reexec.go).
+func (m *Module) result(c *native.Call, j *Job, args []any, digest [32]byte) error {
 	record, ok1 := args[1].([32]byte)
 	gpuMillis, ok2 := args[2].(uint64)
 	exit, ok3 := args[3].(int32)
 	if !ok1 || !ok2 || !ok3 {
-		return nil, fmt.Errorf("%w: result args of types %T %T %T", native.ErrBadInput, args[1], args[2], args[3])
+		return fmt.Errorf("%w: result args of types %T %T %T", native.ErrBadInput, args[1], args[2], args[3])
 	}
 	if j.State != StateRunning {
-		return nil, fmt.Errorf("%w: job %d is %s, a result needs running", ErrWrongState, j.ID, j.State)
+		return fmt.Errorf("%w: job %d is %s, a result needs running", ErrWrongState, j.ID, j.State)
 	}
 	if c.Caller != j.Node {
-		return nil, fmt.Errorf("%w: %s", ErrNotNode, c.Caller)
+		return fmt.Errorf("%w: %s", ErrNotNode, c.Caller)
 	}
 	if c.Time >= j.Deadline {
-		return nil, fmt.Errorf("%w: result before block time %d", ErrDeadline, j.Deadline)
+		return fmt.Errorf("%w: result before block time %d", ErrDeadline, j.Deadline)
 	}
 	if limit := j.MaxUsageMillis(); gpuMillis > limit {
-		return nil, fmt.Errorf("%w: %d GPU-ms, at most %d", ErrUsage, gpuMillis, limit)
+		return fmt.Errorf("%w: %d GPU-ms, at most %d", ErrUsage, gpuMillis, limit)
 	}
 	if record == [32]byte{} {
-		return nil, ErrNoRecord
+		return ErrNoRecord
 	}
 	j.State = StateCompleted
 	if exit != 0 {
@@ -560,11 +586,22 @@ func (m *Module) submitResult(c *native.Call, args []any) ([]any, error) {
 	}
 	j.ResultHash, j.GPUMillis, j.Exit = record, gpuMillis, uint32(exit)
 	j.Deadline = c.BlockNumber + m.params.DisputeBlocks
-	schedule(c, &j, j.Deadline)
-	if err := saveJob(c, &j); err != nil {
-		return nil, err
+	if j.Deterministic {
+		j.OutputDigest, j.Verify = digest, VerifyPending
+		schedule(c, j, c.BlockNumber+1) // the sampling check, seeded by this block's hash
+	} else {
+		schedule(c, j, j.Deadline)
 	}
-	return nil, c.Emit("JobResult", new(big.Int).SetUint64(j.ID), c.Caller, record, gpuMillis, exit)
+	if err := saveJob(c, j); err != nil {
+		return err
+	}
+	if err := c.Emit("JobResult", new(big.Int).SetUint64(j.ID), c.Caller, record, gpuMillis, exit); err != nil {
+		return err
+	}
+	if !j.Deterministic {
+		return nil
+	}
+	return c.Emit("JobOutputDigest", new(big.Int).SetUint64(j.ID), digest)
 }
 
 func (m *Module) settle(c *native.Call, args []any) ([]any, error) {
@@ -577,6 +614,9 @@ func (m *Module) settle(c *native.Call, args []any) ([]any, error) {
 	}
 	if c.BlockNumber < j.Deadline {
 		return nil, fmt.Errorf("%w: until block %d", ErrDisputeWindow, j.Deadline)
+	}
+	if j.Verify == VerifyPending {
+		return nil, fmt.Errorf("%w: job %d", ErrVerifying, j.ID)
 	}
 	return nil, m.settleJob(c, &j)
 }
@@ -608,6 +648,9 @@ func Split(cost *uint256.Int) (provider, burn *uint256.Int) {
 // provider's share, the burn, the refund.
 func (m *Module) settleJob(c *native.Call, j *Job) error {
 	if err := m.payCost(c, j); err != nil {
+		return err
+	}
+	if err := m.settleReexec(c, j); err != nil {
 		return err
 	}
 	stat := uint64(statSucceeded)
@@ -728,8 +771,8 @@ func (m *Module) EndBlock(c *native.Call, env *native.BlockEnv) error {
 		if err != nil || !ok {
 			return fmt.Errorf("%w: due job %d: %v", ErrCorrupt, id, err)
 		}
-		if j.DueBlock != env.Number {
-			continue // stale: the job moved on and was scheduled again
+		if j.DueBlock != env.Number && j.State != StateReexec && j.State != StateDisputed {
+			continue // stale: the job moved on and was scheduled again (re-executions judge by their own DueBlock)
 		}
 		switch {
 		case j.State == StateSubmitted && env.Number >= j.Deadline:
@@ -742,8 +785,12 @@ func (m *Module) EndBlock(c *native.Call, env *native.BlockEnv) error {
 		case j.State == StateRunning:
 			schedule(c, &j, env.Number+m.blocksFor(j.Deadline-env.Time))
 			err = saveJob(c, &j)
+		case (j.State == StateCompleted || j.State == StateFailed) && j.Verify == VerifyPending:
+			err = m.sample(c, &j, env)
 		case (j.State == StateCompleted || j.State == StateFailed) && env.Number >= j.Deadline:
 			err = m.settleJob(c, &j)
+		case j.State == StateReexec || j.State == StateDisputed:
+			err = m.reexecDue(c, &j, env)
 		}
 		if err != nil {
 			return err
@@ -850,7 +897,8 @@ func (m *Module) getJob(c *native.Call, args []any) ([]any, error) {
 		j.MinMemoryMiB, j.TimeoutSeconds, j.MaxPriceWei.ToBig(), j.EscrowWei.ToBig(), j.SubmitBlock, j.OfferedRouter,
 		j.OfferEndBlock, j.Router, j.Node, j.PriceWei.ToBig(), j.Attempts, j.Deadline, [32]byte(j.ResultHash),
 		j.GPUMillis, j.ExitCode(), j.CostWei.ToBig(), j.BurnedWei.ToBig(), j.RefundWei.ToBig(), j.EndBlock,
-		j.EscrowKind(), j.EscrowCredits.ToBig(), j.CostCredits.ToBig(), j.RefundCredits.ToBig()}, nil
+		j.EscrowKind(), j.EscrowCredits.ToBig(), j.CostCredits.ToBig(), j.RefundCredits.ToBig(),
+		j.Deterministic, [32]byte(j.OutputDigest), j.Verify, j.FeesWei.ToBig()}, nil
 }
 
 func (m *Module) jobsOf(c *native.Call, args []any) ([]any, error) {

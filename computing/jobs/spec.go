@@ -65,6 +65,13 @@ type Spec struct {
 	// did before the field existed, and a zero hash written out is not
 	// canonical.
 	InputsSHA256 common.Hash `rlp:"optional"`
+	// Deterministic declares that two honest runs give the same outputs
+	// and exit code: the result then carries an output digest
+	// (submitResultDigest), and the job may be re-executed by other nodes
+	// (sampled, or disputed by the submitter; reexec.go). An optional RLP
+	// tail like InputsSHA256: a spec without it encodes and hashes as
+	// before, and a false written out is not canonical.
+	Deterministic bool `rlp:"optional"`
 }
 
 // Encode returns the spec's canonical encoding. It checks the spec first.

@@ -32,6 +32,46 @@ func TestSpecRoundTrip(t *testing.T) {
 	}
 }
 
+// TestSpecDeterministic: the optional Deterministic flag round-trips and
+// changes the hash; a spec without it encodes as before it existed (no
+// trailing field), and a false written out is not canonical.
+func TestSpecDeterministic(t *testing.T) {
+	plain := goodSpec()
+	old := struct { // the spec's fields before the optional tail
+		Image          common.Hash
+		Args, Env      []string
+		GPUs           uint32
+		GPUModel       string
+		MinMemoryMiB   uint64
+		TimeoutSeconds uint64
+		OutputCapBytes uint64
+	}{plain.Image, plain.Args, plain.Env, plain.GPUs, plain.GPUModel, plain.MinMemoryMiB, plain.TimeoutSeconds, plain.OutputCapBytes}
+	want, err := rlp.EncodeToBytes(&old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(encode(t, plain), want) {
+		t.Fatal("a spec without the flag does not encode as before")
+	}
+	det := goodSpec()
+	det.Deterministic = true
+	data := encode(t, det)
+	back, err := jobs.DecodeSpec(data)
+	if err != nil || !back.Deterministic {
+		t.Fatalf("deterministic spec: %+v %v", back, err)
+	}
+	if h1, _ := det.Hash(); h1 == crypto.Keccak256Hash(want) {
+		t.Fatal("the flag does not change the hash")
+	}
+	if data[len(data)-1] != 0x01 {
+		t.Fatalf("encoding ends %x, want the flag 0x01", data[len(data)-1])
+	}
+	falseOut := append(append([]byte{}, data[:len(data)-1]...), 0x80) // the flag written out as false
+	if _, err := jobs.DecodeSpec(falseOut); !errors.Is(err, jobs.ErrBadSpec) {
+		t.Fatalf("false written out: err %v", err)
+	}
+}
+
 // TestSpecRefusals: every bound and rule has its error.
 func TestSpecRefusals(t *testing.T) {
 	long := strings.Repeat("x", jobs.MaxStringBytes+1)
@@ -91,6 +131,9 @@ func TestSpecRefusals(t *testing.T) {
 // canonical (encodes back to the input) and within the bounds.
 func FuzzDecodeSpec(f *testing.F) {
 	f.Add(encode(f, goodSpec()))
+	det := goodSpec()
+	det.Deterministic = true
+	f.Add(encode(f, det))
 	f.Add([]byte{0xc0})
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -21,7 +21,7 @@ import (
 //	keccak256(pad32(pos) ‖ pad32(5))        queue[pos]        uint256: id waiting for its router draw
 //	keccak256(pad32(block) ‖ pad32(6))      due[block]        uint256[]: ids with a deadline at block
 //	keccak256(pad32(node) ‖ pad32(7)) + k   stats[node][k]    uint256: k = 0 succeeded, 1 failed, 2 timed out
-//	slot 8                                  escrowTotal       uint256: Σ escrow of jobs not yet ended
+//	slot 8                                  escrowTotal       uint256: Σ escrow and dispute bond of jobs not yet ended
 //	slot 9                                  creditsEscrow     uint256: Σ Credits escrowed by jobs not yet ended
 //	slot 10                                 open.length       uint256: jobs open to assignment (StateSubmitted)
 //	keccak256(pad32(10)) + i                open[i]           uint256: their ids, unordered (swap-remove)
@@ -29,11 +29,17 @@ import (
 //	slot 12                                 assigned.length   uint256: jobs assigned, not yet accepted
 //	keccak256(pad32(12)) + i                assigned[i]       uint256: their ids, unordered (swap-remove)
 //	keccak256(pad32(id) ‖ pad32(13))        assignedIndex[id] uint256: i+1 while id is in assigned, else 0
+//	keccak256(pad32(id) ‖ pad32(14))        reexec[id]        bytes: RLP of the job's [Reexec] record, once re-executed
+//	R = keccak256(pad32(node) ‖ pad32(15))  reexecsOf[node]   uint256[]: jobs waiting for node's re-execution digest (swap-remove)
+//	keccak256(pad32(id) ‖ keccak256(pad32(node) ‖ pad32(16)))  reexecIndex[node][id]: i+1 while listed
+//	keccak256(pad32(node) ‖ pad32(17)) + k  faults[node][k]   uint256: see [Faults] (faultSlashes ... faultReexecs)
 //
 // A record ("bytes") at base b stores its length at b and its data, 32 bytes
 // a word, at keccak256(b) + j. Invariant: the module's balance equals
-// escrowTotal, which equals the sum of the escrows of the jobs that have
-// not ended (settled, expired or cancelled); the credits module's balance of
+// escrowTotal, which equals the sum of the escrows and the dispute bonds
+// of the jobs that have not ended (settled, expired, cancelled or
+// refunded); slashed stake passes through the balance within the call
+// that takes it; the credits module's balance of
 // native.JobsAddress equals creditsEscrow, the sum of the Credits escrows of
 // the jobs that have not ended; open lists exactly the jobs in
 // StateSubmitted and assigned exactly those in StateAssigned, and each
@@ -53,10 +59,14 @@ const (
 	slotOpenIndex   = 11
 	slotAssigned    = 12
 	slotAssignedIdx = 13
+	slotReexec      = 14
+	slotReexecsOf   = 15
+	slotReexecIdx   = 16
+	slotFaults      = 17
 )
 
 // maxRecordBytes bounds a stored job record (pinned by a test).
-const maxRecordBytes = 672
+const maxRecordBytes = 736
 
 // ErrCorrupt is returned by the accessors when stored state breaks the
 // module's invariants. It means a bug, never a user's doing.
@@ -85,11 +95,17 @@ const (
 	StateExpired State = 6
 	// StateCancelled: the submitter cancelled before assignment; refunded.
 	StateCancelled State = 7
-	// StateDisputed is reserved: disputes are not implemented, no job
-	// enters it.
+	// StateDisputed: the submitter disputed the result (dispute, with a
+	// bond); re-execution decides (reexec.go).
 	StateDisputed State = 8
 	// StateSettled: paid out (provider, burn, refund).
 	StateSettled State = 9
+	// StateReexec: the result of a deterministic job was sampled for
+	// re-execution, which decides (reexec.go).
+	StateReexec State = 10
+	// StateRefunded: re-execution overturned the result: the provider was
+	// slashed and jailed, the escrow (and a dispute's bond) refunded.
+	StateRefunded State = 11
 )
 
 // String names the state as the issue's Surface does.
@@ -113,13 +129,28 @@ func (s State) String() string {
 		return "disputed"
 	case StateSettled:
 		return "settled"
+	case StateReexec:
+		return "reexecuting"
+	case StateRefunded:
+		return "refunded"
 	}
 	return fmt.Sprintf("state%d", uint8(s))
 }
 
 // Ended reports whether s is final (the escrow has been paid out).
 func (s State) Ended() bool {
-	return s == StateSettled || s == StateExpired || s == StateCancelled
+	return s == StateSettled || s == StateExpired || s == StateCancelled || s == StateRefunded
+}
+
+// HasResult reports whether a job in state s has had its result submitted
+// (completed, failed, in re-execution or dispute, settled, or refunded
+// after re-execution overturned it).
+func (s State) HasResult() bool {
+	switch s {
+	case StateCompleted, StateFailed, StateReexec, StateDisputed, StateSettled, StateRefunded:
+		return true
+	}
+	return false
 }
 
 // Job is a job's stored record.
@@ -187,6 +218,14 @@ type Job struct {
 	EscrowCredits *uint256.Int `rlp:"optional"`
 	CostCredits   *uint256.Int `rlp:"optional"`
 	RefundCredits *uint256.Int `rlp:"optional"`
+	// Deterministic is the spec's flag; OutputDigest the provider's
+	// output digest (submitResultDigest); Verify the re-execution status
+	// (VerifyNone ... VerifyInconclusive, reexec.go); FeesWei what the
+	// escrow paid the re-executors (cost + fees + refund = escrow).
+	Deterministic bool         `rlp:"optional"`
+	OutputDigest  common.Hash  `rlp:"optional"`
+	Verify        uint8        `rlp:"optional"`
+	FeesWei       *uint256.Int `rlp:"optional"`
 }
 
 // InCredits reports whether the job's escrow is in Credits.
@@ -217,7 +256,7 @@ func (j *Job) ExitCode() int32 { return int32(j.Exit) }
 // fill gives nil amounts their zero value, so a record always encodes.
 func (j *Job) fill() {
 	for _, p := range []**uint256.Int{&j.MaxPriceWei, &j.EscrowWei, &j.PriceWei, &j.CostWei, &j.BurnedWei, &j.RefundWei,
-		&j.EscrowCredits, &j.CostCredits, &j.RefundCredits} {
+		&j.EscrowCredits, &j.CostCredits, &j.RefundCredits, &j.FeesWei} {
 		if *p == nil {
 			*p = new(uint256.Int)
 		}
@@ -228,7 +267,7 @@ func (j *Job) fill() {
 type Stats struct {
 	Succeeded uint64 // settled with exit 0
 	Failed    uint64 // settled with a non-zero exit
-	TimedOut  uint64 // missed an accept or result deadline
+	TimedOut  uint64 // missed an accept, result or re-execution deadline
 }
 
 // Go accessors over any state.
@@ -391,26 +430,27 @@ func storeBytes(c *native.Call, base common.Hash, data []byte) {
 	}
 }
 
-// idList is a set of job ids kept as a dense array (length at slot, entries
-// at keccak256(pad32(slot)) + i) with an index (id → position + 1 at
-// keccak256(pad32(id) ‖ pad32(indexSlot))): add and remove are O(1),
-// remove moving the last entry into the hole.
-type idList struct{ slot, indexSlot uint64 }
+// idList is a set of job ids kept as a dense array (length at base,
+// entries at keccak256(base) + i) with an index (id → position + 1 at
+// keccak256(pad32(id) ‖ indexBase)): add and remove are O(1), remove
+// moving the last entry into the hole.
+type idList struct {
+	base, indexBase common.Hash
+	name            string
+}
 
 var (
-	openList     = idList{slotOpen, slotOpenIndex}
-	assignedList = idList{slotAssigned, slotAssignedIdx}
+	openList     = idList{native.Slot(slotOpen), native.Slot(slotOpenIndex), "open"}
+	assignedList = idList{native.Slot(slotAssigned), native.Slot(slotAssignedIdx), "assigned"}
 )
 
-func (l idList) base() common.Hash { return native.Slot(l.slot) }
-
 func (l idList) indexKey(id uint64) common.Hash {
-	return native.MapSlot(native.Slot(l.indexSlot), native.Slot(id))
+	return native.MapSlot(l.indexBase, native.Slot(id))
 }
 
 // Len returns the number of ids in l.
 func (l idList) Len(s native.StateReader) uint64 {
-	return native.LoadUint(s, native.JobsAddress, l.base()).Uint64()
+	return native.LoadUint(s, native.JobsAddress, l.base).Uint64()
 }
 
 // has reports whether id is in l.
@@ -423,7 +463,7 @@ func (l idList) page(s native.StateReader, offset, limit uint64) ([]uint64, uint
 	limit = min(limit, MaxPage)
 	out := []uint64{}
 	for i := offset; i < total && uint64(len(out)) < limit; i++ {
-		out = append(out, native.LoadUint(s, native.JobsAddress, native.ArraySlot(l.base(), i)).Uint64())
+		out = append(out, native.LoadUint(s, native.JobsAddress, native.ArraySlot(l.base, i)).Uint64())
 	}
 	return out, total
 }
@@ -431,12 +471,12 @@ func (l idList) page(s native.StateReader, offset, limit uint64) ([]uint64, uint
 // add appends id; an id already listed is a broken invariant.
 func (l idList) add(c *native.Call, id uint64) error {
 	if l.has(c.State, id) {
-		return fmt.Errorf("%w: job %d listed twice in list %d", native.ErrInternal, id, l.slot)
+		return fmt.Errorf("%w: job %d listed twice in list %s", native.ErrInternal, id, l.name)
 	}
 	n := l.Len(c.State)
-	c.StoreUint(native.ArraySlot(l.base(), n), uint256.NewInt(id))
+	c.StoreUint(native.ArraySlot(l.base, n), uint256.NewInt(id))
 	c.StoreUint(l.indexKey(id), uint256.NewInt(n+1))
-	c.StoreUint(l.base(), uint256.NewInt(n+1))
+	c.StoreUint(l.base, uint256.NewInt(n+1))
 	return nil
 }
 
@@ -446,16 +486,16 @@ func (l idList) remove(c *native.Call, id uint64) error {
 	pos := c.LoadUint(l.indexKey(id)).Uint64()
 	n := l.Len(c.State)
 	if pos == 0 || pos > n {
-		return fmt.Errorf("%w: job %d not in list %d (position %d of %d)", native.ErrInternal, id, l.slot, pos, n)
+		return fmt.Errorf("%w: job %d not in list %s (position %d of %d)", native.ErrInternal, id, l.name, pos, n)
 	}
-	lastKey := native.ArraySlot(l.base(), n-1)
+	lastKey := native.ArraySlot(l.base, n-1)
 	if pos != n {
 		last := c.LoadUint(lastKey)
-		c.StoreUint(native.ArraySlot(l.base(), pos-1), last)
+		c.StoreUint(native.ArraySlot(l.base, pos-1), last)
 		c.StoreUint(l.indexKey(last.Uint64()), uint256.NewInt(pos))
 	}
 	c.Store(lastKey, common.Hash{})
 	c.Store(l.indexKey(id), common.Hash{})
-	c.StoreUint(l.base(), uint256.NewInt(n-1))
+	c.StoreUint(l.base, uint256.NewInt(n-1))
 	return nil
 }

@@ -15,9 +15,10 @@ import (
 //   - accept: the job's router earns its router credits, once per reward
 //     epoch in which at least one of its assignments was accepted
 //     (rewards.Module.RouterAccepted).
-//   - settlement of a job that completed (exit 0) and was never disputed
-//     (StateDisputed is reserved: a disputed job never reaches
-//     settlement), between a submitter and a node owned by another
+//   - settlement of a job that completed (exit 0), whose result stood
+//     (a job re-executed or disputed settles from completed when its
+//     result passed or the re-execution was inconclusive; an overturned
+//     one is refunded and never settles), between a submitter and a node owned by another
 //     account: the node's owner earns its compute credits (capped per
 //     epoch) and both sides the trade reward of the fee burned for the job
 //     (rewards.Module.RewardTrade: ≤ the fee, capped, vesting).
@@ -72,8 +73,9 @@ func (m *Module) onSettled(c *native.Call, j *Job, prior State, burnWei *uint256
 }
 
 // EarnsRewards reports whether a job settling from state prior earns
-// compute credits and trade rewards: it completed (exit 0; a disputed or
-// failed job never does) and its submitter is not the node's owner.
+// compute credits and trade rewards: it completed (exit 0; a failed job
+// never does, nor one still in re-execution or dispute) and its submitter
+// is not the node's owner.
 func EarnsRewards(j *Job, prior State) bool {
 	return prior == StateCompleted && j.Submitter != j.Node
 }

@@ -166,8 +166,8 @@ func TestTradeRewardRefused(t *testing.T) {
 	if !m.owed(sub).Eq(owed) {
 		t.Fatal("second settle paid")
 	}
-	// A disputed job never earns (StateDisputed is reserved: no job
-	// reaches it yet; the rule is EarnsRewards').
+	// A job settles only from completed or failed (a disputed job returns
+	// to its state when its result stands); the rule is EarnsRewards'.
 	j := m.job(ok)
 	for _, c := range []struct {
 		prior jobs.State
