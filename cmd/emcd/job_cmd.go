@@ -417,12 +417,8 @@ func printJob(c *cobra.Command, asJSON bool, j *jsonrpc.Job) error {
 // jobDone reports whether `job wait` stops at state: a result came or the
 // job ended.
 func jobDone(state string) bool {
-	switch state {
-	case jobs.StateCompleted.String(), jobs.StateFailed.String(), jobs.StateSettled.String(),
-		jobs.StateExpired.String(), jobs.StateCancelled.String(), jobs.StateDisputed.String():
-		return true
-	}
-	return false
+	s, err := jobs.ParseState(state)
+	return err == nil && (s.HasResult() || s.Ended())
 }
 
 func newJobStatusCmd(g *globals) *cobra.Command {

@@ -102,11 +102,8 @@ the job's submitter, the node is unreachable, or a hash does not match.
 
 // hasResultState: states that follow submitResult.
 func hasResultState(state string) bool {
-	switch state {
-	case jobs.StateCompleted.String(), jobs.StateFailed.String(), jobs.StateDisputed.String(), jobs.StateSettled.String():
-		return true
-	}
-	return false
+	s, err := jobs.ParseState(state)
+	return err == nil && s.HasResult()
 }
 
 // resultError words a download failure for the user.

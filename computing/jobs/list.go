@@ -14,7 +14,7 @@ var ErrUnknownState = errors.New("jobs: unknown job state")
 
 // ParseState returns the state String spells name, or ErrUnknownState.
 func ParseState(name string) (State, error) {
-	for s := StateSubmitted; s <= StateSettled; s++ {
+	for s := StateSubmitted; s <= StateRefunded; s++ {
 		if s.String() == name {
 			return s, nil
 		}

@@ -15,9 +15,9 @@
 //     providerStats): jobs succeeded, failed and timed out;
 //   - the verify module's history (computing/verify HistoryOf): the
 //     node's last verify.HistoryLen challenge outcomes, newest first;
-//   - Slashes and Jails: the jobs module's slash and jail counters. They
-//     are not on chain yet (another change adds them); [Gather] leaves them
-//     zero, and is the one function to extend when they exist.
+//   - Slashes and Jails: the jobs module's slash and jail counters
+//     (computing/jobs FaultsOf: a node in the minority of a re-execution
+//     or a lost dispute is slashed and jailed).
 //
 // # Formula
 //

@@ -35,14 +35,17 @@ type Inputs struct {
 }
 
 // Gather reads node's inputs from the state s. It is the one place that
-// knows where the inputs live: the slash and jail counters of the jobs
-// module go here when the chain has them.
+// knows where the inputs live: the verify module's challenge counters and
+// history, the jobs module's job counters and its slash and jail counters
+// (re-execution and disputes, jobs.FaultsOf).
 func Gather(s native.StateReader, node common.Address) Inputs {
 	f := verify.FaultsOf(s, node)
 	st := jobs.StatsOf(s, node)
+	jf := jobs.FaultsOf(s, node)
 	return Inputs{
 		Passed: f.Passed, Failed: f.Failed, Missed: f.Missed,
 		Succeeded: st.Succeeded, JobFailed: st.Failed, TimedOut: st.TimedOut,
+		Slashes: jf.Slashes, Jails: jf.Jails,
 		History: verify.HistoryOf(s, node),
 	}
 }

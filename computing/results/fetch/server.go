@@ -47,11 +47,7 @@ func HasResult(j *jobs.Job) bool {
 	if j.ResultHash == (common.Hash{}) {
 		return false
 	}
-	switch j.State {
-	case jobs.StateCompleted, jobs.StateFailed, jobs.StateDisputed, jobs.StateSettled:
-		return true
-	}
-	return false
+	return j.State.HasResult()
 }
 
 // Default rate limit of one peer at a server: each request moves at most
