@@ -191,4 +191,3 @@ func keyOf(a common.Address) *ecdsa.PrivateKey {
 	}
 	return strangerKey
 }
-

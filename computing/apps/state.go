@@ -293,8 +293,12 @@ func pageArray(s native.StateReader, base common.Hash, offset, limit uint64) ([]
 	return out, total
 }
 
-func appKey(id uint64) common.Hash  { return native.MapSlot(native.Slot(slotAppRecord), native.Slot(id)) }
-func instKey(id uint64) common.Hash { return native.MapSlot(native.Slot(slotInstRecord), native.Slot(id)) }
+func appKey(id uint64) common.Hash {
+	return native.MapSlot(native.Slot(slotAppRecord), native.Slot(id))
+}
+func instKey(id uint64) common.Hash {
+	return native.MapSlot(native.Slot(slotInstRecord), native.Slot(id))
+}
 func dueKey(block uint64) common.Hash {
 	return native.MapSlot(native.Slot(slotDue), native.Slot(block))
 }
