@@ -140,12 +140,18 @@ func newFixture(t testing.TB) *fixture {
 	return f
 }
 
-func proof(t testing.TB, seed int64, owner common.Address) (peerID, sig []byte) {
+func peerKey(t testing.TB, seed int64) lcrypto.PrivKey {
 	t.Helper()
 	k, _, err := lcrypto.GenerateEd25519Key(rand.New(rand.NewSource(seed)))
 	if err != nil {
 		t.Fatal(err)
 	}
+	return k
+}
+
+func proof(t testing.TB, seed int64, owner common.Address) (peerID, sig []byte) {
+	t.Helper()
+	k := peerKey(t, seed)
 	id, sig, err := registry.SignPeerProof(k, uint256.MustFromBig(nativetest.Config().ChainID), owner)
 	if err != nil {
 		t.Fatal(err)
