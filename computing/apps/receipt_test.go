@@ -237,3 +237,14 @@ func FuzzDecodeSignedReceipt(f *testing.F) {
 		_ = d.Verify(7, 3, node.addr, router.addr, uint256.NewInt(100), uint256.NewInt(2_000))
 	})
 }
+
+func TestAPIKey(t *testing.T) {
+	a, err := NewAPIKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := NewAPIKey()
+	if a == b || len(a) != len(APIKeyPrefix)+64 || APIKeyHash(a) == APIKeyHash(b) || APIKeyHash(a) != APIKeyHash(" "+a+"\n") {
+		t.Fatalf("keys %q %q", a, b)
+	}
+}

@@ -1,0 +1,155 @@
+package main
+
+import (
+	"encoding/json"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ethereum/go-ethereum/crypto"
+
+	"github.com/emc-network/emcd/computing/apps"
+	"github.com/emc-network/emcd/genesis"
+)
+
+// TestAppPublishArgs: publish's flags are checked as the module checks
+// them, before anything is sent.
+func TestAppPublishArgs(t *testing.T) {
+	digest := "sha256:" + strings.Repeat("ab", 32)
+	good := appPublishFlags{image: digest, port: 8080, health: "/health", perCall: "1000"}
+	args, err := good.args()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if args[3].(string) != "app-abababababab" || args[6].(*big.Int).Int64() != 1000 || args[7].(*big.Int).Sign() != 0 || args[8].(uint16) != 0 {
+		t.Fatalf("args %v", args)
+	}
+	doc := filepath.Join(t.TempDir(), "doc.txt")
+	if err := os.WriteFile(doc, []byte("POST /v1/chat {\"prompt\": string}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	withDoc := good
+	withDoc.paramsDoc, withDoc.perGPUSecond, withDoc.royaltyBps, withDoc.name = doc, "7", 10_000, "llama"
+	if args, err := withDoc.args(); err != nil || !strings.Contains(args[5].(string), "prompt") || args[8].(uint16) != 10_000 || args[3] != "llama" {
+		t.Fatalf("with doc: %v %v", args, err)
+	}
+	bad := map[string]func(f *appPublishFlags){
+		"no image":      func(f *appPublishFlags) { f.image = "" },
+		"zero image":    func(f *appPublishFlags) { f.image = "0x" + strings.Repeat("00", 32) },
+		"port 0":        func(f *appPublishFlags) { f.port = 0 },
+		"port too big":  func(f *appPublishFlags) { f.port = 65536 },
+		"health":        func(f *appPublishFlags) { f.health = "health" },
+		"royalty":       func(f *appPublishFlags) { f.royaltyBps = 10_001 },
+		"no price":      func(f *appPublishFlags) { f.perCall = "" },
+		"zero prices":   func(f *appPublishFlags) { f.perCall, f.perGPUSecond = "0", "0" },
+		"bad price":     func(f *appPublishFlags) { f.perCall = "1.5" },
+		"negative":      func(f *appPublishFlags) { f.perCall = "-1" },
+		"huge price":    func(f *appPublishFlags) { f.perCall = "1" + strings.Repeat("0", 80) },
+		"long name":     func(f *appPublishFlags) { f.name = strings.Repeat("n", apps.MaxNameBytes+1) },
+		"missing doc":   func(f *appPublishFlags) { f.paramsDoc = filepath.Join(t.TempDir(), "nope") },
+		"long describe": func(f *appPublishFlags) { f.description = strings.Repeat("d", apps.MaxDescriptionBytes+1) },
+	}
+	for name, mutate := range bad {
+		f := good
+		mutate(&f)
+		if _, err := f.args(); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+// TestAppCLIEndToEnd runs `emcd app` against `emcd --dev` (whose genesis
+// loads the apps module): publish, list, deploy with a local API key,
+// status, a stranger's stop refused, the owner's stop refunding the
+// escrow; bad input exits non-zero.
+func TestAppCLIEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-process test: skipped with -short")
+	}
+	node := startDevNode(t, t.TempDir())
+	url := node.url
+	keys, err := genesis.DevAccountKeys(4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	owner := crypto.PubkeyToAddress(keys[2].PublicKey)
+	digest := "sha256:" + strings.Repeat("cd", 32)
+
+	r := runCLI(t, "app", "publish", "--rpc", url, "--dev-account", "1", "--image", digest, "--port", "8080", "--health", "/health",
+		"--price-per-call", "1000", "--royalty-bps", "1500", "--name", "echo", "--json")
+	if r.code != 0 {
+		t.Fatalf("publish: exit %d\n%s\n%s\nnode:\n%s", r.code, r.stdout, r.stderr, node.output())
+	}
+	var pub struct {
+		ID     uint64 `json:"id"`
+		Status string `json:"status"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &pub); err != nil || pub.ID != 1 || pub.Status != "success" {
+		t.Fatalf("publish --json %q: %v", r.stdout, err)
+	}
+	if r := runCLI(t, "app", "list", "--rpc", url); r.code != 0 || !strings.Contains(r.stdout, "1\techo\t0x"+strings.Repeat("cd", 32)) ||
+		!strings.Contains(r.stdout, "royalty 1500 bps") {
+		t.Fatalf("list: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+
+	r = runCLI(t, "app", "deploy", "1", "--rpc", url, "--dev-account", "2", "--hours", "1", "--escrow", "1", "--json")
+	if r.code != 0 {
+		t.Fatalf("deploy: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	var dep struct {
+		Instance uint64 `json:"instance"`
+		APIKey   string `json:"api_key"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &dep); err != nil || dep.Instance != 1 || !strings.HasPrefix(dep.APIKey, apps.APIKeyPrefix) {
+		t.Fatalf("deploy --json %q: %v", r.stdout, err)
+	}
+	r = runCLI(t, "app", "status", "1", "--rpc", url, "--json")
+	var st struct {
+		State      string `json:"state"`
+		Owner      string `json:"owner"`
+		APIKeyHash string `json:"apiKeyHash"`
+		Escrow     string `json:"escrow"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &st); r.code != 0 || err != nil || st.State != "deployed" || !strings.EqualFold(st.Owner, owner.Hex()) ||
+		st.APIKeyHash != apps.APIKeyHash(dep.APIKey).Hex() || st.Escrow != "0xde0b6b3a7640000" {
+		t.Fatalf("status: exit %d %+v %v\n%s", r.code, st, err, r.stderr)
+	}
+
+	// Refusals exit 1 with the module's reason.
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"stop", "1", "--dev-account", "3"}, "apps: only the instance's owner may stop it"},
+		{[]string{"deploy", "9", "--dev-account", "2", "--hours", "1", "--escrow", "1"}, "apps: no such app"},
+	} {
+		r := runCLI(t, append(append([]string{"app"}, tc.args...), "--rpc", url)...)
+		if r.code != 1 || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("%v: exit %d\n%s\n%s", tc.args, r.code, r.stdout, r.stderr)
+		}
+	}
+	r = runCLI(t, "app", "stop", "1", "--rpc", url, "--dev-account", "2")
+	if r.code != 0 || !strings.Contains(r.stdout, "stopped instance 1; closed, refunded 1 EMC") {
+		t.Fatalf("stop: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if r := runCLI(t, "app", "status", "1", "--rpc", url); r.code != 0 || !strings.Contains(r.stdout, "closed in block") || !strings.Contains(r.stdout, "(stopped): refunded 1 EMC") {
+		t.Fatalf("status text: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+
+	// Usage errors exit non-zero without sending.
+	for _, args := range [][]string{
+		{"app", "publish", "--rpc", url, "--dev-account", "1", "--image", digest, "--port", "80", "--health", "/h"},                                                    // no price
+		{"app", "publish", "--rpc", url, "--dev-account", "1", "--image", digest, "--port", "80", "--health", "/h", "--price-per-call", "1", "--royalty-bps", "10001"}, // royalty
+		{"app", "deploy", "1", "--rpc", url, "--dev-account", "2", "--escrow", "1"},                                                                                    // no hours
+		{"app", "deploy", "1", "--rpc", url, "--dev-account", "2", "--hours", "1"},                                                                                     // no escrow
+		{"app", "deploy", "0", "--rpc", url, "--dev-account", "2", "--hours", "1", "--escrow", "1"},                                                                    // bad id
+		{"app", "status", "7", "--rpc", url},            // no such instance
+		{"app", "list", "--rpc", url, "--limit", "101"}, // limit
+	} {
+		if r := runCLI(t, args...); r.code == 0 || r.stderr == "" {
+			t.Errorf("%v: exit %d, stderr %q", args, r.code, r.stderr)
+		}
+	}
+}
