@@ -12,6 +12,8 @@ import (
 
 	"github.com/emc-network/emcd/computing/apps"
 	"github.com/emc-network/emcd/genesis"
+	"github.com/emc-network/emcd/node"
+	"github.com/emc-network/emcd/state/native"
 )
 
 // TestAppPublishArgs: publish's flags are checked as the module checks
@@ -151,5 +153,28 @@ func TestAppCLIEndToEnd(t *testing.T) {
 		if r := runCLI(t, args...); r.code == 0 || r.stderr == "" {
 			t.Errorf("%v: exit %d, stderr %q", args, r.code, r.stderr)
 		}
+	}
+}
+
+// TestTestnetLoadsApps: `emcd testnet` names the apps module in its
+// genesis params, so its nodes load it.
+func TestTestnetLoadsApps(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "net")
+	if out, err := runTestnetCmd(t, "--validators", "1", "--out", dir, "--base-port", "31500"); err != nil {
+		t.Fatalf("testnet: %v\n%s", err, out)
+	}
+	g, err := genesis.FromFile(filepath.Join(dir, "genesis.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := g.Params[apps.Name]; !ok {
+		t.Fatalf("testnet genesis params %v have no apps entry", g.Params)
+	}
+	mods, err := node.LoadModules(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, ok := mods.Lookup(native.AppsAddress); !ok || m.Name() != apps.Name {
+		t.Fatal("the testnet chain does not load the apps module")
 	}
 }
