@@ -62,13 +62,14 @@ const (
 	// and entry) and the expiry's refund that the hook may make (9,000 +
 	// the Credits release), the InstanceDeployed log (4 topics, 192
 	// bytes) 3,411; for Credits the Lock.
-	DeployGas = appReadGas + instWriteGas + 7*22_100 + 9_000 + 3_411 + credits.LockGas + creditsGas
+	DeployGas = appReadGas + instWriteGas + 7*22_100 + 9_000 + 3_411 + credits.LockGas + creditsGas + listAddGas + listRemoveGas
 	// PlaceGas: record read and rewrite; the router check (registry and
 	// staking, 6 slots); the node record (registry.MaxRecordWords + 2
 	// words read); the app's image (its record); instancesOnNode length
 	// and entry; due entries now and for a reopen (4 × 22,100); the
 	// InstancePlaced log (4 topics, 32 bytes) 2,131.
-	PlaceGas = 2*instReadGas + instWriteGas + 6*2_100 + (registry.MaxRecordWords+2)*2_100 + appReadGas + 6*22_100 + 2_131
+	PlaceGas = 2*instReadGas + instWriteGas + 6*2_100 + (registry.MaxRecordWords+2)*2_100 + appReadGas + 6*22_100 + 2_131 +
+		listAddGas + 2*listRemoveGas
 	// ReadyGas: record read and rewrite, the due entry and two
 	// rescheduled checks should blocks run faster than the target period
 	// (6 × 22,100), the lease end's ending and closing (their due
@@ -78,9 +79,9 @@ const (
 	// StopGas: record read and rewrite, escrow total, the refund, the
 	// due entry of the settlement window (2 × 22,100), the log (2
 	// topics, 64 bytes) 1,637, the close the hook makes (creditsGas).
-	StopGas = instReadGas + instWriteGas + 4*22_100 + 9_000 + creditsGas + 1_637
+	StopGas = instReadGas + instWriteGas + 4*22_100 + 9_000 + creditsGas + 1_637 + listRemoveGas
 	// ReapGas: StopGas and the node's record and ping (registry).
-	ReapGas = StopGas + (registry.MaxRecordWords+3)*2_100 + 2*22_100
+	ReapGas = StopGas + (registry.MaxRecordWords+3)*2_100 + 2*22_100 + listAddGas
 	// SettleGas: record read and rewrite, the app's record, three
 	// signature recoveries' worth (ecrecover 3,000 each), escrow total,
 	// the supply ledger (2 slots), two transfers 18,000, the log (3
@@ -90,6 +91,11 @@ const (
 	ViewGas = 2_200
 	// PageGasPerItem is a page's cost per returned id.
 	PageGasPerItem = 2_100
+	// listAddGas: a deployed-list addition (index read, entry, index and
+	// length written fresh); listRemoveGas: a removal (index, length and
+	// the last entry read, 5 writes).
+	listAddGas    = 2_100 + 3*22_100
+	listRemoveGas = 3*2_100 + 5*22_100
 )
 
 // Revert reasons.
@@ -225,6 +231,7 @@ func (m *Module) Methods() []native.Method {
 		{Name: "getInstance", Gas: ViewGas + instReadGas, Handler: m.getInstance},
 		{Name: "instancesOf", Gas: ViewGas, InputGas: pageGas(1), Handler: m.pageOf(slotInstOf)},
 		{Name: "instancesOnNode", Gas: ViewGas, InputGas: pageGas(1), Handler: m.pageOf(slotInstOnNode)},
+		{Name: "deployedInstances", Gas: ViewGas, InputGas: pageGas(0), Handler: m.deployedView},
 	}
 }
 
@@ -411,6 +418,9 @@ func (m *Module) deployWith(c *native.Call, args []any, escrowCredits *uint256.I
 	}
 	in.Deadline = c.BlockNumber + m.params.PlaceBlocks
 	schedule(c, &in, in.Deadline)
+	if err := listDeployed(c, in.ID); err != nil {
+		return nil, err
+	}
 	if err := saveInstance(c, &in); err != nil {
 		return nil, err
 	}
@@ -468,6 +478,9 @@ func (m *Module) place(c *native.Call, args []any) ([]any, error) {
 		return nil, ErrSelfDealing
 	}
 	if err := m.Fit(c.State, &in, node, c.BlockNumber); err != nil {
+		return nil, err
+	}
+	if err := unlistDeployed(c, in.ID); err != nil {
 		return nil, err
 	}
 	in.State, in.Router, in.Node = StatePlaced, c.Caller, node
@@ -556,6 +569,9 @@ func (m *Module) reopen(c *native.Call, in *Instance) error {
 		return m.close(c, in, EndExpired)
 	}
 	node := in.Node
+	if err := listDeployed(c, in.ID); err != nil {
+		return err
+	}
 	in.State, in.Router, in.Node = StateDeployed, common.Address{}, common.Address{}
 	in.Deadline = c.BlockNumber + m.params.PlaceBlocks
 	schedule(c, in, in.Deadline)
@@ -580,6 +596,11 @@ func (m *Module) ending(c *native.Call, in *Instance, reason uint8) error {
 // close refunds what is left of the escrow to the owner and closes in.
 func (m *Module) close(c *native.Call, in *Instance, reason uint8) error {
 	in.fill()
+	if in.State == StateDeployed {
+		if err := unlistDeployed(c, in.ID); err != nil {
+			return err
+		}
+	}
 	refund := new(uint256.Int) // EMC escrow not charged; a Credits escrow refunds Credits only
 	if !in.InCredits() {
 		refund.Sub(in.EscrowWei, in.ChargedWei)
@@ -741,6 +762,15 @@ func (m *Module) appsView(c *native.Call, args []any) ([]any, error) {
 		return nil, err
 	}
 	ids, total := Apps(c.State, offset, limit)
+	return []any{bigIDs(ids), new(big.Int).SetUint64(total)}, nil
+}
+
+func (m *Module) deployedView(c *native.Call, args []any) ([]any, error) {
+	offset, limit, err := pageArgs(args)
+	if err != nil {
+		return nil, err
+	}
+	ids, total := DeployedInstances(c.State, offset, limit)
 	return []any{bigIDs(ids), new(big.Int).SetUint64(total)}, nil
 }
 

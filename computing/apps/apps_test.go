@@ -28,8 +28,14 @@ func TestLifecycleEMC(t *testing.T) {
 	if in := f.inst(id); in.State != apps.StateDeployed || in.Owner != userA || in.APIKeyHash != apiKeyHash {
 		t.Fatalf("deployed %+v", in)
 	}
+	if ids := f.view("deployedInstances", big.NewInt(0), big.NewInt(10))[0].([]*big.Int); len(ids) != 1 || ids[0].Uint64() != id {
+		t.Fatalf("deployedInstances %v", ids)
+	}
 	f.next()
 	f.mustSend(r1, nil, "place", big64(id), n1)
+	if ids := f.view("deployedInstances", big.NewInt(0), big.NewInt(10))[0].([]*big.Int); len(ids) != 0 {
+		t.Fatalf("deployedInstances after place %v", ids)
+	}
 	f.next()
 	f.mustSend(n1, nil, "ready", big64(id))
 	in := f.inst(id)

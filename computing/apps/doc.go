@@ -26,6 +26,7 @@
 //	function getInstance(uint256 instance) view returns (bool found, uint256 app, address owner, uint8 state, ...);
 //	function instancesOf(address owner, uint256 offset, uint256 limit) view returns (uint256[] ids, uint256 total);
 //	function instancesOnNode(address node, uint256 offset, uint256 limit) view returns (uint256[] ids, uint256 total);
+//	function deployedInstances(uint256 offset, uint256 limit) view returns (uint256[] ids, uint256 total);
 //	events AppPublished, InstanceDeployed, InstancePlaced, InstanceReady, InstanceSettled,
 //	       InstanceReopened, InstanceEnding, InstanceClosed
 //
@@ -55,6 +56,11 @@
 //	settle (anyone)              running|ending: pays the newest receipt's charge (below)
 //	EndBlock SettleBlocks after  ending -> closed: the escrow not charged refunded
 //	  the lease ended
+//
+// Instances waiting for placement (StateDeployed) are listed in an
+// on-chain index kept O(1) per transition (append, swap-remove);
+// deployedInstances and [DeployedInstances] page it, so routers read it
+// instead of every instance.
 //
 // Restarting a dead node's instance elsewhere is not done on chain: the
 // user deploys again (the refund comes back at close).
@@ -124,7 +130,8 @@
 // equals EscrowTotal, the sum over open EMC instances of escrow − charged;
 // the Credits the credits module holds for native.AppsAddress equal
 // CreditsEscrowTotal, the sum over open Credits instances of escrow −
-// spent; for every instance node + royalty + burned = charged, and a
+// spent; the deployed list holds exactly the instances in StateDeployed;
+// for every instance node + royalty + burned = charged, and a
 // closed one's charged + refunded = its escrow; Σ balances + burned is
 // the genesis supply, to the wei.
 package apps

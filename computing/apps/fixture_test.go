@@ -214,10 +214,29 @@ func (f *fixture) to(n uint64) {
 func (f *fixture) check() {
 	f.t.Helper()
 	open, openCredits := new(uint256.Int), new(uint256.Int)
+	deployed := map[uint64]bool{}
+	for off := uint64(0); ; off += apps.MaxPage {
+		ids, total := apps.DeployedInstances(f.State, off, apps.MaxPage)
+		for _, id := range ids {
+			if deployed[id] {
+				f.t.Fatalf("block %d: instance %d listed twice", f.Number, id)
+			}
+			deployed[id] = true
+		}
+		if len(ids) == 0 || off+apps.MaxPage >= total {
+			if uint64(len(deployed)) != total {
+				f.t.Fatalf("block %d: deployed list pages %d ids, total %d", f.Number, len(deployed), total)
+			}
+			break
+		}
+	}
 	for id := uint64(1); id <= apps.InstanceCount(f.State); id++ {
 		in, ok, err := apps.InstanceOf(f.State, id)
 		if err != nil || !ok {
 			f.t.Fatalf("block %d: instance %d: %v %v", f.Number, id, ok, err)
+		}
+		if (in.State == apps.StateDeployed) != deployed[id] {
+			f.t.Fatalf("block %d: instance %d is %s, listed as deployed: %v", f.Number, id, in.State, deployed[id])
 		}
 		if in.InCredits() == !in.EscrowWei.IsZero() {
 			f.t.Fatalf("block %d: instance %d escrows %s wei and %s Credits", f.Number, id, in.EscrowWei, in.EscrowCredits)

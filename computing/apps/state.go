@@ -22,6 +22,9 @@ import (
 //	keccak256(pad32(block) ‖ pad32(6))      due[block]        uint256[]: ids with a deadline at block
 //	slot 7                                  escrowTotal       uint256: Σ (escrowWei − chargedWei) of open EMC instances
 //	slot 8                                  creditsEscrow     uint256: Σ (escrowCredits − chargedCredits) of open instances
+//	slot 9                                  deployed.length   uint256: instances waiting for placement (StateDeployed)
+//	keccak256(pad32(9)) + i                 deployed[i]       uint256: their ids, unordered (swap-remove)
+//	keccak256(pad32(id) ‖ pad32(10))        deployedIndex[id] uint256: i+1 while id is in deployed, else 0
 //
 // A record ("bytes") at base b stores its length at b and its data, 32
 // bytes a word, at keccak256(b) + j. Invariants: the module's balance
@@ -38,6 +41,8 @@ const (
 	slotDue        = 6
 	slotEscrow     = 7
 	slotCreditsEsc = 8
+	slotDeployed   = 9
+	slotDeployedIx = 10
 )
 
 // Record bounds (pinned by a test): an app's record with every text at
@@ -272,6 +277,21 @@ func InstancesOnNode(s native.StateReader, node common.Address, offset, limit ui
 	return pageArray(s, native.MapSlot(native.Slot(slotInstOnNode), native.AddressKey(node)), offset, limit)
 }
 
+// DeployedInstances returns up to limit (at most MaxPage) ids of the
+// instances waiting for a router to place them (StateDeployed) from
+// offset, in index order (which removals reorder), and how many there
+// are. Routers read it instead of every instance.
+func DeployedInstances(s native.StateReader, offset, limit uint64) ([]uint64, uint64) {
+	total := native.LoadUint(s, native.AppsAddress, native.Slot(slotDeployed)).Uint64()
+	limit = min(limit, MaxPage)
+	out := []uint64{}
+	base := native.Slot(slotDeployed)
+	for i := offset; i < total && uint64(len(out)) < limit; i++ {
+		out = append(out, native.LoadUint(s, native.AppsAddress, native.ArraySlot(base, i)).Uint64())
+	}
+	return out, total
+}
+
 // EscrowTotal returns the EMC escrow the module holds.
 func EscrowTotal(s native.StateReader) *uint256.Int {
 	return native.LoadUint(s, native.AppsAddress, native.Slot(slotEscrow))
@@ -357,4 +377,44 @@ func storeBytes(c *native.Call, base common.Hash, data []byte) {
 	for j := words(uint64(len(data))); j < words(old); j++ {
 		c.Store(native.ArraySlot(base, j), common.Hash{})
 	}
+}
+
+// deployedIndexKey is id's position + 1 in the deployed list (0: absent).
+func deployedIndexKey(id uint64) common.Hash {
+	return native.MapSlot(native.Slot(slotDeployedIx), native.Slot(id))
+}
+
+// listDeployed adds id to the deployed list; an id already listed is a
+// broken invariant.
+func listDeployed(c *native.Call, id uint64) error {
+	if c.Load(deployedIndexKey(id)) != (common.Hash{}) {
+		return fmt.Errorf("%w: instance %d listed twice", native.ErrInternal, id)
+	}
+	base := native.Slot(slotDeployed)
+	n := c.LoadUint(base).Uint64()
+	c.StoreUint(native.ArraySlot(base, n), uint256.NewInt(id))
+	c.StoreUint(deployedIndexKey(id), uint256.NewInt(n+1))
+	c.StoreUint(base, uint256.NewInt(n+1))
+	return nil
+}
+
+// unlistDeployed takes id out of the deployed list, moving the last entry
+// into its place; an id not listed is a broken invariant.
+func unlistDeployed(c *native.Call, id uint64) error {
+	base := native.Slot(slotDeployed)
+	pos := c.LoadUint(deployedIndexKey(id)).Uint64()
+	n := c.LoadUint(base).Uint64()
+	if pos == 0 || pos > n {
+		return fmt.Errorf("%w: instance %d not in the deployed list (position %d of %d)", native.ErrInternal, id, pos, n)
+	}
+	lastKey := native.ArraySlot(base, n-1)
+	if pos != n {
+		last := c.LoadUint(lastKey)
+		c.StoreUint(native.ArraySlot(base, pos-1), last)
+		c.StoreUint(deployedIndexKey(last.Uint64()), uint256.NewInt(pos))
+	}
+	c.Store(lastKey, common.Hash{})
+	c.Store(deployedIndexKey(id), common.Hash{})
+	c.StoreUint(base, uint256.NewInt(n-1))
+	return nil
 }
