@@ -248,3 +248,44 @@ func TestAPIKey(t *testing.T) {
 		t.Fatalf("keys %q %q", a, b)
 	}
 }
+
+// BenchmarkMeterCall: the per-call cost of metering (digest, chain hash,
+// charge) without signing.
+func BenchmarkMeterCall(b *testing.B) {
+	m := NewMeter(1, 1, uint256.NewInt(1000), uint256.NewInt(7))
+	body := sha256.Sum256([]byte("{}"))
+	for b.Loop() {
+		if _, err := m.Call(RequestDigest("POST", "/v1/chat", body), 10); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkSignReceipt: one role's signature of a receipt (the node's or
+// the router's per-call cost when every call is receipted).
+func BenchmarkSignReceipt(b *testing.B) {
+	k := newKey(b)
+	r := Receipt{ChainID: 1, Instance: 1, Seq: 1, Calls: 1}
+	for b.Loop() {
+		if _, err := SignReceipt(&r, RoleNode, k.priv); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkVerifyReceipt: decoding and checking a signed receipt (two
+// recoveries), what settle does besides storage.
+func BenchmarkVerifyReceipt(b *testing.B) {
+	node, router := testKeys(b)
+	s := signed(b, 7, 3, 5, 100, 2_000, node, router)
+	enc := s.Encode()
+	for b.Loop() {
+		d, err := DecodeSignedReceipt(enc)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := d.Verify(7, 3, node.addr, router.addr, uint256.NewInt(100), uint256.NewInt(2_000)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
