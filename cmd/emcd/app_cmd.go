@@ -22,6 +22,9 @@ import (
 
 func init() { extraCommands = append(extraCommands, newAppCmd) }
 
+// extraAppCommands are the operators' subcommands (app_ops_cmd.go).
+var extraAppCommands []func(*globals) *cobra.Command
+
 func appsABI() (*abi.ABI, error) { return parseModuleABI(new(apps.Module)) }
 
 func newAppCmd(g *globals) *cobra.Command {
@@ -40,6 +43,9 @@ is settled from the escrow with signed receipts, and the rest is refunded
 when the lease ends. See computing/apps.`,
 	}
 	cmd.AddCommand(newAppPublishCmd(g), newAppDeployCmd(g), newAppStatusCmd(g), newAppStopCmd(g), newAppListCmd(g))
+	for _, f := range extraAppCommands {
+		cmd.AddCommand(f(g))
+	}
 	return cmd
 }
 

@@ -126,6 +126,9 @@ func TestAppCLIEndToEnd(t *testing.T) {
 	}{
 		{[]string{"stop", "1", "--dev-account", "3"}, "apps: only the instance's owner may stop it"},
 		{[]string{"deploy", "9", "--dev-account", "2", "--hours", "1", "--escrow", "1"}, "apps: no such app"},
+		{[]string{"reap", "1", "--dev-account", "3"}, "apps: instance is not in the required state"},
+		{[]string{"ready", "1", "--dev-account", "3"}, "apps: instance is not in the required state"},
+		{[]string{"place", "1", "0x000000000000000000000000000000000000dEaD", "--dev-account", "3"}, "apps: caller is not an active router"},
 	} {
 		r := runCLI(t, append(append([]string{"app"}, tc.args...), "--rpc", url)...)
 		if r.code != 1 || !strings.Contains(r.stderr, tc.want) {
@@ -147,8 +150,11 @@ func TestAppCLIEndToEnd(t *testing.T) {
 		{"app", "deploy", "1", "--rpc", url, "--dev-account", "2", "--escrow", "1"},                                                                                    // no hours
 		{"app", "deploy", "1", "--rpc", url, "--dev-account", "2", "--hours", "1"},                                                                                     // no escrow
 		{"app", "deploy", "0", "--rpc", url, "--dev-account", "2", "--hours", "1", "--escrow", "1"},                                                                    // bad id
-		{"app", "status", "7", "--rpc", url},            // no such instance
-		{"app", "list", "--rpc", url, "--limit", "101"}, // limit
+		{"app", "status", "7", "--rpc", url}, // no such instance
+		{"app", "list", "--rpc", url, "--limit", "101"},
+		{"app", "settle", "1", "0x1234", "--rpc", url, "--dev-account", "3"}, // not a receipt
+		{"app", "place", "1", "0x12", "--rpc", url, "--dev-account", "3"},    // bad node
+		// limit
 	} {
 		if r := runCLI(t, args...); r.code == 0 || r.stderr == "" {
 			t.Errorf("%v: exit %d, stderr %q", args, r.code, r.stderr)
