@@ -5,14 +5,20 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/ethereum/go-ethereum/accounts/keystore"
+	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/holiman/uint256"
 
 	"github.com/emc-network/emcd/computing/apps"
 	"github.com/emc-network/emcd/genesis"
 	"github.com/emc-network/emcd/node"
+	"github.com/emc-network/emcd/params"
 	"github.com/emc-network/emcd/state/native"
 )
 
@@ -182,5 +188,115 @@ func TestTestnetLoadsApps(t *testing.T) {
 	}
 	if m, ok := mods.Lookup(native.AppsAddress); !ok || m.Name() != apps.Name {
 		t.Fatal("the testnet chain does not load the apps module")
+	}
+}
+
+// TestAppCLILifecycle runs an instance through `emcd app` against
+// `emcd --dev`: a node registered with the app's image (dev account 3), the
+// dev router (its genesis-staked key in a keystore) places the instance,
+// the node reports it ready, a receipt signed by both settles through
+// `app settle` (royalty, node share and burn to the wei of the module's
+// split), its replay is refused, and the owner's stop ends the lease.
+func TestAppCLILifecycle(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-process test: skipped with -short")
+	}
+	node := startDevNode(t, t.TempDir())
+	url := node.url
+	keys, err := genesis.DevAccountKeys(4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodeAddr := crypto.PubkeyToAddress(keys[3].PublicKey)
+	digest := "sha256:" + strings.Repeat("ef", 32)
+	ksDir := t.TempDir()
+	ks := keystore.NewKeyStore(ksDir, keystore.LightScryptN, keystore.LightScryptP)
+	if _, err := ks.ImportECDSA(genesis.DevRouterKey(), "pw"); err != nil {
+		t.Fatal(err)
+	}
+	pw := filepath.Join(t.TempDir(), "pw")
+	if err := os.WriteFile(pw, []byte("pw\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	routerFlags := []string{"--keystore", ksDir, "--password", pw}
+	routerAddr := crypto.PubkeyToAddress(genesis.DevRouterKey().PublicKey)
+
+	run := func(args ...string) cliResult {
+		t.Helper()
+		r := runCLI(t, append(args, "--rpc", url)...)
+		if r.code != 0 {
+			t.Fatalf("%v: exit %d\n%s\n%s\nnode:\n%s", args, r.code, r.stdout, r.stderr, node.output())
+		}
+		return r
+	}
+	run("node", "register", "--dev-account", "3", "--node-key", filepath.Join(t.TempDir(), "nodekey"), "--gpu.mode", "simulated",
+		"--gpu.simulated", "1", "--price-per-gpu-second", "1", "--image", digest)
+	// The dev node registers its router itself; register it here if it has
+	// not yet (either way it ends up registered).
+	if st := nodeStatusJSON(t, url, routerAddr.Hex()); st.Router == nil {
+		r := runCLI(t, append([]string{"node", "register", "--role", "router", "--node-key", filepath.Join(t.TempDir(), "routerkey"), "--rpc", url}, routerFlags...)...)
+		if r.code != 0 && !strings.Contains(r.stdout+r.stderr, "already registered") && !strings.Contains(r.stdout+r.stderr, "registered by another owner") {
+			t.Fatalf("router register: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+		}
+		deadline := time.Now().Add(60 * time.Second)
+		for nodeStatusJSON(t, url, routerAddr.Hex()).Router == nil {
+			if time.Now().After(deadline) {
+				t.Fatalf("the dev router is not registered\nnode:\n%s", node.output())
+			}
+			time.Sleep(time.Second)
+		}
+	}
+	const perCall, perGPU, royalty = 1_000_000, 3_000_000_000, 2_000
+	run("app", "publish", "--dev-account", "1", "--image", digest, "--port", "8080", "--health", "/health",
+		"--price-per-call", strconv.Itoa(perCall), "--price-per-gpu-second", strconv.Itoa(perGPU), "--royalty-bps", strconv.Itoa(royalty))
+	run("app", "deploy", "1", "--dev-account", "2", "--hours", "1", "--escrow", "1")
+	run(append([]string{"app", "place", "1", nodeAddr.Hex()}, routerFlags...)...)
+	if r := run("app", "ready", "1", "--dev-account", "3"); !strings.Contains(r.stdout, "instance 1 now running") {
+		t.Fatalf("ready: %s", r.stdout)
+	}
+	// GPU time accrues with block time, and the dev chain seals a block
+	// only for transactions: let wall time pass, then seal one.
+	time.Sleep(3 * time.Second)
+	run("app", "publish", "--dev-account", "1", "--image", digest, "--port", "8081", "--health", "/", "--price-per-call", "1")
+
+	m := apps.NewMeter(params.DevChainID, 1, uint256.NewInt(perCall), uint256.NewInt(perGPU))
+	var rc apps.Receipt
+	for i := 0; i < 5; i++ {
+		if rc, err = m.Call(apps.RequestDigest("POST", "/v1/chat", [32]byte{byte(i)}), 100); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := apps.SignedReceipt{Receipt: rc}
+	if s.NodeSig, err = apps.SignReceipt(&rc, apps.RoleNode, keys[3]); err != nil {
+		t.Fatal(err)
+	}
+	if s.RouterSig, err = apps.SignReceipt(&rc, apps.RoleRouter, genesis.DevRouterKey()); err != nil {
+		t.Fatal(err)
+	}
+	receipt := hexutil.Encode(s.Encode())
+	if r := run("app", "settle", "1", receipt, "--dev-account", "1"); !strings.Contains(r.stdout, "settled through receipt 5 (5 calls)") {
+		t.Fatalf("settle: %s", r.stdout)
+	}
+	charge, _ := apps.Charge(uint256.NewInt(perCall), uint256.NewInt(perGPU), 5, 500)
+	roy, nodeShare, burn := apps.SplitCharge(charge, royalty)
+	r := run("app", "status", "1", "--json")
+	var st struct {
+		State    string       `json:"state"`
+		Calls    string       `json:"calls"`
+		Charged  *hexutil.Big `json:"charged"`
+		NodePaid *hexutil.Big `json:"nodePaid"`
+		Royalty  *hexutil.Big `json:"royalty"`
+		Burned   *hexutil.Big `json:"burned"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil || st.State != "running" || st.Calls != "0x5" ||
+		st.Charged.ToInt().Cmp(charge.ToBig()) != 0 || st.Royalty.ToInt().Cmp(roy.ToBig()) != 0 ||
+		st.NodePaid.ToInt().Cmp(nodeShare.ToBig()) != 0 || st.Burned.ToInt().Cmp(burn.ToBig()) != 0 {
+		t.Fatalf("status after settle %+v %v\n%s", st, err, r.stdout)
+	}
+	if r := runCLI(t, "app", "settle", "1", receipt, "--dev-account", "1", "--rpc", url); r.code != 1 || !strings.Contains(r.stderr, "apps: receipt is not newer") {
+		t.Fatalf("replayed receipt: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if r := run("app", "stop", "1", "--dev-account", "2"); !strings.Contains(r.stdout, "stopped instance 1; ending, the rest is refunded after block") {
+		t.Fatalf("stop: %s", r.stdout)
 	}
 }
