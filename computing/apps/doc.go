@@ -90,6 +90,16 @@
 // placing router; a second router's receipts would need a receipt stream of
 // their own, not implemented.)
 //
+// How the data path uses it (the relay, built against this format): the
+// node and the router each keep a [Meter] per instance and feed it every
+// relayed call's [RequestDigest] and the GPU-milliseconds the node
+// measured; the node signs the new body as RoleNode and returns it with
+// the response; the router checks that the body equals its own meter's
+// (so calls it did not relay cannot appear), signs it as RoleRouter, and
+// returns the [SignedReceipt] encoding (hex) to the caller with the
+// response; the node keeps the newest and settles it at least once an
+// epoch and within the final window.
+//
 // settle checks, in order: the instance is running or ending; the chain
 // has an id; the receipt decodes canonically; its chain id and instance
 // are this chain's and this instance's; its sequence is non-zero; its
