@@ -12,4 +12,5 @@
 //	results/fetch  results to the submitter: served by the node over libp2p, relayed and verified by a router
 //	agent      the job agent: accepts the jobs assigned on chain, runs them, reports their results
 //	pow        proof-of-work challenges: the seeded int8 GEMM workload, its row commitment, sampling and CPU check
+//	apps       the EMC Hub's chain module: apps, instances, leases, co-signed usage receipts and their settlement
 package computing

@@ -42,6 +42,7 @@ func Dev() *Genesis {
 		Alloc:      types.GenesisAlloc{},
 		Params: map[string]json.RawMessage{
 			"registry": DevRegistryParams(),
+			"apps":     json.RawMessage(`{}`),
 			"staking": json.RawMessage(fmt.Sprintf(`{"genesisStakes":[{"owner":"%s","role":1,"amountWei":"%s"}]}`,
 				router.Hex(), new(big.Int).Mul(big.NewInt(DevRouterStakeEMC), big.NewInt(params.EMC)))),
 		},

@@ -28,7 +28,7 @@ func TestDevGenesisHashPinned(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := common.HexToHash("0x87e36d47c6b3b9e349b54588f893d5cfe6daf5b89c50bbc5e94e44d891527758")
+	want := common.HexToHash("0x63ad7528ab502ef5240507f7181f9abba3a2ab4e57e6ced06a3bf142e8556ec7")
 	if got := c.GenesisBlock().Hash(); got != want {
 		t.Fatalf("dev genesis hash %s, pinned %s", got, want)
 	}

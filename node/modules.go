@@ -3,6 +3,7 @@ package node
 import (
 	"fmt"
 
+	"github.com/emc-network/emcd/computing/apps"
 	"github.com/emc-network/emcd/computing/jobs"
 	"github.com/emc-network/emcd/computing/registry"
 	"github.com/emc-network/emcd/computing/verify"
@@ -43,9 +44,11 @@ func moduleFactories(g *genesis.Genesis) map[string]native.Factory {
 	// loads (absent params mean defaults); invalid params fail the credits
 	// or rewards factory anyway.
 	var jobOpts []jobs.Option
+	var appOpts []apps.Option
 	if cp, err := credits.ParseParams(g.Params[credits.Name]); err == nil {
 		if cm, err := credits.NewModule(cp); err == nil {
 			jobOpts = append(jobOpts, jobs.WithCredits(cm))
+			appOpts = append(appOpts, apps.WithCredits(cm))
 		}
 	}
 	rewardsEpochLength := uint64(g.EpochLength)
@@ -72,6 +75,11 @@ func moduleFactories(g *genesis.Genesis) map[string]native.Factory {
 	// chain is a consensus change.
 	if _, ok := g.Params[verify.Name]; ok {
 		factories[verify.Name] = verify.Factory(regStaking.EpochLength, blockPeriodMs(g), verifyOpts...)
+	}
+	// The apps module (EMC Hub) runs on chains whose genesis params name it
+	// ("apps", {} for the defaults): the dev genesis and `emcd testnet`.
+	if _, ok := g.Params[apps.Name]; ok {
+		factories[apps.Name] = apps.Factory(regStaking, blockPeriodMs(g), appOpts...)
 	}
 	return factories
 }

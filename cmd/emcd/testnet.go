@@ -324,7 +324,7 @@ func testnetGenesis(nodes []*testnetNode, chainID uint64, period time.Duration, 
 	if err != nil {
 		return nil, err
 	}
-	g.Params = map[string]json.RawMessage{staking.Name: sp, "registry": genesis.DevRegistryParams()}
+	g.Params = map[string]json.RawMessage{staking.Name: sp, "registry": genesis.DevRegistryParams(), "apps": json.RawMessage(`{}`)}
 	return g, nil
 }
 

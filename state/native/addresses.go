@@ -15,6 +15,7 @@ import "github.com/ethereum/go-ethereum/common"
 //	0x0000000000000000000000000000000000001004  rewards   reserved (block and compute rewards)
 //	0x0000000000000000000000000000000000001005  supply    live (burn ledger; an account, not a module)
 //	0x0000000000000000000000000000000000001006  verify    live (proof-of-work challenges of compute nodes)
+//	0x0000000000000000000000000000000000001007  apps      live (EMC Hub apps, instances, leases, metered usage)
 var (
 	StakingAddress  = common.HexToAddress("0x0000000000000000000000000000000000001000")
 	RegistryAddress = common.HexToAddress("0x0000000000000000000000000000000000001001")
@@ -23,6 +24,7 @@ var (
 	RewardsAddress  = common.HexToAddress("0x0000000000000000000000000000000000001004")
 	SupplyAddress   = common.HexToAddress("0x0000000000000000000000000000000000001005")
 	VerifyAddress   = common.HexToAddress("0x0000000000000000000000000000000000001006")
+	AppsAddress     = common.HexToAddress("0x0000000000000000000000000000000000001007")
 )
 
 // The reserved range is [firstReserved, lastReserved]: 256 addresses, well
