@@ -67,7 +67,7 @@ func runNode(cmd *cobra.Command, g *globals, nf *nodeFlags) error {
 		CORSDomains:  nf.rpcCORS,
 		VHosts:       vhosts,
 		MetricsAddr:  nf.metricsAddr,
-		Dashboard:    nf.dashboard || (g.dev && !cmd.Flags().Changed("dashboard")),
+		Dashboard:    dashboardOn(cmd.Flags()),
 		GRPCAddr:     nf.grpcAddr,
 		PasswordFile: nf.password,
 		P2PAddr:      nf.p2pAddr,
