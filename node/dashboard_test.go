@@ -4,7 +4,8 @@ package node
 // DevTools Protocol (internal/cdp): a dev node as `emcd --dev` runs it
 // (the compute market included, a block every half second) serves the
 // page; it loads with no console error, exception or failed load; the head
-// number it shows advances; a job submitted over JSON-RPC appears in the
+// number it shows advances (over a WebSocket that no CORS entry allows:
+// the same-origin rule a non-dev node relies on); a job submitted over JSON-RPC appears in the
 // jobs table and changes state until settled; the search box finds it; on
 // a phone-width viewport nothing overflows sideways. Screenshots (desktop
 // and phone) go to $EMCD_SCREENSHOT_DIR when set, else to the test's temp
@@ -79,6 +80,9 @@ func TestDashboardChromium(t *testing.T) {
 	n, err := New(Config{
 		Role: RoleValidator, Dev: true, DevMarket: true, DevAccounts: true, DataDir: dd, Genesis: g,
 		RPCAddr: "127.0.0.1:0", Dashboard: true, DevPeriod: 500 * time.Millisecond,
+		// No CORS entry matches the page: its WebSocket works through
+		// the same-origin rule alone, as on a non-dev node.
+		CORSDomains: []string{"https://elsewhere.example"},
 		GPU: func() (gpu.Provider, error) {
 			return gpu.Open(gpu.Config{Mode: gpu.ModeSimulated, Simulated: gpu.SimulatedH100s(1)})
 		},
