@@ -232,7 +232,10 @@ async function backfill(head) {
 }
 
 function summary(b) {
-  return { number: num(b.number), time: num(b.timestamp), txs: b.transactions ? b.transactions.length : 0 };
+  return {
+    number: num(b.number), time: num(b.timestamp), txs: b.transactions ? b.transactions.length : 0,
+    gasUsed: num(b.gasUsed), miner: b.miner, hash: b.hash,
+  };
 }
 
 async function onHead(h) {
@@ -256,6 +259,7 @@ async function onHead(h) {
   }
   drawChart();
   chainStats();
+  recentBlocks();
   scheduleRefresh();
 }
 
@@ -339,8 +343,14 @@ function drawChart() {
   }
   if (bs.length === 0) return;
   const maxTx = Math.max(1, ...bs.map((b) => b.txs));
-  // seconds since the previous block (none for block 1: genesis has the file's time)
-  const gaps = bs.map((b, i) => (i === 0 || b.number < 2 ? null : b.time - bs[i - 1].time));
+  // seconds since the previous block, averaged over the last 5 (timestamps
+  // are whole seconds); none for block 1: genesis has the file's time
+  const raw = bs.map((b, i) => (i === 0 || b.number < 2 ? null : b.time - bs[i - 1].time));
+  const gaps = raw.map((g, i) => {
+    if (g === null) return null;
+    const win = raw.slice(Math.max(0, i - 4), i + 1).filter((x) => x !== null);
+    return win.reduce((a, b) => a + b, 0) / win.length;
+  });
   const maxGap = Math.max(1, ...gaps.filter((g) => g !== null));
   const slot = pw / CHART_BLOCKS;
   const x0 = padL + pw - slot * bs.length;
@@ -365,7 +375,7 @@ function drawChart() {
   ctx.fillText(String(maxTx), padL - 6, padT + 8);
   ctx.fillText('0', padL - 6, padT + ph);
   ctx.textAlign = 'left';
-  ctx.fillText(maxGap + 's', w - padR + 6, padT + 8);
+  ctx.fillText((maxGap < 10 ? maxGap.toFixed(1) : maxGap.toFixed(0)) + 's', w - padR + 6, padT + 8);
   ctx.fillText('0s', w - padR + 6, padT + ph);
   ctx.textAlign = 'center';
   const first = bs[0].number, last = bs[bs.length - 1].number;
@@ -375,6 +385,17 @@ function drawChart() {
 window.addEventListener('resize', drawChart);
 
 // ---- panels ------------------------------------------------------------
+
+function recentBlocks() {
+  const rows = chain.blocks.slice(-8).reverse().map((b) => el('tr', {},
+    el('td', {}, ref('#' + b.number, String(b.number))),
+    el('td', { class: 'hide-sm' }, ref(shortHash(b.hash), b.hash, b.hash)),
+    el('td', { class: 'num' }, ago(b.time)),
+    el('td', { class: 'num' }, String(b.txs)),
+    el('td', { class: 'num hide-sm' }, b.gasUsed.toLocaleString('en-US')),
+    el('td', { class: 'hide-sm' }, addrRef(b.miner))));
+  fill('blocks', table(['block', ['hash', 'hide-sm'], ['time', 'num'], ['txs', 'num'], ['gas used', 'num hide-sm'], ['proposer', 'hide-sm']], rows));
+}
 
 async function network() {
   const [peers, pool, cons] = await Promise.all([
