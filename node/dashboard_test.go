@@ -21,6 +21,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -211,11 +212,19 @@ func TestDashboardChromium(t *testing.T) {
 	if got := text(`document.getElementById("search-result").textContent`); !strings.Contains(got, "settled") {
 		fail("search result for job 1: %q", got)
 	}
-	if err := page.Evaluate(ctx, `document.getElementById("search-input").value = "`+crypto.PubkeyToAddress(keys[0].PublicKey).Hex()+`";
-		document.getElementById("search").requestSubmit(); true`, nil); err != nil {
-		fail("%v", err)
+	searchFor := func(q, what, cond string) {
+		t.Helper()
+		if err := page.Evaluate(ctx, `document.getElementById("search-input").value = `+strconv.Quote(q)+`;
+			document.getElementById("search").requestSubmit(); true`, nil); err != nil {
+			fail("%v", err)
+		}
+		wait(what, cond)
 	}
-	wait("the address found", `document.getElementById("search-result").textContent.includes("balance") && document.querySelector('#search-result tr[data-job-id="1"]') !== null`)
+	searchFor(txHash.Hex(), "the submission found", `document.getElementById("search-result").textContent.includes("success") &&
+		document.getElementById("search-result").textContent.includes("Transaction")`)
+	searchFor("3", "block 3 found", `document.getElementById("search-result").textContent.includes("Block #3")`)
+	searchFor("hello", "a bad query answered", `document.getElementById("search-result").textContent.includes("not a block number")`)
+	searchFor(crypto.PubkeyToAddress(keys[0].PublicKey).Hex(), "the address found", `document.getElementById("search-result").textContent.includes("balance") && document.querySelector('#search-result tr[data-job-id="1"]') !== null`)
 	// Panels that depend on methods this chain may lack say so, in words.
 	wait("the apps panel", `document.getElementById("apps").textContent !== ""`)
 	apps := text(`document.getElementById("apps").textContent`)
