@@ -33,7 +33,11 @@ var ErrNoBrowser = errors.New("cdp: no Chromium binary found (set EMCD_CHROMIUM 
 // Find returns the path of a Chromium binary.
 func Find() (string, error) {
 	if p := os.Getenv("EMCD_CHROMIUM"); p != "" {
-		return exec.LookPath(p)
+		path, err := exec.LookPath(p)
+		if err != nil {
+			return "", fmt.Errorf("%w: EMCD_CHROMIUM: %w", ErrNoBrowser, err)
+		}
+		return path, nil
 	}
 	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
 		if p, err := exec.LookPath(name); err == nil {
