@@ -18,6 +18,11 @@
 //   - call.go: eth_call and eth_estimateGas through Backend.ApplyMessage, so
 //     chain-native modules behave the same in calls as in blocks.
 //   - errors.go: the one table mapping sentinel errors to JSON-RPC codes.
+//   - emc_*.go: the emc namespace beyond emc.go (emc_signers reads who
+//     signed the commit certificates in a range of headers).
+//   - sameorigin.go: Config.SameOriginWS, which lets a page served by the
+//     same port (the node's dashboard) open the WebSocket without a CORS
+//     entry, still subject to the virtual-host check.
 //
 // Tests replay golden transcripts (testdata/*.txt, "-->" request and "<--"
 // response lines) against an in-memory fake backend; run with -rewrite to

@@ -56,6 +56,11 @@ type Config struct {
 	// AllowUnprotectedTxs accepts transactions without EIP-155 replay
 	// protection (geth's --rpc.allow-unprotected-txs).
 	AllowUnprotectedTxs bool
+	// SameOriginWS also accepts WebSocket upgrades whose Origin is the
+	// request's own host (a page this port served, such as the node's
+	// dashboard) when that host passes the virtual-host check, whatever
+	// CORSDomains says (sameorigin.go).
+	SameOriginWS bool
 }
 
 // DefaultConfig returns the defaults: geth's limits where geth has them.
@@ -198,7 +203,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		defer s.wsConns.Add(-1)
-		s.ws.ServeHTTP(w, r) // returns when the connection closes
+		s.ws.ServeHTTP(w, s.acceptSameOrigin(r)) // returns when the connection closes
 		return
 	}
 	if !s.vhostAllowed(r.Host) {

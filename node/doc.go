@@ -7,5 +7,9 @@
 // jsonrpc.Backend interface over the chain and the pool; wallet.go builds
 // the node/wallet service that sends the node's own transactions;
 // devmarket.go runs the compute market's router side on the dev node,
-// linked to its compute side in process.
+// linked to its compute side in process. The JSON-RPC port also serves
+// the results relay (results.go, rpcHandler) and, with Config.Dashboard,
+// the web dashboard under /dashboard/ (dashboard.go; package dashboard),
+// whose page may then open the WebSocket from the port's own origin
+// (jsonrpc.Config.SameOriginWS).
 package node

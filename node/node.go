@@ -75,6 +75,9 @@ type Config struct {
 	CORSDomains []string
 	VHosts      []string
 	MetricsAddr string
+	// Dashboard serves the web dashboard on the RPC port under
+	// /dashboard/ (package dashboard; `emcd --dev` sets it).
+	Dashboard bool
 
 	// DevPeriod makes the dev sealer also seal empty blocks this often.
 	DevPeriod time.Duration
@@ -316,7 +319,7 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 		if cfg.Dev && len(cors) == 0 {
 			cors = []string{"*"}
 		}
-		srv, err := jsonrpc.NewServer(jsonrpc.Config{CORSDomains: cors, VHosts: cfg.VHosts}, n.backend, log)
+		srv, err := jsonrpc.NewServer(jsonrpc.Config{CORSDomains: cors, VHosts: cfg.VHosts, SameOriginWS: cfg.Dashboard}, n.backend, log)
 		if err != nil {
 			n.closeStores()
 			return nil, err

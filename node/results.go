@@ -158,13 +158,13 @@ func (n *Node) rpcHandler() http.Handler {
 	if relay := n.backend.relay; relay != nil {
 		files = relay.Handler()
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return n.withDashboard(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, fetch.HTTPPrefix) {
 			files.ServeHTTP(w, r)
 			return
 		}
 		n.rpcSrv.ServeHTTP(w, r)
-	})
+	}))
 }
 
 // errNoRelay is emc_getResult's answer on a node that relays no results.

@@ -30,6 +30,7 @@ type nodeFlags struct {
 	images        []string
 	executor      string
 	verifyWorkers int
+	dashboard     bool
 }
 
 func (nf *nodeFlags) register(cmd *cobra.Command) {
@@ -46,6 +47,7 @@ func (nf *nodeFlags) register(cmd *cobra.Command) {
 	f.StringSliceVar(&nf.bootnodes, "bootnodes", nil, "bootstrap peers: multiaddrs ending in /p2p/PEERID (comma-separated)")
 	f.StringVar(&nf.metricsAddr, "metrics.addr", "", "Prometheus metrics listen address (empty disables)")
 	f.StringVar(&nf.grpcAddr, "grpc.addr", params.DefaultGRPCAddr, "gRPC operator API listen address (empty disables; no authentication: keep it on loopback)")
+	f.BoolVar(&nf.dashboard, "dashboard", false, "serve the web dashboard on the JSON-RPC port under /dashboard/ (default on with --dev)")
 	f.BoolVar(&nf.noDevAccounts, "no-dev-accounts", false, "dev mode: do not unlock the test-mnemonic accounts")
 	nf.gpu.register(cmd)
 	f.BoolVar(&nf.autoRegister, "auto-register", true, "compute and router roles: keep this node's entry in the compute registry current through the node wallet (its own key is the owner; a router registers once it holds a router stake)")

@@ -67,6 +67,7 @@ func runNode(cmd *cobra.Command, g *globals, nf *nodeFlags) error {
 		CORSDomains:  nf.rpcCORS,
 		VHosts:       vhosts,
 		MetricsAddr:  nf.metricsAddr,
+		Dashboard:    dashboardOn(cmd.Flags()),
 		GRPCAddr:     nf.grpcAddr,
 		PasswordFile: nf.password,
 		P2PAddr:      nf.p2pAddr,
