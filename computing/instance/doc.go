@@ -14,13 +14,19 @@
 //   - Docker (docker.go): the jobs' sandbox (computing/executor): read-only
 //     root, all capabilities dropped, no-new-privileges, an unprivileged
 //     user, a small /tmp tmpfs, CPU, memory (no swap) and pids limits,
-//     capped logs, GPUs by UUID, restart policy "no". The only network is
-//     an internal bridge network made for the instance alone (Docker's
-//     --internal: no route out, no published ports); the node reaches the
-//     app at the container's address on it. Docker cannot publish a port
-//     of a --network none container, and publishing on a normal bridge
-//     would give the app a route out, hence the per-instance internal
-//     network, removed with the container.
+//     capped logs, GPUs by UUID, restart policy "no", and no network at
+//     all (--network none: a loopback only). The node reaches the app's
+//     port by dialing 127.0.0.1:PORT from inside the container's network
+//     namespace (netns_linux.go: the socket is made on a thread that joined
+//     it), so the app can reach nothing, not even the host, and nothing but
+//     the node can reach the app. Why not the alternatives the Docker API
+//     offers: a port cannot be published from a --network none container;
+//     a published port needs a bridge network, which routes out; an
+//     --internal bridge has no route out but still lets the app reach
+//     every port the host serves on its bridge address (the node's RPC,
+//     p2p and metrics ports) — the Docker test checks that the app reaches
+//     none. The price: the node must run on the Docker host with
+//     CAP_SYS_ADMIN (Start says so otherwise).
 //   - Process (process.go): a child process on a free 127.0.0.1 port given
 //     as $PORT; tests and development only, no isolation.
 //

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -94,8 +95,11 @@ func (s *Spec) jobName() string { return "app-" + strconv.FormatUint(s.ID, 10) }
 
 // Running is one started app.
 type Running interface {
-	// Addr is the app's host:port as this node reaches it.
+	// Addr says where the app listens, for logs and status.
 	Addr() string
+	// Dial connects to the app's port (every call and health check goes
+	// through it).
+	Dial(ctx context.Context) (net.Conn, error)
 	// Exited is closed when the app exits on its own (or is stopped).
 	Exited() <-chan struct{}
 	// Stop stops the app and removes what was made for it; it is safe to
@@ -158,9 +162,8 @@ type Config struct {
 // Manager runs this node's app instances: start, health check until
 // ready, stop on lease end or request; it never restarts one.
 type Manager struct {
-	cfg    Config
-	log    *slog.Logger
-	health *http.Client
+	cfg Config
+	log *slog.Logger
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -177,6 +180,7 @@ type inst struct {
 	state   State
 	reason  string
 	addr    string
+	dial    func(context.Context) (net.Conn, error)
 	started time.Time
 	stop    chan struct{}
 	once    sync.Once
@@ -208,8 +212,6 @@ func NewManager(cfg Config) (*Manager, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Manager{
 		cfg: cfg, log: cfg.Log.With("component", "instances"), ctx: ctx, cancel: cancel,
-		health: &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true},
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
 		insts: make(map[uint64]*inst),
 	}, nil
 }
@@ -262,7 +264,7 @@ func (m *Manager) Target(id uint64) (Target, bool) {
 	if !ok {
 		return Target{}, false
 	}
-	return Target{Addr: in.addr, KeyHash: in.spec.KeyHash, State: in.state}, true
+	return Target{Addr: in.addr, Dial: in.dial, KeyHash: in.spec.KeyHash, State: in.state}, true
 }
 
 // List returns every instance the manager knows, running or ended.
@@ -323,8 +325,13 @@ func (m *Manager) run(in *inst) {
 		}
 	}()
 	m.mu.Lock()
-	in.addr = r.Addr()
+	in.addr, in.dial = r.Addr(), r.Dial
 	m.mu.Unlock()
+	health := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
+		Proxy: nil, DisableKeepAlives: true,
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) { return r.Dial(ctx) },
+	}, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	defer health.CloseIdleConnections()
 
 	// Health: poll until 2xx, the ready timeout, an exit, a stop or the
 	// lease's end.
@@ -332,11 +339,11 @@ func (m *Manager) run(in *inst) {
 	defer ready.Stop()
 	tick := time.NewTicker(m.cfg.HealthInterval)
 	defer tick.Stop()
-	url := "http://" + r.Addr() + spec.HealthPath
+	url := "http://app" + spec.HealthPath
 	for healthy := false; !healthy; {
 		select {
 		case <-tick.C:
-			healthy = m.healthy(url)
+			healthy = m.healthy(health, url)
 		case <-ready.C:
 			m.end(in, StateFailed, fmt.Sprintf("not healthy within %v", m.cfg.ReadyTimeout))
 			logTails(log, r)
@@ -371,14 +378,14 @@ func (m *Manager) run(in *inst) {
 	}
 }
 
-func (m *Manager) healthy(url string) bool {
+func (m *Manager) healthy(client *http.Client, url string) bool {
 	ctx, cancel := context.WithTimeout(m.ctx, 5*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return false
 	}
-	resp, err := m.health.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return false
 	}

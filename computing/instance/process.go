@@ -92,7 +92,13 @@ type process struct {
 	once      sync.Once
 }
 
-func (r *process) Addr() string            { return r.addr }
+func (r *process) Addr() string { return r.addr }
+
+// Dial connects to the app's port on 127.0.0.1.
+func (r *process) Dial(ctx context.Context) (net.Conn, error) {
+	return (&net.Dialer{Timeout: 5 * time.Second}).DialContext(ctx, "tcp", r.addr)
+}
+
 func (r *process) Exited() <-chan struct{} { return r.exited }
 func (r *process) Logs() (string, string)  { return r.out.String(), r.errs.String() }
 

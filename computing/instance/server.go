@@ -11,6 +11,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -21,10 +23,11 @@ import (
 
 // Target is where a call to a local instance goes.
 type Target struct {
-	// Addr is the app's host:port as the node reaches it (127.0.0.1:PORT
-	// for a process, the container's address on its internal network for
-	// Docker).
-	Addr    string
+	// Addr is the app's host:port, dialed when Dial is nil.
+	Addr string
+	// Dial, when set, connects to the app (a container's port inside its
+	// network namespace).
+	Dial    func(ctx context.Context) (net.Conn, error)
 	KeyHash common.Hash
 	State   State
 }
@@ -134,10 +137,11 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
+	s := &Server{cfg: cfg, log: cfg.Log.With("component", "app_server"), inflight: make(map[p2p.PeerID]int)}
 	if cfg.Transport == nil {
 		cfg.Transport = &http.Transport{
 			Proxy:                 nil,
-			DialContext:           (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+			DialContext:           s.dial,
 			DisableCompression:    true,
 			MaxIdleConns:          256,
 			MaxIdleConnsPerHost:   64,
@@ -146,8 +150,35 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		}
 	}
 	// No redirects are followed: a Location goes back to the caller.
-	client := &http.Client{Transport: cfg.Transport, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	return &Server{cfg: cfg, log: cfg.Log.With("component", "app_server"), client: client, inflight: make(map[p2p.PeerID]int)}, nil
+	s.cfg = cfg
+	s.client = &http.Client{Transport: cfg.Transport, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	return s, nil
+}
+
+// appHost is the URL host of calls to instance id: the transport's dialer
+// finds the instance by it (connections are pooled per instance).
+func appHost(id uint64) string { return "instance-" + strconv.FormatUint(id, 10) }
+
+// dial connects to an instance named by appHost, through its Dial or to
+// its Addr.
+func (s *Server) dial(ctx context.Context, _, addr string) (net.Conn, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	idStr, ok := strings.CutPrefix(host, "instance-")
+	id, perr := strconv.ParseUint(idStr, 10, 64)
+	if !ok || perr != nil {
+		return nil, fmt.Errorf("instance: no app at %q", addr)
+	}
+	t, ok := s.cfg.Local.Target(id)
+	if !ok || t.State != StateReady {
+		return nil, fmt.Errorf("instance: %d is not ready", id)
+	}
+	if t.Dial != nil {
+		return t.Dial(ctx)
+	}
+	return (&net.Dialer{Timeout: 5 * time.Second}).DialContext(ctx, "tcp", t.Addr)
 }
 
 // Register serves the protocol (names.App()) on st.
@@ -261,7 +292,7 @@ func (s *Server) proxy(ctx context.Context, from p2p.PeerID, st p2p.Stream, br *
 		}
 		hbody = http.NoBody
 	}
-	url := "http://" + t.Addr + req.Path
+	url := "http://" + appHost(req.Instance) + req.Path
 	if req.Query != "" {
 		url += "?" + req.Query
 	}
@@ -395,4 +426,3 @@ func isTimeout(err error) bool {
 type readerFunc func([]byte) (int, error)
 
 func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
-

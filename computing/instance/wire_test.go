@@ -16,7 +16,7 @@ func sampleRequest() *RequestHeader {
 	return &RequestHeader{
 		Instance: 7, Method: "POST", Path: "/v1/chat", Query: "stream=1",
 		Headers: []Header{{"Accept", "text/event-stream"}, {"Content-Type", "application/json"}},
-		Key: "k3y", ContentLength: 12, HasLength: true,
+		Key:     "k3y", ContentLength: 12, HasLength: true,
 	}
 }
 
