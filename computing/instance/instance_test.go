@@ -363,3 +363,50 @@ func TestDockerAppThroughRelay(t *testing.T) {
 		return err1 == nil && len(cs.Items) == 0
 	})
 }
+
+// TestManagerConcurrent: lookups from many goroutines (the node server's)
+// while instances start, become ready and stop (run under -race).
+func TestManagerConcurrent(t *testing.T) {
+	m, ch := newManager(t, &instance.Process{Dir: t.TempDir()}, nil)
+	const n = 4
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				for id := uint64(100); id < 100+n; id++ {
+					m.Target(id)
+				}
+				m.List()
+			}
+		}()
+	}
+	for id := uint64(100); id < 100+n; id++ {
+		if err := m.Start(processSpec(id, nil)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for id := uint64(100); id < 100+n; id++ {
+		waitState(t, m, id, instance.StateReady)
+	}
+	for id := uint64(100); id < 100+n; id++ {
+		go m.Stop(id)
+	}
+	for id := uint64(100); id < 100+n; id++ {
+		waitState(t, m, id, instance.StateStopped)
+	}
+	close(stop)
+	wg.Wait()
+	for id := uint64(100); id < 100+n; id++ {
+		if got := ch.states(id); !eq(got, []instance.State{instance.StateStarting, instance.StateReady, instance.StateStopped}) {
+			t.Errorf("instance %d: %v", id, got)
+		}
+	}
+}

@@ -279,8 +279,11 @@ func (r *Relay) relay(w http.ResponseWriter, req *http.Request, e Entry, hdr []b
 	}
 	// Send the body while the answer comes (full duplex: an app may
 	// start answering before it read everything).
+	// The caller's body reads are bounded too: a caller that stalls
+	// mid-body cannot hold the call open.
+	rc := http.NewResponseController(w)
 	bodyDone := make(chan error, 1)
-	go func() { bodyDone <- r.sendBody(st, req.Body) }()
+	go func() { bodyDone <- r.sendBody(st, req.Body, rc) }()
 
 	br := bufio.NewReaderSize(st, 32<<10)
 	_ = st.SetReadDeadline(time.Now().Add(r.cfg.HeaderTimeout))
@@ -319,7 +322,6 @@ func (r *Relay) relay(w http.ResponseWriter, req *http.Request, e Entry, hdr []b
 		h.Set("Content-Length", strconv.FormatUint(rh.ContentLength, 10))
 	}
 	w.WriteHeader(int(rh.Status))
-	rc := http.NewResponseController(w)
 	_ = rc.Flush()
 	body := &instance.BodyReader{R: br, Before: func() { _ = st.SetReadDeadline(time.Now().Add(r.cfg.IdleTimeout)) }}
 	buf := make([]byte, instance.MaxChunk)
@@ -352,10 +354,11 @@ func (r *Relay) relay(w http.ResponseWriter, req *http.Request, e Entry, hdr []b
 }
 
 // sendBody streams the request body as frames, checking its size.
-func (r *Relay) sendBody(st p2p.Stream, body io.Reader) error {
+func (r *Relay) sendBody(st p2p.Stream, body io.Reader, rc *http.ResponseController) error {
 	buf := make([]byte, instance.MaxChunk)
 	var total int64
 	for {
+		_ = rc.SetReadDeadline(time.Now().Add(r.cfg.IdleTimeout))
 		n, err := body.Read(buf)
 		if n > 0 {
 			total += int64(n)

@@ -95,9 +95,9 @@ func newApp(t testing.TB) *app {
 		w.Header().Set("Content-Type", "text/event-stream")
 		rc := http.NewResponseController(w)
 		for i := range 5 {
+			a.sent.Store(int32(i + 1)) // counted before it goes out
 			fmt.Fprintf(w, "data: event %d\n\n", i)
 			_ = rc.Flush()
-			a.sent.Store(int32(i + 1))
 			select {
 			case <-a.gate:
 			case <-r.Context().Done():
@@ -162,6 +162,13 @@ func newRig(t testing.TB, mut func(*Config), nodeMut func(*instance.ServerConfig
 	return r
 }
 
+// waitCalls waits for the node's meter to hear n calls: it records a call
+// after its last frame went out, so just after the caller has it.
+func (r *rig) waitCalls(t *testing.T, n int64) {
+	t.Helper()
+	p2ptest.Eventually(t, 5*time.Second, fmt.Sprintf("%d calls metered", n), func() bool { return r.calls.Load() >= n })
+}
+
 func randKey() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
@@ -218,6 +225,7 @@ func TestPlainCall(t *testing.T) {
 	if resp.Header.Get("Content-Type") != "application/json" || resp.Header.Get("X-Internal") != "" {
 		t.Errorf("response headers %v", resp.Header)
 	}
+	r.waitCalls(t, 1)
 	if r.calls.Load() != 1 || r.meterBytes.Load() != int64(len("hello app")) {
 		t.Errorf("meter heard %d calls, %d bytes", r.calls.Load(), r.meterBytes.Load())
 	}
@@ -377,12 +385,14 @@ func TestPicksNearestReplica(t *testing.T) {
 	for range 5 {
 		r.do(t, "GET", "/apps/7/echo", r.key, nil)
 	}
+	r.waitCalls(t, 5)
 	if r.calls.Load() != 5 || farCalls.Load() != 0 {
 		t.Fatalf("near node took %d, far node %d; want 5 and 0", r.calls.Load(), farCalls.Load())
 	}
 	rtts[far.Self()] = time.Millisecond
 	r.do(t, "GET", "/apps/7/echo", r.key, nil)
-	if farCalls.Load() != 1 {
+	p2ptest.Eventually(t, 5*time.Second, "far node metered", func() bool { return farCalls.Load() == 1 })
+	if farCalls.Load() != 1 || r.calls.Load() != 5 {
 		t.Fatalf("far node, now nearer, took %d calls", farCalls.Load())
 	}
 }
@@ -422,6 +432,7 @@ func TestThousandCallsConcurrent(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
+	r.waitCalls(t, callers*each)
 	if n := r.calls.Load(); n != callers*each {
 		t.Errorf("meter heard %d calls, want %d", n, callers*each)
 	}
