@@ -76,10 +76,12 @@ type app struct {
 	srv  *httptest.Server
 	gate chan struct{} // /sse sends its next event after a receive
 	sent atomic.Int32
+	// sseGone is closed when an /sse handler saw its caller go away.
+	sseGone chan struct{}
 }
 
 func newApp(t testing.TB) *app {
-	a := &app{gate: make(chan struct{})}
+	a := &app{gate: make(chan struct{}), sseGone: make(chan struct{})}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/health", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(200) })
 	mux.HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) {
@@ -101,9 +103,17 @@ func newApp(t testing.TB) *app {
 			select {
 			case <-a.gate:
 			case <-r.Context().Done():
+				close(a.sseGone)
 				return
 			}
 		}
+	})
+	mux.HandleFunc("/broken", func(w http.ResponseWriter, r *http.Request) {
+		// Half a body, then the connection breaks.
+		w.Header().Set("Content-Type", "text/plain")
+		w.Write([]byte("the first half, "))
+		http.NewResponseController(w).Flush()
+		panic(http.ErrAbortHandler)
 	})
 	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
 		select {
@@ -435,5 +445,49 @@ func TestThousandCallsConcurrent(t *testing.T) {
 	r.waitCalls(t, callers*each)
 	if n := r.calls.Load(); n != callers*each {
 		t.Errorf("meter heard %d calls, want %d", n, callers*each)
+	}
+}
+
+// TestCutBodyStaysCut: an app that breaks its body mid-way gives the
+// caller a broken response, never a short one that looks whole.
+func TestCutBodyStaysCut(t *testing.T) {
+	r := newRig(t, nil, nil)
+	req, _ := http.NewRequest("GET", r.front.URL+"/apps/7/broken", nil)
+	req.Header.Set("Authorization", "Bearer "+r.key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	// The reset can overtake the frames before it: then the caller gets
+	// 502 instead of a cut body. Either way, not a 200 read to its end.
+	if err == nil && resp.StatusCode == 200 {
+		t.Fatalf("read %q with no error: a cut body passed as whole", b)
+	}
+	if err == nil && resp.StatusCode != http.StatusBadGateway {
+		t.Fatalf("status %d %s", resp.StatusCode, b)
+	}
+}
+
+// TestCallerGoneEndsAppCall: the caller closing the connection mid-stream
+// resets the stream, and the node ends the app's request.
+func TestCallerGoneEndsAppCall(t *testing.T) {
+	r := newRig(t, nil, nil)
+	req, _ := http.NewRequest("GET", r.front.URL+"/apps/7/sse", nil)
+	req.Header.Set("Authorization", "Bearer "+r.key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(resp.Body).ReadString('\n')
+	if err != nil || line != "data: event 0\n" {
+		t.Fatalf("%q %v", line, err)
+	}
+	resp.Body.Close()
+	select {
+	case <-r.app.sseGone:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the app's request did not end after the caller left")
 	}
 }
