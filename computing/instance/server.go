@@ -356,7 +356,9 @@ func (s *Server) proxy(ctx context.Context, from p2p.PeerID, st p2p.Stream, br *
 		_ = st.Reset()
 		return
 	}
-	buf := make([]byte, MaxChunk)
+	bp := GetChunkBuffer()
+	defer PutChunkBuffer(bp)
+	buf := *bp
 	for {
 		n, rerr := resp.Body.Read(buf)
 		if n > 0 {

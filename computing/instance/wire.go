@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/rlp"
@@ -343,6 +344,16 @@ func (b *BodyReader) Read(p []byte) (int, error) {
 
 // Total is the number of body bytes read so far.
 func (b *BodyReader) Total() int64 { return b.n }
+
+// chunkPool holds MaxChunk buffers: every call needs one each way.
+var chunkPool = sync.Pool{New: func() any { b := make([]byte, MaxChunk); return &b }}
+
+// GetChunkBuffer returns a MaxChunk buffer; give it back with
+// PutChunkBuffer when the call is over.
+func GetChunkBuffer() *[]byte { return chunkPool.Get().(*[]byte) }
+
+// PutChunkBuffer returns a buffer from GetChunkBuffer.
+func PutChunkBuffer(b *[]byte) { chunkPool.Put(b) }
 
 // KeyHash is the hash of an API key the chain keeps for an instance (only
 // the hash is ever published): sha256 of the key's bytes.

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -283,7 +284,28 @@ func (r *Relay) relay(w http.ResponseWriter, req *http.Request, e Entry, hdr []b
 	// mid-body cannot hold the call open.
 	rc := http.NewResponseController(w)
 	bodyDone := make(chan error, 1)
-	go func() { bodyDone <- r.sendBody(st, req.Body, rc) }()
+	var tooLarge atomic.Bool
+	go func() { bodyDone <- r.sendBody(st, req.Body, rc, &tooLarge) }()
+	// The body goroutine reads the caller's body, which must not happen
+	// after this handler returns: unless it was waited for, break its
+	// stream writes and its reads, and wait.
+	bodyWaited := false
+	defer func() {
+		if !bodyWaited {
+			_ = st.Reset()
+			// Its stream writes fail now; a read of a caller that stalls
+			// mid-body is cut after a moment (not at once: a read at the
+			// body's end starts the server's watch of the connection,
+			// which a deadline in the past would break).
+			select {
+			case <-bodyDone:
+			case <-time.After(100 * time.Millisecond):
+				_ = rc.SetReadDeadline(time.Now())
+				<-bodyDone
+				_ = rc.SetReadDeadline(time.Time{})
+			}
+		}
+	}()
 
 	br := bufio.NewReaderSize(st, 32<<10)
 	_ = st.SetReadDeadline(time.Now().Add(r.cfg.HeaderTimeout))
@@ -294,13 +316,9 @@ func (r *Relay) relay(w http.ResponseWriter, req *http.Request, e Entry, hdr []b
 	}
 	if err != nil {
 		// A body over the limit makes us reset the stream: say so.
-		select {
-		case berr := <-bodyDone:
-			if errors.Is(berr, instance.ErrBodyTooLarge) {
-				WriteError(w, http.StatusRequestEntityTooLarge, CodeTooLarge, berr.Error())
-				return
-			}
-		default:
+		if tooLarge.Load() {
+			WriteError(w, http.StatusRequestEntityTooLarge, CodeTooLarge, fmt.Sprintf("body over %d bytes", r.cfg.MaxBody))
+			return
 		}
 		if isTimeout(err) {
 			WriteError(w, http.StatusGatewayTimeout, CodeTimeout, fmt.Sprintf("no answer from instance %d within %v", e.ID, r.cfg.HeaderTimeout))
@@ -324,7 +342,9 @@ func (r *Relay) relay(w http.ResponseWriter, req *http.Request, e Entry, hdr []b
 	w.WriteHeader(int(rh.Status))
 	_ = rc.Flush()
 	body := &instance.BodyReader{R: br, Before: func() { _ = st.SetReadDeadline(time.Now().Add(r.cfg.IdleTimeout)) }}
-	buf := make([]byte, instance.MaxChunk)
+	bp := instance.GetChunkBuffer()
+	defer instance.PutChunkBuffer(bp)
+	buf := *bp
 	for {
 		n, err := body.Read(buf)
 		if n > 0 {
@@ -347,15 +367,24 @@ func (r *Relay) relay(w http.ResponseWriter, req *http.Request, e Entry, hdr []b
 			panic(http.ErrAbortHandler)
 		}
 	}
-	if berr := <-bodyDone; berr != nil {
-		return
+	// The answer is whole. A body still being sent is no longer needed
+	// (the app answered without it): the deferred wait cuts it.
+	select {
+	case berr := <-bodyDone:
+		bodyWaited = true
+		finished = berr == nil
+	default:
 	}
-	finished = true
 }
 
 // sendBody streams the request body as frames, checking its size.
-func (r *Relay) sendBody(st p2p.Stream, body io.Reader, rc *http.ResponseController) error {
-	buf := make([]byte, instance.MaxChunk)
+func (r *Relay) sendBody(st p2p.Stream, body io.Reader, rc *http.ResponseController, tooLarge *atomic.Bool) error {
+	bp := instance.GetChunkBuffer()
+	defer instance.PutChunkBuffer(bp)
+	buf := *bp
+	// No deadline may outlive the body: the connection may carry the
+	// caller's next request.
+	defer func() { _ = rc.SetReadDeadline(time.Time{}) }()
 	var total int64
 	for {
 		_ = rc.SetReadDeadline(time.Now().Add(r.cfg.IdleTimeout))
@@ -363,6 +392,7 @@ func (r *Relay) sendBody(st p2p.Stream, body io.Reader, rc *http.ResponseControl
 		if n > 0 {
 			total += int64(n)
 			if total > r.cfg.MaxBody {
+				tooLarge.Store(true) // before the reset the reader sees
 				_ = st.Reset()
 				return fmt.Errorf("%w: more than %d bytes", instance.ErrBodyTooLarge, r.cfg.MaxBody)
 			}
