@@ -15,7 +15,8 @@
 //     rate_limited with Retry-After. Bad keys never spend a bucket.
 //  4. Not yet ready: 503 not_ready. A declared body over MaxBody: 413.
 //  5. Replicas are tried nearest first: the round-trip time from RTTs
-//     (the live table) when it has one, else the relay's own average of
+//     (TableRTTs reads the live table, router/heartbeat) when it has one,
+//     else the relay's own average of
 //     stream opening times, unmeasured last. A replica that cannot be
 //     reached is skipped; none reachable is 502 node_down. Once a request
 //     was sent it is never retried elsewhere (it may not be idempotent).

@@ -16,6 +16,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -28,6 +29,7 @@ import (
 	"github.com/emc-network/emcd/p2p"
 	"github.com/emc-network/emcd/p2p/libp2p"
 	"github.com/emc-network/emcd/p2p/p2ptest"
+	"github.com/emc-network/emcd/router/heartbeat"
 )
 
 var names = p2p.Names{ChainID: p2ptest.Status(1).ChainID}
@@ -489,5 +491,38 @@ func TestCallerGoneEndsAppCall(t *testing.T) {
 	case <-r.app.sseGone:
 	case <-time.After(10 * time.Second):
 		t.Fatal("the app's request did not end after the caller left")
+	}
+}
+
+type fakeTable struct {
+	mu    sync.Mutex
+	nodes []heartbeat.Node
+	calls int
+}
+
+func (f *fakeTable) Snapshot() []heartbeat.Node {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls++
+	return slices.Clone(f.nodes)
+}
+
+func TestTableRTTs(t *testing.T) {
+	now := time.Unix(1000, 0)
+	tab := &fakeTable{nodes: []heartbeat.Node{{Peer: "a", RTT: 3 * time.Millisecond, RTTSamples: 2}, {Peer: "b"}}}
+	rt := &TableRTTs{Table: tab, Now: func() time.Time { return now }}
+	if d, ok := rt.RTT("a"); !ok || d != 3*time.Millisecond {
+		t.Fatalf("a: %v %v", d, ok)
+	}
+	if _, ok := rt.RTT("b"); ok {
+		t.Fatal("b has no sample yet")
+	}
+	tab.nodes[1].RTT, tab.nodes[1].RTTSamples = time.Millisecond, 1
+	if _, ok := rt.RTT("b"); ok || tab.calls != 1 {
+		t.Fatalf("the table was copied %d times within MaxAge", tab.calls)
+	}
+	now = now.Add(time.Second)
+	if d, ok := rt.RTT("b"); !ok || d != time.Millisecond {
+		t.Fatalf("b after refresh: %v %v", d, ok)
 	}
 }
