@@ -23,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/libp2p/go-libp2p/core/crypto"
 
 	"github.com/emc-network/emcd/computing/instance"
@@ -137,6 +138,7 @@ type rig struct {
 	key          string
 	calls        atomic.Int64
 	meterBytes   atomic.Int64
+	digests      sync.Map // call number -> digest
 }
 
 const instID = 7
@@ -148,7 +150,7 @@ func newRig(t testing.TB, mut func(*Config), nodeMut func(*instance.ServerConfig
 	r.key = randKey()
 	local := staticLocal{instID: {Addr: strings.TrimPrefix(r.app.srv.URL, "http://"), KeyHash: instance.KeyHash(r.key), State: instance.StateReady}}
 	scfg := instance.ServerConfig{Local: local, Meter: instance.MeterFunc(func(c instance.Call) {
-		r.calls.Add(1)
+		r.digests.Store(r.calls.Add(1), c.Digest)
 		r.meterBytes.Add(c.RequestBytes)
 	})}
 	if nodeMut != nil {
@@ -240,6 +242,17 @@ func TestPlainCall(t *testing.T) {
 	r.waitCalls(t, 1)
 	if r.calls.Load() != 1 || r.meterBytes.Load() != int64(len("hello app")) {
 		t.Errorf("meter heard %d calls, %d bytes", r.calls.Load(), r.meterBytes.Load())
+	}
+	// The digest names the request: the same request gives the same one,
+	// another body another.
+	r.do(t, "POST", "/apps/7/echo?x=1&y=2", r.key, strings.NewReader("hello app"))
+	r.do(t, "POST", "/apps/7/echo?x=1&y=2", r.key, strings.NewReader("hello app!"))
+	r.waitCalls(t, 3)
+	d1, _ := r.digests.Load(int64(1))
+	d2, _ := r.digests.Load(int64(2))
+	d3, _ := r.digests.Load(int64(3))
+	if d1 == nil || d1 != d2 || d1 == d3 || d1.(common.Hash) == (common.Hash{}) {
+		t.Errorf("digests %v %v %v", d1, d2, d3)
 	}
 }
 
