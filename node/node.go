@@ -175,6 +175,8 @@ type Node struct {
 	fetchM           *fetch.Metrics
 	fetchMetricsOnce sync.Once
 	opHeads          event.Feed // operator.Head, for the operator API's WatchHeads
+	// appRelay is a router's EMC Hub relay under relay.Prefix (apps.go).
+	appRelay atomic.Pointer[http.Handler]
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup

@@ -19,6 +19,7 @@ import (
 	"github.com/emc-network/emcd/computing/results/fetch"
 	"github.com/emc-network/emcd/jsonrpc"
 	"github.com/emc-network/emcd/p2p"
+	"github.com/emc-network/emcd/router/relay"
 	"github.com/emc-network/emcd/state"
 )
 
@@ -161,6 +162,10 @@ func (n *Node) rpcHandler() http.Handler {
 	return n.withDashboard(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, fetch.HTTPPrefix) {
 			files.ServeHTTP(w, r)
+			return
+		}
+		if strings.HasPrefix(r.URL.Path, relay.Prefix) {
+			n.appsHandler().ServeHTTP(w, r)
 			return
 		}
 		n.rpcSrv.ServeHTTP(w, r)

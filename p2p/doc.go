@@ -16,6 +16,10 @@
 // optional AddressBook interface, which lets consensus send to one validator
 // and accept direct messages only from validators.
 //
+// Streamer (stream.go) is an optional capability for protocols that frame
+// their own exchanges over a raw stream, such as the app relay's streamed
+// bodies (computing/instance); p2p/libp2p implements it, memnet does not.
+//
 // Wire framing shared by stream protocols is in frame.go: uvarint length
 // prefix, bounded by the protocol's limit before any allocation.
 package p2p

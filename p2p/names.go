@@ -64,3 +64,7 @@ func (n Names) Ping() string { return n.Prefix() + "/ping/1" }
 func (n Names) DirectSpec() Spec {
 	return Spec{ID: n.Direct(), MaxRequest: MaxDirectMessage, MaxResponse: 1 << 10, Timeout: 20 * time.Second}
 }
+
+// App is the raw stream protocol a router relays calls to an app instance
+// on a compute node with (computing/instance, router/relay).
+func (n Names) App() string { return n.Prefix() + "/app/1" }

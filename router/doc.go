@@ -10,6 +10,8 @@
 //	assign     the assignment loop: joins the live table with registry records and
 //	           counters into scheduler.Node values, schedules on each head, and
 //	           sends assign through the node wallet (node/assigner.go starts it)
+//	relay      EMC Hub calls: /apps/<instance>/<path> relayed over libp2p streams
+//	           to the node running the instance (computing/instance serves them)
 //
 // Still to come, in its own package that node/ constructs and starts: the
 // result relay that serves outputs to submitters. They talk to the

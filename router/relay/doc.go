@@ -1,0 +1,34 @@
+// Package relay is the router's side of EMC Hub calls: an http.Handler
+// for /apps/<instance>/<path> on the RPC port that relays each call over a
+// libp2p stream to a compute node running the instance (the node's side,
+// and the wire protocol, are in computing/instance).
+//
+// For each call, in order (the first failure answers, always with a JSON
+// body {"code": ..., "error": ...}):
+//
+//  1. The instance is looked up in the Directory (the chain-backed one
+//     reads the apps module; MemDirectory is in memory, for tests): unknown
+//     or ended is 404 unknown_instance.
+//  2. Authorization: Bearer KEY must hash (instance.KeyHash: sha256) to
+//     the instance's key hash, compared in constant time: else 401 bad_key.
+//  3. A token bucket per key (Config.Rate, Burst): past it 429
+//     rate_limited with Retry-After. Bad keys never spend a bucket.
+//  4. Not yet ready: 503 not_ready. A declared body over MaxBody: 413.
+//  5. Replicas are tried nearest first: the round-trip time from RTTs
+//     (TableRTTs reads the live table, router/heartbeat) when it has one,
+//     else the relay's own average of
+//     stream opening times, unmeasured last. A replica that cannot be
+//     reached is skipped; none reachable is 502 node_down. Once a request
+//     was sent it is never retried elsewhere (it may not be idempotent).
+//  6. The body streams to the node while the answer streams back; each
+//     chunk is written and flushed as it arrives, so chunked answers and
+//     server-sent events pass through as sent. A streamed body that passes
+//     MaxBody is 413 too_large; no response header within HeaderTimeout is
+//     504 timeout; a node refusal maps to its status (bad key 401, not
+//     ready or busy 503, too large 413, app timeout 504, app unreachable
+//     and anything else 502). A body the node cuts is cut for the caller
+//     too (the connection is aborted), never passed off as whole.
+//
+// The caller's going away resets the stream, which ends the app call on
+// the node.
+package relay
