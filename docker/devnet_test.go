@@ -6,6 +6,7 @@ import (
 	"math/big"
 	"os"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -170,7 +171,16 @@ func TestDevnet(t *testing.T) {
 	// Every role's metrics pass promtool.
 	if tool, err := lookPromtool(); err == nil {
 		for _, ep := range eps {
-			lintMetrics(t, tool, ep[1], scrape(t, ep[4]))
+			page := scrape(t, ep[4])
+			lintMetrics(t, tool, ep[1], page)
+			if strings.HasPrefix(ep[1], "validator-") {
+				names := metricNames(page)
+				for _, m := range consensusMetrics {
+					if !names[m] {
+						t.Errorf("%s does not expose %s", ep[1], m)
+					}
+				}
+			}
 		}
 	} else {
 		t.Log("promtool not installed: metrics of the devnet roles not linted")

@@ -120,13 +120,14 @@ func (n *devNode) output() string {
 	return n.logs.String()
 }
 
-// startDevNode starts `emcd --dev` (every role: validator, router, compute
+// startDevNode starts `emcd --dev --dev.period 500ms` (every role: validator, router, compute
 // with a simulated GPU) on loopback ports with metrics on; t.Cleanup kills
 // it.
 func startDevNode(t *testing.T) *devNode {
 	t.Helper()
 	cmd := exec.Command(emcdBinary(t), "--dev", "--datadir", t.TempDir(),
-		"--rpc.addr", "127.0.0.1:0", "--grpc.addr", "127.0.0.1:0", "--metrics.addr", "127.0.0.1:0", "--log.level", "info")
+		"--rpc.addr", "127.0.0.1:0", "--grpc.addr", "127.0.0.1:0", "--metrics.addr", "127.0.0.1:0", "--log.level", "info",
+		"--dev.period", "500ms") // blocks keep coming: block intervals to observe
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

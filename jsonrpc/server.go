@@ -56,6 +56,8 @@ type Config struct {
 	// AllowUnprotectedTxs accepts transactions without EIP-155 replay
 	// protection (geth's --rpc.allow-unprotected-txs).
 	AllowUnprotectedTxs bool
+	// Metrics, when set, times HTTP requests by method (NewMetrics).
+	Metrics *Metrics
 }
 
 // DefaultConfig returns the defaults: geth's limits where geth has them.
@@ -206,6 +208,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s.cors(w, r) {
+		return
+	}
+	if s.cfg.Metrics != nil {
+		s.cfg.Metrics.serveTimed(w, r, s.cfg.MaxBodyBytes, s.rpc)
 		return
 	}
 	s.rpc.ServeHTTP(w, r)

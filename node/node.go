@@ -316,7 +316,7 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 		if cfg.Dev && len(cors) == 0 {
 			cors = []string{"*"}
 		}
-		srv, err := jsonrpc.NewServer(jsonrpc.Config{CORSDomains: cors, VHosts: cfg.VHosts}, n.backend, log)
+		srv, err := jsonrpc.NewServer(jsonrpc.Config{CORSDomains: cors, VHosts: cfg.VHosts, Metrics: jsonrpc.NewMetrics(n.reg)}, n.backend, log)
 		if err != nil {
 			n.closeStores()
 			return nil, err
@@ -466,6 +466,7 @@ func (n *Node) startEventLoops(ctx context.Context) {
 				n.metrics.txs.Add(float64(ev.Block.Transactions().Len()))
 				n.metrics.gasUsed.Add(float64(ev.Block.GasUsed()))
 				n.metrics.blockTxs.Observe(float64(ev.Block.Transactions().Len()))
+				n.metrics.observeHead(time.Now())
 				if n.sealer == nil {
 					// The dev sealer resets the pool itself before sealing
 					// the next block; other producers rely on this loop.
