@@ -90,4 +90,5 @@ func (n *Node) registerMetrics(reg prometheus.Registerer) {
 		}),
 	)
 	n.registerStateMetrics(reg)
+	n.registerDiskMetrics(reg)
 }

@@ -26,10 +26,10 @@ func (n *Node) registerStateMetrics(reg prometheus.Registerer) {
 			"Jobs ever submitted on chain (at the head).", nil, nil),
 		jobsWaiting: prometheus.NewDesc("emcd_jobs_waiting",
 			"Jobs at the head waiting for a router (state submitted) or for their node to accept (state assigned).", []string{"state"}, nil),
-		rewardsEpoch: prometheus.NewDesc("emcd_rewards_last_settled_epoch",
-			"Last reward epoch whose node reward settled (at the head).", nil, nil),
+		rewardsEpoch: prometheus.NewDesc("emcd_rewards_next_settle_epoch",
+			"Next reward epoch whose node reward settles (at the head; every earlier one has).", nil, nil),
 		rewardsPaid: prometheus.NewDesc("emcd_rewards_last_epoch_paid_wei",
-			"Node rewards the last settled reward epoch distributed, in wei (emission plus carried dust).", nil, nil),
+			"Node rewards the last settled reward epoch distributed, in wei (emission plus carried dust; 0 before the first).", nil, nil),
 		rewardsOwed: prometheus.NewDesc("emcd_rewards_accrued_unclaimed_wei",
 			"Node rewards accrued to owners and not claimed yet, in wei (at the head).", nil, nil),
 		readErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "emcd_metrics_state_read_errors_total",
@@ -62,10 +62,8 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.jobsWaiting, prometheus.GaugeValue, float64(assigned), jobs.StateAssigned.String())
 	}
 	if rm != nil {
-		epoch, paid, ok := rewards.LastSettlement(st)
-		if ok {
-			ch <- prometheus.MustNewConstMetric(c.rewardsEpoch, prometheus.GaugeValue, float64(epoch))
-		}
+		_, paid, _ := rewards.LastSettlement(st) // zero before the first
+		ch <- prometheus.MustNewConstMetric(c.rewardsEpoch, prometheus.GaugeValue, float64(rewards.NextSettle(st)))
 		ch <- prometheus.MustNewConstMetric(c.rewardsPaid, prometheus.GaugeValue, paid.Float64())
 		ch <- prometheus.MustNewConstMetric(c.rewardsOwed, prometheus.GaugeValue, rewards.AccruedTotal(st).Float64())
 	}
