@@ -18,6 +18,9 @@
 //   - call.go: eth_call and eth_estimateGas through Backend.ApplyMessage, so
 //     chain-native modules behave the same in calls as in blocks.
 //   - errors.go: the one table mapping sentinel errors to JSON-RPC codes.
+//   - metrics.go: Config.Metrics times HTTP requests by method
+//     (emcd_rpc_request_duration_seconds); method labels are bounded (served
+//     namespaces only, at most 200 names, then "other").
 //
 // Tests replay golden transcripts (testdata/*.txt, "-->" request and "<--"
 // response lines) against an in-memory fake backend; run with -rewrite to

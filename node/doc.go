@@ -7,5 +7,8 @@
 // jsonrpc.Backend interface over the chain and the pool; wallet.go builds
 // the node/wallet service that sends the node's own transactions;
 // devmarket.go runs the compute market's router side on the dev node,
-// linked to its compute side in process.
+// linked to its compute side in process. metrics.go, state_metrics.go and
+// disk_metrics.go define the node-level metrics: chain and block interval,
+// peers, sync distance, IBFT round, the jobs and rewards gauges read from a
+// fresh head StateDB per scrape, and the data dir's filesystem space.
 package node
