@@ -27,7 +27,7 @@ var operatorMetrics = []string{
 	"emcd_rpc_request_duration_seconds_bucket",
 	"emcd_p2p_peers", "emcd_sync_distance_blocks",
 	"emcd_txpool_pending", "emcd_txpool_queued",
-	"emcd_jobs_created_total", "emcd_jobs_waiting",
+	"emcd_jobs_created_total", "emcd_jobs_waiting", "emcd_jobs_events_total", "emcd_jobs_settled_cost_wei_total", "emcd_jobs_settled_burned_wei_total",
 	"emcd_rewards_last_epoch_paid_wei", "emcd_rewards_accrued_unclaimed_wei", "emcd_rewards_next_settle_epoch",
 	"emcd_gpu_utilization_percent", "emcd_gpu_memory_used_bytes", "emcd_gpu_temperature_celsius", "emcd_gpu_power_usage_watts",
 	"emcd_gpu_devices", "emcd_datadir_filesystem_avail_bytes", "emcd_datadir_filesystem_size_bytes",

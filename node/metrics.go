@@ -4,6 +4,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -17,13 +18,20 @@ type chainMetrics struct {
 	// committed (short while catching up).
 	interval prometheus.Histogram
 
+	// jobs counts the jobs module's events; nil on chains without it.
+	jobs *jobsMetrics
+
 	mu       sync.Mutex
 	lastHead time.Time
 }
 
 // observeHead records the time since the previous head (the first head
-// after start has no previous one).
-func (m *chainMetrics) observeHead(now time.Time) {
+// after start has no previous one) and counts the jobs events in its
+// receipts.
+func (m *chainMetrics) observeHead(now time.Time, receipts types.Receipts) {
+	if m.jobs != nil {
+		m.jobs.observe(receipts)
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if !m.lastHead.IsZero() {
