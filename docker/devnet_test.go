@@ -185,4 +185,7 @@ func TestDevnet(t *testing.T) {
 	} else {
 		t.Log("promtool not installed: metrics of the devnet roles not linted")
 	}
+
+	// The shipped Prometheus config, rules and dashboard on the live devnet.
+	checkLivePrometheus(t, fmt.Sprintf("172.28.%d.", slot))
 }
