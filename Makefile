@@ -12,7 +12,7 @@ LDFLAGS    := -X github.com/emc-network/emcd/params.GitCommit=$(GIT_COMMIT)
 RACE_DIRS := config consensus txpool state staking genesis jsonrpc p2p node router computing
 RACE_PKGS  = $(addprefix ./,$(addsuffix /...,$(wildcard $(RACE_DIRS))))
 
-.PHONY: all build run test test-short race vet fmt lint bench clean proto proto-tools
+.PHONY: all build run test test-short race vet fmt lint bench clean proto proto-tools image devnet devnet-down
 
 all: build
 
@@ -55,3 +55,15 @@ proto:
 		--go_out=. --go_opt=paths=source_relative \
 		--go-grpc_out=. --go-grpc_opt=paths=source_relative \
 		emcd/operator/v1/operator.proto
+
+# Container image and a local Docker devnet (docker/): the image packs a
+# static emcd FROM scratch; the devnet runs 4 validators, 1 router and 2
+# compute nodes on their own bridge network, one IP each.
+image: ## build the emcd:dev image (static binary FROM scratch)
+	GO=$(GO) BUILD_DIR=$(BUILD_DIR) docker/build-image.sh
+
+devnet: image ## start the Docker devnet and wait until its nodes agree on a head
+	BUILD_DIR=$(BUILD_DIR) docker/devnet/up.sh
+
+devnet-down: ## remove the devnet's containers, network and data dir
+	BUILD_DIR=$(BUILD_DIR) docker/devnet/down.sh

@@ -23,6 +23,9 @@
 //   - sameorigin.go: Config.SameOriginWS, which lets a page served by the
 //     same port (the node's dashboard) open the WebSocket without a CORS
 //     entry, still subject to the virtual-host check.
+//   - metrics.go: Config.Metrics times HTTP requests by method
+//     (emcd_rpc_request_duration_seconds); method labels are bounded (served
+//     namespaces only, at most 200 names, then "other").
 //
 // Tests replay golden transcripts (testdata/*.txt, "-->" request and "<--"
 // response lines) against an in-memory fake backend; run with -rewrite to

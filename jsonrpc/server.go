@@ -61,6 +61,8 @@ type Config struct {
 	// dashboard) when that host passes the virtual-host check, whatever
 	// CORSDomains says (sameorigin.go).
 	SameOriginWS bool
+	// Metrics, when set, times HTTP requests by method (NewMetrics).
+	Metrics *Metrics
 }
 
 // DefaultConfig returns the defaults: geth's limits where geth has them.
@@ -211,6 +213,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s.cors(w, r) {
+		return
+	}
+	if s.cfg.Metrics != nil {
+		s.cfg.Metrics.serveTimed(w, r, s.cfg.MaxBodyBytes, s.rpc)
 		return
 	}
 	s.rpc.ServeHTTP(w, r)

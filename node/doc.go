@@ -11,5 +11,8 @@
 // the results relay (results.go, rpcHandler) and, with Config.Dashboard,
 // the web dashboard under /dashboard/ (dashboard.go; package dashboard),
 // whose page may then open the WebSocket from the port's own origin
-// (jsonrpc.Config.SameOriginWS).
+// (jsonrpc.Config.SameOriginWS). metrics.go, state_metrics.go and
+// disk_metrics.go define the node-level metrics: chain and block interval,
+// peers, sync distance, IBFT round, the jobs and rewards gauges read from a
+// fresh head StateDB per scrape, and the data dir's filesystem space.
 package node

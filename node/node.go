@@ -251,6 +251,12 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 	n := &Node{cfg: cfg, log: log.With("component", "node"), baseLog: log, db: db, chain: chain, pool: pool, reg: reg, errCh: make(chan error, 4)}
 	n.registerMetrics(reg)
 	n.jobs, n.epochLength, n.mods = modules.jobs(), modules.epochLength(), modules
+	if n.jobs != nil {
+		if n.metrics.jobs, err = newJobsMetrics(reg, n.jobs.ABI()); err != nil {
+			n.closeStores()
+			return nil, err
+		}
+	}
 	n.backend = &backend{chain: chain, pool: pool, contracts: modules.contracts(), rewards: modules.rewards(), registry: modules.registry(), verify: modules.verify(), status: n.consensusStatus}
 	if cfg.Dev && cfg.DevAccounts {
 		keys, err := genesis.DevAccountKeys(genesis.DevAccountCount)
@@ -321,7 +327,7 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 		if cfg.Dev && len(cors) == 0 {
 			cors = []string{"*"}
 		}
-		srv, err := jsonrpc.NewServer(jsonrpc.Config{CORSDomains: cors, VHosts: cfg.VHosts, SameOriginWS: cfg.Dashboard}, n.backend, log)
+		srv, err := jsonrpc.NewServer(jsonrpc.Config{CORSDomains: cors, VHosts: cfg.VHosts, SameOriginWS: cfg.Dashboard, Metrics: jsonrpc.NewMetrics(n.reg)}, n.backend, log)
 		if err != nil {
 			n.closeStores()
 			return nil, err
@@ -471,6 +477,7 @@ func (n *Node) startEventLoops(ctx context.Context) {
 				n.metrics.txs.Add(float64(ev.Block.Transactions().Len()))
 				n.metrics.gasUsed.Add(float64(ev.Block.GasUsed()))
 				n.metrics.blockTxs.Observe(float64(ev.Block.Transactions().Len()))
+				n.metrics.observeHead(time.Now(), ev.Receipts)
 				if n.sealer == nil {
 					// The dev sealer resets the pool itself before sealing
 					// the next block; other producers rely on this loop.

@@ -74,6 +74,7 @@ func newTestnetCmd(_ *globals) *cobra.Command {
 		jobsParams                    string
 		verifyParams                  string
 		cc                            testnetCompute
+		ipBase                        string
 	)
 	cmd := &cobra.Command{
 		Use:   "testnet --validators N --out DIR",
@@ -100,6 +101,11 @@ candidates) listens with p2p on P+10k, JSON-RPC (HTTP and WS) on P+10k+1,
 gRPC on P+10k+2 and metrics on P+10k+3. Every node bootstraps from the
 validators.
 
+With --ip-base IP (containers on a bridge network, one host per node) node
+k binds p2p, JSON-RPC, gRPC and metrics on IP+k instead, with the same
+ports P, P+1, P+2 and P+3 on every node, and the bootnodes name the
+validators by those addresses.
+
 INSECURE: keys are encrypted with a password stored next to them, and the
 test-mnemonic dev accounts are funded (unless --no-dev-accounts). For local
 testing only.`,
@@ -123,7 +129,11 @@ testing only.`,
 				return errors.New("--epoch-length must be at least 1 block")
 			}
 			total := validators + routers + computes + candidates
-			if basePort < 1024 || basePort+portStride*total > 65535 {
+			lay, err := newTestnetLayout(ipBase, basePort, total)
+			if err != nil {
+				return err
+			}
+			if lay.ips == nil && (basePort < 1024 || basePort+portStride*total > 65535) {
 				return fmt.Errorf("--base-port %d: ports %d…%d must lie in 1024…65535", basePort, basePort, basePort+portStride*total)
 			}
 			if period < genesis.MinBlockPeriodMs*time.Millisecond {
@@ -191,19 +201,25 @@ testing only.`,
 			var bootnodes []string
 			for _, n := range nodes {
 				if n.role == "validator" {
-					bootnodes = append(bootnodes, fmt.Sprintf("/ip4/127.0.0.1/tcp/%d/p2p/%s", basePort+portStride*n.index, n.peerID))
+					host, p := lay.addr(n.index)
+					bootnodes = append(bootnodes, fmt.Sprintf("/ip4/%s/tcp/%d/p2p/%s", host, p, n.peerID))
 				}
 			}
 			w := cmd.OutOrStdout()
 			fmt.Fprintf(w, "testnet in %s: chain id %d, %d validators, %d routers, %d compute nodes, %d candidates, block period %s, epoch %d blocks\n",
 				abs, chainID, validators, routers, computes, candidates, period, epochLength)
 			for _, n := range nodes {
-				if err := writeTestnetNode(n, genJSON, basePort, bootnodes, cc); err != nil {
+				if err := writeTestnetNode(n, genJSON, lay, bootnodes, cc); err != nil {
 					return fmt.Errorf("%s: %w", n.name, err)
 				}
-				p := basePort + portStride*n.index
-				fmt.Fprintf(w, "  %-12s %s  p2p %d  rpc http://127.0.0.1:%d  grpc %d  metrics %d\n",
-					n.name, crypto.PubkeyToAddress(n.key.PublicKey).Hex(), p, p+portRPC, p+portGRPC, p+portMetrics)
+				host, p := lay.addr(n.index)
+				if lay.ips == nil {
+					fmt.Fprintf(w, "  %-12s %s  p2p %d  rpc http://127.0.0.1:%d  grpc %d  metrics %d\n",
+						n.name, crypto.PubkeyToAddress(n.key.PublicKey).Hex(), p, p+portRPC, p+portGRPC, p+portMetrics)
+				} else {
+					fmt.Fprintf(w, "  %-12s %s  ip %s  p2p %d  rpc http://%s:%d  grpc %d  metrics %d\n",
+						n.name, crypto.PubkeyToAddress(n.key.PublicKey).Hex(), host, p, host, p+portRPC, p+portGRPC, p+portMetrics)
+				}
 			}
 			fmt.Fprintf(w, "start each node with: emcd --role ROLE --datadir %s/NAME\n", abs)
 			return nil
@@ -216,7 +232,8 @@ testing only.`,
 	f.IntVar(&candidates, "candidates", 0, "number of validator-role nodes outside the genesis set, funded to stake the validator minimum")
 	f.Uint64Var(&epochLength, "epoch-length", genesis.DefaultEpochLength, "epoch length in blocks (validator-set changes, stake snapshots, rewards)")
 	f.StringVar(&out, "out", "", "output directory (must not exist or be empty)")
-	f.IntVar(&basePort, "base-port", 20000, "first port; node k uses P+10k … P+10k+3")
+	f.IntVar(&basePort, "base-port", 20000, "first port; node k uses P+10k … P+10k+3 (with --ip-base: P … P+3 on every node)")
+	f.StringVar(&ipBase, "ip-base", "", "IPv4 address of the first node; node k binds IP+k (one host or container per node, e.g. a Docker bridge network) instead of 127.0.0.1")
 	f.DurationVar(&period, "block-period", time.Second, "block period (sub-second allowed)")
 	f.Uint64Var(&chainID, "chain-id", 4242, "chain id (4200–4299 marks a testnet: the signing CLI accepts --dev-account keys there)")
 	f.BoolVar(&noDevAccounts, "no-dev-accounts", false, "do not fund the test-mnemonic accounts")
@@ -387,7 +404,7 @@ func (c testnetCompute) toml() string {
 	return b.String()
 }
 
-func writeTestnetNode(n *testnetNode, genJSON []byte, basePort int, bootnodes []string, cc testnetCompute) error {
+func writeTestnetNode(n *testnetNode, genJSON []byte, lay testnetLayout, bootnodes []string, cc testnetCompute) error {
 	dd := config.NewDataDir(n.dir)
 	if err := os.MkdirAll(dd.Path, 0o700); err != nil {
 		return err
@@ -403,7 +420,7 @@ func writeTestnetNode(n *testnetNode, genJSON []byte, basePort int, bootnodes []
 	if err := os.WriteFile(dd.GenesisFile(), genJSON, 0o644); err != nil {
 		return err
 	}
-	p := basePort + portStride*n.index
+	host, p := lay.addr(n.index)
 	var boots []string
 	for _, b := range bootnodes {
 		if !strings.HasSuffix(b, "/p2p/"+n.peerID) {
@@ -416,17 +433,17 @@ password = %q
 bootnodes = [%s]
 
 [p2p]
-addr = "/ip4/127.0.0.1/tcp/%d"
+addr = "/ip4/%[5]s/tcp/%[6]d"
 
 [rpc]
-addr = "127.0.0.1:%d"
+addr = "%[5]s:%[7]d"
 
 [grpc]
-addr = "127.0.0.1:%d"
+addr = "%[5]s:%[8]d"
 
 [metrics]
-addr = "127.0.0.1:%d"
-`, n.name, n.role, pwFile, strings.Join(boots, ", "), p, p+portRPC, p+portGRPC, p+portMetrics)
+addr = "%[5]s:%[9]d"
+`, n.name, n.role, pwFile, strings.Join(boots, ", "), host, p, p+portRPC, p+portGRPC, p+portMetrics)
 	if n.role == "compute" {
 		cfg += cc.toml()
 	}
