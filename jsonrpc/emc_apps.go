@@ -2,6 +2,7 @@ package jsonrpc
 
 import (
 	"context"
+	"fmt"
 	"math/big"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -181,4 +182,46 @@ func (api *emcAPI) GetInstance(ctx context.Context, id hexutil.Uint64, bnh *rpc.
 		return nil, err
 	}
 	return InstanceEntry(&in), st.Error()
+}
+
+// InstancesPage is emc_instances' answer: instances by id from offset;
+// Total counts every instance ever deployed, NextOffset is the offset of
+// the next page (Total at the end).
+type InstancesPage struct {
+	BlockNumber hexutil.Uint64 `json:"blockNumber"`
+	Total       hexutil.Uint64 `json:"total"`
+	NextOffset  hexutil.Uint64 `json:"nextOffset"`
+	Instances   []*Instance    `json:"instances"`
+}
+
+// Instances returns the instances from offset (0 is instance 1), at most
+// limit (0 means MaxAppsPage; more is an error), each in emc_getInstance's
+// form, at the given block (latest when absent). A chain without the apps
+// module has none.
+func (api *emcAPI) Instances(ctx context.Context, offset, limit hexutil.Uint64, bnh *rpc.BlockNumberOrHash) (*InstancesPage, error) {
+	if limit == 0 {
+		limit = MaxAppsPage
+	}
+	if limit > MaxAppsPage {
+		return nil, invalidParams("limit %d above %d", limit, MaxAppsPage)
+	}
+	st, h, err := stateAndHeader(api.b, latestOr(bnh))
+	if err != nil {
+		return nil, toRPCError(err)
+	}
+	total := apps.InstanceCount(st)
+	out := &InstancesPage{BlockNumber: hexutil.Uint64(h.Number.Uint64()), Total: hexutil.Uint64(total), Instances: []*Instance{}}
+	id := uint64(offset) + 1
+	for ; id <= total && uint64(len(out.Instances)) < uint64(limit); id++ {
+		in, ok, err := apps.InstanceOf(st, id)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, fmt.Errorf("instance %d counted but not found: %w", id, apps.ErrCorrupt)
+		}
+		out.Instances = append(out.Instances, InstanceEntry(&in))
+	}
+	out.NextOffset = hexutil.Uint64(min(id-1, total))
+	return out, st.Error()
 }

@@ -139,6 +139,11 @@ func TestEmcAppsConcurrent(t *testing.T) {
 					errs <- fmt.Errorf("emc_apps: %+v %v", page, err)
 					return
 				}
+				var ins InstancesPage
+				if err := client.CallContext(t.Context(), &ins, "emc_instances", hexU(0), hexU(0)); err != nil || ins.Total != 2 || len(ins.Instances) != 2 {
+					errs <- fmt.Errorf("emc_instances: %+v %v", ins, err)
+					return
+				}
 				var in *Instance
 				id := uint64(1 + (g+i)%2)
 				if err := client.CallContext(t.Context(), &in, "emc_getInstance", hexU(id)); err != nil || in == nil || uint64(in.ID) != id {
@@ -156,3 +161,31 @@ func TestEmcAppsConcurrent(t *testing.T) {
 }
 
 func hexU(v uint64) string { return fmt.Sprintf("0x%x", v) }
+
+func TestEmcInstances(t *testing.T) {
+	srv, b := newTestServer(t)
+	client := rpc.DialInProc(srv.rpc)
+	t.Cleanup(client.Close)
+	ctx := t.Context()
+	var page InstancesPage
+	if err := client.CallContext(ctx, &page, "emc_instances", hexU(0), hexU(0)); err != nil || page.Total != 0 || len(page.Instances) != 0 || page.NextOffset != 0 {
+		t.Fatalf("instances on a chain without any: %+v %v", page, err)
+	}
+	appsSetup(b)
+	if err := client.CallContext(ctx, &page, "emc_instances", hexU(0), hexU(0)); err != nil {
+		t.Fatal(err)
+	}
+	if page.Total != 2 || page.NextOffset != 2 || len(page.Instances) != 2 || page.Instances[0].ID != 1 || page.Instances[1].App != 2 ||
+		page.Instances[0].Owner != otherAddr || page.Instances[0].State != "deployed" {
+		t.Fatalf("emc_instances %+v", page)
+	}
+	if err := client.CallContext(ctx, &page, "emc_instances", hexU(1), hexU(1)); err != nil || len(page.Instances) != 1 || page.Instances[0].ID != 2 || page.NextOffset != 2 {
+		t.Fatalf("second page %+v %v", page, err)
+	}
+	if err := client.CallContext(ctx, &page, "emc_instances", hexU(7), hexU(1)); err != nil || len(page.Instances) != 0 || page.NextOffset != 2 {
+		t.Fatalf("past the end %+v %v", page, err)
+	}
+	if err := client.CallContext(ctx, &page, "emc_instances", hexU(0), hexU(MaxAppsPage+1)); err == nil || !strings.Contains(err.Error(), "limit") {
+		t.Fatalf("limit above the page: %v", err)
+	}
+}

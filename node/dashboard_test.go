@@ -13,8 +13,6 @@ package node
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"log/slog"
 	"math/big"
 	"net/http"
@@ -225,19 +223,26 @@ func TestDashboardChromium(t *testing.T) {
 	searchFor("3", "block 3 found", `document.getElementById("search-result").textContent.includes("Block #3")`)
 	searchFor("hello", "a bad query answered", `document.getElementById("search-result").textContent.includes("not a block number")`)
 	searchFor(crypto.PubkeyToAddress(keys[0].PublicKey).Hex(), "the address found", `document.getElementById("search-result").textContent.includes("balance") && document.querySelector('#search-result tr[data-job-id="1"]') !== null`)
-	// Panels that depend on methods this chain may lack say so, in words.
-	wait("the apps panel", `document.getElementById("apps").textContent !== ""`)
-	apps := text(`document.getElementById("apps").textContent`)
-	var raw json.RawMessage
-	err = client.CallContext(ctx, &raw, "emc_apps")
-	var re rpc.Error
-	if errors.As(err, &re) && re.ErrorCode() == -32601 {
-		if apps != "not available on this chain" {
-			fail("apps panel on a chain without emc_apps: %q", apps)
+	// The apps panel: the dev chain has the apps module; an app published
+	// and an instance deployed over JSON-RPC appear in it.
+	wait("the apps panel", `document.getElementById("apps").textContent === "no apps published yet"`)
+	appsABI := moduleABI(t, mods, native.AppsAddress)
+	from := crypto.PubkeyToAddress(keys[0].PublicKey)
+	send := func(tx map[string]any) {
+		t.Helper()
+		var h common.Hash
+		if err := client.CallContext(ctx, &h, "eth_sendTransaction", tx); err != nil {
+			t.Fatal(err)
 		}
-	} else if strings.Contains(apps, "error") {
-		fail("apps panel: %q (emc_apps: %v)", apps, err)
 	}
+	send(map[string]any{"from": from, "to": native.AppsAddress, "data": hexutil.Bytes(pack(t, appsABI, "publishApp", common.HexToHash("0xab"),
+		uint16(8080), "/health", "hello-app", "says hello", "none", big.NewInt(1_000_000_000), big.NewInt(0), uint16(500)))})
+	wait("the app in the apps panel", `document.getElementById("apps").textContent.includes("hello-app") &&
+		document.getElementById("apps").textContent.includes("5.00 %") &&
+		document.getElementById("apps").textContent.includes("no instances deployed yet")`)
+	send(map[string]any{"from": from, "to": native.AppsAddress, "value": (*hexutil.Big)(big.NewInt(1e18)),
+		"data": hexutil.Bytes(pack(t, appsABI, "deploy", big.NewInt(1), uint32(0), uint64(1), common.HexToHash("0x4b")))})
+	wait("the instance in the apps panel", `document.getElementById("apps").textContent.includes("Instances (1 in all")`)
 	if err := page.Evaluate(ctx, `document.getElementById("search-close").click(); window.scrollTo(0, 0); true`, nil); err != nil {
 		fail("%v", err)
 	}

@@ -7,6 +7,7 @@ const WEI = 10n ** 18n;
 const CHART_BLOCKS = 60;     // blocks in the chart
 const SIGNERS_WINDOW = 100;  // blocks whose certificates the validator share counts
 const JOBS_SHOWN = 25;       // newest jobs listed
+const APPS_SHOWN = 10;       // newest apps and instances listed
 const VERIFY_NODES = 50;     // nodes whose verification score is read
 const UTIL_UNKNOWN = 255;    // router/heartbeat.UtilUnknown
 const METHOD_NOT_FOUND = -32601;
@@ -576,21 +577,51 @@ async function jobsPanel() {
   fill('jobs', table(['job', 'state', 'submitter', 'GPUs', ['node', 'hide-sm'], ['cost', 'num'], ['block', 'num hide-sm']], list.map(jobRow)));
 }
 
+// apps shows the newest published apps and the newest instances (leases)
+// with their state, node and what they were charged.
 async function apps() {
-  const r = await optional('emc_apps');
+  const shown = '0x' + APPS_SHOWN.toString(16);
+  const r = await optional('emc_apps', '0x0', '0x1');
   if (!r.ok) {
     fill('apps', note(r.error.code === METHOD_NOT_FOUND ? 'not available on this chain' : r.error.message));
     return;
   }
-  const v = r.value;
-  const list = Array.isArray(v) ? v : (v && Array.isArray(v.apps) ? v.apps : []);
-  if (!list.length) { fill('apps', note('no apps deployed')); return; }
-  const label = (a, ...keys) => { for (const k of keys) if (a[k] !== undefined && a[k] !== null) return a[k]; return '—'; };
-  fill('apps', table(['app', 'owner', 'state', ['instances', 'num']], list.map((a) => el('tr', {},
-    el('td', { class: 'mono' }, String(label(a, 'name', 'id'))),
-    el('td', {}, a.owner ? addrRef(a.owner) : '—'),
-    el('td', {}, String(label(a, 'state', 'status'))),
-    el('td', { class: 'num' }, Array.isArray(a.instances) ? String(a.instances.length) : String(label(a, 'running', 'instanceCount')))))));
+  const totalApps = num(r.value.total);
+  if (!totalApps) { fill('apps', note('no apps published yet')); return; }
+  const [page, insts] = await Promise.all([
+    rpc.call('emc_apps', '0x' + Math.max(0, totalApps - APPS_SHOWN).toString(16), shown),
+    optional('emc_instances', '0x0', '0x1'),
+  ]);
+  const price = (a) => {
+    const parts = [];
+    if (big(a.pricePerCallWei) > 0n) parts.push(fmtEMC(a.pricePerCallWei, 6) + ' / call');
+    if (big(a.pricePerGpuSecondWei) > 0n) parts.push(fmtEMC(a.pricePerGpuSecondWei, 6) + ' / GPU·s');
+    return parts.join(' + ') || '—';
+  };
+  const out = [table(['app', ['publisher', 'hide-sm'], 'price', ['royalty', 'num'], ['block', 'num hide-sm']],
+    page.apps.slice().reverse().map((a) => el('tr', {},
+      el('td', {}, el('span', { class: 'mono' }, '#' + num(a.id)), ' ', a.name || ''),
+      el('td', { class: 'hide-sm' }, addrRef(a.publisher)),
+      el('td', {}, price(a)),
+      el('td', { class: 'num' }, (num(a.royaltyBps) / 100).toFixed(2) + ' %'),
+      el('td', { class: 'num hide-sm' }, ref('#' + num(a.block), String(num(a.block)))))))];
+  const totalInst = insts.ok ? num(insts.value.total) : 0;
+  if (totalInst) {
+    const ip = await rpc.call('emc_instances', '0x' + Math.max(0, totalInst - APPS_SHOWN).toString(16), shown);
+    out.push(el('h3', { class: 'sub' }, `Instances (${totalInst} in all, newest first)`));
+    out.push(table(['instance', 'app', 'state', ['owner', 'hide-sm'], ['node', 'hide-sm'], ['calls', 'num'], ['charged', 'num']],
+      ip.instances.slice().reverse().map((i) => el('tr', {},
+        el('td', { class: 'mono' }, '#' + num(i.id)),
+        el('td', { class: 'mono' }, '#' + num(i.app)),
+        el('td', {}, el('span', { class: 'badge st-' + i.state }, i.state + (i.endReason ? ' (' + i.endReason + ')' : ''))),
+        el('td', { class: 'hide-sm' }, addrRef(i.owner)),
+        el('td', { class: 'hide-sm' }, addrRef(i.node)),
+        el('td', { class: 'num' }, String(num(i.calls))),
+        el('td', { class: 'num' }, fmtEMC(i.charged, 6))))));
+  } else {
+    out.push(note('no instances deployed yet'));
+  }
+  fill('apps', out);
 }
 
 // ---- search ------------------------------------------------------------
