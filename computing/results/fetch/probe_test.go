@@ -16,6 +16,8 @@ import (
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/rlp"
 	"github.com/holiman/uint256"
+
+	"github.com/emc-network/emcd/p2p"
 )
 
 // probeSet is a settable validator set: the current epoch and its
@@ -240,4 +242,48 @@ func FuzzProbeFromHTTP(f *testing.F) {
 			t.Fatalf("accepted %+v", a)
 		}
 	})
+}
+
+// TestProbeProtocol: a validator asks the router's relay over libp2p
+// (the probe protocol) and gets the record the chain names, pulled by the
+// relay from the node; a node that is down, a stranger's probe, a
+// submitter's plain request and a record that does not hash to the chain
+// all fail the probe.
+func TestProbeProtocol(t *testing.T) {
+	f, _, val := probeFixture(t)
+	spec := ProbeSpec(p2p.Names{ChainID: testChain}, 5*time.Second)
+	if err := f.relay.RegisterProbe(f.rtr, spec); err != nil {
+		t.Fatal(err)
+	}
+	prober := newHost(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := prober.Connect(ctx, f.rtr.Addrs()[0]); err != nil {
+		t.Fatal(err)
+	}
+	hash := common.HexToHash(f.rec.RecordSHA256)
+	want, _ := f.rec.Encode()
+	got, err := ProbeRecord(ctx, prober, spec, f.rtr.Self(), 7, f.probe(val, chainID, 5, 7, time.Minute), hash)
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("probe: %d bytes, %v", len(got), err)
+	}
+	if _, err := ProbeRecord(ctx, prober, spec, f.rtr.Self(), 7, f.probe(f.other, chainID, 5, 7, time.Minute), hash); !errors.Is(err, ErrNotProber) {
+		t.Errorf("stranger's probe: %v, want ErrNotProber", err)
+	}
+	if _, err := ProbeRecord(ctx, prober, spec, f.rtr.Self(), 7, f.auth(f.sub, 7, RecordPath), hash); !errors.Is(err, ErrNotProber) {
+		t.Errorf("submitter's request on the probe protocol: %v, want ErrNotProber", err)
+	}
+	if _, err := ProbeRecord(ctx, prober, spec, f.rtr.Self(), 7, f.probe(val, chainID, 5, 7, time.Minute), common.Hash{1}); !errors.Is(err, ErrMismatch) {
+		t.Errorf("record against another hash: %v, want ErrMismatch", err)
+	}
+	// The node goes down: the relay cannot deliver, the probe fails.
+	f.node.Close()
+	if _, err := ProbeRecord(ctx, prober, spec, f.rtr.Self(), 7, f.probe(val, chainID, 5, 7, time.Minute), hash); err == nil {
+		t.Error("probe succeeded with the node down")
+	}
+	// The router goes down: unreachable.
+	f.rtr.Close()
+	if _, err := ProbeRecord(ctx, prober, spec, f.rtr.Self(), 7, f.probe(val, chainID, 5, 7, time.Minute), hash); !errors.Is(err, ErrUnreachable) {
+		t.Errorf("router down: %v, want ErrUnreachable", err)
+	}
 }
