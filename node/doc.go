@@ -7,5 +7,10 @@
 // jsonrpc.Backend interface over the chain and the pool; wallet.go builds
 // the node/wallet service that sends the node's own transactions;
 // devmarket.go runs the compute market's router side on the dev node,
-// linked to its compute side in process.
+// linked to its compute side in process. challenges.go runs the
+// proof-of-work challenge services; a networked validator also runs the
+// miss reporter (challenges_miss.go) and the router prober (probes.go:
+// probes each router it is drawn for through the router's relay, the
+// fetch probe protocol, and sends probeFail when the record never comes;
+// routers serve that protocol). The dev node does not probe.
 package node
