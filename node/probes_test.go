@@ -88,7 +88,9 @@ func probeHost(t *testing.T, key lcrypto.PrivKey, chainID uint64) *libp2p.Host {
 // submitted, assigned by the router, accepted (the router's credits of
 // epoch 1) and with its result on chain, all in epoch 1 before its middle
 // third.
-func newProbeSetup(t *testing.T) *probeSetup {
+// With routerIsValidator the router's owner is the dev signer, the only
+// validator: nobody can be drawn to probe it.
+func newProbeSetup(t *testing.T, routerIsValidator bool) *probeSetup {
 	t.Helper()
 	g := genesis.Dev()
 	g.EpochLength = probeEpochLength
@@ -109,6 +111,11 @@ func newProbeSetup(t *testing.T) *probeSetup {
 		*a = &chainActor{key: key, addr: crypto.PubkeyToAddress(key.PublicKey)}
 		g.Alloc[(*a).addr] = types.Account{Balance: new(big.Int).Mul(big.NewInt(1_000_000), big.NewInt(1e18))}
 	}
+	validator := &chainActor{key: f.sealer, addr: crypto.PubkeyToAddress(f.sealer.PublicKey)}
+	if routerIsValidator {
+		f.router = validator
+		g.Alloc[validator.addr] = types.Account{Balance: new(big.Int).Mul(big.NewInt(1_000_000), big.NewInt(1e18))}
+	}
 	mods, err := LoadModules(g)
 	if err != nil {
 		t.Fatal(err)
@@ -119,7 +126,7 @@ func newProbeSetup(t *testing.T) *probeSetup {
 	}
 	t.Cleanup(func() { chain.Close() })
 	f.chain, f.mods = chain, mods
-	s := &probeSetup{assignFixture: f, mod: mods.verify(), validator: &chainActor{key: f.sealer, addr: crypto.PubkeyToAddress(f.sealer.PublicKey)}}
+	s := &probeSetup{assignFixture: f, mod: mods.verify(), validator: validator}
 	cid := uint256.MustFromBig(chain.Config().ChainID)
 	stkABI, regABI, jobsABI := moduleABI(t, mods, native.StakingAddress), moduleABI(t, mods, native.RegistryAddress), moduleABI(t, mods, native.JobsAddress)
 
@@ -254,7 +261,7 @@ func TestProberPassesRelayingRouter(t *testing.T) {
 	if testing.Short() {
 		t.Skip("libp2p hosts")
 	}
-	s := newProbeSetup(t)
+	s := newProbeSetup(t, false)
 	cid := uint256.MustFromBig(s.chain.Config().ChainID)
 	val, out, vs, os := s.probers(cid)
 	before := s.credits(s.router.addr)
@@ -280,7 +287,7 @@ func TestProberFailsDownRelay(t *testing.T) {
 	if testing.Short() {
 		t.Skip("libp2p hosts")
 	}
-	s := newProbeSetup(t)
+	s := newProbeSetup(t, false)
 	cid := uint256.MustFromBig(s.chain.Config().ChainID)
 	val, out, vs, os := s.probers(cid)
 	s.rtr.Close()
@@ -300,5 +307,31 @@ func TestProberFailsDownRelay(t *testing.T) {
 	}
 	if p, err := s.mod.ProbeOf(st, 1, s.router.addr); err != nil || !p.RouterFailed {
 		t.Fatalf("probe %+v %v", p, err)
+	}
+}
+
+// TestProberNotDrawnNeverSends: the router's owner is the only validator,
+// so the draw picks nobody to probe it; with its relay down the
+// validator still never probes nor sends, and the router keeps its
+// credits.
+func TestProberNotDrawnNeverSends(t *testing.T) {
+	if testing.Short() {
+		t.Skip("libp2p hosts")
+	}
+	s := newProbeSetup(t, true)
+	cid := uint256.MustFromBig(s.chain.Config().ChainID)
+	if ps, ok := s.mod.DrawProbers(s.headState(), 1, s.router.addr); !ok || len(ps) != 0 {
+		t.Fatalf("probers of a validator's own router: %v %v", ps, ok)
+	}
+	val, out, vs, os := s.probers(cid)
+	s.rtr.Close()
+	if sent := s.run(val, out, vs); len(sent) != 0 || len(os.sent) != 0 {
+		t.Fatalf("probeFail sent in blocks %v, by the outsider %d", sent, len(os.sent))
+	}
+	if st := val.routers[s.router.addr]; st == nil || !st.done || st.tries != 0 {
+		t.Fatalf("prober's state %+v, want settled without a try", st)
+	}
+	if got := s.credits(s.router.addr); got < rewards.DefaultRouterCredits {
+		t.Fatalf("router credits %d", got)
 	}
 }

@@ -287,3 +287,44 @@ func TestProbeProtocol(t *testing.T) {
 		t.Errorf("router down: %v, want ErrUnreachable", err)
 	}
 }
+
+// TestProbeConcurrent: probes and submitters' requests at once, through
+// the relay and straight to the node, while the validator set changes
+// epoch (run under -race): each answer is the record or a not_prober
+// refusal, never anything else.
+func TestProbeConcurrent(t *testing.T) {
+	f, ps, val := probeFixture(t)
+	f.server.cfg.Rate, f.server.cfg.Burst = 1e6, 1e6
+	want, _ := f.rec.Encode()
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 10 {
+				a := f.probe(val, chainID, 5, 7, time.Minute)
+				if g%2 == 1 {
+					a = f.auth(f.sub, 7, RecordPath)
+				}
+				data, _, err := f.copy(7, RecordPath, a)
+				if err == nil && !bytes.Equal(data, want) {
+					errs <- errors.New("wrong record")
+				}
+				if err != nil && !errors.Is(err, ErrNotProber) {
+					errs <- err
+				}
+				if g == 0 && i == 5 {
+					ps.mu.Lock()
+					ps.epoch = 6
+					ps.mu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
