@@ -3,7 +3,9 @@ package jsonrpc
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -43,6 +45,28 @@ func TestVerifyFaultsRouterProbes(t *testing.T) {
 	}
 	if got := verify.RouterProbesOf(st, router); got != (verify.RouterProbes{FailReports: 3, FailedEpochs: 1}) {
 		t.Fatalf("RouterProbesOf %+v", got)
+	}
+	// Many callers at once read the same counters (run under -race).
+	var wg sync.WaitGroup
+	errs := make(chan error, 80)
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 10 {
+				var got VerifyFaults
+				if err := client.CallContext(context.Background(), &got, "emc_verifyFaults", router); err != nil {
+					errs <- err
+				} else if got.ProbeFailReports != 3 || got.ProbeFailedEpochs != 1 {
+					errs <- fmt.Errorf("concurrent emc_verifyFaults %+v", got)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 	var raw string
 	var msg map[string]any
