@@ -270,11 +270,33 @@ func (n *Node) probers() fetch.Probers {
 }
 
 // startProber returns the validator's prober step, probing over req with
-// key (the validator signer) and reporting through send.
+// key (the validator signer) and reporting through send. A round runs on
+// its own goroutine, so that a router slow to answer (each probe waits up
+// to fetch.DefaultProbeTimeout) never holds up the challenge duties that
+// share the head follower; heads that come while a round runs are
+// skipped.
 func (n *Node) startProber(cc chainChallenges, key *ecdsa.PrivateKey, self common.Address, send probeSender, req p2p.Requester) func(context.Context, uint64, uint64) error {
 	chainID := uint256.MustFromBig(n.chain.Config().ChainID)
 	pp := p2pProber{req: req, spec: fetch.ProbeSpec(p2p.Names{ChainID: chainID.Uint64()}, 0), key: key, chainID: chainID, now: time.Now}
-	return probeStep(cc, newProber(cc.mod, n.epochLength, self, pp, send, n.baseLog.With("component", "prober")))
+	log := n.baseLog.With("component", "prober")
+	step := probeStep(cc, newProber(cc.mod, n.epochLength, self, pp, send, log))
+	busy := make(chan struct{}, 1)
+	return func(ctx context.Context, head, epoch uint64) error {
+		select {
+		case busy <- struct{}{}:
+		default:
+			return nil // the last round is still probing
+		}
+		n.wg.Add(1) // the head follower holds n.wg: never zero here
+		go func() {
+			defer n.wg.Done()
+			defer func() { <-busy }()
+			if err := step(ctx, head, epoch); err != nil {
+				log.Warn("router probe round failed", "head", head, "err", err)
+			}
+		}()
+		return nil
+	}
 }
 
 // serveProbes serves the fetch probe protocol of the router's relay on srv

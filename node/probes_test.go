@@ -2,10 +2,10 @@ package node
 
 // The prober against the real verify, jobs and rewards modules on an
 // in-memory chain (the node's own modules, sealed by the dev signer, the
-// only validator and so every router's only prober), probing a real
-// fetch.Relay over libp2p on 127.0.0.1 that pulls the record from a real
-// fetch.Server holding it: what the prober sends at each head is mined in
-// the next block.
+// only validator and so every router's only prober), probing the router's
+// relay as the node wires it (setupResults) over libp2p on 127.0.0.1,
+// which pulls the record from a real fetch.Server holding it: what the
+// prober sends at each head is mined in the next block.
 
 import (
 	"context"
@@ -21,6 +21,7 @@ import (
 	"github.com/holiman/uint256"
 	lcrypto "github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/emc-network/emcd/computing/job"
 	"github.com/emc-network/emcd/computing/jobs"
@@ -190,7 +191,7 @@ func newProbeSetup(t *testing.T, routerIsValidator bool) *probeSetup {
 			t.Fatal(err)
 		}
 	}
-	spec2 := fetch.Spec(p2p.Names{ChainID: cid.Uint64()}, 5*time.Second)
+	spec2 := fetch.Spec(p2p.Names{ChainID: cid.Uint64()}, 0)
 	srv, err := fetch.NewServer(fetch.ServerConfig{ChainID: cid, Owner: f.node.addr, Store: store, Jobs: chainResults{chain}, Probers: probers, Now: time.Now})
 	if err != nil {
 		t.Fatal(err)
@@ -198,12 +199,11 @@ func newProbeSetup(t *testing.T, routerIsValidator bool) *probeSetup {
 	if err := srv.Register(s.node, spec2); err != nil {
 		t.Fatal(err)
 	}
-	relay, err := fetch.NewRelay(fetch.RelayConfig{ChainID: cid, Jobs: chainResults{chain}, Peers: chainResults{chain}, Requester: s.rtr,
-		Spec: spec2, Probers: probers, Now: time.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := relay.RegisterProbe(s.rtr, fetch.ProbeSpec(p2p.Names{ChainID: cid.Uint64()}, 5*time.Second)); err != nil {
+	// The router: the node's own wiring (setupResults: the relay, with the
+	// chain's probers, and the probe protocol) over its host.
+	rn := &Node{cfg: Config{Role: RoleRouter}, chain: chain, jobs: mods.jobs(), net: &network{host: s.rtr},
+		reg: prometheus.NewRegistry(), backend: &backend{chain: chain, verify: s.mod}}
+	if err := rn.setupResults(); err != nil {
 		t.Fatal(err)
 	}
 	if pid, _ := peer.IDFromBytes(rid); p2p.PeerID(pid.String()) != s.rtr.Self() {
