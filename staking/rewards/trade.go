@@ -465,7 +465,9 @@ func ForfeitTrade(c *native.Call, owner common.Address) (*uint256.Int, error) {
 // an assignment of router: the router earns RouterCredits once per reward
 // epoch in which at least one of its assignments was accepted. The caller
 // pays RouterCreditGas. A full credit ledger earns nothing (a block hook
-// must not fail on it; methods do not either, for the same result).
+// must not fail on it; methods do not either, for the same result), and
+// neither does a router whose credits of the epoch were forfeited
+// (ForfeitRouterCredits).
 func (m *Module) RouterAccepted(c *native.Call, router common.Address) error {
 	if c == nil || c.Module == native.RewardsAddress || !native.IsReserved(c.Module) {
 		return ErrNotModule
