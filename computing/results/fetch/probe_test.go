@@ -28,7 +28,11 @@ type probeSet struct {
 	validators map[common.Address]bool
 }
 
-func (p *probeSet) CurrentEpoch() (uint64, error) { p.mu.Lock(); defer p.mu.Unlock(); return p.epoch, nil }
+func (p *probeSet) CurrentEpoch() (uint64, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.epoch, nil
+}
 func (p *probeSet) IsValidator(epoch uint64, a common.Address) (bool, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
