@@ -125,6 +125,11 @@ func TestProbeFailForfeitsRouterCredits(t *testing.T) {
 	if err != nil || out[0].(uint64) != 3 || out[1].(uint64) != 1 {
 		t.Fatalf("routerProbesOf %v %v", out, err)
 	}
+	out, err = f.abi.Unpack("probeOf", f.send(v1, "probeOf", e1, router).ret)
+	if err != nil || len(out[0].([]common.Address)) != 3 || out[0].([]common.Address)[1] != ps[1] ||
+		len(out[1].([]bool)) != 3 || !out[1].([]bool)[2] || out[2].(uint8) != 2 || out[3] != true {
+		t.Fatalf("probeOf %v %v", out, err)
+	}
 	// Next epoch: credits again, a fresh draw, counters kept.
 	f.to(2*testEpochLength + 1)
 	k2 := rewards.RewardEpoch(f.Number, testEpochLength)
