@@ -84,7 +84,11 @@ func (api *emcAPI) Challenge(ctx context.Context, epoch hexutil.Uint64, node com
 // verification module, as a compute node (challenges passed, failed,
 // missed) and as a validator signer (duties missed, fails rebutted), and
 // its history as a node: the last challenge outcomes, newest first
-// ("verified", "failed" or "missed"; see computing/verify HistoryOf).
+// ("verified", "failed" or "missed"; see computing/verify HistoryOf). As
+// a router, its relay probes: probeFailReports counts the probers'
+// probeFail reports against it, probeFailedEpochs the epochs they failed
+// it in (and its router credits of the epoch were forfeited); a pass is
+// silent and not counted (computing/verify RouterProbesOf).
 type VerifyFaults struct {
 	BlockNumber  hexutil.Uint64 `json:"blockNumber"`
 	Account      common.Address `json:"account"`
@@ -94,6 +98,10 @@ type VerifyFaults struct {
 	MissedDuties hexutil.Uint64 `json:"missedDuties"`
 	FalseFails   hexutil.Uint64 `json:"falseFails"`
 	History      []string       `json:"history"`
+	// ProbeFailReports and ProbeFailedEpochs are the account's counters as
+	// a router.
+	ProbeFailReports  hexutil.Uint64 `json:"probeFailReports"`
+	ProbeFailedEpochs hexutil.Uint64 `json:"probeFailedEpochs"`
 }
 
 // VerifyFaults returns account's counters at the given block (latest when
@@ -107,10 +115,12 @@ func (api *emcAPI) VerifyFaults(ctx context.Context, account common.Address, bnh
 		return nil, toRPCError(err)
 	}
 	f := verify.FaultsOf(st, account)
+	rp := verify.RouterProbesOf(st, account)
 	return &VerifyFaults{
 		BlockNumber: hexutil.Uint64(h.Number.Uint64()), Account: account, Passed: hexutil.Uint64(f.Passed),
 		Failed: hexutil.Uint64(f.Failed), Missed: hexutil.Uint64(f.Missed), MissedDuties: hexutil.Uint64(f.MissedDuties),
 		FalseFails: hexutil.Uint64(f.FalseFails), History: historyNames(verify.HistoryOf(st, account)),
+		ProbeFailReports: hexutil.Uint64(rp.FailReports), ProbeFailedEpochs: hexutil.Uint64(rp.FailedEpochs),
 	}, st.Error()
 }
 

@@ -231,7 +231,7 @@ func (n *Node) startChallenges(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("node: challenges: %w", err)
 		}
-		steps = append(steps, step)
+		steps = append(steps, step, n.startProber(cc, n.walletKey, n.wallet.Address(), walletChallenges{n.wallet, vabi}, n.net.host))
 	default:
 		return nil
 	}

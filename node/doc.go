@@ -15,4 +15,10 @@
 // disk_metrics.go define the node-level metrics: chain and block interval,
 // peers, sync distance, IBFT round, the jobs and rewards gauges read from a
 // fresh head StateDB per scrape, and the data dir's filesystem space.
+// challenges.go runs the
+// proof-of-work challenge services; a networked validator also runs the
+// miss reporter (challenges_miss.go) and the router prober (probes.go:
+// probes each router it is drawn for through the router's relay, the
+// fetch probe protocol, and sends probeFail when the record never comes;
+// routers serve that protocol). The dev node does not probe.
 package node

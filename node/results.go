@@ -88,7 +88,10 @@ func (n *Node) setupResults() error {
 		}
 		return n.serveResults(chainID, spec, n.wallet.Address(), n.net.host, n.net.host)
 	case RoleRouter:
-		return n.relayResults(chainID, spec, n.net.host)
+		if err := n.relayResults(chainID, spec, n.net.host); err != nil {
+			return err
+		}
+		return n.serveProbes(n.net.host)
 	}
 	return nil
 }
@@ -97,7 +100,7 @@ func (n *Node) setupResults() error {
 func (n *Node) relayResults(chainID *uint256.Int, spec p2p.Spec, req p2p.Requester) error {
 	relay, err := fetch.NewRelay(fetch.RelayConfig{
 		ChainID: chainID, Jobs: chainResults{n.chain}, Peers: chainResults{n.chain}, Requester: req, Spec: spec,
-		Now: time.Now, Metrics: n.fetchMetrics(), Log: n.baseLog,
+		Probers: n.probers(), Now: time.Now, Metrics: n.fetchMetrics(), Log: n.baseLog,
 	})
 	if err != nil {
 		return fmt.Errorf("node: results relay: %w", err)
@@ -115,7 +118,7 @@ func (n *Node) serveResults(chainID *uint256.Int, spec p2p.Spec, owner common.Ad
 		return err
 	}
 	s, err := fetch.NewServer(fetch.ServerConfig{
-		ChainID: chainID, Owner: owner, Store: store, Jobs: chainResults{n.chain}, Now: time.Now,
+		ChainID: chainID, Owner: owner, Store: store, Jobs: chainResults{n.chain}, Probers: n.probers(), Now: time.Now,
 		Penalizer: pen, Metrics: n.fetchMetrics(), Log: n.baseLog,
 	})
 	if err != nil {

@@ -23,10 +23,15 @@
 //	function epochSeed(uint64 epoch) view returns (bool set, bytes32 seed, uint64 startTime, uint256 validators);
 //	function missRecorded(uint64 epoch, address node) view returns (bool recorded);
 //	function historyOf(address node) view returns (uint8[] outcomes); // newest first, at most HistoryLen
+//	function probeFail(uint64 epoch, address router);              // a drawn prober: the router's relay failed it
+//	function probeOf(uint64 epoch, address router) view returns (address[] probers, bool[] failed,
+//	    uint8 failsNeeded, bool routerFailed);
+//	function routerProbesOf(address router) view returns (uint64 failReports, uint64 failedEpochs);
 //	event RootCommitted(uint64 indexed epoch, address indexed node, bytes32 root, uint32 n, address[] verifiers);
 //	event Attested(uint64 indexed epoch, address indexed node, address indexed verifier, bool pass);
 //	event Rebutted(uint64 indexed epoch, address indexed node, address indexed verifier, bool falseFail);
 //	event MissRecorded(uint64 indexed epoch, address indexed node);
+//	event ProbeFailed(uint64 indexed epoch, address indexed router, address indexed prober, bool routerFailed);
 //
 // openings is the computing/pow response encoding ([pow.EncodeOpenings]).
 //
@@ -137,8 +142,29 @@
 // reward epoch (rewards.RewardEpoch), and a miss recorded after the epoch
 // ended is counted but forfeits nothing (call recordMiss in the epoch).
 //
+// # Router probes
+//
+// Each epoch a router that earned its router credits (an accepted
+// assignment: rewards.RouterCredited) is probed through its result relay
+// by the validators [Module.DrawProbers] picks: DrawVerifiers keyed by
+// [ProbeSeed](seed_e, router), never the router's owner account nor a
+// signer it claimed. A prober fetches a result record through the relay
+// with a probe signature (computing/results/fetch, SignProbe) and stays
+// silent when the record arrives and hashes to the chain's record hash;
+// otherwise it sends probeFail(e, router) (node/probes.go). probeFail is
+// refused from anyone not drawn ([ErrNotProber]), twice from one prober
+// ([ErrProbeDone]), for an epoch other than the current one
+// ([ErrWrongEpoch]) or before its seed ([ErrNoSeed]), and for a router
+// without router credits in the epoch ([ErrNothingToProbe]). When the
+// reports reach ⌈passesNeeded·probers/verifiers⌉ (2 of 3 with the
+// defaults) the router fails the epoch: its router credits of the epoch
+// are taken back and blocked (rewards.ForfeitRouterCredits). A silence
+// cannot be proven, so this is a vote: it only withholds credits, never
+// stake. A pass is silence too (no transaction), so the chain counts
+// failure reports and failed epochs per router ([RouterProbesOf]), not
+// passes. Gas: [ProbeFailGas], prepaid by the prober like every method.
+//
 // # Not done yet
 //
-// Routers' relay probes (designed in docs/verification.md, "Router
-// probes"), re-execution and disputes are later slices.
+// Re-execution and disputes are later slices.
 package verify

@@ -24,16 +24,20 @@ import (
 //	slot 6  mapping(address => word)           node counters: u64 passed ‖ u64 failed ‖ u64 missed
 //	slot 7  mapping(address => word)           validator counters: u64 missedDuties ‖ u64 falseFails
 //	slot 8  mapping(address => word)           node history: u8 length ‖ HistoryLen × u8 outcome, newest first
+//	slot 9  mapping(uint64 epoch => mapping(address router => word)) probe: u8 mask of prober slots that failed it ‖ u8 routerFailed
+//	slot 10 mapping(address => word)           router probe counters: u64 failReports ‖ u64 failedEpochs
 const (
-	slotSeed       = 0
-	slotEpochInfo  = 1
-	slotValidators = 2
-	slotBlockHash  = 3
-	slotChallenge  = 4
-	slotDue        = 5
-	slotNodeFaults = 6
-	slotValFaults  = 7
-	slotHistory    = 8
+	slotSeed         = 0
+	slotEpochInfo    = 1
+	slotValidators   = 2
+	slotBlockHash    = 3
+	slotChallenge    = 4
+	slotDue          = 5
+	slotNodeFaults   = 6
+	slotValFaults    = 7
+	slotHistory      = 8
+	slotProbe        = 9
+	slotRouterProbes = 10
 )
 
 // HistoryLen is how many recent challenge outcomes a node's history keeps.

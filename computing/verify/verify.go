@@ -251,6 +251,9 @@ func (m *Module) Methods() []native.Method {
 		{Name: "epochSeed", Gas: EpochSeedGas, Handler: m.epochSeed},
 		{Name: "missRecorded", Gas: MissRecordedGas, Handler: m.missRecorded},
 		{Name: "historyOf", Gas: HistoryOfGas, Handler: m.historyOf},
+		{Name: "probeFail", Gas: ProbeFailGas(v), Mutates: true, Handler: m.probeFail},
+		{Name: "probeOf", Gas: ProbeOfGas(v), Handler: m.probeOf},
+		{Name: "routerProbesOf", Gas: RouterProbesOfGas, Handler: m.routerProbesOf},
 	}
 }
 

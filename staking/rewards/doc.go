@@ -14,7 +14,10 @@
 // trade reward of a settled job from the trade pool (≤ the fee burned,
 // capped per account, pair and epoch, vesting), [Module.RouterAccepted]
 // and [Module.ComputeJobDone] add router and compute credits; a slash
-// forfeits unvested trade rewards ([ForfeitTrade]). state.go has the
+// forfeits unvested trade rewards ([ForfeitTrade]). The verification
+// module takes back an epoch's credits of a node that failed its challenge
+// ([Module.ForfeitComputeCredits]) and of a router that failed its relay
+// probes ([Module.ForfeitRouterCredits]). state.go has the
 // storage layout; docs/economics.md, "The rewards module", the rules and a
 // worked example. Solidity interface:
 //

@@ -150,6 +150,10 @@ const (
 	// two writes 40,000, the ledger index and credits 4,200 and the
 	// credits rewritten 5,000.
 	ForfeitComputeGas = 56_000
+	// ForfeitRouterGas: code size 2,600, the router's tag 2,100 and its
+	// rewrite 20,000, the ledger index and credits 4,200 and the credits
+	// rewritten 5,000.
+	ForfeitRouterGas = 33_900
 	// ForfeitTradeGas is what the staking module adds to a slash: code
 	// size 2,600; epoch length, pool, owed total, the two buckets' tag
 	// and amount and vested (8 slots) 16,800; writes: the four bucket
@@ -171,7 +175,7 @@ const (
 //	  A+1 bucket0 vestEpoch+1, A+2 bucket0 amount   (windows ⌊k/V⌋ even)
 //	  A+3 bucket1 vestEpoch+1, A+4 bucket1 amount   (windows odd)
 //	  A+5 capTag (1 + epoch), A+6 capEarnedWei      the account cap's count
-//	  A+7 routerTag   1 + the last epoch the account earned router credits
+//	  A+7 routerTag   1 + the last epoch the account earned router credits (bit 63: forfeited)
 //	  A+8 computeTag  1 + the epoch of computeCredits, A+9 computeCredits
 //	keccak256(keccak256(u ‖ p) ‖ pad32(21)) = P, pair (u, p):
 //	  P+0 tag (1 + epoch), P+1 earnedWei
@@ -461,7 +465,9 @@ func ForfeitTrade(c *native.Call, owner common.Address) (*uint256.Int, error) {
 // an assignment of router: the router earns RouterCredits once per reward
 // epoch in which at least one of its assignments was accepted. The caller
 // pays RouterCreditGas. A full credit ledger earns nothing (a block hook
-// must not fail on it; methods do not either, for the same result).
+// must not fail on it; methods do not either, for the same result), and
+// neither does a router whose credits of the epoch were forfeited
+// (ForfeitRouterCredits).
 func (m *Module) RouterAccepted(c *native.Call, router common.Address) error {
 	if c == nil || c.Module == native.RewardsAddress || !native.IsReserved(c.Module) {
 		return ErrNotModule
@@ -472,8 +478,8 @@ func (m *Module) RouterAccepted(c *native.Call, router common.Address) error {
 	h := c.Host(native.RewardsAddress, m.abi)
 	k := RewardEpoch(c.BlockNumber, m.params.EpochLength)
 	key := add(tradeAccountBase(router), taRouterTag)
-	if h.LoadUint(key).Uint64() == k+1 {
-		return nil
+	if tag := h.LoadUint(key).Uint64(); tag == k+1 || tag == (k+1)|routerForfeited {
+		return nil // earned, or forfeited, in this epoch
 	}
 	h.StoreUint(key, uint256.NewInt(k+1))
 	return ignoreFull(m.AddCredits(c, router, m.params.Credits.RouterCredits))
@@ -556,6 +562,52 @@ func (m *Module) ForfeitComputeCredits(c *native.Call, node common.Address) (uin
 	taken := min(earned, held)
 	h.StoreUint(key, uint256.NewInt(held-taken))
 	return taken, nil
+}
+
+// routerForfeited flags a router tag (1 + the reward epoch) whose epoch's
+// router credits were forfeited: RouterAccepted adds nothing more in it.
+const routerForfeited = 1 << 63
+
+// ForfeitRouterCredits is the host API the verification module calls when
+// router fails its relay probes in the current reward epoch (two of its
+// three probers report a failure): the RouterCredits it earned in the
+// epoch (RouterAccepted) are taken back from its ledger entry, and it earns
+// no router credits for the rest of the epoch; its other credits
+// (compute, validator) stay. The caller pays ForfeitRouterGas. Returns the
+// credits taken back (0 when it earned none in the epoch, had them
+// forfeited already, or the ledger was full when it earned them).
+func (m *Module) ForfeitRouterCredits(c *native.Call, router common.Address) (uint64, error) {
+	if c == nil || c.Module == native.RewardsAddress || !native.IsReserved(c.Module) {
+		return 0, ErrNotModule
+	}
+	if c.State.GetCodeSize(native.RewardsAddress) == 0 {
+		return 0, nil
+	}
+	h := c.Host(native.RewardsAddress, m.abi)
+	k := RewardEpoch(c.BlockNumber, m.params.EpochLength)
+	key := add(tradeAccountBase(router), taRouterTag)
+	tag := h.LoadUint(key).Uint64()
+	if tag == (k+1)|routerForfeited {
+		return 0, nil
+	}
+	h.StoreUint(key, uint256.NewInt((k+1)|routerForfeited))
+	earned := m.params.Credits.RouterCredits
+	i := h.LoadUint(ledgerIndexKey(k, router)).Uint64()
+	if tag != k+1 || earned == 0 || i == 0 {
+		return 0, nil // nothing earned in the epoch, or the ledger was full when it was
+	}
+	lk := ledgerKey(k, i-1, 1)
+	held := h.LoadUint(lk).Uint64()
+	taken := min(earned, held)
+	h.StoreUint(lk, uint256.NewInt(held-taken))
+	return taken, nil
+}
+
+// RouterCredited reports whether router earned its router credits in
+// reward epoch k (an assignment of it accepted, RouterAccepted) and they
+// were not forfeited since (ForfeitRouterCredits).
+func RouterCredited(s native.StateReader, router common.Address, k uint64) bool {
+	return load(s, add(tradeAccountBase(router), taRouterTag)).Uint64() == k+1
 }
 
 func ignoreFull(err error) error {

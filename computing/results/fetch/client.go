@@ -48,6 +48,9 @@ func (c *Client) Get(ctx context.Context, id uint64, p string, auth Auth, w io.W
 		u += "/files/" + strings.Join(segs, "/")
 	}
 	q := url.Values{"expiry": {strconv.FormatUint(auth.Expiry, 10)}, "sig": {hexutil.Encode(auth.Sig)}}
+	if auth.Probe {
+		q.Set("probe", strconv.FormatUint(auth.Epoch, 10))
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u+"?"+q.Encode(), nil)
 	if err != nil {
 		return 0, fmt.Errorf("fetch: %w", err)

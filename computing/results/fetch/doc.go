@@ -31,6 +31,20 @@
 // chunk's exchange is bounded by the spec's timeout; a node slower than
 // that is unreachable.
 //
+// Router probes (docs/verification.md, "Router probes"): a validator
+// checks that a router relays by fetching a record through it with the
+// probe form of the signature ([SignProbe], [ProbeDigest]: chain id,
+// epoch, job id, expiry; Auth.Probe and Auth.Epoch on the wire, the probe
+// query parameter or the Emc-Probe-Epoch header over HTTP). The relay and
+// the node accept it, when configured with [Probers], for the record only
+// ([RecordPath]; a record is public by its hash on chain already), of any
+// job with a result, from a validator signer of the current epoch, fresh
+// as any request ([AuthorizeWith]); otherwise [CodeNotProber]. Validators
+// reach a router by its peer id (the registry lists no URL), so the relay
+// also serves the probe protocol ([ProbeSpec], [Relay.RegisterProbe],
+// probe.go): one probe request, the whole record back, which the prober
+// checks against the chain ([ProbeRecord]).
+//
 // What a signature allows: anyone who sees it (the router, for one) may
 // fetch that one path of that one job until it expires, which is what the
 // submitter asked for. It cannot be used for another job, path or chain.

@@ -629,6 +629,8 @@ func FuzzDecodeRequest(f *testing.F) {
 	rec, _ := (&Request{JobID: 1, Path: RecordPath, Auth: Auth{Expiry: 1, Sig: bytes.Repeat([]byte{1}, 65)}}).Encode()
 	f.Add(good)
 	f.Add(rec)
+	probe, _ := (&Request{JobID: 1, Path: RecordPath, Auth: Auth{Expiry: 1, Sig: bytes.Repeat([]byte{1}, 65), Probe: true, Epoch: 3}}).Encode()
+	f.Add(probe)
 	f.Add([]byte{0xc0})
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -644,7 +646,7 @@ func FuzzDecodeRequest(f *testing.F) {
 		if !bytes.Equal(out, data) {
 			t.Fatalf("decode→encode changed %x to %x", data, out)
 		}
-		if CheckPath(r.Path) != nil || len(r.Auth.Sig) != 65 {
+		if CheckPath(r.Path) != nil || len(r.Auth.Sig) != 65 || (r.Auth.Probe && r.Path != RecordPath) || (!r.Auth.Probe && r.Auth.Epoch != 0) {
 			t.Fatalf("accepted %+v", r)
 		}
 	})

@@ -20,7 +20,8 @@ import (
 // id is decimal. The submitter's authorisation for exactly that path (the
 // record's is RecordPath, "") travels as the query parameters expiry (Unix
 // seconds, decimal) and sig (0x-hex, 65 bytes), or as the headers
-// Emc-Expiry and Emc-Signature. A success carries Content-Length and the
+// Emc-Expiry and Emc-Signature; a validator's probe of the record adds its
+// epoch as probe (or Emc-Probe-Epoch). A success carries Content-Length and the
 // verified hash in Emc-Sha256; a refusal is a JSON object {"code", "error"}
 // with the status ErrorStatus gives. A mismatch found after the headers
 // went out aborts the connection: the body ends short of Content-Length.
@@ -29,6 +30,9 @@ const (
 	HeaderExpiry    = "Emc-Expiry"
 	HeaderSignature = "Emc-Signature"
 	HeaderSHA256    = "Emc-Sha256"
+	// HeaderProbeEpoch (or the query parameter probe) marks a validator's
+	// probe signature (SignProbe) and names its epoch.
+	HeaderProbeEpoch = "Emc-Probe-Epoch"
 )
 
 // WriteError writes a refusal body as the relay does (for a node that
@@ -115,7 +119,19 @@ func authFromHTTP(req *http.Request) (Auth, error) {
 	if err != nil || len(s) != sigLen {
 		return Auth{}, fmt.Errorf("%w: sig: want 0x-hex of %d bytes", ErrMalformed, sigLen)
 	}
-	return Auth{Expiry: e, Sig: s}, nil
+	a := Auth{Expiry: e, Sig: s}
+	probe := q.Get("probe")
+	if probe == "" {
+		probe = req.Header.Get(HeaderProbeEpoch)
+	}
+	if probe != "" {
+		ep, err := strconv.ParseUint(probe, 10, 64)
+		if err != nil {
+			return Auth{}, fmt.Errorf("%w: probe epoch %q: want a decimal number", ErrMalformed, probe)
+		}
+		a.Probe, a.Epoch = true, ep
+	}
+	return a, nil
 }
 
 // ErrorStatus maps a Copy error to an HTTP status and the code named in
@@ -137,7 +153,7 @@ func ErrorStatus(err error) (int, string) {
 			return http.StatusBadRequest, re.Code.String()
 		case CodeBadSignature, CodeExpired:
 			return http.StatusUnauthorized, re.Code.String()
-		case CodeNotSubmitter:
+		case CodeNotSubmitter, CodeNotProber:
 			return http.StatusForbidden, re.Code.String()
 		case CodeUnknownJob, CodeNotFound, CodeNotOurs:
 			return http.StatusNotFound, re.Code.String()

@@ -55,6 +55,9 @@ type RelayConfig struct {
 	Peers     Peers
 	Requester p2p.Requester
 	Spec      p2p.Spec
+	// Probers, when set, lets validators of the current epoch fetch
+	// records with the probe form (a router's relay probes).
+	Probers Probers
 	// Now is the clock requests' expiries are checked against.
 	Now func() time.Time
 	// MaxSmall caps the files Small returns (default DefaultMaxSmall).
@@ -119,7 +122,7 @@ type File struct {
 // writing it, so w never holds the complete file.
 func (r *Relay) Copy(ctx context.Context, id uint64, path string, auth Auth, w io.Writer, start func(File) error) (err error) {
 	defer func() { r.cfg.Metrics.Relayed.WithLabelValues(outcome(err)).Inc() }()
-	j, err := Authorize(r.cfg.Jobs, r.cfg.ChainID, r.cfg.Now(), id, path, auth)
+	j, err := AuthorizeWith(r.cfg.Jobs, r.cfg.Probers, r.cfg.ChainID, r.cfg.Now(), id, path, auth)
 	if err != nil {
 		return err
 	}

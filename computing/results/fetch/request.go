@@ -54,11 +54,21 @@ var (
 // id, path, expiry). Anyone holding it may fetch that one file (or the
 // record) of that one job until Expiry; it is worthless for any other job,
 // path or chain.
+//
+// The probe form ([SignProbe]) is a validator's instead: Probe set, Epoch
+// the epoch it probes in, Sig over [ProbeDigest]. It allows the record
+// (RecordPath) only, of any job, and is accepted only from a validator
+// signer of the current epoch (see [Probers]).
 type Auth struct {
 	// Expiry is a Unix time in seconds.
 	Expiry uint64
-	// Sig is [R || S || V] over Digest, V in {0, 1}.
+	// Sig is [R || S || V] over Digest (ProbeDigest for a probe), V in
+	// {0, 1}.
 	Sig []byte
+	// Probe marks the probe form; Epoch is its epoch. Both are left out
+	// of the encoding of a submitter's request.
+	Probe bool   `rlp:"optional"`
+	Epoch uint64 `rlp:"optional"`
 }
 
 // Request is one wire request: a chunk of a file (or of the record) from
@@ -86,6 +96,34 @@ func Digest(chainID *uint256.Int, jobID uint64, path string, expiry uint64) comm
 	return crypto.Keccak256Hash(buf.Bytes())
 }
 
+// ProbeDigest is what a prober signs: keccak256("emcd:probeRecord" ‖
+// chainId (32 bytes) ‖ epoch (8 bytes) ‖ jobId (8 bytes) ‖ expiry (8
+// bytes)). Its own tag keeps it apart from every Digest; it names no path
+// because a probe may fetch the record only.
+func ProbeDigest(chainID *uint256.Int, epoch, jobID, expiry uint64) common.Hash {
+	var buf bytes.Buffer
+	buf.WriteString("emcd:probeRecord")
+	cid := chainID.Bytes32()
+	buf.Write(cid[:])
+	_ = binary.Write(&buf, binary.BigEndian, epoch)
+	_ = binary.Write(&buf, binary.BigEndian, jobID)
+	_ = binary.Write(&buf, binary.BigEndian, expiry)
+	return crypto.Keccak256Hash(buf.Bytes())
+}
+
+// SignProbe authorises a validator's probe of a router's relay: fetching
+// the record of job jobID on chainID, in epoch, until expiry. key is the
+// validator's signer key.
+func SignProbe(key *ecdsa.PrivateKey, chainID *uint256.Int, epoch, jobID uint64, expiry time.Time) (Auth, error) {
+	exp := uint64(max(expiry.Unix(), 0))
+	d := ProbeDigest(chainID, epoch, jobID, exp)
+	sig, err := crypto.Sign(d[:], key)
+	if err != nil {
+		return Auth{}, fmt.Errorf("fetch: sign probe: %w", err)
+	}
+	return Auth{Expiry: exp, Sig: sig, Probe: true, Epoch: epoch}, nil
+}
+
 // Sign authorises fetching path of job jobID on chainID until expiry.
 func Sign(key *ecdsa.PrivateKey, chainID *uint256.Int, jobID uint64, path string, expiry time.Time) (Auth, error) {
 	exp := uint64(max(expiry.Unix(), 0))
@@ -97,13 +135,21 @@ func Sign(key *ecdsa.PrivateKey, chainID *uint256.Int, jobID uint64, path string
 	return Auth{Expiry: exp, Sig: sig}, nil
 }
 
-// Signer returns the address that signed a over (chainID, jobID, path).
+// Signer returns the address that signed a over (chainID, jobID, path),
+// or for a probe over (chainID, epoch, jobID); a probe for another path
+// than RecordPath is ErrMalformed.
 // It does not look at the expiry's freshness: see Fresh.
 func (a Auth) Signer(chainID *uint256.Int, jobID uint64, path string) (common.Address, error) {
 	if len(a.Sig) != sigLen || a.Sig[64] > 1 {
 		return common.Address{}, fmt.Errorf("%w: want %d bytes with V in {0, 1}", ErrBadSignature, sigLen)
 	}
 	d := Digest(chainID, jobID, path, a.Expiry)
+	if a.Probe {
+		if path != RecordPath {
+			return common.Address{}, fmt.Errorf("%w: a probe may fetch the record only, not %q", ErrMalformed, path)
+		}
+		d = ProbeDigest(chainID, a.Epoch, jobID, a.Expiry)
+	}
 	pub, err := crypto.SigToPub(d[:], a.Sig)
 	if err != nil {
 		return common.Address{}, fmt.Errorf("%w: %w", ErrBadSignature, err)
@@ -145,7 +191,8 @@ func (r *Request) Encode() ([]byte, error) {
 }
 
 // DecodeRequest parses and bounds a request: at most MaxRequest bytes, a
-// valid path, a signature of the right length. It checks no signature.
+// valid path, a signature of the right length, the probe form for the
+// record only. It checks no signature.
 func DecodeRequest(data []byte) (*Request, error) {
 	if len(data) > MaxRequest {
 		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrMalformed, len(data), MaxRequest)
@@ -159,6 +206,17 @@ func DecodeRequest(data []byte) (*Request, error) {
 	}
 	if len(r.Auth.Sig) != sigLen {
 		return nil, fmt.Errorf("%w: signature of %d bytes, want %d", ErrMalformed, len(r.Auth.Sig), sigLen)
+	}
+	if !r.Auth.Probe && r.Auth.Epoch != 0 {
+		return nil, fmt.Errorf("%w: an epoch without the probe flag", ErrMalformed)
+	}
+	if r.Auth.Probe && r.Path != RecordPath {
+		return nil, fmt.Errorf("%w: a probe may fetch the record only, not %q", ErrMalformed, r.Path)
+	}
+	// The optional probe fields decode from more than one encoding (a
+	// trailing zero may be present or not): accept the canonical one only.
+	if out, err := r.Encode(); err != nil || !bytes.Equal(out, data) {
+		return nil, fmt.Errorf("%w: not the canonical encoding", ErrMalformed)
 	}
 	return &r, nil
 }

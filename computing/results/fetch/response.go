@@ -38,12 +38,15 @@ const (
 	CodeRateLimited Code = 10
 	// CodeInternal: the node failed to read its store.
 	CodeInternal Code = 11
+	// CodeNotProber: a probe signed by no validator of the current epoch,
+	// or for another epoch, or sent where probes are not accepted.
+	CodeNotProber Code = 12
 	// codeEnd bounds the known codes.
-	codeEnd Code = 12
+	codeEnd Code = 13
 )
 
 var codeNames = [...]string{"ok", "malformed", "bad_signature", "expired", "unknown_job", "not_submitter",
-	"not_finished", "not_ours", "not_found", "bad_offset", "rate_limited", "internal"}
+	"not_finished", "not_ours", "not_found", "bad_offset", "rate_limited", "internal", "not_prober"}
 
 // String is the code's name, as the HTTP relay reports it.
 func (c Code) String() string {
@@ -60,6 +63,9 @@ var (
 	ErrRefused = errors.New("fetch: refused")
 	// ErrNotSubmitter: the request is not signed by the job's submitter.
 	ErrNotSubmitter = errors.New("fetch: not signed by the job's submitter")
+	// ErrNotProber: a probe not signed by a validator of the current
+	// epoch, or for another epoch.
+	ErrNotProber = errors.New("fetch: not a probe of a validator of the current epoch")
 	// ErrNotFinished: the job has no result on chain.
 	ErrNotFinished = errors.New("fetch: job has no result yet")
 	// ErrUnknownJob: no such job.
@@ -97,6 +103,8 @@ func (c Code) Sentinel() error {
 		return ErrNotSubmitter
 	case CodeNotFinished:
 		return ErrNotFinished
+	case CodeNotProber:
+		return ErrNotProber
 	case CodeNotFound, CodeNotOurs, CodeBadOffset:
 		return ErrNotFound
 	case CodeRateLimited:

@@ -67,6 +67,9 @@ type ServerConfig struct {
 	Owner common.Address
 	Store Store
 	Jobs  Jobs
+	// Probers, when set, lets validators of the current epoch fetch
+	// records with the probe form (the relay passes a prober's request on).
+	Probers Probers
 	// Now is the clock requests' expiries are checked against.
 	Now func() time.Time
 	// Rate and Burst bound requests per peer (defaults DefaultRate and
@@ -142,7 +145,7 @@ func (s *Server) answer(from p2p.PeerID, data []byte) *Response {
 		}
 		return &Response{Code: CodeMalformed, Message: err.Error()}
 	}
-	j, err := Authorize(s.cfg.Jobs, s.cfg.ChainID, s.cfg.Now(), req.JobID, req.Path, req.Auth)
+	j, err := AuthorizeWith(s.cfg.Jobs, s.cfg.Probers, s.cfg.ChainID, s.cfg.Now(), req.JobID, req.Path, req.Auth)
 	if err != nil {
 		return &Response{Code: codeOf(err), Message: err.Error()}
 	}
@@ -157,10 +160,29 @@ func (s *Server) answer(from p2p.PeerID, data []byte) *Response {
 	return resp
 }
 
+// Probers says who may probe a router's relay (Auth.Probe): the validator
+// signers of the chain's current epoch (verify.Module.DrawProbers draws
+// among them; any of them may fetch a record, which is public by hash on
+// chain already).
+type Probers interface {
+	// CurrentEpoch is the staking epoch of the head block.
+	CurrentEpoch() (uint64, error)
+	// IsValidator reports whether signer is in epoch's validator set.
+	IsValidator(epoch uint64, signer common.Address) (bool, error)
+}
+
 // Authorize checks a request as both the node and the relay do: fresh at
 // now, for a job that exists, signed by its submitter, with a result on
-// chain. It returns the job.
+// chain. It returns the job. A probe is refused (CodeNotProber): see
+// AuthorizeWith.
 func Authorize(js Jobs, chainID *uint256.Int, now time.Time, id uint64, path string, auth Auth) (jobs.Job, error) {
+	return AuthorizeWith(js, nil, chainID, now, id, path, auth)
+}
+
+// AuthorizeWith is Authorize that also accepts the probe form for the
+// record: fresh as any request, its epoch the current one and its signer
+// a validator of it (probers; nil accepts no probe).
+func AuthorizeWith(js Jobs, probers Probers, chainID *uint256.Int, now time.Time, id uint64, path string, auth Auth) (jobs.Job, error) {
 	if err := CheckPath(path); err != nil {
 		return jobs.Job{}, err
 	}
@@ -171,6 +193,11 @@ func Authorize(js Jobs, chainID *uint256.Int, now time.Time, id uint64, path str
 	if err != nil {
 		return jobs.Job{}, err
 	}
+	if auth.Probe {
+		if err := checkProber(probers, auth.Epoch, signer); err != nil {
+			return jobs.Job{}, err
+		}
+	}
 	j, ok, err := js.Job(id)
 	if err != nil {
 		return jobs.Job{}, refuse(CodeInternal, fmt.Errorf("job %d: %w", id, err))
@@ -178,7 +205,7 @@ func Authorize(js Jobs, chainID *uint256.Int, now time.Time, id uint64, path str
 	if !ok {
 		return jobs.Job{}, refuse(CodeUnknownJob, fmt.Errorf("no job %d", id))
 	}
-	if signer != j.Submitter {
+	if !auth.Probe && signer != j.Submitter {
 		return jobs.Job{}, refuse(CodeNotSubmitter, fmt.Errorf("signed by %s, job %d was submitted by %s", signer, id, j.Submitter))
 	}
 	if !HasResult(&j) {
@@ -287,4 +314,27 @@ func skip(r io.Reader, n int64) error {
 	}
 	_, err := io.CopyN(io.Discard, r, n)
 	return err
+}
+
+// checkProber accepts a probe of epoch signed by signer: epoch is the
+// current one and signer one of its validators.
+func checkProber(probers Probers, epoch uint64, signer common.Address) error {
+	if probers == nil {
+		return refuse(CodeNotProber, errors.New("probes are not accepted here"))
+	}
+	cur, err := probers.CurrentEpoch()
+	if err != nil {
+		return refuse(CodeInternal, fmt.Errorf("current epoch: %w", err))
+	}
+	if epoch != cur {
+		return refuse(CodeNotProber, fmt.Errorf("probe of epoch %d, the current epoch is %d", epoch, cur))
+	}
+	ok, err := probers.IsValidator(epoch, signer)
+	if err != nil {
+		return refuse(CodeInternal, fmt.Errorf("validators of epoch %d: %w", epoch, err))
+	}
+	if !ok {
+		return refuse(CodeNotProber, fmt.Errorf("probe signed by %s, not a validator of epoch %d", signer, epoch))
+	}
+	return nil
 }
