@@ -8,9 +8,9 @@
 // port it was loaded from and reads everything through the node's public
 // JSON-RPC API (eth_subscribe newHeads, eth_getBlockByNumber, emc_signers,
 // emc_validators, emc_consensusStatus, net_peerCount, txpool_status,
-// emc_epochInfo, emc_supply, emc_computeNodes, emc_liveNodes,
-// emc_verifyFaults, emc_jobs, emc_apps, and the lookups behind the search
-// box). A method a node does not serve (emc_liveNodes off a router,
+// emc_epochInfo, emc_supply, emc_computeNodes (with each node's
+// reliability score and challenge history), emc_liveNodes, emc_jobs,
+// emc_apps, emc_instances, and the lookups behind the search box). A method a node does not serve (emc_liveNodes off a router,
 // emc_apps before the apps module, emc_epochInfo without rewards) leaves
 // its panel saying so; nothing else breaks.
 //

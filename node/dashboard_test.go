@@ -185,6 +185,9 @@ func TestDashboardChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 	wait("job 1 in the table", `document.querySelector('#jobs tr[data-job-id="1"]') !== null`)
+	// The compute node's chain score: a new node is neutral, 500,000 of a
+	// million, shown as 50.0.
+	wait("the node's score", `document.getElementById("nodes").textContent.includes("50.0")`)
 	states := []string{text(`document.querySelector('#jobs tr[data-job-id="1"]').dataset.state`)}
 	deadline := time.Now().Add(90 * time.Second)
 	for states[len(states)-1] != "settled" {

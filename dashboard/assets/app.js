@@ -8,7 +8,6 @@ const CHART_BLOCKS = 60;     // blocks in the chart
 const SIGNERS_WINDOW = 100;  // blocks whose certificates the validator share counts
 const JOBS_SHOWN = 25;       // newest jobs listed
 const APPS_SHOWN = 10;       // newest apps and instances listed
-const VERIFY_NODES = 50;     // nodes whose verification score is read
 const UTIL_UNKNOWN = 255;    // router/heartbeat.UtilUnknown
 const METHOD_NOT_FOUND = -32601;
 
@@ -508,9 +507,8 @@ async function nodes() {
   const live = await optional('emc_liveNodes');
   const byOwner = new Map();
   if (live.ok) for (const n of live.value) byOwner.set(n.latest.owner.toLowerCase(), n);
-  const scores = await Promise.all(list.slice(0, VERIFY_NODES).map((n) => optional('emc_verifyFaults', n.owner)));
   const head = chain.head ? num(chain.head.number) : 0;
-  const rows = list.map((n, i) => {
+  const rows = list.map((n) => {
     const l = byOwner.get(n.owner.toLowerCase());
     let util = el('span', { class: 'muted' }, live.ok ? 'offline' : 'n/a');
     if (l) {
@@ -520,12 +518,15 @@ async function nodes() {
         el('span', { class: 'mono', style: 'width:auto;background:none;margin-left:4px;height:auto' },
           `${avgUtil(u)} · ${l.latest.freeGpus}/${num(n.gpuCount)} free`));
     }
-    const s = scores[i];
-    let score = el('span', { class: 'muted', title: s && !s.ok ? s.error.message : '' }, 'n/a');
-    if (s && s.ok) {
-      const f = s.value;
-      const tries = num(f.passed) + num(f.failed) + num(f.missed);
-      score = tries ? `${pct(num(f.passed), tries).toFixed(0)}% (${num(f.passed)}/${tries})` : 'no challenges yet';
+    // The chain's reliability score (computing/score, 0…1,000,000; the
+    // router gives no job below 250,000) and the last challenge outcomes.
+    let score = el('span', { class: 'muted' }, 'n/a');
+    if (n.score !== null && n.score !== undefined) {
+      const v = num(n.score);
+      const hist = (n.history || []).slice(0, 8);
+      score = el('span', { title: 'reliability score ' + v + ' / 1,000,000' + (hist.length ? '; last challenges: ' + hist.join(', ') : '; no challenges yet') },
+        el('span', { class: 'badge ' + (v < 250000 ? 'st-failed' : 'st-settled') }, (v / 10000).toFixed(1)),
+        hist.length ? el('span', { class: 'mono small', style: 'margin-left:6px' }, hist.map((h) => (h === 'verified' ? '✓' : '✗')).join('')) : null);
     }
     return el('tr', {},
       el('td', {}, addrRef(n.owner)),
@@ -538,7 +539,7 @@ async function nodes() {
   });
   const routers = r.value.routers || [];
   fill('nodes',
-    list.length ? table(['owner', 'GPUs', ['memory', 'num hide-sm'], 'live utilisation', 'verification', ['last seen', 'num hide-sm']], rows)
+    list.length ? table(['owner', 'GPUs', ['memory', 'num hide-sm'], 'live utilisation', 'score', ['last seen', 'num hide-sm']], rows)
       : note('no compute node registered'),
     el('div', { class: 'muted small', style: 'margin-top:8px' },
       `${num(r.value.totalNodes)} registered node(s) · ${routers.length} router(s)` +
