@@ -37,6 +37,11 @@ func (v fakeView) JobOf(id uint64) (jobs.Job, bool, error) {
 	return j, ok, nil
 }
 
+// A fakeView has no re-executions (node/agent_test.go drives those on
+// the real module).
+func (v fakeView) ReexecsOf(common.Address, uint64, uint64) ([]uint64, uint64) { return nil, 0 }
+func (v fakeView) ReexecOf(uint64) (jobs.Reexec, bool, error)                  { return jobs.Reexec{}, false, nil }
+
 type fakeImages map[common.Hash]bool
 
 func (f fakeImages) Has(_ context.Context, d common.Hash) (bool, error) { return f[d], nil }
