@@ -417,3 +417,62 @@ func TestAgentReexecCatchesLiar(t *testing.T) {
 		t.Fatalf("A entries %+v", a.Core().Entries())
 	}
 }
+
+// TestAgentReexecRestart: B stops after sending its digest, before it is
+// mined; the restarted B sends it again from its journal without running
+// the job again; the module takes one and refuses the other, and the job
+// settles passed.
+func TestAgentReexecRestart(t *testing.T) {
+	f := newReexecFixture(t)
+	ctx := context.Background()
+	a, b := f.agentOf(f.node, "a", ""), f.agentOf(f.b, "b", "")
+	f.submitDeterministic("4", "5")
+	queued := func() bool {
+		for _, q := range f.queue {
+			if q.req.Label == "submitReexec" {
+				return true
+			}
+		}
+		return false
+	}
+	for !queued() {
+		if f.chain.Head().Number.Uint64() > 120 {
+			t.Fatalf("no re-execution digest by block 120; log:\n%s", f.logs)
+		}
+		head := f.chain.Head()
+		f.assigner.Step(ctx, head)
+		for _, svc := range []*agent.Service{a, b} {
+			svc.Step(ctx, head)
+			for svc.Running() > 0 {
+				o := <-svc.Outcomes()
+				svc.RunDone(ctx, o)
+			}
+		}
+		if !queued() {
+			f.mineQueue(nil)
+		}
+	}
+	f.mineQueue(func(q queuedTx) bool { return q.req.Label == "submitReexec" }) // held in the "pool"
+	b.Close()
+	runs := f.logs.count("job finished")
+	b = f.agentOf(f.b, "b", "")
+	if es := b.Core().Entries(); len(es) != 1 || es[0].Phase != agent.PhaseReexecReporting || es[0].Digest == (common.Hash{}) {
+		t.Fatalf("journal after restart: %+v", es)
+	}
+	b.Step(ctx, f.chain.Head())
+	if b.Running() != 0 || len(f.queue) != 2 || f.queue[1].req.Label != "submitReexec" {
+		t.Fatalf("after restart: %d running, %d queued", b.Running(), len(f.queue))
+	}
+	f.mineQueue(nil)
+	if f.mined["submitReexec"] != 1 || f.mined["submitReexec/reverted"] != 1 {
+		t.Fatalf("mined %v, want one digest taken and one refused", f.mined)
+	}
+	f.until("settlement", 160, func() bool { return f.job(1).State == jobs.StateSettled }, a, b)
+	if got := f.logs.count("job finished"); got != runs {
+		t.Fatalf("re-execution run again after restart (%d, then %d)", runs, got)
+	}
+	if f.job(1).Verify != jobs.VerifyPassed {
+		t.Fatalf("verify %d", f.job(1).Verify)
+	}
+	f.checkSupply()
+}

@@ -376,6 +376,13 @@ func (c *Core) Step(h Head) []Action {
 		c.dirty = true
 		out = append(out, c.sendTx(e, ActAccept)...)
 	}
+	// Jobs gone from this node free their GPUs before the re-executions
+	// are looked at.
+	for _, id := range c.sortedIDs() {
+		if e := c.entries[id]; !e.Phase.reexec() && !seen[id] {
+			out = append(out, c.drop(e, "no longer on this node")...)
+		}
+	}
 	rxOut, seenRx := c.stepReexecs(h, keep)
 	out = append(out, rxOut...)
 	for k := range c.declined {
@@ -396,12 +403,8 @@ func (c *Core) Step(h Head) []Action {
 		delete(c.waiting, k)
 	}
 	for _, id := range c.sortedIDs() {
-		e := c.entries[id]
-		switch {
-		case e.Phase.reexec() && !seenRx[id]:
+		if e := c.entries[id]; e.Phase.reexec() && !seenRx[id] {
 			out = append(out, c.reexecGone(e)...)
-		case !e.Phase.reexec() && !seen[id]:
-			out = append(out, c.drop(e, "no longer on this node")...)
 		}
 	}
 	return out
