@@ -77,6 +77,8 @@ func FuzzDecodeJournal(f *testing.F) {
 	f.Add(good)
 	f.Add([]byte(`{"version":1,"entries":[]}`))
 	f.Add([]byte(`{"version":1,"entries":[{"id":1,"phase":3,"record":"0x01"}]}`))
+	rx, _ := EncodeJournal([]Entry{{ID: 4, Phase: PhaseReexec, GPUs: 1}, {ID: 5, Phase: PhaseReexecReporting, Digest: common.Hash{1}, Record: common.Hash{2}}})
+	f.Add(rx)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		es, err := DecodeJournal(data)
 		if err != nil {
