@@ -34,6 +34,7 @@ import (
 	"github.com/ethereum/go-ethereum/rpc"
 
 	"github.com/emc-network/emcd/computing/jobs"
+	"github.com/emc-network/emcd/genesis"
 	"github.com/emc-network/emcd/jsonrpc"
 	"github.com/emc-network/emcd/state/native"
 )
@@ -367,9 +368,40 @@ func TestReexecMultiProcess(t *testing.T) {
 	if bal, err := ec.BalanceAt(ctx, native.JobsAddress, nil); err != nil || bal.Sign() != 0 {
 		t.Fatalf("jobs module holds %s after every job ended (%v)", bal, err)
 	}
+	// Supply exact to the wei: at one block, the balances of every account
+	// of the genesis (validators, router, compute nodes, dev accounts,
+	// reserve: every account this test moves wei between) sum to the
+	// circulating supply (total − burned − module-held).
+	g, err := genesis.FromFile(filepath.Join(net, "genesis.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	at, err := ec.BlockNumber(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var sup jsonrpc.Supply
-	if err := rc.CallContext(ctx, &sup, "emc_supply"); err != nil {
+	if err := rc.CallContext(ctx, &sup, "emc_supply", hexutil.EncodeUint64(at)); err != nil {
 		t.Fatalf("emc_supply: %v", err)
+	}
+	accounts := map[common.Address]bool{}
+	for addr := range g.Alloc {
+		accounts[addr] = true
+	}
+	if g.Reserve != nil {
+		accounts[*g.Reserve] = true
+	}
+	sum := new(big.Int)
+	for addr := range accounts {
+		bal, err := ec.BalanceAt(ctx, addr, new(big.Int).SetUint64(at))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum.Add(sum, bal)
+	}
+	if sum.Cmp(weiOf(sup.Circulating)) != 0 {
+		t.Fatalf("block %d: Σ balances %s, circulating %s (total %s, burned %s, module-held %s): off by %s", at, sum,
+			weiOf(sup.Circulating), weiOf(sup.Total), weiOf(sup.Burned), weiOf(sup.ModuleHeld), new(big.Int).Sub(sum, weiOf(sup.Circulating)))
 	}
 	// The honest node earns trade rewards for its settled jobs (vesting
 	// or vested).
