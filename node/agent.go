@@ -23,7 +23,8 @@ import (
 // startAgent runs the compute agent (computing/agent) for the compute role
 // and dev mode: it accepts the jobs assigned to this node's owner, runs
 // them with the configured executor and reports their results through the
-// node wallet. It needs GPUs opened (startCompute), a key of its own and
+// node wallet, and re-executes the deterministic jobs the chain draws it
+// for (Config.ComputeFault, test only, makes it cheat on those). It needs GPUs opened (startCompute), a key of its own and
 // the jobs module; without one of them it logs why and stays off.
 func (n *Node) startAgent(ctx context.Context) error {
 	if (n.cfg.Role != RoleCompute && !n.cfg.Dev) || n.cfg.GPU == nil {
