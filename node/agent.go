@@ -23,7 +23,8 @@ import (
 // startAgent runs the compute agent (computing/agent) for the compute role
 // and dev mode: it accepts the jobs assigned to this node's owner, runs
 // them with the configured executor and reports their results through the
-// node wallet. It needs GPUs opened (startCompute), a key of its own and
+// node wallet, and re-executes the deterministic jobs the chain draws it
+// for (Config.ComputeFault, test only, makes it cheat on those). It needs GPUs opened (startCompute), a key of its own and
 // the jobs module; without one of them it logs why and stays off.
 func (n *Node) startAgent(ctx context.Context) error {
 	if (n.cfg.Role != RoleCompute && !n.cfg.Dev) || n.cfg.GPU == nil {
@@ -140,12 +141,16 @@ func (n *Node) startAgent(ctx context.Context) error {
 		Now:      time.Now,
 		Metrics:  agent.NewMetrics(n.reg),
 		Log:      n.baseLog,
+		Fault:    n.cfg.ComputeFault,
 	})
 	if err != nil {
 		return fmt.Errorf("node: compute agent: %w", err)
 	}
 	n.agent.Store(svc)
 	n.log.Info("compute agent on", "owner", n.wallet.Address(), "executor", kind, "gpus", n.alloc.Total())
+	if n.cfg.ComputeFault != "" {
+		n.log.Warn("compute agent FAULT INJECTION on (test only): this node corrupts its deterministic outputs", "fault", n.cfg.ComputeFault)
+	}
 	n.spawn(func() error { return svc.Run(ctx, n.chain, n.chain.Head()) })
 	return nil
 }
@@ -155,6 +160,10 @@ type stateJobs struct{ s native.StateReader }
 
 func (v stateJobs) JobCount() uint64                        { return jobs.JobCount(v.s) }
 func (v stateJobs) JobOf(id uint64) (jobs.Job, bool, error) { return jobs.JobOf(v.s, id) }
+func (v stateJobs) ReexecsOf(node common.Address, offset, limit uint64) ([]uint64, uint64) {
+	return jobs.ReexecsOf(v.s, node, offset, limit)
+}
+func (v stateJobs) ReexecOf(id uint64) (jobs.Reexec, bool, error) { return jobs.ReexecOf(v.s, id) }
 
 // programImages: the process executor holds a job's image when a program
 // is stored under its digest.

@@ -194,7 +194,7 @@ func (f *agentFixture) mineQueue(keep func(queuedTx) bool) {
 			continue
 		}
 		value := q.req.Value
-		calls = append(calls, f.tx(q.from, *q.req.To, value, q.req.Data))
+		calls = append(calls, f.txGas(q.from, *q.req.To, value, q.req.Data, q.req.Gas))
 		sent = append(sent, q)
 	}
 	f.queue = held

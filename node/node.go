@@ -98,6 +98,11 @@ type Config struct {
 	// DevMarket "" is process: the dev chain runs programs loaded with
 	// `emcd compute images load --executor process` on any machine.
 	Executor string
+	// ComputeFault is a TEST-ONLY fault injection for the compute agent
+	// (agent.Config.Fault): agent.FaultWrongOutput makes it corrupt the
+	// outputs of deterministic jobs, so multi-process tests have a
+	// cheating node. "" (the default): none.
+	ComputeFault string
 	// TelemetryInterval is the GPU/host sampling period (default 5s).
 	TelemetryInterval time.Duration
 

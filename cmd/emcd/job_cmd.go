@@ -51,7 +51,8 @@ node, which runs it and reports its usage; the chain pays the node and
 refunds the rest. A job no router assigns expires and is refunded. See
 computing/jobs and docs/economics.md.`,
 	}
-	cmd.AddCommand(newJobSubmitCmd(g), newJobStatusCmd(g), newJobWaitCmd(g), newJobCancelCmd(g), newJobListCmd(g), newJobResultCmd(g))
+	cmd.AddCommand(newJobSubmitCmd(g), newJobStatusCmd(g), newJobWaitCmd(g), newJobCancelCmd(g), newJobListCmd(g), newJobResultCmd(g),
+		newJobDisputeCmd(g))
 	return cmd
 }
 
@@ -62,6 +63,7 @@ type jobSpecFlags struct {
 	minMemoryMiB, outputCap   uint64
 	runTimeout                time.Duration
 	env                       []string
+	deterministic             bool
 }
 
 // build returns the spec the flags and ARGS name, checked. --spec FILE is a
@@ -73,7 +75,7 @@ func (f *jobSpecFlags) build(cmd *cobra.Command, args []string) (*jobs.Spec, err
 		return nil, errors.New("give exactly one of --image DIGEST and --spec FILE")
 	}
 	if f.specFile != "" {
-		for _, n := range []string{"gpus", "gpu-model", "min-memory", "run-timeout", "output-cap", "env"} {
+		for _, n := range []string{"gpus", "gpu-model", "min-memory", "run-timeout", "output-cap", "env", "deterministic"} {
 			if cmd.Flags().Changed(n) {
 				return nil, fmt.Errorf("--%s: not with --spec (the file holds the whole spec)", n)
 			}
@@ -106,7 +108,7 @@ func (f *jobSpecFlags) build(cmd *cobra.Command, args []string) (*jobs.Spec, err
 	s := &jobs.Spec{
 		Image: img, Args: append([]string{}, args...), Env: append([]string{}, f.env...), GPUs: f.gpus,
 		GPUModel: f.gpuModel, MinMemoryMiB: f.minMemoryMiB, TimeoutSeconds: uint64(f.runTimeout / time.Second),
-		OutputCapBytes: f.outputCap,
+		OutputCapBytes: f.outputCap, Deterministic: f.deterministic,
 	}
 	if err := s.Check(); err != nil {
 		return nil, err
@@ -273,6 +275,7 @@ submitJobCreditsInputs; the spec carries its sha256), paid as calldata gas.`,
 	fs.DurationVar(&sf.runTimeout, "run-timeout", time.Hour, "longest the job may run (whole seconds); --timeout is the RPC wait")
 	fs.Uint64Var(&sf.outputCap, "output-cap", 0, "bound on the job's outputs in bytes")
 	fs.StringArrayVar(&sf.env, "env", nil, "environment entry KEY=VALUE (repeatable)")
+	fs.BoolVar(&sf.deterministic, "deterministic", false, "declare the job deterministic (two honest runs give the same outputs): its result may be re-executed by other nodes and disputed (`job dispute`); escrow in EMC, about twice the expected cost")
 	fs.StringVar(&escrow, "escrow", "", "EMC escrowed for the job (decimal, more than zero)")
 	fs.StringVar(&creditsN, "credits", "", "Credits of the signer escrowed for the job instead of EMC (whole, more than zero)")
 	fs.StringVar(&maxPrice, "max-price", "", "most wei per GPU-second the job pays")

@@ -31,6 +31,7 @@ type nodeFlags struct {
 	executor      string
 	verifyWorkers int
 	dashboard     bool
+	computeFault  string
 }
 
 func (nf *nodeFlags) register(cmd *cobra.Command) {
@@ -55,5 +56,7 @@ func (nf *nodeFlags) register(cmd *cobra.Command) {
 	f.StringVar(&nf.cpuPrice, "compute.cpu-price", "0", "compute role: price in wei per second of a CPU-only job (0: take none)")
 	f.StringVar(&nf.executor, "compute.executor", "docker", "compute role (and --dev): how the job agent runs assigned jobs: docker (isolated containers; the job's image digest is a Docker image ID) or process (development only, NO isolation: the digest names a program loaded with `emcd compute images load`); --dev without this flag: process")
 	f.IntVar(&nf.verifyWorkers, "verify.workers", 2, "compute role: CPU goroutines that compute this node's proof-of-work challenge (the CPU reference; validators check on one goroutine a check)")
+	f.StringVar(&nf.computeFault, "compute.fault", "", "TEST ONLY, hidden: fault injection for multi-process tests; wrong-output makes the job agent corrupt the outputs (and digests) of deterministic jobs and re-executions, so the node cheats and gets slashed. Never set it on a real node")
+	_ = f.MarkHidden("compute.fault")
 	f.StringSliceVar(&nf.images, "compute.image", nil, "compute role: digests of the container images this node holds, sha256:HEX (comma-separated or repeated, at most 16)")
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/emc-network/emcd/computing/agent"
 	"github.com/emc-network/emcd/computing/gpu"
 	"github.com/emc-network/emcd/node"
 )
@@ -79,6 +80,7 @@ func runNode(cmd *cobra.Command, g *globals, nf *nodeFlags) error {
 		DevMarket:    g.dev,
 		GPU:          func() (gpu.Provider, error) { return nf.gpu.open(g, os.Stderr) },
 		Executor:     executor,
+		ComputeFault: nf.computeFault,
 		Storage:      g.storage.config(),
 		Register: node.RegisterConfig{
 			Auto: nf.autoRegister, PricesPerGPUSecond: nf.prices, CPUPriceWei: nf.cpuPrice, Images: nf.images,
@@ -87,6 +89,9 @@ func runNode(cmd *cobra.Command, g *globals, nf *nodeFlags) error {
 	cfg.VerifyWorkers = nf.verifyWorkers
 	if nf.executor != "docker" && nf.executor != "process" {
 		return fmt.Errorf("--compute.executor %q: want docker or process", nf.executor)
+	}
+	if nf.computeFault != "" && nf.computeFault != agent.FaultWrongOutput {
+		return fmt.Errorf("--compute.fault %q: want %s (test only) or none", nf.computeFault, agent.FaultWrongOutput)
 	}
 	if g.dev {
 		log.Info("dev node runs the compute market", "gpus", nf.gpu.mode, "executor", cmp.Or(executor, "process"))

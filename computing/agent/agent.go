@@ -18,6 +18,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core"
 	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/params"
 
 	"github.com/emc-network/emcd/computing/job"
 	"github.com/emc-network/emcd/computing/jobs"
@@ -37,6 +38,10 @@ var ErrBadConfig = errors.New("agent: bad config")
 type View interface {
 	JobCount() uint64
 	JobOf(id uint64) (jobs.Job, bool, error)
+	// ReexecsOf pages the jobs waiting for node's re-execution digest
+	// (jobs.ReexecsOf); ReexecOf is a job's re-execution record.
+	ReexecsOf(node common.Address, offset, limit uint64) ([]uint64, uint64)
+	ReexecOf(id uint64) (jobs.Reexec, bool, error)
 }
 
 // Pending follows one sent transaction; *wallet.Handle satisfies it.
@@ -99,7 +104,19 @@ type Config struct {
 	Now     func() time.Time
 	Metrics *Metrics // nil: NopMetrics
 	Log     *slog.Logger
+	// Fault is a test-only fault injection: FaultWrongOutput makes the
+	// agent corrupt the outputs (and so the digests) of its deterministic
+	// runs, results and re-executions alike, so that multi-process tests
+	// have a cheating node. "" (the default): none.
+	Fault string
 }
+
+// FaultWrongOutput is the Config.Fault that corrupts deterministic
+// outputs (test only).
+const FaultWrongOutput = "wrong-output"
+
+// MaxReexecScan bounds the pending re-executions read per head.
+const MaxReexecScan = 256
 
 type flight struct {
 	kind TxKind
@@ -155,6 +172,10 @@ func New(cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("%w: the process executor needs a program store", ErrBadConfig)
 	case cfg.Inputs != nil && cfg.Blobs == nil:
 		return nil, fmt.Errorf("%w: Inputs needs Blobs (the executor's input store)", ErrBadConfig)
+	case cfg.Fault != "" && cfg.Fault != FaultWrongOutput:
+		return nil, fmt.Errorf("%w: fault %q: want %q or none", ErrBadConfig, cfg.Fault, FaultWrongOutput)
+	case cfg.Fault != "" && cfg.Blobs == nil:
+		return nil, fmt.Errorf("%w: fault %q needs Blobs (the outputs' store)", ErrBadConfig, cfg.Fault)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -206,7 +227,7 @@ func (s *Service) Recover(ctx context.Context) {
 		if s.cfg.Reap == nil {
 			continue
 		}
-		n, err := s.cfg.Reap(ctx, RunID(s.cfg.ChainID, e.ID, e.Attempt))
+		n, err := s.cfg.Reap(ctx, entryRunID(s.cfg.ChainID, &e))
 		if err != nil {
 			log.Warn("could not kill the job's leftover run", "err", err)
 		} else if n > 0 {
@@ -299,7 +320,13 @@ func (s *Service) Step(ctx context.Context, head *types.Header) {
 		s.apply(ctx, acts)
 		return
 	}
-	acts = append(acts, s.core.Step(Head{Number: number, Time: head.Time, NowMs: s.cfg.Now().UnixMilli(), Jobs: cjobs})...)
+	rxs, err := s.scanReexecs(ctx, view)
+	if err != nil {
+		s.log.Error("listing re-executions", "block", number, "err", err)
+		s.apply(ctx, acts)
+		return
+	}
+	acts = append(acts, s.core.Step(Head{Number: number, Time: head.Time, NowMs: s.cfg.Now().UnixMilli(), Jobs: cjobs, Reexecs: rxs})...)
 	s.apply(ctx, acts)
 }
 
@@ -324,6 +351,8 @@ func (s *Service) scan(ctx context.Context, view View) ([]ChainJob, error) {
 			s.low++
 		}
 		switch {
+		case held[id] && s.heldReexec(id):
+			// Re-executions are followed through reexecsOf.
 		case held[id]:
 			out = append(out, FromJob(&j, true))
 			s.records[id] = j
@@ -340,6 +369,9 @@ func (s *Service) scan(ctx context.Context, view View) ([]ChainJob, error) {
 	// Held jobs past the scan window are read one by one: a job missing
 	// from the head would be taken as gone.
 	for id := range held {
+		if s.heldReexec(id) {
+			continue
+		}
 		j, ok, err := view.JobOf(id)
 		if err != nil {
 			return nil, err
@@ -368,7 +400,9 @@ func (s *Service) apply(ctx context.Context, acts []Action) {
 					kills = append(kills, s.core.TxDone(a.Entry.ID, TxAccept, common.Hash{}, err)...)
 				case ActSubmit:
 					kills = append(kills, s.core.TxDone(a.Entry.ID, TxResult, common.Hash{}, err)...)
-				case ActRun:
+				case ActSubmitReexec:
+					kills = append(kills, s.core.TxDone(a.Entry.ID, TxReexec, common.Hash{}, err)...)
+				case ActRun, ActReexec:
 					kills = append(kills, s.core.RunDone(a.Entry.ID, a.Token, RunOutcome{Err: err})...)
 				case ActKill:
 					kills = append(kills, a)
@@ -393,8 +427,16 @@ func (s *Service) apply(ctx context.Context, acts []Action) {
 			s.send(ctx, a.Entry, TxAccept, "accept", new(big.Int).SetUint64(a.Entry.ID))
 		case ActSubmit:
 			e := a.Entry
-			s.send(ctx, e, TxResult, "submitResult", new(big.Int).SetUint64(e.ID), [32]byte(e.Record), e.GPUMillis, e.Exit)
-		case ActRun:
+			if e.Digest != (common.Hash{}) {
+				s.send(ctx, e, TxResult, "submitResultDigest", new(big.Int).SetUint64(e.ID), [32]byte(e.Record), e.GPUMillis, e.Exit,
+					[32]byte(e.Digest))
+			} else {
+				s.send(ctx, e, TxResult, "submitResult", new(big.Int).SetUint64(e.ID), [32]byte(e.Record), e.GPUMillis, e.Exit)
+			}
+		case ActSubmitReexec:
+			e := a.Entry
+			s.send(ctx, e, TxReexec, "submitReexec", new(big.Int).SetUint64(e.ID), [32]byte(e.Digest))
+		case ActRun, ActReexec:
 			s.start(a)
 		case ActKill:
 			s.kill(a)
@@ -409,6 +451,8 @@ func (s *Service) metrics() {
 	s.m.Failed.Add(float64(c.Failed - s.counts.Failed))
 	s.m.Abandoned.Add(float64(c.Abandoned - s.counts.Abandoned))
 	s.m.Declined.Add(float64(c.Declined - s.counts.Declined))
+	s.m.Reexecuted.Add(float64(c.Reexecuted - s.counts.Reexecuted))
+	s.m.ReexecAbandoned.Add(float64(c.ReexecAbandoned - s.counts.ReexecAbandoned))
 	s.counts = c
 }
 
@@ -422,7 +466,7 @@ func (s *Service) send(ctx context.Context, e Entry, kind TxKind, method string,
 		return
 	}
 	to := native.JobsAddress
-	p, err := s.cfg.Send(ctx, wallet.Request{To: &to, Data: data, Label: method})
+	p, err := s.cfg.Send(ctx, wallet.Request{To: &to, Data: data, Gas: gasFor(method, data), Label: method})
 	if err != nil {
 		s.m.TxFailed.Inc()
 		if errors.Is(err, core.ErrInsufficientFunds) {
@@ -435,6 +479,24 @@ func (s *Service) send(ctx context.Context, e Entry, kind TxKind, method string,
 	}
 	s.flights[e.ID] = flight{kind: kind, p: p}
 	log.Info("sent")
+}
+
+// gasFor is the gas limit of a call to method with data: the module's
+// declared charge for the re-execution methods (the wallet's estimate,
+// against the head state, could not cover the rounds the hooks may make
+// later, which these calls prepay), 0 (estimate) for the others.
+func gasFor(method string, data []byte) uint64 {
+	var module uint64
+	switch method {
+	case "submitResultDigest":
+		module = jobs.ResultDigestGas
+	case "submitReexec":
+		module = jobs.SubmitReexecGas
+	default:
+		return 0
+	}
+	words := (uint64(len(data)) + 31) / 32
+	return params.TxGas + params.TxDataNonZeroGasEIP2028*uint64(len(data)) + words*native.GasPerInputWord + module
 }
 
 // start runs the job in its own goroutine; its outcome comes back on
@@ -457,7 +519,7 @@ func (s *Service) start(a Action) {
 		defer s.runWG.Done()
 		defer close(h.done)
 		defer cancel()
-		o := s.execute(ctx, &rec, a.Entry.Attempt)
+		o := s.execute(ctx, &rec, &a.Entry)
 		if ctx.Err() != nil {
 			return // killed, or the agent stops: the journal decides
 		}
@@ -470,21 +532,28 @@ func (s *Service) kill(a Action) {
 		h.cancel()
 		delete(s.runs, a.Entry.ID)
 		s.m.Running.Set(float64(len(s.runs)))
-		s.log.Info("run killed", "job", a.Entry.ID, "attempt", a.Entry.Attempt)
+		s.log.Info("run killed", "job", a.Entry.ID, "attempt", a.Entry.Attempt, "phase", a.Entry.Phase.String())
 	}
 }
 
-// execute runs one attempt of job j and stores its record. A job that
-// could not run at all (spec unreadable, image or program missing, GPUs
-// refused) gets a failure record (exit -1) so the submitter is refunded at
-// once rather than at the deadline.
-func (s *Service) execute(ctx context.Context, j *jobs.Job, attempt uint8) RunOutcome {
-	runID := RunID(s.cfg.ChainID, j.ID, attempt)
-	log := s.log.With("job", j.ID, "attempt", attempt, "run", runID)
+// execute runs one attempt of job j (or its re-execution, e's phase
+// PhaseReexec) and stores its record. A job that could not run at all
+// (spec unreadable, image or program missing, GPUs refused) gets a failure
+// record (exit -1) so the submitter is refunded at once rather than at the
+// deadline; a re-execution that could not run gives no digest (Err). A
+// deterministic job's outcome carries its output digest.
+func (s *Service) execute(ctx context.Context, j *jobs.Job, e *Entry) RunOutcome {
+	reexec := e.Phase == PhaseReexec
+	runID := entryRunID(s.cfg.ChainID, e)
+	log := s.log.With("job", j.ID, "attempt", e.Attempt, "run", runID)
 	started := s.cfg.Now()
-	res, err := s.runOnce(ctx, j, attempt)
+	res, err := s.runOnce(ctx, j, runID)
 	if ctx.Err() != nil {
 		return RunOutcome{Err: ctx.Err()}
+	}
+	if err != nil && reexec {
+		log.Warn("re-execution could not run: no digest sent", "err", err)
+		return RunOutcome{Err: err}
 	}
 	if err != nil {
 		log.Warn("job could not run: reporting a failure", "err", err)
@@ -495,6 +564,12 @@ func (s *Service) execute(ctx context.Context, j *jobs.Job, attempt uint8) RunOu
 			return RunOutcome{Err: err}
 		}
 	}
+	if j.Deterministic && s.cfg.Fault == FaultWrongOutput {
+		if err := s.corrupt(res); err != nil {
+			return RunOutcome{Err: err}
+		}
+		log.Warn("fault injection: outputs corrupted (test only)", "fault", s.cfg.Fault)
+	}
 	if err := s.cfg.Store.SaveResult(res); err != nil {
 		log.Error("result record not saved", "err", err)
 		return RunOutcome{Err: err}
@@ -504,10 +579,39 @@ func (s *Service) execute(ctx context.Context, j *jobs.Job, attempt uint8) RunOu
 	if exit > math.MaxInt32 || exit < math.MinInt32 {
 		exit = -1
 	}
-	return RunOutcome{Record: common.HexToHash(res.RecordSHA256), WallMillis: res.WallMillis, Exit: int32(exit)}
+	o := RunOutcome{Record: common.HexToHash(res.RecordSHA256), WallMillis: res.WallMillis, Exit: int32(exit)}
+	if j.Deterministic {
+		d, err := res.OutputDigest()
+		if err != nil {
+			log.Error("no output digest", "err", err)
+			return RunOutcome{Err: err}
+		}
+		o.Digest = d
+	}
+	return o
 }
 
-func (s *Service) runOnce(ctx context.Context, j *jobs.Job, attempt uint8) (*job.Result, error) {
+// corrupt is the FaultWrongOutput injection: every output of res is
+// replaced by a fixed wrong content (stored in the blob store, so it can
+// be downloaded), or one is added when there is none, and res is sealed
+// again.
+func (s *Service) corrupt(res *job.Result) error {
+	wrong := []byte("emcd fault injection (--compute.fault wrong-output): not the job's output\n")
+	sum, size, err := s.cfg.Blobs.PutBlob(bytes.NewReader(wrong), int64(len(wrong)))
+	if err != nil {
+		return fmt.Errorf("agent: fault injection: %w", err)
+	}
+	if len(res.Outputs) == 0 {
+		res.Outputs = []job.Output{{Path: "fault.txt"}}
+	}
+	for i := range res.Outputs {
+		res.Outputs[i].SHA256, res.Outputs[i].SizeBytes = sum, size
+	}
+	res.RecordSHA256 = ""
+	return res.Seal()
+}
+
+func (s *Service) runOnce(ctx context.Context, j *jobs.Job, runID string) (*job.Result, error) {
 	spec, err := s.cfg.Spec(ctx, j)
 	if err != nil {
 		return nil, fmt.Errorf("agent: job %d spec: %w", j.ID, err)
@@ -515,8 +619,12 @@ func (s *Service) runOnce(ctx context.Context, j *jobs.Job, attempt uint8) (*job
 	if h, err := spec.Hash(); err != nil || h != j.SpecHash {
 		return nil, fmt.Errorf("agent: job %d spec does not match its on-chain hash", j.ID)
 	}
-	rs, err := ToRunSpec(s.cfg.Executor, s.cfg.Programs, s.cfg.ChainID, j.ID, attempt, &spec)
+	rs, err := ToRunSpec(s.cfg.Executor, s.cfg.Programs, s.cfg.ChainID, j.ID, 1, &spec)
 	if err != nil {
+		return nil, err
+	}
+	rs.ID = runID
+	if err := rs.Validate(); err != nil {
 		return nil, err
 	}
 	if s.cfg.Executor == ExecutorProcess {
@@ -533,6 +641,58 @@ func (s *Service) runOnce(ctx context.Context, j *jobs.Job, attempt uint8) (*job
 		}
 	}
 	return s.cfg.Run(ctx, rs)
+}
+
+// entryRunID is the run id of e: RunID for an attempt, ReexecRunID for a
+// re-execution.
+func entryRunID(chainID uint64, e *Entry) string {
+	if e.Phase.reexec() {
+		return ReexecRunID(chainID, e.ID)
+	}
+	return RunID(chainID, e.ID, e.Attempt)
+}
+
+// heldReexec reports whether the core holds job id as a re-execution.
+func (s *Service) heldReexec(id uint64) bool {
+	e, ok := s.core.entries[id]
+	return ok && e.Phase.reexec()
+}
+
+// scanReexecs lists the re-executions waiting for this node's digest (the
+// first MaxReexecScan of its reexecsOf list), keeping each job's record for
+// its run.
+func (s *Service) scanReexecs(ctx context.Context, view View) ([]ChainReexec, error) {
+	var out []ChainReexec
+	for off := uint64(0); off < MaxReexecScan; {
+		ids, total := view.ReexecsOf(s.cfg.Owner, off, min(jobs.MaxPage, MaxReexecScan-off))
+		for _, id := range ids {
+			rx, ok, err := view.ReexecOf(id)
+			if err != nil {
+				return nil, err
+			}
+			if !ok || rx.Current != s.cfg.Owner {
+				continue
+			}
+			j, ok, err := view.JobOf(id)
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				return nil, fmt.Errorf("agent: re-executed job %d missing", id)
+			}
+			has, err := s.cfg.Images.Has(ctx, j.Image)
+			if err != nil {
+				s.log.Warn("cannot tell whether the image is held", "job", id, "image", j.Image, "err", err)
+			}
+			out = append(out, ChainReexec{ID: id, Deadline: rx.Deadline, GPUs: j.GPUs, TimeoutSeconds: j.TimeoutSeconds, ImageHeld: has})
+			s.records[id] = j
+		}
+		off += uint64(len(ids))
+		if len(ids) == 0 || off >= total {
+			break
+		}
+	}
+	return out, nil
 }
 
 // inputs fetches job j's bundle, checks it against spec (its sha256, its

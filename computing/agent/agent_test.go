@@ -37,6 +37,11 @@ func (v fakeView) JobOf(id uint64) (jobs.Job, bool, error) {
 	return j, ok, nil
 }
 
+// A fakeView has no re-executions (node/agent_test.go drives those on
+// the real module).
+func (v fakeView) ReexecsOf(common.Address, uint64, uint64) ([]uint64, uint64) { return nil, 0 }
+func (v fakeView) ReexecOf(uint64) (jobs.Reexec, bool, error)                  { return jobs.Reexec{}, false, nil }
+
 type fakeImages map[common.Hash]bool
 
 func (f fakeImages) Has(_ context.Context, d common.Hash) (bool, error) { return f[d], nil }
@@ -238,5 +243,62 @@ func TestServiceJournalFailureHoldsSends(t *testing.T) {
 	}
 	if len(f.sent) != 1 || f.method(0) != "accept" {
 		t.Fatalf("accept not sent once the journal works: %d sent; log:\n%s", len(f.sent), f.logs)
+	}
+}
+
+// A deterministic job's result goes out as submitResultDigest with the
+// record's output digest and the module's declared gas; with the test-only
+// fault injection the outputs are replaced (stored, sealed again) and the
+// digest differs.
+func TestServiceDeterministicDigest(t *testing.T) {
+	var digests [2][32]byte
+	for i, fault := range []string{"", FaultWrongOutput} {
+		f := newDriverFixture(t)
+		store, err := results.Open(filepath.Join(t.TempDir(), "blobs"), results.Config{}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.svc.cfg.Fault, f.svc.cfg.Blobs, f.svc.cfg.Store = fault, store, store
+		j := f.view[1]
+		j.Deterministic = true
+		f.view[1] = j
+		f.head(1)
+		j.State, j.Deadline = jobs.StateRunning, 1+60+60
+		f.view[1] = j
+		f.head(2)
+		if len(f.sent) != 2 || f.method(1) != "submitResultDigest" {
+			t.Fatalf("fault %q: sent %d, want submitResultDigest second; log:\n%s", fault, len(f.sent), f.logs)
+		}
+		if f.sent[1].Gas != gasFor("submitResultDigest", f.sent[1].Data) || f.sent[1].Gas <= jobs.ResultDigestGas {
+			t.Fatalf("gas %d, want the module's %d and the calldata", f.sent[1].Gas, jobs.ResultDigestGas)
+		}
+		args, err := f.svc.abi.Methods["submitResultDigest"].Inputs.Unpack(f.sent[1].Data[4:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec, err := store.Verify(common.Hash(args[1].([32]byte)).Hex()[2:])
+		if err != nil {
+			t.Fatalf("fault %q: the reported record is not the stored one: %v", fault, err)
+		}
+		want, err := rec.OutputDigest()
+		if err != nil || want != args[4].([32]byte) {
+			t.Fatalf("fault %q: digest %x, the record's %x (%v)", fault, args[4], want, err)
+		}
+		if (fault != "") != (len(rec.Outputs) == 1 && rec.Outputs[0].Path == "fault.txt") {
+			t.Fatalf("fault %q: outputs %+v", fault, rec.Outputs)
+		}
+		digests[i] = want
+	}
+	if digests[0] == digests[1] {
+		t.Fatal("the fault injection left the digest unchanged")
+	}
+}
+
+func TestNewRejectsUnknownFault(t *testing.T) {
+	f := newDriverFixture(t)
+	cfg := f.svc.cfg
+	cfg.Fault = "flaky"
+	if _, err := New(cfg); !errors.Is(err, ErrBadConfig) {
+		t.Fatalf("fault %q: %v, want ErrBadConfig", cfg.Fault, err)
 	}
 }

@@ -38,6 +38,12 @@ const (
 	// PhaseReporting: the result record is stored; submitResult sent (or
 	// to send).
 	PhaseReporting Phase = 3
+	// PhaseReexec: drawn to re-execute the job (its id in the node's
+	// reexecsOf list); the executor runs it.
+	PhaseReexec Phase = 4
+	// PhaseReexecReporting: the re-execution's digest is known;
+	// submitReexec sent (or to send).
+	PhaseReexecReporting Phase = 5
 )
 
 func (p Phase) String() string {
@@ -48,11 +54,21 @@ func (p Phase) String() string {
 		return "running"
 	case PhaseReporting:
 		return "reporting"
+	case PhaseReexec:
+		return "reexecuting"
+	case PhaseReexecReporting:
+		return "reexec-reporting"
 	}
 	return fmt.Sprintf("phase%d", uint8(p))
 }
 
-// Entry is what the agent remembers of one job: the journal record.
+// reexec reports whether the phase is a re-execution's.
+func (p Phase) reexec() bool { return p == PhaseReexec || p == PhaseReexecReporting }
+
+// Entry is what the agent remembers of one job: the journal record. A job
+// this node re-executes (PhaseReexec, PhaseReexecReporting) has Attempt 0:
+// the re-executor is never the job's provider, so one node holds a job in
+// one role only.
 type Entry struct {
 	ID      uint64 `json:"id"`
 	Attempt uint8  `json:"attempt"`
@@ -67,6 +83,10 @@ type Entry struct {
 	Record    common.Hash `json:"record"`
 	GPUMillis uint64      `json:"gpu_ms"`
 	Exit      int32       `json:"exit"`
+	// Digest is the run's output digest (computing/job.OutputDigest): for a
+	// deterministic job's result (submitResultDigest) and for a
+	// re-execution (submitReexec). Zero for other jobs.
+	Digest common.Hash `json:"digest,omitempty"`
 	// StartedMs is when the run started (unix ms, the agent's clock).
 	StartedMs int64 `json:"started_ms"`
 
@@ -77,6 +97,7 @@ type Entry struct {
 	retryAt  uint64
 	runBusy  bool
 	runToken uint64
+	mined    bool // the last transaction succeeded
 }
 
 // ChainJob is the chain's record of a job at one head, as the core needs
@@ -113,6 +134,20 @@ type Head struct {
 	// deadlines are in block time and are checked against Time.
 	NowMs int64
 	Jobs  []ChainJob
+	// Reexecs are the re-executions waiting for this node's digest (the
+	// reexecsOf list) at this head. A held re-execution missing from it
+	// was answered or timed out.
+	Reexecs []ChainReexec
+}
+
+// ChainReexec is one re-execution waiting for this node's digest: the job,
+// the block time the digest must come before, and what the run needs.
+type ChainReexec struct {
+	ID             uint64
+	Deadline       uint64
+	GPUs           uint32
+	TimeoutSeconds uint64
+	ImageHeld      bool
 }
 
 // ActionKind says what an Action asks the driver to do.
@@ -129,6 +164,11 @@ const (
 	// ActKill: stop the job's run (the job is gone from this node, or its
 	// result deadline passed).
 	ActKill
+	// ActReexec: re-execute the job (Entry.Phase PhaseReexec); report with
+	// Core.RunDone carrying Token.
+	ActReexec
+	// ActSubmitReexec: send submitReexec(ID, Digest).
+	ActSubmitReexec
 )
 
 func (k ActionKind) String() string {
@@ -141,6 +181,10 @@ func (k ActionKind) String() string {
 		return "submit"
 	case ActKill:
 		return "kill"
+	case ActReexec:
+		return "reexec"
+	case ActSubmitReexec:
+		return "submitReexec"
 	}
 	return fmt.Sprintf("action%d", uint8(k))
 }
@@ -160,6 +204,7 @@ type TxKind uint8
 const (
 	TxAccept TxKind = 1
 	TxResult TxKind = 2
+	TxReexec TxKind = 3
 )
 
 // RunOutcome is how a run ended: a sealed record (whatever its exit), or
@@ -168,12 +213,19 @@ type RunOutcome struct {
 	Record     common.Hash
 	WallMillis int64
 	Exit       int32
-	Err        error
+	// Digest is the output digest of a deterministic job's run (zero for
+	// others); a re-execution needs one.
+	Digest common.Hash
+	Err    error
 }
 
 // Event counts, for metrics and tests.
 type Counts struct {
 	Accepted, Completed, Failed, Abandoned, Declined uint64
+	// Reexecuted counts re-execution digests taken by the chain;
+	// ReexecAbandoned re-executions dropped (declined, run failed, past
+	// their deadline).
+	Reexecuted, ReexecAbandoned uint64
 }
 
 // CoreConfig configures the core.
@@ -221,7 +273,7 @@ type Drop struct {
 func NewCore(cfg CoreConfig, journal []Entry) *Core {
 	c := &Core{cfg: cfg, entries: map[uint64]*Entry{}, declined: map[attemptKey]bool{}, waiting: map[attemptKey]string{}}
 	for _, e := range journal {
-		e.txBusy, e.runBusy, e.tries, e.retryAt, e.runToken = false, false, 0, 0, 0
+		e.txBusy, e.runBusy, e.tries, e.retryAt, e.runToken, e.mined = false, false, 0, 0, 0, false
 		if len(c.entries) < MaxJobs {
 			ec := e
 			c.entries[e.ID] = &ec
@@ -267,7 +319,7 @@ func (c *Core) Drops() []Drop {
 func (c *Core) UsedGPUs() uint32 {
 	var n uint32
 	for _, e := range c.entries {
-		if e.Phase != PhaseReporting {
+		if e.Phase != PhaseReporting && e.Phase != PhaseReexecReporting {
 			n += e.GPUs
 		}
 	}
@@ -287,7 +339,9 @@ func (c *Core) Step(h Head) []Action {
 			keep[attemptKey{j.ID, j.Attempts}] = true
 		}
 		if e, ok := c.entries[j.ID]; ok {
-			out = append(out, c.follow(h, e, j)...)
+			if !e.Phase.reexec() {
+				out = append(out, c.follow(h, e, j)...)
+			}
 			continue
 		}
 		if j.Node != c.cfg.Owner || j.State != jobs.StateAssigned {
@@ -322,6 +376,15 @@ func (c *Core) Step(h Head) []Action {
 		c.dirty = true
 		out = append(out, c.sendTx(e, ActAccept)...)
 	}
+	// Jobs gone from this node free their GPUs before the re-executions
+	// are looked at.
+	for _, id := range c.sortedIDs() {
+		if e := c.entries[id]; !e.Phase.reexec() && !seen[id] {
+			out = append(out, c.drop(e, "no longer on this node")...)
+		}
+	}
+	rxOut, seenRx := c.stepReexecs(h, keep)
+	out = append(out, rxOut...)
 	for k := range c.declined {
 		if !keep[k] {
 			delete(c.declined, k)
@@ -340,8 +403,8 @@ func (c *Core) Step(h Head) []Action {
 		delete(c.waiting, k)
 	}
 	for _, id := range c.sortedIDs() {
-		if !seen[id] {
-			out = append(out, c.drop(c.entries[id], "no longer on this node")...)
+		if e := c.entries[id]; e.Phase.reexec() && !seenRx[id] {
+			out = append(out, c.reexecGone(e)...)
 		}
 	}
 	return out
@@ -354,13 +417,16 @@ func (c *Core) RunDone(id uint64, token uint64, o RunOutcome) []Action {
 		return nil // a run killed after its job was dropped or rerun
 	}
 	e.runBusy = false
+	if e.Phase == PhaseReexec {
+		return c.reexecDone(e, o)
+	}
 	if o.Err != nil || o.Record == (common.Hash{}) {
 		// Nothing ran (image missing, GPUs refused, ...): the driver
 		// reports such a run with a failure record; without one the job
 		// is left to its deadline.
 		return c.drop(e, fmt.Sprintf("run failed without a record: %v", o.Err))
 	}
-	e.Phase, e.Record, e.Exit = PhaseReporting, o.Record, o.Exit
+	e.Phase, e.Record, e.Exit, e.Digest = PhaseReporting, o.Record, o.Exit, o.Digest
 	e.GPUMillis = GPUMillis(o.WallMillis, e.GPUs, e.TimeoutSeconds)
 	e.tries = 0
 	c.dirty = true
@@ -376,7 +442,7 @@ func (c *Core) TxDone(id uint64, kind TxKind, tx common.Hash, err error) []Actio
 	if !ok || !e.txBusy {
 		return nil
 	}
-	if (kind == TxAccept) != (e.Phase == PhaseAccepting) {
+	if txKindOf(e.Phase) != kind {
 		return nil // an outcome of an earlier phase's transaction
 	}
 	e.txBusy = false
@@ -388,11 +454,16 @@ func (c *Core) TxDone(id uint64, kind TxKind, tx common.Hash, err error) []Actio
 	c.dirty = true
 	if err != nil {
 		if e.tries >= MaxTxTries {
-			return c.drop(e, fmt.Sprintf("%s failed %d times: %v", kindName(kind), e.tries, err))
+			reason := fmt.Sprintf("%s failed %d times: %v", kindName(kind), e.tries, err)
+			if kind == TxReexec {
+				return c.dropReexec(e, reason)
+			}
+			return c.drop(e, reason)
 		}
 		e.retryAt = c.head + RetryBlocks
 		return nil
 	}
+	e.mined = true
 	if kind == TxAccept {
 		c.counts.Accepted++
 	}
@@ -407,7 +478,10 @@ func (c *Core) follow(h Head, e *Entry, j *ChainJob) []Action {
 		return c.drop(e, "reassigned")
 	case j.State.Ended() || j.State == jobs.StateSubmitted:
 		return c.drop(e, "job "+j.State.String()+" on chain")
-	case j.State == jobs.StateCompleted || j.State == jobs.StateFailed:
+	case j.State == jobs.StateCompleted || j.State == jobs.StateFailed ||
+		j.State == jobs.StateReexec || j.State == jobs.StateDisputed:
+		// A deterministic job's result may be in re-execution: its
+		// outcome is the chain's now, not this node's.
 		if e.Phase == PhaseReporting && j.ResultHash == e.Record {
 			c.finish(e)
 			return nil
@@ -472,7 +546,7 @@ func (c *Core) retry(h Head, e *Entry, kind ActionKind) []Action {
 }
 
 func (c *Core) sendTx(e *Entry, kind ActionKind) []Action {
-	e.txBusy = true
+	e.txBusy, e.mined = true, false
 	e.tries++
 	return []Action{{Kind: kind, Entry: *e}}
 }
@@ -564,10 +638,26 @@ func GPUMillis(wallMillis int64, gpus uint32, timeoutSeconds uint64) uint64 {
 }
 
 func kindName(k TxKind) string {
-	if k == TxAccept {
+	switch k {
+	case TxAccept:
 		return "accept"
+	case TxReexec:
+		return "submitReexec"
 	}
 	return "submitResult"
+}
+
+// txKindOf is the transaction a phase waits for (0: none).
+func txKindOf(p Phase) TxKind {
+	switch p {
+	case PhaseAccepting:
+		return TxAccept
+	case PhaseReporting:
+		return TxResult
+	case PhaseReexecReporting:
+		return TxReexec
+	}
+	return 0
 }
 
 func cmpU64(a, b uint64) int {

@@ -1,7 +1,9 @@
 // Package agent is the compute node's job agent: it watches the chain for
 // the jobs the router assigned to this node, accepts those that fit, runs
 // them with the node's executor, stores each result record, and reports it
-// with submitResult, all through the node wallet.
+// with submitResult (submitResultDigest for a deterministic job), all
+// through the node wallet; it also re-executes the jobs the chain draws it
+// for and sends their digests (submitReexec).
 //
 // Start reading at [Core] (core.go): a state machine with no I/O, clock or
 // goroutine. Its inputs are [Core.Step] (a new head: the head's number and
@@ -63,6 +65,39 @@
 // config asks for it, running the program stored under the digest in
 // [Programs] (DATADIR/compute/programs/<sha256-hex>, the file's own hash,
 // checked before each run).
+//
+// Deterministic jobs (jobs.Spec.Deterministic): the result goes out as
+// submitResultDigest with the record's output digest
+// (computing/job.Result.OutputDigest), with the module's declared gas
+// (jobs.ResultDigestGas) as the limit; submitResult reverts for them. A
+// held job whose result the chain puts in re-execution (reexecuting,
+// disputed) is done for this node: the decision is the chain's.
+//
+// Re-executions (core_reexec.go): the jobs module draws nodes to re-run
+// other nodes' deterministic jobs (sampled or disputed) and its hooks emit
+// no logs, so at each head the driver reads this node's reexecsOf list
+// (at most MaxReexecScan) and each job's re-execution record (its
+// deadline) and job record. The core takes a re-execution whose image the
+// node holds and whose deadline leaves the job's timeout, when GPUs and a
+// slot are free (else it waits, looked at each head, or declines for
+// good), as an entry with Attempt 0 in phase reexecuting: the spec (and
+// inputs) are fetched as for its own jobs and run with the same executor
+// (RunID ReexecRunID, emc-<chain>-<job>-reexec). The run's output digest
+// goes out as submitReexec (gas jobs.SubmitReexecGas), phase
+// reexec-reporting, retried like a result; the entry is forgotten when
+// the job leaves the list (digest taken, or timed out). A re-execution
+// that could not run sends nothing (the chain times it out: a digest of a
+// run that did not happen would accuse an honest provider). Both phases
+// are journaled: a restart runs a re-execution still reexecuting again if
+// its deadline leaves the timeout, and sends a known digest again without
+// running it (the module refuses a second).
+//
+// Fault injection (TEST ONLY): Config.Fault FaultWrongOutput (the hidden
+// `--compute.fault wrong-output` flag of emcd node) replaces every output
+// of the node's deterministic runs, results and re-executions alike, with
+// a fixed wrong file (stored, so it can be downloaded) and seals the
+// record again, so the node reports wrong digests and gets caught. It
+// never applies unless set.
 //
 // Not done here: serving outputs to the submitter (issue 11, item 8).
 package agent

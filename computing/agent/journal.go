@@ -128,10 +128,14 @@ func DecodeJournal(data []byte) ([]Entry, error) {
 		switch {
 		case e.ID == 0 || seen[e.ID]:
 			return nil, fmt.Errorf("%w: job id %d zero or repeated", ErrBadJournal, e.ID)
-		case e.Phase < PhaseAccepting || e.Phase > PhaseReporting:
+		case e.Phase < PhaseAccepting || e.Phase > PhaseReexecReporting:
 			return nil, fmt.Errorf("%w: job %d in unknown phase %d", ErrBadJournal, e.ID, e.Phase)
 		case e.Phase == PhaseReporting && e.Record == [32]byte{}:
 			return nil, fmt.Errorf("%w: job %d reporting without a record", ErrBadJournal, e.ID)
+		case e.Phase == PhaseReexecReporting && e.Digest == [32]byte{}:
+			return nil, fmt.Errorf("%w: job %d re-execution reporting without a digest", ErrBadJournal, e.ID)
+		case e.Phase.reexec() != (e.Attempt == 0):
+			return nil, fmt.Errorf("%w: job %d: attempt %d in phase %s", ErrBadJournal, e.ID, e.Attempt, e.Phase)
 		}
 		seen[e.ID] = true
 	}

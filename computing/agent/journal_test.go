@@ -25,7 +25,10 @@ func TestJournalSaveLoad(t *testing.T) {
 	}
 	want := []Entry{
 		{ID: 1, Attempt: 1, Phase: PhaseAccepting, GPUs: 2, TimeoutSeconds: 60, AcceptTx: common.Hash{1}},
-		{ID: 7, Attempt: 2, Phase: PhaseReporting, GPUs: 1, TimeoutSeconds: 10, Record: common.Hash{9}, GPUMillis: 1234, Exit: -1, StartedMs: 99},
+		{ID: 7, Attempt: 2, Phase: PhaseReporting, GPUs: 1, TimeoutSeconds: 10, Record: common.Hash{9}, GPUMillis: 1234, Exit: -1, StartedMs: 99,
+			Digest: common.Hash{8}},
+		{ID: 8, Phase: PhaseReexec, GPUs: 1, TimeoutSeconds: 10, StartedMs: 5},
+		{ID: 9, Phase: PhaseReexecReporting, GPUs: 1, TimeoutSeconds: 10, Record: common.Hash{3}, Digest: common.Hash{4}, ResultTx: common.Hash{5}},
 	}
 	if err := j.Save(want); err != nil {
 		t.Fatal(err)
@@ -34,7 +37,7 @@ func TestJournalSaveLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
+	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] || got[2] != want[2] || got[3] != want[3] {
 		t.Fatalf("loaded %+v, want %+v", got, want)
 	}
 	if err := j.Save(nil); err != nil {
@@ -55,9 +58,13 @@ func TestDecodeJournalRejects(t *testing.T) {
 		"version":   `{"version":2,"entries":[]}`,
 		"unknown":   `{"version":1,"entries":[],"x":1}`,
 		"zero id":   `{"version":1,"entries":[{"id":0,"phase":1}]}`,
-		"repeated":  `{"version":1,"entries":[{"id":1,"phase":1},{"id":1,"phase":1}]}`,
-		"phase":     `{"version":1,"entries":[{"id":1,"phase":9}]}`,
-		"no record": `{"version":1,"entries":[{"id":1,"phase":3}]}`,
+		"repeated":  `{"version":1,"entries":[{"id":1,"attempt":1,"phase":1},{"id":1,"attempt":1,"phase":1}]}`,
+		"phase":     `{"version":1,"entries":[{"id":1,"attempt":1,"phase":9}]}`,
+		"no record": `{"version":1,"entries":[{"id":1,"attempt":1,"phase":3}]}`,
+		// Re-executions have attempt 0, assignments never.
+		"no attempt":       `{"version":1,"entries":[{"id":1,"phase":2}]}`,
+		"reexec attempt":   `{"version":1,"entries":[{"id":1,"attempt":1,"phase":4}]}`,
+		"no reexec digest": `{"version":1,"entries":[{"id":1,"phase":5}]}`,
 	} {
 		if _, err := DecodeJournal([]byte(in)); !errors.Is(err, ErrBadJournal) {
 			t.Errorf("%s: err %v, want ErrBadJournal", name, err)
@@ -70,6 +77,8 @@ func FuzzDecodeJournal(f *testing.F) {
 	f.Add(good)
 	f.Add([]byte(`{"version":1,"entries":[]}`))
 	f.Add([]byte(`{"version":1,"entries":[{"id":1,"phase":3,"record":"0x01"}]}`))
+	rx, _ := EncodeJournal([]Entry{{ID: 4, Phase: PhaseReexec, GPUs: 1}, {ID: 5, Phase: PhaseReexecReporting, Digest: common.Hash{1}, Record: common.Hash{2}}})
+	f.Add(rx)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		es, err := DecodeJournal(data)
 		if err != nil {

@@ -34,6 +34,12 @@ func RunID(chainID, id uint64, attempt uint8) string {
 	return fmt.Sprintf("emc-%d-%d-%d", chainID, id, attempt)
 }
 
+// ReexecRunID is the runtime job id of this node's re-execution of chain
+// job id (a node re-executes a job once).
+func ReexecRunID(chainID, id uint64) string {
+	return fmt.Sprintf("emc-%d-%d-reexec", chainID, id)
+}
+
 // ToRunSpec maps an on-chain spec to the executor's spec for one attempt:
 // the Docker executor runs the image whose ID is the spec's digest
 // (sha256:<hex>) with its own entrypoint; the process executor runs the
