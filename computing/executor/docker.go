@@ -332,39 +332,15 @@ func (d *Docker) containerConfig(spec *job.Spec, sc *scratch, simulated bool, uu
 	if spec.Command != "" {
 		cfg.Entrypoint = []string{spec.Command}
 	}
-	pids := spec.PidsLimit
-	netMode := container.NetworkMode("none")
-	if spec.Network {
-		netMode = "bridge"
+	sb := Sandbox{Network: spec.Network, TmpfsBytes: d.cfg.TmpfsBytes, LogTailBytes: d.cfg.LogTailBytes,
+		PidsLimit: spec.PidsLimit, CPUMillicores: spec.CPUMillicores, MemoryBytes: spec.MemoryBytes, GPUDriver: d.cfg.GPUDriver}
+	if !simulated {
+		sb.GPUUUIDs = uuids
 	}
-	host := &container.HostConfig{
-		NetworkMode:    netMode,
-		ReadonlyRootfs: true,
-		CapDrop:        []string{"ALL"},
-		SecurityOpt:    []string{"no-new-privileges"},
-		Tmpfs:          map[string]string{"/tmp": "rw,nosuid,nodev,size=" + strconv.FormatInt(d.cfg.TmpfsBytes, 10)},
-		Mounts: []mount.Mount{
-			{Type: mount.TypeBind, Source: sc.in, Target: containerInDir, ReadOnly: true},
-			{Type: mount.TypeBind, Source: sc.out, Target: containerOutDir},
-		},
-		// Docker keeps logs on the host: cap them there too.
-		LogConfig: container.LogConfig{Type: "json-file", Config: map[string]string{
-			"max-size": strconv.Itoa(max(d.cfg.LogTailBytes*4, 64<<10)), "max-file": "1",
-		}},
-		Resources: container.Resources{
-			PidsLimit: &pids,
-			NanoCPUs:  spec.CPUMillicores * 1_000_000,
-		},
-	}
-	if spec.MemoryBytes > 0 {
-		// Swap equal to memory: no swap, so the limit bites.
-		host.Resources.Memory = spec.MemoryBytes
-		host.Resources.MemorySwap = spec.MemoryBytes
-	}
-	if len(uuids) > 0 && !simulated {
-		host.Resources.DeviceRequests = []container.DeviceRequest{{
-			Driver: d.cfg.GPUDriver, DeviceIDs: uuids, Capabilities: [][]string{{"gpu"}},
-		}}
+	host := sb.HostConfig()
+	host.Mounts = []mount.Mount{
+		{Type: mount.TypeBind, Source: sc.in, Target: containerInDir, ReadOnly: true},
+		{Type: mount.TypeBind, Source: sc.out, Target: containerOutDir},
 	}
 	return cfg, host
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 
+	"github.com/emc-network/emcd/computing/executor"
 	"github.com/emc-network/emcd/computing/gpu"
 )
 
@@ -167,33 +168,17 @@ func (d *Docker) containerConfig(spec *Spec, alloc *gpu.Allocation, labels map[s
 	if spec.Command != "" {
 		cfg.Entrypoint = []string{spec.Command}
 	}
-	pids := pidsLimit(spec)
-	host := &container.HostConfig{
-		NetworkMode:    "none",
-		ReadonlyRootfs: true,
-		CapDrop:        []string{"ALL"},
-		SecurityOpt:    []string{"no-new-privileges"},
-		Tmpfs:          map[string]string{"/tmp": "rw,nosuid,nodev,size=" + strconv.FormatInt(tmpfs, 10)},
-		RestartPolicy:  container.RestartPolicy{Name: container.RestartPolicyDisabled},
-		LogConfig: container.LogConfig{Type: "json-file", Config: map[string]string{
-			"max-size": strconv.Itoa(max(logTail*4, 64<<10)), "max-file": "1",
-		}},
-		Resources: container.Resources{
-			PidsLimit: &pids,
-			NanoCPUs:  spec.CPUMillicores * 1_000_000,
-		},
-	}
-	if spec.MemoryBytes > 0 {
-		host.Resources.Memory = spec.MemoryBytes
-		host.Resources.MemorySwap = spec.MemoryBytes
-	}
+	// The jobs' sandbox, with no network and no restart.
+	sb := executor.Sandbox{TmpfsBytes: tmpfs, LogTailBytes: logTail, PidsLimit: pidsLimit(spec),
+		CPUMillicores: spec.CPUMillicores, MemoryBytes: spec.MemoryBytes, GPUDriver: d.GPUDriver}
 	if len(uuids) > 0 && !alloc.Simulated() {
-		driver := d.GPUDriver
-		if driver == "" {
-			driver = "nvidia"
+		if sb.GPUDriver == "" {
+			sb.GPUDriver = "nvidia"
 		}
-		host.Resources.DeviceRequests = []container.DeviceRequest{{Driver: driver, DeviceIDs: uuids, Capabilities: [][]string{{"gpu"}}}}
+		sb.GPUUUIDs = uuids
 	}
+	host := sb.HostConfig()
+	host.RestartPolicy = container.RestartPolicy{Name: container.RestartPolicyDisabled}
 	return cfg, host
 }
 
