@@ -36,6 +36,7 @@ import (
 	"github.com/emc-network/emcd/node/registrar"
 	"github.com/emc-network/emcd/node/wallet"
 	"github.com/emc-network/emcd/operator"
+	"github.com/emc-network/emcd/p2p"
 	"github.com/emc-network/emcd/router/assign"
 	"github.com/emc-network/emcd/router/heartbeat"
 	"github.com/emc-network/emcd/state"
@@ -122,6 +123,9 @@ type Config struct {
 	// assignLive overrides a router's live table for job assignment (a
 	// fake in tests); nil: the heartbeat tracker.
 	assignLive assign.Live
+	// hubStreams is the stream transport of the dev node's app relay
+	// (hub.go; tests): the dev node has no libp2p host.
+	hubStreams p2p.Streamer
 	// devHeartbeatInterval is the dev compute side's heartbeat period
 	// (tests; zero: heartbeat.DefaultInterval).
 	devHeartbeatInterval time.Duration
@@ -402,6 +406,9 @@ func (n *Node) Start() error {
 	}
 	n.startEvidenceReports(ctx)
 	if err := n.startAssigner(ctx); err != nil {
+		return err
+	}
+	if err := n.startHub(ctx); err != nil {
 		return err
 	}
 	if err := n.startAgent(ctx); err != nil {
