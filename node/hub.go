@@ -268,7 +268,7 @@ func (p *hubPlacer) run(ctx context.Context) error {
 // stream transport is given (cfg.hubStreams, tests). A chain without the
 // apps module runs neither.
 func (n *Node) startHub(ctx context.Context) error {
-	if n.cfg.Role != RoleRouter && n.dev == nil {
+	if n.cfg.Role != RoleRouter && n.cfg.Role != RoleCompute && n.dev == nil {
 		return nil
 	}
 	mod := n.mods.apps()
@@ -280,6 +280,16 @@ func (n *Node) startHub(ctx context.Context) error {
 	if streams == nil && n.net != nil && n.net.host != nil {
 		streams = n.net.host
 	}
+	if streams == nil && n.dev != nil {
+		rid, err := peer.IDFromPrivateKey(n.dev.routerKey)
+		if err != nil {
+			return fmt.Errorf("node: dev router peer id: %w", err)
+		}
+		streams = newDevStreams(ctx, n.dev.computePeer, p2p.PeerID(rid.String()))
+	}
+	if err := n.startHubCompute(ctx, streams); err != nil {
+		return err
+	}
 	live, w := n.cfg.assignLive, n.wallet
 	if live == nil && n.net != nil && n.net.beats != nil {
 		live = n.net.beats.tracker
@@ -289,6 +299,9 @@ func (n *Node) startHub(ctx context.Context) error {
 		if live == nil {
 			live = n.dev.tracker
 		}
+	}
+	if n.cfg.Role == RoleCompute && n.dev == nil {
+		return nil // the compute side only
 	}
 	if streams != nil {
 		cfg := relay.Config{

@@ -10,10 +10,15 @@ package node
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"log/slog"
 	"math/big"
+	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -47,7 +52,7 @@ func TestAPIKeyHashesAgree(t *testing.T) {
 // devHub starts a dev node with the market on, waits for both
 // registrations and loads a program; it returns the node, its logs, an RPC
 // client and the program's image.
-func devHub(t *testing.T) (*Node, *logBuf, *rpc.Client, common.Hash) {
+func devHub(t *testing.T, program string) (*Node, *logBuf, *rpc.Client, common.Hash) {
 	t.Helper()
 	g := genesis.Dev()
 	dd := config.NewDataDir(t.TempDir())
@@ -81,11 +86,7 @@ func devHub(t *testing.T) (*Node, *logBuf, *rpc.Client, common.Hash) {
 		_, routerOK, _ := registry.RouterOf(st, router)
 		return nodeOK && routerOK
 	})
-	src := filepath.Join(t.TempDir(), "app.sh")
-	if err := os.WriteFile(src, []byte("#!/bin/sh\nexit 0\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	image, err := agent.NewPrograms(filepath.Join(dd.Compute(), "programs")).Load(src)
+	image, err := agent.NewPrograms(filepath.Join(dd.Compute(), "programs")).Load(program)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,8 +128,21 @@ func sendDev(t *testing.T, client *rpc.Client, logs *logBuf, from, to common.Add
 	return rc
 }
 
-func TestHubDevPlacement(t *testing.T) {
-	n, logs, client, image := devHub(t)
+// buildTestApp builds computing/instance's test app (a static HTTP server
+// on $PORT: /health, /echo, /sse?n=N) and returns its path.
+func buildTestApp(t *testing.T) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "app")
+	cmd := exec.Command("go", "build", "-trimpath", "-o", out, "../computing/instance/testdata/app")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build the test app: %v\n%s", err, b)
+	}
+	return out
+}
+
+func TestHubDevEndToEnd(t *testing.T) {
+	n, logs, client, image := devHub(t, buildTestApp(t))
 	keys, err := genesis.DevAccountKeys(2)
 	if err != nil {
 		t.Fatal(err)
@@ -206,6 +220,65 @@ func TestHubDevPlacement(t *testing.T) {
 	close(errs)
 	for e := range errs {
 		t.Fatal(e)
+	}
+
+	// The node starts it and reports it ready.
+	waitLogged(t, "instance 1 running", logs, func() bool {
+		st, err := n.Chain().StateAt(n.Chain().Head().Root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in, _, err = apps.InstanceOf(st, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return in.State == apps.StateRunning
+	})
+
+	// Calls through the relay on the RPC port.
+	base := "http://" + n.RPCAddr().String() + relay.Prefix + "1"
+	call := func(k, path string) (int, string) {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodPost, base+path, strings.NewReader("hi"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+k)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, err := io.ReadAll(res.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.StatusCode, string(b)
+	}
+	for i := range 20 {
+		if code, body := call(key, fmt.Sprintf("/echo?i=%d", i)); code != http.StatusOK || !strings.Contains(body, `"body":"hi"`) || !strings.Contains(body, fmt.Sprintf(`"query":"i=%d"`, i)) {
+			t.Fatalf("call %d: %d %s", i, code, body)
+		}
+	}
+	if code, body := call(key, "/sse?n=3"); code != http.StatusOK || strings.Count(body, "data: event ") != 3 {
+		t.Fatalf("sse: %d %q", code, body)
+	}
+	if code, body := call("emck_wrong", "/echo"); code != http.StatusUnauthorized {
+		t.Fatalf("wrong key: %d %s", code, body)
+	}
+
+	// The owner stops it: the lease ends, the node stops the instance.
+	sendDev(t, client, logs, user, native.AppsAddress, nil, pack(t, appsABI, "stop", big.NewInt(1)))
+	waitLogged(t, "instance 1 stopped on the node", logs, func() bool {
+		for _, s := range n.hubInstances() {
+			if s.ID == 1 {
+				return s.State.Terminal()
+			}
+		}
+		return false
+	})
+	if code, _ := call(key, "/echo"); code != http.StatusNotFound {
+		t.Fatalf("call after stop: %d, want 404", code)
 	}
 }
 

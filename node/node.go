@@ -181,6 +181,8 @@ type Node struct {
 	opHeads          event.Feed // operator.Head, for the operator API's WatchHeads
 	// appRelay is a router's EMC Hub relay under relay.Prefix (apps.go).
 	appRelay atomic.Pointer[http.Handler]
+	// hub is the compute side's app instances (hub_compute.go).
+	hub atomic.Pointer[hubCompute]
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
