@@ -336,3 +336,17 @@ func (n *Node) startHub(ctx context.Context) error {
 	n.spawn(func() error { return p.run(ctx) })
 	return nil
 }
+
+// appsInFlight tells the dev sealer whether some app instance holds an
+// escrow (EMC or Credits): then blocks must come for its deadlines, its
+// lease end and its refund.
+func (n *Node) appsInFlight() bool {
+	if n.mods.apps() == nil {
+		return false
+	}
+	st, err := n.chain.StateAt(n.chain.Head().Root)
+	if err != nil {
+		return false
+	}
+	return !apps.EscrowTotal(st).IsZero() || !apps.CreditsEscrowTotal(st).IsZero()
+}

@@ -280,6 +280,23 @@ func TestHubDevEndToEnd(t *testing.T) {
 	if code, _ := call(key, "/echo"); code != http.StatusNotFound {
 		t.Fatalf("call after stop: %d, want 404", code)
 	}
+	// The dev sealer keeps sealing while the instance holds escrow: the
+	// final window passes and the escrow comes back. Nothing was settled
+	// (receipts are not wired yet), so all of it, to the wei.
+	waitLogged(t, "instance 1 closed", logs, func() bool {
+		st, err := n.Chain().StateAt(n.Chain().Head().Root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in, _, err = apps.InstanceOf(st, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return in.State == apps.StateClosed
+	})
+	if in.EscrowWei.ToBig().Cmp(escrow) != 0 || !in.RefundWei.Eq(in.EscrowWei) || !in.ChargedWei.IsZero() {
+		t.Fatalf("closed instance: escrow %s refund %s charged %s, want all %s refunded", in.EscrowWei, in.RefundWei, in.ChargedWei, escrow)
+	}
 }
 
 func errString(err error) string {

@@ -276,7 +276,7 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 	if cfg.Dev {
 		sc := devseal.Config{Key: genesis.DevSignerKey(), Period: cfg.DevPeriod}
 		if cfg.DevMarket {
-			sc.Busy, sc.BusyPeriod = n.jobsInFlight, devBusyPeriod
+			sc.Busy, sc.BusyPeriod = func() bool { return n.jobsInFlight() || n.appsInFlight() }, devBusyPeriod
 		}
 		n.sealer = devseal.New(sc, chain, sealPool{pool}, log)
 		if walletKey, err = devWalletKey(); err != nil {
