@@ -143,10 +143,16 @@ func (h *hubCompute) pass(ctx context.Context, head *types.Header) error {
 			h.readySent[id] = hd
 			h.mu.Unlock()
 		case started && (!mine || in.State == apps.StateEnding || in.State == apps.StateClosed):
-			if s, ok := statuses[id]; ok && !s.Terminal() {
+			s, ok := statuses[id]
+			if ok && !s.Terminal() {
 				if err := h.mgr.Stop(id); err != nil {
 					h.log.Warn("app instance not stopped", "instance", id, "err", err)
 				}
+			} else if in.State == apps.StateClosed {
+				h.mu.Lock() // final: forget it
+				delete(h.started, id)
+				delete(h.readySent, id)
+				h.mu.Unlock()
 			}
 		}
 	}
