@@ -21,4 +21,17 @@
 // probes each router it is drawn for through the router's relay, the
 // fetch probe protocol, and sends probeFail when the record never comes;
 // routers serve that protocol). The dev node does not probe.
+//
+// The EMC Hub (issue 13): hub.go is the router's side, the chain-backed
+// relay.Directory (hubDirectory: a fresh head state per lookup) behind the
+// app relay mounted under /apps/ on the RPC port (apps.go), and the
+// placement service (hubPlacer) that places deployed instances on live
+// nodes of the heartbeat table that the apps module's Fit accepts, from the
+// router wallet. hub_compute.go is the compute side: it follows
+// instancesOnNode of its owner, starts placed instances with the instance
+// Manager (computing/instance; the process runner with the process
+// executor, Docker otherwise), sends ready once healthy, stops them when
+// the chain ends the lease, and serves the app protocol. The dev node runs
+// both, linked by loopback TCP streams (hub_streams.go). Usage receipts
+// and settlement are not wired yet: the node's Meter is not set.
 package node

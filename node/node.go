@@ -36,6 +36,7 @@ import (
 	"github.com/emc-network/emcd/node/registrar"
 	"github.com/emc-network/emcd/node/wallet"
 	"github.com/emc-network/emcd/operator"
+	"github.com/emc-network/emcd/p2p"
 	"github.com/emc-network/emcd/router/assign"
 	"github.com/emc-network/emcd/router/heartbeat"
 	"github.com/emc-network/emcd/state"
@@ -127,6 +128,9 @@ type Config struct {
 	// assignLive overrides a router's live table for job assignment (a
 	// fake in tests); nil: the heartbeat tracker.
 	assignLive assign.Live
+	// hubStreams is the stream transport of the dev node's app relay
+	// (hub.go; tests): the dev node has no libp2p host.
+	hubStreams p2p.Streamer
 	// devHeartbeatInterval is the dev compute side's heartbeat period
 	// (tests; zero: heartbeat.DefaultInterval).
 	devHeartbeatInterval time.Duration
@@ -182,6 +186,8 @@ type Node struct {
 	opHeads          event.Feed // operator.Head, for the operator API's WatchHeads
 	// appRelay is a router's EMC Hub relay under relay.Prefix (apps.go).
 	appRelay atomic.Pointer[http.Handler]
+	// hub is the compute side's app instances (hub_compute.go).
+	hub atomic.Pointer[hubCompute]
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -275,7 +281,7 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 	if cfg.Dev {
 		sc := devseal.Config{Key: genesis.DevSignerKey(), Period: cfg.DevPeriod}
 		if cfg.DevMarket {
-			sc.Busy, sc.BusyPeriod = n.jobsInFlight, devBusyPeriod
+			sc.Busy, sc.BusyPeriod = func() bool { return n.jobsInFlight() || n.appsInFlight() }, devBusyPeriod
 		}
 		n.sealer = devseal.New(sc, chain, sealPool{pool}, log)
 		if walletKey, err = devWalletKey(); err != nil {
@@ -407,6 +413,9 @@ func (n *Node) Start() error {
 	}
 	n.startEvidenceReports(ctx)
 	if err := n.startAssigner(ctx); err != nil {
+		return err
+	}
+	if err := n.startHub(ctx); err != nil {
 		return err
 	}
 	if err := n.startAgent(ctx); err != nil {

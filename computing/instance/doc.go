@@ -47,7 +47,7 @@
 //
 // The node checks everything the router checked that it can: the instance
 // runs here and is ready, and the key hashes to the instance's KeyHash
-// (sha256 of the key, compared in constant time; only the hash is ever
+// (keccak256 of the key as apps.APIKeyHash, compared in constant time; only the hash is ever
 // published). A router may relay at most MaxCalls calls at once. Every call
 // that reached the app goes to the Meter with a digest of the request
 // (header without key, and body), its status, duration and sizes: the

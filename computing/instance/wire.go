@@ -3,7 +3,6 @@ package instance
 import (
 	"bufio"
 	"cmp"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/rlp"
 
 	"github.com/emc-network/emcd/p2p"
@@ -356,5 +356,10 @@ func GetChunkBuffer() *[]byte { return chunkPool.Get().(*[]byte) }
 func PutChunkBuffer(b *[]byte) { chunkPool.Put(b) }
 
 // KeyHash is the hash of an API key the chain keeps for an instance (only
-// the hash is ever published): sha256 of the key's bytes.
-func KeyHash(key string) common.Hash { return sha256.Sum256([]byte(key)) }
+// the hash is ever published): keccak256 of the key's bytes after
+// trimming surrounding spaces, the same as the apps module's
+// apps.APIKeyHash (deploy's apiKeyHash), so a chain-backed directory's
+// hashes match.
+func KeyHash(key string) common.Hash {
+	return crypto.Keccak256Hash([]byte(strings.TrimSpace(key)))
+}

@@ -9,7 +9,7 @@
 //  1. The instance is looked up in the Directory (the chain-backed one
 //     reads the apps module; MemDirectory is in memory, for tests): unknown
 //     or ended is 404 unknown_instance.
-//  2. Authorization: Bearer KEY must hash (instance.KeyHash: sha256) to
+//  2. Authorization: Bearer KEY must hash (instance.KeyHash: keccak256, as the apps module's apps.APIKeyHash) to
 //     the instance's key hash, compared in constant time: else 401 bad_key.
 //  3. A token bucket per key (Config.Rate, Burst): past it 429
 //     rate_limited with Retry-After. Bad keys never spend a bucket.
