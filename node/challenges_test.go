@@ -142,10 +142,15 @@ func TestDevNodeChallengeVerified(t *testing.T) {
 	g := genesis.Dev()
 	g.EpochLength = 30
 	g.BlockPeriodMs = 1000
+	// The deadline is 16 blocks of the 1 s block period; sealed every
+	// 200 ms that is 3.2 s of wall time for the n = 256 proof, which took
+	// 1.1 s under -race on a loaded 2-core machine (8 blocks at 100 ms
+	// flaked there). The window (1 + 16 + 10 blocks) closes inside the
+	// 30-block epoch.
 	g.Params[verify.Name] = json.RawMessage(`{"pow": {"classes": [
-		{"name": "simulated", "n": 256, "deadlineSeconds": 8},
-		{"name": "cpu", "n": 64, "deadlineSeconds": 8},
-		{"name": "gpu", "n": 128, "deadlineSeconds": 8}],
+		{"name": "simulated", "n": 256, "deadlineSeconds": 16},
+		{"name": "cpu", "n": 64, "deadlineSeconds": 16},
+		{"name": "gpu", "n": 128, "deadlineSeconds": 16}],
 		"defaultClass": "gpu", "cpuClass": "cpu", "simulatedClass": "simulated", "chunksPerValidator": 4},
 		"attestBlocks": 10, "verifiers": 3, "passesNeeded": 2}`)
 	signer := crypto.PubkeyToAddress(genesis.DevSignerKey().PublicKey)
@@ -153,7 +158,7 @@ func TestDevNodeChallengeVerified(t *testing.T) {
 	dd := config.NewDataDir(t.TempDir())
 	logs := &logBuf{}
 	n, err := New(Config{
-		Role: RoleValidator, Dev: true, DevMarket: true, DataDir: dd, Genesis: g, DevPeriod: 100 * time.Millisecond,
+		Role: RoleValidator, Dev: true, DevMarket: true, DataDir: dd, Genesis: g, DevPeriod: 200 * time.Millisecond,
 		GPU: func() (gpu.Provider, error) {
 			return gpu.Open(gpu.Config{Mode: gpu.ModeSimulated, Simulated: gpu.SimulatedH100s(1)})
 		},
