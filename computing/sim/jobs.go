@@ -78,6 +78,8 @@ type jobActors struct {
 	// spent since (wei); both measure what jobs paid them.
 	startBal map[common.Address]*big.Int
 	gas      map[common.Address]*big.Int
+	// assignTo names the node of each assign sent (by transaction hash).
+	assignTo map[common.Hash]common.Address
 	// tracked are every account that may hold EMC (supply check).
 	tracked map[common.Address]bool
 	supply  *big.Int
@@ -90,7 +92,7 @@ func (s *sim) setupJobs(g *genesis.Genesis) error {
 	g.GasLimit = simGasLimit
 	ja := &jobActors{byAddr: map[common.Address]*computeNode{}, seen: map[string]uint64{}, acted: map[string]bool{},
 		startBal: map[common.Address]*big.Int{}, gas: map[common.Address]*big.Int{}, tracked: map[common.Address]bool{},
-		slashedAt: map[common.Address]uint64{}, nextID: 1}
+		slashedAt: map[common.Address]uint64{}, nextID: 1, assignTo: map[common.Hash]common.Address{}}
 	funds := new(big.Int).Mul(big.NewInt(100_000), big.NewInt(params.EMC))
 	for i := range Submitters {
 		a, err := newActor(s.cfg.Seed, "submitter", i)
@@ -251,7 +253,11 @@ func (s *sim) actOn(st native.StateReader, j *jobs.Job, x uint64) error {
 				continue
 			}
 			ja.cursor = (ja.cursor + k + 1) % len(s.nodes)
-			return s.send(ja.router, true, "assign", native.JobsAddress, nil, "assign", id, n.addr)
+			if err := s.send(ja.router, true, "assign", native.JobsAddress, nil, "assign", id, n.addr); err != nil {
+				return err
+			}
+			ja.assignTo[s.pending[len(s.pending)-1].tx.Hash()] = n.addr
+			return nil
 		}
 		return nil // nothing fits (every node jailed): the job expires, refunded
 	case jobs.StateAssigned:
@@ -384,6 +390,9 @@ func (s *sim) jobsFinal() error {
 		}
 		r.JobsByState[j.State.String()]++
 		r.JobsByVerify[verifyName(j.Verify)]++
+		if err := s.honestMinority(st, &j); err != nil {
+			return err
+		}
 	}
 	cheatJob, honestJob, cheatSlashed := new(big.Int), new(big.Int), new(uint256.Int)
 	for _, n := range s.nodes {
@@ -477,4 +486,56 @@ func (s *sim) lateSlashes(caught map[common.Address]bool) error {
 		}
 	}
 	return nil
+}
+
+// honestMinority adds to Report.HonestSlashedJobs a re-execution of j
+// that put an honest node in the minority: the job, and who said what.
+func (s *sim) honestMinority(st native.StateReader, j *jobs.Job) error {
+	rx, ok, err := jobs.ReexecOf(st, j.ID)
+	if err != nil || !ok {
+		return err
+	}
+	var losers []common.Address
+	switch rx.Outcome {
+	case jobs.VerifyFailed:
+		losers = append(losers, j.Node)
+	case jobs.VerifyPassed:
+		for i, d := range rx.Digests {
+			if d != (common.Hash{}) && d != j.OutputDigest {
+				losers = append(losers, rx.Executors[i])
+			}
+		}
+	}
+	kind := func(a common.Address) string {
+		if n := s.jobs.byAddr[a]; n != nil {
+			return n.label()
+		}
+		return a.Hex()
+	}
+	for _, l := range losers {
+		if n := s.jobs.byAddr[l]; n == nil || n.kind != Honest {
+			continue
+		}
+		d := fmt.Sprintf("job %d (%s): provider %s", j.ID, verifyName(rx.Outcome), kind(j.Node))
+		for i, e := range rx.Executors {
+			d += fmt.Sprintf(", re-executor %s %s", kind(e), map[bool]string{true: "agreed", false: "differed"}[rx.Digests[i] == j.OutputDigest])
+		}
+		s.report.HonestSlashedJobs = append(s.report.HonestSlashedJobs, d)
+	}
+	return nil
+}
+
+// refusedLabel relabels a refused transaction the sender could not have
+// avoided: an assignment to a node that a decision earlier in the same
+// block jailed (the router checked it with Fit on the block before).
+func (s *sim) refusedLabel(p pendingTx, tx common.Hash, number uint64) (string, bool) {
+	node, ok := s.jobs.assignTo[tx]
+	if !ok {
+		return p.label, p.honest
+	}
+	st, err := s.headState()
+	if err == nil && jobs.Jailed(st, node, number) {
+		return "assign(node jailed in the block)", false
+	}
+	return p.label, p.honest
 }

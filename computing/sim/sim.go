@@ -175,8 +175,11 @@ type Report struct {
 	// failed or missed challenge.
 	HonestSlashed      int      `json:"honest_slashed"`
 	HonestSlashedNodes []string `json:"honest_slashed_nodes,omitempty"`
-	HonestPunished     []string `json:"honest_punished,omitempty"`
-	CheaterCredits     uint64   `json:"cheater_credits"`
+	// HonestSlashedJobs name the re-executions that put an honest node in
+	// the minority, and who said what.
+	HonestSlashedJobs []string `json:"honest_slashed_jobs,omitempty"`
+	HonestPunished    []string `json:"honest_punished,omitempty"`
+	CheaterCredits    uint64   `json:"cheater_credits"`
 	// CheaterPasses counts cheaters' verified challenges by kind.
 	CheaterPasses map[Kind]int `json:"cheater_passes_by_kind,omitempty"`
 	// CheaterRewardsWei and HonestRewardsWei are node rewards accrued
@@ -575,9 +578,10 @@ func (s *sim) mine(ctx context.Context) error {
 		if r.Status == types.ReceiptStatusSuccessful {
 			continue
 		}
-		s.report.Refused[p.label]++
-		if p.honest {
-			s.report.HonestRefused[p.label]++
+		label, honest := s.refusedLabel(p, r.TxHash, b.NumberU64())
+		s.report.Refused[label]++
+		if honest {
+			s.report.HonestRefused[label]++
 		}
 	}
 	for _, tx := range b.Transactions() {
@@ -585,6 +589,7 @@ func (s *sim) mine(ctx context.Context) error {
 			s.report.SpilledTxs++
 		}
 		delete(s.labels, tx.Hash())
+		delete(s.jobs.assignTo, tx.Hash())
 	}
 	s.report.Blocks = b.NumberU64()
 	return nil
