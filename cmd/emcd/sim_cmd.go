@@ -122,7 +122,7 @@ func printSimReport(w io.Writer, r *sim.Report) {
 		fmt.Fprintf(w, "uncaught:        %s\n", strings.Join(r.Uncaught, " "))
 	}
 	fmt.Fprintf(w, "honest slashed:  %d (by the jobs module); %d with a failed or missed challenge\n", r.HonestSlashed, len(r.HonestPunished))
-	fmt.Fprintf(w, "cheaters slashed: %d (jailed %d), %s wei of compute stake\n", r.CheatersSlashed, r.CheatersJailed, r.CheaterSlashedWei)
+	fmt.Fprintf(w, "slashed:         %d cheaters (jailed %d), %s wei of their compute stake\n", r.CheatersSlashed, r.CheatersJailed, r.CheaterSlashedWei)
 	fmt.Fprintf(w, "jobs:            %d submitted, by state %v, by re-execution %v, %d disputes\n", r.JobsSubmitted, r.JobsByState, r.JobsByVerify, r.Disputes)
 	fmt.Fprintf(w, "job payments:    cheaters %s wei, honest %s wei; supply exact %v\n", r.CheaterJobWei, r.HonestJobWei, r.SupplyExact)
 	fmt.Fprintf(w, "cheater credits: %d, node rewards %s wei\n", r.CheaterCredits, r.CheaterRewardsWei)

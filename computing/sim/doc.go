@@ -100,6 +100,11 @@
 // (TestColludingPairFramesHonest). With 100 nodes a pair meets so about
 // once in a few thousand sampled jobs.
 //
+// Report.Refused counts an assignment refused because a decision earlier
+// in the same block jailed its node (the router checked it with Fit on
+// the block before) as "assign(node jailed in the block)", not as an
+// honest actor's refusal.
+//
 // Report.SpilledTxs counts transactions mined after the block they were
 // sent for (full blocks: none at 100 nodes, many attestations at 500);
 // the registrations of epoch 0 are left out, and must all be mined before

@@ -244,7 +244,8 @@ func TestConfigCheck(t *testing.T) {
 // TestAcceptance is issue 12's acceptance run, opt-in: EMCD_SIM_SEEDS
 // seeds (256 for the acceptance) of 100 nodes, 20 % cheaters, 3 epochs
 // (EMCD_SIM_EPOCHS to change), 100 jobs an epoch, half of them with a
-// 3-block delay and two of seven validators down.
+// 3-block delay and two of seven validators down. EMCD_SIM_SEED_FROM
+// starts at another seed (to split the seeds over processes).
 func TestAcceptance(t *testing.T) {
 	seeds, _ := strconv.Atoi(os.Getenv("EMCD_SIM_SEEDS"))
 	if seeds <= 0 {
@@ -254,11 +255,15 @@ func TestAcceptance(t *testing.T) {
 	if e, err := strconv.Atoi(os.Getenv("EMCD_SIM_EPOCHS")); err == nil && e > 0 {
 		epochs = e
 	}
+	from := 1
+	if f, err := strconv.Atoi(os.Getenv("EMCD_SIM_SEED_FROM")); err == nil && f > 0 {
+		from = f
+	}
 	slashed := 0
 	cheaters, caught, passes := 0, 0, 0
 	paid := new(big.Int)
 	start := time.Now()
-	for s := 1; s <= seeds; s++ {
+	for s := from; s < from+seeds; s++ {
 		cfg := sim.DefaultConfig()
 		cfg.Nodes, cfg.Seed, cfg.Epochs, cfg.JobsPerEpoch = 100, int64(s), epochs, 100
 		if s%2 == 0 {
@@ -277,6 +282,7 @@ func TestAcceptance(t *testing.T) {
 		for i := 0; i < 3 && i < len(r.CaughtByEpoch); i++ {
 			caught += r.CaughtByEpoch[i]
 		}
+		t.Logf("seed %d: caught %v of %d, %d slashed, honest slashed %d, %d ms", s, r.CaughtByEpoch, r.Cheaters, r.CheatersSlashed, r.HonestSlashed, r.ElapsedMilliseconds)
 	}
 	t.Logf("%d seeds, %d epochs: %d of %d cheaters caught within 3 epochs, %d slashed; cheaters passed %d challenges, earned %s wei; %.1f s a seed",
 		seeds, epochs, caught, cheaters, slashed, passes, paid, time.Since(start).Seconds()/float64(seeds))
