@@ -47,7 +47,7 @@ func checkClean(t testing.TB, cfg sim.Config, r *sim.Report, noPay bool) {
 		t.Errorf("seed %d: %d cheaters, %d caught within 3 epochs (%v), uncaught %v", cfg.Seed, r.Cheaters, within, r.CaughtByEpoch, r.UncaughtKinds)
 	}
 	if r.HonestSlashed != 0 || len(r.HonestSlashedNodes) != 0 || len(r.HonestPunished) != 0 {
-		t.Errorf("seed %d: honest nodes slashed %v, punished %v", cfg.Seed, r.HonestSlashedNodes, r.HonestPunished)
+		t.Errorf("seed %d: honest nodes slashed %v (%v), punished %v", cfg.Seed, r.HonestSlashedNodes, r.HonestSlashedJobs, r.HonestPunished)
 	}
 	if noPay && sumKinds(r.CheaterPasses) != 0 {
 		t.Errorf("seed %d: cheaters passed challenges: %v", cfg.Seed, r.CheaterPasses)
