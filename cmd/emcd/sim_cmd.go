@@ -52,18 +52,22 @@ func newSimMarketCmd() *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "market",
-		Short: "Simulate the compute market's verification on the real modules: are cheaters caught, is anyone honest punished",
+		Short: "Simulate the compute market (challenges and jobs) on the real modules: are cheaters caught and slashed, is anyone honest",
 		Long: `market runs the real registry, staking, jobs, verify and rewards modules on an
 in-memory chain (16-block epochs, 2 s blocks), block by block, with scripted
 actors signing real transactions: --validators validators acting as verifiers
 (--colluders of them pass their partner cheaters and fail honest nodes,
 --down-validators of them are offline), and --nodes compute nodes of which
 --cheaters cheat (kinds in turn: fake GPU class, wrong results, no-show,
-colluding with the colluders). Every node is challenged in epochs 1…--epochs.
-It prints the cheaters, those caught (a failed or missed challenge) per
-epoch, honest nodes punished, and credits and node rewards paid to cheaters.
-The modules have no slashing for verification yet: honest_slashed counts
-honest nodes with a failed or missed challenge. Same flags, same output.`,
+colluding with the colluders and in pairs that back each other's wrong
+job results). Every node is challenged in epochs 1…--epochs, and --jobs
+deterministic jobs an epoch go through a staked router to the nodes; the
+jobs module samples results for re-execution, submitters dispute wrong
+ones, and nodes in the minority are slashed and jailed. It prints the
+cheaters, those caught (a failed or missed challenge, or a slash) per epoch,
+honest nodes slashed (by the jobs module), credits, node rewards and job
+payments to cheaters, and checks the supply to the wei. Same flags, same
+output.`,
 		Example: `  emcd sim market --nodes 100 --cheaters 20% --epochs 3 --seed 7
   emcd sim market --nodes 20 --cheaters 0.2 --delay-blocks 2 --down-validators 2 --json`,
 		Args: cobra.NoArgs,
@@ -100,6 +104,7 @@ honest nodes with a failed or missed challenge. Same flags, same output.`,
 	fl.IntVar(&cfg.DelayBlocks, "delay-blocks", 0, "blocks every off-chain message is delayed (0…10)")
 	fl.Float64Var(&cfg.WrongFraction, "wrong-fraction", cfg.WrongFraction, "share of chunks a wrong-result node gets wrong, in (0, 1]")
 	fl.IntVar(&cfg.Workers, "workers", cfg.Workers, "goroutines of each proof-of-work computation")
+	fl.IntVar(&cfg.JobsPerEpoch, "jobs", cfg.JobsPerEpoch, "deterministic jobs submitted each epoch (0…1000)")
 	fl.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	return cmd
 }
@@ -116,7 +121,10 @@ func printSimReport(w io.Writer, r *sim.Report) {
 	if len(r.Uncaught) > 0 {
 		fmt.Fprintf(w, "uncaught:        %s\n", strings.Join(r.Uncaught, " "))
 	}
-	fmt.Fprintf(w, "honest slashed:  %d (failed or missed challenges; no verification slashing in the modules yet)\n", r.HonestSlashed)
+	fmt.Fprintf(w, "honest slashed:  %d (by the jobs module); %d with a failed or missed challenge\n", r.HonestSlashed, len(r.HonestPunished))
+	fmt.Fprintf(w, "slashed:         %d cheaters (jailed %d), %s wei of their compute stake\n", r.CheatersSlashed, r.CheatersJailed, r.CheaterSlashedWei)
+	fmt.Fprintf(w, "jobs:            %d submitted, by state %v, by re-execution %v, %d disputes\n", r.JobsSubmitted, r.JobsByState, r.JobsByVerify, r.Disputes)
+	fmt.Fprintf(w, "job payments:    cheaters %s wei, honest %s wei; supply exact %v\n", r.CheaterJobWei, r.HonestJobWei, r.SupplyExact)
 	fmt.Fprintf(w, "cheater credits: %d, node rewards %s wei\n", r.CheaterCredits, r.CheaterRewardsWei)
 	fmt.Fprintf(w, "honest credits:  %d, node rewards %s wei\n", r.HonestCredits, r.HonestRewardsWei)
 	fmt.Fprintf(w, "validators:      %d false fails by colluders, %d by honest ones, %d missed duties\n", r.ColluderFalseFails, r.HonestFalseFails, r.MissedDuties)
@@ -128,8 +136,8 @@ func printSimReport(w io.Writer, r *sim.Report) {
 	for _, l := range labels {
 		fmt.Fprintf(w, "refused:         %s ×%d\n", l, r.Refused[l])
 	}
-	fmt.Fprintln(w, "epoch  verified  failed  missed  caught(new)  honest punished  cheater credits")
+	fmt.Fprintln(w, "epoch  verified  failed  missed  caught(new)  slashed(new)  honest punished  cheater credits")
 	for _, e := range r.Epochs {
-		fmt.Fprintf(w, "%5d  %8d  %6d  %6d  %6d(%d)  %15d  %15d\n", e.Epoch, e.Verified, e.Failed, e.Missed, e.Caught, e.CaughtNew, e.HonestPunished, e.CheaterCredits)
+		fmt.Fprintf(w, "%5d  %8d  %6d  %6d  %6d(%d)  %12d  %15d  %15d\n", e.Epoch, e.Verified, e.Failed, e.Missed, e.Caught, e.CaughtNew, e.SlashedNew, e.HonestPunished, e.CheaterCredits)
 	}
 }

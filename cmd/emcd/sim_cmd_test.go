@@ -19,12 +19,13 @@ func TestSimMarketCmd(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &r); err != nil {
 		t.Fatalf("%v: %s", err, out.String())
 	}
-	for _, k := range []string{"cheaters", "caught", "caught_by_epoch", "honest_slashed", "cheater_rewards_wei"} {
+	for _, k := range []string{"cheaters", "caught", "caught_by_epoch", "honest_slashed", "cheater_rewards_wei", "cheater_job_wei", "cheaters_slashed", "jobs_submitted"} {
 		if _, ok := r[k]; !ok {
 			t.Errorf("no key %q in %s", k, out.String())
 		}
 	}
-	if r["cheaters"] != float64(2) || r["caught"] != float64(2) || r["honest_slashed"] != float64(0) || r["cheater_rewards_wei"] != "0" {
+	if r["cheaters"] != float64(2) || r["caught"] != float64(2) || r["honest_slashed"] != float64(0) ||
+		r["jobs_submitted"] != float64(20) || r["supply_exact"] != true {
 		t.Fatalf("report %s", out.String())
 	}
 
@@ -41,7 +42,7 @@ func TestSimMarketCmd(t *testing.T) {
 
 	for _, args := range [][]string{
 		{"--cheaters", "1.2"}, {"--cheaters", "120%"}, {"--cheaters", "x"}, {"--nodes", "0"},
-		{"--epochs", "0"}, {"--colluders", "3"}, {"--down-validators", "3"}, {"--delay-blocks", "-1"}, {"stray"},
+		{"--epochs", "0"}, {"--colluders", "3"}, {"--down-validators", "3"}, {"--delay-blocks", "-1"}, {"--jobs", "-1"}, {"--jobs", "1001"}, {"stray"},
 	} {
 		root := newRootCmd()
 		root.SetOut(&bytes.Buffer{})

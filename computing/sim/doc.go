@@ -4,9 +4,9 @@
 // (state.OpenMemoryStore, BuildBlock and InsertBlock with certificates
 // sealed by the simulated validators), block by block, with scripted
 // actors that sign real transactions. Nothing of the modules is modelled:
-// who is caught, who earns credits and wei is read back from the modules'
-// own views (verify's ChallengeOf and FaultsOf, rewards' LedgerOf and
-// RewardsOf).
+// who is caught, slashed, who earns credits and wei is read back from the
+// modules' own views (verify's ChallengeOf and FaultsOf, jobs' JobOf,
+// ReexecOf and FaultsOf, rewards' LedgerOf and RewardsOf) and balances.
 //
 // Start reading at [Run], then [Config] (the knobs and their checks) and
 // [Report] (what is measured).
@@ -36,20 +36,77 @@
 //     chunks is wrong, answering and rebutting from it; odd ones replay an
 //     honest node's root and answers, valid proofs of another workload),
 //     no-show (never commits),
-//     colluding (a wrong-result node paired with the colluding validators).
+//     colluding (a wrong-result node paired with the colluding validators,
+//     and, for jobs, paired with another colluding node in turn: the odd
+//     one out lies alone).
 //   - A keeper (any funded account) sends recordMiss for every missed
 //     challenge in the window's last two blocks.
+//
+// # Jobs
+//
+// Jobs run with the jobs module's genesis defaults (sampleBps 500,
+// newNodeSampleBps 5,000 for a node's first 20 settled jobs: in a short
+// run every node is new, so half the results are re-executed). A block
+// holds up to a billion gas (simGasLimit): a deterministic result prepays
+// its re-execution rounds, about 5.2 million gas.
+//
+//   - Submitters (Submitters accounts) post Config.JobsPerEpoch
+//     deterministic jobs (EMC escrow, twice the most a run may cost) in
+//     each challenged epoch's second block; the output of job id is known
+//     to all honest parties (rightDigest, from the id).
+//   - One router, staked for the router role in epoch 0 and registered in
+//     epoch 1, assigns each job once the module's draw offered it to the
+//     router (or the offer window passed), to the next node round the
+//     nodes that jobs.Module.Fit accepts (live, fits, not jailed).
+//   - Nodes accept and report with submitResultDigest (10 GPU-seconds
+//     at their 1 gwei price): honest, fake-class (a fake GPU class still
+//     runs jobs right) the right digest; wrong-result nodes a wrong digest
+//     of their own; colluding nodes their pair's wrong digest; no-shows
+//     never accept. Drawn re-executors answer submitReexec the same way,
+//     except that a colluder backs its partner's lie with the pair's
+//     digest; no-shows never answer (they time out and another is drawn).
+//   - A submitter disputes, with the default bond, every result whose
+//     digest is wrong while the module takes a dispute (not sampled, or
+//     left at a one-answer tie, before the settlement block).
+//
+// Every job actor acts DelayBlocks (at most maxJobDelay) after it sees
+// the state that calls for it. After the last epoch the chain runs on
+// (at most drainBlocks blocks) until every job ended; Run then fails
+// unless the jobs module holds nothing and every account's balance plus
+// what was burned equals the genesis supply, to the wei
+// (Report.SupplyExact).
 //
 // # Measures
 //
 // A node is punished in epoch e when its challenge of e ends failed or
-// missed (verify's ChallengeOf). A cheater is caught at its first
-// punished epoch. Slashing and jailing (re-execution, disputes) are not
-// in the modules yet, so HonestSlashed counts honest nodes with a failed
-// or missed challenge: what a slash would follow from. Credits are the
-// verified-task credits of the rewards ledger of each epoch; rewards are
-// the node rewards accrued (rewards.RewardsOf) once the last epoch is
-// settled.
+// missed (verify's ChallengeOf), or when its first slash (jobs.FaultsOf)
+// is seen at e's last block (slashes of the last epoch's jobs decided
+// after it count for the last epoch). A cheater is caught at its first
+// punished epoch. HonestSlashed counts honest nodes the jobs module
+// slashed; HonestPunished lists honest nodes with a failed or missed
+// challenge. CheatersSlashed, CheatersJailed and CheaterSlashedWei are
+// read from jobs.FaultsOf. Credits are the credits of the rewards ledger
+// of each epoch (verified challenges, and compute credits of settled
+// jobs); rewards are the node rewards accrued (rewards.RewardsOf) once the
+// last epoch is settled; CheaterJobWei and HonestJobWei are what jobs
+// paid nodes: balance change plus gas spent since registration (provider
+// shares, re-execution fees, shares of slashes). HonestSlashedJobs names
+// each re-execution that put an honest node in the minority.
+//
+// Known weakness the sim shows (a module rule, not changed here): two of
+// three answers decide a re-execution, so when a colluder's sampled
+// result goes to an honest re-executor and the third node drawn is the
+// colluder's partner, the lie passes and the honest node is slashed
+// (TestColludingPairFramesHonest). At the acceptance's size (100 nodes,
+// 20 % cheaters of which 5 colluding, 100 jobs an epoch, 3 epochs) it
+// slashed one honest node in 3 seeds of 84 (seeds 35, 45 and 69 of 1…84),
+// so issue 12's "no honest node slashed in any seed" does not hold with
+// colluding pairs until the module's rule changes.
+//
+// Report.Refused counts an assignment refused because a decision earlier
+// in the same block jailed its node (the router checked it with Fit on
+// the block before) as "assign(node jailed in the block)", not as an
+// honest actor's refusal.
 //
 // Report.SpilledTxs counts transactions mined after the block they were
 // sent for (full blocks: none at 100 nodes, many attestations at 500);
@@ -58,5 +115,6 @@
 //
 // The run is deterministic from Config.Seed: keys, the cheaters' places
 // and kinds, and the wrong chunks come from it; block times are fixed.
-// Jobs are not submitted yet (the jobs module is loaded but idle).
+// Job ids are drawn by the modules from block hashes, themselves fixed by
+// the seed.
 package sim

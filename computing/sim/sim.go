@@ -19,6 +19,7 @@ import (
 	"github.com/holiman/uint256"
 	lcrypto "github.com/libp2p/go-libp2p/core/crypto"
 
+	"github.com/emc-network/emcd/computing/jobs"
 	"github.com/emc-network/emcd/computing/pow"
 	"github.com/emc-network/emcd/computing/registry"
 	"github.com/emc-network/emcd/computing/verify"
@@ -90,12 +91,15 @@ type Config struct {
 	WrongFraction float64
 	// Workers are the goroutines of each pow.Prove.
 	Workers int
+	// JobsPerEpoch deterministic jobs are submitted in each challenged
+	// epoch (0…1000).
+	JobsPerEpoch int
 }
 
 // DefaultConfig is 20 nodes, 20 % cheaters, 3 epochs, 7 validators of
-// which one colludes.
+// which one colludes, 20 jobs an epoch.
 func DefaultConfig() Config {
-	return Config{Nodes: 20, CheaterFraction: 0.2, Epochs: 3, Seed: 1, Validators: 7, Colluders: 1, WrongFraction: 0.5, Workers: 1}
+	return Config{Nodes: 20, CheaterFraction: 0.2, Epochs: 3, Seed: 1, Validators: 7, Colluders: 1, WrongFraction: 0.5, Workers: 1, JobsPerEpoch: 20}
 }
 
 // ErrConfig is a bad Config.
@@ -127,6 +131,8 @@ func (c Config) Check() error {
 		return bad("wrong fraction %v, want (0, 1]", c.WrongFraction)
 	case c.Workers < 1 || c.Workers > 64:
 		return bad("workers %d, want 1…64", c.Workers)
+	case c.JobsPerEpoch < 0 || c.JobsPerEpoch > 1000:
+		return bad("jobs %d an epoch, want 0…1000", c.JobsPerEpoch)
 	}
 	return nil
 }
@@ -144,6 +150,9 @@ type EpochReport struct {
 	Caught    int `json:"caught"`
 	// HonestPunished are honest nodes with a failed or missed challenge.
 	HonestPunished int `json:"honest_punished"`
+	// SlashedNew are cheaters whose first slash (jobs.FaultsOf) is seen
+	// at the epoch's end.
+	SlashedNew int `json:"slashed_new"`
 	// CheaterCredits, HonestCredits: verified-task credits in the epoch's
 	// reward ledger.
 	CheaterCredits uint64 `json:"cheater_credits"`
@@ -161,9 +170,16 @@ type Report struct {
 	CaughtByEpoch  []int        `json:"caught_by_epoch"`
 	Uncaught       []string     `json:"uncaught,omitempty"`
 	UncaughtKinds  map[Kind]int `json:"uncaught_by_kind,omitempty"`
-	HonestSlashed  int          `json:"honest_slashed"`
-	HonestPunished []string     `json:"honest_punished,omitempty"`
-	CheaterCredits uint64       `json:"cheater_credits"`
+	// HonestSlashed counts honest nodes the jobs module slashed
+	// (HonestSlashedNodes); HonestPunished lists honest nodes with a
+	// failed or missed challenge.
+	HonestSlashed      int      `json:"honest_slashed"`
+	HonestSlashedNodes []string `json:"honest_slashed_nodes,omitempty"`
+	// HonestSlashedJobs name the re-executions that put an honest node in
+	// the minority, and who said what.
+	HonestSlashedJobs []string `json:"honest_slashed_jobs,omitempty"`
+	HonestPunished    []string `json:"honest_punished,omitempty"`
+	CheaterCredits    uint64   `json:"cheater_credits"`
 	// CheaterPasses counts cheaters' verified challenges by kind.
 	CheaterPasses map[Kind]int `json:"cheater_passes_by_kind,omitempty"`
 	// CheaterRewardsWei and HonestRewardsWei are node rewards accrued
@@ -183,7 +199,25 @@ type Report struct {
 	Blocks             uint64 `json:"blocks"`
 	// SpilledTxs were mined after the block they were sent for (a full
 	// block); an honest node's late rebuttal could then miss its window.
-	SpilledTxs          int           `json:"spilled_txs"`
+	SpilledTxs int `json:"spilled_txs"`
+	// Jobs: submitted, by final state and by re-execution status;
+	// disputes sent; cheaters slashed and jailed by the jobs module and
+	// the compute stake they lost; what jobs paid nodes (balance change
+	// plus gas spent since registration: provider shares, re-execution
+	// fees and shares of slashes), decimal wei.
+	JobsSubmitted         int            `json:"jobs_submitted"`
+	JobsByState           map[string]int `json:"jobs_by_state,omitempty"`
+	JobsByVerify          map[string]int `json:"jobs_by_verify,omitempty"`
+	Disputes              int            `json:"disputes"`
+	CheatersSlashed       int            `json:"cheaters_slashed"`
+	CheatersSlashedByKind map[Kind]int   `json:"cheaters_slashed_by_kind,omitempty"`
+	CheatersJailed        int            `json:"cheaters_jailed"`
+	CheaterSlashedWei     string         `json:"cheater_slashed_wei"`
+	CheaterJobWei         string         `json:"cheater_job_wei"`
+	HonestJobWei          string         `json:"honest_job_wei"`
+	// SupplyExact: every tracked balance plus what was burned equals the
+	// genesis supply after the run (Run fails otherwise).
+	SupplyExact         bool          `json:"supply_exact"`
 	Epochs              []EpochReport `json:"epochs"`
 	ElapsedMilliseconds int64         `json:"elapsed_ms"`
 }
@@ -201,7 +235,9 @@ type validator struct {
 
 type computeNode struct {
 	actor
-	kind    Kind
+	kind Kind
+	// partner is a colluding node's pair (nil for the odd one out).
+	partner *computeNode
 	variant int // fake-class: 0 late, 1 small workload; wrong-result: 0 wrong chunks, 1 replay
 	// answers[e] is the prover the node answers from in epoch e.
 	answers map[uint64]*pow.Prover
@@ -254,6 +290,11 @@ type sim struct {
 	// byBlock[x] are actions due when block x is built.
 	byBlock map[uint64][]func() error
 	report  *Report
+	// jobs are the job market's actors (jobs.go); nextGas, when set, is
+	// the gas limit of the next send.
+	jobs    *jobActors
+	jobsMod *jobs.Module
+	nextGas uint64
 }
 
 func keyFor(seed int64, role string, i int) (*ecdsa.PrivateKey, error) {
@@ -286,7 +327,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	s := &sim{cfg: cfg, rng: rand.New(rand.NewSource(cfg.Seed)), abis: map[common.Address]abi.ABI{},
 		labels: map[common.Hash]pendingTx{}, sent: map[sentKey]bool{}, byBlock: map[uint64][]func() error{},
 		report: &Report{Seed: cfg.Seed, Nodes: cfg.Nodes, Validators: cfg.Validators, CheatersByKind: map[Kind]int{},
-			CheaterPasses: map[Kind]int{}, Refused: map[string]int{}, HonestRefused: map[string]int{}, UncaughtKinds: map[Kind]int{}}}
+			CheaterPasses: map[Kind]int{}, Refused: map[string]int{}, HonestRefused: map[string]int{}, UncaughtKinds: map[Kind]int{},
+			JobsByState: map[string]int{}, JobsByVerify: map[string]int{}, CheatersSlashedByKind: map[Kind]int{}}}
 	if err := s.setup(); err != nil {
 		return nil, err
 	}
@@ -303,6 +345,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	if len(s.report.UncaughtKinds) == 0 {
 		s.report.UncaughtKinds = nil
+	}
+	if len(s.report.CheatersSlashedByKind) == 0 {
+		s.report.CheatersSlashedByKind = nil
 	}
 	return s.report, nil
 }
@@ -373,6 +418,21 @@ func (s *sim) setup() error {
 		g.Alloc[n.addr] = types.Account{Balance: new(big.Int).Set(gas)}
 	}
 	s.report.Cheaters = cheaters
+	// Colluding nodes pair up in order; an odd one lies alone.
+	var lone *computeNode
+	for _, n := range s.nodes {
+		if n.kind != Colluding {
+			continue
+		}
+		if lone == nil {
+			lone = n
+			continue
+		}
+		n.partner, lone.partner, lone = lone, n, nil
+	}
+	if err := s.setupJobs(g); err != nil {
+		return err
+	}
 	if err := g.Validate(); err != nil {
 		return fmt.Errorf("sim: genesis: %w", err)
 	}
@@ -394,9 +454,17 @@ func (s *sim) setup() error {
 		}
 		s.abis[m.Address()] = a
 	}
+	jm, ok := mods.Lookup(native.JobsAddress)
+	if !ok {
+		return errors.New("sim: the jobs module is not loaded")
+	}
+	if s.jobsMod, ok = jm.(*jobs.Module); !ok {
+		return errors.New("sim: the jobs module has an unexpected type")
+	}
 	if s.chain, err = state.Open(state.OpenMemoryStore(), g, mods, nil); err != nil {
 		return fmt.Errorf("sim: open chain: %w", err)
 	}
+	s.trackSupply(g, mods.GenesisAlloc())
 	return nil
 }
 
@@ -409,7 +477,7 @@ func (s *sim) send(a *actor, honest bool, label string, to common.Address, value
 	cid := s.chain.Config().ChainID
 	tx, err := types.SignNewTx(a.key, types.LatestSignerForChainID(cid), &types.DynamicFeeTx{
 		ChainID: cid, Nonce: a.nonce, GasTipCap: big.NewInt(1e9), GasFeeCap: big.NewInt(100e9),
-		Gas: 3_000_000, To: &to, Value: value, Data: data,
+		Gas: max(3_000_000, s.nextGas), To: &to, Value: value, Data: data,
 	})
 	if err != nil {
 		return fmt.Errorf("sim: sign: %w", err)
@@ -505,13 +573,15 @@ func (s *sim) mine(ctx context.Context) error {
 	}
 	s.pending = rest
 	for _, r := range s.chain.Receipts(b.Hash()) {
+		p := s.labels[r.TxHash]
+		s.noteGas(p.from, r)
 		if r.Status == types.ReceiptStatusSuccessful {
 			continue
 		}
-		p := s.labels[r.TxHash]
-		s.report.Refused[p.label]++
-		if p.honest {
-			s.report.HonestRefused[p.label]++
+		label, honest := s.refusedLabel(p, r.TxHash, b.NumberU64())
+		s.report.Refused[label]++
+		if honest {
+			s.report.HonestRefused[label]++
 		}
 	}
 	for _, tx := range b.Transactions() {
@@ -519,6 +589,7 @@ func (s *sim) mine(ctx context.Context) error {
 			s.report.SpilledTxs++
 		}
 		delete(s.labels, tx.Hash())
+		delete(s.jobs.assignTo, tx.Hash())
 	}
 	s.report.Blocks = b.NumberU64()
 	return nil
@@ -558,7 +629,7 @@ func (s *sim) register() error {
 			return err
 		}
 	}
-	return nil
+	return s.stakeRouter()
 }
 
 func (s *sim) run(ctx context.Context) error {
@@ -571,9 +642,9 @@ func (s *sim) run(ctx context.Context) error {
 	}
 	s.at(EpochLength, func() error {
 		if len(s.pending) != 0 {
-			return fmt.Errorf("sim: %d registration transactions not mined before epoch 1", len(s.pending))
+			return fmt.Errorf("sim: %d registration transactions not mined before epoch 1 (first: %s)", len(s.pending), s.pending[0].label)
 		}
-		return nil
+		return s.startJobs()
 	})
 	last := uint64(s.cfg.Epochs)
 	for e := uint64(1); e <= last; e++ {
@@ -593,6 +664,11 @@ func (s *sim) run(ctx context.Context) error {
 			}
 		}
 		delete(s.byBlock, x)
+		if x > EpochLength {
+			if err := s.stepJobs(x); err != nil {
+				return err
+			}
+		}
 		if err := s.mine(ctx); err != nil {
 			return err
 		}
@@ -605,7 +681,34 @@ func (s *sim) run(ctx context.Context) error {
 	if len(s.pending) != 0 {
 		return fmt.Errorf("sim: %d transactions never mined (first: %s)", len(s.pending), s.pending[0].label)
 	}
-	return s.final(caught)
+	if err := s.final(caught); err != nil {
+		return err
+	}
+	// The last jobs end (a slash seen now counts for the last epoch).
+	for i := 0; len(s.jobs.live) > 0 || s.jobs.nextID == 1 && s.cfg.JobsPerEpoch > 0; i++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if i >= drainBlocks {
+			return fmt.Errorf("sim: %d jobs still open %d blocks after the last epoch", len(s.jobs.live), drainBlocks)
+		}
+		if err := s.stepJobs(s.chain.Head().Number.Uint64() + 1); err != nil {
+			return err
+		}
+		if len(s.jobs.live) == 0 {
+			break
+		}
+		if err := s.mine(ctx); err != nil {
+			return err
+		}
+	}
+	if len(s.pending) != 0 {
+		return fmt.Errorf("sim: %d transactions never mined (first: %s)", len(s.pending), s.pending[0].label)
+	}
+	if err := s.lateSlashes(caught); err != nil {
+		return err
+	}
+	return s.jobsFinal()
 }
 
 // scheduleEpoch plans epoch e's actions; each reads the chain when it runs.
@@ -617,6 +720,7 @@ func (s *sim) scheduleEpoch(e uint64) {
 	delay := uint64(s.cfg.DelayBlocks)
 	// Block b+1: the seed (hash of b) is known; nodes compute.
 	s.at(b+1, func() error { return s.prove(e) })
+	s.at(b+1, func() error { return s.submitJobs(e) })
 	// Commits: honest ones DelayBlocks late but inside the deadline.
 	s.at(min(b+1+delay, d), func() error { return s.commit(e, false) })
 	s.at(d+1, func() error { return s.commit(e, true) }) // too slow for the class
@@ -898,12 +1002,19 @@ func (s *sim) account(e uint64, caught map[common.Address]bool) error {
 	for _, le := range rewards.LedgerOf(st, rewards.RewardEpoch(x, EpochLength)) {
 		credits[le.Owner] = le.Credits
 	}
+	s.jobsEpoch(st, e)
 	for _, n := range s.nodes {
 		ch, err := s.mod.ChallengeOf(st, e, n.addr, x)
 		if err != nil {
 			return fmt.Errorf("sim: challengeOf: %w", err)
 		}
 		punished := false
+		if at, ok := s.jobs.slashedAt[n.addr]; ok && at == e {
+			punished = true
+			if n.kind != Honest {
+				er.SlashedNew++
+			}
+		}
 		switch ch.Status {
 		case verify.StatusVerified:
 			er.Verified++
@@ -921,7 +1032,7 @@ func (s *sim) account(e uint64, caught map[common.Address]bool) error {
 		}
 		if n.kind == Honest {
 			er.HonestCredits += credits[n.addr]
-			if punished {
+			if punished && ch.Status != verify.StatusVerified {
 				er.HonestPunished++
 				s.report.HonestPunished = appendOnce(s.report.HonestPunished, n.addr.Hex())
 			}
@@ -984,7 +1095,6 @@ func (s *sim) final(caught map[common.Address]bool) error {
 		}
 	}
 	s.report.CheaterRewardsWei, s.report.HonestRewardsWei = cheat.Dec(), honest.Dec()
-	s.report.HonestSlashed = len(s.report.HonestPunished)
 	for _, v := range s.validators {
 		f := verify.FaultsOf(st, v.addr)
 		s.report.MissedDuties += f.MissedDuties

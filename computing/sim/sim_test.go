@@ -7,6 +7,7 @@ import (
 	"os"
 	"reflect"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -45,17 +46,27 @@ func checkClean(t testing.TB, cfg sim.Config, r *sim.Report, noPay bool) {
 	if r.Cheaters == 0 || within != r.Cheaters || r.Caught != r.Cheaters || len(r.Uncaught) != 0 {
 		t.Errorf("seed %d: %d cheaters, %d caught within 3 epochs (%v), uncaught %v", cfg.Seed, r.Cheaters, within, r.CaughtByEpoch, r.UncaughtKinds)
 	}
-	if r.HonestSlashed != 0 || len(r.HonestPunished) != 0 {
-		t.Errorf("seed %d: honest nodes punished: %v", cfg.Seed, r.HonestPunished)
+	if r.HonestSlashed != 0 || len(r.HonestSlashedNodes) != 0 || len(r.HonestPunished) != 0 {
+		t.Errorf("seed %d: honest nodes slashed %v (%v), punished %v", cfg.Seed, r.HonestSlashedNodes, r.HonestSlashedJobs, r.HonestPunished)
 	}
-	if noPay && (r.CheaterCredits != 0 || r.CheaterRewardsWei != "0") {
-		t.Errorf("seed %d: cheaters earned %d credits, %s wei", cfg.Seed, r.CheaterCredits, r.CheaterRewardsWei)
+	if noPay && sumKinds(r.CheaterPasses) != 0 {
+		t.Errorf("seed %d: cheaters passed challenges: %v", cfg.Seed, r.CheaterPasses)
 	}
-	if uint64(sumKinds(r.CheaterPasses))*10 != r.CheaterCredits {
+	// Credits: 10 a verified challenge, and compute credits for jobs
+	// that settled (a fake-class node runs its jobs right).
+	if uint64(sumKinds(r.CheaterPasses))*10 > r.CheaterCredits {
 		t.Errorf("seed %d: cheaters passed %v challenges but earned %d credits", cfg.Seed, r.CheaterPasses, r.CheaterCredits)
 	}
+	if !r.SupplyExact || r.JobsSubmitted != cfg.Epochs*cfg.JobsPerEpoch || r.JobsByState["settled"] == 0 {
+		t.Errorf("seed %d: supply exact %v, jobs %d by state %v", cfg.Seed, r.SupplyExact, r.JobsSubmitted, r.JobsByState)
+	}
+	// Every cheater that lies about results and got a job or a draw is
+	// slashed and jailed; no other kind is.
+	if r.CheatersSlashed != r.CheatersSlashedByKind[sim.WrongResult]+r.CheatersSlashedByKind[sim.Colluding] || r.CheatersJailed != r.CheatersSlashed {
+		t.Errorf("seed %d: slashed %v, jailed %d", cfg.Seed, r.CheatersSlashedByKind, r.CheatersJailed)
+	}
 	honest := uint64(cfg.Nodes-r.Cheaters) * uint64(cfg.Epochs) * 10 // 10 credits a verified task
-	if r.HonestCredits != honest || r.HonestRewardsWei == "0" {
+	if r.HonestCredits < honest || r.HonestRewardsWei == "0" {
 		t.Errorf("seed %d: honest nodes earned %d credits (want %d), %s wei", cfg.Seed, r.HonestCredits, honest, r.HonestRewardsWei)
 	}
 	if len(r.HonestRefused) != 0 || r.HonestFalseFails != 0 {
@@ -87,6 +98,10 @@ func TestMarket(t *testing.T) {
 			if r.Refused[l] == 0 {
 				t.Errorf("seed %d: no %s refused: %v", seed, l, r.Refused)
 			}
+		}
+		// The lying providers are slashed by the jobs module.
+		if r.CheatersSlashed < 1 || r.CheaterSlashedWei == "0" || r.Disputes+r.JobsByVerify["failed"] == 0 {
+			t.Errorf("seed %d: slashed %d (%s wei), disputes %d, verify %v", seed, r.CheatersSlashed, r.CheaterSlashedWei, r.Disputes, r.JobsByVerify)
 		}
 		// The colluder fails honest nodes; every such fail is rebutted.
 		if r.ColluderFalseFails == 0 {
@@ -173,13 +188,20 @@ func TestMarketRareLiesEscape(t *testing.T) {
 		t.Skip("more simulated epochs: skipped with -short (the race leg); the normal run has it")
 	}
 	cfg := sim.DefaultConfig()
-	cfg.Nodes, cfg.CheaterFraction, cfg.Colluders, cfg.WrongFraction, cfg.Epochs = 8, 0.25, 0, 1e-9, 1
+	cfg.Nodes, cfg.CheaterFraction, cfg.Colluders, cfg.WrongFraction, cfg.Epochs, cfg.JobsPerEpoch = 8, 0.25, 0, 1e-9, 1, 0
 	r := run(t, cfg)
 	if r.CheatersByKind[sim.WrongResult] != 1 || r.UncaughtKinds[sim.WrongResult] != 1 || r.CheaterCredits != 10 {
 		t.Fatalf("report %+v", r)
 	}
-	if r.UncaughtKinds[sim.FakeClass] != 0 || r.Caught != 1 {
+	if r.UncaughtKinds[sim.FakeClass] != 0 || r.Caught != 1 || r.JobsSubmitted != 0 || r.CheatersSlashed != 0 {
 		t.Fatalf("the fake-class node escaped: %+v", r)
+	}
+	// With jobs, the same liar reports wrong job results too: the jobs
+	// module's re-execution or its submitter's dispute slashes it.
+	cfg.JobsPerEpoch = 20
+	r = run(t, cfg)
+	if r.UncaughtKinds[sim.WrongResult] != 0 || r.Caught != 2 || r.CheatersSlashedByKind[sim.WrongResult] != 1 || r.HonestSlashed != 0 || !r.SupplyExact {
+		t.Fatalf("with jobs: %+v", r)
 	}
 }
 
@@ -220,25 +242,37 @@ func TestConfigCheck(t *testing.T) {
 }
 
 // TestAcceptance is issue 12's acceptance run, opt-in: EMCD_SIM_SEEDS
-// seeds (256 for the acceptance) of 100 nodes, 20 % cheaters, 3 epochs,
-// half of them with a 3-block delay and two of seven validators down.
+// seeds (256 for the acceptance) of 100 nodes, 20 % cheaters, 3 epochs
+// (EMCD_SIM_EPOCHS to change), 100 jobs an epoch, half of them with a
+// 3-block delay and two of seven validators down. EMCD_SIM_SEED_FROM
+// starts at another seed (to split the seeds over processes).
 func TestAcceptance(t *testing.T) {
 	seeds, _ := strconv.Atoi(os.Getenv("EMCD_SIM_SEEDS"))
 	if seeds <= 0 {
 		t.Skip("set EMCD_SIM_SEEDS (256 for the acceptance) to run")
 	}
+	epochs := 3
+	if e, err := strconv.Atoi(os.Getenv("EMCD_SIM_EPOCHS")); err == nil && e > 0 {
+		epochs = e
+	}
+	from := 1
+	if f, err := strconv.Atoi(os.Getenv("EMCD_SIM_SEED_FROM")); err == nil && f > 0 {
+		from = f
+	}
+	slashed := 0
 	cheaters, caught, passes := 0, 0, 0
 	paid := new(big.Int)
 	start := time.Now()
-	for s := 1; s <= seeds; s++ {
+	for s := from; s < from+seeds; s++ {
 		cfg := sim.DefaultConfig()
-		cfg.Nodes, cfg.Seed = 100, int64(s)
+		cfg.Nodes, cfg.Seed, cfg.Epochs, cfg.JobsPerEpoch = 100, int64(s), epochs, 100
 		if s%2 == 0 {
 			cfg.DelayBlocks, cfg.DownValidators = 3, 2
 		}
 		r := run(t, cfg)
 		checkClean(t, cfg, r, false)
 		cheaters += r.Cheaters
+		slashed += r.CheatersSlashed
 		passes += sumKinds(r.CheaterPasses)
 		w, ok := new(big.Int).SetString(r.CheaterRewardsWei, 10)
 		if !ok {
@@ -248,9 +282,10 @@ func TestAcceptance(t *testing.T) {
 		for i := 0; i < 3 && i < len(r.CaughtByEpoch); i++ {
 			caught += r.CaughtByEpoch[i]
 		}
+		t.Logf("seed %d: caught %v of %d, %d slashed, honest slashed %d, %d ms", s, r.CaughtByEpoch, r.Cheaters, r.CheatersSlashed, r.HonestSlashed, r.ElapsedMilliseconds)
 	}
-	t.Logf("%d seeds: %d of %d cheaters caught within 3 epochs; cheaters passed %d challenges, earned %s wei; %.1f s a seed",
-		seeds, caught, cheaters, passes, paid, time.Since(start).Seconds()/float64(seeds))
+	t.Logf("%d seeds, %d epochs: %d of %d cheaters caught within 3 epochs, %d slashed; cheaters passed %d challenges, earned %s wei; %.1f s a seed",
+		seeds, epochs, caught, cheaters, slashed, passes, paid, time.Since(start).Seconds()/float64(seeds))
 	if caught*100 < cheaters*99 {
 		t.Fatalf("caught %d of %d, under 99 %%", caught, cheaters)
 	}
@@ -262,5 +297,30 @@ func BenchmarkMarket100(b *testing.B) {
 		cfg := sim.DefaultConfig()
 		cfg.Nodes, cfg.Seed = 100, int64(i+1)
 		run(b, cfg)
+	}
+}
+
+// TestColludingPairFramesHonest pins a weakness of the jobs module's rule
+// (two answers of three decide a re-execution), shown by the simulator and
+// not changed here: colluder C reports a wrong digest, its sampled result
+// goes to an honest re-executor (who differs), the third node drawn is C's
+// partner D, who backs C's digest; the result passes and the honest node,
+// in the minority, is slashed and jailed. Seed 4 of this small market
+// (10 nodes, 8 cheaters of which 2 colluding) draws exactly that. The test
+// fails once the module stops slashing an honest node there: then turn it
+// into a check that HonestSlashed stays 0.
+func TestColludingPairFramesHonest(t *testing.T) {
+	if testing.Short() {
+		t.Skip("more simulated epochs: skipped with -short (the race leg); the normal run has it")
+	}
+	cfg := sim.DefaultConfig()
+	cfg.Nodes, cfg.CheaterFraction, cfg.Epochs, cfg.JobsPerEpoch, cfg.Seed = 10, 0.8, 3, 30, 4
+	r := run(t, cfg)
+	want := "provider colluding, re-executor honest differed, re-executor colluding agreed"
+	if r.HonestSlashed != 1 || len(r.HonestSlashedJobs) != 1 || !strings.Contains(r.HonestSlashedJobs[0], want) {
+		t.Fatalf("honest slashed %d by %v, want 1 by a job with %q", r.HonestSlashed, r.HonestSlashedJobs, want)
+	}
+	if !r.SupplyExact || r.CheatersSlashedByKind[sim.Colluding] != 2 {
+		t.Fatalf("supply exact %v, slashed %v", r.SupplyExact, r.CheatersSlashedByKind)
 	}
 }
