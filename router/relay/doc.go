@@ -29,6 +29,24 @@
 //     and anything else 502). A body the node cuts is cut for the caller
 //     too (the connection is aborted), never passed off as whole.
 //
+// Metering (Config.Meter; meter.go). After the body's end frame the node
+// sends its signed usage receipt for the call; the relay hands it to the
+// Countersigner with the call's apps.RequestDigest (method, path?query,
+// sha256 of the body the router sent) and the time it measured from
+// opening the stream. The Countersigner keeps, per instance, the newest
+// receipt it signed and takes the node's in sequence order, an early one
+// waiting up to Wait for those before it. It countersigns (apps.RoleRouter)
+// only a receipt that is for this chain and instance, signed by the
+// instance's node, placed by this router, next in sequence, adding exactly
+// one call whose digest is the one relayed, with GPU-ms no more than
+// max(GPUs, 1) × the measured milliseconds and the charge the app's prices
+// give. The signed receipt goes back to the caller in the Emc-Receipt
+// trailer (so a metered response is chunked, without Content-Length); a
+// refused one is logged and the caller gets no trailer. A receipt that
+// never comes (its stream broke after the node signed it) stalls the
+// instance's ledger: every later receipt builds on it, so they are
+// refused at once.
+//
 // The caller's going away resets the stream, which ends the app call on
 // the node.
 package relay
