@@ -42,10 +42,14 @@
 // max(GPUs, 1) × the measured milliseconds and the charge the app's prices
 // give. The signed receipt goes back to the caller in the Emc-Receipt
 // trailer (so a metered response is chunked, without Content-Length); a
-// refused one is logged and the caller gets no trailer. A receipt that
-// never comes (its stream broke after the node signed it) stalls the
-// instance's ledger: every later receipt builds on it, so they are
-// refused at once.
+// refused one is logged and the caller gets no trailer. A receipt can be
+// lost (the stream broke, or the caller left, after the node signed it):
+// every call relayed without a receipt (and not refused by the node) is
+// kept as an orphan (the newest 64), and a receipt that waited Wait for
+// up to two missing ones is countersigned when it chains orphans in their
+// place (each a call the router relayed) and then its own call. A gap no
+// orphans fill stalls the instance's ledger: every later receipt builds on
+// it, so they are refused at once (the node's later calls go unpaid).
 //
 // The caller's going away resets the stream, which ends the app call on
 // the node.

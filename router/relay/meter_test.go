@@ -274,17 +274,45 @@ func TestCountersignOutOfOrder(t *testing.T) {
 	}
 }
 
-// TestCountersignGapStalls: a receipt that never comes stalls the ledger
-// (every later receipt builds on it); later ones are refused at once.
+// TestCountersignGapStalls: a receipt that never came, for no call the
+// router relayed without a receipt, stalls the ledger (every later
+// receipt builds on it); later ones are refused at once.
 func TestCountersignGapStalls(t *testing.T) {
 	f := newMeterFixture(t, 1)
-	f.call(1, 0) // lost
+	f.cs.Orphan(instID, req(77), time.Second) // a call, but not the one numbered 1
+	f.call(1, 0)                              // lost
 	f.refuse(2, time.Second, f.call(2, 0), "receipt 2 without 1")
 	start := time.Now()
 	f.refuse(3, time.Second, f.call(3, 0), "after a stall")
 	if time.Since(start) > f.cs.Wait {
 		t.Fatal("a stalled ledger made the receipt wait")
 	}
+}
+
+// TestCountersignGapFilledByOrphans: receipts lost with their streams
+// (the caller left at the end) are covered by the next receipt when it
+// chains calls the router relayed and got no receipt for; a node cannot
+// slip an invented call into the gap.
+func TestCountersignGapFilledByOrphans(t *testing.T) {
+	f := newMeterFixture(t, 1)
+	f.accept(1, time.Second, f.call(1, 0))
+	f.call(2, 10)                                     // lost
+	f.call(3, 10)                                     // lost
+	f.cs.Orphan(instID, req(50), 10*time.Millisecond) // relayed, never answered
+	f.cs.Orphan(instID, req(3), 10*time.Millisecond)
+	f.cs.Orphan(instID, req(2), 10*time.Millisecond)
+	f.accept(4, time.Second, f.call(4, 0))
+	if last, _ := f.cs.Latest(instID); last.Seq != 4 || last.Calls != 4 {
+		t.Fatalf("newest %+v, want 4 calls", last.Receipt)
+	}
+	f.accept(5, time.Second, f.call(5, 0))
+
+	// An invented call in the gap: refused, the ledger stalls.
+	g := newMeterFixture(t, 1)
+	g.accept(1, time.Second, g.call(1, 0))
+	g.call(99, 0) // never relayed
+	g.cs.Orphan(instID, req(2), time.Second)
+	g.refuse(3, time.Second, g.call(3, 0), "a gap chaining a call never relayed")
 }
 
 // TestCountersignConcurrent hammers one ledger from many goroutines
@@ -315,5 +343,45 @@ func TestCountersignConcurrent(t *testing.T) {
 	}
 	if last, _ := f.cs.Latest(instID); last.Seq != n || len(f.cs.Instances()) != 1 {
 		t.Fatalf("newest %d, want %d", last.Seq, n)
+	}
+}
+
+// lossyReceipts numbers every call but loses the receipt of call drop
+// (as when the stream breaks after the node signed it).
+type lossyReceipts struct {
+	testReceipts
+	n, drop int
+}
+
+func (l *lossyReceipts) Receipt(c instance.Call) (*instance.NodeReceipt, error) {
+	r, err := l.testReceipts.Receipt(c)
+	l.mu.Lock()
+	l.n++
+	lost := l.n == l.drop
+	l.mu.Unlock()
+	if lost {
+		return nil, errors.New("lost")
+	}
+	return r, err
+}
+
+// TestMeteredLostReceipt: through a real relay and node, a call whose
+// receipt is lost is an orphan; the next call's receipt covers both.
+func TestMeteredLostReceipt(t *testing.T) {
+	nodeKey, routerKey := genKey(t), genKey(t)
+	node, router := crypto.PubkeyToAddress(nodeKey.PublicKey), crypto.PubkeyToAddress(routerKey.PublicKey)
+	cs := &Countersigner{Source: meterSource(node, router, 1), Key: routerKey, Wait: 200 * time.Millisecond}
+	r := newRig(t, func(c *Config) { c.Meter = cs }, func(c *instance.ServerConfig) {
+		c.Receipts = &lossyReceipts{testReceipts: testReceipts{key: nodeKey, m: make(map[uint64]*apps.Meter)}, drop: 2}
+	})
+	for i := 1; i <= 3; i++ {
+		resp, _ := r.do(t, "POST", fmt.Sprintf("/apps/7/echo?i=%d", i), r.key, strings.NewReader("x"))
+		tr := resp.Trailer.Get(ReceiptTrailer)
+		if resp.StatusCode != 200 || (i == 2) != (tr == "") {
+			t.Fatalf("call %d: %d, trailer %q", i, resp.StatusCode, tr)
+		}
+	}
+	if last, _ := cs.Latest(instID); last.Seq != 3 || last.Calls != 3 {
+		t.Fatalf("newest %+v, want 3 calls", last.Receipt)
 	}
 }

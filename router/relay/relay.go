@@ -302,6 +302,21 @@ func (r *Relay) relay(w http.ResponseWriter, req *http.Request, e Entry, hdr []b
 	bodyDone := make(chan error, 1)
 	var tooLarge atomic.Bool
 	bodyHash := sha256.New()
+	// A metered call whose receipt did not come (the stream broke, the
+	// caller left) may still have been answered and numbered by the node:
+	// it is an orphan the next receipt may chain. This runs after the
+	// body goroutine was waited for (deferred before that wait).
+	var gotReceipt, nodeRefused bool
+	if r.cfg.Meter != nil {
+		defer func() {
+			if gotReceipt || nodeRefused {
+				return
+			}
+			var sum [32]byte
+			copy(sum[:], bodyHash.Sum(nil))
+			r.cfg.Meter.Orphan(e.ID, apps.RequestDigest(req.Method, target, sum), time.Since(t0))
+		}()
+	}
 	go func() { bodyDone <- r.sendBody(st, io.TeeReader(req.Body, bodyHash), rc, &tooLarge) }()
 	// The body goroutine reads the caller's body, which must not happen
 	// after this handler returns: unless it was waited for, break its
@@ -345,6 +360,7 @@ func (r *Relay) relay(w http.ResponseWriter, req *http.Request, e Entry, hdr []b
 		return
 	}
 	if rh.Code != "" {
+		nodeRefused = true
 		status, code := refusalStatus(rh.Code)
 		WriteError(w, status, code, "node: "+rh.Message)
 		return
@@ -397,6 +413,7 @@ func (r *Relay) relay(w http.ResponseWriter, req *http.Request, e Entry, hdr []b
 			r.log.Debug("no usage receipt", "instance", e.ID, "err", rerr)
 			nr = nil
 		}
+		gotReceipt = nr != nil
 	}
 	// A body still being sent is no longer needed (the app answered
 	// without it): the deferred wait cuts it.
