@@ -185,9 +185,11 @@ func (s *hubSettler) pass(ctx context.Context, head *types.Header) error {
 		if !ok || latest.Seq <= in.Seq {
 			continue
 		}
-		last, sent := s.lastAt[id]
-		due := in.State == apps.StateEnding || in.State == apps.StateRunning && (!sent || number >= last+s.every)
-		if !due {
+		last, seen := s.lastAt[id]
+		if !seen { // an epoch from the first receipt, unless the lease ended
+			s.lastAt[id], last = number, number
+		}
+		if in.State != apps.StateEnding && (in.State != apps.StateRunning || number < last+s.every) {
 			continue
 		}
 		data, err := s.abi.Pack("settle", new(big.Int).SetUint64(id), latest.Encode())

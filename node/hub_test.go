@@ -130,6 +130,29 @@ func sendDev(t *testing.T, client *rpc.Client, logs *logBuf, from, to common.Add
 	return rc
 }
 
+// sendDevStatus sends a transaction from an unlocked dev account and
+// returns its receipt, reverted or not (the gas is fixed: a reverting
+// call cannot be estimated).
+func sendDevStatus(t *testing.T, client *rpc.Client, logs *logBuf, from, to common.Address, data []byte) *types.Receipt {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var h common.Hash
+	if err := client.CallContext(ctx, &h, "eth_sendTransaction", map[string]any{
+		"from": from, "to": to, "gas": hexutil.Uint64(500_000), "data": hexutil.Bytes(data),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var rc *types.Receipt
+	waitLogged(t, "receipt", logs, func() bool {
+		if err := client.CallContext(ctx, &rc, "eth_getTransactionReceipt", h); err != nil {
+			t.Fatal(err)
+		}
+		return rc != nil
+	})
+	return rc
+}
+
 // buildTestApp builds computing/instance's test app (a static HTTP server
 // on $PORT: /health, /echo, /sse?n=N) and returns its path.
 func buildTestApp(t *testing.T) string {
@@ -245,6 +268,7 @@ func TestHubDevEndToEnd(t *testing.T) {
 	price := uint256.NewInt(1_000_000_000)
 	audit := apps.ChainStart(chainID, 1)
 	calls := uint64(0)
+	var first []byte // call 1's receipt
 	base := "http://" + n.RPCAddr().String() + relay.Prefix + "1"
 	call := func(k, path string) (int, string) {
 		t.Helper()
@@ -275,6 +299,9 @@ func TestHubDevEndToEnd(t *testing.T) {
 			}
 			if err := rc.Verify(chainID, 1, owner, router, price, new(uint256.Int)); err != nil {
 				t.Fatalf("call %d: %v", calls, err)
+			}
+			if calls == 1 {
+				first = raw
 			}
 			if rc.Seq != calls || rc.Calls != calls || rc.CallsHash != audit || rc.ChargeWei.Uint64() != calls*price.Uint64() {
 				t.Fatalf("call %d: receipt %+v, want sequence and calls %d, the audited chain %s", calls, rc.Receipt, calls, audit)
@@ -326,7 +353,17 @@ func TestHubDevEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	calls += 8
+	// Anyone may settle a receipt: call 1's goes through once (unless the
+	// router settled a newer one first); again (a replay) it reverts.
 	pubBefore, burnBefore := balanceAt(t, n, publisher), burnedRent(t, n)
+	pubGas := new(big.Int)
+	for i := range 2 {
+		rc := sendDevStatus(t, client, logs, publisher, native.AppsAddress, pack(t, appsABI, "settle", big.NewInt(1), first))
+		if i == 1 && rc.Status == types.ReceiptStatusSuccessful {
+			t.Fatal("a replayed receipt settled")
+		}
+		pubGas.Add(pubGas, new(big.Int).Mul(new(big.Int).SetUint64(rc.GasUsed), rc.EffectiveGasPrice))
+	}
 
 	// The owner stops it: the lease ends, the node stops the instance.
 	userBefore := balanceAt(t, n, user)
@@ -371,8 +408,8 @@ func TestHubDevEndToEnd(t *testing.T) {
 	if in.EscrowWei.ToBig().Cmp(escrow) != 0 || !in.RefundWei.Eq(refund) {
 		t.Fatalf("closed instance: escrow %s refund %s, want %s refunded", in.EscrowWei, in.RefundWei, refund)
 	}
-	if got := new(big.Int).Sub(balanceAt(t, n, publisher), pubBefore); got.Cmp(royalty.ToBig()) != 0 {
-		t.Fatalf("publisher got %s, want the royalty %s", got, royalty)
+	if got := new(big.Int).Sub(balanceAt(t, n, publisher), pubBefore); got.Cmp(new(big.Int).Sub(royalty.ToBig(), pubGas)) != 0 {
+		t.Fatalf("publisher got %s, want the royalty %s less the gas %s of its two settles", got, royalty, pubGas)
 	}
 	if got := new(big.Int).Sub(burnedRent(t, n), burnBefore); got.Cmp(burn.ToBig()) != 0 {
 		t.Fatalf("rent burned %s, want %s", got, burn)
