@@ -44,17 +44,33 @@ type hubReceipts struct {
 }
 
 type hubMeter struct {
-	m        *apps.Meter
-	gpus     uint64
-	perGPUMs bool // the app charges GPU time
+	m         *apps.Meter
+	gpus      uint64
+	perGPUMs  bool      // the app charges GPU time
+	busyUntil time.Time // the end of the latest call metered
+}
+
+// busySpan is the part of the call [start, end] not already covered by
+// the calls metered before it (which ended at busyUntil), in whole
+// milliseconds, and the new busyUntil: concurrent calls share the GPUs,
+// so their GPU time is the union of their spans, never the sum (the chain
+// caps GPU-ms at GPUs × the wall time since ready).
+func busySpan(busyUntil, start, end time.Time) (uint64, time.Time) {
+	if start.Before(busyUntil) {
+		start = busyUntil
+	}
+	if !end.After(start) {
+		return 0, busyUntil
+	}
+	return uint64(end.Sub(start) / time.Millisecond), end
 }
 
 var _ instance.Receipts = (*hubReceipts)(nil)
 
 // Receipt implements instance.Receipts: it adds c to its instance's meter
 // (apps.RequestDigest of the request as relayed; GPU-milliseconds =
-// max(GPUs, 1) × the call's duration when the app has a GPU-second price,
-// else 0) and signs the new cumulative body as the node (apps.RoleNode).
+// max(GPUs, 1) × the part of the call's span no earlier call covered
+// (busySpan) when the app has a GPU-second price, else 0) and signs the new cumulative body as the node (apps.RoleNode).
 func (h *hubReceipts) Receipt(c instance.Call) (*instance.NodeReceipt, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -80,7 +96,10 @@ func (h *hubReceipts) Receipt(c instance.Call) (*instance.NodeReceipt, error) {
 	}
 	var gpuMs uint64
 	if hm.perGPUMs {
-		gpuMs = hm.gpus * uint64(c.Duration/time.Millisecond)
+		end := time.Now()
+		var ms uint64
+		ms, hm.busyUntil = busySpan(hm.busyUntil, end.Add(-c.Duration), end)
+		gpuMs = hm.gpus * ms
 	}
 	r, err := hm.m.Call(apps.RequestDigest(c.Method, c.Target, c.BodySHA256), gpuMs)
 	if err != nil {
