@@ -33,8 +33,9 @@ import (
 // both signatures, and its wallet is already the one that places.
 
 // hubReceipts is the compute side's receipt signer: one apps.Meter per
-// instance, started at the first call (a restarted node starts again at
-// sequence 1, which the chain refuses once a higher one was settled).
+// instance, started at the first call from the newest settled receipt on
+// chain (so a restarted node goes on past what was settled; receipts it
+// signed but were not settled before it stopped are lost).
 type hubReceipts struct {
 	chain *state.Chain
 	key   *ecdsa.PrivateKey // the node owner's (the wallet's) key
@@ -88,8 +89,14 @@ func (h *hubReceipts) Receipt(c instance.Call) (*instance.NodeReceipt, error) {
 		if err != nil || !ok {
 			return nil, fmt.Errorf("node: receipt: app %d: found %v: %w", in.App, ok, err)
 		}
+		// Resume from the newest settled receipt (after a restart the
+		// chain would refuse sequence numbers it settled already).
+		last, err := apps.SettledReceipt(h.chain.Config().ChainID.Uint64(), &in, app.PricePerCallWei, app.PricePerGPUSecondWei)
+		if err != nil {
+			return nil, fmt.Errorf("node: receipt: %w", err)
+		}
 		hm = &hubMeter{
-			m:    apps.NewMeter(h.chain.Config().ChainID.Uint64(), c.Instance, app.PricePerCallWei, app.PricePerGPUSecondWei),
+			m:    apps.ResumeMeter(last, app.PricePerCallWei, app.PricePerGPUSecondWei),
 			gpus: uint64(max(in.GPUs, 1)), perGPUMs: !app.PricePerGPUSecondWei.IsZero(),
 		}
 		h.meters[c.Instance] = hm
@@ -139,6 +146,9 @@ func hubMetered(chain *state.Chain) relay.MeterSource {
 		m := relay.Metered{ChainID: chain.Config().ChainID.Uint64(), Node: in.Node, Router: in.Router, GPUs: in.GPUs}
 		m.PerCall.Set(app.PricePerCallWei)
 		m.PerGPUSecond.Set(app.PricePerGPUSecondWei)
+		if m.Settled, err = apps.SettledReceipt(m.ChainID, &in, app.PricePerCallWei, app.PricePerGPUSecondWei); err != nil {
+			return relay.Metered{}, false, fmt.Errorf("node: metering: instance %d: %w", id, err)
+		}
 		return m, true, nil
 	}
 }

@@ -36,6 +36,9 @@ type Metered struct {
 	GPUs         uint32
 	PerCall      uint256.Int
 	PerGPUSecond uint256.Int
+	// Settled is the newest receipt settled on chain (apps.SettledReceipt;
+	// Seq 0: none): a ledger starts from it.
+	Settled apps.Receipt
 }
 
 // MeterSource finds an instance's metering facts (ok false: unknown).
@@ -174,8 +177,11 @@ func (c *Countersigner) ledgerOf(id uint64) (*ledger, error) {
 		if c.ledger == nil {
 			c.ledger = make(map[uint64]*ledger)
 		}
-		l = &ledger{info: info, last: apps.Receipt{ChainID: info.ChainID, Instance: id, CallsHash: apps.ChainStart(info.ChainID, id)},
-			early: make(map[uint64]*early)}
+		last := info.Settled
+		if last.Seq == 0 {
+			last = apps.Receipt{ChainID: info.ChainID, Instance: id, CallsHash: apps.ChainStart(info.ChainID, id)}
+		}
+		l = &ledger{info: info, last: last, early: make(map[uint64]*early)}
 		c.ledger[id] = l
 	}
 	return l, nil
