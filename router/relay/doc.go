@@ -34,7 +34,8 @@
 // Countersigner with the call's apps.RequestDigest (method, path?query,
 // sha256 of the body the router sent) and the time it measured from
 // opening the stream. The Countersigner keeps, per instance, the newest
-// receipt it signed and takes the node's in sequence order, an early one
+// receipt it signed (at first the newest one settled on chain) and takes
+// the node's in sequence order, an early one
 // waiting up to Wait for those before it. It countersigns (apps.RoleRouter)
 // only a receipt that is for this chain and instance, signed by the
 // instance's node, placed by this router, next in sequence, adding exactly
@@ -49,7 +50,11 @@
 // up to two missing ones is countersigned when it chains orphans in their
 // place (each a call the router relayed) and then its own call. A gap no
 // orphans fill stalls the instance's ledger: every later receipt builds on
-// it, so they are refused at once (the node's later calls go unpaid).
+// it, so they are refused at once (the node's later calls go unpaid). An
+// early receipt holds its caller's trailer (not the body) for up to Wait.
+// A router and a node that restart at different times disagree on the
+// sequence (the node resumes from what was settled): the ledger stalls
+// until the instance is redeployed (not handled).
 //
 // The caller's going away resets the stream, which ends the app call on
 // the node.
