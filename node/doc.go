@@ -32,6 +32,12 @@
 // Manager (computing/instance; the process runner with the process
 // executor, Docker otherwise), sends ready once healthy, stops them when
 // the chain ends the lease, and serves the app protocol. The dev node runs
-// both, linked by loopback TCP streams (hub_streams.go). Usage receipts
-// and settlement are not wired yet: the node's Meter is not set.
+// both, linked by loopback TCP streams (hub_streams.go). Metering
+// (hub_meter.go): the compute side signs each answered call's cumulative
+// receipt with the node owner's key (hubReceipts, resuming from the
+// newest settled receipt); the router countersigns it with its wallet's
+// key (relay.Countersigner over hubMetered; the dev router's key on the
+// dev node) and settles the newest from its wallet an epoch after an
+// instance's first receipt, every epoch after, and as soon as the lease
+// ends (hubSettler).
 package node

@@ -17,6 +17,7 @@ import (
 
 	"github.com/emc-network/emcd/computing/apps"
 	"github.com/emc-network/emcd/computing/registry"
+	"github.com/emc-network/emcd/genesis"
 	"github.com/emc-network/emcd/node/wallet"
 	"github.com/emc-network/emcd/p2p"
 	"github.com/emc-network/emcd/router/heartbeat"
@@ -310,6 +311,17 @@ func (n *Node) startHub(ctx context.Context) error {
 		}
 		if live != nil {
 			cfg.RTTs = &relay.TableRTTs{Table: live}
+		}
+		key := n.walletKey
+		if n.dev != nil {
+			key = genesis.DevRouterKey()
+		}
+		cs, err := n.startHubMetering(ctx, key, w, mod)
+		if err != nil {
+			return err
+		}
+		if cs != nil {
+			cfg.Meter = cs
 		}
 		r, err := relay.New(cfg)
 		if err != nil {

@@ -45,6 +45,7 @@ type hubCompute struct {
 	now      func() time.Time
 	log      *slog.Logger
 	nudge    chan struct{}
+	receipts *hubReceipts // nil: calls unmetered
 
 	mu        sync.Mutex
 	started   map[uint64]bool
@@ -153,6 +154,9 @@ func (h *hubCompute) pass(ctx context.Context, head *types.Header) error {
 				delete(h.started, id)
 				delete(h.readySent, id)
 				h.mu.Unlock()
+				if h.receipts != nil {
+					h.receipts.forget(id)
+				}
 			}
 		}
 	}
@@ -232,7 +236,12 @@ func (n *Node) startHubCompute(ctx context.Context, streams p2p.Streamer) error 
 	}
 	h.mgr = mgr
 	n.hub.Store(h)
-	srv, err := instance.NewServer(instance.ServerConfig{Local: mgr, Log: n.baseLog})
+	scfg := instance.ServerConfig{Local: mgr, Log: n.baseLog}
+	if n.walletKey != nil { // the node owner signs each call's usage receipt
+		h.receipts = &hubReceipts{chain: n.chain, key: n.walletKey, meters: make(map[uint64]*hubMeter)}
+		scfg.Receipts = h.receipts
+	}
+	srv, err := instance.NewServer(scfg)
 	if err != nil {
 		return fmt.Errorf("node: app server: %w", err)
 	}

@@ -10,6 +10,7 @@ package node
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"log/slog"
@@ -28,6 +29,7 @@ import (
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/rpc"
+	"github.com/holiman/uint256"
 
 	"github.com/emc-network/emcd/computing/agent"
 	"github.com/emc-network/emcd/computing/apps"
@@ -125,6 +127,29 @@ func sendDev(t *testing.T, client *rpc.Client, logs *logBuf, from, to common.Add
 	if rc.Status != types.ReceiptStatusSuccessful {
 		t.Fatalf("transaction %s reverted; log:\n%s", h, logs)
 	}
+	return rc
+}
+
+// sendDevStatus sends a transaction from an unlocked dev account and
+// returns its receipt, reverted or not (the gas is fixed: a reverting
+// call cannot be estimated).
+func sendDevStatus(t *testing.T, client *rpc.Client, logs *logBuf, from, to common.Address, data []byte) *types.Receipt {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var h common.Hash
+	if err := client.CallContext(ctx, &h, "eth_sendTransaction", map[string]any{
+		"from": from, "to": to, "gas": hexutil.Uint64(500_000), "data": hexutil.Bytes(data),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var rc *types.Receipt
+	waitLogged(t, "receipt", logs, func() bool {
+		if err := client.CallContext(ctx, &rc, "eth_getTransactionReceipt", h); err != nil {
+			t.Fatal(err)
+		}
+		return rc != nil
+	})
 	return rc
 }
 
@@ -235,7 +260,15 @@ func TestHubDevEndToEnd(t *testing.T) {
 		return in.State == apps.StateRunning
 	})
 
-	// Calls through the relay on the RPC port.
+	// Calls through the relay on the RPC port. Every answered call comes
+	// with its usage receipt in the Emc-Receipt trailer, signed by the
+	// node's owner and the placing router; the user audits it by
+	// recomputing the request chain over the calls they made.
+	chainID := n.Chain().Config().ChainID.Uint64()
+	price := uint256.NewInt(1_000_000_000)
+	audit := apps.ChainStart(chainID, 1)
+	calls := uint64(0)
+	var first []byte // call 1's receipt
 	base := "http://" + n.RPCAddr().String() + relay.Prefix + "1"
 	call := func(k, path string) (int, string) {
 		t.Helper()
@@ -253,6 +286,29 @@ func TestHubDevEndToEnd(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if res.StatusCode == http.StatusOK {
+			calls++
+			audit = apps.NextCallsHash(audit, apps.RequestDigest(http.MethodPost, path, sha256.Sum256([]byte("hi"))))
+			raw, err := hexutil.Decode(res.Trailer.Get(relay.ReceiptTrailer))
+			if err != nil {
+				t.Fatalf("call %d: trailer %q: %v", calls, res.Trailer.Get(relay.ReceiptTrailer), err)
+			}
+			rc, err := apps.DecodeSignedReceipt(raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := rc.Verify(chainID, 1, owner, router, price, new(uint256.Int)); err != nil {
+				t.Fatalf("call %d: %v", calls, err)
+			}
+			if calls == 1 {
+				first = raw
+			}
+			if rc.Seq != calls || rc.Calls != calls || rc.CallsHash != audit || rc.ChargeWei.Uint64() != calls*price.Uint64() {
+				t.Fatalf("call %d: receipt %+v, want sequence and calls %d, the audited chain %s", calls, rc.Receipt, calls, audit)
+			}
+		} else if res.Trailer.Get(relay.ReceiptTrailer) != "" {
+			t.Fatalf("a refused call (%d) came with a receipt", res.StatusCode)
+		}
 		return res.StatusCode, string(b)
 	}
 	for i := range 20 {
@@ -266,9 +322,53 @@ func TestHubDevEndToEnd(t *testing.T) {
 	if code, body := call("emck_wrong", "/echo"); code != http.StatusUnauthorized {
 		t.Fatalf("wrong key: %d %s", code, body)
 	}
+	// Concurrent calls end out of order: the router still countersigns
+	// every receipt, in sequence.
+	var cwg sync.WaitGroup
+	cerrs := make(chan error, 16)
+	for i := range 8 {
+		cwg.Add(1)
+		go func() {
+			defer cwg.Done()
+			req, _ := http.NewRequest(http.MethodPost, fmt.Sprintf("%s/echo?c=%d", base, i), strings.NewReader("hi"))
+			req.Header.Set("Authorization", "Bearer "+key)
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				cerrs <- err
+				return
+			}
+			defer res.Body.Close()
+			if _, err := io.Copy(io.Discard, res.Body); err != nil {
+				cerrs <- err
+				return
+			}
+			if res.StatusCode != http.StatusOK || res.Trailer.Get(relay.ReceiptTrailer) == "" {
+				cerrs <- fmt.Errorf("concurrent call %d: %d, receipt %q", i, res.StatusCode, res.Trailer.Get(relay.ReceiptTrailer))
+			}
+		}()
+	}
+	cwg.Wait()
+	close(cerrs)
+	for err := range cerrs {
+		t.Fatal(err)
+	}
+	calls += 8
+	// Anyone may settle a receipt: call 1's goes through once (unless the
+	// router settled a newer one first); again (a replay) it reverts.
+	pubBefore, burnBefore := balanceAt(t, n, publisher), burnedRent(t, n)
+	pubGas := new(big.Int)
+	for i := range 2 {
+		rc := sendDevStatus(t, client, logs, publisher, native.AppsAddress, pack(t, appsABI, "settle", big.NewInt(1), first))
+		if i == 1 && rc.Status == types.ReceiptStatusSuccessful {
+			t.Fatal("a replayed receipt settled")
+		}
+		pubGas.Add(pubGas, new(big.Int).Mul(new(big.Int).SetUint64(rc.GasUsed), rc.EffectiveGasPrice))
+	}
 
 	// The owner stops it: the lease ends, the node stops the instance.
-	sendDev(t, client, logs, user, native.AppsAddress, nil, pack(t, appsABI, "stop", big.NewInt(1)))
+	userBefore := balanceAt(t, n, user)
+	stopRc := sendDev(t, client, logs, user, native.AppsAddress, nil, pack(t, appsABI, "stop", big.NewInt(1)))
+	stopGas := new(big.Int).Mul(new(big.Int).SetUint64(stopRc.GasUsed), stopRc.EffectiveGasPrice)
 	waitLogged(t, "instance 1 stopped on the node", logs, func() bool {
 		for _, s := range n.hubInstances() {
 			if s.ID == 1 {
@@ -281,8 +381,8 @@ func TestHubDevEndToEnd(t *testing.T) {
 		t.Fatalf("call after stop: %d, want 404", code)
 	}
 	// The dev sealer keeps sealing while the instance holds escrow: the
-	// final window passes and the escrow comes back. Nothing was settled
-	// (receipts are not wired yet), so all of it, to the wei.
+	// router settles the newest receipt in the final window, then the
+	// window passes and the rest of the escrow comes back.
 	waitLogged(t, "instance 1 closed", logs, func() bool {
 		st, err := n.Chain().StateAt(n.Chain().Head().Root)
 		if err != nil {
@@ -294,9 +394,48 @@ func TestHubDevEndToEnd(t *testing.T) {
 		}
 		return in.State == apps.StateClosed
 	})
-	if in.EscrowWei.ToBig().Cmp(escrow) != 0 || !in.RefundWei.Eq(in.EscrowWei) || !in.ChargedWei.IsZero() {
-		t.Fatalf("closed instance: escrow %s refund %s charged %s, want all %s refunded", in.EscrowWei, in.RefundWei, in.ChargedWei, escrow)
+	// Every call charged once, at the price, to the wei: royalty to the
+	// publisher, 80 % of the rest to the node, 20 % burned, the rest of
+	// the escrow refunded.
+	charged := new(uint256.Int).Mul(price, uint256.NewInt(calls))
+	royalty, nodeShare, burn := apps.SplitCharge(charged, 1000)
+	if in.Calls != calls || in.Seq != calls || in.CallsHash == (common.Hash{}) || !in.ChargedWei.Eq(charged) ||
+		!in.RoyaltyWei.Eq(royalty) || !in.NodeWei.Eq(nodeShare) || !in.BurnedWei.Eq(burn) {
+		t.Fatalf("closed instance: calls %d seq %d charged %s (royalty %s node %s burned %s), want %d calls charged %s (%s %s %s)",
+			in.Calls, in.Seq, in.ChargedWei, in.RoyaltyWei, in.NodeWei, in.BurnedWei, calls, charged, royalty, nodeShare, burn)
 	}
+	refund := new(uint256.Int).Sub(uint256.MustFromBig(escrow), charged)
+	if in.EscrowWei.ToBig().Cmp(escrow) != 0 || !in.RefundWei.Eq(refund) {
+		t.Fatalf("closed instance: escrow %s refund %s, want %s refunded", in.EscrowWei, in.RefundWei, refund)
+	}
+	if got := new(big.Int).Sub(balanceAt(t, n, publisher), pubBefore); got.Cmp(new(big.Int).Sub(royalty.ToBig(), pubGas)) != 0 {
+		t.Fatalf("publisher got %s, want the royalty %s less the gas %s of its two settles", got, royalty, pubGas)
+	}
+	if got := new(big.Int).Sub(burnedRent(t, n), burnBefore); got.Cmp(burn.ToBig()) != 0 {
+		t.Fatalf("rent burned %s, want %s", got, burn)
+	}
+	want := new(big.Int).Add(new(big.Int).Sub(userBefore, stopGas), refund.ToBig())
+	if got := balanceAt(t, n, user); got.Cmp(want) != 0 {
+		t.Fatalf("user balance %s, want %s (before %s − gas %s + refund %s)", got, want, userBefore, stopGas, refund)
+	}
+}
+
+func balanceAt(t *testing.T, n *Node, a common.Address) *big.Int {
+	t.Helper()
+	st, err := n.Chain().StateAt(n.Chain().Head().Root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.GetBalance(a).ToBig()
+}
+
+func burnedRent(t *testing.T, n *Node) *big.Int {
+	t.Helper()
+	st, err := n.Chain().StateAt(n.Chain().Head().Root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return native.Burned(st, native.BurnRent).ToBig()
 }
 
 func errString(err error) string {

@@ -97,8 +97,13 @@
 // the response; the router checks that the body equals its own meter's
 // (so calls it did not relay cannot appear), signs it as RoleRouter, and
 // returns the [SignedReceipt] encoding (hex) to the caller with the
-// response; the node keeps the newest and settles it at least once an
-// epoch and within the final window.
+// response (the Emc-Receipt HTTP trailer); the router, which holds both
+// signatures, keeps the newest and settles it from its wallet at least
+// once an epoch and as soon as the lease ends (node/hub_meter.go). The
+// node's receipt travels as one frame after the response body
+// (computing/instance receipt.go); the router takes them in sequence
+// order (concurrent calls end out of order) and countersigns one only if
+// it adds exactly the call it came with (router/relay meter.go).
 //
 // settle checks, in order: the instance is running or ending; the chain
 // has an id; the receipt decodes canonically; its chain id and instance

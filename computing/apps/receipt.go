@@ -336,3 +336,32 @@ func (m *Meter) Call(request common.Hash, gpuMillis uint64) (Receipt, error) {
 
 // Last returns the newest receipt body (Seq 0 before the first call).
 func (m *Meter) Last() Receipt { return m.cur }
+
+// SettledReceipt is the body of the newest receipt settled for in (as
+// the chain keeps its counters), the point a meter restarted after a
+// crash resumes from; Seq 0 (nothing settled) is the chain's start.
+func SettledReceipt(chainID uint64, in *Instance, perCall, perGPUSecond *uint256.Int) (Receipt, error) {
+	r := Receipt{ChainID: chainID, Instance: in.ID, Seq: in.Seq, Calls: in.Calls, GPUMillis: in.GPUMillis, CallsHash: in.CallsHash}
+	if in.Seq == 0 {
+		r.CallsHash = ChainStart(chainID, in.ID)
+		return r, nil
+	}
+	c, err := Charge(perCall, perGPUSecond, in.Calls, in.GPUMillis)
+	if err != nil {
+		return Receipt{}, err
+	}
+	r.ChargeWei = *c
+	return r, nil
+}
+
+// ResumeMeter is a meter whose next call follows last (from
+// [SettledReceipt]; a zero last is [NewMeter]).
+func ResumeMeter(last Receipt, perCall, perGPUSecond *uint256.Int) *Meter {
+	if last.Seq == 0 {
+		return NewMeter(last.ChainID, last.Instance, perCall, perGPUSecond)
+	}
+	m := &Meter{cur: last}
+	m.perCall.Set(perCall)
+	m.perGPUSecond.Set(perGPUSecond)
+	return m
+}

@@ -41,7 +41,11 @@
 // malformed), then the app's body as frames sent as they are read (a
 // server-sent event reaches the router as the app flushes it) and an end
 // frame. A stream reset either way means the call broke: a body without
-// its end frame is never taken as whole. Headers are bounded
+// its end frame is never taken as whole. A metering node (ServerConfig.
+// Receipts) then sends one receipt frame (receipt.go: version, the
+// cumulative apps.Receipt body, the node owner's RoleNode signature) for
+// the call it just answered in whole, numbered in the order calls end;
+// the stream's end instead of it means the call was not metered. Headers are bounded
 // (MaxHeaderFrame, MaxHeaders, MaxPath...), bodies by MaxBody on both
 // sides, waits by HeaderTimeout, AppTimeout and IdleTimeout per frame.
 //

@@ -44,7 +44,13 @@ type Call struct {
 	Router p2p.PeerID
 	// Digest is sha256 over the request header frame (with the key left
 	// out) and the request body: it names the call in a usage receipt.
-	Digest        common.Hash
+	Digest common.Hash
+	// Method, Target (the path with "?query" when there is one) and
+	// BodySHA256 (sha256 of the body the node read) are the request as a
+	// usage receipt names it (apps.RequestDigest).
+	Method        string
+	Target        string
+	BodySHA256    [32]byte
 	Status        int
 	Duration      time.Duration
 	RequestBytes  int64
@@ -79,6 +85,9 @@ type ServerConfig struct {
 	Local Local
 	// Meter hears of every call (nil: none).
 	Meter Meter
+	// Receipts, when set, signs each answered call's usage receipt, sent
+	// after the body's end frame (receipt.go); nil: calls are unmetered.
+	Receipts Receipts
 	// MaxBody bounds a request body (default DefaultMaxBody).
 	MaxBody int64
 	// HeaderTimeout bounds reading the request header frame (default
@@ -238,6 +247,7 @@ func (s *Server) proxy(ctx context.Context, from p2p.PeerID, st p2p.Stream, br *
 	defer cancel()
 	// A reset from the router (the caller went away) ends the app call.
 	digest := sha256.New()
+	bodyHash := sha256.New()
 	keyless := *req
 	keyless.Key = ""
 	if enc, err := keyless.Encode(); err == nil {
@@ -259,6 +269,7 @@ func (s *Server) proxy(ctx context.Context, from p2p.PeerID, st p2p.Stream, br *
 		n, err := body.Read(p)
 		mu.Lock()
 		digest.Write(p[:n])
+		bodyHash.Write(p[:n])
 		if err != nil && err != io.EOF {
 			bodyErr = err
 		}
@@ -308,13 +319,25 @@ func (s *Server) proxy(ctx context.Context, from p2p.PeerID, st p2p.Stream, br *
 	if req.HasLength {
 		hreq.ContentLength = int64(req.ContentLength)
 	}
-	call := Call{Instance: req.Instance, Router: from}
-	defer func() {
+	call := Call{Instance: req.Instance, Router: from, Method: req.Method, Target: req.Path}
+	if req.Query != "" {
+		call.Target += "?" + req.Query
+	}
+	sealed := false
+	seal := func() {
+		if sealed {
+			return
+		}
+		sealed = true
 		call.Duration = time.Since(start)
 		mu.Lock()
 		call.RequestBytes = body.Total()
 		copy(call.Digest[:], digest.Sum(nil))
+		copy(call.BodySHA256[:], bodyHash.Sum(nil))
 		mu.Unlock()
+	}
+	defer func() {
+		seal()
 		if s.cfg.Meter != nil && call.Status != 0 {
 			s.cfg.Meter.Record(call)
 		}
@@ -383,6 +406,17 @@ func (s *Server) proxy(ctx context.Context, from p2p.PeerID, st p2p.Stream, br *
 	if err := WriteEnd(st); err != nil {
 		_ = st.Reset()
 		return
+	}
+	if s.cfg.Receipts != nil {
+		// The call was answered in whole: its receipt follows.
+		seal()
+		r, err := s.cfg.Receipts.Receipt(call)
+		if err != nil {
+			s.log.Warn("usage receipt not signed", "instance", req.Instance, "err", err)
+		} else if err := WriteHeaderFrame(st, EncodeReceiptFrame(r)); err != nil {
+			_ = st.Reset()
+			return
+		}
 	}
 	_ = st.Close()
 }

@@ -29,6 +29,33 @@
 //     and anything else 502). A body the node cuts is cut for the caller
 //     too (the connection is aborted), never passed off as whole.
 //
+// Metering (Config.Meter; meter.go). After the body's end frame the node
+// sends its signed usage receipt for the call; the relay hands it to the
+// Countersigner with the call's apps.RequestDigest (method, path?query,
+// sha256 of the body the router sent) and the time it measured from
+// opening the stream. The Countersigner keeps, per instance, the newest
+// receipt it signed (at first the newest one settled on chain) and takes
+// the node's in sequence order, an early one
+// waiting up to Wait for those before it. It countersigns (apps.RoleRouter)
+// only a receipt that is for this chain and instance, signed by the
+// instance's node, placed by this router, next in sequence, adding exactly
+// one call whose digest is the one relayed, with GPU-ms no more than
+// max(GPUs, 1) × the measured milliseconds and the charge the app's prices
+// give. The signed receipt goes back to the caller in the Emc-Receipt
+// trailer (so a metered response is chunked, without Content-Length); a
+// refused one is logged and the caller gets no trailer. A receipt can be
+// lost (the stream broke, or the caller left, after the node signed it):
+// every call relayed without a receipt (and not refused by the node) is
+// kept as an orphan (the newest 64), and a receipt that waited Wait for
+// up to two missing ones is countersigned when it chains orphans in their
+// place (each a call the router relayed) and then its own call. A gap no
+// orphans fill stalls the instance's ledger: every later receipt builds on
+// it, so they are refused at once (the node's later calls go unpaid). An
+// early receipt holds its caller's trailer (not the body) for up to Wait.
+// A router and a node that restart at different times disagree on the
+// sequence (the node resumes from what was settled): the ledger stalls
+// until the instance is redeployed (not handled).
+//
 // The caller's going away resets the stream, which ends the app call on
 // the node.
 package relay

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"cmp"
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -19,8 +20,10 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
 	"golang.org/x/time/rate"
 
+	"github.com/emc-network/emcd/computing/apps"
 	"github.com/emc-network/emcd/computing/instance"
 	"github.com/emc-network/emcd/p2p"
 )
@@ -99,8 +102,16 @@ type Config struct {
 	// IdleTimeout bounds the wait for each body frame either way.
 	IdleTimeout time.Duration
 	Now         func() time.Time
-	Log         *slog.Logger
+	// Meter, when set, countersigns each call's usage receipt (meter.go)
+	// and returns it to the caller in the ReceiptTrailer; nil: calls are
+	// relayed unmetered.
+	Meter Meter
+	Log   *slog.Logger
 }
+
+// ReceiptTrailer is the HTTP trailer that carries a metered call's signed
+// usage receipt (apps.SignedReceipt.Encode, hex with 0x).
+const ReceiptTrailer = "Emc-Receipt"
 
 // Relay is the router's http.Handler for Prefix.
 type Relay struct {
@@ -229,13 +240,18 @@ func (r *Relay) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		WriteError(w, http.StatusBadRequest, CodeBadRequest, err.Error())
 		return
 	}
-	r.relay(w, req, e, enc)
+	target := path
+	if req.URL.RawQuery != "" {
+		target += "?" + req.URL.RawQuery
+	}
+	r.relay(w, req, e, enc, target)
 }
 
 // relay opens a stream to the nearest replica that answers and runs the
 // call over it.
-func (r *Relay) relay(w http.ResponseWriter, req *http.Request, e Entry, hdr []byte) {
+func (r *Relay) relay(w http.ResponseWriter, req *http.Request, e Entry, hdr []byte, target string) {
 	ctx := req.Context()
+	t0 := time.Now()
 	var st p2p.Stream
 	var lastErr error
 	for _, peer := range r.order(e.Nodes) {
@@ -285,7 +301,23 @@ func (r *Relay) relay(w http.ResponseWriter, req *http.Request, e Entry, hdr []b
 	rc := http.NewResponseController(w)
 	bodyDone := make(chan error, 1)
 	var tooLarge atomic.Bool
-	go func() { bodyDone <- r.sendBody(st, req.Body, rc, &tooLarge) }()
+	bodyHash := sha256.New()
+	// A metered call whose receipt did not come (the stream broke, the
+	// caller left) may still have been answered and numbered by the node:
+	// it is an orphan the next receipt may chain. This runs after the
+	// body goroutine was waited for (deferred before that wait).
+	var gotReceipt, nodeRefused bool
+	if r.cfg.Meter != nil {
+		defer func() {
+			if gotReceipt || nodeRefused {
+				return
+			}
+			var sum [32]byte
+			copy(sum[:], bodyHash.Sum(nil))
+			r.cfg.Meter.Orphan(e.ID, apps.RequestDigest(req.Method, target, sum), time.Since(t0))
+		}()
+	}
+	go func() { bodyDone <- r.sendBody(st, io.TeeReader(req.Body, bodyHash), rc, &tooLarge) }()
 	// The body goroutine reads the caller's body, which must not happen
 	// after this handler returns: unless it was waited for, break its
 	// stream writes and its reads, and wait.
@@ -328,6 +360,7 @@ func (r *Relay) relay(w http.ResponseWriter, req *http.Request, e Entry, hdr []b
 		return
 	}
 	if rh.Code != "" {
+		nodeRefused = true
 		status, code := refusalStatus(rh.Code)
 		WriteError(w, status, code, "node: "+rh.Message)
 		return
@@ -336,7 +369,11 @@ func (r *Relay) relay(w http.ResponseWriter, req *http.Request, e Entry, hdr []b
 	for _, x := range rh.Headers {
 		h.Add(x.Name, x.Value)
 	}
-	if rh.HasLength {
+	if r.cfg.Meter != nil {
+		// The receipt comes after the body: a trailer, so the body is
+		// sent chunked (no Content-Length).
+		h.Set("Trailer", ReceiptTrailer)
+	} else if rh.HasLength {
 		h.Set("Content-Length", strconv.FormatUint(rh.ContentLength, 10))
 	}
 	w.WriteHeader(int(rh.Status))
@@ -367,13 +404,45 @@ func (r *Relay) relay(w http.ResponseWriter, req *http.Request, e Entry, hdr []b
 			panic(http.ErrAbortHandler)
 		}
 	}
-	// The answer is whole. A body still being sent is no longer needed
-	// (the app answered without it): the deferred wait cuts it.
-	select {
-	case berr := <-bodyDone:
-		bodyWaited = true
-		finished = berr == nil
-	default:
+	// The answer is whole; a metering node's receipt follows.
+	var nr *instance.NodeReceipt
+	if r.cfg.Meter != nil {
+		_ = st.SetReadDeadline(time.Now().Add(r.cfg.IdleTimeout))
+		var rerr error
+		if nr, rerr = instance.ReadReceiptFrame(br); rerr != nil {
+			r.log.Debug("no usage receipt", "instance", e.ID, "err", rerr)
+			nr = nil
+		}
+		gotReceipt = nr != nil
+	}
+	// A body still being sent is no longer needed (the app answered
+	// without it): the deferred wait cuts it.
+	if nr != nil {
+		// The node answered after the body's end frame, so the sender is
+		// done or about to be: a metered call needs its whole body.
+		select {
+		case berr := <-bodyDone:
+			bodyWaited = true
+			finished = berr == nil
+		case <-time.After(time.Second):
+		}
+	} else {
+		select {
+		case berr := <-bodyDone:
+			bodyWaited = true
+			finished = berr == nil
+		default:
+		}
+	}
+	if nr != nil && finished {
+		var sum [32]byte
+		copy(sum[:], bodyHash.Sum(nil))
+		s, err := r.cfg.Meter.Countersign(e.ID, apps.RequestDigest(req.Method, target, sum), time.Since(t0), nr)
+		if err != nil {
+			r.log.Warn("usage receipt not countersigned", "instance", e.ID, "seq", nr.Seq, "err", err)
+			return
+		}
+		w.Header().Set(ReceiptTrailer, hexutil.Encode(s.Encode()))
 	}
 }
 
