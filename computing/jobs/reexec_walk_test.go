@@ -156,7 +156,7 @@ func reexecWalk(t *testing.T, seed int64, steps int) common.Hash {
 	n := jobs.JobCount(f.State)
 	ended := map[jobs.State]int{}
 	verified := map[uint8]int{}
-	disputes := 0
+	disputes, unresolved := 0, 0
 	for id := uint64(1); id <= n; id++ {
 		j := f.job(id)
 		if !j.State.Ended() {
@@ -185,6 +185,19 @@ func reexecWalk(t *testing.T, seed int64, steps int) common.Hash {
 				t.Fatalf("job %d: cost %s + fees %s + refund %s != escrow %s", id, j.CostWei, j.FeesWei, j.RefundWei, j.EscrowWei)
 			}
 		case jobs.StateRefunded:
+			if j.Verify == jobs.VerifyUnresolved {
+				// No quorum: nobody slashed, the re-executors' fees from the
+				// escrow above the cost (sampled) or the bond (disputed).
+				refund := new(uint256.Int).Add(j.RefundWei, j.FeesWei)
+				if rx.Disputed {
+					refund = j.RefundWei
+				}
+				if !refund.Eq(j.EscrowWei) || !j.CostWei.IsZero() {
+					t.Fatalf("unresolved job %d %+v", id, j)
+				}
+				unresolved++
+				continue
+			}
 			if !j.RefundWei.Eq(j.EscrowWei) || !j.CostWei.IsZero() || j.Verify != jobs.VerifyFailed {
 				t.Fatalf("refunded job %d %+v", id, j)
 			}
@@ -218,7 +231,7 @@ func reexecWalk(t *testing.T, seed int64, steps int) common.Hash {
 	if ended[jobs.StateSettled] == 0 || verified[jobs.VerifyPassed] == 0 || disputes == 0 {
 		t.Fatalf("the walk missed a path: ended %v, verify %v, %d disputes", ended, verified, disputes)
 	}
-	t.Logf("seed %d: %d jobs, ended %v, verify %v, %d disputes; cheater n4 %+v", seed, n, ended, verified, disputes,
+	t.Logf("seed %d: %d jobs, ended %v, verify %v, %d disputes, %d unresolved; cheater n4 %+v", seed, n, ended, verified, disputes, unresolved,
 		jobs.FaultsOf(f.State, n4))
 	return f.Root()
 }
