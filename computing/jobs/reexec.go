@@ -56,7 +56,8 @@ const (
 	VerifyRunning uint8 = 3
 	// VerifyPassed: re-execution agreed with the provider.
 	VerifyPassed uint8 = 4
-	// VerifyFailed: a majority of re-executors contradicted the provider.
+	// VerifyFailed: ReexecQuorum equal digests (all three answers)
+	// contradicted the provider.
 	VerifyFailed uint8 = 5
 	// VerifyInconclusive: no re-executor answered, or one answered,
 	// differing, and no other could be drawn (a tie, which the submitter
@@ -470,8 +471,10 @@ func (m *Module) reexecDue(c *native.Call, j *Job, env *native.BlockEnv) error {
 
 // submitReexec records the drawn re-executor's output digest and decides
 // when it can: the first digest equal to the provider's confirms the
-// result; a different one calls a third node (drawn in the next block's
-// hook); the second digest decides by majority of the three.
+// result; a different one calls another node (drawn in the next block's
+// hook), up to three answers; ReexecQuorum equal digests (the provider's
+// counted) decide, and no quorum possible any more is unresolved
+// (decide, decidable).
 func (m *Module) submitReexec(c *native.Call, args []any) ([]any, error) {
 	j, err := m.jobArg(c, args)
 	if err != nil {
@@ -854,7 +857,7 @@ func (m *Module) settleReexec(c *native.Call, j *Job) error {
 // dispute is the submitter's challenge of a deterministic job's result
 // inside its dispute window, with a bond of at least DisputeBondWei (the
 // call's value): re-execution decides (a re-executor drawn in the next
-// block's hook, then a third node on disagreement).
+// block's hook, then two more on disagreement, decided as a sampled one).
 func (m *Module) dispute(c *native.Call, args []any) ([]any, error) {
 	j, err := m.jobArg(c, args)
 	if err != nil {

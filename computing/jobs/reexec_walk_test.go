@@ -26,7 +26,8 @@ import (
 // through the module to re-executors and the burn). At the end blocks run
 // until every job has ended, and: the honest nodes were never slashed nor
 // jailed; every ended job's books balance (settled: cost + fees + refund =
-// escrow; refunded: refund = escrow, no cost); the slash burn equals the
+// escrow; refunded: refund = escrow, no cost; unresolved: refund + fees =
+// escrow, or refund = escrow when the bond paid the fees); the slash burn equals the
 // slashes less what the re-executors of overturned results were paid; a
 // second run of the seed reaches the same state root. A failure prints
 // SEED=<n>; replay with -jobs.seed=<n>.
