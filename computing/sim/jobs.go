@@ -453,6 +453,8 @@ func verifyName(v uint8) string {
 		return "failed"
 	case jobs.VerifyInconclusive:
 		return "inconclusive"
+	case jobs.VerifyUnresolved:
+		return "unresolved"
 	}
 	return "verify-" + strconv.Itoa(int(v))
 }
