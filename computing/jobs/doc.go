@@ -102,7 +102,8 @@
 //	EndBlock at a re-executor's     it times out (timed-out counters +1) and another is drawn
 //	deadline                        (at most MaxReexecDraws per job)
 //	decision                        passed|inconclusive -> completed|failed, settles as usual;
-//	                                failed -> refunded (escrow, and bond, to the submitter)
+//	                                failed -> refunded (escrow, and bond, to the submitter);
+//	                                unresolved -> refunded (less the re-executors' fees)
 //
 // The node is named by its owner account (the registry's key): that account
 // accepts and reports, and is paid. Deadlines are kept in a per-block due
@@ -133,14 +134,25 @@
 // already drawn for the job (nodes are keyed by owner, so never the same
 // owner). It has the accept window's time, the job's timeout and the
 // grace to submit its digest. The decision, over the provider's digest
-// and the re-executors' (two answers at most):
+// and the re-executors' (three answers at most, MaxReexecDraws draws):
 //
 //   - the first answer equals the provider's: passed;
-//   - it differs: a third node is drawn (from the hash of the answer's
-//     block); its answer equal to the provider's: passed, the first
-//     re-executor is in the minority; equal to the first: failed, the
-//     provider is; a third digest: inconclusive;
-//   - no answer in MaxReexecDraws draws, or no node to draw: inconclusive
+//   - it differs: two more nodes are drawn, one after the other (each
+//     from the hash of the previous answer's block). A side is slashed
+//     only when the other digest has ReexecQuorum (3) equal digests of
+//     the 4, the provider's counted: the provider's digest with 3,
+//     passed (the one re-executor that differed is slashed); another
+//     digest with 3 (all three answers), failed (the provider is).
+//     Outputs are deterministic, so honest nodes never disagree; a
+//     colluding pair gives at most 2 equal wrong digests, so an honest
+//     node never faces 3 (issue 12: under two of three, a colluder's
+//     partner drawn third got the honest node slashed);
+//   - unresolved (VerifyUnresolved) as soon as no digest can still reach
+//     3 with the answers left (2-2, three different digests, answers
+//     missing when the draws run out or no node is left to draw), once
+//     two answers or more came: nobody is slashed, the job is refunded;
+//   - no answer in MaxReexecDraws draws, or no node to draw, or a single
+//     answer that differs and nobody left to draw (a tie): inconclusive
 //     (the result stands), with one exception: a dispute whose one answer
 //     contradicts the provider and whose draw looked at every registered
 //     node (at most MaxReexecProbes) and found none is failed: the
@@ -161,16 +173,25 @@
 // sampled job from the escrow left after the cost (FeesWei: a submitter
 // of deterministic jobs should escrow about twice the expected cost),
 // as far as it goes. An inconclusive dispute's bond goes back to the
-// submitter; nobody is paid for re-executing. Counters per node
-// ([FaultsOf], faultsOf): slashes, slashed wei, jails, jailed until,
-// passes, failures, re-execution timeouts, digests given. A node learns of
+// submitter; nobody is paid for re-executing. Unresolved: nobody is
+// slashed and the provider is not paid; each re-executor that answered is
+// paid up to the job's cost from a dispute's bond or, for a sampled job,
+// from the escrow above the job's cost (FeesWei); the submitter gets the
+// rest of the escrow (RefundWei: the job's cost in full) and of the bond,
+// so every wei of escrow and bond is paid out (supply exact). Counters
+// per node ([FaultsOf], faultsOf): slashes, slashed wei, jails, jailed
+// until, passes, failures, re-execution timeouts, digests given; and, in
+// [FaultsOf] only (not yet in the faultsOf view), Unresolved: the
+// unresolved disagreements the node answered in, as provider or
+// re-executor, for the score. A node learns of
 // its draws from reexecsOf (hooks emit no logs) and getReexec.
 //
 // Gas: submitResultDigest prepays the sampling check and every round the
-// hooks may make (MaxReexecDraws draws or timeouts, the decision):
-// ResultDigestGas, about 5.2 million; dispute likewise (DisputeGas, about
-// 6.2 million, with a slash); submitReexec pays its decision, a slash and
-// a settlement (SubmitReexecGas, about 4.5 million). TestReexecGas pins
+// hooks may make (MaxReexecDraws draws or timeouts, the decision; the
+// fourth draw raised it from 3 rounds to 4):
+// ResultDigestGas, about 6.3 million; dispute likewise (DisputeGas, about
+// 7.3 million, with a slash); submitReexec pays its decision, a slash and
+// a settlement (SubmitReexecGas, about 4.7 million). TestReexecGas pins
 // that each call costs what it declares.
 //
 // Limits: the reported usage is trusted within its cap (re-execution

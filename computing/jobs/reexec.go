@@ -25,10 +25,16 @@ const (
 	// maxReexecBytes bounds a stored re-execution record (pinned by a
 	// test).
 	maxReexecBytes = 320
-	// MaxReexecDraws bounds the re-executors one job draws: the first, a
-	// third node on disagreement, and one replacement for a re-executor
+	// MaxReexecDraws bounds the re-executors one job draws: the first,
+	// two more on disagreement, and one replacement for a re-executor
 	// that timed out.
-	MaxReexecDraws = 3
+	MaxReexecDraws = 4
+	// ReexecQuorum is how many equal digests (the provider's counted)
+	// decide a disagreement: more than a colluding pair can give.
+	ReexecQuorum = 3
+	// maxReexecAnswers bounds the re-executors' answers one job takes:
+	// with the provider's digest, four in all.
+	maxReexecAnswers = 3
 	// MaxReexecProbes bounds the registry entries one draw looks at: it
 	// starts at a seeded index and takes the first of MaxReexecProbes
 	// consecutive nodes (wrapping) that qualifies.
@@ -50,11 +56,17 @@ const (
 	VerifyRunning uint8 = 3
 	// VerifyPassed: re-execution agreed with the provider.
 	VerifyPassed uint8 = 4
-	// VerifyFailed: a majority of re-executors contradicted the provider.
+	// VerifyFailed: ReexecQuorum equal digests (all three answers)
+	// contradicted the provider.
 	VerifyFailed uint8 = 5
-	// VerifyInconclusive: no majority either way (re-executors timed out,
-	// none could be drawn, or three digests differ): the result stands.
+	// VerifyInconclusive: no re-executor answered, or one answered,
+	// differing, and no other could be drawn (a tie, which the submitter
+	// may dispute): the result stands.
 	VerifyInconclusive uint8 = 6
+	// VerifyUnresolved: a disagreement where no digest reached
+	// ReexecQuorum (2-2, three digests, or answers missing at the last
+	// draw): nobody is slashed, the job is refunded (StateRefunded).
+	VerifyUnresolved uint8 = 7
 )
 
 // Revert reasons of the re-execution methods.
@@ -130,6 +142,7 @@ type Faults struct {
 	Failed      uint64       // results in the minority of a decision
 	TimedOut    uint64       // re-executions not answered in time
 	Reexecs     uint64       // re-execution digests submitted
+	Unresolved  uint64       // unresolved disagreements answered in (provider or re-executor)
 }
 
 // Fault counters, faults[node][k].
@@ -142,6 +155,7 @@ const (
 	faultFailed
 	faultTimedOut
 	faultReexecs
+	faultUnresolved
 )
 
 // Gas of the re-execution work (see the gas notes in jobs.go).
@@ -161,10 +175,11 @@ const (
 	// lag, as for results), the timed-out counters (2 × 22,100).
 	roundGas = recordReadGas + reexecReadGas + reexecWriteGas + drawGas + listAddGas + listRemoveGas + 4*22_100
 	// concludeGas is a decision without a slash: the job record
-	// rewritten and its settlement scheduled (22,100), the fees (2
-	// transfers), the bond (2 transfers), escrowTotal. The settlement
-	// itself is the EndBlock's, as for every result (ResultGas).
-	concludeGas = recordWriteGas + 4*9_000 + 2*22_100
+	// rewritten and its settlement scheduled (22,100), the fees (3
+	// transfers), the bond (2 transfers), escrowTotal; an unresolved one's
+	// 4 Unresolved counters. The settlement (or refund) itself is the
+	// EndBlock's, as for every result (ResultGas).
+	concludeGas = recordWriteGas + 5*9_000 + 6*22_100
 	// punishGas: the compute slash, 5 fault counters, the NodeSlashed log
 	// (3 topics, 64 bytes) 2,387, the burn (2 ledger slots).
 	punishGas = staking.SlashComputeGas + 5*22_100 + 2_387 + 2*22_100
@@ -228,6 +243,7 @@ func FaultsOf(s native.StateReader, node common.Address) Faults {
 		Slashes: ld(faultSlashes).Uint64(), SlashedWei: ld(faultSlashedWei), Jails: ld(faultJails).Uint64(),
 		JailedUntil: ld(faultJailedUntil).Uint64(), Passed: ld(faultPassed).Uint64(), Failed: ld(faultFailed).Uint64(),
 		TimedOut: ld(faultTimedOut).Uint64(), Reexecs: ld(faultReexecs).Uint64(),
+		Unresolved: ld(faultUnresolved).Uint64(),
 	}
 }
 
@@ -441,8 +457,8 @@ func (m *Module) reexecDue(c *native.Call, j *Job, env *native.BlockEnv) error {
 		}
 		rx.Current, rx.Deadline = common.Address{}, 0
 	}
-	if len(rx.Executors) >= MaxReexecDraws {
-		return m.conclude(c, j, &rx, VerifyInconclusive)
+	if len(rx.Executors) >= MaxReexecDraws || !rx.decidable(j.OutputDigest) {
+		return m.conclude(c, j, &rx, rx.undecided(j.OutputDigest))
 	}
 	if node := m.pickReexecutor(c.State, j, &rx, env.ParentHash, env.Number); node != (common.Address{}) {
 		if err := m.drawn(c, j, &rx, node, env.Time); err != nil {
@@ -455,8 +471,10 @@ func (m *Module) reexecDue(c *native.Call, j *Job, env *native.BlockEnv) error {
 
 // submitReexec records the drawn re-executor's output digest and decides
 // when it can: the first digest equal to the provider's confirms the
-// result; a different one calls a third node (drawn in the next block's
-// hook); the second digest decides by majority of the three.
+// result; a different one calls another node (drawn in the next block's
+// hook), up to three answers; ReexecQuorum equal digests (the provider's
+// counted) decide, and no quorum possible any more is unresolved
+// (decide, decidable).
 func (m *Module) submitReexec(c *native.Call, args []any) ([]any, error) {
 	j, err := m.jobArg(c, args)
 	if err != nil {
@@ -494,20 +512,69 @@ func (m *Module) submitReexec(c *native.Call, args []any) ([]any, error) {
 	if err := c.Emit("ReexecResult", new(big.Int).SetUint64(j.ID), c.Caller, digest); err != nil {
 		return nil, err
 	}
-	answers := rx.answers()
-	p := j.OutputDigest
-	switch {
-	case len(answers) == 1 && answers[0] == p:
-		return nil, m.conclude(c, &j, &rx, VerifyPassed)
-	case len(answers) == 1 && len(rx.Executors) < MaxReexecDraws:
-		scheduleReexec(c, &rx, c.BlockNumber+1) // a third node, drawn from this block's hash
-		return nil, saveReexec(c, &rx)
-	case len(answers) == 2 && answers[1] == p:
-		return nil, m.conclude(c, &j, &rx, VerifyPassed)
-	case len(answers) == 2 && answers[1] == answers[0]:
-		return nil, m.conclude(c, &j, &rx, VerifyFailed)
+	if outcome := rx.decide(j.OutputDigest); outcome != VerifyRunning {
+		return nil, m.conclude(c, &j, &rx, outcome)
 	}
-	return nil, m.conclude(c, &j, &rx, VerifyInconclusive) // three digests differ, or no draw left
+	if len(rx.Executors) < MaxReexecDraws && rx.decidable(j.OutputDigest) {
+		scheduleReexec(c, &rx, c.BlockNumber+1) // another node, drawn from this block's hash
+		return nil, saveReexec(c, &rx)
+	}
+	return nil, m.conclude(c, &j, &rx, rx.undecided(j.OutputDigest))
+}
+
+// decide is the decision over the provider's digest p and rx's answers:
+// VerifyPassed when the first answer equals p (no disagreement) or p
+// counts ReexecQuorum equal digests (its own included); VerifyFailed when
+// another digest does; else VerifyRunning (not decided yet).
+func (rx *Reexec) decide(p common.Hash) uint8 {
+	answers := rx.answers()
+	if len(answers) == 1 && answers[0] == p {
+		return VerifyPassed
+	}
+	counts := map[common.Hash]int{p: 1}
+	for _, a := range answers {
+		counts[a]++
+	}
+	for _, a := range append([]common.Hash{p}, answers...) {
+		if counts[a] >= ReexecQuorum {
+			if a == p {
+				return VerifyPassed
+			}
+			return VerifyFailed
+		}
+	}
+	return VerifyRunning
+}
+
+// decidable reports whether more answers can still bring a digest to
+// ReexecQuorum: the answers still possible (at most maxReexecAnswers in
+// all, one per draw left) added to the most frequent digest (an unseen
+// digest starts from none).
+func (rx *Reexec) decidable(p common.Hash) bool {
+	answers := rx.answers()
+	if len(answers) == 0 {
+		return true
+	}
+	left := min(maxReexecAnswers-len(answers), MaxReexecDraws-len(rx.Executors))
+	best := 0
+	counts := map[common.Hash]int{p: 1}
+	for _, a := range answers {
+		counts[a]++
+	}
+	for _, n := range counts {
+		best = max(best, n)
+	}
+	return best+left >= ReexecQuorum
+}
+
+// undecided is the outcome of a re-execution that cannot reach a decision:
+// VerifyUnresolved after a disagreement with two answers or more;
+// VerifyInconclusive (the result stands) with fewer.
+func (rx *Reexec) undecided(p common.Hash) uint8 {
+	if len(rx.answers()) >= 2 {
+		return VerifyUnresolved
+	}
+	return VerifyInconclusive
 }
 
 // answers are the digests rx received, in draw order.
@@ -539,7 +606,7 @@ func (m *Module) concludeNoDraw(c *native.Call, j *Job, rx *Reexec) error {
 	if rx.Disputed && rx.tie(j.OutputDigest) && registry.NodeCount(c.State) <= MaxReexecProbes {
 		return m.conclude(c, j, rx, VerifyFailed)
 	}
-	return m.conclude(c, j, rx, VerifyInconclusive)
+	return m.conclude(c, j, rx, rx.undecided(j.OutputDigest))
 }
 
 // conclude records the decision outcome and acts on it.
@@ -552,6 +619,11 @@ func (m *Module) concludeNoDraw(c *native.Call, j *Job, rx *Reexec) error {
 //     pays each of the two re-executors up to the job's cost, the rest is
 //     burned; the escrow and a dispute's bond go back to the submitter
 //     (StateRefunded).
+//   - VerifyUnresolved: no one is slashed; the provider is not paid; each
+//     answering re-executor is paid up to the job's cost, from a dispute's
+//     bond (its rest back to the submitter) or, for a sampled job, from
+//     the escrow above the job's cost (FeesWei); the submitter gets the
+//     rest of the escrow back, the job's cost in full (StateRefunded).
 //   - VerifyInconclusive: no one is slashed or paid for re-executing; the
 //     result stands and settles as usual, a dispute's bond returned.
 func (m *Module) conclude(c *native.Call, j *Job, rx *Reexec, outcome uint8) error {
@@ -615,6 +687,11 @@ func (m *Module) conclude(c *native.Call, j *Job, rx *Reexec, outcome uint8) err
 			return err
 		}
 		return c.Emit("JobVerified", new(big.Int).SetUint64(j.ID), outcome)
+	case VerifyUnresolved:
+		if err := m.unresolved(c, j, rx); err != nil {
+			return err
+		}
+		return c.Emit("JobVerified", new(big.Int).SetUint64(j.ID), outcome)
 	}
 	j.State = rx.Prior
 	if err := saveReexec(c, rx); err != nil {
@@ -624,6 +701,55 @@ func (m *Module) conclude(c *native.Call, j *Job, rx *Reexec, outcome uint8) err
 		return err
 	}
 	return m.resume(c, j)
+}
+
+// unresolved refunds a job whose disagreement reached no quorum (see
+// conclude): supply exact, every wei of the escrow and the bond goes to
+// the re-executors or back to the submitter.
+func (m *Module) unresolved(c *native.Call, j *Job, rx *Reexec) error {
+	fee := Cost(j.GPUMillis, j.PriceWei, j.EscrowWei)
+	refundAll(j)
+	source := new(uint256.Int).Sub(j.EscrowWei, fee) // sampled: the escrow above the cost
+	if rx.Disputed {
+		source = rx.BondWei.Clone()
+	}
+	addFault(c, j.Node, faultUnresolved, one)
+	paid := new(uint256.Int)
+	for i, d := range rx.Digests {
+		if d == (common.Hash{}) {
+			continue
+		}
+		addFault(c, rx.Executors[i], faultUnresolved, one)
+		pay := fee.Clone()
+		if pay.Gt(source) {
+			pay = source.Clone()
+		}
+		if pay.IsZero() {
+			continue
+		}
+		if err := c.Pay(rx.Executors[i], pay); err != nil {
+			return err
+		}
+		source.Sub(source, pay)
+		paid.Add(paid, pay)
+	}
+	j.FeesWei = paid
+	if rx.Disputed {
+		if !source.IsZero() {
+			if err := c.Pay(j.Submitter, source); err != nil {
+				return err
+			}
+		}
+		if err := m.dropBond(c, j, rx); err != nil {
+			return err
+		}
+	} else {
+		j.RefundWei = new(uint256.Int).Sub(j.EscrowWei, paid)
+	}
+	if err := saveReexec(c, rx); err != nil {
+		return err
+	}
+	return m.end(c, j, StateRefunded)
 }
 
 // punish slashes node's compute stake by ComputeSlashBps (the take is
@@ -731,7 +857,7 @@ func (m *Module) settleReexec(c *native.Call, j *Job) error {
 // dispute is the submitter's challenge of a deterministic job's result
 // inside its dispute window, with a bond of at least DisputeBondWei (the
 // call's value): re-execution decides (a re-executor drawn in the next
-// block's hook, then a third node on disagreement).
+// block's hook, then two more on disagreement, decided as a sampled one).
 func (m *Module) dispute(c *native.Call, args []any) ([]any, error) {
 	j, err := m.jobArg(c, args)
 	if err != nil {

@@ -193,7 +193,7 @@ func other3(n common.Address) common.Address {
 }
 
 // TestReexecCheaterSlashed: a provider that reports a wrong digest is
-// contradicted by two re-executors: it loses ComputeSlashBps of its
+// contradicted by three re-executors (a lone liar against 3 honest): it loses ComputeSlashBps of its
 // compute stake (paying each re-executor the job's cost, the rest burned
 // to the wei), is jailed (no assignment, no draw) for JailBlocks, and the
 // submitter gets the whole escrow back.
@@ -210,12 +210,21 @@ func TestReexecCheaterSlashed(t *testing.T) {
 	}
 	e2 := f.current(id)
 	if e2 == e1 || e2 == n1 {
-		t.Fatalf("third node %s (first %s)", e2, e1)
+		t.Fatalf("second re-executor %s (first %s)", e2, e1)
+	}
+	f.mustSend(e2, nil, "submitReexec", bigID(id), digestOK)
+	if got := f.job(id); got.State != jobs.StateReexec {
+		t.Fatalf("after 2 answers against the provider (no quorum yet): %s", got.State)
+	}
+	e3 := f.current(id)
+	if e3 == e1 || e3 == e2 || e3 == n1 {
+		t.Fatalf("third re-executor %s (first %s, second %s)", e3, e1, e2)
 	}
 	stakeBefore := f.State.GetBalance(stakingAddr).Clone()
 	slashBurnBefore := native.Burned(f.State, native.BurnSlash).Clone()
-	balBefore := map[common.Address]*uint256.Int{e1: f.State.GetBalance(e1).Clone(), e2: f.State.GetBalance(e2).Clone()}
-	r := f.mustSend(e2, nil, "submitReexec", bigID(id), digestOK)
+	balBefore := map[common.Address]*uint256.Int{e1: f.State.GetBalance(e1).Clone(), e2: f.State.GetBalance(e2).Clone(),
+		e3: f.State.GetBalance(e3).Clone()}
+	r := f.mustSend(e3, nil, "submitReexec", bigID(id), digestOK)
 	j := f.job(id)
 	if j.State != jobs.StateRefunded || j.Verify != jobs.VerifyFailed || !j.RefundWei.Eq(emc(1)) || !j.State.Ended() {
 		t.Fatalf("job after the majority %+v", j)
@@ -229,13 +238,15 @@ func TestReexecCheaterSlashed(t *testing.T) {
 	}
 	cost := detCost()
 	burned := new(uint256.Int).Sub(native.Burned(f.State, native.BurnSlash), slashBurnBefore)
-	if want := new(uint256.Int).Sub(slash, new(uint256.Int).Add(cost, cost)); !burned.Eq(want) {
+	if want := new(uint256.Int).Sub(slash, new(uint256.Int).Mul(cost, uint256.NewInt(3))); !burned.Eq(want) {
 		t.Fatalf("slash burned %s, want %s", burned, want)
 	}
-	if got, want := f.State.GetBalance(e1), new(uint256.Int).Add(balBefore[e1], cost); !got.Eq(want) {
-		t.Fatalf("first re-executor %s, want %s", got, want)
+	for _, e := range []common.Address{e1, e2} {
+		if got, want := f.State.GetBalance(e), new(uint256.Int).Add(balBefore[e], cost); !got.Eq(want) {
+			t.Fatalf("re-executor %s: %s, want %s", e, got, want)
+		}
 	}
-	if got, want := f.State.GetBalance(e2), new(uint256.Int).Sub(new(uint256.Int).Add(balBefore[e2], cost), nativetest.Fee(r.gasUsed)); !got.Eq(want) {
+	if got, want := f.State.GetBalance(e3), new(uint256.Int).Sub(new(uint256.Int).Add(balBefore[e3], cost), nativetest.Fee(r.gasUsed)); !got.Eq(want) {
 		t.Fatalf("third re-executor %s, want %s", got, want)
 	}
 	if got, want := f.State.GetBalance(sub), new(uint256.Int).Sub(subBefore, subFees); !got.Eq(want) {
@@ -245,7 +256,7 @@ func TestReexecCheaterSlashed(t *testing.T) {
 	if fl.Slashes != 1 || !fl.SlashedWei.Eq(slash) || fl.Jails != 1 || fl.Failed != 1 || fl.JailedUntil != f.Number+jailTest {
 		t.Fatalf("cheater faults %+v", fl)
 	}
-	for _, e := range []common.Address{e1, e2} {
+	for _, e := range []common.Address{e1, e2, e3} {
 		if fl := jobs.FaultsOf(f.State, e); fl.Slashes != 0 || fl.Passed != 1 {
 			t.Fatalf("honest re-executor %s faults %+v", e, fl)
 		}
@@ -281,17 +292,22 @@ func mustPack(f *fixture, name string, args ...any) []byte {
 }
 
 // TestReexecLyingReexecutor: an honest provider and a lying first
-// re-executor: the third node agrees with the provider; the liar is
-// slashed (all burned) and jailed, the provider never; the job settles
-// and the agreeing re-executor is paid from the escrow.
+// re-executor: the two more nodes drawn agree with the provider (3
+// digests of 4); the liar is slashed (all burned) and jailed, the provider
+// never; the job settles and the agreeing re-executors are paid from the
+// escrow.
 func TestReexecLyingReexecutor(t *testing.T) {
 	f := newReexecFixture(t, reexecParams(10_000))
 	id := f.detResult(n1, digestOK)
 	e1 := f.current(id)
 	f.mustSend(e1, nil, "submitReexec", bigID(id), digestBad)
-	e2 := f.current(id)
+	f.mustSend(f.current(id), nil, "submitReexec", bigID(id), digestOK)
+	if j := f.job(id); j.State != jobs.StateReexec || jobs.FaultsOf(f.State, e1).Slashes != 0 {
+		t.Fatalf("decided on 2 of 3 digests: %s", j.State)
+	}
+	e3 := f.current(id)
 	burnBefore := native.Burned(f.State, native.BurnSlash).Clone()
-	f.mustSend(e2, nil, "submitReexec", bigID(id), digestOK)
+	f.mustSend(e3, nil, "submitReexec", bigID(id), digestOK)
 	slash := new(uint256.Int).Div(emc(computeWei), uint256.NewInt(2))
 	if got := new(uint256.Int).Sub(native.Burned(f.State, native.BurnSlash), burnBefore); !got.Eq(slash) {
 		t.Fatalf("burned %s of the liar's slash %s", got, slash)
@@ -303,7 +319,7 @@ func TestReexecLyingReexecutor(t *testing.T) {
 		t.Fatalf("honest provider faults %+v", fl)
 	}
 	f.to(f.job(id).Deadline + 1)
-	if j := f.job(id); j.State != jobs.StateSettled || !j.FeesWei.Eq(detCost()) {
+	if j := f.job(id); j.State != jobs.StateSettled || !j.FeesWei.Eq(new(uint256.Int).Add(detCost(), detCost())) {
 		t.Fatalf("job %+v", j)
 	}
 }
@@ -356,7 +372,7 @@ func TestReexecTimeout(t *testing.T) {
 	}
 }
 
-// TestDisputeProviderWrong: the submitter disputes a wrong result; two
+// TestDisputeProviderWrong: the submitter disputes a wrong result; three
 // re-executors contradict it: the provider is slashed and jailed, the
 // submitter gets escrow and bond back.
 func TestDisputeProviderWrong(t *testing.T) {
@@ -379,8 +395,8 @@ func TestDisputeProviderWrong(t *testing.T) {
 	}
 	e1 := f.current(id)
 	f.mustSend(e1, nil, "submitReexec", bigID(id), digestOK)
-	e2 := f.current(id)
-	f.mustSend(e2, nil, "submitReexec", bigID(id), digestOK)
+	f.mustSend(f.current(id), nil, "submitReexec", bigID(id), digestOK)
+	f.mustSend(f.current(id), nil, "submitReexec", bigID(id), digestOK)
 	j := f.job(id)
 	if j.State != jobs.StateRefunded || j.Verify != jobs.VerifyFailed {
 		t.Fatalf("job %+v", j)

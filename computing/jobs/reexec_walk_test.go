@@ -26,7 +26,8 @@ import (
 // through the module to re-executors and the burn). At the end blocks run
 // until every job has ended, and: the honest nodes were never slashed nor
 // jailed; every ended job's books balance (settled: cost + fees + refund =
-// escrow; refunded: refund = escrow, no cost); the slash burn equals the
+// escrow; refunded: refund = escrow, no cost; unresolved: refund + fees =
+// escrow, or refund = escrow when the bond paid the fees); the slash burn equals the
 // slashes less what the re-executors of overturned results were paid; a
 // second run of the seed reaches the same state root. A failure prints
 // SEED=<n>; replay with -jobs.seed=<n>.
@@ -156,7 +157,7 @@ func reexecWalk(t *testing.T, seed int64, steps int) common.Hash {
 	n := jobs.JobCount(f.State)
 	ended := map[jobs.State]int{}
 	verified := map[uint8]int{}
-	disputes := 0
+	disputes, unresolved := 0, 0
 	for id := uint64(1); id <= n; id++ {
 		j := f.job(id)
 		if !j.State.Ended() {
@@ -185,6 +186,19 @@ func reexecWalk(t *testing.T, seed int64, steps int) common.Hash {
 				t.Fatalf("job %d: cost %s + fees %s + refund %s != escrow %s", id, j.CostWei, j.FeesWei, j.RefundWei, j.EscrowWei)
 			}
 		case jobs.StateRefunded:
+			if j.Verify == jobs.VerifyUnresolved {
+				// No quorum: nobody slashed, the re-executors' fees from the
+				// escrow above the cost (sampled) or the bond (disputed).
+				refund := new(uint256.Int).Add(j.RefundWei, j.FeesWei)
+				if rx.Disputed {
+					refund = j.RefundWei
+				}
+				if !refund.Eq(j.EscrowWei) || !j.CostWei.IsZero() {
+					t.Fatalf("unresolved job %d %+v", id, j)
+				}
+				unresolved++
+				continue
+			}
 			if !j.RefundWei.Eq(j.EscrowWei) || !j.CostWei.IsZero() || j.Verify != jobs.VerifyFailed {
 				t.Fatalf("refunded job %d %+v", id, j)
 			}
@@ -218,7 +232,7 @@ func reexecWalk(t *testing.T, seed int64, steps int) common.Hash {
 	if ended[jobs.StateSettled] == 0 || verified[jobs.VerifyPassed] == 0 || disputes == 0 {
 		t.Fatalf("the walk missed a path: ended %v, verify %v, %d disputes", ended, verified, disputes)
 	}
-	t.Logf("seed %d: %d jobs, ended %v, verify %v, %d disputes; cheater n4 %+v", seed, n, ended, verified, disputes,
+	t.Logf("seed %d: %d jobs, ended %v, verify %v, %d disputes, %d unresolved; cheater n4 %+v", seed, n, ended, verified, disputes, unresolved,
 		jobs.FaultsOf(f.State, n4))
 	return f.Root()
 }

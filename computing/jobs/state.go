@@ -220,8 +220,9 @@ type Job struct {
 	RefundCredits *uint256.Int `rlp:"optional"`
 	// Deterministic is the spec's flag; OutputDigest the provider's
 	// output digest (submitResultDigest); Verify the re-execution status
-	// (VerifyNone ... VerifyInconclusive, reexec.go); FeesWei what the
-	// escrow paid the re-executors (cost + fees + refund = escrow).
+	// (VerifyNone ... VerifyUnresolved, reexec.go); FeesWei what the
+	// escrow paid the re-executors (cost + fees + refund = escrow; for an
+	// unresolved sampled job fees + refund = escrow, no cost).
 	Deterministic bool         `rlp:"optional"`
 	OutputDigest  common.Hash  `rlp:"optional"`
 	Verify        uint8        `rlp:"optional"`

@@ -93,15 +93,15 @@
 // shares, re-execution fees, shares of slashes). HonestSlashedJobs names
 // each re-execution that put an honest node in the minority.
 //
-// Known weakness the sim shows (a module rule, not changed here): two of
-// three answers decide a re-execution, so when a colluder's sampled
-// result goes to an honest re-executor and the third node drawn is the
-// colluder's partner, the lie passes and the honest node is slashed
-// (TestColludingPairFramesHonest). At the acceptance's size (100 nodes,
-// 20 % cheaters of which 5 colluding, 100 jobs an epoch, 3 epochs) it
-// slashed one honest node in 3 seeds of 84 (seeds 35, 45 and 69 of 1…84),
-// so issue 12's "no honest node slashed in any seed" does not hold with
-// colluding pairs until the module's rule changes.
+// Issue 12, found by the sim and fixed in the jobs module: under the old
+// rule (two of three answers decide a re-execution) a colluder's sampled
+// result going to an honest re-executor, with the colluder's partner drawn
+// third, got the honest node slashed (seeds 35, 45 and 69 of 1…84 at the
+// acceptance's size; seed 4 of the small market in
+// TestColludingPairFramesHonest). The module now slashes a side only when
+// 3 of 4 digests agree against it, so a colluding pair ends 2-2,
+// unresolved (refunded, nobody slashed); TestColludingPairFramesHonest
+// checks that seed slashes no honest node.
 //
 // Report.Refused counts an assignment refused because a decision earlier
 // in the same block jailed its node (the router checked it with Fit on

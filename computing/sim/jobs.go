@@ -40,7 +40,7 @@ const (
 	// about 45 blocks, at most MaxReexecDraws times).
 	drainBlocks = 400
 	// simGasLimit: a deterministic result prepays its re-execution rounds
-	// (jobs.ResultDigestGas, about 5.2 million gas), so a block of the
+	// (jobs.ResultDigestGas, about 6.3 million gas), so a block of the
 	// simulation holds up to a billion gas (genesis.DefaultGasLimit is 60
 	// million): a full epoch of results fits in one block.
 	simGasLimit = 1_000_000_000
@@ -453,6 +453,8 @@ func verifyName(v uint8) string {
 		return "failed"
 	case jobs.VerifyInconclusive:
 		return "inconclusive"
+	case jobs.VerifyUnresolved:
+		return "unresolved"
 	}
 	return "verify-" + strconv.Itoa(int(v))
 }

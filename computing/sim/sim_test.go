@@ -7,7 +7,6 @@ import (
 	"os"
 	"reflect"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -300,15 +299,14 @@ func BenchmarkMarket100(b *testing.B) {
 	}
 }
 
-// TestColludingPairFramesHonest pins a weakness of the jobs module's rule
-// (two answers of three decide a re-execution), shown by the simulator and
-// not changed here: colluder C reports a wrong digest, its sampled result
-// goes to an honest re-executor (who differs), the third node drawn is C's
-// partner D, who backs C's digest; the result passes and the honest node,
-// in the minority, is slashed and jailed. Seed 4 of this small market
-// (10 nodes, 8 cheaters of which 2 colluding) draws exactly that. The test
-// fails once the module stops slashing an honest node there: then turn it
-// into a check that HonestSlashed stays 0.
+// TestColludingPairFramesHonest checks the fix of issue 12 on the seed that
+// showed it: colluder C reports a wrong digest, its sampled result goes to
+// an honest re-executor (who differs), the next node drawn is C's partner
+// D, who backs C's digest. Under the old rule (two answers of three) the
+// honest node, in the minority, was slashed; the jobs module now draws a
+// fourth node and slashes only a side facing 3 equal digests, so a pair of
+// colluders ends 2-2 (refunded, nobody slashed). Seed 4 of this small
+// market (10 nodes, 8 cheaters of which 2 colluding) draws that job.
 func TestColludingPairFramesHonest(t *testing.T) {
 	if testing.Short() {
 		t.Skip("more simulated epochs: skipped with -short (the race leg); the normal run has it")
@@ -316,11 +314,11 @@ func TestColludingPairFramesHonest(t *testing.T) {
 	cfg := sim.DefaultConfig()
 	cfg.Nodes, cfg.CheaterFraction, cfg.Epochs, cfg.JobsPerEpoch, cfg.Seed = 10, 0.8, 3, 30, 4
 	r := run(t, cfg)
-	want := "provider colluding, re-executor honest differed, re-executor colluding agreed"
-	if r.HonestSlashed != 1 || len(r.HonestSlashedJobs) != 1 || !strings.Contains(r.HonestSlashedJobs[0], want) {
-		t.Fatalf("honest slashed %d by %v, want 1 by a job with %q", r.HonestSlashed, r.HonestSlashedJobs, want)
+	if r.HonestSlashed != 0 || len(r.HonestSlashedJobs) != 0 {
+		t.Fatalf("honest slashed %d by %v, want 0", r.HonestSlashed, r.HonestSlashedJobs)
 	}
-	if !r.SupplyExact || r.CheatersSlashedByKind[sim.Colluding] != 2 {
-		t.Fatalf("supply exact %v, slashed %v", r.SupplyExact, r.CheatersSlashedByKind)
+	if !r.SupplyExact {
+		t.Fatalf("supply not exact: %+v", r)
 	}
+	t.Logf("cheaters slashed by kind %v, caught %d", r.CheatersSlashedByKind, r.Caught)
 }
