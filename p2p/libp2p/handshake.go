@@ -61,14 +61,28 @@ func (h *Host) disconnected(n network.Network, c network.Conn) {
 	}
 }
 
+// maxFailed bounds Host.failed; past it the map starts over.
+const maxFailed = 1024
+
 // finish records the handshake result once.
 func (h *Host) finish(st *peerState, err error, remote p2p.Status) {
+	h.finishPeer("", st, err, remote)
+}
+
+// finishPeer is finish that also remembers id's failure for ConnectPeer.
+func (h *Host) finishPeer(id peer.ID, st *peerState, err error, remote p2p.Status) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	select {
 	case <-st.done:
 		return
 	default:
+	}
+	if err != nil && id != "" {
+		if len(h.failed) >= maxFailed {
+			clear(h.failed)
+		}
+		h.failed[id] = err
 	}
 	st.err = err
 	if err == nil {
@@ -83,7 +97,7 @@ func (h *Host) dialHandshake(id peer.ID, st *peerState) {
 	defer cancel()
 	s, err := h.host.NewStream(ctx, id, protocol.ID(h.names.Handshake()))
 	if err != nil {
-		h.finish(st, fmt.Errorf("libp2p: handshake with %s: %w", id, err), p2p.Status{})
+		h.finishPeer(id, st, fmt.Errorf("libp2p: handshake with %s: %w", id, err), p2p.Status{})
 		_ = h.host.Network().ClosePeer(id)
 		return
 	}
@@ -92,7 +106,7 @@ func (h *Host) dialHandshake(id peer.ID, st *peerState) {
 	local := h.localStatus()
 	if err := p2p.WriteFrame(s, local.Encode()); err != nil {
 		s.Reset()
-		h.finish(st, fmt.Errorf("libp2p: handshake with %s: %w", id, err), p2p.Status{})
+		h.finishPeer(id, st, fmt.Errorf("libp2p: handshake with %s: %w", id, err), p2p.Status{})
 		return
 	}
 	// No CloseWrite: the listener waits for our Close to know we have read
@@ -101,7 +115,7 @@ func (h *Host) dialHandshake(id peer.ID, st *peerState) {
 	if err != nil {
 		s.Reset()
 		h.Penalize(p2p.PeerID(id.String()), p2p.PenaltyMalformed, "bad handshake")
-		h.finish(st, fmt.Errorf("libp2p: handshake with %s: %w", id, err), p2p.Status{})
+		h.finishPeer(id, st, fmt.Errorf("libp2p: handshake with %s: %w", id, err), p2p.Status{})
 		_ = h.host.Network().ClosePeer(id)
 		return
 	}
@@ -151,7 +165,7 @@ func (h *Host) accept(id peer.ID, st *peerState, local, remote p2p.Status) {
 	pid := p2p.PeerID(id.String())
 	if err := local.Compatible(remote); err != nil {
 		h.log.Info("rejecting peer of another network", "peer", id, "err", err)
-		h.finish(st, err, remote) // before the ban's disconnect reports ErrNotConnected
+		h.finishPeer(id, st, err, remote) // before the ban's disconnect reports ErrNotConnected
 		h.Penalize(pid, p2p.PenaltyBan, err.Error())
 		_ = h.host.Network().ClosePeer(id)
 		return
@@ -159,7 +173,7 @@ func (h *Host) accept(id peer.ID, st *peerState, local, remote p2p.Status) {
 	addr, hasAddr, err := remote.VerifyIdentity(pid)
 	if err != nil {
 		h.log.Info("rejecting peer with a bad identity", "peer", id, "err", err)
-		h.finish(st, err, remote)
+		h.finishPeer(id, st, err, remote)
 		h.Penalize(pid, p2p.PenaltyInvalid, err.Error())
 		_ = h.host.Network().ClosePeer(id)
 		return
@@ -168,7 +182,7 @@ func (h *Host) accept(id peer.ID, st *peerState, local, remote p2p.Status) {
 	h.mu.Lock()
 	st.address, st.hasAddress = addr, hasAddr
 	h.mu.Unlock()
-	h.finish(st, nil, remote)
+	h.finishPeer(id, st, nil, remote)
 	if hasAddr {
 		h.log.Debug("peer connected", "peer", id, "head", remote.HeadNumber, "address", addr)
 	} else {

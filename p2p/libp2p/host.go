@@ -130,9 +130,14 @@ type Host struct {
 	idChain  uint64
 	idGen    common.Hash
 
-	mu       sync.Mutex
-	closed   bool
-	peers    map[peer.ID]*peerState
+	mu     sync.Mutex
+	closed bool
+	peers  map[peer.ID]*peerState
+	// failed holds the last handshake error of peers dialled by
+	// ConnectPeer whose state is gone (the connection dropped after the
+	// handshake failed), so the dialler gets the cause, not "disconnected".
+	// Bounded by maxFailed; guarded by mu.
+	failed   map[peer.ID]error
 	topics   map[string]*topic
 	handlers map[string]bool
 }
@@ -209,7 +214,7 @@ func New(cfg Config) (*Host, error) {
 	h := &Host{
 		cfg: cfg, names: p2p.Names{ChainID: cfg.ChainID}, log: cfg.Log.With("component", "p2p"),
 		host: hst, scores: scores, boot: boot, ctx: ctx, cancel: cancel,
-		peers: make(map[peer.ID]*peerState), topics: make(map[string]*topic), handlers: make(map[string]bool),
+		peers: make(map[peer.ID]*peerState), failed: make(map[peer.ID]error), topics: make(map[string]*topic), handlers: make(map[string]bool),
 	}
 	if cfg.Signer != nil {
 		st := cfg.Status()
@@ -282,6 +287,9 @@ func (h *Host) ConnectPeer(ctx context.Context, info peer.AddrInfo) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, h.cfg.HandshakeTimeout+5*time.Second)
 	defer cancel()
+	h.mu.Lock()
+	delete(h.failed, info.ID)
+	h.mu.Unlock()
 	if err := h.host.Connect(ctx, info); err != nil {
 		return fmt.Errorf("libp2p: dial %s: %w", info.ID, err)
 	}
@@ -289,6 +297,14 @@ func (h *Host) ConnectPeer(ctx context.Context, info peer.AddrInfo) error {
 	if st == nil {
 		if h.scores.Banned(p2p.PeerID(info.ID.String())) {
 			return fmt.Errorf("%w: %s", p2p.ErrBanned, info.ID)
+		}
+		// The handshake may have failed and the peer been dropped before
+		// this call looked: report why.
+		h.mu.Lock()
+		err, ok := h.failed[info.ID]
+		h.mu.Unlock()
+		if ok {
+			return err
 		}
 		return fmt.Errorf("%w: %s disconnected", p2p.ErrNotConnected, info.ID)
 	}
