@@ -6,7 +6,8 @@ package main
 // publishes computing/instance's test app (built by the test, a static
 // HTTP server with a plain and an SSE endpoint) with a price per call and a
 // royalty; a user deploys it; 1,000 concurrent calls through the router's
-// /apps/<instance>/ all answer 200 with a receipt that verifies; the SSE
+// /apps/<instance>/ all answer 200 with a receipt that verifies, and the
+// request chain the user recomputes matches every receipt's; the SSE
 // events arrive in order; a wrong key gets 401; then the compute node
 // running it is SIGKILLed: anyone reaps the lease, the newest receipt
 // settles, and the charge, the royalty and the refund are exact to the wei.
@@ -14,6 +15,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -229,13 +231,15 @@ func TestHubMultiProcess(t *testing.T) {
 
 	// Calls through the router. Each answered call's receipt verifies
 	// against the instance's node and router at the app's price; the
-	// newest (highest sequence) is kept for the settlement check.
+	// newest (highest sequence) is kept for the settlement check, and
+	// each sequence's request digest for the user's audit below.
 	appURL := router.rpcURL + relay.Prefix + fmt.Sprint(id)
 	price := uint256.NewInt(perCall)
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 32}}
 	var mu sync.Mutex
 	var newest *apps.SignedReceipt
-	var seqs = map[uint64]bool{}
+	receipts := map[uint64]apps.SignedReceipt{}
+	seqs := map[uint64]common.Hash{} // sequence → the digest of the request it came with
 	call := func(method, key, path string, body string, read func(io.Reader) error) (int, error) {
 		req, err := http.NewRequestWithContext(ctx, method, appURL+path, strings.NewReader(body))
 		if err != nil {
@@ -273,10 +277,11 @@ func TestHubMultiProcess(t *testing.T) {
 		}
 		mu.Lock()
 		defer mu.Unlock()
-		if seqs[sr.Seq] {
+		if _, ok := seqs[sr.Seq]; ok {
 			return res.StatusCode, fmt.Errorf("receipt sequence %d twice", sr.Seq)
 		}
-		seqs[sr.Seq] = true
+		seqs[sr.Seq] = apps.RequestDigest(method, path, sha256.Sum256([]byte(body)))
+		receipts[sr.Seq] = sr
 		if newest == nil || sr.Seq > newest.Seq {
 			newest = &sr
 		}
@@ -362,6 +367,19 @@ func TestHubMultiProcess(t *testing.T) {
 		t.Fatalf("wrong key: %d %v", code, err)
 	}
 	last := newest
+	// The user's audit: the request chain recomputed over the calls made,
+	// in the order the receipts number them, matches every receipt's.
+	h := apps.ChainStart(chainID.Uint64(), id)
+	for seq := uint64(1); seq <= last.Seq; seq++ {
+		d, ok := seqs[seq]
+		if !ok {
+			t.Fatalf("no receipt with sequence %d", seq)
+		}
+		h = apps.NextCallsHash(h, d)
+		if rc := receipts[seq]; rc.CallsHash != h || rc.Calls != seq || !rc.ChargeWei.Eq(uint256.NewInt(seq*perCall)) {
+			t.Fatalf("receipt %d: %+v, want the audited chain %s, %d calls", seq, rc.Receipt, h, seq)
+		}
+	}
 	wantCharge := uint256.NewInt((nCalls + 1) * perCall)
 	if last.Seq != nCalls+1 || !last.ChargeWei.Eq(wantCharge) {
 		t.Fatalf("newest receipt %+v: want sequence %d charging %s", last.Receipt, nCalls+1, wantCharge)
