@@ -11,6 +11,8 @@ package main
 // events arrive in order; a wrong key gets 401; then the compute node
 // running it is SIGKILLed: anyone reaps the lease, the newest receipt
 // settles, and the charge, the royalty and the refund are exact to the wei.
+// TestHubMultiProcessDocker runs the same with the Docker executor (the
+// app in an image FROM scratch) where a Docker daemon answers.
 
 import (
 	"bufio"
@@ -46,6 +48,22 @@ func TestHubMultiProcess(t *testing.T) {
 	if testing.Short() {
 		t.Skip("multi-process test: skipped with -short")
 	}
+	testHub(t, "process")
+}
+
+// TestHubMultiProcessDocker is the same with the Docker executor (the app
+// in an image FROM scratch), where a Docker daemon answers.
+func TestHubMultiProcessDocker(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-process test: skipped with -short")
+	}
+	if err := exec.Command("docker", "info").Run(); err != nil {
+		t.Skipf("no Docker daemon answers (%v): TestHubMultiProcess covers the Hub with the process executor", err)
+	}
+	testHub(t, "docker")
+}
+
+func testHub(t *testing.T, executor string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 	dir := t.TempDir()
@@ -57,12 +75,26 @@ func TestHubMultiProcess(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build the test app: %v\n%s", err, out)
 	}
-	r := runCLI(t, "compute", "images", "load", prog, "--executor", "process", "--datadir", filepath.Join(dir, "loader"), "--json")
+	load := prog
+	if executor == "docker" {
+		load = dockerImage(t, dir, prog)
+	}
+	r := runCLI(t, "compute", "images", "load", load, "--executor", executor, "--datadir", filepath.Join(dir, "loader"), "--json")
 	var loaded imagesLoadResult
 	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &loaded) != nil || len(loaded.Images) != 1 {
 		t.Fatalf("images load: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 	img := loaded.Images[0]
+	if executor == "docker" {
+		t.Cleanup(func() {
+			// The killed node's container outlives it: remove every
+			// container of the image, then the image.
+			if ids, err := exec.Command("docker", "ps", "-aq", "--filter", "ancestor="+img).Output(); err == nil && len(strings.Fields(string(ids))) > 0 {
+				_ = exec.Command("docker", append([]string{"rm", "-f"}, strings.Fields(string(ids))...)...).Run()
+			}
+			_ = exec.Command("docker", "rmi", "-f", img).Run()
+		})
+	}
 
 	// The testnet: nodes ping every 10 blocks (jobs livenessBlocks 30), an
 	// instance's node is dead after 30 blocks unseen, and the final
@@ -71,7 +103,7 @@ func TestHubMultiProcess(t *testing.T) {
 	base := freeBasePort(t, (validators+routers+computes)*10)
 	net := filepath.Join(dir, "net")
 	out, err := exec.Command(emcdBinary(t), "testnet", "--validators", fmt.Sprint(validators), "--routers", fmt.Sprint(routers),
-		"--compute", fmt.Sprint(computes), "--gpu.simulated", "1", "--compute.executor", "process", "--compute.image", img,
+		"--compute", fmt.Sprint(computes), "--gpu.simulated", "1", "--compute.executor", executor, "--compute.image", img,
 		"--jobs.params", `{"livenessBlocks":30}`, "--apps.params", `{"livenessBlocks":30,"settleBlocks":20}`,
 		"--epoch-length", "20", "--block-period", "500ms", "--out", net, "--base-port", fmt.Sprint(base)).CombinedOutput()
 	if err != nil {
@@ -83,7 +115,7 @@ func TestHubMultiProcess(t *testing.T) {
 			addrs[f[0]] = common.HexToAddress(f[1])
 		}
 	}
-	for i := 1; i <= computes; i++ {
+	for i := 1; executor == "process" && i <= computes; i++ {
 		dd := filepath.Join(net, fmt.Sprintf("compute-%d", i))
 		r := runCLI(t, "compute", "images", "load", prog, "--executor", "process", "--datadir", dd, "--json")
 		if r.code != 0 || !strings.Contains(r.stdout, img) {
