@@ -21,6 +21,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/emc-network/emcd/computing/agent"
+	"github.com/emc-network/emcd/computing/apps"
 	"github.com/emc-network/emcd/computing/jobs"
 	"github.com/emc-network/emcd/computing/registry"
 	"github.com/emc-network/emcd/computing/verify"
@@ -71,7 +72,7 @@ func newTestnetCmd(_ *globals) *cobra.Command {
 		period                        time.Duration
 		chainID                       uint64
 		noDevAccounts                 bool
-		jobsParams                    string
+		jobsParams, appsParams        string
 		verifyParams                  string
 		cc                            testnetCompute
 		ipBase                        string
@@ -149,6 +150,13 @@ testing only.`,
 				}
 				jobsRaw = json.RawMessage(jobsParams)
 			}
+			var appsRaw json.RawMessage
+			if appsParams != "" {
+				if _, err := apps.ParseParams(json.RawMessage(appsParams)); err != nil {
+					return fmt.Errorf("--apps.params: %w", err)
+				}
+				appsRaw = json.RawMessage(appsParams)
+			}
 			var verifyRaw json.RawMessage
 			if verifyParams != "" {
 				vp, err := verify.ParseParams(json.RawMessage(verifyParams))
@@ -177,6 +185,9 @@ testing only.`,
 			}
 			if jobsRaw != nil {
 				gen.Params[jobs.Name] = jobsRaw
+			}
+			if appsRaw != nil {
+				gen.Params[apps.Name] = appsRaw
 			}
 			if verifyRaw != nil {
 				gen.Params[verify.Name] = verifyRaw
@@ -238,6 +249,7 @@ testing only.`,
 	f.Uint64Var(&chainID, "chain-id", 4242, "chain id (4200–4299 marks a testnet: the signing CLI accepts --dev-account keys there)")
 	f.BoolVar(&noDevAccounts, "no-dev-accounts", false, "do not fund the test-mnemonic accounts")
 	f.StringVar(&verifyParams, "verify.params", "", `turn on the verification module (proof-of-work challenges of compute nodes) with these genesis params as JSON, '{}' for the defaults; every class's window must fit --epoch-length at --block-period`)
+	f.StringVar(&appsParams, "apps.params", "", `the apps module's genesis params as JSON, e.g. '{"livenessBlocks":30,"settleBlocks":10}' (absent fields take defaults)`)
 	f.StringVar(&jobsParams, "jobs.params", "", `the jobs module's genesis params as JSON, e.g. '{"offerDelayBlocks":1,"resultGraceSeconds":5}' (absent fields take defaults)`)
 	f.IntVar(&cc.gpus, "gpu.simulated", 0, "compute nodes: number of simulated H100 80GB GPUs each (0: the node's real GPUs, --gpu.mode auto)")
 	f.StringVar(&cc.executor, "compute.executor", agent.ExecutorDocker, "compute nodes: docker, or process (development only, NO isolation: programs loaded with `emcd compute images load FILE --executor process`)")

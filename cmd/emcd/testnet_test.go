@@ -15,6 +15,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/rpc"
 
+	"github.com/emc-network/emcd/computing/apps"
 	"github.com/emc-network/emcd/computing/jobs"
 	"github.com/emc-network/emcd/computing/verify"
 	"github.com/emc-network/emcd/config"
@@ -188,7 +189,7 @@ func TestTestnetCandidateFollows(t *testing.T) {
 }
 
 // TestTestnetComputeNodes: --gpu.simulated, --compute.executor, the prices,
-// --compute.image and --jobs.params land in the compute nodes' config.toml
+// --compute.image, --jobs.params and --apps.params land in the compute nodes' config.toml
 // (as keys `emcd run` knows) and in the genesis; validators and routers get
 // no [gpu] or [compute] section; bad values are refused before anything is
 // written.
@@ -197,7 +198,7 @@ func TestTestnetComputeNodes(t *testing.T) {
 	img := "sha256:" + strings.Repeat("ab", 32)
 	out, err := runTestnetCmd(t, "--validators", "1", "--routers", "1", "--compute", "2", "--gpu.simulated", "3",
 		"--compute.executor", "process", "--compute.price-per-gpu-second", "777", "--compute.image", img,
-		"--jobs.params", `{"offerDelayBlocks":1,"resultGraceSeconds":5}`, "--out", dir, "--base-port", "31200")
+		"--jobs.params", `{"offerDelayBlocks":1,"resultGraceSeconds":5}`, "--apps.params", `{"livenessBlocks":30}`, "--out", dir, "--base-port", "31200")
 	if err != nil {
 		t.Fatalf("testnet: %v\n%s", err, out)
 	}
@@ -241,6 +242,10 @@ func TestTestnetComputeNodes(t *testing.T) {
 	if err != nil || p.OfferDelayBlocks != 1 || p.ResultGraceSeconds != 5 || p.AssignBlocks != jobs.DefaultAssignBlocks {
 		t.Fatalf("jobs params %+v, %v", p, err)
 	}
+	ap, err := apps.ParseParams(g.Params[apps.Name])
+	if err != nil || ap.LivenessBlocks != 30 || ap.SettleBlocks != apps.DefaultSettleBlocks {
+		t.Fatalf("apps params %+v, %v", ap, err)
+	}
 
 	// Defaults: the Docker executor, no [gpu] section without --gpu.simulated.
 	dir2 := filepath.Join(t.TempDir(), "net")
@@ -264,6 +269,8 @@ func TestTestnetComputeNodes(t *testing.T) {
 		{"--compute.image", strings.Repeat("ab", 32)},
 		{"--jobs.params", `{"offerDelayBlocks":0}`},
 		{"--jobs.params", `{"nope":1}`},
+		{"--apps.params", `{"livenessBlocks":0}`},
+		{"--apps.params", `{"nope":1}`},
 	} {
 		d := filepath.Join(t.TempDir(), "net")
 		if out, err := runTestnetCmd(t, append([]string{"--validators", "1", "--compute", "1", "--out", d}, bad...)...); err == nil {

@@ -1,0 +1,462 @@
+package main
+
+// The EMC Hub on a multi-process testnet: real emcd binaries on 127.0.0.1
+// (1 validator, 1 router, 2 compute nodes with the process executor), the
+// router relaying over real libp2p streams to the compute node. A developer
+// publishes computing/instance's test app (built by the test, a static
+// HTTP server with a plain and an SSE endpoint) with a price per call and a
+// royalty; a user deploys it; 1,000 concurrent calls through the router's
+// /apps/<instance>/ all answer 200 with a receipt that verifies, and the
+// request chain the user recomputes matches every receipt's; the SSE
+// events arrive in order; a wrong key gets 401; then the compute node
+// running it is SIGKILLed: anyone reaps the lease, the newest receipt
+// settles, and the charge, the royalty and the refund are exact to the wei.
+// TestHubMultiProcessDocker runs the same with the Docker executor (the
+// app in an image FROM scratch) where a Docker daemon answers.
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/big"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
+	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/ethereum/go-ethereum/ethclient"
+	"github.com/ethereum/go-ethereum/rpc"
+	"github.com/holiman/uint256"
+	"golang.org/x/time/rate"
+
+	"github.com/emc-network/emcd/computing/apps"
+	"github.com/emc-network/emcd/genesis"
+	"github.com/emc-network/emcd/jsonrpc"
+	"github.com/emc-network/emcd/router/relay"
+)
+
+func TestHubMultiProcess(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-process test: skipped with -short")
+	}
+	testHub(t, "process")
+}
+
+// TestHubMultiProcessDocker is the same with the Docker executor (the app
+// in an image FROM scratch), where a Docker daemon answers.
+func TestHubMultiProcessDocker(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-process test: skipped with -short")
+	}
+	if err := exec.Command("docker", "info").Run(); err != nil {
+		t.Skipf("no Docker daemon answers (%v): TestHubMultiProcess covers the Hub with the process executor", err)
+	}
+	testHub(t, "docker")
+}
+
+func testHub(t *testing.T, executor string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+
+	// The app program and its digest (images load prints sha256:<hex>).
+	prog := filepath.Join(dir, "app")
+	build := exec.Command("go", "build", "-trimpath", "-o", prog, "../../computing/instance/testdata/app")
+	build.Env = append(build.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build the test app: %v\n%s", err, out)
+	}
+	load := prog
+	if executor == "docker" {
+		load = dockerImage(t, dir, prog)
+	}
+	r := runCLI(t, "compute", "images", "load", load, "--executor", executor, "--datadir", filepath.Join(dir, "loader"), "--json")
+	var loaded imagesLoadResult
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &loaded) != nil || len(loaded.Images) != 1 {
+		t.Fatalf("images load: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	img := loaded.Images[0]
+	if executor == "docker" {
+		t.Cleanup(func() {
+			// The killed node's container outlives it: remove every
+			// container of the image, then the image.
+			if ids, err := exec.Command("docker", "ps", "-aq", "--filter", "ancestor="+img).Output(); err == nil && len(strings.Fields(string(ids))) > 0 {
+				_ = exec.Command("docker", append([]string{"rm", "-f"}, strings.Fields(string(ids))...)...).Run()
+			}
+			_ = exec.Command("docker", "rmi", "-f", img).Run()
+		})
+	}
+
+	// The testnet: nodes ping every 10 blocks (jobs livenessBlocks 30), an
+	// instance's node is dead after 30 blocks unseen, and the final
+	// settlement window is 20 blocks.
+	const validators, routers, computes = 1, 1, 2
+	base := freeBasePort(t, (validators+routers+computes)*10)
+	net := filepath.Join(dir, "net")
+	out, err := exec.Command(emcdBinary(t), "testnet", "--validators", fmt.Sprint(validators), "--routers", fmt.Sprint(routers),
+		"--compute", fmt.Sprint(computes), "--gpu.simulated", "1", "--compute.executor", executor, "--compute.image", img,
+		"--jobs.params", `{"livenessBlocks":30}`, "--apps.params", `{"livenessBlocks":30,"settleBlocks":20}`,
+		"--epoch-length", "20", "--block-period", "500ms", "--out", net, "--base-port", fmt.Sprint(base)).CombinedOutput()
+	if err != nil {
+		t.Fatalf("emcd testnet: %v\n%s", err, out)
+	}
+	addrs := map[string]common.Address{}
+	for _, line := range strings.Split(string(out), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && common.IsHexAddress(f[1]) {
+			addrs[f[0]] = common.HexToAddress(f[1])
+		}
+	}
+	for i := 1; executor == "process" && i <= computes; i++ {
+		dd := filepath.Join(net, fmt.Sprintf("compute-%d", i))
+		r := runCLI(t, "compute", "images", "load", prog, "--executor", "process", "--datadir", dd, "--json")
+		if r.code != 0 || !strings.Contains(r.stdout, img) {
+			t.Fatalf("images load: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+		}
+	}
+
+	c := &cluster{t: t, procs: map[string]*proc{}}
+	k := 0
+	for _, g := range []struct {
+		role string
+		n    int
+	}{{"validator", validators}, {"router", routers}, {"compute", computes}} {
+		for i := 1; i <= g.n; i++ {
+			name := fmt.Sprintf("%s-%d", g.role, i)
+			c.procs[name] = &proc{t: t, name: name, role: g.role, datadir: filepath.Join(net, name),
+				rpcURL: fmt.Sprintf("http://127.0.0.1:%d", base+10*k+1), logPath: filepath.Join(dir, name+".log")}
+			c.order = append(c.order, name)
+			k++
+		}
+	}
+	t.Cleanup(func() {
+		for _, name := range c.order {
+			p := c.procs[name]
+			if t.Failed() {
+				t.Logf("---- %s log tail (no block lines) ----\n%s", name, logTail(p.logPath, 40))
+			}
+			p.kill()
+		}
+	})
+	for _, name := range c.order {
+		c.procs[name].start()
+	}
+	val, router := c.procs["validator-1"], c.procs["router-1"]
+	waitFor(t, 90*time.Second, "every node past block 2", func() bool {
+		for _, name := range c.order {
+			if c.procs[name].height(ctx) < 2 {
+				return false
+			}
+		}
+		return true
+	})
+	ec, err := ethclient.DialContext(ctx, val.rpcURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ec.Close()
+	rc, err := rpc.DialContext(ctx, val.rpcURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	if r := runCLI(t, "stake", "add", "--role", "router", "--amount", "100000", "--datadir", router.datadir, "--rpc", val.rpcURL, "--json"); r.code != 0 {
+		t.Fatalf("router stake: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	waitFor(t, 90*time.Second, "2 compute nodes registered and a staked router", func() bool {
+		var cn jsonrpc.ComputeNodes
+		if err := rc.CallContext(ctx, &cn, "emc_computeNodes"); err != nil {
+			return false
+		}
+		staked := 0
+		for _, r := range cn.Routers {
+			if r.Staked && r.Owner == addrs["router-1"] {
+				staked++
+			}
+		}
+		return len(cn.Nodes) == computes && staked == 1
+	})
+
+	// Publish (dev account 1, the developer) and deploy (dev account 0,
+	// the user).
+	const perCall = 1_000_000_000
+	r = runCLI(t, "app", "publish", "--rpc", val.rpcURL, "--dev-account", "1", "--image", img, "--port", "8080", "--health", "/health",
+		"--name", "echo", "--price-per-call", fmt.Sprint(perCall), "--royalty-bps", "1000", "--json")
+	var pub struct {
+		Status      string  `json:"status"`
+		BlockNumber *uint64 `json:"blockNumber"`
+		ID          *uint64 `json:"id"`
+	}
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &pub) != nil || pub.Status != "success" || pub.ID == nil {
+		t.Fatalf("app publish: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	keys, err := genesis.DevAccountKeys(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	user, developer := crypto.PubkeyToAddress(keys[0].PublicKey), crypto.PubkeyToAddress(keys[1].PublicKey)
+	bal := func(a common.Address, at *big.Int) *big.Int {
+		t.Helper()
+		b, err := ec.BalanceAt(ctx, a, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	r = runCLI(t, "app", "deploy", fmt.Sprint(*pub.ID), "--rpc", val.rpcURL, "--dev-account", "0", "--gpus", "1", "--hours", "1", "--escrow", "1", "--json")
+	var dep struct {
+		Status      string  `json:"status"`
+		BlockNumber *uint64 `json:"blockNumber"`
+		Instance    *uint64 `json:"instance"`
+		APIKey      string  `json:"api_key"`
+	}
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &dep) != nil || dep.Status != "success" || dep.Instance == nil || dep.APIKey == "" {
+		t.Fatalf("app deploy: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	id := *dep.Instance
+	userAfterDeploy := bal(user, new(big.Int).SetUint64(*dep.BlockNumber))
+	routerRPC, err := rpc.DialContext(ctx, router.rpcURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer routerRPC.Close()
+	getInstAt := func(c *rpc.Client) jsonrpc.Instance {
+		t.Helper()
+		var in *jsonrpc.Instance
+		if err := c.CallContext(ctx, &in, "emc_getInstance", hexutil.Uint64(id), "latest"); err != nil || in == nil {
+			t.Fatalf("emc_getInstance %d: %v", id, err)
+		}
+		return *in
+	}
+	getInst := func() jsonrpc.Instance { return getInstAt(rc) }
+	// The relay reads the router's own chain: wait until it too has the
+	// instance running.
+	waitFor(t, 120*time.Second, "the instance running", func() bool {
+		return getInst().State == apps.StateRunning.String() && getInstAt(routerRPC).State == apps.StateRunning.String()
+	})
+	in := getInst()
+	if in.Node == nil || in.Router == nil || *in.Router != addrs["router-1"] {
+		t.Fatalf("running instance %+v: want placed by router-1", in)
+	}
+	node, routerAddr := *in.Node, *in.Router
+	victim := ""
+	for _, name := range []string{"compute-1", "compute-2"} {
+		if addrs[name] == node {
+			victim = name
+		}
+	}
+	if victim == "" {
+		t.Fatalf("instance on %s, no compute node of the testnet", node.Hex())
+	}
+	chainID, err := ec.ChainID(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Calls through the router. Each answered call's receipt verifies
+	// against the instance's node and router at the app's price; the
+	// newest (highest sequence) is kept for the settlement check, and
+	// each sequence's request digest for the user's audit below.
+	appURL := router.rpcURL + relay.Prefix + fmt.Sprint(id)
+	price := uint256.NewInt(perCall)
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 32}}
+	var mu sync.Mutex
+	var newest *apps.SignedReceipt
+	receipts := map[uint64]apps.SignedReceipt{}
+	seqs := map[uint64]common.Hash{} // sequence → the digest of the request it came with
+	call := func(method, key, path string, body string, read func(io.Reader) error) (int, error) {
+		req, err := http.NewRequestWithContext(ctx, method, appURL+path, strings.NewReader(body))
+		if err != nil {
+			return 0, err
+		}
+		req.Header.Set("Authorization", "Bearer "+key)
+		res, err := client.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		defer res.Body.Close()
+		if read == nil {
+			read = func(r io.Reader) error { _, err := io.Copy(io.Discard, r); return err }
+		}
+		if err := read(res.Body); err != nil {
+			return res.StatusCode, err
+		}
+		tr := res.Trailer.Get(relay.ReceiptTrailer)
+		if res.StatusCode != http.StatusOK {
+			if tr != "" {
+				return res.StatusCode, fmt.Errorf("a refused call (%d) came with a receipt", res.StatusCode)
+			}
+			return res.StatusCode, nil
+		}
+		raw, err := hexutil.Decode(tr)
+		if err != nil {
+			return res.StatusCode, fmt.Errorf("trailer %q: %w", tr, err)
+		}
+		sr, err := apps.DecodeSignedReceipt(raw)
+		if err != nil {
+			return res.StatusCode, err
+		}
+		if err := sr.Verify(chainID.Uint64(), id, node, routerAddr, price, new(uint256.Int)); err != nil {
+			return res.StatusCode, err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if _, ok := seqs[sr.Seq]; ok {
+			return res.StatusCode, fmt.Errorf("receipt sequence %d twice", sr.Seq)
+		}
+		seqs[sr.Seq] = apps.RequestDigest(method, path, sha256.Sum256([]byte(body)))
+		receipts[sr.Seq] = sr
+		if newest == nil || sr.Seq > newest.Seq {
+			newest = &sr
+		}
+		return res.StatusCode, nil
+	}
+
+	// The relay allows each key relay.DefaultRate calls a second (burst
+	// relay.DefaultBurst); the client keeps under it, so every call must
+	// answer 200 the first time.
+	const nCalls, workers = 1000, 16
+	pace := rate.NewLimiter(rate.Limit(relay.DefaultRate*9/10), workers)
+	start := time.Now()
+	jobs := make(chan int)
+	errs := make(chan error, nCalls)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				if err := pace.Wait(ctx); err != nil {
+					errs <- err
+					return
+				}
+				want := fmt.Sprintf(`"query":"i=%d"`, i)
+				code, err := call(http.MethodPost, dep.APIKey, fmt.Sprintf("/echo?i=%d", i), "hi", func(r io.Reader) error {
+					b, err := io.ReadAll(r)
+					if err == nil && !strings.Contains(string(b), want) {
+						err = fmt.Errorf("body %q", b)
+					}
+					return err
+				})
+				if err == nil && code != http.StatusOK {
+					err = fmt.Errorf("status %d", code)
+				}
+				if err != nil {
+					errs <- fmt.Errorf("call %d: %w", i, err)
+				}
+			}
+		}()
+	}
+	for i := range nCalls {
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	t.Logf("%d calls through the router in %s (%d workers): %.0f calls/s", nCalls, time.Since(start).Round(time.Millisecond), workers,
+		nCalls/time.Since(start).Seconds())
+	if len(seqs) != nCalls || newest.Seq != nCalls || newest.Calls != nCalls {
+		t.Fatalf("%d receipts, newest %+v: want %d", len(seqs), newest.Receipt, nCalls)
+	}
+
+	// SSE: the events arrive one by one, in the order sent, as a stream.
+	const nEvents = 5
+	code, err := call(http.MethodGet, dep.APIKey, fmt.Sprintf("/sse?n=%d", nEvents), "", func(r io.Reader) error {
+		sc := bufio.NewScanner(r)
+		next := 0
+		for sc.Scan() {
+			line := sc.Text()
+			if line == "" {
+				continue
+			}
+			var i, ts int64
+			if _, err := fmt.Sscanf(line, "data: event %d %d", &i, &ts); err != nil || i != int64(next) {
+				return fmt.Errorf("event %d: line %q (%v)", next, line, err)
+			}
+			next++
+		}
+		if next != nEvents {
+			return fmt.Errorf("%d events, want %d", next, nEvents)
+		}
+		return sc.Err()
+	})
+	if err != nil || code != http.StatusOK {
+		t.Fatalf("sse: %d %v", code, err)
+	}
+	// A wrong key: 401, no receipt, not charged.
+	if code, err := call(http.MethodPost, "emck_wrong", "/echo", "hi", nil); err != nil || code != http.StatusUnauthorized {
+		t.Fatalf("wrong key: %d %v", code, err)
+	}
+	last := newest
+	// The user's audit: the request chain recomputed over the calls made,
+	// in the order the receipts number them, matches every receipt's.
+	h := apps.ChainStart(chainID.Uint64(), id)
+	for seq := uint64(1); seq <= last.Seq; seq++ {
+		d, ok := seqs[seq]
+		if !ok {
+			t.Fatalf("no receipt with sequence %d", seq)
+		}
+		h = apps.NextCallsHash(h, d)
+		if rc := receipts[seq]; rc.CallsHash != h || rc.Calls != seq || !rc.ChargeWei.Eq(uint256.NewInt(seq*perCall)) {
+			t.Fatalf("receipt %d: %+v, want the audited chain %s, %d calls", seq, rc.Receipt, h, seq)
+		}
+	}
+	wantCharge := uint256.NewInt((nCalls + 1) * perCall)
+	if last.Seq != nCalls+1 || !last.ChargeWei.Eq(wantCharge) {
+		t.Fatalf("newest receipt %+v: want sequence %d charging %s", last.Receipt, nCalls+1, wantCharge)
+	}
+	// Kill the node running it. Its instance is reaped once the node is
+	// unseen for livenessBlocks; anyone may reap (dev account 3), and
+	// anyone may settle the newest receipt (the router does too; a second
+	// settle of it reverts).
+	// The developer sends nothing after the publish: every wei it gains
+	// from there is royalty (the router settles at least once an epoch).
+	devBefore := bal(developer, new(big.Int).SetUint64(*pub.BlockNumber))
+	c.procs[victim].kill()
+	t.Logf("killed %s (%s) running instance %d", victim, node.Hex(), id)
+	waitFor(t, 120*time.Second, "the instance reaped", func() bool {
+		if s := getInst().State; s != apps.StateRunning.String() {
+			return true
+		}
+		r := runCLI(t, "app", "reap", fmt.Sprint(id), "--rpc", val.rpcURL, "--dev-account", "3", "--json")
+		return r.code == 0 && strings.Contains(r.stdout, `"success"`)
+	})
+	if in := getInst(); in.EndReason != "node-dead" {
+		t.Fatalf("reaped instance: %+v, want ended node-dead", in)
+	}
+	if in := getInst(); uint64(in.Seq) < last.Seq {
+		// The router settles it in the window too; whoever is second reverts.
+		r := runCLI(t, "app", "settle", fmt.Sprint(id), hexutil.Encode(last.Encode()), "--rpc", val.rpcURL, "--dev-account", "3", "--json")
+		t.Logf("instance settled through %d at the reap: settled receipt %d from dev account 3 (exit %d)", uint64(in.Seq), last.Seq, r.code)
+	}
+	waitFor(t, 60*time.Second, "the instance closed", func() bool { return getInst().State == apps.StateClosed.String() })
+	in = getInst()
+	royalty, nodeShare, burn := apps.SplitCharge(wantCharge, 1000)
+	escrow := new(big.Int).Exp(big.NewInt(10), big.NewInt(18), nil)
+	refund := new(big.Int).Sub(escrow, wantCharge.ToBig())
+	if uint64(in.Seq) != last.Seq || uint64(in.Calls) != nCalls+1 || in.CallsHash != last.CallsHash || in.Charged.ToInt().Cmp(wantCharge.ToBig()) != 0 ||
+		in.Royalty.ToInt().Cmp(royalty.ToBig()) != 0 || in.NodePaid.ToInt().Cmp(nodeShare.ToBig()) != 0 || in.Burned.ToInt().Cmp(burn.ToBig()) != 0 ||
+		in.Escrow.ToInt().Cmp(escrow) != 0 || in.Refund.ToInt().Cmp(refund) != 0 {
+		t.Fatalf("closed instance %+v: want seq %d, %d calls, charged %s (royalty %s node %s burned %s), refund %s", in, last.Seq, nCalls+1,
+			wantCharge, royalty, nodeShare, burn, refund)
+	}
+	end := new(big.Int).SetUint64(uint64(in.EndBlock))
+	if got := new(big.Int).Sub(bal(developer, end), devBefore); got.Cmp(royalty.ToBig()) != 0 {
+		t.Fatalf("developer got %s, want the royalty %s", got, royalty)
+	}
+	if got := new(big.Int).Sub(bal(user, end), userAfterDeploy); got.Cmp(refund) != 0 {
+		t.Fatalf("user got back %s, want the refund %s (escrow %s − charged %s)", got, refund, escrow, wantCharge)
+	}
+	t.Logf("instance %d closed in block %d: %d calls charged %s wei (royalty %s), refunded %s", id, in.EndBlock, in.Calls, wantCharge, royalty, refund)
+}
