@@ -102,53 +102,9 @@ func testHub(t *testing.T, executor string) {
 	const validators, routers, computes = 1, 1, 2
 	base := freeBasePort(t, (validators+routers+computes)*10)
 	net := filepath.Join(dir, "net")
-	out, err := exec.Command(emcdBinary(t), "testnet", "--validators", fmt.Sprint(validators), "--routers", fmt.Sprint(routers),
-		"--compute", fmt.Sprint(computes), "--gpu.simulated", "1", "--compute.executor", executor, "--compute.image", img,
-		"--jobs.params", `{"livenessBlocks":30}`, "--apps.params", `{"livenessBlocks":30,"settleBlocks":20}`,
-		"--epoch-length", "20", "--block-period", "500ms", "--out", net, "--base-port", fmt.Sprint(base)).CombinedOutput()
-	if err != nil {
-		t.Fatalf("emcd testnet: %v\n%s", err, out)
-	}
-	addrs := map[string]common.Address{}
-	for _, line := range strings.Split(string(out), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && common.IsHexAddress(f[1]) {
-			addrs[f[0]] = common.HexToAddress(f[1])
-		}
-	}
-	for i := 1; executor == "process" && i <= computes; i++ {
-		dd := filepath.Join(net, fmt.Sprintf("compute-%d", i))
-		r := runCLI(t, "compute", "images", "load", prog, "--executor", "process", "--datadir", dd, "--json")
-		if r.code != 0 || !strings.Contains(r.stdout, img) {
-			t.Fatalf("images load: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
-		}
-	}
-
-	c := &cluster{t: t, procs: map[string]*proc{}}
-	k := 0
-	for _, g := range []struct {
-		role string
-		n    int
-	}{{"validator", validators}, {"router", routers}, {"compute", computes}} {
-		for i := 1; i <= g.n; i++ {
-			name := fmt.Sprintf("%s-%d", g.role, i)
-			c.procs[name] = &proc{t: t, name: name, role: g.role, datadir: filepath.Join(net, name),
-				rpcURL: fmt.Sprintf("http://127.0.0.1:%d", base+10*k+1), logPath: filepath.Join(dir, name+".log")}
-			c.order = append(c.order, name)
-			k++
-		}
-	}
-	t.Cleanup(func() {
-		for _, name := range c.order {
-			p := c.procs[name]
-			if t.Failed() {
-				t.Logf("---- %s log tail (no block lines) ----\n%s", name, logTail(p.logPath, 40))
-			}
-			p.kill()
-		}
-	})
-	for _, name := range c.order {
-		c.procs[name].start()
-	}
+	c, addrs := startTestnetProcs(t, dir, net, base, validators, routers, computes, executor, img, prog,
+		"--gpu.simulated", "1", "--jobs.params", `{"livenessBlocks":30}`, "--apps.params", `{"livenessBlocks":30,"settleBlocks":20}`,
+		"--epoch-length", "20", "--block-period", "500ms")
 	val, router := c.procs["validator-1"], c.procs["router-1"]
 	waitFor(t, 90*time.Second, "every node past block 2", func() bool {
 		for _, name := range c.order {

@@ -185,53 +185,8 @@ func testMarket(t *testing.T, executor string) {
 	const validators, routers, computes = 4, 1, 2
 	base := freeBasePort(t, (validators+routers+computes)*10)
 	net := filepath.Join(dir, "net")
-	out, err := exec.Command(emcdBinary(t), "testnet", "--validators", fmt.Sprint(validators), "--routers", fmt.Sprint(routers),
-		"--compute", fmt.Sprint(computes), "--gpu.simulated", "2", "--compute.executor", executor, "--compute.image", img,
-		"--jobs.params", marketJobsParams, "--epoch-length", "20", "--block-period", "500ms",
-		"--out", net, "--base-port", fmt.Sprint(base)).CombinedOutput()
-	if err != nil {
-		t.Fatalf("emcd testnet: %v\n%s", err, out)
-	}
-	addrs := map[string]common.Address{}
-	for _, line := range strings.Split(string(out), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && common.IsHexAddress(f[1]) {
-			addrs[f[0]] = common.HexToAddress(f[1])
-		}
-	}
-	for i := 1; executor == "process" && i <= computes; i++ {
-		dd := filepath.Join(net, fmt.Sprintf("compute-%d", i))
-		r := runCLI(t, "compute", "images", "load", prog, "--executor", "process", "--datadir", dd, "--json")
-		if r.code != 0 || !strings.Contains(r.stdout, img) {
-			t.Fatalf("images load: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
-		}
-	}
-
-	c := &cluster{t: t, procs: map[string]*proc{}}
-	k := 0
-	for _, g := range []struct {
-		role string
-		n    int
-	}{{"validator", validators}, {"router", routers}, {"compute", computes}} {
-		for i := 1; i <= g.n; i++ {
-			name := fmt.Sprintf("%s-%d", g.role, i)
-			c.procs[name] = &proc{t: t, name: name, role: g.role, datadir: filepath.Join(net, name),
-				rpcURL: fmt.Sprintf("http://127.0.0.1:%d", base+10*k+1), logPath: filepath.Join(dir, name+".log")}
-			c.order = append(c.order, name)
-			k++
-		}
-	}
-	t.Cleanup(func() {
-		for _, name := range c.order {
-			p := c.procs[name]
-			if t.Failed() {
-				t.Logf("---- %s log tail (no block lines) ----\n%s", name, logTail(p.logPath, 40))
-			}
-			p.kill()
-		}
-	})
-	for _, name := range c.order {
-		c.procs[name].start()
-	}
+	c, addrs := startTestnetProcs(t, dir, net, base, validators, routers, computes, executor, img, prog,
+		"--gpu.simulated", "2", "--jobs.params", marketJobsParams, "--epoch-length", "20", "--block-period", "500ms")
 	val := c.procs["validator-1"]
 	router := c.procs["router-1"]
 	waitFor(t, 60*time.Second, "every node past block 2", func() bool {
@@ -687,4 +642,61 @@ func logTail(path string, n int) string {
 		}
 	}
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+// startTestnetProcs writes a testnet with `emcd testnet` (validators,
+// routers and compute nodes, the executor and image, then args), loads the
+// program prog into every compute data dir for the process executor,
+// starts every node as a process (killed in t.Cleanup, with its log tail
+// when the test failed) and returns the cluster and the addresses the
+// command printed by name.
+func startTestnetProcs(t *testing.T, dir, net string, base, validators, routers, computes int, executor, img, prog string, args ...string) (*cluster, map[string]common.Address) {
+	t.Helper()
+	out, err := exec.Command(emcdBinary(t), append([]string{"testnet", "--validators", fmt.Sprint(validators), "--routers", fmt.Sprint(routers),
+		"--compute", fmt.Sprint(computes), "--compute.executor", executor, "--compute.image", img,
+		"--out", net, "--base-port", fmt.Sprint(base)}, args...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("emcd testnet: %v\n%s", err, out)
+	}
+	addrs := map[string]common.Address{}
+	for _, line := range strings.Split(string(out), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && common.IsHexAddress(f[1]) {
+			addrs[f[0]] = common.HexToAddress(f[1])
+		}
+	}
+	for i := 1; executor == "process" && i <= computes; i++ {
+		dd := filepath.Join(net, fmt.Sprintf("compute-%d", i))
+		r := runCLI(t, "compute", "images", "load", prog, "--executor", "process", "--datadir", dd, "--json")
+		if r.code != 0 || !strings.Contains(r.stdout, img) {
+			t.Fatalf("images load: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+		}
+	}
+
+	c := &cluster{t: t, procs: map[string]*proc{}}
+	k := 0
+	for _, g := range []struct {
+		role string
+		n    int
+	}{{"validator", validators}, {"router", routers}, {"compute", computes}} {
+		for i := 1; i <= g.n; i++ {
+			name := fmt.Sprintf("%s-%d", g.role, i)
+			c.procs[name] = &proc{t: t, name: name, role: g.role, datadir: filepath.Join(net, name),
+				rpcURL: fmt.Sprintf("http://127.0.0.1:%d", base+10*k+1), logPath: filepath.Join(dir, name+".log")}
+			c.order = append(c.order, name)
+			k++
+		}
+	}
+	t.Cleanup(func() {
+		for _, name := range c.order {
+			p := c.procs[name]
+			if t.Failed() {
+				t.Logf("---- %s log tail (no block lines) ----\n%s", name, logTail(p.logPath, 40))
+			}
+			p.kill()
+		}
+	})
+	for _, name := range c.order {
+		c.procs[name].start()
+	}
+	return c, addrs
 }
