@@ -309,6 +309,7 @@ func (n *Node) startHub(ctx context.Context) error {
 			Streams: streams, Protocol: p2p.Names{ChainID: n.chain.Config().ChainID.Uint64()}.App(),
 			Directory: hubDirectory{chain: n.chain}, Log: n.baseLog.With("component", "relay"),
 		}
+		n.relayLimits(&cfg)
 		if live != nil {
 			cfg.RTTs = &relay.TableRTTs{Table: live}
 		}

@@ -238,7 +238,7 @@ func (n *Node) startHubCompute(ctx context.Context, streams p2p.Streamer) error 
 	n.hub.Store(h)
 	scfg := instance.ServerConfig{Local: mgr, Log: n.baseLog}
 	if n.walletKey != nil { // the node owner signs each call's usage receipt
-		h.receipts = &hubReceipts{chain: n.chain, key: n.walletKey, meters: make(map[uint64]*hubMeter)}
+		h.receipts = n.newHubReceipts()
 		scfg.Receipts = h.receipts
 	}
 	srv, err := instance.NewServer(scfg)

@@ -3,19 +3,29 @@ package node
 import (
 	"context"
 	"crypto/ecdsa"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"math/big"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/ethereum/go-ethereum/accounts/abi"
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/holiman/uint256"
+	"golang.org/x/time/rate"
 
 	"github.com/emc-network/emcd/computing/apps"
 	"github.com/emc-network/emcd/computing/instance"
+	"github.com/emc-network/emcd/internal/atomicfile"
 	"github.com/emc-network/emcd/node/wallet"
 	"github.com/emc-network/emcd/router/relay"
 	"github.com/emc-network/emcd/state"
@@ -33,21 +43,64 @@ import (
 // both signatures, and its wallet is already the one that places.
 
 // hubReceipts is the compute side's receipt signer: one apps.Meter per
-// instance, started at the first call from the newest settled receipt on
-// chain (so a restarted node goes on past what was settled; receipts it
-// signed but were not settled before it stopped are lost).
+// instance, started at the first call from the meter kept in dir (the
+// node's meter survives a restart), else from the newest settled receipt
+// on chain, and restarted when the router asks for a resync
+// (instance.Call.SyncToken: from the router's newest countersigned
+// receipt, checked to carry both signatures, or the chain's settled one,
+// whichever is newer; see relay.Countersigner).
 type hubReceipts struct {
-	chain *state.Chain
-	key   *ecdsa.PrivateKey // the node owner's (the wallet's) key
+	chainID uint64
+	key     *ecdsa.PrivateKey // the node owner's (the wallet's) key
+	// info reads an instance's metering facts (the chain head's).
+	info func(id uint64) (hubInstanceInfo, error)
+	// dir keeps each instance's meter, <id>.meter ("": not kept).
+	dir string
+	log *slog.Logger
 
 	mu     sync.Mutex
 	meters map[uint64]*hubMeter
 }
 
+// hubInstanceInfo is what the node's meter needs of an instance.
+type hubInstanceInfo struct {
+	router       common.Address
+	gpus         uint32
+	perCall      uint256.Int
+	perGPUSecond uint256.Int
+	settled      apps.Receipt // apps.SettledReceipt
+}
+
+// chainInstanceInfo reads hubInstanceInfo from chain's head (a fresh
+// StateDB per call).
+func chainInstanceInfo(chain *state.Chain) func(uint64) (hubInstanceInfo, error) {
+	return func(id uint64) (hubInstanceInfo, error) {
+		st, err := chain.StateAt(chain.Head().Root)
+		if err != nil {
+			return hubInstanceInfo{}, fmt.Errorf("node: receipt: state at head: %w", err)
+		}
+		in, ok, err := apps.InstanceOf(st, id)
+		if err != nil || !ok {
+			return hubInstanceInfo{}, fmt.Errorf("node: receipt: instance %d: found %v: %w", id, ok, err)
+		}
+		app, ok, err := apps.AppOf(st, in.App)
+		if err != nil || !ok {
+			return hubInstanceInfo{}, fmt.Errorf("node: receipt: app %d: found %v: %w", in.App, ok, err)
+		}
+		info := hubInstanceInfo{router: in.Router, gpus: in.GPUs}
+		info.perCall.Set(app.PricePerCallWei)
+		info.perGPUSecond.Set(app.PricePerGPUSecondWei)
+		if info.settled, err = apps.SettledReceipt(chain.Config().ChainID.Uint64(), &in, app.PricePerCallWei, app.PricePerGPUSecondWei); err != nil {
+			return hubInstanceInfo{}, fmt.Errorf("node: receipt: %w", err)
+		}
+		return info, nil
+	}
+}
+
 type hubMeter struct {
 	m         *apps.Meter
-	gpus      uint64
-	perGPUMs  bool      // the app charges GPU time
+	token     uint64 // the router's sync token the meter follows (0: none)
+	info      hubInstanceInfo
 	busyUntil time.Time // the end of the latest call metered
 }
 
@@ -66,47 +119,110 @@ func busySpan(busyUntil, start, end time.Time) (uint64, time.Time) {
 	return uint64(end.Sub(start) / time.Millisecond), end
 }
 
+// The node's meter file: version (1), the newest receipt body it signed
+// (apps.Receipt.EncodeBody), the sync token (8 bytes, big-endian).
+const (
+	nodeMeterVersion = 1
+	nodeMeterLen     = 1 + apps.ReceiptBodyLen + 8
+)
+
+func encodeNodeMeter(r *apps.Receipt, token uint64) []byte {
+	out := make([]byte, 0, nodeMeterLen)
+	out = append(out, nodeMeterVersion)
+	out = append(out, r.EncodeBody()...)
+	return binary.BigEndian.AppendUint64(out, token)
+}
+
+// decodeNodeMeter decodes a node meter file.
+func decodeNodeMeter(b []byte) (apps.Receipt, uint64, error) {
+	if len(b) != nodeMeterLen || b[0] != nodeMeterVersion {
+		return apps.Receipt{}, 0, fmt.Errorf("%w: node meter of %d bytes, want %d of version %d", apps.ErrBadReceipt, len(b), nodeMeterLen, nodeMeterVersion)
+	}
+	r, err := apps.DecodeBody(b[1 : 1+apps.ReceiptBodyLen])
+	if err != nil {
+		return apps.Receipt{}, 0, err
+	}
+	return r, binary.BigEndian.Uint64(b[1+apps.ReceiptBodyLen:]), nil
+}
+
+func (h *hubReceipts) meterPath(id uint64) string {
+	return filepath.Join(h.dir, strconv.FormatUint(id, 10)+".meter")
+}
+
+// loadMeter returns the meter kept for instance id when it is for this
+// chain and instance, at info's prices, and past what the chain settled
+// (ok false otherwise: the meter starts from the chain).
+func (h *hubReceipts) loadMeter(id uint64, info *hubInstanceInfo) (apps.Receipt, uint64, bool) {
+	if h.dir == "" {
+		return apps.Receipt{}, 0, false
+	}
+	b, err := os.ReadFile(h.meterPath(id))
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			h.log.Warn("app meter not read", "instance", id, "err", err)
+		}
+		return apps.Receipt{}, 0, false
+	}
+	r, token, err := decodeNodeMeter(b)
+	if err == nil && (r.ChainID != h.chainID || r.Instance != id) {
+		err = fmt.Errorf("%w: for chain %d instance %d", apps.ErrBadReceipt, r.ChainID, r.Instance)
+	}
+	if err == nil {
+		var c *uint256.Int
+		if c, err = apps.Charge(&info.perCall, &info.perGPUSecond, r.Calls, r.GPUMillis); err == nil && !c.Eq(&r.ChargeWei) {
+			err = fmt.Errorf("%w: charge %s, the prices give %s", apps.ErrBadReceipt, &r.ChargeWei, c)
+		}
+	}
+	if err != nil {
+		h.log.Warn("app meter kept on disk refused: starting from the chain", "instance", id, "err", err)
+		return apps.Receipt{}, 0, false
+	}
+	return r, token, r.Seq > info.settled.Seq
+}
+
 var _ instance.Receipts = (*hubReceipts)(nil)
 
-// Receipt implements instance.Receipts: it adds c to its instance's meter
-// (apps.RequestDigest of the request as relayed; GPU-milliseconds =
-// max(GPUs, 1) × the part of the call's span no earlier call covered
-// (busySpan) when the app has a GPU-second price, else 0) and signs the new cumulative body as the node (apps.RoleNode).
+// Receipt implements instance.Receipts: it resyncs the instance's meter
+// when the call asks for it, adds c to it (apps.RequestDigest of the
+// request as relayed; GPU-milliseconds = max(GPUs, 1) × the part of the
+// call's span no earlier call covered (busySpan) when the app has a
+// GPU-second price, else 0), keeps the meter on disk and signs the new
+// cumulative body as the node (apps.RoleNode).
 func (h *hubReceipts) Receipt(c instance.Call) (*instance.NodeReceipt, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	hm := h.meters[c.Instance]
 	if hm == nil {
-		st, err := h.chain.StateAt(h.chain.Head().Root)
+		info, err := h.info(c.Instance)
 		if err != nil {
-			return nil, fmt.Errorf("node: receipt: state at head: %w", err)
+			return nil, err
 		}
-		in, ok, err := apps.InstanceOf(st, c.Instance)
-		if err != nil || !ok {
-			return nil, fmt.Errorf("node: receipt: instance %d: found %v: %w", c.Instance, ok, err)
-		}
-		app, ok, err := apps.AppOf(st, in.App)
-		if err != nil || !ok {
-			return nil, fmt.Errorf("node: receipt: app %d: found %v: %w", in.App, ok, err)
-		}
-		// Resume from the newest settled receipt (after a restart the
-		// chain would refuse sequence numbers it settled already).
-		last, err := apps.SettledReceipt(h.chain.Config().ChainID.Uint64(), &in, app.PricePerCallWei, app.PricePerGPUSecondWei)
-		if err != nil {
-			return nil, fmt.Errorf("node: receipt: %w", err)
-		}
-		hm = &hubMeter{
-			m:    apps.ResumeMeter(last, app.PricePerCallWei, app.PricePerGPUSecondWei),
-			gpus: uint64(max(in.GPUs, 1)), perGPUMs: !app.PricePerGPUSecondWei.IsZero(),
+		hm = &hubMeter{info: info, m: apps.ResumeMeter(info.settled, &info.perCall, &info.perGPUSecond)}
+		if r, token, ok := h.loadMeter(c.Instance, &info); ok {
+			hm.m, hm.token = apps.ResumeMeter(r, &info.perCall, &info.perGPUSecond), token
 		}
 		h.meters[c.Instance] = hm
 	}
+	if c.SyncToken != 0 && c.SyncToken != hm.token {
+		info, err := h.info(c.Instance) // the newest settled receipt
+		if err != nil {
+			return nil, err
+		}
+		me := crypto.PubkeyToAddress(h.key.PublicKey)
+		base, err := apps.ResyncBase(c.SyncBase, info.settled, me, info.router, &info.perCall, &info.perGPUSecond)
+		if err != nil {
+			return nil, fmt.Errorf("node: receipt: resync of instance %d refused: %w", c.Instance, err)
+		}
+		h.log.Info("app meter resynced", "instance", c.Instance, "from", hm.m.Last().Seq, "to", base.Seq)
+		hm.info, hm.token = info, c.SyncToken
+		hm.m = apps.ResumeMeter(base, &info.perCall, &info.perGPUSecond)
+	}
 	var gpuMs uint64
-	if hm.perGPUMs {
+	if !hm.info.perGPUSecond.IsZero() {
 		end := time.Now()
 		var ms uint64
 		ms, hm.busyUntil = busySpan(hm.busyUntil, end.Add(-c.Duration), end)
-		gpuMs = hm.gpus * ms
+		gpuMs = uint64(max(hm.info.gpus, 1)) * ms
 	}
 	r, err := hm.m.Call(apps.RequestDigest(c.Method, c.Target, c.BodySHA256), gpuMs)
 	if err != nil {
@@ -116,7 +232,14 @@ func (h *hubReceipts) Receipt(c instance.Call) (*instance.NodeReceipt, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &instance.NodeReceipt{Receipt: r, NodeSig: sig}, nil
+	if h.dir != "" {
+		// Kept before the receipt leaves; a failure only costs a resync
+		// after a restart (the router holds what it countersigned).
+		if err := atomicfile.Write(h.meterPath(c.Instance), encodeNodeMeter(&r, hm.token)); err != nil {
+			h.log.Warn("app meter not kept on disk", "instance", c.Instance, "err", err)
+		}
+	}
+	return &instance.NodeReceipt{Receipt: r, NodeSig: sig, Token: hm.token}, nil
 }
 
 // forget drops a closed instance's meter.
@@ -124,6 +247,11 @@ func (h *hubReceipts) forget(id uint64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	delete(h.meters, id)
+	if h.dir != "" {
+		if err := os.Remove(h.meterPath(id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			h.log.Warn("app meter file not removed", "instance", id, "err", err)
+		}
+	}
 }
 
 // hubMetered is the router's relay.MeterSource: an instance's chain id,
@@ -173,6 +301,7 @@ type hubSettler struct {
 	inFlight map[uint64]*wallet.Handle
 	lastAt   map[uint64]uint64 // block of the last settlement sent
 	retryAt  map[uint64]time.Time
+	due      map[uint64]bool // reloaded after a restart: settle at once
 }
 
 func (s *hubSettler) pass(ctx context.Context, head *types.Header) error {
@@ -208,6 +337,7 @@ func (s *hubSettler) pass(ctx context.Context, head *types.Header) error {
 			s.cs.Forget(id)
 			delete(s.lastAt, id)
 			delete(s.retryAt, id)
+			delete(s.due, id)
 			continue
 		}
 		latest, ok := s.cs.Latest(id)
@@ -218,9 +348,10 @@ func (s *hubSettler) pass(ctx context.Context, head *types.Header) error {
 		if !seen { // an epoch from the first receipt, unless the lease ended
 			s.lastAt[id], last = number, number
 		}
-		if in.State != apps.StateEnding && (in.State != apps.StateRunning || number < last+s.every) {
+		if in.State != apps.StateEnding && (in.State != apps.StateRunning || number < last+s.every && !s.due[id]) {
 			continue
 		}
+		delete(s.due, id)
 		data, err := s.abi.Pack("settle", new(big.Int).SetUint64(id), latest.Encode())
 		if err != nil {
 			return fmt.Errorf("node: settlement: pack settle: %w", err)
@@ -265,6 +396,22 @@ func (s *hubSettler) run(ctx context.Context) error {
 	}
 }
 
+// newHubReceipts is the compute side's receipt signer, its meters kept
+// under the data dir's compute/app-meters.
+func (n *Node) newHubReceipts() *hubReceipts {
+	return &hubReceipts{
+		chainID: n.chain.Config().ChainID.Uint64(), key: n.walletKey, info: chainInstanceInfo(n.chain),
+		dir: filepath.Join(n.cfg.DataDir.Compute(), "app-meters"), log: n.baseLog.With("component", "app_meter"),
+		meters: make(map[uint64]*hubMeter),
+	}
+}
+
+// hubReceiptsDir is where a router keeps its newest countersigned receipt
+// of each instance (relay.FileReceiptStore).
+func (n *Node) hubReceiptsDir() string {
+	return filepath.Join(n.cfg.DataDir.Path, "router", "app-receipts")
+}
+
 // startHubMetering builds the router's countersigner (key: the wallet's;
 // nil when there is none) and its settlement service from w.
 func (n *Node) startHubMetering(ctx context.Context, key *ecdsa.PrivateKey, w *wallet.Wallet, mod *apps.Module) (*relay.Countersigner, error) {
@@ -272,7 +419,15 @@ func (n *Node) startHubMetering(ctx context.Context, key *ecdsa.PrivateKey, w *w
 		n.log.Warn("app metering off: this router has no key of its own to countersign and settle with")
 		return nil, nil
 	}
-	cs := &relay.Countersigner{Source: hubMetered(n.chain), Key: key}
+	cs := &relay.Countersigner{
+		Source: hubMetered(n.chain), Key: key, Store: relay.FileReceiptStore{Dir: n.hubReceiptsDir()},
+		Log: n.baseLog.With("component", "app_meter"),
+	}
+	// The receipts countersigned before a restart: settled at once.
+	loaded, err := cs.Load()
+	if err != nil {
+		n.log.Warn("app usage receipts kept on disk not all loaded", "err", err)
+	}
 	parsed, err := abi.JSON(strings.NewReader(mod.ABI()))
 	if err != nil {
 		return nil, fmt.Errorf("node: apps ABI: %w", err)
@@ -281,7 +436,20 @@ func (n *Node) startHubMetering(ctx context.Context, key *ecdsa.PrivateKey, w *w
 		chain: n.chain, abi: parsed, wallet: w, cs: cs, every: max(n.mods.epochLength(), 1), now: time.Now,
 		log:      n.baseLog.With("component", "app_settle"),
 		inFlight: make(map[uint64]*wallet.Handle), lastAt: make(map[uint64]uint64), retryAt: make(map[uint64]time.Time),
+		due: make(map[uint64]bool),
+	}
+	for _, id := range loaded {
+		s.due[id] = true
+	}
+	if len(loaded) > 0 {
+		n.log.Info("app usage receipts reloaded", "instances", len(loaded))
 	}
 	n.spawn(func() error { return s.run(ctx) })
 	return cs, nil
+}
+
+// relayLimits sets the relay's per-key token bucket from the node's
+// config (zero values keep the relay's defaults).
+func (n *Node) relayLimits(cfg *relay.Config) {
+	cfg.Rate, cfg.Burst = rate.Limit(n.cfg.RelayRate), n.cfg.RelayBurst
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/http/pprof"
@@ -118,6 +119,12 @@ type Config struct {
 	// VerifyWorkers bounds the goroutines a compute node computes its
 	// proof-of-work challenge on (CPU reference; default 2).
 	VerifyWorkers int
+	// RelayRate and RelayBurst are the EMC Hub relay's token bucket per
+	// API key on a router (calls per second and burst; 0: the relay's
+	// defaults, relay.DefaultRate and relay.DefaultBurst). Negative values
+	// are refused by New.
+	RelayRate  float64
+	RelayBurst int
 	// InventoryRecheck is how often a registering compute node re-reads
 	// its GPU inventory (default 5 minutes).
 	InventoryRecheck time.Duration
@@ -201,6 +208,9 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 	case RoleValidator, RoleRouter, RoleCompute:
 	default:
 		return nil, fmt.Errorf("node: unknown role %q (want validator, router or compute)", cfg.Role)
+	}
+	if math.IsNaN(cfg.RelayRate) || math.IsInf(cfg.RelayRate, 0) || cfg.RelayRate < 0 || cfg.RelayBurst < 0 {
+		return nil, fmt.Errorf("node: relay rate %v and burst %d per API key: want positive numbers (0: the defaults)", cfg.RelayRate, cfg.RelayBurst)
 	}
 	g := cfg.Genesis
 	if g == nil && cfg.Dev {

@@ -1,11 +1,14 @@
 package main
 
 import (
+	"fmt"
+	"math"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/emc-network/emcd/params"
+	"github.com/emc-network/emcd/router/relay"
 )
 
 // nodeFlags are the flags of the root command, which runs a node.
@@ -32,6 +35,8 @@ type nodeFlags struct {
 	verifyWorkers int
 	dashboard     bool
 	computeFault  string
+	relayRate     float64
+	relayBurst    int
 }
 
 func (nf *nodeFlags) register(cmd *cobra.Command) {
@@ -58,5 +63,19 @@ func (nf *nodeFlags) register(cmd *cobra.Command) {
 	f.IntVar(&nf.verifyWorkers, "verify.workers", 2, "compute role: CPU goroutines that compute this node's proof-of-work challenge (the CPU reference; validators check on one goroutine a check)")
 	f.StringVar(&nf.computeFault, "compute.fault", "", "TEST ONLY, hidden: fault injection for multi-process tests; wrong-output makes the job agent corrupt the outputs (and digests) of deterministic jobs and re-executions, so the node cheats and gets slashed. Never set it on a real node")
 	_ = f.MarkHidden("compute.fault")
+	f.Float64Var(&nf.relayRate, "relay.rate", float64(relay.DefaultRate), "router role (and --dev): EMC Hub relay calls per second allowed per API key (token bucket refill; > 0)")
+	f.IntVar(&nf.relayBurst, "relay.burst", relay.DefaultBurst, "router role (and --dev): EMC Hub relay calls one API key may make at once above the rate (token bucket size; ≥ 1)")
 	f.StringSliceVar(&nf.images, "compute.image", nil, "compute role: digests of the container images this node holds, sha256:HEX (comma-separated or repeated, at most 16)")
+}
+
+// checkRelayLimits refuses a per-key relay rate or burst that would stop
+// every call or is not a number.
+func checkRelayLimits(rate float64, burst int) error {
+	if math.IsNaN(rate) || math.IsInf(rate, 0) || rate <= 0 {
+		return fmt.Errorf("--relay.rate %v: want calls per second per API key above 0 (default %d)", rate, relay.DefaultRate)
+	}
+	if burst < 1 {
+		return fmt.Errorf("--relay.burst %d: want at least 1 call (default %d)", burst, relay.DefaultBurst)
+	}
+	return nil
 }

@@ -87,6 +87,10 @@ func runNode(cmd *cobra.Command, g *globals, nf *nodeFlags) error {
 		},
 	}
 	cfg.VerifyWorkers = nf.verifyWorkers
+	if err := checkRelayLimits(nf.relayRate, nf.relayBurst); err != nil {
+		return err
+	}
+	cfg.RelayRate, cfg.RelayBurst = nf.relayRate, nf.relayBurst
 	if nf.executor != "docker" && nf.executor != "process" {
 		return fmt.Errorf("--compute.executor %q: want docker or process", nf.executor)
 	}

@@ -365,3 +365,28 @@ func ResumeMeter(last Receipt, perCall, perGPUSecond *uint256.Int) *Meter {
 	m.perGPUSecond.Set(perGPUSecond)
 	return m
 }
+
+// ResyncBase is the receipt a node's meter restarts from when the router
+// asks it to resync (see router/relay's Countersigner): base, the
+// router's newest countersigned receipt (empty: none), when it is newer
+// than settled (the chain's newest settled, [SettledReceipt]), else
+// settled. base must be for chainID and instance, signed by node (the
+// node's own account) and router (the instance's router), and priced at
+// the app's prices: the node never adopts counters it did not sign itself
+// and the router did not countersign.
+func ResyncBase(base []byte, settled Receipt, node, router common.Address, perCall, perGPUSecond *uint256.Int) (Receipt, error) {
+	if len(base) == 0 {
+		return settled, nil
+	}
+	s, err := DecodeSignedReceipt(base)
+	if err != nil {
+		return Receipt{}, err
+	}
+	if err := s.Verify(settled.ChainID, settled.Instance, node, router, perCall, perGPUSecond); err != nil {
+		return Receipt{}, err
+	}
+	if s.Seq <= settled.Seq {
+		return settled, nil
+	}
+	return s.Receipt, nil
+}

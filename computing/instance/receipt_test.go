@@ -55,7 +55,9 @@ func TestReceiptFrame(t *testing.T) {
 	for name, b := range map[string][]byte{
 		"short":        enc[:len(enc)-1],
 		"long":         append(append([]byte{}, enc...), 0),
-		"version":      append([]byte{2}, enc[1:]...),
+		"version":      append([]byte{3}, enc[1:]...),
+		"v2 length":    append([]byte{2}, enc[1:]...),
+		"v2 token 0":   append(append([]byte{2}, enc[1:]...), 0, 0, 0, 0, 0, 0, 0, 0),
 		"body version": func() []byte { c := bytes.Clone(enc); c[1] = 9; return c }(),
 		"empty":        nil,
 	} {
@@ -65,14 +67,34 @@ func TestReceiptFrame(t *testing.T) {
 	}
 	// A frame over the limit is refused before it is read.
 	buf.Reset()
-	_ = p2p.WriteFrame(&buf, make([]byte, ReceiptFrameLen+1))
+	_ = p2p.WriteFrame(&buf, make([]byte, ReceiptFrameSyncLen+1))
 	if _, err := ReadReceiptFrame(bufio.NewReader(&buf)); err == nil {
 		t.Fatal("an oversized receipt frame was read")
 	}
 }
 
+func TestReceiptFrameSync(t *testing.T) {
+	r := sampleNodeReceipt(t)
+	r.Token = 0xfeed
+	enc := EncodeReceiptFrame(r)
+	if len(enc) != ReceiptFrameSyncLen || enc[0] != ReceiptFrameVersionSync {
+		t.Fatalf("frame of %d bytes version %d, want %d bytes version 2", len(enc), enc[0], ReceiptFrameSyncLen)
+	}
+	var buf bytes.Buffer
+	if err := p2p.WriteFrame(&buf, enc); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := ReadReceiptFrame(bufio.NewReader(&buf)); err != nil || *got != *r {
+		t.Fatalf("read: %+v, %v", got, err)
+	}
+	if _, err := DecodeReceiptFrame(enc[:ReceiptFrameLen]); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("a cut version 2 frame: %v", err)
+	}
+}
+
 func FuzzDecodeReceiptFrame(f *testing.F) {
 	f.Add(EncodeReceiptFrame(sampleNodeReceipt(f)))
+	f.Add(func() []byte { r := sampleNodeReceipt(f); r.Token = 9; return EncodeReceiptFrame(r) }())
 	f.Add([]byte{1})
 	f.Add(make([]byte, ReceiptFrameLen))
 	f.Fuzz(func(t *testing.T, b []byte) {

@@ -48,9 +48,13 @@ type Call struct {
 	// Method, Target (the path with "?query" when there is one) and
 	// BodySHA256 (sha256 of the body the node read) are the request as a
 	// usage receipt names it (apps.RequestDigest).
-	Method        string
-	Target        string
-	BodySHA256    [32]byte
+	Method     string
+	Target     string
+	BodySHA256 [32]byte
+	// SyncToken and SyncBase are the router's metering resync request
+	// that came with the call (RequestHeader.SyncToken; 0: none).
+	SyncToken     uint64
+	SyncBase      []byte
 	Status        int
 	Duration      time.Duration
 	RequestBytes  int64
@@ -319,7 +323,7 @@ func (s *Server) proxy(ctx context.Context, from p2p.PeerID, st p2p.Stream, br *
 	if req.HasLength {
 		hreq.ContentLength = int64(req.ContentLength)
 	}
-	call := Call{Instance: req.Instance, Router: from, Method: req.Method, Target: req.Path}
+	call := Call{Instance: req.Instance, Router: from, Method: req.Method, Target: req.Path, SyncToken: req.SyncToken, SyncBase: req.SyncBase}
 	if req.Query != "" {
 		call.Target += "?" + req.Query
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/rlp"
 
+	"github.com/emc-network/emcd/computing/apps"
 	"github.com/emc-network/emcd/p2p"
 )
 
@@ -80,6 +81,16 @@ type RequestHeader struct {
 	// streamed to its end frame (chunked).
 	ContentLength uint64
 	HasLength     bool
+	// SyncToken, when not 0, asks a metering node to resync its meter of
+	// the instance (the router's side is router/relay's Countersigner):
+	// unless its meter already follows this token, the node restarts it
+	// from SyncBase (an apps.SignedReceipt, both signatures checked by the
+	// node) or, when SyncBase is empty or older, from the newest receipt
+	// the chain settled; its receipts then carry the token
+	// (NodeReceipt.Token). Optional fields: a header without them encodes
+	// as before.
+	SyncToken uint64 `rlp:"optional"`
+	SyncBase  []byte `rlp:"optional"`
 }
 
 // ResponseHeader is the first frame of the answer, node to router: the
@@ -178,6 +189,13 @@ func (h *RequestHeader) check() error {
 		return fmt.Errorf("%w: key of %d bytes", ErrMalformed, len(h.Key))
 	case !h.HasLength && h.ContentLength != 0:
 		return fmt.Errorf("%w: content length without HasLength", ErrMalformed)
+	case h.SyncToken == 0 && len(h.SyncBase) != 0:
+		return fmt.Errorf("%w: a sync base without a sync token", ErrMalformed)
+	}
+	if len(h.SyncBase) != 0 {
+		if _, err := apps.DecodeSignedReceipt(h.SyncBase); err != nil {
+			return fmt.Errorf("%w: sync base: %w", ErrMalformed, err)
+		}
 	}
 	return checkHeaders(h.Headers, RequestHeaders)
 }

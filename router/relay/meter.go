@@ -2,8 +2,11 @@ package relay
 
 import (
 	"crypto/ecdsa"
+	crand "crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync"
 	"time"
@@ -57,6 +60,19 @@ type Meter interface {
 	// that the router measured as taking elapsed, and returns the signed
 	// receipt (both signatures) or an error wrapping ErrReceipt.
 	Countersign(id uint64, request common.Hash, elapsed time.Duration, r *instance.NodeReceipt) (*apps.SignedReceipt, error)
+	// Sync returns the resync request to send with a call on instance id
+	// (instance.RequestHeader.SyncToken and SyncBase): token 0 when the
+	// meters are in step.
+	Sync(id uint64) (token uint64, base []byte)
+}
+
+// ReceiptStore keeps the newest countersigned receipt of each instance
+// across restarts (FileReceiptStore). Save must be durable when it
+// returns: the receipt goes to the caller right after.
+type ReceiptStore interface {
+	Save(s *apps.SignedReceipt) error
+	Delete(id uint64) error
+	Load() ([]apps.SignedReceipt, error)
 }
 
 // Countersigner defaults.
@@ -71,6 +87,10 @@ const (
 	// cover with them.
 	maxOrphans = 64
 	maxGap     = 2
+	// retiredTokens is how many past sync tokens a ledger remembers:
+	// receipts still in flight on one of them are refused without a new
+	// resync.
+	retiredTokens = 4
 )
 
 // Countersigner is the router's Meter: per instance it keeps the newest
@@ -78,11 +98,30 @@ const (
 // order, buffering early ones for up to Wait; a receipt whose
 // predecessors were lost may cover them with orphan calls (Orphan). It is
 // safe for concurrent use.
+//
+// Resync: the router and the node each number the instance's receipts;
+// after a restart of either side, a lost receipt or a refused one, their
+// meters disagree. The ledger then draws a fresh sync token and sends it
+// with the next calls (Sync), with its newest countersigned receipt as
+// the base; the node restarts its meter from that base (or from the
+// chain's newest settled receipt, whichever is newer), dropping the
+// calls it numbered that the router never countersigned, and tags its
+// receipts with the token. Until a receipt with the new token is
+// countersigned, receipts with another token are refused. A ledger starts
+// (also after a restart, from Store) in resync. The router never adopts
+// anything from the node: its base is what it countersigned itself (kept
+// in Store before the receipt leaves) or what the chain settled.
 type Countersigner struct {
 	Source MeterSource
 	Key    *ecdsa.PrivateKey
 	// Wait bounds an early receipt's wait (default DefaultReceiptWait).
 	Wait time.Duration
+	// Store, when set, keeps each instance's newest countersigned receipt
+	// (saved before it is returned) for Load after a restart.
+	Store ReceiptStore
+	// Rand draws sync tokens (default crypto/rand).
+	Rand func() uint64
+	Log  *slog.Logger
 
 	mu     sync.Mutex
 	ledger map[uint64]*ledger
@@ -95,9 +134,12 @@ type ledger struct {
 	early  map[uint64]*early
 	// orphans are calls relayed whose receipt never came, oldest first.
 	orphans []orphan
-	// stalled: a receipt never came; every later one builds on it, so
-	// none can be countersigned (refused at once, not after a wait).
-	stalled bool
+	// token is the sync token the node's receipts must carry; syncing:
+	// it was drawn and no receipt with it was countersigned yet (Sync
+	// sends it). retired are earlier tokens, newest last.
+	token   uint64
+	syncing bool
+	retired []uint64
 }
 
 type early struct {
@@ -143,11 +185,160 @@ func (c *Countersigner) Instances() []uint64 {
 	return out
 }
 
-// Forget drops instance id's ledger (its lease ended and was settled).
+// Forget drops instance id's ledger and its stored receipt (its lease
+// ended and was settled).
 func (c *Countersigner) Forget(id uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.ledger, id)
+	if c.Store != nil {
+		if err := c.Store.Delete(id); err != nil {
+			c.logger().Warn("stored usage receipt not deleted", "instance", id, "err", err)
+		}
+	}
+}
+
+func (c *Countersigner) logger() *slog.Logger {
+	if c.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return c.Log
+}
+
+// Load reloads the receipts in Store (once, at start, before the first
+// call): each must be for a known instance this router placed, for its
+// chain, node and prices, and signed by both (a receipt that fails is
+// dropped from the store and logged). A loaded receipt is its ledger's
+// newest unless the chain settled a later one; the ledger starts in
+// resync. It returns the instances whose receipt was loaded.
+func (c *Countersigner) Load() ([]uint64, error) {
+	if c.Store == nil {
+		return nil, nil
+	}
+	if c.Key == nil || c.Source == nil {
+		return nil, fmt.Errorf("%w: the countersigner has no key or source", ErrReceipt)
+	}
+	stored, err := c.Store.Load()
+	if err != nil {
+		return nil, fmt.Errorf("relay: load usage receipts: %w", err)
+	}
+	me := crypto.PubkeyToAddress(c.Key.PublicKey)
+	var ids []uint64
+	for i := range stored {
+		s := &stored[i]
+		info, ok, err := c.Source(s.Instance)
+		if err != nil {
+			return ids, fmt.Errorf("relay: load usage receipt of instance %d: %w", s.Instance, err)
+		}
+		if !ok || info.Router != me {
+			err = fmt.Errorf("%w: instance unknown or placed by another router", ErrReceipt)
+		} else {
+			err = s.Verify(info.ChainID, s.Instance, info.Node, me, &info.PerCall, &info.PerGPUSecond)
+		}
+		if err != nil {
+			c.logger().Warn("stored usage receipt dropped", "instance", s.Instance, "seq", s.Seq, "err", err)
+			if derr := c.Store.Delete(s.Instance); derr != nil {
+				c.logger().Warn("stored usage receipt not deleted", "instance", s.Instance, "err", derr)
+			}
+			continue
+		}
+		c.mu.Lock()
+		l := c.newLedger(s.Instance, info)
+		if s.Seq > l.last.Seq {
+			l.last, l.latest = s.Receipt, s
+			ids = append(ids, s.Instance)
+		}
+		c.mu.Unlock()
+	}
+	return ids, nil
+}
+
+// newLedger makes instance id's ledger from info, in resync (c.mu held).
+func (c *Countersigner) newLedger(id uint64, info Metered) *ledger {
+	if c.ledger == nil {
+		c.ledger = make(map[uint64]*ledger)
+	}
+	last := info.Settled
+	if last.Seq == 0 {
+		last = apps.Receipt{ChainID: info.ChainID, Instance: id, CallsHash: apps.ChainStart(info.ChainID, id)}
+	}
+	l := &ledger{info: info, last: last, early: make(map[uint64]*early), syncing: true}
+	l.token = c.newToken(0)
+	c.ledger[id] = l
+	return l
+}
+
+// newToken draws a sync token: not 0, not old.
+func (c *Countersigner) newToken(old uint64) uint64 {
+	for range 16 {
+		var t uint64
+		if c.Rand != nil {
+			t = c.Rand()
+		} else {
+			var b [8]byte
+			_, _ = crand.Read(b[:])
+			t = binary.BigEndian.Uint64(b[:])
+		}
+		if t != 0 && t != old {
+			return t
+		}
+	}
+	if old+1 == 0 { // a constant Rand
+		return 1
+	}
+	return old + 1
+}
+
+// resync starts a new sync round on l: every receipt waiting is refused
+// (they build on the old numbering), orphans are dropped, the base rises
+// to the chain's settled receipt when that is newer, and a fresh token is
+// drawn (c.mu held).
+func (c *Countersigner) resync(id uint64, l *ledger, why error) {
+	for seq, e := range l.early {
+		delete(l.early, seq)
+		e.done <- result{nil, fmt.Errorf("%w: instance %d: metering resyncs (%w)", ErrReceipt, id, why)}
+	}
+	l.orphans = nil
+	if info, ok, err := c.Source(id); err == nil && ok && info.Settled.Seq > l.last.Seq {
+		l.last, l.latest = info.Settled, nil
+	}
+	if l.token != 0 {
+		l.retired = append(l.retired, l.token)
+		if len(l.retired) > retiredTokens {
+			l.retired = l.retired[1:]
+		}
+	}
+	l.token = c.newToken(l.token)
+	l.syncing = true
+	c.logger().Info("usage metering resyncs", "instance", id, "seq", l.last.Seq, "why", why)
+}
+
+// accept makes s, just countersigned, l's newest receipt: it ends a
+// resync and is stored before it leaves (c.mu held).
+func (c *Countersigner) accept(l *ledger, s *apps.SignedReceipt) {
+	l.last, l.latest, l.syncing = s.Receipt, s, false
+	if c.Store != nil {
+		if err := c.Store.Save(s); err != nil {
+			c.logger().Error("usage receipt not stored: a restart will resync from an older one", "instance", s.Instance, "seq", s.Seq, "err", err)
+		}
+	}
+}
+
+// Sync implements Meter.
+func (c *Countersigner) Sync(id uint64) (uint64, []byte) {
+	l, err := c.ledgerOf(id)
+	if err != nil {
+		return 0, nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !l.syncing {
+		return 0, nil
+	}
+	if l.latest != nil && l.latest.Seq == l.last.Seq {
+		return l.token, l.latest.Encode()
+	}
+	return l.token, nil
 }
 
 // ledgerOf returns instance id's ledger, made on first use from Source.
@@ -174,15 +365,7 @@ func (c *Countersigner) ledgerOf(id uint64) (*ledger, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if l = c.ledger[id]; l == nil {
-		if c.ledger == nil {
-			c.ledger = make(map[uint64]*ledger)
-		}
-		last := info.Settled
-		if last.Seq == 0 {
-			last = apps.Receipt{ChainID: info.ChainID, Instance: id, CallsHash: apps.ChainStart(info.ChainID, id)}
-		}
-		l = &ledger{info: info, last: last, early: make(map[uint64]*early)}
-		c.ledger[id] = l
+		l = c.newLedger(id, info)
 	}
 	return l, nil
 }
@@ -231,12 +414,20 @@ func (c *Countersigner) Countersign(id uint64, request common.Hash, elapsed time
 
 	c.mu.Lock()
 	switch {
-	case l.stalled:
+	case r.Token != l.token:
+		// A node out of step (restarted, or on an older sync): resync,
+		// unless one is under way or the token is one already replaced.
+		err := fmt.Errorf("%w: instance %d: the node's meter follows sync %x, the router's is %x", ErrReceipt, id, r.Token, l.token)
+		if !l.syncing && !slices.Contains(l.retired, r.Token) {
+			c.resync(id, l, err)
+		}
 		c.mu.Unlock()
-		return nil, fmt.Errorf("%w: instance %d: receipt %d never came, metering stalled", ErrReceipt, id, l.last.Seq+1)
+		return nil, err
 	case r.Seq <= l.last.Seq:
+		err := fmt.Errorf("%w: sequence %d, already at %d (replay)", ErrReceipt, r.Seq, l.last.Seq)
+		c.resync(id, l, err)
 		c.mu.Unlock()
-		return nil, fmt.Errorf("%w: sequence %d, already at %d (replay)", ErrReceipt, r.Seq, l.last.Seq)
+		return nil, err
 	case l.early[r.Seq] != nil:
 		c.mu.Unlock()
 		return nil, fmt.Errorf("%w: sequence %d twice", ErrReceipt, r.Seq)
@@ -245,7 +436,7 @@ func (c *Countersigner) Countersign(id uint64, request common.Hash, elapsed time
 		return nil, fmt.Errorf("%w: too many receipts out of order", ErrReceipt)
 	}
 	l.early[r.Seq] = e
-	c.drain(l)
+	c.drain(id, l)
 	c.mu.Unlock()
 
 	wait := c.Wait
@@ -269,7 +460,7 @@ func (c *Countersigner) Countersign(id uint64, request common.Hash, elapsed time
 	// The receipts before the oldest waiting one never came: it may chain
 	// the calls whose receipts were lost (orphans), each one the router
 	// relayed. Decide the oldest ones that way until this one is decided.
-	for !l.stalled && l.early[r.Seq] == e {
+	for l.early[r.Seq] == e {
 		m := e
 		for seq, x := range l.early {
 			if seq < m.r.Seq {
@@ -279,14 +470,14 @@ func (c *Countersigner) Countersign(id uint64, request common.Hash, elapsed time
 		delete(l.early, m.r.Seq)
 		s, err := c.fillGap(l, m)
 		if err != nil {
-			l.stalled = true
-			m.done <- result{nil, fmt.Errorf("%w: sequence %d waited %v for sequence %d: %w", ErrReceipt, m.r.Seq, wait, l.last.Seq+1, err)}
+			err = fmt.Errorf("%w: sequence %d waited %v for sequence %d: %w", ErrReceipt, m.r.Seq, wait, l.last.Seq+1, err)
+			m.done <- result{nil, err}
+			c.resync(id, l, err)
 			break
 		}
-		l.last = m.r.Receipt
-		l.latest = s
+		c.accept(l, s)
 		m.done <- result{s, nil}
-		c.drain(l)
+		c.drain(id, l)
 	}
 	select {
 	case res := <-e.done:
@@ -294,11 +485,11 @@ func (c *Countersigner) Countersign(id uint64, request common.Hash, elapsed time
 	default:
 	}
 	delete(l.early, r.Seq)
-	return nil, fmt.Errorf("%w: instance %d: receipt %d never came, metering stalled", ErrReceipt, id, l.last.Seq+1)
+	return nil, fmt.Errorf("%w: instance %d: receipt %d never came", ErrReceipt, id, l.last.Seq+1)
 }
 
 // drain decides the buffered receipts that are next in order (c.mu held).
-func (c *Countersigner) drain(l *ledger) {
+func (c *Countersigner) drain(id uint64, l *ledger) {
 	for {
 		e := l.early[l.last.Seq+1]
 		if e == nil {
@@ -307,13 +498,13 @@ func (c *Countersigner) drain(l *ledger) {
 		delete(l.early, e.r.Seq)
 		s, err := c.check(l, e, l.last.CallsHash, 0, 0)
 		if err == nil {
-			l.last = e.r.Receipt
-			l.latest = s
+			c.accept(l, s)
 		}
 		e.done <- result{s, err}
 		if err != nil {
 			// The node's next receipt cannot build on a refused one:
-			// the ones waiting behind it are refused as they time out.
+			// the meters disagree.
+			c.resync(id, l, err)
 			return
 		}
 	}

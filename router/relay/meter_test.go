@@ -32,11 +32,14 @@ func genKey(t testing.TB) *ecdsa.PrivateKey {
 	return k
 }
 
-// testReceipts is a node's receipt signer over real apps.Meters.
+// testReceipts is a node's receipt signer over real apps.Meters; it
+// resyncs as asked (the node's own is node/hub_meter.go).
 type testReceipts struct {
-	key *ecdsa.PrivateKey
-	mu  sync.Mutex
-	m   map[uint64]*apps.Meter
+	key    *ecdsa.PrivateKey
+	router common.Address
+	mu     sync.Mutex
+	m      map[uint64]*apps.Meter
+	token  uint64
 }
 
 func (r *testReceipts) Receipt(c instance.Call) (*instance.NodeReceipt, error) {
@@ -47,12 +50,21 @@ func (r *testReceipts) Receipt(c instance.Call) (*instance.NodeReceipt, error) {
 		m = apps.NewMeter(meterChain, c.Instance, meterPrice, new(uint256.Int))
 		r.m[c.Instance] = m
 	}
+	if c.SyncToken != 0 && c.SyncToken != r.token {
+		settled := apps.Receipt{ChainID: meterChain, Instance: c.Instance, CallsHash: apps.ChainStart(meterChain, c.Instance)}
+		base, err := apps.ResyncBase(c.SyncBase, settled, crypto.PubkeyToAddress(r.key.PublicKey), r.router, meterPrice, new(uint256.Int))
+		if err != nil {
+			return nil, err
+		}
+		m = apps.ResumeMeter(base, meterPrice, new(uint256.Int))
+		r.m[c.Instance], r.token = m, c.SyncToken
+	}
 	rc, err := m.Call(apps.RequestDigest(c.Method, c.Target, c.BodySHA256), 0)
 	if err != nil {
 		return nil, err
 	}
 	sig, err := apps.SignReceipt(&rc, apps.RoleNode, r.key)
-	return &instance.NodeReceipt{Receipt: rc, NodeSig: sig}, err
+	return &instance.NodeReceipt{Receipt: rc, NodeSig: sig, Token: r.token}, err
 }
 
 func meterSource(node, router common.Address, gpus uint32) MeterSource {
@@ -74,7 +86,7 @@ func TestMeteredCallsConcurrent(t *testing.T) {
 	node, router := crypto.PubkeyToAddress(nodeKey.PublicKey), crypto.PubkeyToAddress(routerKey.PublicKey)
 	cs := &Countersigner{Source: meterSource(node, router, 1), Key: routerKey}
 	r := newRig(t, func(c *Config) { c.Meter = cs }, func(c *instance.ServerConfig) {
-		c.Receipts = &testReceipts{key: nodeKey, m: make(map[uint64]*apps.Meter)}
+		c.Receipts = &testReceipts{key: nodeKey, router: router, m: make(map[uint64]*apps.Meter)}
 	})
 	const callers, each = 10, 10
 	var wg sync.WaitGroup
@@ -142,13 +154,32 @@ type meterFixture struct {
 	nodeKey *ecdsa.PrivateKey
 	cs      *Countersigner
 	node    *apps.Meter
+	token   uint64 // the node meter's sync token
 }
 
 func newMeterFixture(t *testing.T, gpus uint32) *meterFixture {
 	nodeKey, routerKey := genKey(t), genKey(t)
-	return &meterFixture{t: t, nodeKey: nodeKey,
+	f := &meterFixture{t: t, nodeKey: nodeKey,
 		cs:   &Countersigner{Source: meterSource(crypto.PubkeyToAddress(nodeKey.PublicKey), crypto.PubkeyToAddress(routerKey.PublicKey), gpus), Key: routerKey, Wait: 200 * time.Millisecond},
 		node: apps.NewMeter(meterChain, instID, meterPrice, new(uint256.Int))}
+	f.sync()
+	return f
+}
+
+// sync does what a node does with the router's resync request on the
+// next call (nothing when there is none).
+func (f *meterFixture) sync() {
+	f.t.Helper()
+	token, base := f.cs.Sync(instID)
+	if token == 0 || token == f.token {
+		return
+	}
+	settled := apps.Receipt{ChainID: meterChain, Instance: instID, CallsHash: apps.ChainStart(meterChain, instID)}
+	b, err := apps.ResyncBase(base, settled, crypto.PubkeyToAddress(f.nodeKey.PublicKey), crypto.PubkeyToAddress(f.cs.Key.PublicKey), meterPrice, new(uint256.Int))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.node, f.token = apps.ResumeMeter(b, meterPrice, new(uint256.Int)), token
 }
 
 func req(i int) common.Hash { return apps.RequestDigest("GET", fmt.Sprintf("/x?%d", i), [32]byte{}) }
@@ -158,7 +189,7 @@ func (f *meterFixture) sign(r apps.Receipt, key *ecdsa.PrivateKey) *instance.Nod
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	return &instance.NodeReceipt{Receipt: r, NodeSig: sig}
+	return &instance.NodeReceipt{Receipt: r, NodeSig: sig, Token: f.token}
 }
 
 func (f *meterFixture) call(i int, gpuMs uint64) *instance.NodeReceipt {
@@ -213,6 +244,7 @@ func TestCountersignRefusals(t *testing.T) {
 		r1 := f.call(1, 0)
 		f.accept(1, time.Second, r1)
 		f.refuse(1, time.Second, r1, "the same receipt again")
+		f.sync() // the refusal resyncs: the node restarts from receipt 1
 		r2 := f.call(2, 0)
 		f.accept(2, time.Second, r2)
 		f.refuse(1, time.Second, r1, "an older receipt")
@@ -248,7 +280,10 @@ func TestCountersignRefusals(t *testing.T) {
 	})
 	t.Run("placed by another router", func(t *testing.T) {
 		f := newMeterFixture(t, 1)
-		f.cs.Key = genKey(t)
+		f.cs = &Countersigner{Source: f.cs.Source, Key: genKey(t), Wait: f.cs.Wait}
+		if token, _ := f.cs.Sync(instID); token != 0 {
+			t.Fatal("a resync offered for another router's instance")
+		}
 		f.refuse(1, time.Second, f.call(1, 0), "not this router's instance")
 	})
 }
@@ -274,18 +309,25 @@ func TestCountersignOutOfOrder(t *testing.T) {
 	}
 }
 
-// TestCountersignGapStalls: a receipt that never came, for no call the
-// router relayed without a receipt, stalls the ledger (every later
-// receipt builds on it); later ones are refused at once.
-func TestCountersignGapStalls(t *testing.T) {
+// TestCountersignGapResyncs: a receipt that never came, for no call the
+// router relayed without a receipt, starts a resync (every later receipt
+// builds on it): later ones on the old numbering are refused at once;
+// once the node took the resync, calls are countersigned again from the
+// router's newest receipt (the lost call is never charged).
+func TestCountersignGapResyncs(t *testing.T) {
 	f := newMeterFixture(t, 1)
 	f.cs.Orphan(instID, req(77), time.Second) // a call, but not the one numbered 1
 	f.call(1, 0)                              // lost
 	f.refuse(2, time.Second, f.call(2, 0), "receipt 2 without 1")
 	start := time.Now()
-	f.refuse(3, time.Second, f.call(3, 0), "after a stall")
+	f.refuse(3, time.Second, f.call(3, 0), "after the gap, before the resync")
 	if time.Since(start) > f.cs.Wait {
-		t.Fatal("a stalled ledger made the receipt wait")
+		t.Fatal("a resyncing ledger made the receipt wait")
+	}
+	f.sync()
+	f.accept(4, time.Second, f.call(4, 0))
+	if last, _ := f.cs.Latest(instID); last.Seq != 1 || last.Calls != 1 {
+		t.Fatalf("newest %+v, want call 4 alone counted", last.Receipt)
 	}
 }
 
@@ -372,7 +414,7 @@ func TestMeteredLostReceipt(t *testing.T) {
 	node, router := crypto.PubkeyToAddress(nodeKey.PublicKey), crypto.PubkeyToAddress(routerKey.PublicKey)
 	cs := &Countersigner{Source: meterSource(node, router, 1), Key: routerKey, Wait: 200 * time.Millisecond}
 	r := newRig(t, func(c *Config) { c.Meter = cs }, func(c *instance.ServerConfig) {
-		c.Receipts = &lossyReceipts{testReceipts: testReceipts{key: nodeKey, m: make(map[uint64]*apps.Meter)}, drop: 2}
+		c.Receipts = &lossyReceipts{testReceipts: testReceipts{key: nodeKey, router: router, m: make(map[uint64]*apps.Meter)}, drop: 2}
 	})
 	for i := 1; i <= 3; i++ {
 		resp, _ := r.do(t, "POST", fmt.Sprintf("/apps/7/echo?i=%d", i), r.key, strings.NewReader("x"))

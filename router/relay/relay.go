@@ -235,6 +235,9 @@ func (r *Relay) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if req.ContentLength >= 0 {
 		hdr.ContentLength, hdr.HasLength = uint64(req.ContentLength), true
 	}
+	if r.cfg.Meter != nil { // the meters out of step: resync on this call
+		hdr.SyncToken, hdr.SyncBase = r.cfg.Meter.Sync(id)
+	}
 	enc, err := hdr.Encode()
 	if err != nil {
 		WriteError(w, http.StatusBadRequest, CodeBadRequest, err.Error())
