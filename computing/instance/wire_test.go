@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ethereum/go-ethereum/rlp"
+
+	"github.com/emc-network/emcd/computing/apps"
 	"github.com/emc-network/emcd/p2p"
 )
 
@@ -103,8 +106,49 @@ func TestBodyReader(t *testing.T) {
 	}
 }
 
+func TestHeaderSync(t *testing.T) {
+	h := sampleRequest()
+	h.SyncToken = 42
+	enc, err := h.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := DecodeRequestHeader(enc)
+	if err != nil || got.SyncToken != 42 || len(got.SyncBase) != 0 {
+		t.Fatalf("round trip: %+v, %v", got, err)
+	}
+	// Without a sync, the header encodes as before the fields existed.
+	plain, _ := sampleRequest().Encode()
+	type before struct {
+		Instance      uint64
+		Method, Path  string
+		Query         string
+		Headers       []Header
+		Key           string
+		ContentLength uint64
+		HasLength     bool
+	}
+	s := sampleRequest()
+	old, _ := rlp.EncodeToBytes(before{s.Instance, s.Method, s.Path, s.Query, s.Headers, s.Key, s.ContentLength, s.HasLength})
+	if !bytes.Equal(plain, old) {
+		t.Fatal("a header without a sync does not encode as before")
+	}
+	for name, bad := range map[string]*RequestHeader{
+		"base without token": func() *RequestHeader { h := sampleRequest(); h.SyncBase = make([]byte, apps.ReceiptLen); return h }(),
+		"short base":         func() *RequestHeader { h := sampleRequest(); h.SyncToken = 1; h.SyncBase = []byte{1}; return h }(),
+	} {
+		if _, err := bad.Encode(); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: %v, want ErrMalformed", name, err)
+		}
+	}
+}
+
 func FuzzDecodeRequestHeader(f *testing.F) {
 	enc, _ := sampleRequest().Encode()
+	f.Add(enc)
+	sync := sampleRequest()
+	sync.SyncToken = 7
+	enc, _ = sync.Encode()
 	f.Add(enc)
 	f.Add([]byte{0xc0})
 	f.Fuzz(func(t *testing.T, b []byte) {

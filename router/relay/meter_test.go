@@ -1,11 +1,13 @@
 package relay
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -426,4 +428,58 @@ func TestMeteredLostReceipt(t *testing.T) {
 	if last, _ := cs.Latest(instID); last.Seq != 3 || last.Calls != 3 {
 		t.Fatalf("newest %+v, want 3 calls", last.Receipt)
 	}
+}
+
+func TestFileReceiptStore(t *testing.T) {
+	f := newMeterFixture(t, 1)
+	f.accept(1, time.Second, f.call(1, 0))
+	s, _ := f.cs.Latest(instID)
+	st := FileReceiptStore{Dir: t.TempDir()}
+	if err := st.Save(&s); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(st.Dir+"/9.receipt", []byte("junk"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.Load()
+	if err == nil || len(got) != 1 || got[0] != s {
+		t.Fatalf("load: %+v, %v; want the one good receipt and an error for the junk", got, err)
+	}
+	if got, err = st.Load(); err != nil || len(got) != 1 {
+		t.Fatalf("second load: %d receipts, %v (the junk file should be gone)", len(got), err)
+	}
+	if err := st.Delete(instID); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Delete(instID); err != nil {
+		t.Fatalf("delete twice: %v", err)
+	}
+	if got, err = st.Load(); err != nil || len(got) != 0 {
+		t.Fatalf("after delete: %d, %v", len(got), err)
+	}
+	if got, err := (FileReceiptStore{Dir: st.Dir + "/none"}).Load(); err != nil || got != nil {
+		t.Fatalf("missing dir: %v %v", got, err)
+	}
+}
+
+func FuzzDecodeStoredReceipt(f *testing.F) {
+	s := apps.SignedReceipt{Receipt: apps.Receipt{ChainID: 1, Instance: 7, Seq: 1, Calls: 1}}
+	s.NodeSig[64], s.RouterSig[64] = 0, 1
+	s.NodeSig[31], s.RouterSig[31] = 1, 1
+	s.NodeSig[63], s.RouterSig[63] = 1, 1
+	f.Add("7.receipt", s.Encode())
+	f.Add("07.receipt", s.Encode())
+	f.Add("x", []byte{1})
+	f.Fuzz(func(t *testing.T, name string, b []byte) {
+		got, err := DecodeStoredReceipt(name, b)
+		if err != nil {
+			if !errors.Is(err, apps.ErrBadReceipt) {
+				t.Fatalf("error %v does not wrap apps.ErrBadReceipt", err)
+			}
+			return
+		}
+		if name != fmt.Sprintf("%d.receipt", got.Instance) || !bytes.Equal(got.Encode(), b) {
+			t.Fatalf("decoded %q as instance %d, not canonical", name, got.Instance)
+		}
+	})
 }
