@@ -56,14 +56,19 @@ func TestAPIKeyHashesAgree(t *testing.T) {
 // client and the program's image.
 func devHub(t *testing.T, program string) (*Node, *logBuf, *rpc.Client, common.Hash) {
 	t.Helper()
-	g := genesis.Dev()
+	return devHubWith(t, program, genesis.Dev(), 1)
+}
+
+// devHubWith is devHub on genesis g with gpus simulated H100s.
+func devHubWith(t *testing.T, program string, g *genesis.Genesis, gpus int) (*Node, *logBuf, *rpc.Client, common.Hash) {
+	t.Helper()
 	dd := config.NewDataDir(t.TempDir())
 	logs := &logBuf{}
 	n, err := New(Config{
 		Role: RoleValidator, Dev: true, DevMarket: true, DevAccounts: true, DataDir: dd, Genesis: g,
 		RPCAddr: "127.0.0.1:0",
 		GPU: func() (gpu.Provider, error) {
-			return gpu.Open(gpu.Config{Mode: gpu.ModeSimulated, Simulated: gpu.SimulatedH100s(1)})
+			return gpu.Open(gpu.Config{Mode: gpu.ModeSimulated, Simulated: gpu.SimulatedH100s(gpus)})
 		},
 		TelemetryInterval:    time.Hour,
 		Register:             RegisterConfig{Auto: true, PricesPerGPUSecond: []string{"1000000000000"}, CPUPriceWei: "1000000000000"},
