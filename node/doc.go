@@ -34,10 +34,14 @@
 // the chain ends the lease, and serves the app protocol. The dev node runs
 // both, linked by loopback TCP streams (hub_streams.go). Metering
 // (hub_meter.go): the compute side signs each answered call's cumulative
-// receipt with the node owner's key (hubReceipts, resuming from the
-// newest settled receipt); the router countersigns it with its wallet's
-// key (relay.Countersigner over hubMetered; the dev router's key on the
-// dev node) and settles the newest from its wallet an epoch after an
-// instance's first receipt, every epoch after, and as soon as the lease
-// ends (hubSettler).
+// receipt with the node owner's key (hubReceipts, its meters kept in
+// DATADIR/compute/app-meters, else resuming from the newest settled
+// receipt); the router countersigns it with its wallet's key
+// (relay.Countersigner over hubMetered; the dev router's key on the dev
+// node), keeps the newest in DATADIR/router/app-receipts (reloaded at
+// start and settled at once) and settles the newest from its wallet an
+// epoch after an instance's first receipt, every epoch after, and as
+// soon as the lease ends (hubSettler). After either side restarts, the
+// router's resync request on the next call (a sync token and its newest
+// doubly-signed receipt) puts the two meters back in step.
 package node

@@ -105,6 +105,23 @@
 // order (concurrent calls end out of order) and countersigns one only if
 // it adds exactly the call it came with (router/relay meter.go).
 //
+// Restarts and resync: the router keeps its newest countersigned receipt
+// per instance on disk, written before the receipt leaves, and the node
+// its meter; each reloads at start (the chain's last settled receipt is a
+// lower bound for both). When the two meters disagree (one side
+// restarted, lost its state, or a receipt was lost or refused), the
+// router draws a fresh sync token and sends it with the next calls
+// (computing/instance RequestHeader.SyncToken) together with its newest
+// countersigned receipt; the node restarts its meter from that receipt
+// after checking it carries its own and the instance router's signature
+// for this chain and instance ([ResyncBase]; the chain's settled receipt
+// when that is newer) and tags its receipts with the token; the router
+// refuses receipts of any other token until one with the new token is
+// countersigned. The router never adopts counters from the node: it
+// resumes only from what it countersigned or what the chain settled, so
+// calls the node numbered but the router never countersigned are dropped,
+// never charged.
+//
 // settle checks, in order: the instance is running or ending; the chain
 // has an id; the receipt decodes canonically; its chain id and instance
 // are this chain's and this instance's; its sequence is non-zero; its

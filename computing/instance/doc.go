@@ -43,9 +43,12 @@
 // frame. A stream reset either way means the call broke: a body without
 // its end frame is never taken as whole. A metering node (ServerConfig.
 // Receipts) then sends one receipt frame (receipt.go: version, the
-// cumulative apps.Receipt body, the node owner's RoleNode signature) for
-// the call it just answered in whole, numbered in the order calls end;
-// the stream's end instead of it means the call was not metered. Headers are bounded
+// cumulative apps.Receipt body, the node owner's RoleNode signature, and
+// in version 2 the router's sync token its meter follows) for the call it
+// just answered in whole, numbered in the order calls end; the stream's
+// end instead of it means the call was not metered. A RequestHeader may
+// carry the router's resync request (SyncToken, SyncBase: optional RLP
+// fields, absent otherwise), handed to Receipts with the Call. Headers are bounded
 // (MaxHeaderFrame, MaxHeaders, MaxPath...), bodies by MaxBody on both
 // sides, waits by HeaderTimeout, AppTimeout and IdleTimeout per frame.
 //

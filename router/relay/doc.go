@@ -49,12 +49,28 @@
 // kept as an orphan (the newest 64), and a receipt that waited Wait for
 // up to two missing ones is countersigned when it chains orphans in their
 // place (each a call the router relayed) and then its own call. A gap no
-// orphans fill stalls the instance's ledger: every later receipt builds on
-// it, so they are refused at once (the node's later calls go unpaid). An
-// early receipt holds its caller's trailer (not the body) for up to Wait.
-// A router and a node that restart at different times disagree on the
-// sequence (the node resumes from what was settled): the ledger stalls
-// until the instance is redeployed (not handled).
+// orphans fill, a refused receipt, or a node whose receipts carry another
+// sync token than the ledger's (it restarted, or lost its meter) starts a
+// resync: receipts waiting are refused, the ledger draws a new sync token
+// and Sync hands it, with the newest receipt the router countersigned, to
+// the relay, which sends them in the next calls' request headers
+// (instance.RequestHeader.SyncToken and SyncBase); the node restarts its
+// meter from that receipt (checking both signatures) or from the chain's
+// settled one, and its receipts carry the token (receipt frame version
+// 2). Receipts with another token are refused until one with the new
+// token is countersigned; the calls the node numbered that the router
+// never countersigned are never charged. A ledger (also a new one) starts
+// in resync. An early receipt holds its caller's trailer (not the body)
+// for up to Wait.
+//
+// Restarts: with Config Store (FileReceiptStore: one file per instance,
+// replaced atomically and synced), the newest countersigned receipt is
+// kept before it is returned; Load at start reloads each one whose
+// signatures, chain, instance, node, router and prices check out, for the
+// settler to settle at once, and resyncs from it.
+//
+// Rate limit: each API key has a token bucket of Config.Rate calls per
+// second and Config.Burst (emcd's --relay.rate and --relay.burst).
 //
 // The caller's going away resets the stream, which ends the app call on
 // the node.
