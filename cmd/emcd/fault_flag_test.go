@@ -22,3 +22,25 @@ func TestComputeFaultFlag(t *testing.T) {
 		t.Fatalf("bad fault: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 }
+
+// The relay's per-key rate and burst: invalid values stop the node before
+// it starts, with a message naming the flag.
+func TestRelayLimitFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"--relay.rate", "0"}, {"--relay.rate", "-5"}, {"--relay.rate", "NaN"}, {"--relay.rate", "+Inf"},
+		{"--relay.burst", "0"}, {"--relay.burst", "-1"},
+	} {
+		r := runCLI(t, append(args, "--datadir", t.TempDir(), "--role", "router")...)
+		if r.code == 0 || !strings.Contains(r.stderr, args[0]+" ") {
+			t.Fatalf("%v: exit %d\n%s\n%s", args, r.code, r.stdout, r.stderr)
+		}
+	}
+	if err := checkRelayLimits(0.5, 1); err != nil {
+		t.Fatalf("a valid rate and burst refused: %v", err)
+	}
+	for _, name := range []string{"relay.rate", "relay.burst"} {
+		if fl := newRootCmd().Flags().Lookup(name); fl == nil || fl.Hidden {
+			t.Fatalf("--%s: %+v", name, fl)
+		}
+	}
+}
