@@ -150,8 +150,8 @@ func (h *hubReceipts) meterPath(id uint64) string {
 }
 
 // loadMeter returns the meter kept for instance id when it is for this
-// chain and instance, at info's prices, and past what the chain settled
-// (ok false otherwise: the meter starts from the chain).
+// chain and instance, at info's prices, and not behind what the chain
+// settled (ok false otherwise: the meter starts from the chain).
 func (h *hubReceipts) loadMeter(id uint64, info *hubInstanceInfo) (apps.Receipt, uint64, bool) {
 	if h.dir == "" {
 		return apps.Receipt{}, 0, false
@@ -177,7 +177,7 @@ func (h *hubReceipts) loadMeter(id uint64, info *hubInstanceInfo) (apps.Receipt,
 		h.log.Warn("app meter kept on disk refused: starting from the chain", "instance", id, "err", err)
 		return apps.Receipt{}, 0, false
 	}
-	return r, token, r.Seq > info.settled.Seq
+	return r, token, r.Seq >= info.settled.Seq
 }
 
 var _ instance.Receipts = (*hubReceipts)(nil)
