@@ -160,6 +160,16 @@ func TestHubMeterRestarts(t *testing.T) {
 		// ... which the node takes with the next call.
 		r.mustCall(4, 4)
 	})
+	t.Run("node level with the chain", func(t *testing.T) {
+		r := newRestartRig(t)
+		for i := uint64(1); i <= 3; i++ {
+			r.mustCall(i, i)
+		}
+		last, _ := r.cs.Latest(rsInst)
+		r.settled = last.Receipt // the router settled receipt 3
+		r.restartNode()
+		r.mustCall(4, 4) // no call lost to a resync
+	})
 	t.Run("both", func(t *testing.T) {
 		r := newRestartRig(t)
 		for i := uint64(1); i <= 4; i++ {
