@@ -289,3 +289,39 @@ func BenchmarkVerifyReceipt(b *testing.B) {
 		}
 	}
 }
+
+func TestResyncBase(t *testing.T) {
+	node, router := testKeys(t)
+	pc, pg := uint256.NewInt(5), uint256.NewInt(7)
+	s5 := signed(t, 9, 2, 5, 5, 7, node, router)
+	settled := func(n int) Receipt {
+		if n == 0 {
+			return Receipt{ChainID: 9, Instance: 2, CallsHash: ChainStart(9, 2)}
+		}
+		return signed(t, 9, 2, n, 5, 7, node, router).Receipt
+	}
+	// No base: the chain's; a newer base wins, an older one does not.
+	if got, err := ResyncBase(nil, settled(0), node.addr, router.addr, pc, pg); err != nil || got != settled(0) {
+		t.Fatalf("no base: %+v %v", got, err)
+	}
+	if got, err := ResyncBase(s5.Encode(), settled(3), node.addr, router.addr, pc, pg); err != nil || got != s5.Receipt {
+		t.Fatalf("newer base: %+v %v", got, err)
+	}
+	if got, err := ResyncBase(s5.Encode(), settled(7), node.addr, router.addr, pc, pg); err != nil || got.Seq != 7 {
+		t.Fatalf("older base: %+v %v, want the chain's 7", got, err)
+	}
+	stranger := newKey(t)
+	enc := func(s SignedReceipt) []byte { return s.Encode() }
+	for name, base := range map[string][]byte{
+		"other router":   enc(signed(t, 9, 2, 5, 5, 7, node, stranger)),
+		"other node":     enc(signed(t, 9, 2, 5, 5, 7, stranger, router)),
+		"other instance": enc(signed(t, 9, 3, 5, 5, 7, node, router)),
+		"other chain":    enc(signed(t, 8, 2, 5, 5, 7, node, router)),
+		"other price":    enc(signed(t, 9, 2, 5, 6, 7, node, router)),
+		"truncated":      s5.Encode()[:ReceiptLen-1],
+	} {
+		if _, err := ResyncBase(base, settled(0), node.addr, router.addr, pc, pg); !errors.Is(err, ErrBadReceipt) {
+			t.Errorf("%s: %v, want ErrBadReceipt", name, err)
+		}
+	}
+}
