@@ -326,9 +326,13 @@ func testHub(t *testing.T, executor string) {
 		t.Fatalf("%d receipts, newest %+v: want %d", len(seqs), newest.Receipt, nCalls)
 	}
 
-	// SSE: the events arrive one by one, in the order sent, as a stream.
-	const nEvents = 5
-	code, err := call(http.MethodGet, dep.APIKey, fmt.Sprintf("/sse?n=%d", nEvents), "", func(r io.Reader) error {
+	// SSE: the events arrive one by one, in the order sent, as a stream:
+	// the app sends one every sseGap and stamps each with its send time
+	// (same machine, same clock), so a relay that buffered the response
+	// would deliver the first event only after the last was sent.
+	const nEvents, sseGap = 5, 300 * time.Millisecond
+	var sent, arrived []time.Time
+	code, err := call(http.MethodGet, dep.APIKey, fmt.Sprintf("/sse?n=%d&gap_ms=%d", nEvents, sseGap.Milliseconds()), "", func(r io.Reader) error {
 		sc := bufio.NewScanner(r)
 		next := 0
 		for sc.Scan() {
@@ -340,6 +344,8 @@ func testHub(t *testing.T, executor string) {
 			if _, err := fmt.Sscanf(line, "data: event %d %d", &i, &ts); err != nil || i != int64(next) {
 				return fmt.Errorf("event %d: line %q (%v)", next, line, err)
 			}
+			arrived = append(arrived, time.Now())
+			sent = append(sent, time.Unix(0, ts))
 			next++
 		}
 		if next != nEvents {
@@ -349,6 +355,13 @@ func testHub(t *testing.T, executor string) {
 	})
 	if err != nil || code != http.StatusOK {
 		t.Fatalf("sse: %d %v", code, err)
+	}
+	for i := range nEvents {
+		t.Logf("sse event %d: sent +%s, arrived %s after it", i, sent[i].Sub(sent[0]).Round(time.Millisecond), arrived[i].Sub(sent[i]).Round(time.Millisecond))
+	}
+	if !arrived[0].Before(sent[nEvents-1]) {
+		t.Fatalf("sse: the first event arrived %s, after the last was sent (%s): the relay buffered the stream",
+			arrived[0].Format(time.StampMilli), sent[nEvents-1].Format(time.StampMilli))
 	}
 	// A wrong key: 401, no receipt, not charged.
 	if code, err := call(http.MethodPost, "emck_wrong", "/echo", "hi", nil); err != nil || code != http.StatusUnauthorized {
