@@ -80,7 +80,12 @@ func ProveToDir(ctx context.Context, w Workload, workers int, dir string) ([32]b
 		return [32]byte{}, fmt.Errorf("pow: leaf file: %w", err)
 	}
 	defer os.Remove(tmp.Name()) // after the rename, a no-op
-	err = WriteLeafFile(tmp, p)
+	// Readable by the node when the sandbox runs the prover as another
+	// user (CreateTemp makes it 0600).
+	err = tmp.Chmod(0o644)
+	if err == nil {
+		err = WriteLeafFile(tmp, p)
+	}
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
