@@ -41,6 +41,10 @@ func (n *Node) challengeProver(ctx context.Context, workers int, params pow.Para
 		return nil, fmt.Errorf("node: verify prover %q: want %s or %s", n.cfg.VerifyProver, ProverInProcess, ProverSandbox)
 	}
 	dir := filepath.Join(n.cfg.DataDir.Compute(), "prover")
+	// Scratch dirs of runs a stopped node left behind.
+	if err := os.RemoveAll(filepath.Join(dir, "runs")); err != nil {
+		return nil, fmt.Errorf("node: sandboxed prover: %w", err)
+	}
 	store, err := challenge.NewProverStore(filepath.Join(dir, "out"))
 	if err != nil {
 		return nil, err
