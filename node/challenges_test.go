@@ -16,6 +16,9 @@ import (
 	"fmt"
 	"log/slog"
 	"math/big"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -160,7 +163,40 @@ func TestDevNodeChallengeVerifiedSandboxProver(t *testing.T) {
 	devNodeChallengeVerified(t, ProverSandbox, 40, 24)
 }
 
-func devNodeChallengeVerified(t *testing.T, prover string, epoch, deadline int) {
+// TestDevNodeChallengeVerifiedDockerProver: the same with the Docker
+// executor, the prover run from --verify.prover-image: a FROM scratch
+// image of the static test prover (computing/challenge/testdata/powprover,
+// the command line of `emcd pow prove`). Skipped where no Docker engine
+// answers.
+func TestDevNodeChallengeVerifiedDockerProver(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: Docker tests skipped")
+	}
+	if err := exec.Command("docker", "version").Run(); err != nil {
+		t.Skip("no Docker engine answers: ", err)
+	}
+	dir := t.TempDir()
+	build := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(dir, "powprover"), "../computing/challenge/testdata/powprover")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build powprover: %v\n%s", err, out)
+	}
+	df := "FROM scratch\nCOPY powprover /powprover\nENTRYPOINT [\"/powprover\"]\n"
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(df), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tag := fmt.Sprintf("emcd-node-powprover-test:%d", time.Now().UnixNano())
+	if out, err := exec.Command("docker", "build", "-q", "-t", tag, dir).CombinedOutput(); err != nil {
+		t.Fatalf("docker build: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("docker", "rmi", "-f", tag).Run() })
+	logs := devNodeChallengeVerified(t, ProverSandbox, 40, 24, func(c *Config) { c.Executor, c.VerifyProverImage = "docker", tag })
+	if !strings.Contains(logs.String(), "executor=docker image="+tag) {
+		t.Fatalf("the prover did not run from %s; log:\n%s", tag, logs)
+	}
+}
+
+func devNodeChallengeVerified(t *testing.T, prover string, epoch, deadline int, mods ...func(*Config)) *logBuf {
 	g := genesis.Dev()
 	g.EpochLength = math.HexOrDecimal64(epoch)
 	g.BlockPeriodMs = 1000
@@ -174,14 +210,18 @@ func devNodeChallengeVerified(t *testing.T, prover string, epoch, deadline int) 
 	g.Alloc[signer] = types.Account{Balance: new(big.Int).Mul(big.NewInt(1000), big.NewInt(1e18))}
 	dd := config.NewDataDir(t.TempDir())
 	logs := &logBuf{}
-	n, err := New(Config{
+	cfg := Config{
 		Role: RoleValidator, Dev: true, DevMarket: true, DataDir: dd, Genesis: g, DevPeriod: 200 * time.Millisecond,
 		GPU: func() (gpu.Provider, error) {
 			return gpu.Open(gpu.Config{Mode: gpu.ModeSimulated, Simulated: gpu.SimulatedH100s(1)})
 		},
 		TelemetryInterval: time.Hour, VerifyProver: prover,
 		Register: RegisterConfig{Auto: true, PricesPerGPUSecond: []string{"1000000000000"}, CPUPriceWei: "1000000000000"},
-	}, slog.New(slog.NewTextHandler(logs, nil)))
+	}
+	for _, m := range mods {
+		m(&cfg)
+	}
+	n, err := New(cfg, slog.New(slog.NewTextHandler(logs, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,4 +256,5 @@ func devNodeChallengeVerified(t *testing.T, prover string, epoch, deadline int) 
 	if sandboxed := strings.Contains(logs.String(), "challenge proven in the sandbox"); sandboxed != (prover == ProverSandbox) {
 		t.Fatalf("prover %s, proven in the sandbox: %v; log:\n%s", prover, sandboxed, logs)
 	}
+	return logs
 }
