@@ -5,10 +5,13 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
 
 	"github.com/emc-network/emcd/computing/pow"
 )
@@ -68,5 +71,35 @@ func TestPowProveCmd(t *testing.T) {
 		if _, err := run(append([]string{"pow", "prove"}, bad...)...); err == nil {
 			t.Errorf("%v accepted", bad)
 		}
+	}
+}
+
+// TestVerifyProverSettings: --verify.prover and --verify.prover-image
+// come from config.toml's [verify] section as the README documents, and a
+// bad prover is refused before the node starts.
+func TestVerifyProverSettings(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "config.toml"), []byte("[verify]\nprover = \"sandbox\"\nprover-image = \"gpu-prover:1\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	root := newRootCmd()
+	var prover, image string
+	root.RunE = func(cmd *cobra.Command, _ []string) error {
+		prover, image = cmd.Flags().Lookup("verify.prover").Value.String(), cmd.Flags().Lookup("verify.prover-image").Value.String()
+		return nil
+	}
+	root.SetArgs([]string{"--datadir", dir})
+	if err := root.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if prover != "sandbox" || image != "gpu-prover:1" {
+		t.Fatalf("prover %q image %q", prover, image)
+	}
+	root = newRootCmd()
+	root.SetArgs([]string{"--datadir", t.TempDir(), "--verify.prover", "gpu"})
+	root.SetOut(io.Discard)
+	root.SetErr(io.Discard)
+	if err := root.Execute(); err == nil || !strings.Contains(err.Error(), "--verify.prover") {
+		t.Fatalf("bad prover: %v", err)
 	}
 }
