@@ -16,7 +16,9 @@
 // peers, sync distance, IBFT round, the jobs and rewards gauges read from a
 // fresh head StateDB per scrape, and the data dir's filesystem space.
 // challenges.go runs the
-// proof-of-work challenge services; a networked validator also runs the
+// proof-of-work challenge services (prover.go: the compute side's prover
+// in process or, with Config.VerifyProver "sandbox", through the
+// executor); a networked validator also runs the
 // miss reporter (challenges_miss.go) and the router prober (probes.go:
 // probes each router it is drawn for through the router's relay, the
 // fetch probe protocol, and sends probeFail when the record never comes;
