@@ -361,4 +361,4 @@ func TestHubReaper(t *testing.T) {
 }
 
 func ptr(n registry.Node, _ bool, _ error) *registry.Node { return &n }
-func ptrInst(in apps.Instance) *apps.Instance          { return &in }
+func ptrInst(in apps.Instance) *apps.Instance             { return &in }
