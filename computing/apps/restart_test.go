@@ -7,6 +7,7 @@ import (
 	"github.com/holiman/uint256"
 
 	"github.com/emc-network/emcd/computing/apps"
+	"github.com/emc-network/emcd/staking/credits"
 )
 
 // kill lets dead's liveness lapse while the nodes in alive keep pinging:
@@ -210,5 +211,42 @@ func TestRestartBounded(t *testing.T) {
 	f.to(f.inst(id4).Deadline + 1)
 	if in := f.inst(id4); in.State != apps.StateClosed || in.Restarts != 0 || !in.RefundWei.Eq(emc(1)) {
 		t.Fatalf("closed: %+v", in)
+	}
+}
+
+// TestRestartCredits: a Credits escrow survives the restart; the Credits
+// due stay cumulative (rounded up once, on the whole charge), the dead
+// node keeps what it was paid, and the user gets back exactly the Credits
+// not spent.
+func TestRestartCredits(t *testing.T) {
+	f := newFixture(t)
+	app := f.publish(2_500)
+	price := f.credits.CreditPriceWei()
+	f.mustCall(creditsAddr, f.crdABI, userA, new(uint256.Int).Mul(uint256.NewInt(100), price), "buyCredits", userA)
+	id := f.unpackID("deployCredits", f.mustSend(userA, nil, "deployCredits", big64(app), uint32(1), uint64(1), apiKeyHash, big64(40)))
+	f.mustSend(userA, nil, "setRestart", big64(id), true)
+	f.mustSend(r1, nil, "place", big64(id), n1)
+	f.mustSend(n1, nil, "ready", big64(id))
+	f.to(f.Number + 10)
+	f.mustSend(r1, nil, "settle", big64(id), f.meter(id, n1Key, r1Key).calls(t, 3, 5_000))
+	first := f.inst(id)
+	f.kill(n2)
+	f.mustSend(stranger, nil, "reap", big64(id))
+	f.mustSend(r2, nil, "place", big64(id), n2)
+	f.mustSend(n2, nil, "ready", big64(id))
+	f.to(f.Number + 5)
+	f.mustSend(r2, nil, "settle", big64(id), resumed(t, f, id, n2, r2).calls(t, 2, 4_000))
+	total := charge(t, 5, 23_000)
+	due := apps.CreditsDue(total, uint256.NewInt(40), price)
+	in := f.inst(id)
+	if !in.ChargedCredits.Eq(due) || due.Eq(first.ChargedCredits) || in.NodeWei.Lt(first.NodeWei) || in.Restarts != 1 {
+		t.Fatalf("after the restart: %+v, due %s Credits", in, due)
+	}
+	f.mustSend(userA, nil, "stop", big64(id))
+	f.to(f.inst(id).Deadline + 1)
+	in = f.inst(id)
+	if in.State != apps.StateClosed || !credits.CreditsOf(f.State, userA).Eq(new(uint256.Int).Sub(uint256.NewInt(100), due)) ||
+		!new(uint256.Int).Add(in.ChargedCredits, in.RefundCredits).Eq(uint256.NewInt(40)) {
+		t.Fatalf("closed %+v, user Credits %s, due %s", in, credits.CreditsOf(f.State, userA), due)
 	}
 }
