@@ -22,6 +22,7 @@ const abiJSON = `[
  {"type":"function","name":"settle","stateMutability":"nonpayable","inputs":[` + instIn + `,{"name":"receipt","type":"bytes"}],"outputs":[]},
  {"type":"function","name":"setRestart","stateMutability":"nonpayable","inputs":[` + instIn + `,{"name":"restart","type":"bool"}],"outputs":[]},
  {"type":"function","name":"getApp","stateMutability":"view","inputs":[{"name":"id","type":"uint256"}],"outputs":[` + appOutputs + `]},
+ {"type":"function","name":"getRestart","stateMutability":"view","inputs":[` + instIn + `],"outputs":[{"name":"found","type":"bool"},{"name":"restart","type":"bool"},{"name":"restarts","type":"uint8"}]},
  {"type":"function","name":"apps","stateMutability":"view","inputs":[` + pageIn + `],"outputs":[` + pageOut + `]},
  {"type":"function","name":"getInstance","stateMutability":"view","inputs":[` + instIn + `],"outputs":[` + instanceOutputs + `]},
  {"type":"function","name":"instancesOf","stateMutability":"view","inputs":[{"name":"owner","type":"address"},` + pageIn + `],"outputs":[` + pageOut + `]},

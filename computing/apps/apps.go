@@ -237,6 +237,7 @@ func (m *Module) Methods() []native.Method {
 		{Name: "getApp", Gas: ViewGas + appReadGas, Handler: m.getApp},
 		{Name: "apps", Gas: ViewGas, InputGas: pageGas(0), Handler: m.appsView},
 		{Name: "getInstance", Gas: ViewGas + instReadGas, Handler: m.getInstance},
+		{Name: "getRestart", Gas: ViewGas + instReadGas, Handler: m.getRestart},
 		{Name: "instancesOf", Gas: ViewGas, InputGas: pageGas(1), Handler: m.pageOf(slotInstOf)},
 		{Name: "instancesOnNode", Gas: ViewGas, InputGas: pageGas(1), Handler: m.pageOf(slotInstOnNode)},
 		{Name: "deployedInstances", Gas: ViewGas, InputGas: pageGas(0), Handler: m.deployedView},
@@ -841,6 +842,24 @@ func (m *Module) getInstance(c *native.Call, args []any) ([]any, error) {
 		in.Seq, in.Calls, in.GPUMillis, [32]byte(in.CallsHash), in.ChargedWei.ToBig(), in.ChargedCredits.ToBig(),
 		in.NodeWei.ToBig(), in.RoyaltyWei.ToBig(), in.BurnedWei.ToBig(), in.RefundWei.ToBig(), in.RefundCredits.ToBig(),
 		in.EndReason, in.EndBlock}, nil
+}
+
+// getRestart returns an instance's restart flag and count (getInstance's
+// outputs stay as they were).
+func (m *Module) getRestart(c *native.Call, args []any) ([]any, error) {
+	idBig, ok := args[0].(*big.Int)
+	if !ok {
+		return nil, fmt.Errorf("%w: id is %T", native.ErrBadInput, args[0])
+	}
+	var in Instance
+	found := false
+	if idBig.IsUint64() {
+		var err error
+		if in, found, err = InstanceOf(c.State, idBig.Uint64()); err != nil {
+			return nil, fmt.Errorf("%w: %w", native.ErrInternal, err)
+		}
+	}
+	return []any{found, in.Restart, in.Restarts}, nil
 }
 
 func (m *Module) appsView(c *native.Call, args []any) ([]any, error) {

@@ -25,6 +25,7 @@
 //	function getApp(uint256 id) view returns (bool found, address publisher, bytes32 image, uint16 port, ...);
 //	function apps(uint256 offset, uint256 limit) view returns (uint256[] ids, uint256 total);
 //	function getInstance(uint256 instance) view returns (bool found, uint256 app, address owner, uint8 state, ...);
+//	function getRestart(uint256 instance) view returns (bool found, bool restart, uint8 restarts);
 //	function instancesOf(address owner, uint256 offset, uint256 limit) view returns (uint256[] ids, uint256 total);
 //	function instancesOnNode(address node, uint256 offset, uint256 limit) view returns (uint256[] ids, uint256 total);
 //	function deployedInstances(uint256 offset, uint256 limit) view returns (uint256[] ids, uint256 total);

@@ -109,6 +109,12 @@ func TestRestartElsewhere(t *testing.T) {
 	if in.State != apps.StateClosed || !in.ChargedWei.Eq(total) || !in.RefundWei.Eq(new(uint256.Int).Sub(escrow, total)) || in.Restarts != 1 {
 		t.Fatalf("closed %+v, total %s", in, total)
 	}
+	if out := f.view("getRestart", big64(id)); !out[0].(bool) || !out[1].(bool) || out[2].(uint8) != 1 {
+		t.Fatalf("getRestart %v", out)
+	}
+	if out := f.view("getRestart", big64(99)); out[0].(bool) || out[1].(bool) || out[2].(uint8) != 0 {
+		t.Fatalf("getRestart of no instance %v", out)
+	}
 	spent := new(uint256.Int).Add(total, nativeFee(fees))
 	if got := new(uint256.Int).Sub(userBefore, f.State.GetBalance(userA)); !got.Eq(spent) {
 		t.Fatalf("user spent %s, want %s", got, spent)
