@@ -358,6 +358,26 @@ func TestHubReaper(t *testing.T) {
 			t.Fatalf("deregistered node's instance %d: %+v after %d reaps", id, in, len(f.sent[f.r1]))
 		}
 	}
+
+	// A settlement that keeps failing holds the reap back only
+	// hubReapSettleTries times.
+	e := f.running(f.r1, f.n1, false)
+	f.settlers[f.r1].pending[e] = true
+	for range 51 {
+		f.next()
+	}
+	calls := f.settlers[f.r1].calls
+	for range hubReapSettleTries {
+		f.step(f.r1)
+	}
+	if len(f.sent[f.r1]) != 4 || f.settlers[f.r1].calls != calls+hubReapSettleTries {
+		t.Fatalf("reaped while settling: %d reaps, %d settle calls", len(f.sent[f.r1]), f.settlers[f.r1].calls-calls)
+	}
+	f.step(f.r1)
+	f.mine(f.r1, true)
+	if in := f.inst(e); in.State != apps.StateEnding || len(f.sent[f.r1]) != 5 {
+		t.Fatalf("after %d failed settlements: %+v, %d reaps", hubReapSettleTries, in, len(f.sent[f.r1]))
+	}
 }
 
 func ptr(n registry.Node, _ bool, _ error) *registry.Node { return &n }
