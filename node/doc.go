@@ -41,5 +41,11 @@
 // key (relay.Countersigner over hubMetered; the dev router's key on the
 // dev node) and settles the newest from its wallet an epoch after an
 // instance's first receipt, every epoch after, and as soon as the lease
-// ends (hubSettler).
+// ends (hubSettler). Automatic reap (hub_reap.go, run by the settler):
+// the placing router settles the newest receipt, then sends reap for a
+// running instance whose node the apps module would reap (deregistered,
+// or unseen for livenessBlocks), once per instance with a doubling
+// backoff after a failure; any other active router does it after a grace
+// (hubReapGrace blocks), so a dead router does not block it. An instance
+// deployed with restart goes back to the routers and is placed elsewhere.
 package node
