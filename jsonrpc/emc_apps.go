@@ -81,6 +81,11 @@ type Instance struct {
 	RefundCredits  *hexutil.Big    `json:"refundCredits"`
 	EndReason      string          `json:"endReason"`
 	EndBlock       hexutil.Uint64  `json:"endBlock"`
+	// Restart: the owner asked for a restart elsewhere when the node
+	// dies (setRestart); Restarts: how many happened (the receipts'
+	// placement epoch).
+	Restart  bool           `json:"restart"`
+	Restarts hexutil.Uint64 `json:"restarts"`
 }
 
 func hexAmount(v *uint256.Int) *hexutil.Big {
@@ -117,6 +122,7 @@ func InstanceEntry(in *apps.Instance) *Instance {
 		Charged: hexAmount(in.ChargedWei), ChargedCredits: hexAmount(in.ChargedCredits), NodePaid: hexAmount(in.NodeWei),
 		Royalty: hexAmount(in.RoyaltyWei), Burned: hexAmount(in.BurnedWei), Refund: hexAmount(in.RefundWei),
 		RefundCredits: hexAmount(in.RefundCredits), EndReason: apps.EndReasonString(in.EndReason), EndBlock: hexutil.Uint64(in.EndBlock),
+		Restart: in.Restart, Restarts: hexutil.Uint64(in.Restarts),
 	}
 	if in.InCredits() {
 		e.EscrowKind = "credits"

@@ -175,8 +175,12 @@ func (n *Node) startChallenges(ctx context.Context) error {
 		if workers <= 0 {
 			workers = 2
 		}
+		prove, err := n.challengeProver(ctx, workers, mod.Params().PoW)
+		if err != nil {
+			return nil, err
+		}
 		svc, err := challenge.NewNodeService(challenge.NodeConfig{Owner: n.wallet.Address(), Chain: cc, Sender: walletChallenges{n.wallet, vabi},
-			Server: s, Workers: workers, Chunks: chunks, Metrics: metrics, Log: n.baseLog})
+			Server: s, Workers: workers, Prove: prove, Chunks: chunks, Metrics: metrics, Log: n.baseLog})
 		if err != nil {
 			return nil, err
 		}

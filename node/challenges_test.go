@@ -13,12 +13,18 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"math/big"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/math"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/holiman/uint256"
@@ -139,32 +145,83 @@ func TestChallengeOpeningsOverLibp2p(t *testing.T) {
 // dev signer, the only validator) fetches over the in-process link,
 // checks and attests; the challenge is verified and credited.
 func TestDevNodeChallengeVerified(t *testing.T) {
-	g := genesis.Dev()
-	g.EpochLength = 30
-	g.BlockPeriodMs = 1000
 	// The deadline is 16 blocks of the 1 s block period; sealed every
 	// 200 ms that is 3.2 s of wall time for the n = 256 proof, which took
 	// 1.1 s under -race on a loaded 2-core machine (8 blocks at 100 ms
 	// flaked there). The window (1 + 16 + 10 blocks) closes inside the
 	// 30-block epoch.
-	g.Params[verify.Name] = json.RawMessage(`{"pow": {"classes": [
-		{"name": "simulated", "n": 256, "deadlineSeconds": 16},
-		{"name": "cpu", "n": 64, "deadlineSeconds": 16},
-		{"name": "gpu", "n": 128, "deadlineSeconds": 16}],
+	devNodeChallengeVerified(t, ProverInProcess, 30, 16)
+}
+
+// TestDevNodeChallengeVerifiedSandboxProver is TestDevNodeChallengeVerified
+// with --verify.prover sandbox: the challenge is computed by the prover
+// program (this test binary, which TestMain turns into `emcd pow prove`)
+// run through the process executor, and the root it hands back is the
+// one verified. The deadline has room for the program's start (24 blocks,
+// 4.8 s; window 1 + 24 + 10 in a 40-block epoch).
+func TestDevNodeChallengeVerifiedSandboxProver(t *testing.T) {
+	devNodeChallengeVerified(t, ProverSandbox, 40, 24)
+}
+
+// TestDevNodeChallengeVerifiedDockerProver: the same with the Docker
+// executor, the prover run from --verify.prover-image: a FROM scratch
+// image of the static test prover (computing/challenge/testdata/powprover,
+// the command line of `emcd pow prove`). Skipped where no Docker engine
+// answers.
+func TestDevNodeChallengeVerifiedDockerProver(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: Docker tests skipped")
+	}
+	if err := exec.Command("docker", "version").Run(); err != nil {
+		t.Skip("no Docker engine answers: ", err)
+	}
+	dir := t.TempDir()
+	build := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(dir, "powprover"), "../computing/challenge/testdata/powprover")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build powprover: %v\n%s", err, out)
+	}
+	df := "FROM scratch\nCOPY powprover /powprover\nENTRYPOINT [\"/powprover\"]\n"
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(df), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tag := fmt.Sprintf("emcd-node-powprover-test:%d", time.Now().UnixNano())
+	if out, err := exec.Command("docker", "build", "-q", "-t", tag, dir).CombinedOutput(); err != nil {
+		t.Fatalf("docker build: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("docker", "rmi", "-f", tag).Run() })
+	logs := devNodeChallengeVerified(t, ProverSandbox, 40, 24, func(c *Config) { c.Executor, c.VerifyProverImage = "docker", tag })
+	if !strings.Contains(logs.String(), "executor=docker image="+tag) {
+		t.Fatalf("the prover did not run from %s; log:\n%s", tag, logs)
+	}
+}
+
+func devNodeChallengeVerified(t *testing.T, prover string, epoch, deadline int, mods ...func(*Config)) *logBuf {
+	g := genesis.Dev()
+	g.EpochLength = math.HexOrDecimal64(epoch)
+	g.BlockPeriodMs = 1000
+	g.Params[verify.Name] = json.RawMessage(fmt.Sprintf(`{"pow": {"classes": [
+		{"name": "simulated", "n": 256, "deadlineSeconds": %[1]d},
+		{"name": "cpu", "n": 64, "deadlineSeconds": %[1]d},
+		{"name": "gpu", "n": 128, "deadlineSeconds": %[1]d}],
 		"defaultClass": "gpu", "cpuClass": "cpu", "simulatedClass": "simulated", "chunksPerValidator": 4},
-		"attestBlocks": 10, "verifiers": 3, "passesNeeded": 2}`)
+		"attestBlocks": 10, "verifiers": 3, "passesNeeded": 2}`, deadline))
 	signer := crypto.PubkeyToAddress(genesis.DevSignerKey().PublicKey)
 	g.Alloc[signer] = types.Account{Balance: new(big.Int).Mul(big.NewInt(1000), big.NewInt(1e18))}
 	dd := config.NewDataDir(t.TempDir())
 	logs := &logBuf{}
-	n, err := New(Config{
+	cfg := Config{
 		Role: RoleValidator, Dev: true, DevMarket: true, DataDir: dd, Genesis: g, DevPeriod: 200 * time.Millisecond,
 		GPU: func() (gpu.Provider, error) {
 			return gpu.Open(gpu.Config{Mode: gpu.ModeSimulated, Simulated: gpu.SimulatedH100s(1)})
 		},
-		TelemetryInterval: time.Hour,
-		Register:          RegisterConfig{Auto: true, PricesPerGPUSecond: []string{"1000000000000"}, CPUPriceWei: "1000000000000"},
-	}, slog.New(slog.NewTextHandler(logs, nil)))
+		TelemetryInterval: time.Hour, VerifyProver: prover,
+		Register: RegisterConfig{Auto: true, PricesPerGPUSecond: []string{"1000000000000"}, CPUPriceWei: "1000000000000"},
+	}
+	for _, m := range mods {
+		m(&cfg)
+	}
+	n, err := New(cfg, slog.New(slog.NewTextHandler(logs, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,4 +253,8 @@ func TestDevNodeChallengeVerified(t *testing.T) {
 	if f := verify.FaultsOf(st, owner); f.Passed != 1 || f.Failed+f.Missed != 0 {
 		t.Fatalf("node faults %+v", f)
 	}
+	if sandboxed := strings.Contains(logs.String(), "challenge proven in the sandbox"); sandboxed != (prover == ProverSandbox) {
+		t.Fatalf("prover %s, proven in the sandbox: %v; log:\n%s", prover, sandboxed, logs)
+	}
+	return logs
 }

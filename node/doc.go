@@ -16,7 +16,9 @@
 // peers, sync distance, IBFT round, the jobs and rewards gauges read from a
 // fresh head StateDB per scrape, and the data dir's filesystem space.
 // challenges.go runs the
-// proof-of-work challenge services; a networked validator also runs the
+// proof-of-work challenge services (prover.go: the compute side's prover
+// in process or, with Config.VerifyProver "sandbox", through the
+// executor); a networked validator also runs the
 // miss reporter (challenges_miss.go) and the router prober (probes.go:
 // probes each router it is drawn for through the router's relay, the
 // fetch probe protocol, and sends probeFail when the record never comes;
@@ -43,5 +45,12 @@
 // epoch after an instance's first receipt, every epoch after, and as
 // soon as the lease ends (hubSettler). After either side restarts, the
 // router's resync request on the next call (a sync token and its newest
-// doubly-signed receipt) puts the two meters back in step.
+// doubly-signed receipt) puts the two meters back in step. Automatic reap
+// (hub_reap.go, run by the settler): the placing router settles the
+// newest receipt, then sends reap for a running instance whose node the
+// apps module would reap (deregistered, or unseen for livenessBlocks),
+// once per instance with a doubling backoff after a failure; any other
+// active router does it after a grace (hubReapGrace blocks), so a dead
+// router does not block it. An instance deployed with restart goes back
+// to the routers and is placed elsewhere.
 package node

@@ -149,8 +149,10 @@ func (h *hubCompute) pass(ctx context.Context, head *types.Header) error {
 				if err := h.mgr.Stop(id); err != nil {
 					h.log.Warn("app instance not stopped", "instance", id, "err", err)
 				}
-			} else if in.State == apps.StateClosed {
-				h.mu.Lock() // final: forget it
+			} else if in.State == apps.StateClosed || !mine {
+				// final, or gone elsewhere (a restart): forget it, so a
+				// later placement here starts afresh (a new meter too)
+				h.mu.Lock()
 				delete(h.started, id)
 				delete(h.readySent, id)
 				h.mu.Unlock()

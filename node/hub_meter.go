@@ -297,6 +297,7 @@ type hubSettler struct {
 	every  uint64 // blocks between settlements of a running instance
 	now    func() time.Time
 	log    *slog.Logger
+	reaper *hubReaper // automatic reap (hub_reap.go); nil: off
 
 	inFlight map[uint64]*wallet.Handle
 	lastAt   map[uint64]uint64 // block of the last settlement sent
@@ -315,6 +316,11 @@ func (s *hubSettler) pass(ctx context.Context, head *types.Header) error {
 				s.retryAt[id] = now.Add(hubSettleRetry)
 			}
 		default:
+		}
+	}
+	if s.reaper != nil {
+		if err := s.reaper.pass(ctx, head, s); err != nil {
+			return err
 		}
 	}
 	ids := s.cs.Instances()
@@ -341,6 +347,10 @@ func (s *hubSettler) pass(ctx context.Context, head *types.Header) error {
 			continue
 		}
 		latest, ok := s.cs.Latest(id)
+		if ok && latest.Seq>>apps.EpochShift != uint64(in.Restarts) {
+			s.forget(id) // a restarted instance: the old placement's receipts settle no more
+			continue
+		}
 		if !ok || latest.Seq <= in.Seq {
 			continue
 		}
@@ -352,23 +362,63 @@ func (s *hubSettler) pass(ctx context.Context, head *types.Header) error {
 			continue
 		}
 		delete(s.due, id)
-		data, err := s.abi.Pack("settle", new(big.Int).SetUint64(id), latest.Encode())
-		if err != nil {
-			return fmt.Errorf("node: settlement: pack settle: %w", err)
+		if err := s.submit(ctx, id, &latest, number); err != nil {
+			return err
 		}
-		to := native.AppsAddress
-		h, err := s.wallet.Submit(ctx, wallet.Request{To: &to, Data: data, Label: "app settle"})
-		if err != nil {
-			if errors.Is(err, context.Canceled) {
-				return err
-			}
-			s.retryAt[id] = now.Add(hubSettleRetry)
-			continue
-		}
-		s.inFlight[id] = h
-		s.lastAt[id] = number
 	}
 	return nil
+}
+
+// submit sends the settlement of latest for instance id (a failure to
+// send waits hubSettleRetry).
+func (s *hubSettler) submit(ctx context.Context, id uint64, latest *apps.SignedReceipt, number uint64) error {
+	data, err := s.abi.Pack("settle", new(big.Int).SetUint64(id), latest.Encode())
+	if err != nil {
+		return fmt.Errorf("node: settlement: pack settle: %w", err)
+	}
+	to := native.AppsAddress
+	h, err := s.wallet.Submit(ctx, wallet.Request{To: &to, Data: data, Label: "app settle"})
+	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			return err
+		}
+		s.retryAt[id] = s.now().Add(hubSettleRetry)
+		return nil
+	}
+	s.inFlight[id] = h
+	s.lastAt[id] = number
+	return nil
+}
+
+// settleFirst implements reapSettler: before the reaper reaps in, the
+// newest receipt countersigned for it (of its current placement epoch)
+// is settled.
+func (s *hubSettler) settleFirst(ctx context.Context, in *apps.Instance, number uint64) (pending, sent bool, err error) {
+	if _, busy := s.inFlight[in.ID]; busy {
+		return true, false, nil
+	}
+	latest, ok := s.cs.Latest(in.ID)
+	if !ok || latest.Seq <= in.Seq || latest.Seq>>apps.EpochShift != uint64(in.Restarts) {
+		return false, false, nil
+	}
+	if s.now().Before(s.retryAt[in.ID]) {
+		return true, false, nil
+	}
+	if err := s.submit(ctx, in.ID, &latest, number); err != nil {
+		return true, false, err
+	}
+	_, sent = s.inFlight[in.ID]
+	return true, sent, nil
+}
+
+// forget implements reapSettler: the instance went back to the routers.
+func (s *hubSettler) forget(id uint64) {
+	if _, ok := s.cs.Latest(id); ok || s.lastAt[id] != 0 {
+		s.cs.Forget(id)
+		delete(s.lastAt, id)
+		delete(s.retryAt, id)
+		delete(s.due, id)
+	}
 }
 
 // run settles on every head (and on a tick: the dev chain may not move)
@@ -444,6 +494,7 @@ func (n *Node) startHubMetering(ctx context.Context, key *ecdsa.PrivateKey, w *w
 	if len(loaded) > 0 {
 		n.log.Info("app usage receipts reloaded", "instances", len(loaded))
 	}
+	s.reaper = newHubReaper(n.chain, mod, parsed, w, n.baseLog.With("component", "app_reap"))
 	n.spawn(func() error { return s.run(ctx) })
 	return cs, nil
 }

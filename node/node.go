@@ -125,6 +125,14 @@ type Config struct {
 	// are refused by New.
 	RelayRate  float64
 	RelayBurst int
+	// VerifyProver is where the compute node's challenge is computed:
+	// "inprocess" (the default, "" too: pow.Prove on VerifyWorkers
+	// goroutines inside the node) or "sandbox" (the prover program run
+	// through the compute executor, see node/prover.go).
+	VerifyProver string
+	// VerifyProverImage is the prover's image with the Docker executor
+	// (default DefaultProverImage).
+	VerifyProverImage string
 	// InventoryRecheck is how often a registering compute node re-reads
 	// its GPU inventory (default 5 minutes).
 	InventoryRecheck time.Duration

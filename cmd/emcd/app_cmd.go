@@ -242,8 +242,9 @@ func newAppDeployCmd(g *globals) *cobra.Command {
 	var hours uint64
 	var escrow, creditsN string
 	var gas uint64
+	var restart bool
 	cmd := &cobra.Command{
-		Use:   "deploy APP [--gpus N] --hours H (--escrow EMC | --credits N)",
+		Use:   "deploy APP [--gpus N] --hours H (--escrow EMC | --credits N) [--restart]",
 		Short: "Rent an instance of APP (deploy or deployCredits); prints the instance and its API key",
 		Long: `deploy makes a fresh API key on this machine, sends deploy(app, gpus, hours,
 keccak256(key)) with the EMC escrow (or deployCredits locking N of the
@@ -252,7 +253,11 @@ signer's Credits) and prints the instance id and the key ({"instance": …,
 key, it is shown once. A router places the instance on a node holding the
 image; the lease runs --hours from when the node reports it ready. Usage is
 charged from the escrow at the app's prices; what is left is refunded when
-the lease ends (on time, by 'emcd app stop', or when the node dies).`,
+the lease ends (on time, by 'emcd app stop', or when the node dies).
+With --restart a second transaction, setRestart(instance, true), asks that
+when the node dies the instance be placed again on another node with the
+rest of its lease and escrow (at most the chain's maxRestarts times);
+'emcd app status' shows it. Without it a dead node ends the lease.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			appID, err := parseAppID("app", args[0])
@@ -313,6 +318,14 @@ the lease ends (on time, by 'emcd app stop', or when the node dies).`,
 				res.Instance, res.APIKey = &id, key
 				out.Result = map[string]any{"instance": id, "app": appID, "api_key": key, "apiKeyHash": common.Hash(keyHash).Hex()}
 				summary = fmt.Sprintf("deployed instance %d of app %d\napi key (shown once, keep it): %s", id, appID, key)
+				if restart {
+					if err := setRestart(sc, a, id); err != nil {
+						// the instance exists: say so, with its key, and fail
+						fmt.Fprintln(c.ErrOrStderr(), summary)
+						return fmt.Errorf("instance %d deployed, but restart not set (retry with a setRestart transaction): %w", id, err)
+					}
+					summary += "\nrestart elsewhere on node death: on"
+				}
 			}
 			if rf.json {
 				if err := writeJSON(c.OutOrStdout(), res); err != nil {
@@ -330,10 +343,28 @@ the lease ends (on time, by 'emcd app stop', or when the node dies).`,
 	fs.Uint64Var(&hours, "hours", 0, "lease length in hours")
 	fs.StringVar(&escrow, "escrow", "", "EMC escrowed for the instance's usage (decimal, more than zero)")
 	fs.StringVar(&creditsN, "credits", "", "Credits of the signer escrowed instead of EMC (whole, more than zero)")
+	fs.BoolVar(&restart, "restart", false, "if the node dies, place the instance again elsewhere (setRestart; a second transaction)")
 	gasFlag(cmd, &gas)
 	cmd.MarkFlagsMutuallyExclusive("escrow", "credits")
 	_ = cmd.MarkFlagRequired("hours")
 	return cmd
+}
+
+// setRestart sends setRestart(id, true) from the signer and checks it
+// succeeded.
+func setRestart(sc *signedConn, a *abi.ABI, id uint64) error {
+	data, err := a.Pack("setRestart", new(big.Int).SetUint64(id), true)
+	if err != nil {
+		return err
+	}
+	out, err := sendTx(sc.ctx, sc.nd, sc.s, txRequest{To: native.AppsAddress, Data: data, ABIs: []*abi.ABI{a}})
+	if err != nil {
+		return err
+	}
+	if out.Status != "success" {
+		return fmt.Errorf("setRestart: %s %s", out.Status, out.RevertReason)
+	}
+	return nil
 }
 
 // getInstance calls emc_getInstance; nil when there is none.
@@ -365,6 +396,9 @@ func printInstance(c *cobra.Command, asJSON bool, in *jsonrpc.Instance) error {
 	}
 	if in.ReadyTime != 0 {
 		fmt.Fprintf(w, "  lease from block time %d to %d\n", uint64(in.ReadyTime), uint64(in.EndTime))
+	}
+	if in.Restart || in.Restarts != 0 {
+		fmt.Fprintf(w, "  restart elsewhere on node death: %v, restarts so far: %d\n", in.Restart, uint64(in.Restarts))
 	}
 	if in.Seq != 0 {
 		fmt.Fprintf(w, "  settled through receipt %d: %d calls, %d GPU-ms, charged %s wei (node %s, royalty %s, burned %s)\n",

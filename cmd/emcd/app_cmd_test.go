@@ -299,4 +299,19 @@ func TestAppCLILifecycle(t *testing.T) {
 	if r := run("app", "stop", "1", "--dev-account", "2"); !strings.Contains(r.stdout, "stopped instance 1; ending, the rest is refunded after block") {
 		t.Fatalf("stop: %s", r.stdout)
 	}
+	// --restart: setRestart follows the deploy; status shows it.
+	if r := run("app", "deploy", "1", "--dev-account", "2", "--hours", "1", "--escrow", "1", "--restart"); !strings.Contains(r.stdout, "deployed instance 2") ||
+		!strings.Contains(r.stdout, "restart elsewhere on node death: on") {
+		t.Fatalf("deploy --restart: %s", r.stdout)
+	}
+	if r := run("app", "status", "2"); !strings.Contains(r.stdout, "restart elsewhere on node death: true, restarts so far: 0") {
+		t.Fatalf("status of a restart-enabled instance: %s", r.stdout)
+	}
+	if r := run("app", "status", "2", "--json"); !strings.Contains(r.stdout, `"restart": true`) || !strings.Contains(r.stdout, `"restarts": "0x0"`) {
+		t.Fatalf("status --json: %s", r.stdout)
+	}
+	if r := runCLI(t, "app", "deploy", "1", "--dev-account", "2", "--hours", "1", "--escrow", "1", "--restart", "--rpc", url, "--json"); r.code != 0 ||
+		!strings.Contains(r.stdout, `"instance": 3`) || strings.Contains(r.stdout, "restart") {
+		t.Fatalf("deploy --restart --json (the shape of deploy's): exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
 }

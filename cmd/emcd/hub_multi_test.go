@@ -9,8 +9,11 @@ package main
 // /apps/<instance>/ all answer 200 with a receipt that verifies, and the
 // request chain the user recomputes matches every receipt's; the SSE
 // events arrive in order; a wrong key gets 401; then the compute node
-// running it is SIGKILLed: anyone reaps the lease, the newest receipt
-// settles, and the charge, the royalty and the refund are exact to the wei.
+// running it is SIGKILLed: deployed with --restart, the instance is reaped
+// by the router (after it settled the newest receipt) and placed on the
+// other compute node, where calls through the router answer again with
+// receipts of a new epoch; the user stops it, and the charge, the royalty
+// and the refund are exact to the wei.
 // TestHubMultiProcessDocker runs the same with the Docker executor (the
 // app in an image FROM scratch) where a Docker daemon answers.
 
@@ -167,7 +170,7 @@ func testHub(t *testing.T, executor string) {
 		}
 		return b
 	}
-	r = runCLI(t, "app", "deploy", fmt.Sprint(*pub.ID), "--rpc", val.rpcURL, "--dev-account", "0", "--gpus", "1", "--hours", "1", "--escrow", "1", "--json")
+	r = runCLI(t, "app", "deploy", fmt.Sprint(*pub.ID), "--rpc", val.rpcURL, "--dev-account", "0", "--gpus", "1", "--hours", "1", "--escrow", "1", "--restart", "--json")
 	var dep struct {
 		Status      string  `json:"status"`
 		BlockNumber *uint64 `json:"blockNumber"`
@@ -178,7 +181,12 @@ func testHub(t *testing.T, executor string) {
 		t.Fatalf("app deploy: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 	id := *dep.Instance
-	userAfterDeploy := bal(user, new(big.Int).SetUint64(*dep.BlockNumber))
+	// --restart sent setRestart after the deploy: the user sends nothing
+	// more until the stop at the end.
+	userAfterDeploy := bal(user, nil)
+	if r := runCLI(t, "app", "status", fmt.Sprint(id), "--rpc", val.rpcURL, "--json"); r.code != 0 || !strings.Contains(r.stdout, `"restart": true`) {
+		t.Fatalf("app status after deploy --restart: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
 	routerRPC, err := rpc.DialContext(ctx, router.rpcURL)
 	if err != nil {
 		t.Fatal(err)
@@ -326,9 +334,13 @@ func testHub(t *testing.T, executor string) {
 		t.Fatalf("%d receipts, newest %+v: want %d", len(seqs), newest.Receipt, nCalls)
 	}
 
-	// SSE: the events arrive one by one, in the order sent, as a stream.
-	const nEvents = 5
-	code, err := call(http.MethodGet, dep.APIKey, fmt.Sprintf("/sse?n=%d", nEvents), "", func(r io.Reader) error {
+	// SSE: the events arrive one by one, in the order sent, as a stream:
+	// the app sends one every sseGap and stamps each with its send time
+	// (same machine, same clock), so a relay that buffered the response
+	// would deliver the first event only after the last was sent.
+	const nEvents, sseGap = 5, 300 * time.Millisecond
+	var sent, arrived []time.Time
+	code, err := call(http.MethodGet, dep.APIKey, fmt.Sprintf("/sse?n=%d&gap_ms=%d", nEvents, sseGap.Milliseconds()), "", func(r io.Reader) error {
 		sc := bufio.NewScanner(r)
 		next := 0
 		for sc.Scan() {
@@ -340,6 +352,8 @@ func testHub(t *testing.T, executor string) {
 			if _, err := fmt.Sscanf(line, "data: event %d %d", &i, &ts); err != nil || i != int64(next) {
 				return fmt.Errorf("event %d: line %q (%v)", next, line, err)
 			}
+			arrived = append(arrived, time.Now())
+			sent = append(sent, time.Unix(0, ts))
 			next++
 		}
 		if next != nEvents {
@@ -349,6 +363,13 @@ func testHub(t *testing.T, executor string) {
 	})
 	if err != nil || code != http.StatusOK {
 		t.Fatalf("sse: %d %v", code, err)
+	}
+	for i := range nEvents {
+		t.Logf("sse event %d: sent +%s, arrived %s after it", i, sent[i].Sub(sent[0]).Round(time.Millisecond), arrived[i].Sub(sent[i]).Round(time.Millisecond))
+	}
+	if !arrived[0].Before(sent[nEvents-1]) {
+		t.Fatalf("sse: the first event arrived %s, after the last was sent (%s): the relay buffered the stream",
+			arrived[0].Format(time.StampMilli), sent[nEvents-1].Format(time.StampMilli))
 	}
 	// A wrong key: 401, no receipt, not charged.
 	if code, err := call(http.MethodPost, "emck_wrong", "/echo", "hi", nil); err != nil || code != http.StatusUnauthorized {
@@ -372,6 +393,7 @@ func testHub(t *testing.T, executor string) {
 	if last.Seq != nCalls+1 || !last.ChargeWei.Eq(wantCharge) {
 		t.Fatalf("newest receipt %+v: want sequence %d charging %s", last.Receipt, nCalls+1, wantCharge)
 	}
+	made := uint64(nCalls + 1) // calls countersigned so far
 	// SIGKILL the router and start it again: it reloads the newest receipt
 	// it countersigned (DATADIR/router/app-receipts), its first call
 	// resyncs the node's meter, and the calls after it are metered on
@@ -394,54 +416,92 @@ func testHub(t *testing.T, executor string) {
 			t.Fatalf("after the router's restart: no receipt with sequence %d (newest %d)", seq, newest.Seq)
 		}
 		h = apps.NextCallsHash(h, d)
-		if rc := receipts[seq]; rc.CallsHash != h || rc.Calls != seq {
+		if rc := receipts[seq]; rc.CallsHash != h || rc.Calls != seq || !rc.ChargeWei.Eq(uint256.NewInt(seq*perCall)) {
 			t.Fatalf("receipt %d after the router's restart: %+v, want the audited chain %s, %d calls", seq, rc.Receipt, h, seq)
 		}
 	}
 	last = newest
-	wantCharge = uint256.NewInt(last.Calls * perCall)
+	made += 5
+	wantCharge = uint256.NewInt(made * perCall)
 	t.Logf("router restarted: metering went on from receipt %d to %d", before, last.Seq)
-	// Kill the node running it. Its instance is reaped once the node is
-	// unseen for livenessBlocks; anyone may reap (dev account 3), and
-	// anyone may settle the newest receipt (the router does too; a second
-	// settle of it reverts).
+	// Kill the node running it. Nobody reaps by hand: the router that
+	// placed it settles its newest receipt and reaps it once the node is
+	// unseen for livenessBlocks; deployed with --restart, the instance goes
+	// back to the routers and the router places it on the other compute
+	// node, with the settled usage and the rest of its lease.
 	// The developer sends nothing after the publish: every wei it gains
 	// from there is royalty (the router settles at least once an epoch).
 	devBefore := bal(developer, new(big.Int).SetUint64(*pub.BlockNumber))
+	leaseEnd := getInst().EndTime
 	c.procs[victim].kill()
 	t.Logf("killed %s (%s) running instance %d", victim, node.Hex(), id)
-	waitFor(t, 120*time.Second, "the instance reaped", func() bool {
-		if s := getInst().State; s != apps.StateRunning.String() {
-			return true
-		}
-		r := runCLI(t, "app", "reap", fmt.Sprint(id), "--rpc", val.rpcURL, "--dev-account", "3", "--json")
-		return r.code == 0 && strings.Contains(r.stdout, `"success"`)
+	killed := time.Now()
+	waitFor(t, 150*time.Second, "the instance restarted on the other node", func() bool {
+		in := getInst()
+		return uint64(in.Restarts) == 1 && in.State == apps.StateRunning.String() && in.Node != nil && *in.Node != node &&
+			getInstAt(routerRPC).State == apps.StateRunning.String()
 	})
-	if in := getInst(); in.EndReason != "node-dead" {
-		t.Fatalf("reaped instance: %+v, want ended node-dead", in)
+	in = getInst()
+	t.Logf("instance %d restarted on %s by the router %s after the kill", id, in.Node.Hex(), time.Since(killed).Round(time.Millisecond))
+	if uint64(in.Seq) != last.Seq || uint64(in.Calls) != made || in.Charged.ToInt().Cmp(wantCharge.ToBig()) != 0 || in.EndTime != leaseEnd ||
+		*in.Router != routerAddr || in.EndReason != "" {
+		t.Fatalf("restarted instance %+v: want the newest receipt %d settled before the reap (charged %s), the lease end %d kept", in, last.Seq,
+			wantCharge, uint64(leaseEnd))
 	}
-	if in := getInst(); uint64(in.Seq) < last.Seq {
-		// The router settles it in the window too; whoever is second reverts.
-		r := runCLI(t, "app", "settle", fmt.Sprint(id), hexutil.Encode(last.Encode()), "--rpc", val.rpcURL, "--dev-account", "3", "--json")
-		t.Logf("instance settled through %d at the reap: settled receipt %d from dev account 3 (exit %d)", uint64(in.Seq), last.Seq, r.code)
+	// Calls again, answered by the new node: receipts of epoch 1 go on
+	// from the settled counters, on a request chain of their own.
+	node = *in.Node
+	const nAfter = 5
+	for i := range nAfter {
+		if code, err := call(http.MethodPost, dep.APIKey, fmt.Sprintf("/echo?after=%d", i), "again", nil); err != nil || code != http.StatusOK {
+			t.Fatalf("call %d after the restart: %d %v", i, code, err)
+		}
 	}
+	h = apps.EpochChainStart(chainID.Uint64(), id, 1)
+	for k := uint64(1); k <= nAfter; k++ {
+		seq := apps.EpochSeq(1) + k
+		h = apps.NextCallsHash(h, seqs[seq])
+		if rc, ok := receipts[seq]; !ok || rc.CallsHash != h || rc.Calls != made+k {
+			t.Fatalf("receipt %d after the restart: %+v (found %v), want the audited chain %s, %d calls", seq, rc.Receipt, ok, h, made+k)
+		}
+	}
+	last = newest
+	wantCharge = uint256.NewInt((made + nAfter) * perCall)
+	if last.Seq != apps.EpochSeq(1)+nAfter || !last.ChargeWei.Eq(wantCharge) {
+		t.Fatalf("newest receipt %+v: want sequence %d charging %s", last.Receipt, apps.EpochSeq(1)+nAfter, wantCharge)
+	}
+	// The user stops it; the router settles the newest receipt in the
+	// final window.
+	r = runCLI(t, "app", "stop", fmt.Sprint(id), "--rpc", val.rpcURL, "--dev-account", "0", "--json")
+	var stopped struct {
+		Status string       `json:"status"`
+		TxHash *common.Hash `json:"txHash"`
+	}
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &stopped) != nil || stopped.Status != "success" || stopped.TxHash == nil {
+		t.Fatalf("app stop: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	stopRc, err := ec.TransactionReceipt(ctx, *stopped.TxHash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopFee := new(big.Int).Mul(new(big.Int).SetUint64(stopRc.GasUsed), stopRc.EffectiveGasPrice)
 	waitFor(t, 60*time.Second, "the instance closed", func() bool { return getInst().State == apps.StateClosed.String() })
 	in = getInst()
 	royalty, nodeShare, burn := apps.SplitCharge(wantCharge, 1000)
 	escrow := new(big.Int).Exp(big.NewInt(10), big.NewInt(18), nil)
 	refund := new(big.Int).Sub(escrow, wantCharge.ToBig())
-	if uint64(in.Seq) != last.Seq || uint64(in.Calls) != last.Calls || in.CallsHash != last.CallsHash || in.Charged.ToInt().Cmp(wantCharge.ToBig()) != 0 ||
+	if uint64(in.Seq) != last.Seq || uint64(in.Calls) != made+nAfter || in.EndReason != "stopped" || uint64(in.Restarts) != 1 || in.CallsHash != last.CallsHash || in.Charged.ToInt().Cmp(wantCharge.ToBig()) != 0 ||
 		in.Royalty.ToInt().Cmp(royalty.ToBig()) != 0 || in.NodePaid.ToInt().Cmp(nodeShare.ToBig()) != 0 || in.Burned.ToInt().Cmp(burn.ToBig()) != 0 ||
 		in.Escrow.ToInt().Cmp(escrow) != 0 || in.Refund.ToInt().Cmp(refund) != 0 {
-		t.Fatalf("closed instance %+v: want seq %d, %d calls, charged %s (royalty %s node %s burned %s), refund %s", in, last.Seq, last.Calls,
+		t.Fatalf("closed instance %+v: want seq %d, %d calls, charged %s (royalty %s node %s burned %s), refund %s", in, last.Seq, made+nAfter,
 			wantCharge, royalty, nodeShare, burn, refund)
 	}
 	end := new(big.Int).SetUint64(uint64(in.EndBlock))
 	if got := new(big.Int).Sub(bal(developer, end), devBefore); got.Cmp(royalty.ToBig()) != 0 {
 		t.Fatalf("developer got %s, want the royalty %s", got, royalty)
 	}
-	if got := new(big.Int).Sub(bal(user, end), userAfterDeploy); got.Cmp(refund) != 0 {
-		t.Fatalf("user got back %s, want the refund %s (escrow %s − charged %s)", got, refund, escrow, wantCharge)
+	if got := new(big.Int).Sub(bal(user, end), userAfterDeploy); got.Add(got, stopFee).Cmp(refund) != 0 {
+		t.Fatalf("user got back %s (+ the stop's fee %s), want the refund %s (escrow %s − charged %s)", got, stopFee, refund, escrow, wantCharge)
 	}
 	t.Logf("instance %d closed in block %d: %d calls charged %s wei (royalty %s), refunded %s", id, in.EndBlock, in.Calls, wantCharge, royalty, refund)
 }

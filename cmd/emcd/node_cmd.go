@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/emc-network/emcd/node"
 	"github.com/emc-network/emcd/params"
 	"github.com/emc-network/emcd/router/relay"
 )
@@ -33,6 +34,8 @@ type nodeFlags struct {
 	images        []string
 	executor      string
 	verifyWorkers int
+	verifyProver  string
+	proverImage   string
 	dashboard     bool
 	computeFault  string
 	relayRate     float64
@@ -61,6 +64,8 @@ func (nf *nodeFlags) register(cmd *cobra.Command) {
 	f.StringVar(&nf.cpuPrice, "compute.cpu-price", "0", "compute role: price in wei per second of a CPU-only job (0: take none)")
 	f.StringVar(&nf.executor, "compute.executor", "docker", "compute role (and --dev): how the job agent runs assigned jobs: docker (isolated containers; the job's image digest is a Docker image ID) or process (development only, NO isolation: the digest names a program loaded with `emcd compute images load`); --dev without this flag: process")
 	f.IntVar(&nf.verifyWorkers, "verify.workers", 2, "compute role: CPU goroutines that compute this node's proof-of-work challenge (the CPU reference; validators check on one goroutine a check)")
+	f.StringVar(&nf.verifyProver, "verify.prover", node.ProverInProcess, "compute role: where the proof-of-work challenge is computed: inprocess (inside emcd, --verify.workers goroutines) or sandbox (`emcd pow prove`, or a GPU prover image, run through --compute.executor with the jobs' sandbox and GPUs)")
+	f.StringVar(&nf.proverImage, "verify.prover-image", node.DefaultProverImage, "compute role, --verify.prover sandbox with --compute.executor docker: the image holding the prover (its entrypoint runs `pow prove`; present on the node, nothing is pulled)")
 	f.StringVar(&nf.computeFault, "compute.fault", "", "TEST ONLY, hidden: fault injection for multi-process tests; wrong-output makes the job agent corrupt the outputs (and digests) of deterministic jobs and re-executions, so the node cheats and gets slashed. Never set it on a real node")
 	_ = f.MarkHidden("compute.fault")
 	f.Float64Var(&nf.relayRate, "relay.rate", float64(relay.DefaultRate), "router role (and --dev): EMC Hub relay calls per second allowed per API key (token bucket refill; > 0)")

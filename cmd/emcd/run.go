@@ -87,6 +87,10 @@ func runNode(cmd *cobra.Command, g *globals, nf *nodeFlags) error {
 		},
 	}
 	cfg.VerifyWorkers = nf.verifyWorkers
+	cfg.VerifyProver, cfg.VerifyProverImage = nf.verifyProver, nf.proverImage
+	if nf.verifyProver != node.ProverInProcess && nf.verifyProver != node.ProverSandbox {
+		return fmt.Errorf("--verify.prover %q: want %s or %s", nf.verifyProver, node.ProverInProcess, node.ProverSandbox)
+	}
 	if err := checkRelayLimits(nf.relayRate, nf.relayBurst); err != nil {
 		return err
 	}

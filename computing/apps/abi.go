@@ -20,7 +20,9 @@ const abiJSON = `[
  {"type":"function","name":"stop","stateMutability":"nonpayable","inputs":[` + instIn + `],"outputs":[]},
  {"type":"function","name":"reap","stateMutability":"nonpayable","inputs":[` + instIn + `],"outputs":[]},
  {"type":"function","name":"settle","stateMutability":"nonpayable","inputs":[` + instIn + `,{"name":"receipt","type":"bytes"}],"outputs":[]},
+ {"type":"function","name":"setRestart","stateMutability":"nonpayable","inputs":[` + instIn + `,{"name":"restart","type":"bool"}],"outputs":[]},
  {"type":"function","name":"getApp","stateMutability":"view","inputs":[{"name":"id","type":"uint256"}],"outputs":[` + appOutputs + `]},
+ {"type":"function","name":"getRestart","stateMutability":"view","inputs":[` + instIn + `],"outputs":[{"name":"found","type":"bool"},{"name":"restart","type":"bool"},{"name":"restarts","type":"uint8"}]},
  {"type":"function","name":"apps","stateMutability":"view","inputs":[` + pageIn + `],"outputs":[` + pageOut + `]},
  {"type":"function","name":"getInstance","stateMutability":"view","inputs":[` + instIn + `],"outputs":[` + instanceOutputs + `]},
  {"type":"function","name":"instancesOf","stateMutability":"view","inputs":[{"name":"owner","type":"address"},` + pageIn + `],"outputs":[` + pageOut + `]},
@@ -32,6 +34,8 @@ const abiJSON = `[
  {"type":"event","name":"InstanceReady","anonymous":false,"inputs":[{"name":"instance","type":"uint256","indexed":true},{"name":"node","type":"address","indexed":true},{"name":"endTime","type":"uint64","indexed":false}]},
  {"type":"event","name":"InstanceSettled","anonymous":false,"inputs":[{"name":"instance","type":"uint256","indexed":true},{"name":"node","type":"address","indexed":true},{"name":"seq","type":"uint64","indexed":false},{"name":"calls","type":"uint64","indexed":false},{"name":"gpuMillis","type":"uint64","indexed":false},{"name":"nodeWei","type":"uint256","indexed":false},{"name":"royaltyWei","type":"uint256","indexed":false},{"name":"burnedWei","type":"uint256","indexed":false},{"name":"credits","type":"uint256","indexed":false}]},
  {"type":"event","name":"InstanceReopened","anonymous":false,"inputs":[{"name":"instance","type":"uint256","indexed":true},{"name":"node","type":"address","indexed":true},{"name":"placeBy","type":"uint64","indexed":false}]},
+ {"type":"event","name":"InstanceRestartSet","anonymous":false,"inputs":[{"name":"instance","type":"uint256","indexed":true},{"name":"restart","type":"bool","indexed":false}]},
+ {"type":"event","name":"InstanceRestarted","anonymous":false,"inputs":[{"name":"instance","type":"uint256","indexed":true},{"name":"node","type":"address","indexed":true},{"name":"restarts","type":"uint8","indexed":false},{"name":"placeBy","type":"uint64","indexed":false}]},
  {"type":"event","name":"InstanceEnding","anonymous":false,"inputs":[{"name":"instance","type":"uint256","indexed":true},{"name":"reason","type":"uint8","indexed":false},{"name":"settleUntilBlock","type":"uint64","indexed":false}]},
  {"type":"event","name":"InstanceClosed","anonymous":false,"inputs":[{"name":"instance","type":"uint256","indexed":true},{"name":"reason","type":"uint8","indexed":false},{"name":"refundWei","type":"uint256","indexed":false},{"name":"refundCredits","type":"uint256","indexed":false}]}
 ]`

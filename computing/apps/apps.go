@@ -80,8 +80,12 @@ const (
 	// due entry of the settlement window (2 × 22,100), the log (2
 	// topics, 64 bytes) 1,637, the close the hook makes (creditsGas).
 	StopGas = instReadGas + instWriteGas + 4*22_100 + 9_000 + creditsGas + 1_637 + listRemoveGas
-	// ReapGas: StopGas and the node's record and ping (registry).
-	ReapGas = StopGas + (registry.MaxRecordWords+3)*2_100 + 2*22_100 + listAddGas
+	// ReapGas: StopGas and the node's record and ping (registry); a
+	// restart's longer log (3 topics, 64 bytes) 375 more.
+	ReapGas = StopGas + (registry.MaxRecordWords+3)*2_100 + 2*22_100 + listAddGas + 375
+	// SetRestartGas: record read and rewrite, the log (2 topics, 32
+	// bytes) 1,381.
+	SetRestartGas = instReadGas + instWriteGas + 1_381
 	// SettleGas: record read and rewrite, the app's record, three
 	// signature recoveries' worth (ecrecover 3,000 each), escrow total,
 	// the supply ledger (2 slots), two transfers 18,000, the log (3
@@ -133,6 +137,9 @@ var (
 	ErrNotNode = errors.New("apps: caller is not the instance's node")
 	// ErrNotOwner is returned by stop from anyone but the owner.
 	ErrNotOwner = errors.New("apps: only the instance's owner may stop it")
+	// ErrNotRestartOwner is returned by setRestart from anyone but the
+	// owner.
+	ErrNotRestartOwner = errors.New("apps: only the instance's owner may set its restart")
 	// ErrDeadline is returned by ready after its deadline.
 	ErrDeadline = errors.New("apps: deadline passed")
 	// ErrNodeAlive is returned by reap for a node seen within the window.
@@ -226,9 +233,11 @@ func (m *Module) Methods() []native.Method {
 		{Name: "stop", Gas: StopGas, Mutates: true, Handler: m.stop},
 		{Name: "reap", Gas: ReapGas, Mutates: true, Handler: m.reap},
 		{Name: "settle", Gas: SettleGas, Mutates: true, Handler: m.settle},
+		{Name: "setRestart", Gas: SetRestartGas, Mutates: true, Handler: m.setRestart},
 		{Name: "getApp", Gas: ViewGas + appReadGas, Handler: m.getApp},
 		{Name: "apps", Gas: ViewGas, InputGas: pageGas(0), Handler: m.appsView},
 		{Name: "getInstance", Gas: ViewGas + instReadGas, Handler: m.getInstance},
+		{Name: "getRestart", Gas: ViewGas + instReadGas, Handler: m.getRestart},
 		{Name: "instancesOf", Gas: ViewGas, InputGas: pageGas(1), Handler: m.pageOf(slotInstOf)},
 		{Name: "instancesOnNode", Gas: ViewGas, InputGas: pageGas(1), Handler: m.pageOf(slotInstOnNode)},
 		{Name: "deployedInstances", Gas: ViewGas, InputGas: pageGas(0), Handler: m.deployedView},
@@ -508,9 +517,21 @@ func (m *Module) ready(c *native.Call, args []any) ([]any, error) {
 	if c.BlockNumber > in.Deadline {
 		return nil, fmt.Errorf("%w: ready by block %d", ErrDeadline, in.Deadline)
 	}
-	lease := in.Hours * 3600
-	in.State, in.ReadyTime, in.EndTime, in.Deadline = StateRunning, c.Time, c.Time+lease, 0
-	schedule(c, &in, c.BlockNumber+m.blocksFor(lease))
+	if in.ReadyTime != 0 {
+		// A restart (reap with Restart set): the lease goes on where it
+		// was, not extended; one that ran out meanwhile ends at the next
+		// block's hook.
+		in.State, in.Deadline = StateRunning, 0
+		left := uint64(0)
+		if in.EndTime > c.Time {
+			left = in.EndTime - c.Time
+		}
+		schedule(c, &in, c.BlockNumber+m.blocksFor(left))
+	} else {
+		lease := in.Hours * 3600
+		in.State, in.ReadyTime, in.EndTime, in.Deadline = StateRunning, c.Time, c.Time+lease, 0
+		schedule(c, &in, c.BlockNumber+m.blocksFor(lease))
+	}
 	if err := saveInstance(c, &in); err != nil {
 		return nil, err
 	}
@@ -534,24 +555,91 @@ func (m *Module) stop(c *native.Call, args []any) ([]any, error) {
 	return nil, fmt.Errorf("%w: instance %d is %s, already stopping", ErrWrongState, in.ID, in.State)
 }
 
+// setRestart sets or clears the instance's Restart flag: whether a reap
+// while it runs sends it back to the routers (restart elsewhere) instead
+// of ending it. Only the owner, and only before the lease ends.
+func (m *Module) setRestart(c *native.Call, args []any) ([]any, error) {
+	in, err := m.instArg(c, args)
+	if err != nil {
+		return nil, err
+	}
+	on, ok := args[1].(bool)
+	if !ok {
+		return nil, fmt.Errorf("%w: restart is %T", native.ErrBadInput, args[1])
+	}
+	if c.Caller != in.Owner {
+		return nil, ErrNotRestartOwner
+	}
+	if in.State != StateDeployed && in.State != StatePlaced && in.State != StateRunning {
+		return nil, fmt.Errorf("%w: instance %d is %s, setRestart needs deployed, placed or running", ErrWrongState, in.ID, in.State)
+	}
+	in.Restart = on
+	if err := saveInstance(c, &in); err != nil {
+		return nil, err
+	}
+	return nil, c.Emit("InstanceRestartSet", new(big.Int).SetUint64(in.ID), on)
+}
+
+// Reapable reports why reap of in would be refused in block number (nil:
+// it would go through): the module's own rule, for routers that reap on
+// a state copy.
+func (m *Module) Reapable(s native.StateReader, in *Instance, number uint64) error {
+	if in.State != StatePlaced && in.State != StateRunning {
+		return fmt.Errorf("%w: instance %d is %s, reap needs placed or running", ErrWrongState, in.ID, in.State)
+	}
+	if m.nodeLive(s, in.Node, number) {
+		return fmt.Errorf("%w: %s", ErrNodeAlive, in.Node)
+	}
+	return nil
+}
+
+// ActiveRouter reports whether a is an active router in block number (the
+// rule place applies to its caller).
+func (m *Module) ActiveRouter(s native.StateReader, a common.Address, number uint64) bool {
+	return m.reg.ActiveRouter(s, a, number)
+}
+
 // reap ends an instance whose node is dead (not registered, or not seen
-// within LivenessBlocks): a running one enters its settlement window, a
-// placed one goes back to the routers. Anyone may call it.
+// within LivenessBlocks): a running one enters its settlement window, or
+// goes back to the routers when its owner set Restart (at most
+// MaxRestarts times, while its lease has time left); a placed one goes
+// back to the routers. Anyone may call it.
 func (m *Module) reap(c *native.Call, args []any) ([]any, error) {
 	in, err := m.instArg(c, args)
 	if err != nil {
 		return nil, err
 	}
-	if in.State != StatePlaced && in.State != StateRunning {
-		return nil, fmt.Errorf("%w: instance %d is %s, reap needs placed or running", ErrWrongState, in.ID, in.State)
-	}
-	if m.nodeLive(c.State, in.Node, c.BlockNumber) {
-		return nil, fmt.Errorf("%w: %s", ErrNodeAlive, in.Node)
+	if err := m.Reapable(c.State, &in, c.BlockNumber); err != nil {
+		return nil, err
 	}
 	if in.State == StatePlaced {
 		return nil, m.reopen(c, &in)
 	}
+	if in.Restart && in.Restarts < m.params.MaxRestarts && c.Time < in.EndTime {
+		return nil, m.restart(c, &in)
+	}
 	return nil, m.ending(c, &in, EndNodeDead)
+}
+
+// restart sends a running instance whose node died back to the routers:
+// its escrow, its settled usage and its lease's end stay; its receipts
+// start a new placement epoch (Restarts + 1, see [EpochSeq]), so the old
+// placement's receipts no longer settle; it gets MaxAttempts placements
+// again.
+func (m *Module) restart(c *native.Call, in *Instance) error {
+	node := in.Node
+	if err := listDeployed(c, in.ID); err != nil {
+		return err
+	}
+	in.State, in.Router, in.Node = StateDeployed, common.Address{}, common.Address{}
+	in.Restarts++
+	in.Attempts = 0
+	in.Deadline = c.BlockNumber + m.params.PlaceBlocks
+	schedule(c, in, in.Deadline)
+	if err := saveInstance(c, in); err != nil {
+		return err
+	}
+	return c.Emit("InstanceRestarted", new(big.Int).SetUint64(in.ID), node, in.Restarts, in.Deadline)
 }
 
 func (m *Module) nodeLive(s native.StateReader, node common.Address, number uint64) bool {
@@ -754,6 +842,24 @@ func (m *Module) getInstance(c *native.Call, args []any) ([]any, error) {
 		in.Seq, in.Calls, in.GPUMillis, [32]byte(in.CallsHash), in.ChargedWei.ToBig(), in.ChargedCredits.ToBig(),
 		in.NodeWei.ToBig(), in.RoyaltyWei.ToBig(), in.BurnedWei.ToBig(), in.RefundWei.ToBig(), in.RefundCredits.ToBig(),
 		in.EndReason, in.EndBlock}, nil
+}
+
+// getRestart returns an instance's restart flag and count (getInstance's
+// outputs stay as they were).
+func (m *Module) getRestart(c *native.Call, args []any) ([]any, error) {
+	idBig, ok := args[0].(*big.Int)
+	if !ok {
+		return nil, fmt.Errorf("%w: id is %T", native.ErrBadInput, args[0])
+	}
+	var in Instance
+	found := false
+	if idBig.IsUint64() {
+		var err error
+		if in, found, err = InstanceOf(c.State, idBig.Uint64()); err != nil {
+			return nil, fmt.Errorf("%w: %w", native.ErrInternal, err)
+		}
+	}
+	return []any{found, in.Restart, in.Restarts}, nil
 }
 
 func (m *Module) appsView(c *native.Call, args []any) ([]any, error) {

@@ -21,14 +21,16 @@
 //	function stop(uint256 instance);
 //	function reap(uint256 instance);
 //	function settle(uint256 instance, bytes receipt);
+//	function setRestart(uint256 instance, bool restart);
 //	function getApp(uint256 id) view returns (bool found, address publisher, bytes32 image, uint16 port, ...);
 //	function apps(uint256 offset, uint256 limit) view returns (uint256[] ids, uint256 total);
 //	function getInstance(uint256 instance) view returns (bool found, uint256 app, address owner, uint8 state, ...);
+//	function getRestart(uint256 instance) view returns (bool found, bool restart, uint8 restarts);
 //	function instancesOf(address owner, uint256 offset, uint256 limit) view returns (uint256[] ids, uint256 total);
 //	function instancesOnNode(address node, uint256 offset, uint256 limit) view returns (uint256[] ids, uint256 total);
 //	function deployedInstances(uint256 offset, uint256 limit) view returns (uint256[] ids, uint256 total);
 //	events AppPublished, InstanceDeployed, InstancePlaced, InstanceReady, InstanceSettled,
-//	       InstanceReopened, InstanceEnding, InstanceClosed
+//	       InstanceReopened, InstanceEnding, InstanceClosed, InstanceRestartSet, InstanceRestarted
 //
 // Apps: published by their developer (the caller, the royalty payee);
 // never edited: a new version is a new app. Image digest non-zero, port
@@ -52,7 +54,9 @@
 //	EndBlock at lease end        running -> ending (lease-ended)
 //	stop (owner)                 deployed|placed -> closed, refunded; running -> ending
 //	reap (anyone)                running -> ending (node-dead) when the node is deregistered or
-//	                                its registry.LastSeen is more than LivenessBlocks old
+//	                                its registry.LastSeen is more than LivenessBlocks old;
+//	                                with Restart set: running -> deployed instead (below)
+//	setRestart (owner)           deployed|placed|running: sets or clears Restart
 //	settle (anyone)              running|ending: pays the newest receipt's charge (below)
 //	EndBlock SettleBlocks after  ending -> closed: the escrow not charged refunded
 //	  the lease ended
@@ -62,8 +66,41 @@
 // deployedInstances and [DeployedInstances] page it, so routers read it
 // instead of every instance.
 //
-// Restarting a dead node's instance elsewhere is not done on chain: the
-// user deploys again (the refund comes back at close).
+// # Restart elsewhere
+//
+// An owner who wants a dead node's instance placed again calls
+// setRestart(instance, true) (emcd app deploy --restart sends it right
+// after the deploy). A separate owner-only method, rather than new deploy
+// variants, because it leaves deploy and deployCredits as they were,
+// covers both escrow kinds with one method, and lets the owner turn it on
+// or off during the lease; the cost is a second transaction at deploy.
+// Then reap of the running instance, instead of ending it, sends it back
+// to deployed (listed for the routers, InstanceRestarted) when Restarts <
+// the MaxRestarts param (default 3, at most 16) and its lease has time
+// left: the escrow and the usage settled stay (the old node was paid for
+// what was settled; the placing router settles its newest receipt before
+// it reaps, node/hub_reap.go), ReadyTime and EndTime stay (the lease is
+// not extended: it ran on while the instance was down), Restarts grows by
+// one and the placement attempts start again at 0. The next ready makes it
+// running until the same EndTime. No placement within PlaceBlocks closes
+// it (expired) with the refund as usual; after MaxRestarts restarts, reap
+// ends it (node-dead). Gas: reap's and ready's static gas already cover
+// the restart path (a record write, the due entry, the deployed list, the
+// later close and refund).
+//
+// Receipts of a restarted instance: Restarts is the placement epoch.
+// Receipts of epoch e have sequence numbers above [EpochSeq](e) = e <<
+// [EpochShift] (48) and settle refuses a receipt whose sequence is of
+// another epoch than the instance's (ErrStaleReceipt). The new placement's
+// meters (node and router, from [SettledReceipt]) start at sequence
+// EpochSeq(e), with the settled counters (calls, GPU-ms: charges stay
+// cumulative, the new node is paid only what its calls add) and a request
+// chain of its own, h_0 = [EpochChainStart](chain, instance, e). So the
+// dead placement's receipts, even those not settled, never settle after
+// the restart, even if the instance returns to the same node and router,
+// and no receipt of the new placement can be taken for an old one. The
+// user's audit restarts its chain at the restart. The usage cap counts
+// from the first ReadyTime (cumulative GPU-ms over the whole lease).
 //
 // # Metering (receipt.go)
 //
@@ -158,7 +195,9 @@
 // refunds), so hooks do only prepaid work; hooks emit no logs (the
 // framework's rule): hook transitions are visible through getInstance.
 //
-// Invariants (checked after every step of the tests): the module's balance
+// Invariants (checked after every step of the tests, the random walk
+// included, with restarts): Restarts ≤ MaxRestarts and the settled
+// sequence is of an epoch ≤ Restarts; the module's balance
 // equals EscrowTotal, the sum over open EMC instances of escrow − charged;
 // the Credits the credits module holds for native.AppsAddress equal
 // CreditsEscrowTotal, the sum over open Credits instances of escrow −

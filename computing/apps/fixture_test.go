@@ -238,6 +238,9 @@ func (f *fixture) check() {
 		if (in.State == apps.StateDeployed) != deployed[id] {
 			f.t.Fatalf("block %d: instance %d is %s, listed as deployed: %v", f.Number, id, in.State, deployed[id])
 		}
+		if in.Restarts > f.mod.Params().MaxRestarts || in.Seq>>apps.EpochShift > uint64(in.Restarts) {
+			f.t.Fatalf("block %d: instance %d: %d restarts (at most %d), settled sequence %d", f.Number, id, in.Restarts, f.mod.Params().MaxRestarts, in.Seq)
+		}
 		if in.InCredits() == !in.EscrowWei.IsZero() {
 			f.t.Fatalf("block %d: instance %d escrows %s wei and %s Credits", f.Number, id, in.EscrowWei, in.EscrowCredits)
 		}
@@ -426,6 +429,7 @@ type meter struct {
 	node, router *ecdsa.PrivateKey
 	chainID      uint64
 	instance     uint64
+	epoch        uint8 // the placement epoch (Instance.Restarts) it meters
 }
 
 func (f *fixture) meter(instance uint64, node, router *ecdsa.PrivateKey) *meter {

@@ -28,9 +28,55 @@ func TestRecordBounds(t *testing.T) {
 	in := Instance{App: u, Owner: ones, State: 255, GPUs: math.MaxUint32, Hours: u, APIKeyHash: full, EscrowWei: max256,
 		EscrowCredits: max256, DeployBlock: u, Router: ones, Node: ones, Attempts: 255, Deadline: u, DueBlock: u, ReadyTime: u,
 		EndTime: u, Seq: u, Calls: u, GPUMillis: u, CallsHash: full, ChargedWei: max256, ChargedCredits: max256, NodeWei: max256,
-		RoyaltyWei: max256, BurnedWei: max256, RefundWei: max256, RefundCredits: max256, EndReason: 255, EndBlock: u}
+		RoyaltyWei: max256, BurnedWei: max256, RefundWei: max256, RefundCredits: max256, EndReason: 255, EndBlock: u, Restart: true, Restarts: 255}
 	if data, err = rlp.EncodeToBytes(&in); err != nil || len(data) > maxInstRecordBytes {
 		t.Fatalf("widest instance record %d bytes (bound %d): %v", len(data), maxInstRecordBytes, err)
+	}
+}
+
+// legacyInstance is the instance record as written before restarts.
+type legacyInstance struct {
+	App                                                           uint64
+	Owner                                                         common.Address
+	State                                                         State
+	GPUs                                                          uint32
+	Hours                                                         uint64
+	APIKeyHash                                                    common.Hash
+	EscrowWei, EscrowCredits                                      *uint256.Int
+	DeployBlock                                                   uint64
+	Router, Node                                                  common.Address
+	Attempts                                                      uint8
+	Deadline, DueBlock, ReadyTime, EndTime, Seq, Calls, GPUMillis uint64
+	CallsHash                                                     common.Hash
+	ChargedWei, ChargedCredits, NodeWei, RoyaltyWei, BurnedWei    *uint256.Int
+	RefundWei, RefundCredits                                      *uint256.Int
+	EndReason                                                     uint8
+	EndBlock                                                      uint64
+}
+
+// TestLegacyInstanceRecord: a record written before Restart and Restarts
+// existed decodes (both zero), and one without them set encodes as
+// before, byte for byte.
+func TestLegacyInstanceRecord(t *testing.T) {
+	one := uint256.NewInt(1)
+	old := legacyInstance{App: 3, Owner: common.Address{1}, State: StateRunning, GPUs: 1, Hours: 2, EscrowWei: one, EscrowCredits: one,
+		Attempts: 1, Seq: 7, Calls: 7, ChargedWei: one, ChargedCredits: one, NodeWei: one, RoyaltyWei: one, BurnedWei: one,
+		RefundWei: one, RefundCredits: one, EndReason: 4, EndBlock: 9}
+	data, err := rlp.EncodeToBytes(&old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var in Instance
+	if err := rlp.DecodeBytes(data, &in); err != nil || in.App != 3 || in.Seq != 7 || in.EndBlock != 9 || in.Restart || in.Restarts != 0 {
+		t.Fatalf("legacy record decoded to %+v: %v", in, err)
+	}
+	again, err := rlp.EncodeToBytes(&in)
+	if err != nil || string(again) != string(data) {
+		t.Fatalf("re-encoded %x, want %x (%v)", again, data, err)
+	}
+	in.Restart, in.Restarts = true, 2
+	if again, _ = rlp.EncodeToBytes(&in); len(again) != len(data)+2 {
+		t.Fatalf("with restarts: %d bytes, want %d", len(again), len(data)+2)
 	}
 }
 

@@ -10,7 +10,7 @@ import (
 // Params are the module's genesis parameters, the "apps" entry of the
 // genesis params section:
 //
-//	"apps": {"placeBlocks": 150, "readyBlocks": 300, "settleBlocks": 30, "livenessBlocks": 900}
+//	"apps": {"placeBlocks": 150, "readyBlocks": 300, "settleBlocks": 30, "livenessBlocks": 900, "maxRestarts": 3}
 //
 // Absent fields take defaults. Unknown fields are an error.
 type Params struct {
@@ -28,6 +28,10 @@ type Params struct {
 	// LivenessBlocks: place refuses, and reap ends, a node whose last
 	// on-chain update (registry.LastSeen) is more than LivenessBlocks old.
 	LivenessBlocks uint64
+	// MaxRestarts bounds how many times a reap sends a restart-enabled
+	// instance (setRestart) back to the routers instead of ending it;
+	// 0 turns restarts off. At most MaxRestartsLimit.
+	MaxRestarts uint8
 }
 
 // Defaults.
@@ -36,12 +40,16 @@ const (
 	DefaultReadyBlocks    = 300
 	DefaultSettleBlocks   = 30
 	DefaultLivenessBlocks = 900
-	maxParamBlocks        = 1_000_000
+	DefaultMaxRestarts    = 3
+	// MaxRestartsLimit bounds the MaxRestarts param.
+	MaxRestartsLimit = 16
+	maxParamBlocks   = 1_000_000
 )
 
 // DefaultParams returns the defaults.
 func DefaultParams() Params {
-	return Params{PlaceBlocks: DefaultPlaceBlocks, ReadyBlocks: DefaultReadyBlocks, SettleBlocks: DefaultSettleBlocks, LivenessBlocks: DefaultLivenessBlocks}
+	return Params{PlaceBlocks: DefaultPlaceBlocks, ReadyBlocks: DefaultReadyBlocks, SettleBlocks: DefaultSettleBlocks, LivenessBlocks: DefaultLivenessBlocks,
+		MaxRestarts: DefaultMaxRestarts}
 }
 
 type paramsJSON struct {
@@ -49,6 +57,7 @@ type paramsJSON struct {
 	ReadyBlocks    *uint64 `json:"readyBlocks"`
 	SettleBlocks   *uint64 `json:"settleBlocks"`
 	LivenessBlocks *uint64 `json:"livenessBlocks"`
+	MaxRestarts    *uint8  `json:"maxRestarts"`
 }
 
 // ParseParams decodes and validates raw (nil or JSON null: all defaults).
@@ -70,6 +79,9 @@ func ParseParams(raw json.RawMessage) (Params, error) {
 			*x.dst = *x.src
 		}
 	}
+	if j.MaxRestarts != nil {
+		p.MaxRestarts = *j.MaxRestarts
+	}
 	return p, p.Validate()
 }
 
@@ -82,6 +94,9 @@ func (p Params) Validate() error {
 		if x.v == 0 || x.v > maxParamBlocks {
 			return fmt.Errorf("%w: apps: %s %d (1 to %d)", native.ErrBadParams, x.name, x.v, maxParamBlocks)
 		}
+	}
+	if p.MaxRestarts > MaxRestartsLimit {
+		return fmt.Errorf("%w: apps: maxRestarts %d (0 to %d)", native.ErrBadParams, p.MaxRestarts, MaxRestartsLimit)
 	}
 	return nil
 }

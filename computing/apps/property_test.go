@@ -16,8 +16,9 @@ import (
 var seedFlag = flag.Int64("apps.seed", 0, "run TestRandomWalk with this seed only")
 
 // TestRandomWalk is a seeded random walk over the module: publications,
-// deployments in EMC and Credits, placements, readies, stops, reaps and
-// settlements by the right and the wrong accounts, with receipts that are
+// deployments in EMC and Credits, placements, readies, stops, reaps (with
+// restarts elsewhere when the owner set them) and settlements by the
+// right and the wrong accounts, with receipts that are
 // fresh, replayed, signed by the wrong keys or over the usage cap, node
 // pings and silent stretches. The fixture checks after every call and
 // every block that the module's balance equals EscrowTotal and the open
@@ -65,7 +66,7 @@ func randomWalk(t *testing.T, seed int64, steps int) common.Hash {
 	pick := func(xs ...common.Address) common.Address { return xs[rng.Intn(len(xs))] }
 	randInst := func() uint64 { return uint64(rng.Intn(int(apps.InstanceCount(f.State)) + 2)) }
 	for i := 0; i < steps; i++ {
-		switch rng.Intn(12) {
+		switch rng.Intn(13) {
 		case 0:
 			r := f.send(devA, nil, "publishApp", [32]byte(imageA), uint16(80), "/h", "app", "", "",
 				big64(uint64(rng.Intn(3))*perCall), big64(uint64(rng.Intn(2))*perGPUSecond), uint16(rng.Intn(12_000)))
@@ -78,6 +79,9 @@ func randomWalk(t *testing.T, seed int64, steps int) common.Hash {
 				f.send(pick(userA, stranger), uint256.NewInt(uint64(rng.Intn(4))*50_000_000), "deploy", big64(app), uint32(rng.Intn(3)), uint64(1+rng.Intn(2)), apiKeyHash)
 			} else {
 				f.send(pick(userA, stranger), nil, "deployCredits", big64(app), uint32(rng.Intn(3)), uint64(1+rng.Intn(2)), apiKeyHash, big64(uint64(rng.Intn(30))))
+			}
+			if rng.Intn(2) == 0 { // often restart-enabled at once
+				f.send(userA, nil, "setRestart", big64(apps.InstanceCount(f.State)), true)
 			}
 			if rng.Intn(2) == 0 { // the newest instance often gets a router and a node at once
 				n := pick(n1, n2)
@@ -99,7 +103,14 @@ func randomWalk(t *testing.T, seed int64, steps int) common.Hash {
 		case 4:
 			f.send(pick(userA, stranger), nil, "stop", big64(randInst()))
 		case 5:
-			f.send(stranger, nil, "reap", big64(randInst()))
+			id := randInst()
+			for j := uint64(1); j <= apps.InstanceCount(f.State) && rng.Intn(2) == 0; j++ {
+				if f.inst(j).State == apps.StateRunning { // aim at a running one now and then
+					id = j
+					break
+				}
+			}
+			f.send(stranger, nil, "reap", big64(id))
 		case 6, 7, 8:
 			var live []uint64 // instances with a node, most of them running
 			for id := uint64(1); id <= apps.InstanceCount(f.State); id++ {
@@ -113,10 +124,19 @@ func randomWalk(t *testing.T, seed int64, steps int) common.Hash {
 			id := live[rng.Intn(len(live))]
 			in := f.inst(id)
 			mt := meters[id]
-			if mt == nil || mt.node != keyOf(in.Node) {
+			if mt == nil || mt.node != keyOf(in.Node) || mt.epoch != in.Restarts || rng.Intn(10) == 0 {
+				// a new placement (or a restart: a new epoch) resumes from
+				// what was settled; now and then a stale meter of the
+				// dead placement goes on (its receipts must be refused)
 				app, _, _ := apps.AppOf(f.State, in.App)
-				mt = &meter{m: apps.NewMeter(f.chainID, id, app.PricePerCallWei, app.PricePerGPUSecondWei), node: keyOf(in.Node), router: keyOf(in.Router)}
-				meters[id] = mt
+				if mt == nil || rng.Intn(4) > 0 {
+					last, err := apps.SettledReceipt(f.chainID, &in, app.PricePerCallWei, app.PricePerGPUSecondWei)
+					if err != nil {
+						t.Fatal(err)
+					}
+					mt = &meter{m: apps.ResumeMeter(last, app.PricePerCallWei, app.PricePerGPUSecondWei), node: keyOf(in.Node), router: keyOf(in.Router), epoch: in.Restarts}
+					meters[id] = mt
+				}
 			}
 			rc := mt.calls(t, 1+rng.Intn(5), uint64(rng.Intn(3)*150))
 			if rng.Intn(5) == 0 { // forged: other keys
@@ -134,8 +154,14 @@ func randomWalk(t *testing.T, seed int64, steps int) common.Hash {
 		case 10:
 			f.call(regAddr, f.regABI, pick(n1, n2), nil, "ping")
 			f.check()
+		case 12: // restart on or off, by the owner or a stranger
+			f.send(pick(userA, userA, stranger), nil, "setRestart", big64(randInst()), rng.Intn(4) > 0)
 		case 11:
-			for k := rng.Intn(20); k >= 0; k-- {
+			k := rng.Intn(20)
+			if rng.Intn(4) == 0 { // a silence long enough for nodes to die
+				k = 55
+			}
+			for ; k >= 0; k-- {
 				f.next()
 			}
 		}
@@ -165,9 +191,10 @@ func randomWalk(t *testing.T, seed int64, steps int) common.Hash {
 		t.Fatalf("module keeps %s wei, totals %s / %s", f.State.GetBalance(appsAddr), apps.EscrowTotal(f.State), apps.CreditsEscrowTotal(f.State))
 	}
 	burns := new(uint256.Int)
-	settled := 0
+	settled, restarts := 0, 0
 	for id := uint64(1); id <= apps.InstanceCount(f.State); id++ {
 		in := f.inst(id)
+		restarts += int(in.Restarts)
 		burns.Add(burns, in.BurnedWei)
 		if !in.ChargedWei.IsZero() {
 			settled++
@@ -179,7 +206,7 @@ func randomWalk(t *testing.T, seed int64, steps int) common.Hash {
 	if need := max(1, steps/130); settled < need {
 		t.Fatalf("seed %d: only %d instances settled usage; the walk tests little", seed, settled)
 	}
-	t.Logf("seed %d: %d apps, %d instances, %d with usage settled", seed, len(appIDs), apps.InstanceCount(f.State), settled)
+	t.Logf("seed %d: %d apps, %d instances, %d with usage settled, %d restarts", seed, len(appIDs), apps.InstanceCount(f.State), settled, restarts)
 	return f.Root()
 }
 

@@ -266,6 +266,33 @@ func Charge(perCall, perGPUSecond *uint256.Int, calls, gpuMillis uint64) (*uint2
 	return sum, nil
 }
 
+// EpochShift places an instance's placement epoch (Instance.Restarts) in
+// the top bits of its receipts' sequence numbers: the receipts of epoch e
+// are numbered from [EpochSeq](e) + 1, and settle refuses a receipt of
+// another epoch than the instance's. A restart so makes the receipts the
+// dead placement's node and router signed worthless (even when the
+// instance comes back to the same node and router), and the new
+// placement's receipts cannot be taken for them.
+const EpochShift = 48
+
+// EpochSeq is the sequence number a placement epoch's receipts follow.
+func EpochSeq(restarts uint8) uint64 { return uint64(restarts) << EpochShift }
+
+// EpochChainStart is h_0 of the request chain of placement epoch
+// restarts: [ChainStart] for the first placement, else keccak256(domain
+// ‖ chainId ‖ instance ‖ restarts) (a user who audits restarts their
+// chain when the instance restarts).
+func EpochChainStart(chainID, instance uint64, restarts uint8) common.Hash {
+	if restarts == 0 {
+		return ChainStart(chainID, instance)
+	}
+	var b [17]byte
+	binary.BigEndian.PutUint64(b[:8], chainID)
+	binary.BigEndian.PutUint64(b[8:16], instance)
+	b[16] = restarts
+	return crypto.Keccak256Hash([]byte(chainDomain), b[:])
+}
+
 // ChainStart is h_0 of an instance's request chain.
 func ChainStart(chainID, instance uint64) common.Hash {
 	var b [16]byte
@@ -339,12 +366,21 @@ func (m *Meter) Last() Receipt { return m.cur }
 
 // SettledReceipt is the body of the newest receipt settled for in (as
 // the chain keeps its counters), the point a meter restarted after a
-// crash resumes from; Seq 0 (nothing settled) is the chain's start.
+// crash, or started by a restarted instance's new placement, resumes
+// from; Seq 0 (nothing settled) is the chain's start. For a restarted
+// instance with nothing settled in its epoch it is the epoch's start:
+// sequence [EpochSeq], [EpochChainStart], the settled counters.
 func SettledReceipt(chainID uint64, in *Instance, perCall, perGPUSecond *uint256.Int) (Receipt, error) {
 	r := Receipt{ChainID: chainID, Instance: in.ID, Seq: in.Seq, Calls: in.Calls, GPUMillis: in.GPUMillis, CallsHash: in.CallsHash}
-	if in.Seq == 0 {
+	if in.Seq == 0 && in.Restarts == 0 {
 		r.CallsHash = ChainStart(chainID, in.ID)
 		return r, nil
+	}
+	if base := EpochSeq(in.Restarts); in.Seq < base {
+		// Restarted, nothing settled in this epoch yet: the counters go
+		// on from what was settled, the sequence and the request chain
+		// start the epoch's.
+		r.Seq, r.CallsHash = base, EpochChainStart(chainID, in.ID, in.Restarts)
 	}
 	c, err := Charge(perCall, perGPUSecond, in.Calls, in.GPUMillis)
 	if err != nil {

@@ -66,6 +66,9 @@ func (m *Module) settle(c *native.Call, args []any) ([]any, error) {
 	if err := rc.Verify(c.ChainID.Uint64(), in.ID, in.Node, in.Router, app.PricePerCallWei, app.PricePerGPUSecondWei); err != nil {
 		return nil, err
 	}
+	if epoch := rc.Seq >> EpochShift; epoch != uint64(in.Restarts) {
+		return nil, fmt.Errorf("%w: receipt of placement epoch %d, the instance is in epoch %d", ErrStaleReceipt, epoch, in.Restarts)
+	}
 	if rc.Seq <= in.Seq || rc.Calls < in.Calls || rc.GPUMillis < in.GPUMillis {
 		return nil, fmt.Errorf("%w: sequence %d (settled %d), calls %d (%d), GPU-ms %d (%d)",
 			ErrStaleReceipt, rc.Seq, in.Seq, rc.Calls, in.Calls, rc.GPUMillis, in.GPUMillis)

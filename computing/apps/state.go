@@ -181,6 +181,13 @@ type Instance struct {
 	RefundCredits *uint256.Int
 	EndReason     uint8
 	EndBlock      uint64
+	// Restart: the owner asked (setRestart) that a reap of the running
+	// instance send it back to the routers instead of ending it. Restarts
+	// counts those restarts (at most Params.MaxRestarts); it is also the
+	// placement epoch of the instance's receipts (see [EpochSeq]). Both
+	// are optional in the record: records written before them decode.
+	Restart  bool  `rlp:"optional"`
+	Restarts uint8 `rlp:"optional"`
 }
 
 // InCredits reports whether the instance's escrow is in Credits.

@@ -34,6 +34,15 @@
 //     blocks before the window ends. This protects an honest node from a
 //     lying or absent validator.
 //
+// Step 1 runs in process (pow.Prove, the default) or through the node's
+// executor ([SandboxProver], a [ProveFunc]): a prover program (`emcd pow
+// prove`, or a GPU image with the same command line) in the jobs' sandbox
+// writes a leaf file (computing/pow, "Leaf file"); the node checks it
+// (size, header, root from the leaves, [DefaultSpotChecks] chunks
+// recomputed on the CPU) and keeps a Prover over the leaves that
+// recomputes each chunk it serves. A failed or wrong prover is
+// [ErrProver]: nothing is committed.
+//
 // # Verifier
 //
 // For each committed challenge where its signer is drawn and its slot

@@ -99,6 +99,23 @@
 // the encoding is canonical: [DecodeOpenings] accepts exactly what
 // [EncodeOpenings] produces.
 //
+// # Leaf file
+//
+// A prover program running in the node's sandbox ([ProveToDir], `emcd pow
+// prove`, or a GPU image implementing the same) hands the node the Merkle
+// leaves, not C (4·N² bytes, 4 GiB at N = 32768):
+//
+//	"EMCDPOWL" ‖ u8 version = 1 ‖ seed (32) ‖ u32be n ‖ root (32) ‖ Chunks(n) × leaf (32)
+//
+// exactly [LeafFileSize](n) bytes, written to [LeafFileName].
+// [ReadLeafFile] accepts exactly what [WriteLeafFile] produces for the
+// workload asked (size checked before allocating, seed and n equal to the
+// workload's, the stated root the tree root of the leaves). The node keeps
+// the leaves and their tree ([NewProverFromLeaves]) and recomputes a
+// chunk when it opens it (ChunkEntries·N multiply-adds, see
+// [RecomputeChunks]); it serves no opening whose recomputed chunk is not
+// the committed leaf.
+//
 // # Sampling
 //
 // See [SampleChunks]: SHA-256 counter mode over (sample seed, root,

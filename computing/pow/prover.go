@@ -27,12 +27,13 @@ type Opening struct {
 	Proof [][32]byte
 }
 
-// Prover holds a computed output C and its Merkle tree: what a compute
-// node keeps from committing its root until the challenge is settled.
+// Prover holds a computed output C and its Merkle tree, or the tree alone
+// ([NewProverFromLeaves]): what a compute node keeps from committing its
+// root until the challenge is settled.
 // Its methods are safe for concurrent use (it is read-only once built).
 type Prover struct {
 	w    Workload
-	c    []int32
+	c    []int32 // nil when built from leaves: Open recomputes
 	tree *tree
 }
 
@@ -79,12 +80,30 @@ func (p *Prover) Workload() Workload { return p.w }
 func (p *Prover) Root() [32]byte { return p.tree.root() }
 
 // Open returns the openings of chunks indices (strictly increasing, 1 to
-// MaxOpenings of them, each in [0, Chunks(N))). The chunks are copies.
+// MaxOpenings of them, each in [0, Chunks(N))). The chunks are copies. A
+// Prover built from leaves recomputes the chunks and returns ErrWrongRow
+// for one whose leaf is not the committed one.
 func (p *Prover) Open(indices []int) ([]Opening, error) {
 	if err := checkIndices(indices, Chunks(p.w.N)); err != nil {
 		return nil, err
 	}
 	out := make([]Opening, len(indices))
+	if p.c == nil {
+		// Built from leaves: recompute the chunks, and serve them only
+		// where they are the committed leaves.
+		chunks, err := RecomputeChunks(p.w, indices)
+		if err != nil {
+			return nil, err
+		}
+		leaves := p.Leaves()
+		for k, i := range indices {
+			if LeafHash(i, chunks[k]) != leaves[i] {
+				return nil, fmt.Errorf("%w: committed leaf %d is not the recomputed chunk's", ErrWrongRow, i)
+			}
+			out[k] = Opening{Index: i, Chunk: chunks[k], Proof: p.tree.proof(i)}
+		}
+		return out, nil
+	}
 	for k, i := range indices {
 		out[k] = Opening{Index: i, Chunk: append([]int32(nil), p.c[i*ChunkEntries:(i+1)*ChunkEntries]...), Proof: p.tree.proof(i)}
 	}

@@ -247,6 +247,8 @@ func (c *Countersigner) Load() ([]uint64, error) {
 		if s.Seq > l.last.Seq {
 			l.last, l.latest = s.Receipt, s
 			ids = append(ids, s.Instance)
+		} else if derr := c.Store.Delete(s.Instance); derr != nil { // settled already, or of an older placement
+			c.logger().Warn("stored usage receipt not deleted", "instance", s.Instance, "err", derr)
 		}
 		c.mu.Unlock()
 	}

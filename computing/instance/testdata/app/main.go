@@ -5,7 +5,8 @@
 //
 //	GET  /health        200 once READY_AFTER_MS passed since start
 //	ANY  /echo          the request's method, query and body as JSON
-//	GET  /sse?n=N       N events "data: event i", each flushed, GAP_MS apart
+//	GET  /sse?n=N       N events "data: event i t" (t: send time, Unix ns), each
+//	                    flushed, GAP_MS apart (or gap_ms=G from the query)
 //	GET  /dial?addr=A   "connected" if a TCP dial to A works (isolation checks)
 //	POST /exit          exits with status 3
 package main
@@ -40,6 +41,10 @@ func main() {
 	})
 	mux.HandleFunc("/sse", func(w http.ResponseWriter, r *http.Request) {
 		n, _ := strconv.Atoi(r.URL.Query().Get("n"))
+		gap := gap
+		if g, err := strconv.Atoi(r.URL.Query().Get("gap_ms")); err == nil && g >= 0 {
+			gap = g
+		}
 		w.Header().Set("Content-Type", "text/event-stream")
 		rc := http.NewResponseController(w)
 		for i := range n {
