@@ -153,11 +153,17 @@
 //     two answers or more came: nobody is slashed, the job is refunded;
 //   - no answer in MaxReexecDraws draws, or no node to draw, or a single
 //     answer that differs and nobody left to draw (a tie): inconclusive
-//     (the result stands), with one exception: a dispute whose one answer
-//     contradicts the provider and whose draw looked at every registered
-//     node (at most MaxReexecProbes) and found none is failed: the
-//     submitter's bond is the second voice (a two-node network). A
-//     sampled re-execution left at such a tie may be disputed.
+//     (the result stands), with one exception, the tiny-network tie: a
+//     dispute whose one answer contradicts the provider and whose draw
+//     looked at every registered node (at most MaxReexecProbes) and found
+//     none. It is unresolved (nobody slashed, the job refunded) unless
+//     the genesis param disputeTieBreak (Params.DisputeTieBreak, off by
+//     default) is on; then it is failed: the submitter's bond is the
+//     second voice against the provider. A trust trade-off: on, a
+//     dispute in a two-node network is decided by the one other node, so
+//     a submitter and one lying node can get an honest provider slashed;
+//     off, a cheater in such a network is refunded away (unpaid) but never
+//     slashed. A sampled re-execution left at such a tie may be disputed.
 //
 // Who pays: a node in the minority is slashed ComputeSlashBps of its
 // compute stake and unbonding entries (staking.SlashCompute) and jailed

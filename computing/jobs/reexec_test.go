@@ -44,6 +44,12 @@ func reexecParams(sample int) string {
 		`,"computeSlashBps":5000,"jailBlocks":50,"disputeBondWei":"1000000000000000000"}`
 }
 
+// withTieBreak is params with disputeTieBreak on (a two-node network's
+// disputed tie fails the provider).
+func withTieBreak(params string) string {
+	return strings.TrimSuffix(params, "}") + `,"disputeTieBreak":true}`
+}
+
 func itoa(v uint64) string { return new(uint256.Int).SetUint64(v).Dec() }
 
 // newReexecFixture is the fixture with params, n4 and n5 registered and the
@@ -504,11 +510,12 @@ func TestSettleWaitsForSampling(t *testing.T) {
 // re-executor), n2 honest. With no third node a sampled disagreement is a
 // tie and the result stands, so the honest n2 is paid for its job even
 // though the cheater contradicts it; the submitter, who knows the cheater's
-// result is wrong, disputes the tie and its bond breaks it: n1 is slashed
-// and jailed, the submitter refunded in full with its bond; with n1
-// jailed, n2's next job finds no re-executor and settles.
+// result is wrong, disputes the tie and, with disputeTieBreak on, its bond
+// breaks it: n1 is slashed and jailed, the submitter refunded in full with
+// its bond; with n1 jailed, n2's next job finds no re-executor and
+// settles. (TestDisputeTieBreak has the rule off.)
 func TestTwoNodesCheater(t *testing.T) {
-	f := newFixtureWith(t, reexecParams(10_000))
+	f := newFixtureWith(t, withTieBreak(reexecParams(10_000)))
 	for _, n := range []common.Address{n1, n2} {
 		f.mustCall(stakingAddr, f.stkABI, n, emc(computeWei), "stake", uint8(staking.RoleCompute), uint8(0))
 	}
@@ -697,11 +704,12 @@ func TestReexecGas(t *testing.T) {
 
 // TestReexecRewards: with the rewards module, a result that passes
 // re-execution settles from completed and earns its node compute credits
-// and trade rewards; a cheater overturned by a disputed tie earns nothing
+// and trade rewards; a cheater overturned by a disputed tie (disputeTieBreak
+// on) earns nothing
 // for it and its slash forfeits its unvested trade rewards (staking's
 // SlashCompute), the rewards module's balance staying accounted.
 func TestReexecRewards(t *testing.T) {
-	f, rw := buildFixture(t, fixtureConfig{jobsParams: reexecParams(10_000), rewardsParams: `{"trade":` + defaultTrade + `}`, withCredits: true})
+	f, rw := buildFixture(t, fixtureConfig{jobsParams: withTieBreak(reexecParams(10_000)), rewardsParams: `{"trade":` + defaultTrade + `}`, withCredits: true})
 	m := &market{fixture: f, rw: rw}
 	for _, n := range []common.Address{n1, n2} {
 		f.mustCall(stakingAddr, f.stkABI, n, emc(computeWei), "stake", uint8(staking.RoleCompute), uint8(0))
@@ -753,9 +761,10 @@ func TestReexecRewards(t *testing.T) {
 
 // TestJailedReexecutorRefused: a node drawn to re-execute and jailed
 // before it answers (it lost another job's dispute) cannot answer: its
-// digest reverts, it times out, and with no other node the result stands.
+// digest reverts, it times out, and with no other node the result stands
+// (n1 is jailed by a disputed tie, disputeTieBreak on).
 func TestJailedReexecutorRefused(t *testing.T) {
-	f := newFixtureWith(t, reexecParams(10_000))
+	f := newFixtureWith(t, withTieBreak(reexecParams(10_000)))
 	for _, n := range []common.Address{n1, n2} {
 		f.mustCall(stakingAddr, f.stkABI, n, emc(computeWei), "stake", uint8(staking.RoleCompute), uint8(0))
 	}
