@@ -223,11 +223,11 @@ func TestReexecMultiProcess(t *testing.T) {
 			t.Fatalf("faultsOf: %v", err)
 		}
 		v, err := a.Unpack("faultsOf", res)
-		if err != nil || len(v) != 8 {
-			t.Fatalf("faultsOf: %v", err)
+		if err != nil || len(v) != 9 {
+			t.Fatalf("faultsOf: %d outputs, %v", len(v), err)
 		}
 		return jobs.Faults{Slashes: v[0].(uint64), Jails: v[2].(uint64), JailedUntil: v[3].(uint64), Passed: v[4].(uint64),
-			Failed: v[5].(uint64), TimedOut: v[6].(uint64), Reexecs: v[7].(uint64)}
+			Failed: v[5].(uint64), TimedOut: v[6].(uint64), Reexecs: v[7].(uint64), Unresolved: v[8].(uint64)}
 	}
 
 	// Deterministic jobs, two at a time, until each node has run one (and

@@ -33,7 +33,8 @@
 //	    uint8 outcome, address current, uint64 deadline, address[] executors, bytes32[] digests);
 //	function reexecsOf(address node, uint256 offset, uint256 limit) view returns (uint256[] ids, uint256 total);
 //	function faultsOf(address node) view returns (uint64 slashes, uint256 slashedWei, uint64 jails,
-//	    uint64 jailedUntil, uint64 passed, uint64 failed, uint64 timedOut, uint64 reexecs);
+//	    uint64 jailedUntil, uint64 passed, uint64 failed, uint64 timedOut, uint64 reexecs,
+//	    uint64 unresolved);
 //	events JobSubmitted, JobCreditsEscrowed, JobCancelled, JobAssigned, JobAccepted, JobResult, JobSettled,
 //	       JobOutputDigest, JobDisputed, ReexecResult, JobVerified, NodeSlashed
 //
@@ -186,11 +187,12 @@
 // rest of the escrow (RefundWei: the job's cost in full) and of the bond,
 // so every wei of escrow and bond is paid out (supply exact). Counters
 // per node ([FaultsOf], faultsOf): slashes, slashed wei, jails, jailed
-// until, passes, failures, re-execution timeouts, digests given; and, in
-// [FaultsOf] only (not yet in the faultsOf view), Unresolved: the
-// unresolved disagreements the node answered in, as provider or
-// re-executor, for the score. A node learns of
-// its draws from reexecsOf (hooks emit no logs) and getReexec.
+// until, passes, failures, re-execution timeouts, digests given, and
+// unresolved: the unresolved disagreements the node answered in, as
+// provider or re-executor (computing/score reads it). faultsOf's ninth
+// output, unresolved, came last so a caller that decodes the first eight
+// still reads them. A node learns of its draws from reexecsOf (hooks emit
+// no logs) and getReexec.
 //
 // Gas: submitResultDigest prepays the sampling check and every round the
 // hooks may make (MaxReexecDraws draws or timeouts, the decision; the

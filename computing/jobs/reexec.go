@@ -206,9 +206,9 @@ const (
 	// settlement or refund at once (SettleGas).
 	SubmitReexecGas = recordReadGas + recordWriteGas + reexecReadGas + reexecWriteGas + listRemoveGas + 3*22_100 + 1_756 + 1_381 +
 		punishGas + concludeGas + SettleGas
-	// GetReexecGas reads the re-execution record; FaultsGas 8 counters.
+	// GetReexecGas reads the re-execution record; FaultsGas 9 counters.
 	GetReexecGas = ViewGas + reexecReadGas
-	FaultsGas    = ViewGas + 8*2_100
+	FaultsGas    = ViewGas + 9*2_100
 )
 
 // Go accessors.
@@ -965,5 +965,5 @@ func (m *Module) faultsOf(c *native.Call, args []any) ([]any, error) {
 		return nil, fmt.Errorf("%w: node is %T", native.ErrBadInput, args[0])
 	}
 	f := FaultsOf(c.State, node)
-	return []any{f.Slashes, f.SlashedWei.ToBig(), f.Jails, f.JailedUntil, f.Passed, f.Failed, f.TimedOut, f.Reexecs}, nil
+	return []any{f.Slashes, f.SlashedWei.ToBig(), f.Jails, f.JailedUntil, f.Passed, f.Failed, f.TimedOut, f.Reexecs, f.Unresolved}, nil
 }

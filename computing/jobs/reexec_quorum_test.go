@@ -49,6 +49,9 @@ func checkUnresolved(t *testing.T, f *fixture, id uint64, provider common.Addres
 		if fl.Slashes != 0 || fl.Jails != 0 || fl.Failed != 0 || jobs.Jailed(f.State, n, f.Number) || fl.Unresolved != 1 {
 			t.Fatalf("%s after an unresolved disagreement: %+v", n, fl)
 		}
+		if fv := f.view("faultsOf", n); len(fv) != 9 || fv[8].(uint64) != 1 || fv[0].(uint64) != 0 {
+			t.Fatalf("%s: faultsOf view %v (unresolved is the ninth output)", n, fv)
+		}
 	}
 	if got := f.State.GetBalance(provider); !got.Eq(provBefore) {
 		t.Fatalf("provider %s, was %s (not paid)", got, provBefore)

@@ -183,7 +183,7 @@ func TestReexecSampledAgree(t *testing.T) {
 		t.Fatalf("re-executor faults %+v", fl)
 	}
 	fv := f.view("faultsOf", e)
-	if fv[4].(uint64) != 1 || fv[7].(uint64) != 1 {
+	if len(fv) != 9 || fv[4].(uint64) != 1 || fv[7].(uint64) != 1 || fv[8].(uint64) != 0 {
 		t.Fatalf("faultsOf view %v", fv)
 	}
 }
