@@ -7,6 +7,7 @@ import (
 	"github.com/holiman/uint256"
 
 	"github.com/emc-network/emcd/computing/jobs"
+	"github.com/emc-network/emcd/computing/score"
 	"github.com/emc-network/emcd/staking"
 	"github.com/emc-network/emcd/state/native"
 	"github.com/emc-network/emcd/state/native/nativetest"
@@ -51,6 +52,12 @@ func checkUnresolved(t *testing.T, f *fixture, id uint64, provider common.Addres
 		}
 		if fv := f.view("faultsOf", n); len(fv) != 9 || fv[8].(uint64) != 1 || fv[0].(uint64) != 0 {
 			t.Fatalf("%s: faultsOf view %v (unresolved is the ninth output)", n, fv)
+		}
+		// The disagreement reaches the score, mildly: below a new node's,
+		// far above a slashed one's.
+		if in := score.Gather(f.State, n); in.Unresolved != 1 || in.Slashes != 0 ||
+			score.Of(in) >= score.Neutral || score.Of(in) <= score.Neutral/2 {
+			t.Fatalf("%s: score inputs %+v, score %d", n, in, score.Of(in))
 		}
 	}
 	if got := f.State.GetBalance(provider); !got.Eq(provBefore) {

@@ -10,6 +10,7 @@ import (
 	"github.com/holiman/uint256"
 
 	"github.com/emc-network/emcd/computing/jobs"
+	"github.com/emc-network/emcd/computing/score"
 	"github.com/emc-network/emcd/staking"
 	"github.com/emc-network/emcd/state/native"
 	"github.com/emc-network/emcd/state/native/nativetest"
@@ -361,6 +362,10 @@ func TestReexecTimeout(t *testing.T) {
 		}
 		if fl := jobs.FaultsOf(f.State, e); fl.TimedOut != 1 {
 			t.Fatalf("timed-out re-executor faults %+v", fl)
+		}
+		// The no-show reaches the score (providerStats' timedOut).
+		if in := score.Gather(f.State, e); in.TimedOut != 1 || score.Of(in) >= score.Neutral {
+			t.Fatalf("timed-out re-executor's score inputs %+v, score %d", in, score.Of(in))
 		}
 		if _, total := jobs.ReexecsOf(f.State, e, 0, 1); total != 0 {
 			t.Fatal("timed-out re-executor still lists the job")
