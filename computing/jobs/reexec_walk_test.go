@@ -30,13 +30,10 @@ import (
 // escrow, or refund = escrow when the bond paid the fees); the slash burn equals the
 // slashes less what the re-executors of overturned results were paid; a
 // second run of the seed reaches the same state root. A failure prints
-// SEED=<n>; replay with -jobs.seed=<n>.
+// SEED=<n>; replay with -jobs.seed=<n>. Seeds 1 to 3; seed 1 under
+// -short.
 func TestReexecRandomWalk(t *testing.T) {
-	seeds := []int64{1, 2, 3}
-	if *seedFlag != 0 {
-		seeds = []int64{*seedFlag}
-	}
-	for _, seed := range seeds {
+	for _, seed := range walkSeeds(1, 2, 3) {
 		t.Run("", func(t *testing.T) {
 			defer func() {
 				if t.Failed() {
