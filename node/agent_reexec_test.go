@@ -77,13 +77,15 @@ type reexecFixture struct {
 	stake   *big.Int
 }
 
-// newReexecFixture: genesis with every deterministic result sampled, a
-// router, node A (f.node: compute stake, registered, in the live table)
-// and node B (registered only), both holding the deterministic program.
+// newReexecFixture: genesis with every deterministic result sampled and
+// the tiny-network tie break on (disputeTieBreak: a disputed tie of the
+// two nodes fails the provider), a router, node A (f.node: compute stake,
+// registered, in the live table) and node B (registered only), both
+// holding the deterministic program.
 func newReexecFixture(t *testing.T) *reexecFixture {
 	g := genesis.Dev()
 	g.EpochLength = 4
-	g.Params = map[string]json.RawMessage{jobs.Name: json.RawMessage(`{"sampleBps":10000,"newNodeSampleBps":10000}`)}
+	g.Params = map[string]json.RawMessage{jobs.Name: json.RawMessage(`{"sampleBps":10000,"newNodeSampleBps":10000,"disputeTieBreak":true}`)}
 	af := &assignFixture{t: t, sealer: genesis.DevSignerKey()}
 	f := &reexecFixture{g: g, tracked: map[common.Address]bool{}}
 	for _, a := range []**chainActor{&af.router, &af.node, &af.sub, &f.b} {

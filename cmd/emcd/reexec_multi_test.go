@@ -8,7 +8,8 @@ package main
 // deterministic jobs. Every deterministic result is sampled (sampleBps
 // 10,000) and re-executed by the other node; with two nodes a disagreement
 // is a tie, so the submitter, who knows what each job must output,
-// downloads each result and disputes a wrong one, as a real user would.
+// downloads each result and disputes a wrong one, as a real user would
+// (the genesis turns disputeTieBreak on, so the dispute decides the tie).
 // The test checks that the cheater is slashed (its compute stake shrinks
 // by computeSlashBps) and jailed within 3 epochs of its job's submission,
 // that the cheater's job is refunded, that the honest node's jobs settle
@@ -41,9 +42,12 @@ import (
 
 // reexecJobsParams: short deadlines for a 500 ms block testnet, every
 // deterministic result sampled, a dispute window long enough for the
-// submitter to download and compare, a jail that outlasts the test.
+// submitter to download and compare, a jail that outlasts the test, and
+// the tiny-network tie break asked for (disputeTieBreak, off by default):
+// with two compute nodes the submitter's dispute of a tie fails the
+// provider.
 const reexecJobsParams = `{"offerDelayBlocks":1,"offerWindowBlocks":2,"assignBlocks":30,"acceptBlocks":6,"resultGraceSeconds":2,` +
-	`"disputeBlocks":30,"sampleBps":10000,"newNodeSampleBps":10000,"jailBlocks":2000}`
+	`"disputeBlocks":30,"sampleBps":10000,"newNodeSampleBps":10000,"jailBlocks":2000,"disputeTieBreak":true}`
 
 const reexecEpochLength = 20
 
@@ -219,11 +223,11 @@ func TestReexecMultiProcess(t *testing.T) {
 			t.Fatalf("faultsOf: %v", err)
 		}
 		v, err := a.Unpack("faultsOf", res)
-		if err != nil || len(v) != 8 {
-			t.Fatalf("faultsOf: %v", err)
+		if err != nil || len(v) != 9 {
+			t.Fatalf("faultsOf: %d outputs, %v", len(v), err)
 		}
 		return jobs.Faults{Slashes: v[0].(uint64), Jails: v[2].(uint64), JailedUntil: v[3].(uint64), Passed: v[4].(uint64),
-			Failed: v[5].(uint64), TimedOut: v[6].(uint64), Reexecs: v[7].(uint64)}
+			Failed: v[5].(uint64), TimedOut: v[6].(uint64), Reexecs: v[7].(uint64), Unresolved: v[8].(uint64)}
 	}
 
 	// Deterministic jobs, two at a time, until each node has run one (and

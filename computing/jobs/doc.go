@@ -33,7 +33,8 @@
 //	    uint8 outcome, address current, uint64 deadline, address[] executors, bytes32[] digests);
 //	function reexecsOf(address node, uint256 offset, uint256 limit) view returns (uint256[] ids, uint256 total);
 //	function faultsOf(address node) view returns (uint64 slashes, uint256 slashedWei, uint64 jails,
-//	    uint64 jailedUntil, uint64 passed, uint64 failed, uint64 timedOut, uint64 reexecs);
+//	    uint64 jailedUntil, uint64 passed, uint64 failed, uint64 timedOut, uint64 reexecs,
+//	    uint64 unresolved);
 //	events JobSubmitted, JobCreditsEscrowed, JobCancelled, JobAssigned, JobAccepted, JobResult, JobSettled,
 //	       JobOutputDigest, JobDisputed, ReexecResult, JobVerified, NodeSlashed
 //
@@ -153,11 +154,17 @@
 //     two answers or more came: nobody is slashed, the job is refunded;
 //   - no answer in MaxReexecDraws draws, or no node to draw, or a single
 //     answer that differs and nobody left to draw (a tie): inconclusive
-//     (the result stands), with one exception: a dispute whose one answer
-//     contradicts the provider and whose draw looked at every registered
-//     node (at most MaxReexecProbes) and found none is failed: the
-//     submitter's bond is the second voice (a two-node network). A
-//     sampled re-execution left at such a tie may be disputed.
+//     (the result stands), with one exception, the tiny-network tie: a
+//     dispute whose one answer contradicts the provider and whose draw
+//     looked at every registered node (at most MaxReexecProbes) and found
+//     none. It is unresolved (nobody slashed, the job refunded) unless
+//     the genesis param disputeTieBreak (Params.DisputeTieBreak, off by
+//     default) is on; then it is failed: the submitter's bond is the
+//     second voice against the provider. A trust trade-off: on, a
+//     dispute in a two-node network is decided by the one other node, so
+//     a submitter and one lying node can get an honest provider slashed;
+//     off, a cheater in such a network is refunded away (unpaid) but never
+//     slashed. A sampled re-execution left at such a tie may be disputed.
 //
 // Who pays: a node in the minority is slashed ComputeSlashBps of its
 // compute stake and unbonding entries (staking.SlashCompute) and jailed
@@ -180,11 +187,12 @@
 // rest of the escrow (RefundWei: the job's cost in full) and of the bond,
 // so every wei of escrow and bond is paid out (supply exact). Counters
 // per node ([FaultsOf], faultsOf): slashes, slashed wei, jails, jailed
-// until, passes, failures, re-execution timeouts, digests given; and, in
-// [FaultsOf] only (not yet in the faultsOf view), Unresolved: the
-// unresolved disagreements the node answered in, as provider or
-// re-executor, for the score. A node learns of
-// its draws from reexecsOf (hooks emit no logs) and getReexec.
+// until, passes, failures, re-execution timeouts, digests given, and
+// unresolved: the unresolved disagreements the node answered in, as
+// provider or re-executor (computing/score reads it). faultsOf's ninth
+// output, unresolved, came last so a caller that decodes the first eight
+// still reads them. A node learns of its draws from reexecsOf (hooks emit
+// no logs) and getReexec.
 //
 // Gas: submitResultDigest prepays the sampling check and every round the
 // hooks may make (MaxReexecDraws draws or timeouts, the decision; the

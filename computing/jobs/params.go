@@ -18,7 +18,7 @@ import (
 //	         "acceptBlocks": 10, "resultGraceSeconds": 60, "disputeBlocks": 10,
 //	         "livenessBlocks": 900, "sampleBps": 500, "newNodeSampleBps": 5000,
 //	         "newNodeJobs": 20, "disputeBondWei": "1000000000000000000",
-//	         "computeSlashBps": 1000, "jailBlocks": 43200}
+//	         "computeSlashBps": 1000, "jailBlocks": 43200, "disputeTieBreak": false}
 //
 // Absent fields take defaults. Unknown fields are an error.
 type Params struct {
@@ -64,6 +64,17 @@ type Params struct {
 	// assignment, no re-execution draw) for JailBlocks blocks.
 	ComputeSlashBps uint64
 	JailBlocks      uint64
+	// DisputeTieBreak (off by default) settles a tie in a tiny network
+	// against the provider: a dispute whose one re-execution answer
+	// contradicts the provider, when the draw looked at every registered
+	// node (a registry of at most MaxReexecProbes nodes) and found no
+	// other, fails the provider (slashed and jailed). A trust trade-off:
+	// on, a dispute in a two-node network is decided by the one other
+	// node, so a submitter and one lying node can get an honest provider
+	// slashed. Off, that dispute is unresolved (VerifyUnresolved: nobody
+	// slashed, the job refunded), as any disagreement without a quorum.
+	// Larger registries never apply it.
+	DisputeTieBreak bool
 }
 
 // Defaults.
@@ -121,6 +132,7 @@ type paramsJSON struct {
 	DisputeBondWei     *math.HexOrDecimal256 `json:"disputeBondWei"`
 	ComputeSlashBps    *uint64               `json:"computeSlashBps"`
 	JailBlocks         *uint64               `json:"jailBlocks"`
+	DisputeTieBreak    *bool                 `json:"disputeTieBreak"`
 }
 
 // ParseParams decodes and validates raw (nil or JSON null means all
@@ -156,6 +168,9 @@ func ParseParams(raw json.RawMessage) (Params, error) {
 			return Params{}, fmt.Errorf("%w: jobs: disputeBondWei %s out of range", native.ErrBadParams, b)
 		}
 		p.DisputeBondWei = v
+	}
+	if j.DisputeTieBreak != nil {
+		p.DisputeTieBreak = *j.DisputeTieBreak
 	}
 	return p, p.Validate()
 }

@@ -17,8 +17,17 @@ func TestParseParams(t *testing.T) {
 	p, err := jobs.ParseParams(nil)
 	if err != nil || p.SampleBps != jobs.DefaultSampleBps || p.NewNodeSampleBps != jobs.DefaultNewNodeSampleBps ||
 		p.NewNodeJobs != jobs.DefaultNewNodeJobs || !p.DisputeBondWei.Eq(jobs.DefaultDisputeBondWei()) ||
-		p.ComputeSlashBps != jobs.DefaultComputeSlashBps || p.JailBlocks != jobs.DefaultJailBlocks {
+		p.ComputeSlashBps != jobs.DefaultComputeSlashBps || p.JailBlocks != jobs.DefaultJailBlocks || p.DisputeTieBreak {
 		t.Fatalf("defaults %+v %v", p, err)
+	}
+	// A genesis written before disputeTieBreak existed parses as before,
+	// the tie break off; it is asked for explicitly.
+	p, err = jobs.ParseParams(json.RawMessage(`{"sampleBps":10000,"jailBlocks":2000}`))
+	if err != nil || p.DisputeTieBreak || p.SampleBps != 10_000 {
+		t.Fatalf("old genesis %+v %v", p, err)
+	}
+	if p, err = jobs.ParseParams(json.RawMessage(`{"disputeTieBreak":true}`)); err != nil || !p.DisputeTieBreak {
+		t.Fatalf("disputeTieBreak on: %+v %v", p, err)
 	}
 	p, err = jobs.ParseParams(json.RawMessage(`{"sampleBps":0,"newNodeSampleBps":10000,"newNodeJobs":0,
 		"disputeBondWei":"0x10","computeSlashBps":10000,"jailBlocks":1}`))
@@ -39,6 +48,7 @@ func TestParseParams(t *testing.T) {
 		"new-node jobs too large": `{"newNodeJobs":1000001}`,
 		"unknown field":           `{"sampleRate":5}`,
 		"bond not a number":       `{"disputeBondWei":"lots"}`,
+		"tie break not a bool":    `{"disputeTieBreak":1}`,
 	} {
 		if _, err := jobs.ParseParams(json.RawMessage(raw)); !errors.Is(err, native.ErrBadParams) {
 			t.Errorf("%s: err %v", name, err)
@@ -52,6 +62,7 @@ func FuzzParseParams(f *testing.F) {
 	f.Add([]byte(`{"sampleBps":500,"disputeBondWei":"1000000000000000000","jailBlocks":10}`))
 	f.Add([]byte(`{"computeSlashBps":0}`))
 	f.Add([]byte(`null`))
+	f.Add([]byte(`{"disputeTieBreak":true}`))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		p, err := jobs.ParseParams(json.RawMessage(raw))
 		if err != nil {

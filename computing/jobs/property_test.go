@@ -16,6 +16,19 @@ import (
 
 var seedFlag = flag.Int64("jobs.seed", 0, "run TestRandomWalk with this seed only")
 
+// walkSeeds are the seeds of a random walk: seeds, or under -short (the
+// race leg of make test) the first one only, each still replayed; every
+// step kind stays in. -jobs.seed picks one.
+func walkSeeds(seeds ...int64) []int64 {
+	switch {
+	case *seedFlag != 0:
+		return []int64{*seedFlag}
+	case testing.Short():
+		return seeds[:1]
+	}
+	return seeds
+}
+
 // TestRandomWalk is a seeded random walk over the module: submissions,
 // cancels, assignments, accepts, results (some over the limit, some late),
 // settles, by the right and the wrong accounts, and blocks whose time
@@ -31,13 +44,9 @@ var seedFlag = flag.Int64("jobs.seed", 0, "run TestRandomWalk with this seed onl
 // wei = Credits × price), burn = cost − ⌊80 % cost⌋, the rent
 // burned equals the sum of the jobs' burns; a second run of the seed
 // reaches the same state root. A failure prints SEED=<n>;
-// replay with -jobs.seed=<n>.
+// replay with -jobs.seed=<n>. Seeds 1 to 3; seed 1 under -short.
 func TestRandomWalk(t *testing.T) {
-	seeds := []int64{1, 2, 3}
-	if *seedFlag != 0 {
-		seeds = []int64{*seedFlag}
-	}
-	for _, seed := range seeds {
+	for _, seed := range walkSeeds(1, 2, 3) {
 		t.Run("", func(t *testing.T) {
 			defer func() {
 				if t.Failed() {

@@ -57,15 +57,18 @@ const (
 	// VerifyPassed: re-execution agreed with the provider.
 	VerifyPassed uint8 = 4
 	// VerifyFailed: ReexecQuorum equal digests (all three answers)
-	// contradicted the provider.
+	// contradicted the provider, or a tiny network's disputed tie with
+	// Params.DisputeTieBreak on.
 	VerifyFailed uint8 = 5
 	// VerifyInconclusive: no re-executor answered, or one answered,
 	// differing, and no other could be drawn (a tie, which the submitter
 	// may dispute): the result stands.
 	VerifyInconclusive uint8 = 6
 	// VerifyUnresolved: a disagreement where no digest reached
-	// ReexecQuorum (2-2, three digests, or answers missing at the last
-	// draw): nobody is slashed, the job is refunded (StateRefunded).
+	// ReexecQuorum (2-2, three digests, answers missing at the last
+	// draw, or a tiny network's disputed tie without
+	// Params.DisputeTieBreak): nobody is slashed, the job is refunded
+	// (StateRefunded).
 	VerifyUnresolved uint8 = 7
 )
 
@@ -203,9 +206,9 @@ const (
 	// settlement or refund at once (SettleGas).
 	SubmitReexecGas = recordReadGas + recordWriteGas + reexecReadGas + reexecWriteGas + listRemoveGas + 3*22_100 + 1_756 + 1_381 +
 		punishGas + concludeGas + SettleGas
-	// GetReexecGas reads the re-execution record; FaultsGas 8 counters.
+	// GetReexecGas reads the re-execution record; FaultsGas 9 counters.
 	GetReexecGas = ViewGas + reexecReadGas
-	FaultsGas    = ViewGas + 8*2_100
+	FaultsGas    = ViewGas + 9*2_100
 )
 
 // Go accessors.
@@ -598,13 +601,19 @@ func (rx *Reexec) tie(p common.Hash) bool {
 // concludeNoDraw decides a re-execution whose draw found no node. A
 // dispute whose one answer contradicts the provider, in a registry of at
 // most MaxReexecProbes nodes (so the draw looked at every node: there is
-// no third node that fits), is lost by the provider: the submitter's bond
-// is the second voice against it (the tie of a network of two nodes).
-// Anything else leaves the result standing (VerifyInconclusive): a draw
-// that probed only part of a larger registry proves nothing.
+// no third node that fits), is a tie of a tiny network: with
+// Params.DisputeTieBreak the provider loses it (the submitter's bond is
+// the second voice against it, VerifyFailed); without, it is unresolved
+// (nobody slashed, the job refunded), as a disagreement of a larger
+// network that reaches no quorum. Anything else leaves the result
+// standing (VerifyInconclusive): a draw that probed only part of a larger
+// registry proves nothing.
 func (m *Module) concludeNoDraw(c *native.Call, j *Job, rx *Reexec) error {
 	if rx.Disputed && rx.tie(j.OutputDigest) && registry.NodeCount(c.State) <= MaxReexecProbes {
-		return m.conclude(c, j, rx, VerifyFailed)
+		if m.params.DisputeTieBreak {
+			return m.conclude(c, j, rx, VerifyFailed)
+		}
+		return m.conclude(c, j, rx, VerifyUnresolved)
 	}
 	return m.conclude(c, j, rx, rx.undecided(j.OutputDigest))
 }
@@ -956,5 +965,5 @@ func (m *Module) faultsOf(c *native.Call, args []any) ([]any, error) {
 		return nil, fmt.Errorf("%w: node is %T", native.ErrBadInput, args[0])
 	}
 	f := FaultsOf(c.State, node)
-	return []any{f.Slashes, f.SlashedWei.ToBig(), f.Jails, f.JailedUntil, f.Passed, f.Failed, f.TimedOut, f.Reexecs}, nil
+	return []any{f.Slashes, f.SlashedWei.ToBig(), f.Jails, f.JailedUntil, f.Passed, f.Failed, f.TimedOut, f.Reexecs, f.Unresolved}, nil
 }

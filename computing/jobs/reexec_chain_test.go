@@ -23,12 +23,13 @@ import (
 // block executor (signed transactions, hooks seeded by the headers' parent
 // hashes) on a chain with two compute nodes: the cheater reports a wrong
 // output digest, is sampled, the honest node re-executes and disagrees (a
-// tie: no third node), the submitter disputes the tie and wins. The cheater
+// tie: no third node), the submitter disputes the tie and wins (the genesis
+// turns disputeTieBreak on). The cheater
 // is slashed and jailed within 3 epochs of its result; the honest node's
 // own job, with the cheater jailed, settles and pays it; the supply is
 // conserved; a second node validates every block to the same root.
 func TestOnChainCheater(t *testing.T) {
-	g, reg := chainGenesisWith(t, reexecParams(10_000))
+	g, reg := chainGenesisWith(t, withTieBreak(reexecParams(10_000)))
 	keys, err := genesis.DevAccountKeys(4)
 	if err != nil {
 		t.Fatal(err)

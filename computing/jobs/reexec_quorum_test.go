@@ -7,7 +7,10 @@ import (
 	"github.com/holiman/uint256"
 
 	"github.com/emc-network/emcd/computing/jobs"
+	"github.com/emc-network/emcd/computing/score"
+	"github.com/emc-network/emcd/staking"
 	"github.com/emc-network/emcd/state/native"
+	"github.com/emc-network/emcd/state/native/nativetest"
 )
 
 // quorumCase answers job id's re-executions with digests in draw order
@@ -46,6 +49,15 @@ func checkUnresolved(t *testing.T, f *fixture, id uint64, provider common.Addres
 		fl := jobs.FaultsOf(f.State, n)
 		if fl.Slashes != 0 || fl.Jails != 0 || fl.Failed != 0 || jobs.Jailed(f.State, n, f.Number) || fl.Unresolved != 1 {
 			t.Fatalf("%s after an unresolved disagreement: %+v", n, fl)
+		}
+		if fv := f.view("faultsOf", n); len(fv) != 9 || fv[8].(uint64) != 1 || fv[0].(uint64) != 0 {
+			t.Fatalf("%s: faultsOf view %v (unresolved is the ninth output)", n, fv)
+		}
+		// The disagreement reaches the score, mildly: below a new node's,
+		// far above a slashed one's.
+		if in := score.Gather(f.State, n); in.Unresolved != 1 || in.Slashes != 0 ||
+			score.Of(in) >= score.Neutral || score.Of(in) <= score.Neutral/2 {
+			t.Fatalf("%s: score inputs %+v, score %d", n, in, score.Of(in))
 		}
 	}
 	if got := f.State.GetBalance(provider); !got.Eq(provBefore) {
@@ -137,4 +149,106 @@ func TestReexecLateAnswersUnresolved(t *testing.T) {
 	}
 	refund := new(uint256.Int).Sub(emc(1), new(uint256.Int).Mul(detCost(), uint256.NewInt(2)))
 	checkUnresolved(t, f, id, n1, drawn, subBefore, provBefore, refund)
+}
+
+// TestDisputeTieBreak: the two-node attack on an honest provider. n1 is
+// honest, n2 lies as its re-executor, and the submitter disputes (after a
+// sampled tie, or at once); no third node fits, so the dispute's draw
+// finds nobody in a registry of at most MaxReexecProbes nodes. With
+// disputeTieBreak off (the default) that is unresolved: nobody slashed,
+// the provider unpaid, the liar paid the job's cost from the bond, the
+// submitter back the escrow and the bond's rest, supply exact (the
+// fixture checks it every block). With it on, the old rule: the bond
+// breaks the tie, the honest provider is slashed and jailed, the liar
+// paid from the slash, the submitter refunded escrow and bond.
+func TestDisputeTieBreak(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		sampled  bool
+		tieBreak bool
+	}{
+		{"sampled tie, off", true, false},
+		{"direct dispute, off", false, false},
+		{"sampled tie, on", true, true},
+		{"direct dispute, on", false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			params := reexecParams(0)
+			if tc.sampled {
+				params = reexecParams(10_000)
+			}
+			if tc.tieBreak {
+				params = withTieBreak(params)
+			}
+			f := newFixtureWith(t, params)
+			for _, n := range []common.Address{n1, n2} {
+				f.mustCall(stakingAddr, f.stkABI, n, emc(computeWei), "stake", uint8(staking.RoleCompute), uint8(0))
+			}
+			f.next()
+			id := f.detResult(n1, digestOK)
+			if tc.sampled {
+				if e := f.current(id); e != n2 {
+					t.Fatalf("re-executor %s, want n2", e)
+				}
+				f.mustSend(n2, nil, "submitReexec", bigID(id), digestBad)
+				f.next()
+				f.next()
+				if j := f.job(id); j.State != jobs.StateCompleted || j.Verify != jobs.VerifyInconclusive {
+					t.Fatalf("sampled tie: %s verify %d", j.State, j.Verify)
+				}
+			} else {
+				f.next()
+				f.next()
+			}
+			f.mustSend(sub, emc(bondTestEMC), "dispute", bigID(id))
+			subBefore, provBefore, liarBefore := f.State.GetBalance(sub).Clone(), f.State.GetBalance(n1).Clone(), f.State.GetBalance(n2).Clone()
+			if !tc.sampled {
+				if e := f.current(id); e != n2 {
+					t.Fatalf("re-executor %s, want n2", e)
+				}
+				r := f.mustSend(n2, nil, "submitReexec", bigID(id), digestBad)
+				liarBefore.Sub(liarBefore, nativetest.Fee(r.gasUsed))
+			}
+			for i := 0; i < 5 && !f.job(id).State.Ended(); i++ {
+				f.next() // the next draw finds no third node
+			}
+			if rx := f.reexec(id); len(rx.Executors) != 1 || rx.Executors[0] != n2 {
+				t.Fatalf("drew %v, want n2 alone", rx.Executors)
+			}
+			if total, _ := jobs.BondTotal(f.State); !total.IsZero() {
+				t.Fatalf("bond total %s", total)
+			}
+			if bal := f.State.GetBalance(jobsAddr); !bal.IsZero() {
+				t.Fatalf("module holds %s", bal)
+			}
+			cost := detCost()
+			if !tc.tieBreak {
+				checkUnresolved(t, f, id, n1, []common.Address{n2}, subBefore, provBefore,
+					new(uint256.Int).Sub(emc(1+bondTestEMC), cost))
+				if got, want := f.State.GetBalance(n2), new(uint256.Int).Add(liarBefore, cost); !got.Eq(want) {
+					t.Fatalf("re-executor %s, want %s (the job's cost from the bond)", got, want)
+				}
+				if j := f.job(id); !j.RefundWei.Eq(emc(1)) {
+					t.Fatalf("refund %s, want the escrow", j.RefundWei)
+				}
+				return
+			}
+			j := f.job(id)
+			if j.State != jobs.StateRefunded || j.Verify != jobs.VerifyFailed {
+				t.Fatalf("tie broken: %s verify %d", j.State, j.Verify)
+			}
+			if fl := jobs.FaultsOf(f.State, n1); fl.Slashes != 1 || !jobs.Jailed(f.State, n1, f.Number) {
+				t.Fatalf("provider faults %+v (the tie break slashes it)", fl)
+			}
+			if fl := jobs.FaultsOf(f.State, n2); fl.Slashes != 0 || fl.Passed != 1 {
+				t.Fatalf("re-executor faults %+v", fl)
+			}
+			if got, want := f.State.GetBalance(sub), new(uint256.Int).Add(subBefore, emc(1+bondTestEMC)); !got.Eq(want) {
+				t.Fatalf("submitter %s, want %s", got, want)
+			}
+			if got, want := f.State.GetBalance(n2), new(uint256.Int).Add(liarBefore, cost); !got.Eq(want) {
+				t.Fatalf("re-executor %s, want %s (the job's cost from the slash)", got, want)
+			}
+		})
+	}
 }

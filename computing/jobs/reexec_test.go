@@ -10,6 +10,7 @@ import (
 	"github.com/holiman/uint256"
 
 	"github.com/emc-network/emcd/computing/jobs"
+	"github.com/emc-network/emcd/computing/score"
 	"github.com/emc-network/emcd/staking"
 	"github.com/emc-network/emcd/state/native"
 	"github.com/emc-network/emcd/state/native/nativetest"
@@ -42,6 +43,12 @@ func reexecParams(sample int) string {
 	s := itoa(uint64(sample))
 	return strings.TrimSuffix(testParams, "}") + `,"sampleBps":` + s + `,"newNodeSampleBps":` + s +
 		`,"computeSlashBps":5000,"jailBlocks":50,"disputeBondWei":"1000000000000000000"}`
+}
+
+// withTieBreak is params with disputeTieBreak on (a two-node network's
+// disputed tie fails the provider).
+func withTieBreak(params string) string {
+	return strings.TrimSuffix(params, "}") + `,"disputeTieBreak":true}`
 }
 
 func itoa(v uint64) string { return new(uint256.Int).SetUint64(v).Dec() }
@@ -177,7 +184,7 @@ func TestReexecSampledAgree(t *testing.T) {
 		t.Fatalf("re-executor faults %+v", fl)
 	}
 	fv := f.view("faultsOf", e)
-	if fv[4].(uint64) != 1 || fv[7].(uint64) != 1 {
+	if len(fv) != 9 || fv[4].(uint64) != 1 || fv[7].(uint64) != 1 || fv[8].(uint64) != 0 {
 		t.Fatalf("faultsOf view %v", fv)
 	}
 }
@@ -356,6 +363,10 @@ func TestReexecTimeout(t *testing.T) {
 		if fl := jobs.FaultsOf(f.State, e); fl.TimedOut != 1 {
 			t.Fatalf("timed-out re-executor faults %+v", fl)
 		}
+		// The no-show reaches the score (providerStats' timedOut).
+		if in := score.Gather(f.State, e); in.TimedOut != 1 || score.Of(in) >= score.Neutral {
+			t.Fatalf("timed-out re-executor's score inputs %+v, score %d", in, score.Of(in))
+		}
 		if _, total := jobs.ReexecsOf(f.State, e, 0, 1); total != 0 {
 			t.Fatal("timed-out re-executor still lists the job")
 		}
@@ -504,11 +515,12 @@ func TestSettleWaitsForSampling(t *testing.T) {
 // re-executor), n2 honest. With no third node a sampled disagreement is a
 // tie and the result stands, so the honest n2 is paid for its job even
 // though the cheater contradicts it; the submitter, who knows the cheater's
-// result is wrong, disputes the tie and its bond breaks it: n1 is slashed
-// and jailed, the submitter refunded in full with its bond; with n1
-// jailed, n2's next job finds no re-executor and settles.
+// result is wrong, disputes the tie and, with disputeTieBreak on, its bond
+// breaks it: n1 is slashed and jailed, the submitter refunded in full with
+// its bond; with n1 jailed, n2's next job finds no re-executor and
+// settles. (TestDisputeTieBreak has the rule off.)
 func TestTwoNodesCheater(t *testing.T) {
-	f := newFixtureWith(t, reexecParams(10_000))
+	f := newFixtureWith(t, withTieBreak(reexecParams(10_000)))
 	for _, n := range []common.Address{n1, n2} {
 		f.mustCall(stakingAddr, f.stkABI, n, emc(computeWei), "stake", uint8(staking.RoleCompute), uint8(0))
 	}
@@ -697,11 +709,12 @@ func TestReexecGas(t *testing.T) {
 
 // TestReexecRewards: with the rewards module, a result that passes
 // re-execution settles from completed and earns its node compute credits
-// and trade rewards; a cheater overturned by a disputed tie earns nothing
+// and trade rewards; a cheater overturned by a disputed tie (disputeTieBreak
+// on) earns nothing
 // for it and its slash forfeits its unvested trade rewards (staking's
 // SlashCompute), the rewards module's balance staying accounted.
 func TestReexecRewards(t *testing.T) {
-	f, rw := buildFixture(t, fixtureConfig{jobsParams: reexecParams(10_000), rewardsParams: `{"trade":` + defaultTrade + `}`, withCredits: true})
+	f, rw := buildFixture(t, fixtureConfig{jobsParams: withTieBreak(reexecParams(10_000)), rewardsParams: `{"trade":` + defaultTrade + `}`, withCredits: true})
 	m := &market{fixture: f, rw: rw}
 	for _, n := range []common.Address{n1, n2} {
 		f.mustCall(stakingAddr, f.stkABI, n, emc(computeWei), "stake", uint8(staking.RoleCompute), uint8(0))
@@ -753,9 +766,10 @@ func TestReexecRewards(t *testing.T) {
 
 // TestJailedReexecutorRefused: a node drawn to re-execute and jailed
 // before it answers (it lost another job's dispute) cannot answer: its
-// digest reverts, it times out, and with no other node the result stands.
+// digest reverts, it times out, and with no other node the result stands
+// (n1 is jailed by a disputed tie, disputeTieBreak on).
 func TestJailedReexecutorRefused(t *testing.T) {
-	f := newFixtureWith(t, reexecParams(10_000))
+	f := newFixtureWith(t, withTieBreak(reexecParams(10_000)))
 	for _, n := range []common.Address{n1, n2} {
 		f.mustCall(stakingAddr, f.stkABI, n, emc(computeWei), "stake", uint8(staking.RoleCompute), uint8(0))
 	}

@@ -27,8 +27,9 @@
 // its loss is at least the gas it paid (no trade ever returned more than
 // its fee), and a second run of the seed reaches the same state root.
 // The emission periods are 30 epochs here, so P(n) decays
-// through 7 periods. A failure prints SEED=<n>; replay with
-// -jobs.washseed=<n>.
+// through 7 periods (simEpochs); under -short (the race leg of make test)
+// the run is shortSimEpochs, through 3 periods, every actor and check
+// kept. A failure prints SEED=<n>; replay with -jobs.washseed=<n>.
 package jobs_test
 
 import (
@@ -50,9 +51,12 @@ import (
 var washSeedFlag = flag.Int64("jobs.washseed", 0, "run TestWashTrading with this seed only")
 
 const (
-	simEpochs  = 200
-	simPrice   = 10_000_000_000_000_000 // 0.01 EMC per GPU-second
-	simVesting = 3
+	simEpochs = 200
+	// shortSimEpochs is the run under -short: past two period
+	// boundaries, so the emission still decays.
+	shortSimEpochs = 70
+	simPrice       = 10_000_000_000_000_000 // 0.01 EMC per GPU-second
+	simVesting     = 3
 	// Caps: 0.5 EMC per account, 0.3 per pair, 3 EMC per epoch.
 	simAccountCap = 500_000_000_000_000_000
 	simPairCap    = 300_000_000_000_000_000
@@ -71,8 +75,12 @@ func TestWashTrading(t *testing.T) {
 					t.Logf("SEED=%d", seed)
 				}
 			}()
-			root := washSim(t, seed)
-			if again := washSim(t, seed); again != root {
+			epochs := simEpochs
+			if testing.Short() {
+				epochs = shortSimEpochs
+			}
+			root := washSim(t, seed, epochs)
+			if again := washSim(t, seed, epochs); again != root {
 				t.Fatalf("seed %d replayed to root %s, first run %s", seed, again, root)
 			}
 		})
@@ -98,7 +106,7 @@ func simAddr(i int) common.Address {
 }
 
 // washSim runs the simulation of seed and returns its final state root.
-func washSim(t *testing.T, seed int64) common.Hash {
+func washSim(t *testing.T, seed int64, epochs int) common.Hash {
 	rng := rand.New(rand.NewSource(seed))
 	var actors []simActor
 	add := func(group string) common.Address {
@@ -239,7 +247,7 @@ func washSim(t *testing.T, seed int64) common.Hash {
 	prevOwed, prevPool, prevRent := owedAll(), rewards.PoolsOf(m.State).TradeWei.Clone(), native.Burned(m.State, native.BurnRent).Clone()
 	maxDrain := new(uint256.Int)
 	first := m.epoch()
-	for m.epoch() < first+simEpochs {
+	for m.epoch() < first+uint64(epochs) {
 		k := m.epoch()
 		// Submissions of this block.
 		if rng.Intn(3) == 0 {

@@ -24,7 +24,7 @@ func randInputs(r *rand.Rand) Inputs {
 		}
 		return r.Uint64() >> uint(r.Intn(24))
 	}
-	in := Inputs{Passed: c(), Failed: c(), Missed: c(), Succeeded: c(), JobFailed: c(), TimedOut: c()}
+	in := Inputs{Passed: c(), Failed: c(), Missed: c(), Succeeded: c(), JobFailed: c(), TimedOut: c(), Unresolved: c()}
 	if r.Intn(3) == 0 {
 		in.Slashes, in.Jails = uint64(r.Intn(3)), uint64(r.Intn(2))
 	}
@@ -49,7 +49,7 @@ func TestNewNodeNeutral(t *testing.T) {
 
 func TestBoundsAndExamples(t *testing.T) {
 	worst := Inputs{Failed: math.MaxUint64, Missed: math.MaxUint64, JobFailed: math.MaxUint64, TimedOut: math.MaxUint64,
-		History: slices.Repeat([]uint8{verify.StatusFailed}, verify.HistoryLen)}
+		Unresolved: math.MaxUint64, History: slices.Repeat([]uint8{verify.StatusFailed}, verify.HistoryLen)}
 	best := Inputs{Passed: math.MaxUint64, Succeeded: math.MaxUint64, History: slices.Repeat([]uint8{verify.StatusVerified}, verify.HistoryLen)}
 	if w, b := Of(worst), Of(best); w > 10_000 || b < Max-10_000 || b > Max {
 		t.Fatalf("worst %d, best %d", w, b)
@@ -72,6 +72,20 @@ func TestBoundsAndExamples(t *testing.T) {
 	}
 	if s := Of(Inputs{Slashes: 1}); s != Neutral/2 {
 		t.Fatalf("one slash: %d", s)
+	}
+	// Unresolved disagreements and no-shows count against a node, mildly:
+	// one weighs as a failed job (the figures in the package doc), far
+	// less than a failed challenge or a slash.
+	u, to, fj := Of(Inputs{Unresolved: 1}), Of(Inputs{TimedOut: 1}), Of(Inputs{JobFailed: 1})
+	if u != 450_000 || to != u || fj != u || u <= first {
+		t.Fatalf("one unresolved %d, one timed out %d, one failed job %d (a failed challenge %d)", u, to, fj, first)
+	}
+	// A worker with 20 succeeded jobs and 2 unresolved stays well above
+	// the scheduler's default minimum (250,000); a node with 20
+	// unresolved disagreements and nothing else sinks near it (the
+	// lifetime term alone moves: no challenge history).
+	if w, c := Of(Inputs{Succeeded: 20, Unresolved: 2}), Of(Inputs{Unresolved: 20}); w != 673_076 || c != 291_666 {
+		t.Fatalf("worker with 2 unresolved %d, node with 20 unresolved %d", w, c)
 	}
 }
 
@@ -111,6 +125,7 @@ func TestProperties(t *testing.T) {
 		more("missed challenge", func(m *Inputs) { inc(&m.Missed) }, true)
 		more("failed job", func(m *Inputs) { inc(&m.JobFailed) }, true)
 		more("timed-out job", func(m *Inputs) { inc(&m.TimedOut) }, true)
+		more("unresolved disagreement", func(m *Inputs) { inc(&m.Unresolved) }, true)
 		more("slash", func(m *Inputs) { inc(&m.Slashes) }, true)
 		more("jail", func(m *Inputs) { inc(&m.Jails) }, true)
 		more("passed challenge", func(m *Inputs) { inc(&m.Passed) }, false)

@@ -23,8 +23,13 @@ const (
 type Inputs struct {
 	// Passed, Failed, Missed: the verify module's node counters.
 	Passed, Failed, Missed uint64
-	// Succeeded, JobFailed, TimedOut: the jobs module's provider counters.
+	// Succeeded, JobFailed, TimedOut: the jobs module's provider counters
+	// (TimedOut counts missed accept and result deadlines and
+	// re-executions not answered in time: the no-shows).
 	Succeeded, JobFailed, TimedOut uint64
+	// Unresolved: the jobs module's count of unresolved re-execution
+	// disagreements the node answered in (jobs.FaultsOf Unresolved).
+	Unresolved uint64
 	// History: the node's recent challenge outcomes, newest first
 	// (verify.StatusVerified, StatusFailed, StatusMissed; other values and
 	// entries past verify.HistoryLen are ignored).
@@ -36,8 +41,8 @@ type Inputs struct {
 
 // Gather reads node's inputs from the state s. It is the one place that
 // knows where the inputs live: the verify module's challenge counters and
-// history, the jobs module's job counters and its slash and jail counters
-// (re-execution and disputes, jobs.FaultsOf).
+// history, the jobs module's job counters and its slash, jail and
+// unresolved counters (re-execution and disputes, jobs.FaultsOf).
 func Gather(s native.StateReader, node common.Address) Inputs {
 	f := verify.FaultsOf(s, node)
 	st := jobs.StatsOf(s, node)
@@ -45,7 +50,7 @@ func Gather(s native.StateReader, node common.Address) Inputs {
 	return Inputs{
 		Passed: f.Passed, Failed: f.Failed, Missed: f.Missed,
 		Succeeded: st.Succeeded, JobFailed: st.Failed, TimedOut: st.TimedOut,
-		Slashes: jf.Slashes, Jails: jf.Jails,
+		Slashes: jf.Slashes, Jails: jf.Jails, Unresolved: jf.Unresolved,
 		History: verify.HistoryOf(s, node),
 	}
 }
@@ -56,7 +61,7 @@ func At(s native.StateReader, node common.Address) uint64 { return Of(Gather(s, 
 func capped(v uint64) uint64 { return min(v, MaxCount) }
 
 // ratio is Max·(good+prior)/(good+bad+2·prior); good and bad are below
-// 2^44 (10·MaxCount at most), so the product stays below 2^64.
+// 2^44 (11·MaxCount at most), so the product stays below 2^64.
 func ratio(good, bad uint64) uint64 {
 	return Max * (good + prior) / (good + bad + 2*prior)
 }
@@ -64,7 +69,7 @@ func ratio(good, bad uint64) uint64 {
 // Of is the score of in, in [0, Max].
 func Of(in Inputs) uint64 {
 	good := capped(in.Passed) + capped(in.Succeeded)
-	bad := 4*(capped(in.Failed)+capped(in.Missed)) + capped(in.JobFailed) + capped(in.TimedOut)
+	bad := 4*(capped(in.Failed)+capped(in.Missed)) + capped(in.JobFailed) + capped(in.TimedOut) + capped(in.Unresolved)
 	lifetime := ratio(good, bad)
 	var g, b uint64
 	for i, o := range in.History[:min(len(in.History), verify.HistoryLen)] {
