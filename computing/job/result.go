@@ -81,10 +81,16 @@ type Output struct {
 }
 
 // SetTimes records start and finish, and the wall and GPU time they imply.
+// Wall time is rounded up to the millisecond: a job that ran held its
+// GPUs, so a run shorter than 1 ms still bills 1 ms (truncating made a
+// fast job free, and its re-execution fee zero).
 func (r *Result) SetTimes(started, finished time.Time) {
 	r.StartedAtUnixMillis = started.UnixMilli()
 	r.FinishedAtUnixMillis = finished.UnixMilli()
-	r.WallMillis = max(finished.Sub(started).Milliseconds(), 0)
+	r.WallMillis = 0
+	if d := finished.Sub(started); d > 0 {
+		r.WallMillis = int64((d + time.Millisecond - 1) / time.Millisecond)
+	}
 	r.GPUMillis = int64(len(r.GPUUUIDs)) * r.WallMillis
 }
 

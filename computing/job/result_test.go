@@ -108,3 +108,23 @@ func FuzzDecodeResult(f *testing.F) {
 		}
 	})
 }
+
+// TestSetTimesRoundsUp: wall time is billed in whole milliseconds rounded
+// up, so a run that took any time bills at least 1 ms per GPU; a clock
+// that went back bills nothing.
+func TestSetTimesRoundsUp(t *testing.T) {
+	start := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for _, c := range []struct {
+		d          time.Duration
+		wall, gpus int64
+	}{
+		{0, 0, 0}, {-time.Second, 0, 0}, {time.Nanosecond, 1, 2}, {800 * time.Microsecond, 1, 2},
+		{time.Millisecond, 1, 2}, {time.Millisecond + 1, 2, 4}, {1500 * time.Millisecond, 1500, 3000},
+	} {
+		r := &Result{GPUUUIDs: []string{"GPU-a", "GPU-b"}}
+		r.SetTimes(start, start.Add(c.d))
+		if r.WallMillis != c.wall || r.GPUMillis != c.gpus {
+			t.Errorf("%s: wall %d gpu %d, want %d %d", c.d, r.WallMillis, r.GPUMillis, c.wall, c.gpus)
+		}
+	}
+}
