@@ -8,14 +8,18 @@ package main
 // royalty; a user deploys it; 1,000 concurrent calls through the router's
 // /apps/<instance>/ all answer 200 with a receipt that verifies, and the
 // request chain the user recomputes matches every receipt's; the SSE
-// events arrive in order; a wrong key gets 401; then the compute node
-// running it is SIGKILLed: deployed with --restart, the instance is reaped
-// by the router (after it settled the newest receipt) and placed on the
-// other compute node, where calls through the router answer again with
+// events arrive in order and as they are sent; a wrong key gets 401; the
+// router is SIGKILLed and restarted and metering goes on; then the compute
+// node running the instance is SIGKILLed and the router that placed it
+// settles the newest receipt and reaps it by itself.
+// TestHubMultiProcess deploys with --restart: the instance is placed on
+// the other compute node, where calls through the router answer again with
 // receipts of a new epoch; the user stops it, and the charge, the royalty
 // and the refund are exact to the wei.
 // TestHubMultiProcessDocker runs the same with the Docker executor (the
-// app in an image FROM scratch) where a Docker daemon answers.
+// app in an image FROM scratch) where a Docker daemon answers, deployed
+// without --restart: the reap ends the lease (node-dead) and the rest of
+// the escrow is refunded, exact to the wei.
 
 import (
 	"bufio"
@@ -51,7 +55,7 @@ func TestHubMultiProcess(t *testing.T) {
 	if testing.Short() {
 		t.Skip("multi-process test: skipped with -short")
 	}
-	testHub(t, "process")
+	testHub(t, "process", true)
 }
 
 // TestHubMultiProcessDocker is the same with the Docker executor (the app
@@ -63,10 +67,14 @@ func TestHubMultiProcessDocker(t *testing.T) {
 	if err := exec.Command("docker", "info").Run(); err != nil {
 		t.Skipf("no Docker daemon answers (%v): TestHubMultiProcess covers the Hub with the process executor", err)
 	}
-	testHub(t, "docker")
+	testHub(t, "docker", false)
 }
 
-func testHub(t *testing.T, executor string) {
+// testHub runs the Hub acceptance with the executor given. With restart
+// the instance is deployed with --restart and, after its node is killed,
+// the router restarts it on the other node and the user stops it; without,
+// the router's reap ends the lease (node-dead) and the rest is refunded.
+func testHub(t *testing.T, executor string, restart bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 	dir := t.TempDir()
@@ -170,7 +178,11 @@ func testHub(t *testing.T, executor string) {
 		}
 		return b
 	}
-	r = runCLI(t, "app", "deploy", fmt.Sprint(*pub.ID), "--rpc", val.rpcURL, "--dev-account", "0", "--gpus", "1", "--hours", "1", "--escrow", "1", "--restart", "--json")
+	deployArgs := []string{"app", "deploy", fmt.Sprint(*pub.ID), "--rpc", val.rpcURL, "--dev-account", "0", "--gpus", "1", "--hours", "1", "--escrow", "1", "--json"}
+	if restart {
+		deployArgs = append(deployArgs, "--restart")
+	}
+	r = runCLI(t, deployArgs...)
 	var dep struct {
 		Status      string  `json:"status"`
 		BlockNumber *uint64 `json:"blockNumber"`
@@ -184,7 +196,7 @@ func testHub(t *testing.T, executor string) {
 	// --restart sent setRestart after the deploy: the user sends nothing
 	// more until the stop at the end.
 	userAfterDeploy := bal(user, nil)
-	if r := runCLI(t, "app", "status", fmt.Sprint(id), "--rpc", val.rpcURL, "--json"); r.code != 0 || !strings.Contains(r.stdout, `"restart": true`) {
+	if r := runCLI(t, "app", "status", fmt.Sprint(id), "--rpc", val.rpcURL, "--json"); r.code != 0 || !strings.Contains(r.stdout, fmt.Sprintf(`"restart": %v`, restart)) {
 		t.Fatalf("app status after deploy --restart: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 	routerRPC, err := rpc.DialContext(ctx, router.rpcURL)
@@ -435,7 +447,40 @@ func testHub(t *testing.T, executor string) {
 	leaseEnd := getInst().EndTime
 	c.procs[victim].kill()
 	t.Logf("killed %s (%s) running instance %d", victim, node.Hex(), id)
+	// closed checks the closed instance: the newest receipt settled, the
+	// split exact, the developer's royalty and the user's refund (fee: what
+	// the user paid in gas since the deploy) to the wei.
+	closed := func(reason string, calls, restarts uint64, fee *big.Int) {
+		t.Helper()
+		in := getInst()
+		royalty, nodeShare, burn := apps.SplitCharge(wantCharge, 1000)
+		escrow := new(big.Int).Exp(big.NewInt(10), big.NewInt(18), nil)
+		refund := new(big.Int).Sub(escrow, wantCharge.ToBig())
+		if uint64(in.Seq) != last.Seq || uint64(in.Calls) != calls || in.EndReason != reason || uint64(in.Restarts) != restarts || in.CallsHash != last.CallsHash || in.Charged.ToInt().Cmp(wantCharge.ToBig()) != 0 ||
+			in.Royalty.ToInt().Cmp(royalty.ToBig()) != 0 || in.NodePaid.ToInt().Cmp(nodeShare.ToBig()) != 0 || in.Burned.ToInt().Cmp(burn.ToBig()) != 0 ||
+			in.Escrow.ToInt().Cmp(escrow) != 0 || in.Refund.ToInt().Cmp(refund) != 0 {
+			t.Fatalf("closed instance %+v: want %s, seq %d, %d calls, charged %s (royalty %s node %s burned %s), refund %s", in, reason, last.Seq, calls,
+				wantCharge, royalty, nodeShare, burn, refund)
+		}
+		end := new(big.Int).SetUint64(uint64(in.EndBlock))
+		if got := new(big.Int).Sub(bal(developer, end), devBefore); got.Cmp(royalty.ToBig()) != 0 {
+			t.Fatalf("developer got %s, want the royalty %s", got, royalty)
+		}
+		if got := new(big.Int).Sub(bal(user, end), userAfterDeploy); got.Add(got, fee).Cmp(refund) != 0 {
+			t.Fatalf("user got back %s (+ fees %s), want the refund %s (escrow %s − charged %s)", got, fee, refund, escrow, wantCharge)
+		}
+		t.Logf("instance %d closed (%s) in block %d: %d calls charged %s wei (royalty %s), refunded %s", id, reason, in.EndBlock, in.Calls, wantCharge, royalty, refund)
+	}
 	killed := time.Now()
+	if !restart {
+		// Deployed without --restart: the router settles the newest
+		// receipt, reaps, and the lease ends node-dead; the rest of the
+		// escrow goes back to the user without the user sending anything.
+		waitFor(t, 150*time.Second, "the lease ended by the router's reap", func() bool { return getInst().State == apps.StateClosed.String() })
+		t.Logf("instance %d reaped by the router and closed %s after the kill", id, time.Since(killed).Round(time.Millisecond))
+		closed("node-dead", made, 0, new(big.Int))
+		return
+	}
 	waitFor(t, 150*time.Second, "the instance restarted on the other node", func() bool {
 		in := getInst()
 		return uint64(in.Restarts) == 1 && in.State == apps.StateRunning.String() && in.Node != nil && *in.Node != node &&
@@ -486,22 +531,5 @@ func testHub(t *testing.T, executor string) {
 	}
 	stopFee := new(big.Int).Mul(new(big.Int).SetUint64(stopRc.GasUsed), stopRc.EffectiveGasPrice)
 	waitFor(t, 60*time.Second, "the instance closed", func() bool { return getInst().State == apps.StateClosed.String() })
-	in = getInst()
-	royalty, nodeShare, burn := apps.SplitCharge(wantCharge, 1000)
-	escrow := new(big.Int).Exp(big.NewInt(10), big.NewInt(18), nil)
-	refund := new(big.Int).Sub(escrow, wantCharge.ToBig())
-	if uint64(in.Seq) != last.Seq || uint64(in.Calls) != made+nAfter || in.EndReason != "stopped" || uint64(in.Restarts) != 1 || in.CallsHash != last.CallsHash || in.Charged.ToInt().Cmp(wantCharge.ToBig()) != 0 ||
-		in.Royalty.ToInt().Cmp(royalty.ToBig()) != 0 || in.NodePaid.ToInt().Cmp(nodeShare.ToBig()) != 0 || in.Burned.ToInt().Cmp(burn.ToBig()) != 0 ||
-		in.Escrow.ToInt().Cmp(escrow) != 0 || in.Refund.ToInt().Cmp(refund) != 0 {
-		t.Fatalf("closed instance %+v: want seq %d, %d calls, charged %s (royalty %s node %s burned %s), refund %s", in, last.Seq, made+nAfter,
-			wantCharge, royalty, nodeShare, burn, refund)
-	}
-	end := new(big.Int).SetUint64(uint64(in.EndBlock))
-	if got := new(big.Int).Sub(bal(developer, end), devBefore); got.Cmp(royalty.ToBig()) != 0 {
-		t.Fatalf("developer got %s, want the royalty %s", got, royalty)
-	}
-	if got := new(big.Int).Sub(bal(user, end), userAfterDeploy); got.Add(got, stopFee).Cmp(refund) != 0 {
-		t.Fatalf("user got back %s (+ the stop's fee %s), want the refund %s (escrow %s − charged %s)", got, stopFee, refund, escrow, wantCharge)
-	}
-	t.Logf("instance %d closed in block %d: %d calls charged %s wei (royalty %s), refunded %s", id, in.EndBlock, in.Calls, wantCharge, royalty, refund)
+	closed("stopped", made+nAfter, 1, stopFee)
 }
