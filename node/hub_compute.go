@@ -240,7 +240,7 @@ func (n *Node) startHubCompute(ctx context.Context, streams p2p.Streamer) error 
 	n.hub.Store(h)
 	scfg := instance.ServerConfig{Local: mgr, Log: n.baseLog}
 	if n.walletKey != nil { // the node owner signs each call's usage receipt
-		h.receipts = n.newHubReceipts()
+		h.receipts = n.newHubReceipts(ctx)
 		scfg.Receipts = h.receipts
 	}
 	srv, err := instance.NewServer(scfg)

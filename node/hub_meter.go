@@ -54,9 +54,12 @@ type hubReceipts struct {
 	key     *ecdsa.PrivateKey // the node owner's (the wallet's) key
 	// info reads an instance's metering facts (the chain head's).
 	info func(id uint64) (hubInstanceInfo, error)
-	// dir keeps each instance's meter, <id>.meter ("": not kept).
-	dir string
-	log *slog.Logger
+	// dir keeps each instance's meter, <id>.meter ("": not kept);
+	// through writer when set (the newest meter written once per
+	// interval), else one synced write per call.
+	dir    string
+	writer *atomicfile.Coalescer
+	log    *slog.Logger
 
 	mu     sync.Mutex
 	meters map[uint64]*hubMeter
@@ -235,7 +238,7 @@ func (h *hubReceipts) Receipt(c instance.Call) (*instance.NodeReceipt, error) {
 	if h.dir != "" {
 		// Kept before the receipt leaves; a failure only costs a resync
 		// after a restart (the router holds what it countersigned).
-		if err := atomicfile.Write(h.meterPath(c.Instance), encodeNodeMeter(&r, hm.token)); err != nil {
+		if err := h.keep(c.Instance, encodeNodeMeter(&r, hm.token)); err != nil {
 			h.log.Warn("app meter not kept on disk", "instance", c.Instance, "err", err)
 		}
 	}
@@ -248,10 +251,24 @@ func (h *hubReceipts) forget(id uint64) {
 	defer h.mu.Unlock()
 	delete(h.meters, id)
 	if h.dir != "" {
-		if err := os.Remove(h.meterPath(id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		var err error
+		if h.writer != nil {
+			err = h.writer.Remove(h.meterPath(id))
+		} else if err = os.Remove(h.meterPath(id)); errors.Is(err, fs.ErrNotExist) {
+			err = nil
+		}
+		if err != nil {
 			h.log.Warn("app meter file not removed", "instance", id, "err", err)
 		}
 	}
+}
+
+// keep writes instance id's meter file (through the writer when set).
+func (h *hubReceipts) keep(id uint64, b []byte) error {
+	if h.writer != nil {
+		return h.writer.Put(h.meterPath(id), b)
+	}
+	return atomicfile.Write(h.meterPath(id), b)
 }
 
 // hubMetered is the router's relay.MeterSource: an instance's chain id,
@@ -447,13 +464,25 @@ func (s *hubSettler) run(ctx context.Context) error {
 }
 
 // newHubReceipts is the compute side's receipt signer, its meters kept
-// under the data dir's compute/app-meters.
-func (n *Node) newHubReceipts() *hubReceipts {
+// under the data dir's compute/app-meters, written in batches until ctx
+// ends (a crash loses at most the last interval's meters: the node then
+// resyncs from the router's receipt).
+func (n *Node) newHubReceipts(ctx context.Context) *hubReceipts {
+	log := n.baseLog.With("component", "app_meter")
 	return &hubReceipts{
 		chainID: n.chain.Config().ChainID.Uint64(), key: n.walletKey, info: chainInstanceInfo(n.chain),
-		dir: filepath.Join(n.cfg.DataDir.Compute(), "app-meters"), log: n.baseLog.With("component", "app_meter"),
+		dir: filepath.Join(n.cfg.DataDir.Compute(), "app-meters"), writer: n.runCoalescer(ctx, log), log: log,
 		meters: make(map[uint64]*hubMeter),
 	}
+}
+
+// runCoalescer starts a file write batcher (atomicfile.Coalescer, its
+// default interval) that flushes and stops with ctx, inside the node's
+// goroutines (Close waits for its last flush).
+func (n *Node) runCoalescer(ctx context.Context, log *slog.Logger) *atomicfile.Coalescer {
+	c := atomicfile.NewCoalescer(0, log)
+	n.spawn(func() error { return c.Run(ctx) })
+	return c
 }
 
 // hubReceiptsDir is where a router keeps its newest countersigned receipt
@@ -470,8 +499,9 @@ func (n *Node) startHubMetering(ctx context.Context, key *ecdsa.PrivateKey, w *w
 		return nil, nil
 	}
 	cs := &relay.Countersigner{
-		Source: hubMetered(n.chain), Key: key, Store: relay.FileReceiptStore{Dir: n.hubReceiptsDir()},
-		Log: n.baseLog.With("component", "app_meter"),
+		Source: hubMetered(n.chain), Key: key,
+		Store: relay.FileReceiptStore{Dir: n.hubReceiptsDir(), Writer: n.runCoalescer(ctx, n.baseLog.With("component", "app_receipts"))},
+		Log:   n.baseLog.With("component", "app_meter"),
 	}
 	// The receipts countersigned before a restart: settled at once.
 	loaded, err := cs.Load()

@@ -67,8 +67,10 @@ type Meter interface {
 }
 
 // ReceiptStore keeps the newest countersigned receipt of each instance
-// across restarts (FileReceiptStore). Save must be durable when it
-// returns: the receipt goes to the caller right after.
+// across restarts (FileReceiptStore). Save is called before the receipt
+// goes to the caller; a store may make it durable a little later (a
+// receipt lost in a crash only leaves its calls unbilled: the router
+// resyncs from the newest one kept, or from the chain).
 type ReceiptStore interface {
 	Save(s *apps.SignedReceipt) error
 	Delete(id uint64) error
@@ -109,15 +111,15 @@ const (
 // receipts with the token. Until a receipt with the new token is
 // countersigned, receipts with another token are refused. A ledger starts
 // (also after a restart, from Store) in resync. The router never adopts
-// anything from the node: its base is what it countersigned itself (kept
-// in Store before the receipt leaves) or what the chain settled.
+// anything from the node: its base is what it countersigned itself (handed
+// to Store before the receipt leaves) or what the chain settled.
 type Countersigner struct {
 	Source MeterSource
 	Key    *ecdsa.PrivateKey
 	// Wait bounds an early receipt's wait (default DefaultReceiptWait).
 	Wait time.Duration
 	// Store, when set, keeps each instance's newest countersigned receipt
-	// (saved before it is returned) for Load after a restart.
+	// (handed to it before it is returned) for Load after a restart.
 	Store ReceiptStore
 	// Rand draws sync tokens (default crypto/rand).
 	Rand func() uint64
