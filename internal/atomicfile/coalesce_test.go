@@ -29,9 +29,7 @@ func TestCoalescerKeepsNewest(t *testing.T) {
 	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "sub", "b")
 	c := NewCoalescer(time.Hour, nil)
 	for i := range 100 {
-		if err := c.Put(a, []byte(fmt.Sprint("a", i))); err != nil {
-			t.Fatal(err)
-		}
+		c.Put(a, []byte(fmt.Sprint("a", i)))
 	}
 	_ = c.Put(b, []byte("b0"))
 	if got := readOr(t, a); got != "<none>" || c.Pending() != 2 {
@@ -104,8 +102,8 @@ func TestCoalescerRun(t *testing.T) {
 	if readOr(t, p) != "last" {
 		t.Fatalf("after stop: %q", readOr(t, p))
 	}
-	if err := c.Put(q, []byte("late")); err != nil || readOr(t, q) != "late" {
-		t.Fatalf("Put after stop: %v, %q", err, readOr(t, q))
+	if tk := c.Put(q, []byte("late")); c.Wait(tk) != nil || readOr(t, q) != "late" {
+		t.Fatalf("Put after stop: %v, %q", c.Wait(tk), readOr(t, q))
 	}
 }
 
@@ -148,5 +146,44 @@ func TestCoalescerConcurrent(t *testing.T) {
 		if got := readOr(t, filepath.Join(dir, fmt.Sprint(g))); got != want {
 			t.Errorf("file %d: %q, want %q", g, got, want)
 		}
+	}
+}
+
+// TestCoalescerWait: Wait returns once the content is on disk, with Run
+// (group commit: many waiters, few flushes) and without it (Wait flushes).
+func TestCoalescerWait(t *testing.T) {
+	dir := t.TempDir()
+	c := NewCoalescer(time.Hour, nil)
+	p := filepath.Join(dir, "solo")
+	if err := c.Wait(c.Put(p, []byte("x"))); err != nil || readOr(t, p) != "x" {
+		t.Fatalf("Wait without Run: %v, %q", err, readOr(t, p))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = c.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	var wg sync.WaitGroup
+	for g := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			path := filepath.Join(dir, fmt.Sprint("w", g%4))
+			for i := range 20 {
+				want := fmt.Sprint(g, "-", i)
+				if err := c.Wait(c.Put(path, []byte(want))); err != nil {
+					t.Error(err)
+					return
+				}
+				// On disk now: this content or a newer one of the path.
+				if got := readOr(t, path); got == "<none>" {
+					t.Errorf("%s: nothing on disk after Wait", path)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if c.Pending() != 0 {
+		t.Fatalf("%d pending after every Wait returned", c.Pending())
 	}
 }

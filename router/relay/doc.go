@@ -64,11 +64,10 @@
 // for up to Wait.
 //
 // Restarts: with Config Store (FileReceiptStore: one file per instance,
-// replaced atomically; emcd batches the writes through an
-// atomicfile.Coalescer, the newest receipt of each instance synced every
-// 200 ms), the newest countersigned receipt is handed to the store before
-// it is returned (a crash loses at most the last interval's receipts:
-// those calls go unbilled); Load at start reloads each one whose
+// replaced atomically and synced; emcd writes through an
+// atomicfile.Coalescer, so concurrent calls share one flush: group
+// commit), the newest countersigned receipt is on disk before it is
+// returned; Load at start reloads each one whose
 // signatures, chain, instance, node, router and prices check out, for the
 // settler to settle at once, and resyncs from it.
 //

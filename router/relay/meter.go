@@ -67,10 +67,9 @@ type Meter interface {
 }
 
 // ReceiptStore keeps the newest countersigned receipt of each instance
-// across restarts (FileReceiptStore). Save is called before the receipt
-// goes to the caller; a store may make it durable a little later (a
-// receipt lost in a crash only leaves its calls unbilled: the router
-// resyncs from the newest one kept, or from the chain).
+// across restarts (FileReceiptStore). Save must be durable when it
+// returns: the receipt goes to the caller right after (a DeferredStore
+// waits for it outside the countersigner's lock instead).
 type ReceiptStore interface {
 	Save(s *apps.SignedReceipt) error
 	Delete(id uint64) error
@@ -111,15 +110,15 @@ const (
 // receipts with the token. Until a receipt with the new token is
 // countersigned, receipts with another token are refused. A ledger starts
 // (also after a restart, from Store) in resync. The router never adopts
-// anything from the node: its base is what it countersigned itself (handed
-// to Store before the receipt leaves) or what the chain settled.
+// anything from the node: its base is what it countersigned itself (kept
+// in Store before the receipt leaves) or what the chain settled.
 type Countersigner struct {
 	Source MeterSource
 	Key    *ecdsa.PrivateKey
 	// Wait bounds an early receipt's wait (default DefaultReceiptWait).
 	Wait time.Duration
 	// Store, when set, keeps each instance's newest countersigned receipt
-	// (handed to it before it is returned) for Load after a restart.
+	// (durable before it is returned) for Load after a restart.
 	Store ReceiptStore
 	// Rand draws sync tokens (default crypto/rand).
 	Rand func() uint64
@@ -159,6 +158,8 @@ type orphan struct {
 type result struct {
 	s   *apps.SignedReceipt
 	err error
+	// stored waits until s is kept by the Store (nil: nothing to wait).
+	stored func() error
 }
 
 var _ Meter = (*Countersigner)(nil)
@@ -300,7 +301,7 @@ func (c *Countersigner) newToken(old uint64) uint64 {
 func (c *Countersigner) resync(id uint64, l *ledger, why error) {
 	for seq, e := range l.early {
 		delete(l.early, seq)
-		e.done <- result{nil, fmt.Errorf("%w: instance %d: metering resyncs (%w)", ErrReceipt, id, why)}
+		e.done <- result{err: fmt.Errorf("%w: instance %d: metering resyncs (%w)", ErrReceipt, id, why)}
 	}
 	l.orphans = nil
 	if info, ok, err := c.Source(id); err == nil && ok && info.Settled.Seq > l.last.Seq {
@@ -317,15 +318,39 @@ func (c *Countersigner) resync(id uint64, l *ledger, why error) {
 	c.logger().Info("usage metering resyncs", "instance", id, "seq", l.last.Seq, "why", why)
 }
 
+// DeferredStore is a ReceiptStore that can take a receipt under the
+// countersigner's lock and make it durable after (group commit): the
+// returned func waits for that (FileReceiptStore with a Writer).
+type DeferredStore interface {
+	SaveDeferred(s *apps.SignedReceipt) (wait func() error)
+}
+
 // accept makes s, just countersigned, l's newest receipt: it ends a
-// resync and is stored before it leaves (c.mu held).
-func (c *Countersigner) accept(l *ledger, s *apps.SignedReceipt) {
+// resync and hands s to the Store; the returned func (nil: none) waits
+// until the Store keeps it, and runs before s leaves, without c.mu
+// (c.mu held).
+func (c *Countersigner) accept(l *ledger, s *apps.SignedReceipt) func() error {
 	l.last, l.latest, l.syncing = s.Receipt, s, false
-	if c.Store != nil {
-		if err := c.Store.Save(s); err != nil {
-			c.logger().Error("usage receipt not stored: a restart will resync from an older one", "instance", s.Instance, "seq", s.Seq, "err", err)
+	if c.Store == nil {
+		return nil
+	}
+	if d, ok := c.Store.(DeferredStore); ok {
+		return d.SaveDeferred(s)
+	}
+	err := c.Store.Save(s)
+	return func() error { return err }
+}
+
+// finish returns res once its receipt is stored (c.mu not held): a
+// receipt that could not be stored still goes out (the calls are real),
+// logged, and a restart resyncs from an older one.
+func (c *Countersigner) finish(res result) (*apps.SignedReceipt, error) {
+	if res.stored != nil {
+		if err := res.stored(); err != nil {
+			c.logger().Error("usage receipt not stored: a restart will resync from an older one", "instance", res.s.Instance, "seq", res.s.Seq, "err", err)
 		}
 	}
+	return res.s, res.err
 }
 
 // Sync implements Meter.
@@ -451,14 +476,22 @@ func (c *Countersigner) Countersign(id uint64, request common.Hash, elapsed time
 	defer t.Stop()
 	select {
 	case res := <-e.done:
-		return res.s, res.err
+		return c.finish(res)
 	case <-t.C:
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	res := c.late(id, l, e, wait)
+	c.mu.Unlock()
+	return c.finish(res)
+}
+
+// late decides receipt e after it waited its time for the ones before it
+// (c.mu held).
+func (c *Countersigner) late(id uint64, l *ledger, e *early, wait time.Duration) result {
+	r := e.r
 	select {
 	case res := <-e.done: // decided meanwhile
-		return res.s, res.err
+		return res
 	default:
 	}
 	// The receipts before the oldest waiting one never came: it may chain
@@ -475,21 +508,20 @@ func (c *Countersigner) Countersign(id uint64, request common.Hash, elapsed time
 		s, err := c.fillGap(l, m)
 		if err != nil {
 			err = fmt.Errorf("%w: sequence %d waited %v for sequence %d: %w", ErrReceipt, m.r.Seq, wait, l.last.Seq+1, err)
-			m.done <- result{nil, err}
+			m.done <- result{err: err}
 			c.resync(id, l, err)
 			break
 		}
-		c.accept(l, s)
-		m.done <- result{s, nil}
+		m.done <- result{s: s, stored: c.accept(l, s)}
 		c.drain(id, l)
 	}
 	select {
 	case res := <-e.done:
-		return res.s, res.err
+		return res
 	default:
 	}
 	delete(l.early, r.Seq)
-	return nil, fmt.Errorf("%w: instance %d: receipt %d never came", ErrReceipt, id, l.last.Seq+1)
+	return result{err: fmt.Errorf("%w: instance %d: receipt %d never came", ErrReceipt, id, l.last.Seq+1)}
 }
 
 // drain decides the buffered receipts that are next in order (c.mu held).
@@ -501,10 +533,11 @@ func (c *Countersigner) drain(id uint64, l *ledger) {
 		}
 		delete(l.early, e.r.Seq)
 		s, err := c.check(l, e, l.last.CallsHash, 0, 0)
+		res := result{s: s, err: err}
 		if err == nil {
-			c.accept(l, s)
+			res.stored = c.accept(l, s)
 		}
-		e.done <- result{s, err}
+		e.done <- res
 		if err != nil {
 			// The node's next receipt cannot build on a refused one:
 			// the meters disagree.

@@ -16,12 +16,11 @@ import (
 
 // FileReceiptStore is a ReceiptStore of one small file per instance in
 // Dir, <instance>.receipt, holding the signed receipt's encoding
-// (apps.SignedReceipt.Encode), replaced atomically. Without Writer every
-// Save is a synced write; with one, Save hands the content to the Writer,
-// which writes the newest receipt of each instance once per interval (a
-// crash loses at most that interval's receipts: those calls go unbilled,
-// the node's loss, never the user's), so metered calls do not queue
-// behind one fsync each.
+// (apps.SignedReceipt.Encode), replaced atomically and synced before the
+// receipt leaves. Without Writer every Save is a synced write of its own;
+// with one, the Countersigner hands receipts to the Writer under its lock
+// and waits outside it (SaveDeferred, group commit), so concurrent
+// metered calls share fsyncs instead of queueing for one each.
 type FileReceiptStore struct {
 	Dir    string
 	Writer *atomicfile.Coalescer
@@ -38,12 +37,30 @@ func (f FileReceiptStore) path(id uint64) string {
 // Save implements ReceiptStore.
 func (f FileReceiptStore) Save(s *apps.SignedReceipt) error {
 	if f.Writer != nil {
-		return f.Writer.Put(f.path(s.Instance), s.Encode())
+		return f.SaveDeferred(s)()
 	}
 	if err := atomicfile.Write(f.path(s.Instance), s.Encode()); err != nil {
 		return fmt.Errorf("relay: store receipt of instance %d: %w", s.Instance, err)
 	}
 	return nil
+}
+
+// SaveDeferred implements DeferredStore: with a Writer, s is handed to
+// it and the returned func waits until it (or a newer receipt of the
+// instance) is on disk, sharing the flush with concurrent calls; without
+// one, s is saved at once.
+func (f FileReceiptStore) SaveDeferred(s *apps.SignedReceipt) func() error {
+	if f.Writer == nil {
+		err := f.Save(s)
+		return func() error { return err }
+	}
+	t := f.Writer.Put(f.path(s.Instance), s.Encode())
+	return func() error {
+		if err := f.Writer.Wait(t); err != nil {
+			return fmt.Errorf("relay: store receipt of instance %d: %w", s.Instance, err)
+		}
+		return nil
+	}
 }
 
 // Delete implements ReceiptStore.
