@@ -407,15 +407,20 @@ func TestReexecMultiProcess(t *testing.T) {
 		t.Fatalf("block %d: Σ balances %s, circulating %s (total %s, burned %s, module-held %s): off by %s", at, sum,
 			weiOf(sup.Circulating), weiOf(sup.Total), weiOf(sup.Burned), weiOf(sup.ModuleHeld), new(big.Int).Sub(sum, weiOf(sup.Circulating)))
 	}
-	// The honest node earns trade rewards for its settled jobs (vesting
-	// or vested).
-	waitFor(t, 60*time.Second, "the honest node's trade rewards", func() bool {
-		var rw jsonrpc.Rewards
+	// The honest node earns its credits (10 a settled job, into the
+	// rewards module's epoch ledger) and, once that epoch is settled, a
+	// node reward from them (a compute node earns credits from nothing
+	// else here); and trade rewards for its settled jobs (vesting or
+	// vested).
+	var rw jsonrpc.Rewards
+	waitFor(t, 90*time.Second, "the honest node's node reward and trade rewards", func() bool {
 		if err := rc.CallContext(ctx, &rw, "emc_rewardsOf", honest); err != nil {
 			return false
 		}
-		return weiOf(rw.Trade).Sign() > 0 || weiOf(rw.TradeVesting).Sign() > 0
+		return weiOf(rw.Node).Sign() > 0 && (weiOf(rw.Trade).Sign() > 0 || weiOf(rw.TradeVesting).Sign() > 0)
 	})
+	t.Logf("honest node %s: node reward %s wei (from its job credits), trade rewards %s vested + %s vesting", honest.Hex(),
+		weiOf(rw.Node), weiOf(rw.Trade), weiOf(rw.TradeVesting))
 	t.Logf("jobs %d, ran %v, cheater slashed in block %d (job submitted in %d), honest node paid %s wei", len(all), ran, slashBlock,
 		first.submitted, honestPaid)
 }
