@@ -823,18 +823,27 @@ func (m *Module) getApp(c *native.Call, args []any) ([]any, error) {
 		a.PricePerCallWei.ToBig(), a.PricePerGPUSecondWei.ToBig(), a.RoyaltyBps, a.Block}, nil
 }
 
-func (m *Module) getInstance(c *native.Call, args []any) ([]any, error) {
+// viewInstance reads the instance a view's first argument names (found
+// false for an id that does not fit or is not there).
+func viewInstance(c *native.Call, args []any) (Instance, bool, error) {
 	idBig, ok := args[0].(*big.Int)
 	if !ok {
-		return nil, fmt.Errorf("%w: id is %T", native.ErrBadInput, args[0])
+		return Instance{}, false, fmt.Errorf("%w: id is %T", native.ErrBadInput, args[0])
 	}
-	var in Instance
-	found := false
-	if idBig.IsUint64() {
-		var err error
-		if in, found, err = InstanceOf(c.State, idBig.Uint64()); err != nil {
-			return nil, fmt.Errorf("%w: %w", native.ErrInternal, err)
-		}
+	if !idBig.IsUint64() {
+		return Instance{}, false, nil
+	}
+	in, found, err := InstanceOf(c.State, idBig.Uint64())
+	if err != nil {
+		return Instance{}, false, fmt.Errorf("%w: %w", native.ErrInternal, err)
+	}
+	return in, found, nil
+}
+
+func (m *Module) getInstance(c *native.Call, args []any) ([]any, error) {
+	in, found, err := viewInstance(c, args)
+	if err != nil {
+		return nil, err
 	}
 	in.fill()
 	return []any{found, new(big.Int).SetUint64(in.App), in.Owner, uint8(in.State), in.GPUs, in.Hours, [32]byte(in.APIKeyHash),
@@ -847,17 +856,9 @@ func (m *Module) getInstance(c *native.Call, args []any) ([]any, error) {
 // getRestart returns an instance's restart flag and count (getInstance's
 // outputs stay as they were).
 func (m *Module) getRestart(c *native.Call, args []any) ([]any, error) {
-	idBig, ok := args[0].(*big.Int)
-	if !ok {
-		return nil, fmt.Errorf("%w: id is %T", native.ErrBadInput, args[0])
-	}
-	var in Instance
-	found := false
-	if idBig.IsUint64() {
-		var err error
-		if in, found, err = InstanceOf(c.State, idBig.Uint64()); err != nil {
-			return nil, fmt.Errorf("%w: %w", native.ErrInternal, err)
-		}
+	in, found, err := viewInstance(c, args)
+	if err != nil {
+		return nil, err
 	}
 	return []any{found, in.Restart, in.Restarts}, nil
 }
