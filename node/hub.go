@@ -234,31 +234,10 @@ func (p *hubPlacer) pass(ctx context.Context, head *types.Header) error {
 	return nil
 }
 
-// run places on every head until ctx ends.
+// run places on every head until ctx ends (and on a tick: a dev chain may
+// not move while retries are due).
 func (p *hubPlacer) run(ctx context.Context) error {
-	heads := state.FollowHeads(p.chain)
-	defer heads.Stop()
-	tick := time.NewTicker(hubPlaceRetry / 4) // a dev chain may not move: retries still go out
-	defer tick.Stop()
-	if err := p.pass(ctx, p.chain.Head()); err != nil && ctx.Err() == nil {
-		return err
-	}
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case err := <-heads.Err():
-			return err
-		case head := <-heads.C:
-			if err := p.pass(ctx, head); err != nil && ctx.Err() == nil {
-				return err
-			}
-		case <-tick.C:
-			if err := p.pass(ctx, p.chain.Head()); err != nil && ctx.Err() == nil {
-				return err
-			}
-		}
-	}
+	return state.PassOnHeads(ctx, p.chain, hubPlaceRetry/4, nil, p.pass)
 }
 
 // startHub runs a router's EMC Hub side: the relay under relay.Prefix on

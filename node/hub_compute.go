@@ -168,24 +168,7 @@ func (h *hubCompute) pass(ctx context.Context, head *types.Header) error {
 // run reconciles on every head, on every Manager change, and once a
 // second (the dev chain may not move while an instance gets healthy).
 func (h *hubCompute) run(ctx context.Context) error {
-	heads := state.FollowHeads(h.chain)
-	defer heads.Stop()
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	for {
-		if err := h.pass(ctx, h.chain.Head()); err != nil && ctx.Err() == nil {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case err := <-heads.Err():
-			return err
-		case <-heads.C:
-		case <-h.nudge:
-		case <-tick.C:
-		}
-	}
+	return state.PassOnHeads(ctx, h.chain, time.Second, h.nudge, h.pass)
 }
 
 // startHubCompute runs the compute side's follower and the app server on

@@ -400,6 +400,7 @@ func (s *hubSettler) submit(ctx context.Context, id uint64, latest *apps.SignedR
 		if errors.Is(err, context.Canceled) {
 			return err
 		}
+		s.log.Warn("app settlement not sent", "instance", id, "seq", latest.Seq, "err", err)
 		s.retryAt[id] = s.now().Add(hubSettleRetry)
 		return nil
 	}
@@ -442,26 +443,7 @@ func (s *hubSettler) forget(id uint64) {
 // run settles on every head (and on a tick: the dev chain may not move)
 // until ctx ends.
 func (s *hubSettler) run(ctx context.Context) error {
-	heads := state.FollowHeads(s.chain)
-	defer heads.Stop()
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case err := <-heads.Err():
-			return err
-		case head := <-heads.C:
-			if err := s.pass(ctx, head); err != nil && ctx.Err() == nil {
-				return err
-			}
-		case <-tick.C:
-			if err := s.pass(ctx, s.chain.Head()); err != nil && ctx.Err() == nil {
-				return err
-			}
-		}
-	}
+	return state.PassOnHeads(ctx, s.chain, time.Second, nil, s.pass)
 }
 
 // newHubReceipts is the compute side's receipt signer, its meters kept

@@ -1,6 +1,9 @@
 package state
 
 import (
+	"context"
+	"time"
+
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/event"
 )
@@ -58,4 +61,44 @@ func (f *HeadFollower) Stop() {
 	f.sub.Unsubscribe()
 	close(f.stop)
 	<-f.stopped
+}
+
+// HeadSource is a chain's head subscription and its current head.
+type HeadSource interface {
+	HeadFeed
+	Head() *types.Header
+}
+
+// PassOnHeads runs pass on the current head at once, then on every new head
+// (through a HeadFollower: heads a slow pass missed are skipped), and on the
+// current head each time wake fires or every tick (a dev chain may not move
+// while retries are due; tick 0: no tick, wake nil: no wake). It returns
+// nil when ctx ends, the subscription's error, or the first error of pass
+// while ctx is live.
+func PassOnHeads(ctx context.Context, src HeadSource, tick time.Duration, wake <-chan struct{}, pass func(context.Context, *types.Header) error) error {
+	heads := FollowHeads(src)
+	defer heads.Stop()
+	var tickC <-chan time.Time
+	if tick > 0 {
+		t := time.NewTicker(tick)
+		defer t.Stop()
+		tickC = t.C
+	}
+	head := src.Head()
+	for {
+		if err := pass(ctx, head); err != nil && ctx.Err() == nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-heads.Err():
+			return err
+		case head = <-heads.C:
+		case <-wake:
+			head = src.Head()
+		case <-tickC:
+			head = src.Head()
+		}
+	}
 }
