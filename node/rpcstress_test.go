@@ -95,13 +95,16 @@ func (e *stressEnv) histBlock(rnd *rand.Rand) (string, *types.Header) {
 	return hexutil.EncodeUint64(h.Number.Uint64()), h
 }
 
-// recentBlock returns one of the last 32 canonical blocks, hex: under the
-// path scheme (the default) eth_getProof answers only for the blocks whose
-// trie nodes are still in memory (the newest 128) unless trie node history
-// is kept (--history.trienode).
+// recentBlock returns one of the newest half of the blocks whose states are
+// in-memory diff layers, hex: under the path scheme (the default)
+// eth_getProof answers only for the blocks whose trie nodes are still in
+// memory (the newest state.DiffLayers()) unless trie node history is kept
+// (--history.trienode); the half leaves room for the head to move on before
+// the call is served.
 func (e *stressEnv) recentBlock(rnd *rand.Rand) (string, *types.Header) {
 	head := e.node.Chain().Head().Number.Uint64()
-	h := e.node.Chain().HeaderByNumber(head - rnd.Uint64N(min(head, 31)+1))
+	back := uint64(max(state.DiffLayers()/2, 1))
+	h := e.node.Chain().HeaderByNumber(head - rnd.Uint64N(min(head, back-1)+1))
 	return hexutil.EncodeUint64(h.Number.Uint64()), h
 }
 
@@ -537,7 +540,7 @@ func TestRPCStressMovingHead(t *testing.T) {
 	// background after a start, and its first pass can wait for a 15 s
 	// heartbeat; until then states below the in-memory layers are refused
 	// ("haven't been fully indexed yet"), as in geth. The readers below
-	// read such states once the head has moved past 128 blocks.
+	// read such states once the head has moved past the in-memory layers.
 	for !n.Chain().HistoryReady() {
 		select {
 		case <-ctx.Done():

@@ -12,7 +12,7 @@ import (
 )
 
 // windowDB is the state database of a path-scheme chain. States in the
-// layer tree (the disk layer and the 128 in-memory diff layers above it) are
+// layer tree (the disk layer and the DiffLayers() in-memory diff layers above it) are
 // read directly; older states inside the --history.state window are read
 // through go-ethereum's historic database, which applies the state history
 // (and trie node history, for proofs) to the current state. A state outside

@@ -20,7 +20,7 @@ var ErrStateLost = errors.New("state: head state lost and not recoverable")
 //
 // InsertBlock syncs pebble's WAL after every block, so blocks, receipts,
 // certificates and the head pointer survive a SIGKILL. The path scheme's
-// newest states, however, live in memory: up to 128 diff layers plus the
+// newest states, however, live in memory: up to DiffLayers() diff layers plus the
 // disk layer's write buffer (--cache.buffer MB of trie nodes) are flushed to
 // pebble only when the buffer fills, and on a clean Close. After an unclean shutdown the persisted state is therefore that of
 // an older block. Every block after it is stored and certified, so Open
@@ -136,8 +136,8 @@ func (c *Chain) replayBlock(ctx context.Context, parent *types.Header, block *ty
 //
 // go-ethereum journals the layers instead (tdb.Journal) to keep them for
 // reorgs; emcd's blocks are final once certified, so nothing needs the
-// layers, and flushing leaves a smaller data dir than a journal of 128
-// blocks of diffs (the state history keeps those blocks queryable).
+// layers, and flushing leaves a smaller data dir than a journal of the
+// layers' diffs (the state history keeps those blocks queryable).
 func (c *Chain) Close() error {
 	c.insertMu.Lock()
 	defer c.insertMu.Unlock()

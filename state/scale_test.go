@@ -56,6 +56,7 @@ var (
 	scaleFlush     = flag.Uint64("scale.flush", 0, "BenchmarkStateScale: StorageConfig.FlushInterval (0: off, the default)")
 	scaleTrieMB    = flag.Int("scale.triecache", 0, "BenchmarkStateScale: StorageConfig.TrieCleanMB (0: the default)")
 	scaleBufferMB  = flag.Int("scale.buffer", 0, "BenchmarkStateScale: StorageConfig.WriteBufferMB (0: the default)")
+	scaleLayers    = flag.String("scale.layers", "", "BenchmarkStateScale: path scheme diff layer depths to run each size with, comma-separated (default: DefaultDiffLayers)")
 	scaleKeepDir   = flag.String("scale.dir", "", "BenchmarkStateScale: keep the data dirs under this directory (default: temporary)")
 )
 
@@ -430,32 +431,54 @@ func BenchmarkStateScale(b *testing.B) {
 		}
 		sizes = append(sizes, n)
 	}
+	layers := []int{DefaultDiffLayers}
+	if *scaleLayers != "" {
+		layers = nil
+		for _, s := range strings.Split(*scaleLayers, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(s))
+			if err != nil || n <= 0 {
+				b.Fatalf("-scale.layers %q: want positive integers", *scaleLayers)
+			}
+			layers = append(layers, n)
+		}
+	}
+	defer SetDiffLayers(SetDiffLayers(DefaultDiffLayers))
 	for _, scheme := range strings.Split(*scaleSchemes, ",") {
 		for _, n := range sizes {
-			b.Run(fmt.Sprintf("scheme=%s/accounts=%d", scheme, n), func(b *testing.B) {
-				var progress func(string, ...any)
-				if testing.Verbose() {
-					progress = func(format string, args ...any) {
-						fmt.Printf("%s %s/%d: %s\n", time.Now().UTC().Format("15:04:05"), scheme, n, fmt.Sprintf(format, args...))
+			for _, depth := range layers {
+				if scheme != SchemePath && depth != layers[0] {
+					continue // the hash scheme has no diff layers
+				}
+				SetDiffLayers(depth)
+				name := fmt.Sprintf("scheme=%s/accounts=%d", scheme, n)
+				if scheme == SchemePath && len(layers) > 1 {
+					name += fmt.Sprintf("/layers=%d", depth)
+				}
+				b.Run(name, func(b *testing.B) {
+					var progress func(string, ...any)
+					if testing.Verbose() {
+						progress = func(format string, args ...any) {
+							fmt.Printf("%s %s/%d: %s\n", time.Now().UTC().Format("15:04:05"), scheme, n, fmt.Sprintf(format, args...))
+						}
 					}
-				}
-				b.ReportAllocs()
-				dir := b.TempDir()
-				if *scaleKeepDir != "" {
-					dir = filepath.Join(*scaleKeepDir, fmt.Sprintf("%s-%d", scheme, n))
-				}
-				res := runScale(b, scaleConfig{scheme: scheme, accounts: n, transfers: *scaleTransfers, blockTxs: *scaleBlockTxs,
-					dir: dir, seed: 1, progress: progress, cpuProfile: *scaleProfile, flushInterval: *scaleFlush,
-					trieCleanMB: *scaleTrieMB, writeBufferMB: *scaleBufferMB})
-				b.ReportMetric(res.transferTPS(), "transfer-tx/s")
-				b.ReportMetric(res.growTPS(), "grow-tx/s")
-				b.ReportMetric(res.transferCPU/float64(res.transfers)*1e6, "transfer-cpu-µs/tx")
-				b.ReportMetric(res.bytesPerTx(), "datadir-B/tx")
-				b.ReportMetric(float64(res.compactedBytes)/float64(res.growTxs+res.transfers), "compacted-B/tx")
-				b.ReportMetric(float64(res.replayBlocks), "replay-blocks")
-				b.ReportMetric(res.replaySeconds, "replay-s")
-				fmt.Printf("RESULT scheme=%s accounts=%d: %s\n", scheme, n, res)
-			})
+					b.ReportAllocs()
+					dir := b.TempDir()
+					if *scaleKeepDir != "" {
+						dir = filepath.Join(*scaleKeepDir, fmt.Sprintf("%s-%d-%d", scheme, n, depth))
+					}
+					res := runScale(b, scaleConfig{scheme: scheme, accounts: n, transfers: *scaleTransfers, blockTxs: *scaleBlockTxs,
+						dir: dir, seed: 1, progress: progress, cpuProfile: *scaleProfile, flushInterval: *scaleFlush,
+						trieCleanMB: *scaleTrieMB, writeBufferMB: *scaleBufferMB})
+					b.ReportMetric(res.transferTPS(), "transfer-tx/s")
+					b.ReportMetric(res.growTPS(), "grow-tx/s")
+					b.ReportMetric(res.transferCPU/float64(res.transfers)*1e6, "transfer-cpu-µs/tx")
+					b.ReportMetric(res.bytesPerTx(), "datadir-B/tx")
+					b.ReportMetric(float64(res.compactedBytes)/float64(res.growTxs+res.transfers), "compacted-B/tx")
+					b.ReportMetric(float64(res.replayBlocks), "replay-blocks")
+					b.ReportMetric(res.replaySeconds, "replay-s")
+					fmt.Printf("RESULT scheme=%s accounts=%d layers=%d: %s\n", scheme, n, DiffLayers(), res)
+				})
+			}
 		}
 	}
 }

@@ -252,18 +252,18 @@ func TestCleanCloseNeedsNoReplay(t *testing.T) {
 // answer go-ethereum's "not available" error. The hash scheme keeps all.
 func TestHistoryWindow(t *testing.T) {
 	if testing.Short() {
-		t.Skip("mines 150 blocks")
+		t.Skip("mines blocks")
 	}
 	const window = 8
 	dir := t.TempDir()
 	tc, db := openChainAt(t, dir, StorageConfig{StateHistory: window, TrienodeHistory: window})
 	defer closeClean(t, tc, db)
-	const blocks = 150 // more than the 128 in-memory layers
+	blocks := DiffLayers() + 22 // more than the in-memory layers
 	for i := range blocks {
 		tc.mine(tc.transfer(0, uint64(i), common.Address{7}, big.NewInt(5)))
 	}
-	// The disk layer is at blocks-128; histories cover the window below.
-	disk := uint64(blocks - 128)
+	// The disk layer is at blocks-DiffLayers(); histories cover the window below.
+	disk := uint64(blocks - DiffLayers())
 	inside := tc.HeaderByNumber(disk - 2)
 	outside := tc.HeaderByNumber(disk - window - 3)
 
@@ -296,16 +296,16 @@ func TestHistoryWindow(t *testing.T) {
 // but not proofs below the in-memory layers.
 func TestHistoryWithoutTrienodes(t *testing.T) {
 	if testing.Short() {
-		t.Skip("mines 140 blocks")
+		t.Skip("mines blocks")
 	}
 	dir := t.TempDir()
 	tc, db := openChainAt(t, dir, StorageConfig{StateHistory: 8})
 	defer closeClean(t, tc, db)
-	const blocks = 140
+	blocks := DiffLayers() + 12
 	for i := range blocks {
 		tc.mine(tc.transfer(0, uint64(i), common.Address{7}, big.NewInt(5)))
 	}
-	inside := tc.HeaderByNumber(blocks - 128 - 2)
+	inside := tc.HeaderByNumber(uint64(blocks - DiffLayers() - 2))
 	st, err := waitState(t, tc.Chain, inside.Root)
 	if err != nil || st.GetBalance(common.Address{7}).Uint64() != 5*inside.Number.Uint64() {
 		t.Fatalf("state of block %d: %v", inside.Number, err)
@@ -319,7 +319,7 @@ func TestHistoryWithoutTrienodes(t *testing.T) {
 	if err != nil || traced.GetBalance(common.Address{7}).Uint64() != 5*block.NumberU64() {
 		t.Fatalf("state inside block %d after its first tx: %v", block.NumberU64(), err)
 	}
-	if _, err := tc.StateDatabase().OpenTrie(tc.HeaderByNumber(blocks - 5).Root); err != nil {
+	if _, err := tc.StateDatabase().OpenTrie(tc.HeaderByNumber(uint64(blocks - 5)).Root); err != nil {
 		t.Fatalf("account trie of a block in memory: %v", err)
 	}
 }

@@ -46,8 +46,13 @@ type ancientDirDB struct {
 
 func (db *ancientDirDB) AncientDatadir() (string, error) { return db.ancient, nil }
 
-// OpenMemoryStore returns an in-memory database for tests.
-func OpenMemoryStore() ethdb.Database { return rawdb.NewMemoryDatabase() }
+// OpenMemoryStore returns an in-memory database (tests, the simulator,
+// genesis hashing). Its path scheme state history is kept in memory too
+// (go-ethereum's memory freezer, chosen by an empty ancient directory), so
+// states below the in-memory diff layers stay readable as on disk.
+func OpenMemoryStore() ethdb.Database {
+	return &ancientDirDB{Database: rawdb.NewMemoryDatabase()}
+}
 
 // syncStore flushes pebble's write-ahead log to disk when the store supports it.
 func syncStore(db ethdb.Database) error {

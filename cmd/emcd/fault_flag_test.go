@@ -1,8 +1,11 @@
 package main
 
 import (
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/emc-network/emcd/state"
 )
 
 // The compute agent's fault injection is a hidden, test-only flag: not in
@@ -42,5 +45,23 @@ func TestRelayLimitFlags(t *testing.T) {
 		if fl := newRootCmd().Flags().Lookup(name); fl == nil || fl.Hidden {
 			t.Fatalf("--%s: %+v", name, fl)
 		}
+	}
+}
+
+// --state.layers: fewer than one layer stops the node before it starts,
+// with a message naming the flag; the default is state.DefaultDiffLayers.
+func TestStateLayersFlag(t *testing.T) {
+	for _, v := range []string{"0", "-3"} {
+		r := runCLI(t, "--state.layers", v, "--datadir", t.TempDir(), "--role", "validator")
+		if r.code == 0 || !strings.Contains(r.stderr, "--state.layers "+v) {
+			t.Fatalf("--state.layers %s: exit %d\n%s\n%s", v, r.code, r.stdout, r.stderr)
+		}
+	}
+	fl := newRootCmd().PersistentFlags().Lookup("state.layers")
+	if fl == nil {
+		fl = newRootCmd().Flags().Lookup("state.layers")
+	}
+	if fl == nil || fl.DefValue != strconv.Itoa(state.DefaultDiffLayers) {
+		t.Fatalf("--state.layers: %+v", fl)
 	}
 }

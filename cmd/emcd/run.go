@@ -91,6 +91,9 @@ func runNode(cmd *cobra.Command, g *globals, nf *nodeFlags) error {
 	if nf.verifyProver != node.ProverInProcess && nf.verifyProver != node.ProverSandbox {
 		return fmt.Errorf("--verify.prover %q: want %s or %s", nf.verifyProver, node.ProverInProcess, node.ProverSandbox)
 	}
+	if g.storage.layers < 1 {
+		return fmt.Errorf("--state.layers %d: want at least 1", g.storage.layers)
+	}
 	if err := checkRelayLimits(nf.relayRate, nf.relayBurst); err != nil {
 		return err
 	}

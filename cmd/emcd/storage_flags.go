@@ -15,14 +15,16 @@ type storageFlags struct {
 	trieMB       int
 	stateMB      int
 	bufferMB     int
+	layers       int
 }
 
 func (sf *storageFlags) register(f *pflag.FlagSet) {
 	f.StringVar(&sf.scheme, "state.scheme", "", `state scheme: "path" (default for a new data dir: latest state plus --history.state blocks of history) or "hash" (archive: every historical state); an existing data dir keeps its own`)
 	f.Uint64Var(&sf.stateHistory, "history.state", state.DefaultStateHistory, "path scheme: recent blocks whose state stays queryable (eth_call, eth_getBalance, eth_getProof, tracing)")
-	f.Uint64Var(&sf.trieHistory, "history.trienode", 0, "path scheme: recent blocks that also keep trie nodes, so eth_getProof works on them beyond the last 128 blocks (0: none; costs about as much disk as the state history)")
+	f.Uint64Var(&sf.trieHistory, "history.trienode", 0, "path scheme: recent blocks that also keep trie nodes, so eth_getProof works on them beyond the --state.layers newest (0: none; costs about as much disk as the state history)")
 	f.IntVar(&sf.trieMB, "cache.trie", state.DefaultTrieCleanMB, "clean trie node cache, MB")
 	f.IntVar(&sf.stateMB, "cache.state", state.DefaultStateCleanMB, "path scheme: clean flat-state cache, MB")
+	f.IntVar(&sf.layers, "state.layers", state.DefaultDiffLayers, "path scheme: newest states kept as in-memory diff layers above the disk layer (eth_getProof works on them without --history.trienode; fewer layers make reads of a large state cheaper)")
 	f.IntVar(&sf.bufferMB, "cache.buffer", state.DefaultWriteBufferMB, "path scheme: dirty trie node buffer flushed to disk when full, MB (bounds the blocks re-executed after a crash)")
 }
 
@@ -34,5 +36,6 @@ func (sf *storageFlags) config() state.StorageConfig {
 		TrieCleanMB:     sf.trieMB,
 		StateCleanMB:    sf.stateMB,
 		WriteBufferMB:   sf.bufferMB,
+		DiffLayers:      sf.layers,
 	}
 }
