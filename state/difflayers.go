@@ -8,8 +8,11 @@ import (
 	_ "github.com/ethereum/go-ethereum/triedb/pathdb"
 )
 
-// DefaultDiffLayers is how many in-memory diff layers the path scheme keeps
-// above its disk layer (go-ethereum keeps 128, for reorgs).
+// DefaultDiffLayers is how many in-memory diff layers a node's path scheme
+// chain keeps above its disk layer: the default of --state.layers, which
+// sets it through StorageConfig.DiffLayers. A chain opened without that
+// setting (DiffLayers 0: tests, the simulator) keeps go-ethereum's own
+// default, 128, which it keeps for reorgs.
 //
 // IBFT blocks are final, so emcd never reorgs and needs no deep layer tree:
 // states below the layers stay readable through the state history, and the
@@ -24,14 +27,13 @@ const DefaultDiffLayers = 16
 // pathdb.Database.Update caps the layer tree to after each block. It is a
 // package variable there (its own tests change it), not a setting: v1.17
 // has no other way to choose it. Linking to it breaks the build, not the
-// node, if a later go-ethereum renames it.
+// node, if a later go-ethereum renames it. It is left at go-ethereum's
+// value until SetDiffLayers.
 //
 //go:linkname pathdbMaxDiffLayers github.com/ethereum/go-ethereum/triedb/pathdb.maxDiffLayers
 var pathdbMaxDiffLayers int
 
 var diffLayersMu sync.Mutex
-
-func init() { pathdbMaxDiffLayers = DefaultDiffLayers }
 
 // SetDiffLayers sets the number of in-memory diff layers of every path
 // scheme chain of the process, and returns the previous number. It is a

@@ -7,11 +7,18 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 )
 
-// The default is set at init.
+// Until a chain asks for another depth, go-ethereum's own default holds
+// (every setter in this package's tests restores it); SetDiffLayers
+// returns the previous depth and refuses fewer than one layer.
 func TestDiffLayersDefault(t *testing.T) {
-	if got := DiffLayers(); got != DefaultDiffLayers {
-		t.Fatalf("DiffLayers() = %d, want %d", got, DefaultDiffLayers)
+	if got := DiffLayers(); got != 128 {
+		t.Fatalf("DiffLayers() = %d, want go-ethereum's 128", got)
 	}
+	prev := SetDiffLayers(0)
+	if prev != 128 || DiffLayers() != 1 {
+		t.Fatalf("SetDiffLayers(0) returned %d and set %d, want 128 and 1", prev, DiffLayers())
+	}
+	SetDiffLayers(prev)
 }
 
 // The linked variable is go-ethereum's: after more blocks than DiffLayers,
@@ -19,6 +26,7 @@ func TestDiffLayersDefault(t *testing.T) {
 // layer tree and older ones are not, yet still readable, through the state
 // history, on a memory store too.
 func TestDiffLayersDepth(t *testing.T) {
+	defer SetDiffLayers(SetDiffLayers(DefaultDiffLayers))
 	tc := newTestChain(t, "")
 	n := DiffLayers()
 	blocks := n + 6

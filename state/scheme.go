@@ -77,8 +77,9 @@ type StorageConfig struct {
 	WriteBufferMB int
 	// DiffLayers, if not 0, sets how many of the newest states the path
 	// scheme keeps as in-memory diff layers (SetDiffLayers: a setting of the
-	// whole process, so it is for a node's one chain; 0 leaves it as it is,
-	// DefaultDiffLayers unless set).
+	// whole process, so it is for a node's one chain; the node's flag
+	// defaults to DefaultDiffLayers). 0 leaves it as it is: go-ethereum's
+	// 128 unless set.
 	DiffLayers int
 	// FlushInterval, if not 0, makes the path scheme flatten its
 	// in-memory diff layers into pebble every this many blocks, so a
