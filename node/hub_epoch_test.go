@@ -210,6 +210,7 @@ func TestHubDevSettleEveryEpochGPU(t *testing.T) {
 		for _, e := range settlements(uint64(i + 1)) {
 			at = append(at, e.block)
 		}
+		t.Logf("instance %d: first call at head %d, settled at heads %v", i+1, tr[i].firstBlock, at)
 		if len(at) < 3 {
 			t.Fatalf("instance %d: settled at heads %v over heads %d..%d (epoch %d): want every epoch", i+1, at, startHead, end, epoch)
 		}
