@@ -11,8 +11,8 @@ import (
 // (every setter in this package's tests restores it); SetDiffLayers
 // returns the previous depth and refuses fewer than one layer.
 func TestDiffLayersDefault(t *testing.T) {
-	if got := DiffLayers(); got != 128 {
-		t.Fatalf("DiffLayers() = %d, want go-ethereum's 128", got)
+	if got := DiffLayers(); got != 128 || DefaultDiffLayers != 128 {
+		t.Fatalf("DiffLayers() = %d, want go-ethereum's 128 (DefaultDiffLayers %d)", got, DefaultDiffLayers)
 	}
 	prev := SetDiffLayers(0)
 	if prev != 128 || DiffLayers() != 1 {
@@ -21,12 +21,12 @@ func TestDiffLayersDefault(t *testing.T) {
 	SetDiffLayers(prev)
 }
 
-// The linked variable is go-ethereum's: after more blocks than DiffLayers,
+// The linked variable is go-ethereum's: at 16 layers, after more blocks than that,
 // the newest DiffLayers states (and the disk layer below them) are in the
 // layer tree and older ones are not, yet still readable, through the state
 // history, on a memory store too.
 func TestDiffLayersDepth(t *testing.T) {
-	defer SetDiffLayers(SetDiffLayers(DefaultDiffLayers))
+	defer SetDiffLayers(SetDiffLayers(FastDiffLayers))
 	tc := newTestChain(t, "")
 	n := DiffLayers()
 	blocks := n + 6
