@@ -45,7 +45,11 @@ func (p *proc) start() {
 	if err != nil {
 		p.t.Fatal(err)
 	}
-	cmd := exec.Command(emcdBinary(p.t), "--role", p.role, "--datadir", p.datadir, "--log.level", "info")
+	args := []string{"--role", p.role, "--datadir", p.datadir, "--log.level", "info"}
+	// EMCD_TEST_NODE_ARGS adds flags to every node of the multi-process
+	// tests, to rerun them under another setting (e.g. --state.layers 2).
+	args = append(args, strings.Fields(os.Getenv("EMCD_TEST_NODE_ARGS"))...)
+	cmd := exec.Command(emcdBinary(p.t), args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
@@ -67,6 +71,46 @@ func (p *proc) kill() {
 		<-p.exited
 	}
 	p.cmd = nil
+}
+
+// stuckGoroutines makes a running node dump its goroutines (SIGQUIT: the
+// Go runtime prints them to its log and exits) and returns those blocked
+// for a minute or more, at most max bytes: what a failed multi-process
+// test prints to show where a node hung.
+func (p *proc) stuckGoroutines(max int) string {
+	if !p.alive() {
+		return ""
+	}
+	size := int64(0)
+	if fi, err := os.Stat(p.logPath); err == nil {
+		size = fi.Size()
+	}
+	_ = syscall.Kill(p.cmd.Process.Pid, syscall.SIGQUIT)
+	select {
+	case <-p.exited:
+	case <-time.After(10 * time.Second):
+	}
+	raw, err := os.ReadFile(p.logPath)
+	if err != nil || int64(len(raw)) < size {
+		return ""
+	}
+	var out strings.Builder
+	stuck, all := 0, 0
+	for _, g := range strings.Split(string(raw[size:]), "\n\n") {
+		if !strings.HasPrefix(g, "goroutine ") {
+			continue
+		}
+		all++
+		head, _, _ := strings.Cut(g, "\n")
+		if !strings.Contains(head, " minutes]") && !strings.Contains(head, " minute]") {
+			continue
+		}
+		stuck++
+		if out.Len()+len(g) < max {
+			out.WriteString(g + "\n\n")
+		}
+	}
+	return fmt.Sprintf("%d of %d goroutines blocked for a minute or more\n%s", stuck, all, out.String())
 }
 
 func (p *proc) alive() bool {

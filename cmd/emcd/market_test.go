@@ -691,6 +691,9 @@ func startTestnetProcs(t *testing.T, dir, net string, base, validators, routers,
 			p := c.procs[name]
 			if t.Failed() {
 				t.Logf("---- %s log tail (no block lines) ----\n%s", name, logTail(p.logPath, 40))
+				if g := p.stuckGoroutines(16 << 10); g != "" {
+					t.Logf("---- %s goroutines ----\n%s", name, g)
+				}
 			}
 			p.kill()
 		}

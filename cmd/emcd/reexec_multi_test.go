@@ -126,6 +126,9 @@ func TestReexecMultiProcess(t *testing.T) {
 			p := c.procs[name]
 			if t.Failed() {
 				t.Logf("---- %s log tail (no block lines) ----\n%s", name, logTail(p.logPath, 40))
+				if g := p.stuckGoroutines(16 << 10); g != "" {
+					t.Logf("---- %s goroutines ----\n%s", name, g)
+				}
 			}
 			p.kill()
 		}
