@@ -75,8 +75,9 @@ func (p *proc) kill() {
 
 // stuckGoroutines makes a running node dump its goroutines (SIGQUIT: the
 // Go runtime prints them to its log and exits) and returns those blocked
-// for a minute or more, at most max bytes: what a failed multi-process
-// test prints to show where a node hung.
+// for a minute or more, outside the runtime's own, as function names only
+// (the runtime's frames left out), identical stacks counted once, at most max bytes: what a failed
+// multi-process test prints to show where a node hung.
 func (p *proc) stuckGoroutines(max int) string {
 	if !p.alive() {
 		return ""
@@ -94,23 +95,66 @@ func (p *proc) stuckGoroutines(max int) string {
 	if err != nil || int64(len(raw)) < size {
 		return ""
 	}
-	var out strings.Builder
-	stuck, all := 0, 0
-	for _, g := range strings.Split(string(raw[size:]), "\n\n") {
+	return summarizeStuck(string(raw[size:]), max)
+}
+
+// summarizeStuck condenses a Go goroutine dump to the goroutines waiting
+// for a minute or more whose stack leaves the runtime.
+func summarizeStuck(dump string, max int) string {
+	type stack struct {
+		state string
+		count int
+	}
+	var order []string
+	stacks := map[string]*stack{}
+	all := 0
+	for _, g := range strings.Split(dump, "\n\n") {
 		if !strings.HasPrefix(g, "goroutine ") {
 			continue
 		}
 		all++
-		head, _, _ := strings.Cut(g, "\n")
-		if !strings.Contains(head, " minutes]") && !strings.Contains(head, " minute]") {
+		lines := strings.Split(g, "\n")
+		_, state, _ := strings.Cut(lines[0], "[")
+		state = strings.TrimSuffix(strings.TrimSpace(state), "]:")
+		if !strings.Contains(state, " minute") {
 			continue
 		}
-		stuck++
-		if out.Len()+len(g) < max {
-			out.WriteString(g + "\n\n")
+		var funcs []string
+		own := false
+		for _, l := range lines[1:] {
+			if l == "" || strings.HasPrefix(l, "\t") {
+				continue // a file:line, or the end
+			}
+			if i := strings.LastIndex(l, "("); i > 0 && !strings.HasPrefix(l, "created by") {
+				l = l[:i]
+			}
+			if strings.HasPrefix(l, "runtime.") || strings.HasPrefix(l, "created by runtime") {
+				continue // parking and scheduling frames
+			}
+			own = true
+			funcs = append(funcs, "  "+l)
+		}
+		if !own {
+			continue
+		}
+		key := strings.Join(funcs, "\n")
+		if st := stacks[key]; st != nil {
+			st.count++
+			continue
+		}
+		stacks[key] = &stack{state: state, count: 1}
+		order = append(order, key)
+	}
+	var out strings.Builder
+	n := 0
+	for _, key := range order {
+		n += stacks[key].count
+		entry := fmt.Sprintf("%d× [%s]\n%s\n", stacks[key].count, stacks[key].state, key)
+		if out.Len()+len(entry) <= max {
+			out.WriteString(entry)
 		}
 	}
-	return fmt.Sprintf("%d of %d goroutines blocked for a minute or more\n%s", stuck, all, out.String())
+	return fmt.Sprintf("%d of %d goroutines blocked for a minute or more outside the runtime (%d stacks):\n%s", n, all, len(order), out.String())
 }
 
 func (p *proc) alive() bool {
