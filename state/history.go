@@ -23,6 +23,9 @@ type windowDB struct {
 	*ethstate.MPTDatabase
 	history *ethstate.HistoricDB
 	triedb  *triedb.Database
+	// indexOff: the state history is not indexed (NoHistoryIndex), so
+	// only the layer tree's states are readable.
+	indexOff bool
 }
 
 var _ ethstate.Database = (*windowDB)(nil)
@@ -37,6 +40,9 @@ func (db *windowDB) Reader(root common.Hash) (ethstate.Reader, error) {
 	h, herr := db.history.Reader(root)
 	if herr == nil {
 		return h, nil
+	}
+	if db.indexOff {
+		return nil, fmt.Errorf("%w: the state history index is off (--history.index=false), so only the newest states (--state.layers, %d) are readable", herr, DiffLayers())
 	}
 	// go-ethereum's historic database answers one error for every cause;
 	// ask the state history itself why, so that a caller can tell a state

@@ -57,6 +57,7 @@ var (
 	scaleTrieMB    = flag.Int("scale.triecache", 0, "BenchmarkStateScale: StorageConfig.TrieCleanMB (0: the default)")
 	scaleBufferMB  = flag.Int("scale.buffer", 0, "BenchmarkStateScale: StorageConfig.WriteBufferMB (0: the default)")
 	scaleLayers    = flag.String("scale.layers", "", "BenchmarkStateScale: path scheme diff layer depths to run each size with, comma-separated (default: DefaultDiffLayers)")
+	scaleNoIndex   = flag.Bool("scale.noindex", false, "BenchmarkStateScale: StorageConfig.NoHistoryIndex (--history.index=false)")
 	scaleKeepDir   = flag.String("scale.dir", "", "BenchmarkStateScale: keep the data dirs under this directory (default: temporary)")
 )
 
@@ -72,6 +73,7 @@ type scaleConfig struct {
 	flushInterval uint64
 	trieCleanMB   int
 	writeBufferMB int
+	noIndex       bool
 }
 
 type scaleResult struct {
@@ -186,7 +188,7 @@ func runScale(tb testing.TB, cfg scaleConfig) *scaleResult {
 		tb.Fatal(err)
 	}
 	c, err := OpenWithStorage(db, g, nil, nil, StorageConfig{Scheme: cfg.scheme, FlushInterval: cfg.flushInterval,
-		TrieCleanMB: cfg.trieCleanMB, WriteBufferMB: cfg.writeBufferMB})
+		TrieCleanMB: cfg.trieCleanMB, WriteBufferMB: cfg.writeBufferMB, NoHistoryIndex: cfg.noIndex})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -336,7 +338,7 @@ func runScale(tb testing.TB, cfg scaleConfig) *scaleResult {
 		tb.Fatal(err)
 	}
 	start := time.Now()
-	if c, err = OpenWithStorage(db, nil, nil, nil, StorageConfig{}); err != nil {
+	if c, err = OpenWithStorage(db, nil, nil, nil, StorageConfig{NoHistoryIndex: cfg.noIndex}); err != nil {
 		tb.Fatal(err)
 	}
 	res.replaySeconds, res.replayBlocks = time.Since(start).Seconds(), c.RecoveredBlocks()
@@ -468,7 +470,7 @@ func BenchmarkStateScale(b *testing.B) {
 					}
 					res := runScale(b, scaleConfig{scheme: scheme, accounts: n, transfers: *scaleTransfers, blockTxs: *scaleBlockTxs,
 						dir: dir, seed: 1, progress: progress, cpuProfile: *scaleProfile, flushInterval: *scaleFlush,
-						trieCleanMB: *scaleTrieMB, writeBufferMB: *scaleBufferMB})
+						trieCleanMB: *scaleTrieMB, writeBufferMB: *scaleBufferMB, noIndex: *scaleNoIndex})
 					b.ReportMetric(res.transferTPS(), "transfer-tx/s")
 					b.ReportMetric(res.growTPS(), "grow-tx/s")
 					b.ReportMetric(res.transferCPU/float64(res.transfers)*1e6, "transfer-cpu-µs/tx")

@@ -351,3 +351,42 @@ func waitFor(read func() error) error {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestHistoryIndexOff: without the state history index only the layer
+// tree's states are readable, with an error that names the setting; the
+// history is still written, so reopening with the index on serves the older
+// states again.
+func TestHistoryIndexOff(t *testing.T) {
+	if testing.Short() {
+		t.Skip("mines blocks")
+	}
+	dir := t.TempDir()
+	tc, db := openChainAt(t, dir, StorageConfig{NoHistoryIndex: true})
+	blocks := DiffLayers() + 6
+	for i := range blocks {
+		tc.mine(tc.transfer(0, uint64(i), common.Address{7}, big.NewInt(5)))
+	}
+	disk := uint64(blocks - DiffLayers())
+	below := tc.HeaderByNumber(disk - 2)
+	inLayers := tc.HeaderByNumber(uint64(blocks - 3))
+	st, err := tc.StateAt(inLayers.Root)
+	if err != nil || st.GetBalance(common.Address{7}).Uint64() != 5*inLayers.Number.Uint64() {
+		t.Fatalf("state of block %d in the layers: %v", inLayers.Number, err)
+	}
+	_, err = tc.StateAt(below.Root)
+	if err == nil || !strings.Contains(err.Error(), "not available") || !strings.Contains(err.Error(), "--history.index=false") || IsHistoryIndexing(err) {
+		t.Fatalf("state of block %d below the layers, index off: %v", below.Number, err)
+	}
+	t.Logf("index off: %v", err)
+	if !tc.HistoryReady() {
+		t.Fatal("HistoryReady false with the index off: nothing is being built")
+	}
+	closeClean(t, tc, db)
+
+	tc, db = openChainAt(t, dir, StorageConfig{})
+	defer closeClean(t, tc, db)
+	st, err = waitState(t, tc.Chain, below.Root)
+	if err != nil || st.GetBalance(common.Address{7}).Uint64() != 5*below.Number.Uint64() {
+		t.Fatalf("state of block %d after reopening with the index on: %v", below.Number, err)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/emc-network/emcd/config"
 )
@@ -19,7 +20,7 @@ func runRoot(t *testing.T, args ...string) (map[string]string, error) {
 	root := newRootCmd()
 	got := map[string]string{}
 	root.RunE = func(cmd *cobra.Command, _ []string) error {
-		for _, name := range []string{"rpc.addr", "log.level", "role", "dev.period", "state.scheme", "history.state", "cache.buffer",
+		for _, name := range []string{"rpc.addr", "log.level", "role", "dev.period", "state.scheme", "history.state", "history.index", "cache.buffer",
 			"auto-register", "compute.price-per-gpu-second", "compute.cpu-price", "compute.image"} {
 			got[name] = cmd.Flags().Lookup(name).Value.String()
 		}
@@ -57,7 +58,7 @@ func TestConfigFileInDataDirIsLoaded(t *testing.T) {
 
 func TestStorageSettingsFromFileAndEnv(t *testing.T) {
 	dir := t.TempDir()
-	cfg := "[state]\nscheme = \"hash\"\n[history]\nstate = 1000\n"
+	cfg := "[state]\nscheme = \"hash\"\n[history]\nstate = 1000\nindex = false\n"
 	if err := os.WriteFile(filepath.Join(dir, "config.toml"), []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -66,8 +67,18 @@ func TestStorageSettingsFromFileAndEnv(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got["state.scheme"] != "hash" || got["history.state"] != "1000" || got["cache.buffer"] != "16" {
+	if got["state.scheme"] != "hash" || got["history.state"] != "1000" || got["history.index"] != "false" || got["cache.buffer"] != "16" {
 		t.Fatalf("storage settings not applied: %v", got)
+	}
+	// The history index is on unless turned off.
+	var sf storageFlags
+	fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
+	sf.register(fs)
+	if sf.config().NoHistoryIndex {
+		t.Fatal("history index off by default")
+	}
+	if err := fs.Parse([]string{"--history.index=false"}); err != nil || !sf.config().NoHistoryIndex {
+		t.Fatalf("--history.index=false: %v, %+v", err, sf.config())
 	}
 }
 
