@@ -72,9 +72,10 @@ type StorageConfig struct {
 	// scheme). States below the in-memory layers then answer "not
 	// available" (go-ethereum's full-node behaviour; it indexes only in
 	// archive mode), and blocks execute faster on a large state: on
-	// 1,000,000 accounts the index costs about a fifth of the transfers
-	// per second. The history itself is still written, so turning the
-	// index back on later indexes it from where it stopped.
+	// 1,000,000 accounts at 16 diff layers the index costs about a third
+	// of the CPU per transfer (README, Benchmarks). The history itself is
+	// still written, so turning the index back on later indexes it from
+	// where it stopped.
 	NoHistoryIndex bool
 	// TrieCleanMB is the clean trie node cache (both schemes).
 	TrieCleanMB int
