@@ -12,7 +12,6 @@ package state
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"math/big"
 	"math/rand/v2"
@@ -29,24 +28,15 @@ import (
 
 func TestReadsWhileLayersFlatten(t *testing.T) {
 	defer SetDiffLayers(SetDiffLayers(2))
+	// 80 blocks also under -short: the buffer's flush comes at block 62.
 	blocks, perBlock, fresh, readers := 80, 4, 150, 4
-	if testing.Short() {
-		blocks = 40
-	}
 	tc, db := openChainAt(t, t.TempDir(), StorageConfig{WriteBufferMB: 1})
 	defer closeClean(t, tc, db)
 	sink := common.Address{7}
 	// go-ethereum's history indexer finishes its first pass after an open
 	// at once or at its 15 s heartbeat (whichever sees its sync state
 	// first); only then are states below the layers readable.
-	if err := waitFor(func() error {
-		if !tc.HistoryReady() {
-			return errors.New("the history index's first pass has not finished")
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	waitHistoryReady(t, tc.Chain)
 
 	var (
 		wg       sync.WaitGroup

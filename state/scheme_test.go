@@ -277,14 +277,7 @@ func TestHistoryWindow(t *testing.T) {
 	if err := waitFor(func() error { _, err := tc.StateDatabase().OpenTrie(inside.Root); return err }); err != nil {
 		t.Fatalf("account trie (proofs) of block %d: %v", inside.Number, err)
 	}
-	if err := waitFor(func() error {
-		if !tc.HistoryReady() {
-			return errors.New("history index not built")
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	waitHistoryReady(t, tc.Chain)
 	_, err = tc.StateAt(outside.Root)
 	if err == nil || !strings.Contains(err.Error(), "not available") || IsHistoryIndexing(err) {
 		t.Fatalf("state of block %d outside the window: %v", outside.Number, err)
@@ -336,6 +329,20 @@ func waitState(t *testing.T, c *Chain, root common.Hash) (*ethstate.StateDB, err
 		return err
 	})
 	return st, err
+}
+
+// waitHistoryReady waits (up to 90 s) until c's history index has finished
+// its first pass after the open, so states below the layers are readable.
+func waitHistoryReady(t *testing.T, c *Chain) {
+	t.Helper()
+	if err := waitFor(func() error {
+		if !c.HistoryReady() {
+			return errors.New("the history index's first pass has not finished")
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // waitFor retries read until it succeeds or 90 s pass: go-ethereum indexes
