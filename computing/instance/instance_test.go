@@ -81,6 +81,20 @@ func processSpec(id uint64, env map[string]string) instance.Spec {
 
 func eq(a, b []instance.State) bool { return fmt.Sprint(a) == fmt.Sprint(b) }
 
+// checkChanges waits until OnChange has told as many changes of id as want
+// holds, then compares them. The manager sets an instance's state before it
+// calls OnChange, so Target can show the new state a moment before the
+// change is told.
+func checkChanges(t *testing.T, ch *changes, id uint64, want ...instance.State) {
+	t.Helper()
+	p2ptest.Eventually(t, 10*time.Second, fmt.Sprintf("instance %d: %d changes told", id, len(want)), func() bool {
+		return len(ch.states(id)) >= len(want)
+	})
+	if got := ch.states(id); !eq(got, want) {
+		t.Errorf("instance %d: changes %v, want %v", id, got, want)
+	}
+}
+
 func TestProcessLifecycle(t *testing.T) {
 	m, ch := newManager(t, &instance.Process{Dir: t.TempDir()}, nil)
 	if err := m.Start(processSpec(1, map[string]string{"READY_AFTER_MS": "300"})); err != nil {
@@ -106,9 +120,7 @@ func TestProcessLifecycle(t *testing.T) {
 		}
 		return err != nil
 	})
-	if got := ch.states(1); !eq(got, []instance.State{instance.StateStarting, instance.StateReady, instance.StateStopped}) {
-		t.Fatalf("changes %v", got)
-	}
+	checkChanges(t, ch, 1, instance.StateStarting, instance.StateReady, instance.StateStopped)
 }
 
 func TestLeaseEndStops(t *testing.T) {
@@ -123,9 +135,7 @@ func TestLeaseEndStops(t *testing.T) {
 	if l := m.List(); len(l) != 1 || l[0].Reason != "lease ended" {
 		t.Fatalf("list %+v", l)
 	}
-	if got := ch.states(2); !eq(got, []instance.State{instance.StateStarting, instance.StateReady, instance.StateStopped}) {
-		t.Fatalf("changes %v", got)
-	}
+	checkChanges(t, ch, 2, instance.StateStarting, instance.StateReady, instance.StateStopped)
 	spec.ID, spec.Until = 3, time.Now().Add(-time.Second)
 	if err := m.Start(spec); err == nil {
 		t.Fatal("a lease that ended was started")
@@ -150,8 +160,9 @@ func TestExitIsFailureNoRestart(t *testing.T) {
 		resp.Body.Close()
 	}
 	waitState(t, m, 5, instance.StateFailed)
+	checkChanges(t, ch, 5, instance.StateStarting, instance.StateReady, instance.StateFailed)
 	time.Sleep(300 * time.Millisecond)
-	if got := ch.states(5); !eq(got, []instance.State{instance.StateStarting, instance.StateReady, instance.StateFailed}) {
+	if got := ch.states(5); len(got) != 3 {
 		t.Fatalf("changes %v (no restart expected)", got)
 	}
 }
@@ -352,9 +363,7 @@ func TestDockerAppThroughRelay(t *testing.T) {
 	}
 	m.Stop(31)
 	waitState(t, m, 31, instance.StateStopped)
-	if got := ch.states(31); !eq(got, []instance.State{instance.StateStarting, instance.StateReady, instance.StateStopped}) {
-		t.Fatalf("changes %v", got)
-	}
+	checkChanges(t, ch, 31, instance.StateStarting, instance.StateReady, instance.StateStopped)
 	// The container and its network are gone.
 	p2ptest.Eventually(t, 30*time.Second, "container removed", func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -405,8 +414,6 @@ func TestManagerConcurrent(t *testing.T) {
 	close(stop)
 	wg.Wait()
 	for id := uint64(100); id < 100+n; id++ {
-		if got := ch.states(id); !eq(got, []instance.State{instance.StateStarting, instance.StateReady, instance.StateStopped}) {
-			t.Errorf("instance %d: %v", id, got)
-		}
+		checkChanges(t, ch, id, instance.StateStarting, instance.StateReady, instance.StateStopped)
 	}
 }
