@@ -9,25 +9,25 @@ import (
 )
 
 // DefaultDiffLayers is how many in-memory diff layers a node's path scheme
-// chain keeps above its disk layer by default (--state.layers):
-// go-ethereum's own depth, which it keeps for reorgs. A chain opened
-// without the setting (StorageConfig.DiffLayers 0: tests, the simulator)
-// keeps whatever is set, go-ethereum's 128 unless changed.
+// chain keeps above its disk layer by default (--state.layers). A chain
+// opened without the setting (StorageConfig.DiffLayers 0: tests, the
+// simulator) keeps whatever is set, go-ethereum's 128 unless changed.
 //
-// IBFT blocks are final, so emcd never reorgs and needs no deep layer tree:
-// states below the layers stay readable through the state history, and the
-// disk layer's write buffer still aggregates writes before they reach pebble.
-// The depth matters because pathdb resolves a trie node by asking every
-// layer in turn, newest first: on a large state most nodes a block reads
-// were not written in the recent blocks, so each read walks the whole tree.
-// FastDiffLayers measured faster on the 1,000,000-account benchmark (README,
-// "State at scale"); it is not the default yet because one multi-process
-// run with it saw a router stop assigning jobs, cause not found.
-const DefaultDiffLayers = 128
+// go-ethereum keeps 128 for reorgs. IBFT blocks are final, so emcd never
+// reorgs and needs no deep layer tree: states below the layers stay
+// readable through the state history, and the disk layer's write buffer
+// still aggregates writes before they reach pebble. The depth matters
+// because pathdb resolves a trie node by asking every layer in turn,
+// newest first: on a large state most nodes a block reads were not written
+// in the recent blocks, so each read walks the whole tree. On the
+// 1,000,000-account benchmark that walk was a third of the CPU at 128
+// layers (README, "State at scale"), and a crash replays 47 blocks at 16
+// instead of 190.
+const DefaultDiffLayers = 16
 
-// FastDiffLayers is the depth measured faster on large states (opt in with
-// --state.layers 16).
-const FastDiffLayers = 16
+// GethDiffLayers is go-ethereum's own depth, which in-process chains keep
+// unless a caller sets another.
+const GethDiffLayers = 128
 
 // pathdbMaxDiffLayers is go-ethereum's pathdb.maxDiffLayers, the depth
 // pathdb.Database.Update caps the layer tree to after each block. It is a

@@ -11,12 +11,12 @@ import (
 // (every setter in this package's tests restores it); SetDiffLayers
 // returns the previous depth and refuses fewer than one layer.
 func TestDiffLayersDefault(t *testing.T) {
-	if got := DiffLayers(); got != 128 || DefaultDiffLayers != 128 {
-		t.Fatalf("DiffLayers() = %d, want go-ethereum's 128 (DefaultDiffLayers %d)", got, DefaultDiffLayers)
+	if got := DiffLayers(); got != GethDiffLayers {
+		t.Fatalf("DiffLayers() = %d, want go-ethereum's %d", got, GethDiffLayers)
 	}
 	prev := SetDiffLayers(0)
-	if prev != 128 || DiffLayers() != 1 {
-		t.Fatalf("SetDiffLayers(0) returned %d and set %d, want 128 and 1", prev, DiffLayers())
+	if prev != GethDiffLayers || DiffLayers() != 1 {
+		t.Fatalf("SetDiffLayers(0) returned %d and set %d, want %d and 1", prev, DiffLayers(), GethDiffLayers)
 	}
 	SetDiffLayers(prev)
 }
@@ -26,7 +26,7 @@ func TestDiffLayersDefault(t *testing.T) {
 // layer tree and older ones are not, yet still readable, through the state
 // history, on a memory store too.
 func TestDiffLayersDepth(t *testing.T) {
-	defer SetDiffLayers(SetDiffLayers(FastDiffLayers))
+	defer SetDiffLayers(SetDiffLayers(DefaultDiffLayers))
 	tc := newTestChain(t, "")
 	n := DiffLayers()
 	blocks := n + 6

@@ -87,8 +87,8 @@ type StorageConfig struct {
 	// DiffLayers, if not 0, sets how many of the newest states the path
 	// scheme keeps as in-memory diff layers (SetDiffLayers: a setting of the
 	// whole process, so it is for a node's one chain; the node's flag
-	// defaults to DefaultDiffLayers, go-ethereum's 128). 0 leaves it as it
-	// is.
+	// defaults to DefaultDiffLayers, 16; go-ethereum's is 128). 0 leaves it
+	// as it is.
 	DiffLayers int
 	// FlushInterval, if not 0, makes the path scheme flatten its
 	// in-memory diff layers into pebble every this many blocks, so a
