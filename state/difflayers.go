@@ -25,10 +25,6 @@ import (
 // instead of 190.
 const DefaultDiffLayers = 16
 
-// GethDiffLayers is go-ethereum's own depth, which in-process chains keep
-// unless a caller sets another.
-const GethDiffLayers = 128
-
 // pathdbMaxDiffLayers is go-ethereum's pathdb.maxDiffLayers, the depth
 // pathdb.Database.Update caps the layer tree to after each block. It is a
 // package variable there (its own tests change it), not a setting: v1.17

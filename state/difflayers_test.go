@@ -7,16 +7,20 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 )
 
+// gethDiffLayers is go-ethereum's own depth, which in-process chains keep
+// unless a caller sets another.
+const gethDiffLayers = 128
+
 // Until a chain asks for another depth, go-ethereum's own default holds
 // (every setter in this package's tests restores it); SetDiffLayers
 // returns the previous depth and refuses fewer than one layer.
 func TestDiffLayersDefault(t *testing.T) {
-	if got := DiffLayers(); got != GethDiffLayers {
-		t.Fatalf("DiffLayers() = %d, want go-ethereum's %d", got, GethDiffLayers)
+	if got := DiffLayers(); got != gethDiffLayers {
+		t.Fatalf("DiffLayers() = %d, want go-ethereum's %d", got, gethDiffLayers)
 	}
 	prev := SetDiffLayers(0)
-	if prev != GethDiffLayers || DiffLayers() != 1 {
-		t.Fatalf("SetDiffLayers(0) returned %d and set %d, want %d and 1", prev, DiffLayers(), GethDiffLayers)
+	if prev != gethDiffLayers || DiffLayers() != 1 {
+		t.Fatalf("SetDiffLayers(0) returned %d and set %d, want %d and 1", prev, DiffLayers(), gethDiffLayers)
 	}
 	SetDiffLayers(prev)
 }
