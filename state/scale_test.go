@@ -18,6 +18,10 @@ package state
 //	go test ./state -run '^$' -bench StateScale -benchtime 1x -timeout 3h \
 //	    -scale.accounts 10000,1000000 -scale.transfers 100000 -v
 //
+// Single runs spread by 10-30 % on small machines, and a machine's speed
+// drifts over an hour: -scale.rounds 3 runs the sizes in turn three times
+// and prints the median of each and the ratio of the medians.
+//
 // TestScaleSmall runs a small version as a normal test so it cannot rot.
 
 import (
@@ -59,6 +63,7 @@ var (
 	scaleLayers    = flag.String("scale.layers", "", "BenchmarkStateScale: path scheme diff layer depths to run each size with, comma-separated (default: DefaultDiffLayers)")
 	scaleNoIndex   = flag.Bool("scale.noindex", false, "BenchmarkStateScale: StorageConfig.NoHistoryIndex (--history.index=false)")
 	scaleKeepDir   = flag.String("scale.dir", "", "BenchmarkStateScale: keep the data dirs under this directory (default: temporary)")
+	scaleRounds    = flag.Int("scale.rounds", 1, "BenchmarkStateScale: run every setting this many times, sizes interleaved, and print the medians and the large/small ratio")
 )
 
 type scaleConfig struct {
@@ -444,42 +449,58 @@ func BenchmarkStateScale(b *testing.B) {
 			layers = append(layers, n)
 		}
 	}
+	if *scaleRounds < 1 {
+		b.Fatalf("-scale.rounds %d: want at least 1", *scaleRounds)
+	}
 	defer SetDiffLayers(SetDiffLayers(DefaultDiffLayers))
-	for _, scheme := range strings.Split(*scaleSchemes, ",") {
-		for _, n := range sizes {
-			for _, depth := range layers {
-				if scheme != SchemePath && depth != layers[0] {
-					continue // the hash scheme has no diff layers
-				}
-				SetDiffLayers(depth)
-				name := fmt.Sprintf("scheme=%s/accounts=%d", scheme, n)
-				if scheme == SchemePath && len(layers) > 1 {
-					name += fmt.Sprintf("/layers=%d", depth)
-				}
-				b.Run(name, func(b *testing.B) {
-					var progress func(string, ...any)
-					if testing.Verbose() {
-						progress = func(format string, args ...any) {
-							fmt.Printf("%s %s/%d: %s\n", time.Now().UTC().Format("15:04:05"), scheme, n, fmt.Sprintf(format, args...))
+	// One round runs every setting once; rounds interleave the sizes so a
+	// drift of the machine's speed hits them alike.
+	summary := newScaleSummary()
+	defer summary.print(os.Stdout)
+	for round := 1; round <= *scaleRounds; round++ {
+		for _, scheme := range strings.Split(*scaleSchemes, ",") {
+			for _, n := range sizes {
+				for _, depth := range layers {
+					if scheme != SchemePath && depth != layers[0] {
+						continue // the hash scheme has no diff layers
+					}
+					SetDiffLayers(depth)
+					name := fmt.Sprintf("scheme=%s/accounts=%d", scheme, n)
+					if scheme == SchemePath && len(layers) > 1 {
+						name += fmt.Sprintf("/layers=%d", depth)
+					}
+					if *scaleRounds > 1 {
+						name += fmt.Sprintf("/round=%d", round)
+					}
+					b.Run(name, func(b *testing.B) {
+						var progress func(string, ...any)
+						if testing.Verbose() {
+							progress = func(format string, args ...any) {
+								fmt.Printf("%s %s/%d: %s\n", time.Now().UTC().Format("15:04:05"), scheme, n, fmt.Sprintf(format, args...))
+							}
 						}
-					}
-					b.ReportAllocs()
-					dir := b.TempDir()
-					if *scaleKeepDir != "" {
-						dir = filepath.Join(*scaleKeepDir, fmt.Sprintf("%s-%d-%d", scheme, n, depth))
-					}
-					res := runScale(b, scaleConfig{scheme: scheme, accounts: n, transfers: *scaleTransfers, blockTxs: *scaleBlockTxs,
-						dir: dir, seed: 1, progress: progress, cpuProfile: *scaleProfile, flushInterval: *scaleFlush,
-						trieCleanMB: *scaleTrieMB, writeBufferMB: *scaleBufferMB, noIndex: *scaleNoIndex})
-					b.ReportMetric(res.transferTPS(), "transfer-tx/s")
-					b.ReportMetric(res.growTPS(), "grow-tx/s")
-					b.ReportMetric(res.transferCPU/float64(res.transfers)*1e6, "transfer-cpu-µs/tx")
-					b.ReportMetric(res.bytesPerTx(), "datadir-B/tx")
-					b.ReportMetric(float64(res.compactedBytes)/float64(res.growTxs+res.transfers), "compacted-B/tx")
-					b.ReportMetric(float64(res.replayBlocks), "replay-blocks")
-					b.ReportMetric(res.replaySeconds, "replay-s")
-					fmt.Printf("RESULT scheme=%s accounts=%d layers=%d: %s\n", scheme, n, DiffLayers(), res)
-				})
+						b.ReportAllocs()
+						dir := b.TempDir()
+						if *scaleKeepDir != "" {
+							dir = filepath.Join(*scaleKeepDir, fmt.Sprintf("%s-%d-%d", scheme, n, depth))
+							if *scaleRounds > 1 {
+								dir += fmt.Sprintf("-%d", round)
+							}
+						}
+						res := runScale(b, scaleConfig{scheme: scheme, accounts: n, transfers: *scaleTransfers, blockTxs: *scaleBlockTxs,
+							dir: dir, seed: 1, progress: progress, cpuProfile: *scaleProfile, flushInterval: *scaleFlush,
+							trieCleanMB: *scaleTrieMB, writeBufferMB: *scaleBufferMB, noIndex: *scaleNoIndex})
+						b.ReportMetric(res.transferTPS(), "transfer-tx/s")
+						b.ReportMetric(res.growTPS(), "grow-tx/s")
+						b.ReportMetric(res.transferCPU/float64(res.transfers)*1e6, "transfer-cpu-µs/tx")
+						b.ReportMetric(res.bytesPerTx(), "datadir-B/tx")
+						b.ReportMetric(float64(res.compactedBytes)/float64(res.growTxs+res.transfers), "compacted-B/tx")
+						b.ReportMetric(float64(res.replayBlocks), "replay-blocks")
+						b.ReportMetric(res.replaySeconds, "replay-s")
+						fmt.Printf("RESULT scheme=%s accounts=%d layers=%d: %s\n", scheme, n, DiffLayers(), res)
+						summary.add(scaleSetting{scheme: scheme, layers: DiffLayers()}, n, round, res.transferTPS())
+					})
+				}
 			}
 		}
 	}
