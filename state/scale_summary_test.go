@@ -13,7 +13,14 @@ import (
 // several sizes.
 type scaleSetting struct {
 	scheme string
-	layers int
+	layers int // path scheme diff layers; 0 for the hash scheme
+}
+
+func (s scaleSetting) String() string {
+	if s.layers == 0 {
+		return "scheme=" + s.scheme
+	}
+	return fmt.Sprintf("scheme=%s layers=%d", s.scheme, s.layers)
 }
 
 // scaleSummary collects the transfer throughput of every run of
@@ -74,7 +81,7 @@ func (s *scaleSummary) print(w io.Writer) {
 			continue
 		}
 		slices.Sort(sizes)
-		fmt.Fprintf(w, "SUMMARY scheme=%s layers=%d, transfers/s:\n", set.scheme, set.layers)
+		fmt.Fprintf(w, "SUMMARY %s, transfers/s:\n", set)
 		medians := make(map[int]float64, len(sizes))
 		for _, n := range sizes {
 			var xs []float64
@@ -119,6 +126,8 @@ func TestScaleSummary(t *testing.T) {
 		s.add(path, 1_000_000, round+1, pair[1])
 	}
 	s.add(scaleSetting{scheme: SchemeHash}, 10_000, 1, 5000) // one run: no summary
+	s.add(scaleSetting{scheme: SchemeHash}, 10_000, 2, 6000)
+	s.add(scaleSetting{scheme: SchemeHash}, 20_000, 1, 4000)
 	var out strings.Builder
 	s.print(&out)
 	for _, want := range []string{
@@ -131,7 +140,21 @@ func TestScaleSummary(t *testing.T) {
 			t.Errorf("summary lacks %q:\n%s", want, out.String())
 		}
 	}
-	if strings.Contains(out.String(), "scheme=hash") {
-		t.Errorf("summary of a single run printed:\n%s", out.String())
+	// The hash scheme has no layers; its 20,000-account size ran once.
+	for _, want := range []string{
+		"SUMMARY scheme=hash, transfers/s:",
+		"accounts=20000: median 4000 of 1 runs (4000-4000)",
+		"ratio accounts=20000 / accounts=10000: 0.73 of the medians; per round: 0.80",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("summary lacks %q:\n%s", want, out.String())
+		}
+	}
+	one := newScaleSummary()
+	one.add(scaleSetting{scheme: SchemeHash}, 10_000, 1, 5000)
+	var none strings.Builder
+	one.print(&none)
+	if none.Len() != 0 {
+		t.Errorf("summary of a single run printed:\n%s", none.String())
 	}
 }

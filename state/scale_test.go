@@ -452,56 +452,67 @@ func BenchmarkStateScale(b *testing.B) {
 	if *scaleRounds < 1 {
 		b.Fatalf("-scale.rounds %d: want at least 1", *scaleRounds)
 	}
+	// One run per scheme, size and layer depth (the hash scheme has no diff
+	// layers); a round is all of them once, so rounds interleave the sizes
+	// and a drift of the machine's speed hits them alike.
+	type scaleRun struct {
+		scheme          string
+		accounts, depth int
+	}
+	var runs []scaleRun
+	for _, scheme := range strings.Split(*scaleSchemes, ",") {
+		for _, n := range sizes {
+			for _, depth := range layers {
+				if scheme == SchemePath || depth == layers[0] {
+					runs = append(runs, scaleRun{scheme, n, depth})
+				}
+			}
+		}
+	}
 	defer SetDiffLayers(SetDiffLayers(DefaultDiffLayers))
-	// One round runs every setting once; rounds interleave the sizes so a
-	// drift of the machine's speed hits them alike.
 	summary := newScaleSummary()
 	defer summary.print(os.Stdout)
 	for round := 1; round <= *scaleRounds; round++ {
-		for _, scheme := range strings.Split(*scaleSchemes, ",") {
-			for _, n := range sizes {
-				for _, depth := range layers {
-					if scheme != SchemePath && depth != layers[0] {
-						continue // the hash scheme has no diff layers
-					}
-					SetDiffLayers(depth)
-					name := fmt.Sprintf("scheme=%s/accounts=%d", scheme, n)
-					if scheme == SchemePath && len(layers) > 1 {
-						name += fmt.Sprintf("/layers=%d", depth)
-					}
-					if *scaleRounds > 1 {
-						name += fmt.Sprintf("/round=%d", round)
-					}
-					b.Run(name, func(b *testing.B) {
-						var progress func(string, ...any)
-						if testing.Verbose() {
-							progress = func(format string, args ...any) {
-								fmt.Printf("%s %s/%d: %s\n", time.Now().UTC().Format("15:04:05"), scheme, n, fmt.Sprintf(format, args...))
-							}
-						}
-						b.ReportAllocs()
-						dir := b.TempDir()
-						if *scaleKeepDir != "" {
-							dir = filepath.Join(*scaleKeepDir, fmt.Sprintf("%s-%d-%d", scheme, n, depth))
-							if *scaleRounds > 1 {
-								dir += fmt.Sprintf("-%d", round)
-							}
-						}
-						res := runScale(b, scaleConfig{scheme: scheme, accounts: n, transfers: *scaleTransfers, blockTxs: *scaleBlockTxs,
-							dir: dir, seed: 1, progress: progress, cpuProfile: *scaleProfile, flushInterval: *scaleFlush,
-							trieCleanMB: *scaleTrieMB, writeBufferMB: *scaleBufferMB, noIndex: *scaleNoIndex})
-						b.ReportMetric(res.transferTPS(), "transfer-tx/s")
-						b.ReportMetric(res.growTPS(), "grow-tx/s")
-						b.ReportMetric(res.transferCPU/float64(res.transfers)*1e6, "transfer-cpu-µs/tx")
-						b.ReportMetric(res.bytesPerTx(), "datadir-B/tx")
-						b.ReportMetric(float64(res.compactedBytes)/float64(res.growTxs+res.transfers), "compacted-B/tx")
-						b.ReportMetric(float64(res.replayBlocks), "replay-blocks")
-						b.ReportMetric(res.replaySeconds, "replay-s")
-						fmt.Printf("RESULT scheme=%s accounts=%d layers=%d: %s\n", scheme, n, DiffLayers(), res)
-						summary.add(scaleSetting{scheme: scheme, layers: DiffLayers()}, n, round, res.transferTPS())
-					})
-				}
+		for _, r := range runs {
+			SetDiffLayers(r.depth)
+			name := fmt.Sprintf("scheme=%s/accounts=%d", r.scheme, r.accounts)
+			suffix := fmt.Sprintf("%s-%d-%d", r.scheme, r.accounts, r.depth)
+			if r.scheme == SchemePath && len(layers) > 1 {
+				name += fmt.Sprintf("/layers=%d", r.depth)
 			}
+			if *scaleRounds > 1 {
+				name += fmt.Sprintf("/round=%d", round)
+				suffix += fmt.Sprintf("-%d", round)
+			}
+			b.Run(name, func(b *testing.B) {
+				var progress func(string, ...any)
+				if testing.Verbose() {
+					progress = func(format string, args ...any) {
+						fmt.Printf("%s %s/%d: %s\n", time.Now().UTC().Format("15:04:05"), r.scheme, r.accounts, fmt.Sprintf(format, args...))
+					}
+				}
+				b.ReportAllocs()
+				dir := b.TempDir()
+				if *scaleKeepDir != "" {
+					dir = filepath.Join(*scaleKeepDir, suffix)
+				}
+				res := runScale(b, scaleConfig{scheme: r.scheme, accounts: r.accounts, transfers: *scaleTransfers, blockTxs: *scaleBlockTxs,
+					dir: dir, seed: 1, progress: progress, cpuProfile: *scaleProfile, flushInterval: *scaleFlush,
+					trieCleanMB: *scaleTrieMB, writeBufferMB: *scaleBufferMB, noIndex: *scaleNoIndex})
+				b.ReportMetric(res.transferTPS(), "transfer-tx/s")
+				b.ReportMetric(res.growTPS(), "grow-tx/s")
+				b.ReportMetric(res.transferCPU/float64(res.transfers)*1e6, "transfer-cpu-µs/tx")
+				b.ReportMetric(res.bytesPerTx(), "datadir-B/tx")
+				b.ReportMetric(float64(res.compactedBytes)/float64(res.growTxs+res.transfers), "compacted-B/tx")
+				b.ReportMetric(float64(res.replayBlocks), "replay-blocks")
+				b.ReportMetric(res.replaySeconds, "replay-s")
+				fmt.Printf("RESULT scheme=%s accounts=%d layers=%d: %s\n", r.scheme, r.accounts, DiffLayers(), res)
+				set := scaleSetting{scheme: r.scheme}
+				if r.scheme == SchemePath {
+					set.layers = DiffLayers()
+				}
+				summary.add(set, r.accounts, round, res.transferTPS())
+			})
 		}
 	}
 }
