@@ -51,7 +51,10 @@ func (p *proc) start() {
 	args = append(args, strings.Fields(os.Getenv("EMCD_TEST_NODE_ARGS"))...)
 	cmd := exec.Command(emcdBinary(p.t), args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Its own process group (kill takes its children too), and SIGKILL
+	// when the test binary dies first: a -timeout panic or a kill runs no
+	// cleanup, and would otherwise leave the node running.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		p.t.Fatal(err)
 	}
