@@ -16,6 +16,7 @@ import (
 	"io"
 	"math/big"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -206,6 +207,14 @@ func TestHubDevSettleEveryEpochGPU(t *testing.T) {
 	}
 	end := n.Chain().Head().Number.Uint64()
 	settlements := func(id uint64) []settledEvent { return settledEvents(t, client, appsABI, id) }
+	// logLines logs the node's log lines that hold any of words.
+	logLines := func(words ...string) {
+		for _, line := range strings.Split(logs.String(), "\n") {
+			if slices.ContainsFunc(words, func(w string) bool { return strings.Contains(line, w) }) {
+				t.Log(line)
+			}
+		}
+	}
 	for i := range tr {
 		// Settled at least once an epoch: the first within four epochs
 		// of the first call (the settler waits an epoch from the first
@@ -224,22 +233,14 @@ func TestHubDevSettleEveryEpochGPU(t *testing.T) {
 		}
 		for k := 1; k < len(at); k++ {
 			if at[k]-at[k-1] > epoch+2 {
-				for _, line := range strings.Split(logs.String(), "\n") {
-					if strings.Contains(line, "settle") || strings.Contains(line, "WARN") || strings.Contains(line, "ERROR") {
-						t.Log(line)
-					}
-				}
+				logLines("settle", "WARN", "ERROR")
 				t.Fatalf("instance %d: settled at heads %v: a gap over an epoch (%d)", i+1, at, epoch)
 			}
 		}
 		// (A settlement may also land after the calls stopped: the last
 		// one is compared without going below zero.)
 		if at[len(at)-1]+epoch+2 < end || at[0] > tr[i].firstBlock+4*epoch {
-			for _, line := range strings.Split(logs.String(), "\n") {
-				if strings.Contains(line, "settle") || strings.Contains(line, "resync") {
-					t.Log(line)
-				}
-			}
+			logLines("settle", "resync")
 			t.Fatalf("instance %d: settled at heads %v, first call at %d, calls until %d: want the first within 4 epochs of the first call, one each epoch after", i+1, at, tr[i].firstBlock, end)
 		}
 	}
