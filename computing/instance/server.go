@@ -263,15 +263,19 @@ func (s *Server) proxy(ctx context.Context, from p2p.PeerID, st p2p.Stream, br *
 	}
 	body := &BodyReader{R: br, Limit: limit, Before: func() { _ = st.SetReadDeadline(time.Now().Add(s.cfg.IdleTimeout)) }}
 	// The transport reads the body on its own goroutine, possibly still
-	// after the answer came: mu guards the digest, the count and bodyErr.
+	// after the answer came: mu guards the digest, the count and bodyErr
+	// (the count is of the bytes passed on, kept here and not read from
+	// body, whose own counter that goroutine may be moving).
 	var (
-		mu      sync.Mutex
-		bodyErr error
+		mu        sync.Mutex
+		bodyErr   error
+		bodyBytes int64
 	)
 	var watch sync.Once
 	tee := readerFunc(func(p []byte) (int, error) {
 		n, err := body.Read(p)
 		mu.Lock()
+		bodyBytes += int64(n)
 		digest.Write(p[:n])
 		bodyHash.Write(p[:n])
 		if err != nil && err != io.EOF {
@@ -335,7 +339,7 @@ func (s *Server) proxy(ctx context.Context, from p2p.PeerID, st p2p.Stream, br *
 		sealed = true
 		call.Duration = time.Since(start)
 		mu.Lock()
-		call.RequestBytes = body.Total()
+		call.RequestBytes = bodyBytes
 		copy(call.Digest[:], digest.Sum(nil))
 		copy(call.BodySHA256[:], bodyHash.Sum(nil))
 		mu.Unlock()

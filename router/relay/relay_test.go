@@ -149,9 +149,16 @@ func newRig(t testing.TB, mut func(*Config), nodeMut func(*instance.ServerConfig
 	connect(t, r.router, r.node)
 	r.key = randKey()
 	local := staticLocal{instID: {Addr: strings.TrimPrefix(r.app.srv.URL, "http://"), KeyHash: instance.KeyHash(r.key), State: instance.StateReady}}
+	var meterMu sync.Mutex
 	scfg := instance.ServerConfig{Local: local, Meter: instance.MeterFunc(func(c instance.Call) {
-		r.digests.Store(r.calls.Add(1), c.Digest)
+		// The count goes up last: a reader that sees n calls sees their
+		// bytes and digests too.
+		meterMu.Lock()
+		defer meterMu.Unlock()
+		n := r.calls.Load() + 1
+		r.digests.Store(n, c.Digest)
 		r.meterBytes.Add(c.RequestBytes)
+		r.calls.Store(n)
 	})}
 	if nodeMut != nil {
 		nodeMut(&scfg)
