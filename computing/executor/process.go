@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/emc-network/emcd/computing/job"
+	"github.com/emc-network/emcd/internal/procattr"
 )
 
 // Process runs a job's Command as a child process in its scratch dir. It is
@@ -66,8 +67,9 @@ func (p *Process) Run(ctx context.Context, spec *job.Spec) (*job.Result, error) 
 	}, gpuEnv(alloc)...), specEnv(spec)...)
 	stdout, stderr := newTail(p.cfg.LogTailBytes), newTail(p.cfg.LogTailBytes)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
-	// Its own process group, so a kill reaches every child it forked.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Its own process group, so a kill reaches every child it forked; on
+	// Linux it dies with the node.
+	cmd.SysProcAttr = procattr.Group()
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	// A grandchild holding the output pipes must not keep Wait hanging.
 	cmd.WaitDelay = time.Second

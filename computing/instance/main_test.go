@@ -29,6 +29,9 @@ var (
 func TestMain(m *testing.M) { os.Exit(runMain(m)) }
 
 func runMain(m *testing.M) int {
+	if cmd := os.Getenv(parentAppEnv); cmd != "" {
+		return runParent(cmd) // TestProcessAppDiesWithNode's stand-in node
+	}
 	dir, err := os.MkdirTemp("", "emcd-app-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

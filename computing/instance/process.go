@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/emc-network/emcd/computing/gpu"
+	"github.com/emc-network/emcd/internal/procattr"
 )
 
 // Process runs an app as a child process, for development and tests only:
@@ -70,7 +71,9 @@ func (p *Process) Start(_ context.Context, spec *Spec, alloc *gpu.Allocation) (R
 	cmd.Dir, cmd.Env = dir, env
 	out, errs := newTail(n), newTail(n)
 	cmd.Stdout, cmd.Stderr = out, errs
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Its own process group, so a kill reaches every child it forked; on
+	// Linux it dies with the node.
+	cmd.SysProcAttr = procattr.Group()
 	cmd.WaitDelay = time.Second
 	if err := cmd.Start(); err != nil {
 		os.RemoveAll(dir)
