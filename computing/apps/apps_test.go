@@ -120,8 +120,14 @@ func TestLeaseEndsOnTime(t *testing.T) {
 	ready := f.inst(id).ReadyTime
 	f.next()
 	mt := f.meter(id, n1Key, r1Key)
-	// 2 GPUs × 2 s elapsed = 4,000 GPU-ms at most
-	f.mustRevert(n1, nil, apps.ErrUsage, "settle", big64(id), mt.calls(t, 1, 4_001))
+	// 2 GPUs × (2 s elapsed + the second of the block's time) = 6,000
+	// GPU-ms at most
+	if f.Time != ready+2 {
+		t.Fatalf("block time %d, ready at %d", f.Time, ready)
+	}
+	f.mustRevert(n1, nil, apps.ErrUsage, "settle", big64(id), mt.calls(t, 1, 6_001))
+	mt = f.meter(id, n1Key, r1Key)
+	f.mustSend(n1, nil, "settle", big64(id), mt.calls(t, 1, 6_000))
 	for f.inst(id).State == apps.StateRunning {
 		f.next()
 	}
@@ -129,7 +135,8 @@ func TestLeaseEndsOnTime(t *testing.T) {
 	if in.State != apps.StateEnding || in.EndReason != apps.EndLease || in.EndTime != ready+3600 || f.Time < in.EndTime {
 		t.Fatalf("lease end %+v at time %d", in, f.Time)
 	}
-	// a fresh meter: the whole lease's GPU time is allowed now
+	// a fresh meter (its sequence 2 follows the settled 1): the whole
+	// lease's GPU time is allowed now, and not a millisecond more
 	mt = f.meter(id, n1Key, r1Key)
 	f.mustSend(n1, nil, "settle", big64(id), mt.calls(t, 2, 3600*1000))
 	f.mustRevert(n1, nil, apps.ErrUsage, "settle", big64(id), mt.calls(t, 1, 1))

@@ -100,7 +100,10 @@
 // the restart, even if the instance returns to the same node and router,
 // and no receipt of the new placement can be taken for an old one. The
 // user's audit restarts its chain at the restart. The usage cap counts
-// from the first ReadyTime (cumulative GPU-ms over the whole lease).
+// from the first ReadyTime (cumulative GPU-ms over the whole lease): a
+// settlement in a block of time t may claim at most max(GPUs, 1) ×
+// (min(t + 1, EndTime) − ReadyTime) s, the extra second because block
+// times are rounded down to the second while the node meters wall time.
 //
 // # Metering (receipt.go)
 //

@@ -88,10 +88,17 @@ func (m *Module) settle(c *native.Call, args []any) ([]any, error) {
 		node.ToBig(), royalty.ToBig(), burn.ToBig(), spent.ToBig())
 }
 
-// usageCap is the most GPU-milliseconds the instance can have used by
-// block time now: max(GPUs, 1) × (min(now, EndTime) − ReadyTime) × 1000.
+// usageCap is the most GPU-milliseconds the instance can have used by a
+// block of time now: max(GPUs, 1) × (min(now + 1, EndTime) − ReadyTime) ×
+// 1000. Block times are whole seconds, rounded down: a settlement signed
+// at 12.9 s lands in a block of time 12 at the earliest, and the calls it
+// meters ran from the ready block on (no earlier: the router routes none
+// before it), so an honest node's usage is below now + 1 − ReadyTime. The
+// lease's end is exact (the node stops the app at it), so it is not
+// widened. The cumulative cap at the lease's end is unchanged: the extra
+// second only lets a settlement come before the block clock catches up.
 func (m *Module) usageCap(in *Instance, now uint64) uint64 {
-	end := min(now, in.EndTime)
+	end := min(now+1, in.EndTime)
 	if end <= in.ReadyTime {
 		return 0
 	}
