@@ -237,17 +237,21 @@ func (d *Docker) Run(ctx context.Context, spec *job.Spec) (*job.Result, error) {
 	var waitErr error
 	stop := false
 	select {
-	case <-wait.Result:
-	case waitErr = <-wait.Error:
-		// The wait is bound to the job's context: when that ends, the
-		// wait's error and runCtx.Done are both ready and select may take
-		// either; a canceled job must be killed here too, not reported as
-		// a running container's exit code 0.
-		if runCtx.Err() != nil {
-			waitErr, stop = nil, true
+	case res := <-wait.Result:
+		// A daemon that gave up the wait answers with an error, not an
+		// exit.
+		if res.Error != nil && res.Error.Message != "" {
+			waitErr = fmt.Errorf("the daemon ended the wait: %s", res.Error.Message)
 		}
+	case waitErr = <-wait.Error:
 	case <-runCtx.Done():
-		stop = true
+	}
+	// The wait is bound to the job's context: when that ends, the wait's
+	// answer and runCtx.Done may come in the same instant and select may
+	// take either. A job whose context ended is killed whatever the wait
+	// said: a running container must not be reported as exit code 0.
+	if runCtx.Err() != nil {
+		waitErr, stop = nil, true
 	}
 	if stop {
 		if ctx.Err() != nil {
@@ -288,6 +292,11 @@ func (d *Docker) Run(ctx context.Context, spec *job.Spec) (*job.Result, error) {
 	}
 	r.SetTimes(started, finished)
 	if st := insp.Container.State; st != nil {
+		if st.Running {
+			// The wait said it exited and nothing stopped it: no exit code
+			// to report (the deferred remove kills it).
+			return nil, fmt.Errorf("executor: container still running after its wait returned (status %s)", st.Status)
+		}
 		r.ExitCode = st.ExitCode
 		r.OOMKilled = st.OOMKilled
 	}
