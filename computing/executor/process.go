@@ -76,7 +76,7 @@ func (p *Process) Run(ctx context.Context, spec *job.Spec) (*job.Result, error) 
 
 	var outputKilled bool
 	started := p.cfg.Now()
-	if err := cmd.Start(); err != nil {
+	if err := procattr.Start(cmd); err != nil {
 		return nil, fmt.Errorf("executor: start %s: %w", spec.Command, err)
 	}
 	watchCtx, stopWatch := context.WithCancel(runCtx)

@@ -75,7 +75,7 @@ func (p *Process) Start(_ context.Context, spec *Spec, alloc *gpu.Allocation) (R
 	// Linux it dies with the node.
 	cmd.SysProcAttr = procattr.Group()
 	cmd.WaitDelay = time.Second
-	if err := cmd.Start(); err != nil {
+	if err := procattr.Start(cmd); err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("instance: start %s: %w", spec.Command, err)
 	}

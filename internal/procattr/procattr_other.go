@@ -4,6 +4,8 @@ package procattr
 
 import "syscall"
 
-// setParentDeathSignal: only Linux has a parent-death signal; elsewhere a
-// child outlives a node that dies without stopping it.
+// Only Linux has a parent-death signal; elsewhere a child outlives a node
+// that dies without stopping it.
+const parentDeathSignal = false
+
 func setParentDeathSignal(*syscall.SysProcAttr) {}
