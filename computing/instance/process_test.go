@@ -15,6 +15,7 @@ import (
 
 	"github.com/emc-network/emcd/computing/gpu"
 	"github.com/emc-network/emcd/computing/instance"
+	"github.com/emc-network/emcd/internal/procattr"
 )
 
 // parentAppEnv names the app a re-run of this test binary starts with the
@@ -49,7 +50,8 @@ func TestProcessAppDiesWithNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := node.Start(); err != nil {
+	node.SysProcAttr = procattr.Group() // it goes if this test binary dies first
+	if err := procattr.Start(node); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = node.Process.Kill(); _ = node.Wait() })
