@@ -181,12 +181,11 @@ func TestHubDevSettleEveryEpochGPU(t *testing.T) {
 				tr[i].newest = s
 				mu.Unlock()
 				// A pause between calls keeps the metered GPU time
-				// under the chain's cap, whole seconds of block time
-				// since the instance became ready: on a fast machine
-				// back-to-back calls meter about as much GPU time as
-				// wall time, which can exceed the cap within its last
-				// second, and the settlement is then refused (and
-				// retried 5 s later: a gap over an epoch).
+				// clearly under the chain's cap (the block time since
+				// the instance became ready, plus a second): back-to-back
+				// calls meter about as much GPU time as wall time, and a
+				// refused settlement is retried only 5 s later, which
+				// can leave a gap over an epoch.
 				time.Sleep(15 * time.Millisecond)
 			}
 		}()

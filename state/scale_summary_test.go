@@ -5,7 +5,6 @@ import (
 	"io"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 )
 
@@ -28,8 +27,8 @@ func (s scaleSetting) String() string {
 // median per size and the ratio of the largest size to the smallest, the
 // figure issue 9's goal is about. Single runs spread by 10-30 % on the
 // 2-core machines we measure on, so one pair of runs proves little.
+// Sub-benchmarks run one at a time, so it needs no lock.
 type scaleSummary struct {
-	mu   sync.Mutex
 	runs map[scaleSetting]map[int]map[int]float64 // setting → accounts → round → tx/s
 	keys []scaleSetting                           // settings in first-seen order
 }
@@ -39,8 +38,6 @@ func newScaleSummary() *scaleSummary {
 }
 
 func (s *scaleSummary) add(set scaleSetting, accounts, round int, tps float64) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	bySize, ok := s.runs[set]
 	if !ok {
 		bySize = make(map[int]map[int]float64)
@@ -67,8 +64,6 @@ func median(xs []float64) float64 {
 // print writes the summary; it writes nothing when there is nothing to
 // compare (one size, one round).
 func (s *scaleSummary) print(w io.Writer) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	for _, set := range s.keys {
 		bySize := s.runs[set]
 		sizes := make([]int, 0, len(bySize))

@@ -24,6 +24,7 @@ import (
 	"github.com/ethereum/go-ethereum/ethclient"
 
 	"github.com/emc-network/emcd/genesis"
+	"github.com/emc-network/emcd/internal/procattr"
 )
 
 // proc is one emcd node process of a cluster.
@@ -54,8 +55,8 @@ func (p *proc) start() {
 	// Its own process group (kill takes its children too), and SIGKILL
 	// when the test binary dies first: a -timeout panic or a kill runs no
 	// cleanup, and would otherwise leave the node running.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	cmd.SysProcAttr = procattr.Group()
+	if err := procattr.Start(cmd); err != nil {
 		p.t.Fatal(err)
 	}
 	p.cmd = cmd

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/emc-network/emcd/internal/procattr"
 )
 
 // killWait bounds how long Kill waits for a killed process to be reaped.
@@ -27,7 +29,7 @@ type Proc struct {
 // startProc runs `ip netns exec ns name args...`. ip enters the namespace
 // and execs name, so the pid is name's own. The process leads its own
 // group (Kill takes its children too) and gets SIGKILL if the harness's
-// process dies first (Pdeathsig), so a crashed test leaves nothing running.
+// process dies first (procattr), so a crashed test leaves nothing running.
 func startProc(ns, logPath, name string, args ...string) (*Proc, error) {
 	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
@@ -35,8 +37,8 @@ func startProc(ns, logPath, name string, args ...string) (*Proc, error) {
 	}
 	cmd := exec.Command("ip", append([]string{"netns", "exec", ns, name}, args...)...)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	cmd.SysProcAttr = procattr.Group()
+	if err := procattr.Start(cmd); err != nil {
 		logf.Close()
 		return nil, fmt.Errorf("netharness: start %s in %s: %w", name, ns, err)
 	}
