@@ -163,12 +163,18 @@ func DecodeSignedReceipt(b []byte) (SignedReceipt, error) {
 }
 
 func checkSigForm(sig [SigLen]byte) error {
-	rr := new(uint256.Int).SetBytes32(sig[:32]).ToBig()
-	ss := new(uint256.Int).SetBytes32(sig[32:64]).ToBig()
-	if sig[64] > 1 || !crypto.ValidateSignatureValues(sig[64], rr, ss, true) {
+	if !canonicalSig(sig) {
 		return fmt.Errorf("%w: signature not in canonical form", ErrBadReceipt)
 	}
 	return nil
+}
+
+// canonicalSig reports whether sig is a 65-byte [R ‖ S ‖ V] signature with
+// V in {0, 1} and R, S in range, S in the lower half of the curve order.
+func canonicalSig(sig [SigLen]byte) bool {
+	rr := new(uint256.Int).SetBytes32(sig[:32]).ToBig()
+	ss := new(uint256.Int).SetBytes32(sig[32:64]).ToBig()
+	return sig[64] <= 1 && crypto.ValidateSignatureValues(sig[64], rr, ss, true)
 }
 
 // ReceiptDigest is the hash a signer of role signs: keccak256(domain ‖
@@ -189,27 +195,30 @@ func SignReceipt(r *Receipt, role byte, key *ecdsa.PrivateKey) ([SigLen]byte, er
 	return out, nil
 }
 
-// Signers recovers the accounts that signed s as node and as router.
+// Signers recovers the accounts that signed s as node and as router. Its
+// errors wrap ErrBadReceipt and name the signature that failed.
 func (s *SignedReceipt) Signers() (node, router common.Address, err error) {
 	body := s.EncodeBody()
 	node, err = recoverSigner(ReceiptDigest(RoleNode, body), s.NodeSig)
 	if err != nil {
-		return common.Address{}, common.Address{}, fmt.Errorf("node signature: %w", err)
+		return common.Address{}, common.Address{}, fmt.Errorf("%w: node signature: %w", ErrBadReceipt, err)
 	}
 	router, err = recoverSigner(ReceiptDigest(RoleRouter, body), s.RouterSig)
 	if err != nil {
-		return common.Address{}, common.Address{}, fmt.Errorf("router signature: %w", err)
+		return common.Address{}, common.Address{}, fmt.Errorf("%w: router signature: %w", ErrBadReceipt, err)
 	}
 	return node, router, nil
 }
 
+// recoverSigner recovers the account that signed d. A canonical signature
+// can still fail to recover: an R that is no curve point's x.
 func recoverSigner(d common.Hash, sig [SigLen]byte) (common.Address, error) {
-	if err := checkSigForm(sig); err != nil {
-		return common.Address{}, err
+	if !canonicalSig(sig) {
+		return common.Address{}, errors.New("not in canonical form")
 	}
 	pub, err := crypto.SigToPub(d[:], sig[:])
 	if err != nil {
-		return common.Address{}, fmt.Errorf("%w: %w", ErrBadReceipt, err)
+		return common.Address{}, err
 	}
 	return crypto.PubkeyToAddress(*pub), nil
 }
