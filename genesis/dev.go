@@ -48,6 +48,7 @@ func Dev() *Genesis {
 		},
 	}
 	g.Validators = append(g.Validators, crypto.PubkeyToAddress(DevSignerKey().PublicKey))
+	g.ScheduleAllForks()
 	FundDevTable(g)
 	FundDevAccounts(g)
 	gas := new(big.Int).Mul(big.NewInt(DevNodeGasEMC), big.NewInt(params.EMC))

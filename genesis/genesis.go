@@ -8,11 +8,15 @@ import (
 	"io"
 	"math/big"
 	"os"
+	"sort"
+	"strings"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/math"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/params"
+
+	emcparams "github.com/emc-network/emcd/params"
 )
 
 // Limits and defaults of the genesis format.
@@ -71,7 +75,18 @@ type Genesis struct {
 	// balances, computed when the chain builds its genesis state. It must
 	// not also be in Alloc. Without it the table must add up exactly.
 	Reserve *common.Address `json:"reserve,omitempty"`
+	// Forks schedules the consensus rule changes this chain takes: fork
+	// name (one of emcd's params.Forks) to the number of the first block
+	// that executes under it. A fork absent here never activates. Unlike
+	// the rest of the file, the schedule of a fork may change on a chain
+	// that has not reached it (CheckForkChange): that is how a running
+	// chain is upgraded.
+	Forks map[string]math.HexOrDecimal64 `json:"forks,omitempty"`
 }
+
+// ErrForkChange is returned by CheckForkChange for a fork schedule change
+// that would alter blocks the chain already holds.
+var ErrForkChange = errors.New("genesis: fork schedule change rewrites stored blocks")
 
 // FromJSON decodes and validates a genesis file's bytes. Unknown fields are
 // rejected so typos do not silently change the chain.
@@ -188,6 +203,12 @@ func (g *Genesis) Validate() error {
 	if sum.Cmp(total) > 0 {
 		return fmt.Errorf("%w: alloc balances sum to %s wei, more than totalSupplyWei %s", ErrInvalid, sum, total)
 	}
+	for name := range g.Forks {
+		if !emcparams.KnownFork(name) {
+			return fmt.Errorf("%w: fork %q is not known to emcd %s (it knows %s): upgrade emcd to follow this chain",
+				ErrInvalid, name, emcparams.Version, knownForks())
+		}
+	}
 	if g.Reserve != nil {
 		if *g.Reserve == (common.Address{}) {
 			return fmt.Errorf("%w: reserve is the zero address", ErrInvalid)
@@ -197,6 +218,104 @@ func (g *Genesis) Validate() error {
 		}
 	}
 	return nil
+}
+
+func knownForks() string {
+	var names []string
+	for _, f := range emcparams.Forks {
+		names = append(names, f.Name)
+	}
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ", ")
+}
+
+// ForkBlock returns the activation block of fork name, ok false when g
+// does not schedule it.
+func (g *Genesis) ForkBlock(name string) (block uint64, ok bool) {
+	b, ok := g.Forks[name]
+	return uint64(b), ok
+}
+
+// ForkActive reports whether block number executes under fork name.
+func (g *Genesis) ForkActive(name string, number uint64) bool {
+	b, ok := g.ForkBlock(name)
+	return ok && number >= b
+}
+
+// ScheduleAllForks schedules every fork this binary knows at block 0 (the
+// rules a new chain should start with), keeping any already scheduled.
+func (g *Genesis) ScheduleAllForks() {
+	for _, f := range emcparams.Forks {
+		if _, ok := g.Forks[f.Name]; ok {
+			continue
+		}
+		if g.Forks == nil {
+			g.Forks = map[string]math.HexOrDecimal64{}
+		}
+		g.Forks[f.Name] = 0
+	}
+}
+
+// SameExceptForks reports whether g and other are the same genesis but
+// for their fork schedules: every other setting is compared by its JSON
+// encoding.
+func (g *Genesis) SameExceptForks(other *Genesis) (bool, error) {
+	a, b := *g, *other
+	a.Forks, b.Forks = nil, nil
+	aj, err := json.Marshal(&a)
+	if err != nil {
+		return false, fmt.Errorf("genesis: encode: %w", err)
+	}
+	bj, err := json.Marshal(&b)
+	if err != nil {
+		return false, fmt.Errorf("genesis: encode: %w", err)
+	}
+	return bytes.Equal(aj, bj), nil
+}
+
+// CheckForkChange checks that a chain whose head is block head, created
+// with fork schedule old, may run with schedule new: every fork whose
+// activation block differs (added, moved or removed) must activate, in
+// both schedules, after head, so no stored block changes its rules. It
+// returns the names of the forks that changed, sorted, and an error
+// wrapping ErrForkChange naming the first offending fork. This is the
+// rule go-ethereum applies to its ChainConfig on start.
+func CheckForkChange(old, new map[string]math.HexOrDecimal64, head uint64) ([]string, error) {
+	names := map[string]bool{}
+	for n := range old {
+		names[n] = true
+	}
+	for n := range new {
+		names[n] = true
+	}
+	var changed []string
+	for n := range names {
+		ob, inOld := old[n]
+		nb, inNew := new[n]
+		if inOld == inNew && ob == nb {
+			continue
+		}
+		changed = append(changed, n)
+	}
+	sort.Strings(changed)
+	for _, n := range changed {
+		ob, inOld := old[n]
+		nb, inNew := new[n]
+		describe := func(b math.HexOrDecimal64, in bool) string {
+			if !in {
+				return "never"
+			}
+			return fmt.Sprintf("block %d", uint64(b))
+		}
+		if (inOld && uint64(ob) <= head) || (inNew && uint64(nb) <= head) {
+			return changed, fmt.Errorf("%w: fork %q moves from %s to %s, but the chain holds blocks up to %d: "+
+				"a fork can be scheduled, moved or removed only before the chain reaches it (keep the schedule this data dir was created with, or resync)",
+				ErrForkChange, n, describe(ob, inOld), describe(nb, inNew), head)
+		}
+	}
+	return changed, nil
 }
 
 // TotalSupply returns g's total supply in wei.

@@ -133,6 +133,7 @@ func FuzzFromJSON(f *testing.F) {
 	f.Add(b)
 	f.Add([]byte(`{"chainId":1}`))
 	f.Add([]byte(`{"chainId":1,"validators":["0x0000000000000000000000000000000000000001"],"totalSupplyWei":"0x10","reserve":"0x0000000000000000000000000000000000000002","alloc":{"0x0000000000000000000000000000000000000003":{"balance":"0x10"}}}`))
+	f.Add([]byte(`{"chainId":1,"validators":["0x0000000000000000000000000000000000000001"],"forks":{"verifyPrune":"0x10","other":1}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		g, err := FromJSON(data)
 		if err != nil {

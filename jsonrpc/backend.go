@@ -74,6 +74,9 @@ type Backend interface {
 
 	// Chain-native modules (emc_systemContracts).
 	SystemContracts() []SystemContract
+	// Forks is the chain's fork schedule (emc_forks): fork name to
+	// activation block, as the genesis schedules it; nil when none.
+	Forks() map[string]uint64
 	// Rewards returns the chain's rewards module (emc_epochInfo), nil on a
 	// chain without one.
 	Rewards() *rewards.Module

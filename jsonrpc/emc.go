@@ -14,6 +14,7 @@ import (
 
 	"github.com/emc-network/emcd/computing/jobs"
 	"github.com/emc-network/emcd/computing/registry"
+	emcparams "github.com/emc-network/emcd/params"
 	"github.com/emc-network/emcd/staking"
 	"github.com/emc-network/emcd/staking/credits"
 	"github.com/emc-network/emcd/staking/rewards"
@@ -30,6 +31,38 @@ func (api *emcAPI) SystemContracts(ctx context.Context) ([]SystemContract, error
 		sc = []SystemContract{}
 	}
 	return sc, nil
+}
+
+// Fork is one entry of emc_forks.
+type Fork struct {
+	// Name is the fork's key in the genesis "forks" object.
+	Name string `json:"name"`
+	// Description says what the fork changes.
+	Description string `json:"description"`
+	// Block is the fork's activation block; null when the chain does not
+	// schedule it (it never activates).
+	Block *hexutil.Uint64 `json:"block"`
+	// Active: the chain's head executed under the fork.
+	Active bool `json:"active"`
+}
+
+// Forks lists every fork this binary knows, oldest first, with the
+// chain's schedule for it: what an operator checks before and after an
+// upgrade (docs/operations.md, "Scheduling a fork").
+func (api *emcAPI) Forks(ctx context.Context) ([]Fork, error) {
+	sched := api.b.Forks()
+	head := api.b.CurrentHeader()
+	out := make([]Fork, 0, len(emcparams.Forks))
+	for _, f := range emcparams.Forks {
+		e := Fork{Name: f.Name, Description: f.Doc}
+		if b, ok := sched[f.Name]; ok {
+			hb := hexutil.Uint64(b)
+			e.Block = &hb
+			e.Active = head != nil && head.Number.Uint64() >= b
+		}
+		out = append(out, e)
+	}
+	return out, nil
 }
 
 // ConsensusStatus returns the consensus engine's view (height, round,

@@ -93,6 +93,7 @@ type fakeBackend struct {
 	t      testing.TB
 	config *params.ChainConfig
 	sdb    ethstate.Database
+	forks  map[string]uint64
 
 	mu       sync.Mutex
 	blocks   []*types.Block
@@ -404,6 +405,8 @@ func (f *fakeBackend) SubscribeChainHead(ch chan<- ChainHeadEvent) event.Subscri
 func (f *fakeBackend) SubscribeNewTxs(ch chan<- []*types.Transaction) event.Subscription {
 	return f.txFeed.Subscribe(ch)
 }
+
+func (f *fakeBackend) Forks() map[string]uint64 { return f.forks }
 
 func (f *fakeBackend) SystemContracts() []SystemContract {
 	return []SystemContract{{Name: "echo", Address: common.HexToAddress("0x0000000000000000000000000000000000e3c001"), ABI: []byte(`[{"type":"function","name":"echo","inputs":[],"outputs":[]}]`)}}

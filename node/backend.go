@@ -29,6 +29,7 @@ type backend struct {
 	chain     *state.Chain
 	pool      *txpool.Pool
 	contracts []jsonrpc.SystemContract
+	forks     map[string]uint64 // the genesis fork schedule (emc_forks)
 	rewards   *rewards.Module
 	registry  *registry.Module
 	verify    *verify.Module
@@ -102,6 +103,7 @@ func (b *backend) SubscribeNewTxs(ch chan<- []*types.Transaction) event.Subscrip
 }
 
 func (b *backend) SystemContracts() []jsonrpc.SystemContract { return b.contracts }
+func (b *backend) Forks() map[string]uint64                  { return b.forks }
 func (b *backend) Rewards() *rewards.Module                  { return b.rewards }
 func (b *backend) Registry() *registry.Module                { return b.registry }
 func (b *backend) Verify() *verify.Module                    { return b.verify }

@@ -9,6 +9,7 @@ import (
 	"github.com/emc-network/emcd/computing/verify"
 	"github.com/emc-network/emcd/genesis"
 	"github.com/emc-network/emcd/jsonrpc"
+	"github.com/emc-network/emcd/params"
 	"github.com/emc-network/emcd/staking"
 	"github.com/emc-network/emcd/staking/credits"
 	"github.com/emc-network/emcd/staking/rewards"
@@ -73,6 +74,9 @@ func moduleFactories(g *genesis.Genesis) map[string]native.Factory {
 	// (an entry "verify", {} for the defaults): its windows must fit the
 	// chain's epochs, which short test epochs do not, and adding it to a
 	// chain is a consensus change.
+	if b, ok := g.ForkBlock(params.ForkVerifyPrune); ok {
+		verifyOpts = append(verifyOpts, verify.WithPruneFrom(b))
+	}
 	if _, ok := g.Params[verify.Name]; ok {
 		factories[verify.Name] = verify.Factory(regStaking.EpochLength, blockPeriodMs(g), verifyOpts...)
 	}
@@ -82,6 +86,15 @@ func moduleFactories(g *genesis.Genesis) map[string]native.Factory {
 		factories[apps.Name] = apps.Factory(regStaking, blockPeriodMs(g), appOpts...)
 	}
 	return factories
+}
+
+// forkSchedule is g's fork schedule as plain numbers (emc_forks).
+func forkSchedule(g *genesis.Genesis) map[string]uint64 {
+	out := make(map[string]uint64, len(g.Forks))
+	for name, b := range g.Forks {
+		out[name] = uint64(b)
+	}
+	return out
 }
 
 // blockPeriodMs is g's target block period, the default when unset.

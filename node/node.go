@@ -286,7 +286,7 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 			return nil, err
 		}
 	}
-	n.backend = &backend{chain: chain, pool: pool, contracts: modules.contracts(), rewards: modules.rewards(), registry: modules.registry(), verify: modules.verify(), status: n.consensusStatus}
+	n.backend = &backend{chain: chain, pool: pool, contracts: modules.contracts(), forks: forkSchedule(g), rewards: modules.rewards(), registry: modules.registry(), verify: modules.verify(), status: n.consensusStatus}
 	if cfg.Dev && cfg.DevAccounts {
 		keys, err := genesis.DevAccountKeys(genesis.DevAccountCount)
 		if err != nil {

@@ -162,8 +162,9 @@ func OpenWithStorage(db ethdb.Database, g *genesis.Genesis, modules Modules, log
 			return nil, fmt.Errorf("state: encode genesis: %w", err)
 		}
 		if stored != nil && !bytes.Equal(stored, given) {
-			return nil, fmt.Errorf("%w: same genesis block %s but different genesis settings (chain id %d, stored chain id %d)",
-				ErrGenesisMismatch, block.Hash(), g.ChainID, storedChainID(stored))
+			if err := c.changeForks(stored, given, block.Hash()); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if err := c.openTrieDB(sc, storedHash != (common.Hash{})); err != nil {
@@ -320,6 +321,57 @@ func (c *Chain) commitGenesis() error {
 		return fmt.Errorf("state: write genesis: %w", err)
 	}
 	return syncStore(c.db)
+}
+
+// changeForks accepts a genesis (given, its JSON) that differs from the
+// stored one (stored) only in its fork schedule, when no block the store
+// holds changes its rules (genesis.CheckForkChange), and stores it: the
+// way an operator schedules a fork on a running chain. Any other
+// difference is ErrGenesisMismatch.
+func (c *Chain) changeForks(stored, given []byte, genesisHash common.Hash) error {
+	mismatch := fmt.Errorf("%w: same genesis block %s but different genesis settings (chain id %d, stored chain id %d)",
+		ErrGenesisMismatch, genesisHash, c.gen.ChainID, storedChainID(stored))
+	old, err := genesis.FromJSON(stored)
+	if err != nil {
+		// A stored genesis this binary refuses (a fork it does not know,
+		// say) is a different chain as far as it can tell.
+		return fmt.Errorf("%w (the stored one does not load: %w)", mismatch, err)
+	}
+	same, err := old.SameExceptForks(c.gen)
+	if err != nil {
+		return err
+	}
+	if !same {
+		return mismatch
+	}
+	headHash := rawdb.ReadHeadBlockHash(c.db)
+	head, ok := rawdb.ReadHeaderNumber(c.db, headHash)
+	if !ok {
+		return fmt.Errorf("state: head block %s has no number: store corrupt", headHash)
+	}
+	changed, err := genesis.CheckForkChange(old.Forks, c.gen.Forks, head)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrGenesisMismatch, err)
+	}
+	if err := writeGenesisJSON(c.db, given); err != nil {
+		return err
+	}
+	if err := syncStore(c.db); err != nil {
+		return err
+	}
+	for _, name := range changed {
+		from, inOld := old.ForkBlock(name)
+		to, inNew := c.gen.ForkBlock(name)
+		c.log.Warn("fork schedule changed", "fork", name, "from", forkAt(from, inOld), "to", forkAt(to, inNew), "head", head)
+	}
+	return nil
+}
+
+func forkAt(block uint64, ok bool) string {
+	if !ok {
+		return "never"
+	}
+	return fmt.Sprint(block)
 }
 
 func storedChainID(data []byte) uint64 {

@@ -30,7 +30,12 @@ func newInitCmd(g *globals) *cobra.Command {
 		Short: "Initialise a data dir with a genesis file",
 		Long: `init validates the genesis file, copies it to DATADIR/genesis.json and writes
 the genesis block into DATADIR/chaindata. A data dir that already holds a
-chain with another genesis is refused.`,
+chain with another genesis is refused, with one exception: a genesis that
+differs only in its "forks" schedule is taken when every fork it adds,
+moves or removes activates after the chain's head. That is how a running
+chain schedules an upgrade: each operator installs the emcd that knows the
+fork, runs init with the new genesis file, and restarts, before the fork's
+block.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if genesisFile == "" {
@@ -154,6 +159,7 @@ is given.`,
 				EpochLength:   math.HexOrDecimal64(epoch),
 				Alloc:         types.GenesisAlloc{},
 			}
+			gen.ScheduleAllForks() // a new chain starts with every rule this binary knows
 			for _, v := range validators {
 				if !common.IsHexAddress(v) {
 					return fmt.Errorf("--validator %q is not an address", v)

@@ -338,6 +338,7 @@ func testnetGenesis(nodes []*testnetNode, chainID uint64, period time.Duration, 
 		EpochLength:   math.HexOrDecimal64(epochLength),
 		Alloc:         types.GenesisAlloc{},
 	}
+	g.ScheduleAllForks()
 	genesis.FundDevTable(g)
 	for _, n := range nodes {
 		addr := crypto.PubkeyToAddress(n.key.PublicKey)

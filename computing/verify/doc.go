@@ -126,9 +126,18 @@
 // Per epoch the module keeps the seed, the validator set (one word per
 // signer, bounded by the staking module's MaxValidators) and one block hash
 // per distinct class deadline; per challenge a root, a meta word and one
-// word per verifier; per node two counter words and one history word.
-// Nothing is pruned yet: about (3 + validators + classes) words an epoch
-// plus (2 + verifiers) a challenge.
+// word per verifier; per node two counter words and one history word:
+// about (3 + validators + classes) words an epoch plus (2 + verifiers) a
+// challenge. From the verifyPrune fork (params.ForkVerifyPrune,
+// [WithPruneFrom]) on, each epoch that begins at or after the fork's
+// block also keeps an index of the accounts with a challenge or a probe
+// word in it (one word each, [IndexGas] charged to commitRoot,
+// recordMiss and probeFail), and BeginBlock of epoch e's second block
+// deletes all of epoch e−KeepEpochs: seed, info, validator set, sample
+// seeds, challenges, probe words, index. Every view and method naming a
+// deleted epoch then reverts with [ErrPruned]. The counters and
+// histories are not per epoch and stay. Without the fork nothing is
+// deleted.
 //
 // # Forfeit
 //
@@ -164,7 +173,6 @@
 // failure reports and failed epochs per router ([RouterProbesOf]), not
 // passes. Gas: [ProbeFailGas], prepaid by the prober like every method.
 //
-// # Not done yet
-//
-// Re-execution and disputes are later slices.
+// Re-execution and disputes of jobs' results live in the jobs module
+// (computing/jobs/reexec.go).
 package verify

@@ -94,6 +94,13 @@ func newFixture(t testing.TB) *fixture {
 
 func newFixtureWith(t testing.TB, validators []common.Address) *fixture {
 	t.Helper()
+	return newFixtureCfg(t, validators, testParams)
+}
+
+// newFixtureCfg is newFixtureWith with the module's genesis params and
+// options (rewards are always wired).
+func newFixtureCfg(t testing.TB, validators []common.Address, params string, opts ...verify.Option) *fixture {
+	t.Helper()
 	st := registry.Staking{EpochLength: testEpochLength, MinRouterStakeWei: staking.DefaultParams().MinStakeWei[staking.RoleRouter]}
 	rp, err := rewards.ParseModuleParams(nil, testEpochLength)
 	if err != nil {
@@ -104,14 +111,14 @@ func newFixtureWith(t testing.TB, validators []common.Address) *fixture {
 		t.Fatal(err)
 	}
 	raw := map[string]json.RawMessage{
-		registry.Name: json.RawMessage(`{"allowSimulatedGPUs":true}`), verify.Name: json.RawMessage(testParams),
+		registry.Name: json.RawMessage(`{"allowSimulatedGPUs":true}`), verify.Name: json.RawMessage(params),
 		staking.Name: json.RawMessage(`{"minValidatorStakeWei":"1000000000000000000"}`),
 	}
 	reg, err := native.Load(raw, map[string]native.Factory{
 		staking.Name:  staking.Factory(testEpochLength),
 		registry.Name: registry.Factory(st),
 		rewards.Name:  rewards.Factory(testEpochLength, staking.RewardsView{}),
-		verify.Name:   verify.Factory(testEpochLength, testPeriodMs, verify.WithRewards(rw)),
+		verify.Name:   verify.Factory(testEpochLength, testPeriodMs, append([]verify.Option{verify.WithRewards(rw)}, opts...)...),
 	})
 	if err != nil {
 		t.Fatal(err)

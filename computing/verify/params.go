@@ -12,7 +12,7 @@ import (
 // genesis params section:
 //
 //	"verify": {"pow": {<pow.Params, see computing/pow>}, "attestBlocks": 20,
-//	           "verifiers": 3, "passesNeeded": 2}
+//	           "verifiers": 3, "passesNeeded": 2, "keepEpochs": 32}
 //
 // Absent fields take defaults. Unknown fields are an error. Besides the
 // rules on each field, [NewModule] checks that every class's window closes
@@ -31,6 +31,13 @@ type Params struct {
 	// PassesNeeded is how many verifier slots must pass for a verified
 	// task: 1 to Verifiers.
 	PassesNeeded int
+	// KeepEpochs is how many epochs the module keeps its per-epoch records
+	// (seed, validator set, challenges, probes, sample seeds) once the
+	// chain runs the verifyPrune fork (params.ForkVerifyPrune): at the
+	// start of epoch e it deletes epoch e−KeepEpochs. At least 2, so the
+	// epoch just ended stays readable (recordMiss may still come for it).
+	// Without the fork nothing is deleted and the value is unused.
+	KeepEpochs uint64
 }
 
 // Bounds and defaults.
@@ -41,14 +48,19 @@ const (
 	DefaultVerifiers    = 3
 	DefaultPassesNeeded = 2
 	DefaultAttestBlocks = 20
+	// DefaultKeepEpochs keeps a month of records at the default daily
+	// epoch; MinKeepEpochs keeps the epoch just ended.
+	DefaultKeepEpochs = 32
+	MinKeepEpochs     = 2
 	// maxParamBlocks bounds AttestBlocks, so block sums never overflow.
 	maxParamBlocks = 1_000_000
 )
 
 // DefaultParams returns the defaults: pow.DefaultParams, 20 blocks to
-// attest, 2 passes of 3 verifiers.
+// attest, 2 passes of 3 verifiers, 32 epochs kept.
 func DefaultParams() Params {
-	return Params{PoW: pow.DefaultParams(), AttestBlocks: DefaultAttestBlocks, Verifiers: DefaultVerifiers, PassesNeeded: DefaultPassesNeeded}
+	return Params{PoW: pow.DefaultParams(), AttestBlocks: DefaultAttestBlocks, Verifiers: DefaultVerifiers, PassesNeeded: DefaultPassesNeeded,
+		KeepEpochs: DefaultKeepEpochs}
 }
 
 type paramsJSON struct {
@@ -56,6 +68,7 @@ type paramsJSON struct {
 	AttestBlocks *uint64         `json:"attestBlocks"`
 	Verifiers    *int            `json:"verifiers"`
 	PassesNeeded *int            `json:"passesNeeded"`
+	KeepEpochs   *uint64         `json:"keepEpochs"`
 }
 
 // ParseParams decodes and validates raw (nil or JSON null means all
@@ -84,6 +97,9 @@ func ParseParams(raw json.RawMessage) (Params, error) {
 	if j.PassesNeeded != nil {
 		p.PassesNeeded = *j.PassesNeeded
 	}
+	if j.KeepEpochs != nil {
+		p.KeepEpochs = *j.KeepEpochs
+	}
 	return p, p.Validate()
 }
 
@@ -101,6 +117,9 @@ func (p Params) Validate() error {
 	}
 	if p.PassesNeeded < 1 || p.PassesNeeded > p.Verifiers {
 		return fmt.Errorf("%w: verify: passesNeeded %d (1 to verifiers %d)", native.ErrBadParams, p.PassesNeeded, p.Verifiers)
+	}
+	if p.KeepEpochs < MinKeepEpochs || p.KeepEpochs > maxParamBlocks {
+		return fmt.Errorf("%w: verify: keepEpochs %d (%d to %d)", native.ErrBadParams, p.KeepEpochs, MinKeepEpochs, maxParamBlocks)
 	}
 	return nil
 }

@@ -156,6 +156,9 @@ func (m *Module) probeFail(c *native.Call, args []any) ([]any, error) {
 	if !failed && !rewards.RouterCredited(c.State, router, rewards.RewardEpoch(c.BlockNumber, m.epochLength)) {
 		return nil, fmt.Errorf("%w: %s in epoch %d", ErrNothingToProbe, router, epoch)
 	}
+	if w == (common.Hash{}) {
+		m.index(c, epoch, router) // the epoch's first report against the router
+	}
 	w[0] |= 1 << slot
 	bump(c, slotRouterProbes, router, 0)
 	decided := !failed && bits.OnesCount8(w[0]) >= int(m.needed(len(probers)))
@@ -175,6 +178,9 @@ func (m *Module) probeFail(c *native.Call, args []any) ([]any, error) {
 func (m *Module) probeOf(c *native.Call, args []any) ([]any, error) {
 	epoch, _ := args[0].(uint64)
 	router, _ := args[1].(common.Address)
+	if err := m.checkKept(epoch, c.BlockNumber); err != nil {
+		return nil, err
+	}
 	p, err := m.ProbeOf(c.State, epoch, router)
 	if err != nil {
 		return nil, err

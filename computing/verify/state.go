@@ -26,6 +26,8 @@ import (
 //	slot 8  mapping(address => word)           node history: u8 length ‖ HistoryLen × u8 outcome, newest first
 //	slot 9  mapping(uint64 epoch => mapping(address router => word)) probe: u8 mask of prober slots that failed it ‖ u8 routerFailed
 //	slot 10 mapping(address => word)           router probe counters: u64 failReports ‖ u64 failedEpochs
+//	slot 11 mapping(uint64 epoch => address[]) the accounts with a challenge or a probe word in the epoch
+//	        (from the verifyPrune fork on: what pruneEpoch deletes)
 const (
 	slotSeed         = 0
 	slotEpochInfo    = 1
@@ -38,6 +40,7 @@ const (
 	slotHistory      = 8
 	slotProbe        = 9
 	slotRouterProbes = 10
+	slotEpochIndex   = 11
 )
 
 // HistoryLen is how many recent challenge outcomes a node's history keeps.
@@ -278,4 +281,58 @@ func pushHistory(c *native.Call, node common.Address, outcome uint8) {
 	out[1] = outcome
 	copy(out[2:1+HistoryLen], w[1:1+min(n, HistoryLen-1)])
 	c.Store(key, out)
+}
+
+func epochIndexBase(epoch uint64) common.Hash {
+	return native.MapSlot(native.Slot(slotEpochIndex), native.Slot(epoch))
+}
+
+// IndexGas is what adding an account to an epoch's index costs (the
+// length word and the entry, both fresh at worst): charged to commitRoot,
+// recordMiss and probeFail from the verifyPrune fork on.
+const IndexGas = 2 * 22_100
+
+// index adds account to epoch's index when the epoch is indexed (see
+// Module.indexed): its records there are deleted with the epoch.
+func (m *Module) index(c *native.Call, epoch uint64, account common.Address) {
+	if !m.indexed(epoch) {
+		return
+	}
+	base := epochIndexBase(epoch)
+	n := c.LoadUint(base).Uint64()
+	c.Store(native.ArraySlot(base, n), native.AddressKey(account))
+	c.StoreUint(base, uint256.NewInt(n+1))
+}
+
+// pruneEpoch deletes every record the module keeps of epoch: its seed,
+// info and validator set, the sample seed of each class's deadline block,
+// and the challenge and probe word of every account in its index, then
+// the index itself. The node, validator and router counters and the
+// histories are not per epoch and stay.
+func (m *Module) pruneEpoch(c *native.Call, epoch uint64) {
+	zero := common.Hash{}
+	base := epochIndexBase(epoch)
+	n := c.LoadUint(base).Uint64()
+	for i := range n {
+		key := native.ArraySlot(base, i)
+		account := common.BytesToAddress(c.Load(key).Bytes())
+		ch := challengeBase(epoch, account)
+		for k := range uint64(2 + MaxVerifiers) {
+			c.Store(add(ch, k), zero)
+		}
+		c.Store(probeKey(epoch, account), zero)
+		c.Store(key, zero)
+	}
+	c.Store(base, zero)
+	vs := validatorsBase(epoch)
+	count := c.LoadUint(vs).Uint64()
+	for i := range count {
+		c.Store(native.ArraySlot(vs, i), zero)
+	}
+	c.Store(vs, zero)
+	c.Store(native.MapSlot(native.Slot(slotSeed), native.Slot(epoch)), zero)
+	c.Store(native.MapSlot(native.Slot(slotEpochInfo), native.Slot(epoch)), zero)
+	for off := range m.offsets {
+		c.Store(blockHashKey(m.epochStart(epoch)+1+off), zero)
+	}
 }

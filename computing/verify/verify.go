@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"math/big"
 	"strings"
 
@@ -164,6 +165,10 @@ var (
 	ErrSlotDone = errors.New("verify: verifier slot already decided")
 	// ErrEvidence is returned for openings that do not verify.
 	ErrEvidence = errors.New("verify: evidence refused")
+	// ErrPruned is returned, from the verifyPrune fork on, for an epoch
+	// whose records the module deleted (Params.KeepEpochs epochs after
+	// it): by every view and method that names it.
+	ErrPruned = errors.New("verify: epoch pruned")
 )
 
 // Module is the verification module.
@@ -175,6 +180,10 @@ type Module struct {
 	maxOffset     uint64
 	abi           abi.ABI
 	rewards       *rewards.Module // nil: verified tasks earn no credits (tests of this module alone)
+	// prune and pruneFrom: the chain runs the verifyPrune fork from block
+	// pruneFrom (params.ForkVerifyPrune; WithPruneFrom).
+	prune     bool
+	pruneFrom uint64
 }
 
 var _ native.Module = (*Module)(nil)
@@ -187,6 +196,50 @@ type Option func(*Module)
 // chain's rewards module (built from the same genesis params as the one the
 // chain runs), inside the per-epoch cap it shares with settled jobs.
 func WithRewards(r *rewards.Module) Option { return func(m *Module) { m.rewards = r } }
+
+// WithPruneFrom turns on the verifyPrune fork (params.ForkVerifyPrune)
+// from block number: epochs that begin at or after it are indexed, and
+// deleted Params.KeepEpochs epochs later; their views then revert with
+// ErrPruned.
+func WithPruneFrom(number uint64) Option {
+	return func(m *Module) { m.prune, m.pruneFrom = true, number }
+}
+
+// indexed reports whether epoch's records are indexed and so deleted in
+// time: the chain runs the fork and the epoch began at or after its
+// activation block (an epoch that began before is kept whole).
+func (m *Module) indexed(epoch uint64) bool {
+	return m.prune && epoch <= (math.MaxUint64-1)/m.epochLength-m.params.KeepEpochs && m.epochStart(epoch) >= m.pruneFrom
+}
+
+// pruneBlock is the block whose BeginBlock deletes indexed epoch's
+// records: the second block of epoch+KeepEpochs (indexed keeps it from
+// overflowing).
+func (m *Module) pruneBlock(epoch uint64) uint64 {
+	return (epoch+m.params.KeepEpochs)*m.epochLength + 1
+}
+
+// Pruned reports whether epoch's records are deleted as of block number.
+func (m *Module) Pruned(epoch, number uint64) bool {
+	return m.indexed(epoch) && number >= m.pruneBlock(epoch)
+}
+
+// checkKept refuses epoch when its records are deleted as of number.
+func (m *Module) checkKept(epoch, number uint64) error {
+	if m.Pruned(epoch, number) {
+		return fmt.Errorf("%w: epoch %d was deleted in block %d (the chain keeps %d epochs; ask an archive node at an earlier block)",
+			ErrPruned, epoch, m.pruneBlock(epoch), m.params.KeepEpochs)
+	}
+	return nil
+}
+
+// indexGas is IndexGas from the fork's activation block on.
+func (m *Module) indexGas(number uint64) uint64 {
+	if m.prune && number >= m.pruneFrom {
+		return IndexGas
+	}
+	return 0
+}
 
 // Factory returns the module's native.Factory for a chain with staking
 // epochs of epochLength blocks and a target block period of blockPeriodMs.
@@ -241,17 +294,17 @@ func (m *Module) Params() Params { return m.params }
 func (m *Module) Methods() []native.Method {
 	v := uint64(m.params.Verifiers)
 	return []native.Method{
-		{Name: "commitRoot", Gas: CommitGas(v), Mutates: true, Handler: m.commitRoot},
+		{Name: "commitRoot", Gas: CommitGas(v), BlockGas: m.indexGas, Mutates: true, Handler: m.commitRoot},
 		{Name: "attest", Gas: AttestGas(v), InputGas: evidenceGas, Mutates: true, Handler: m.attest},
 		{Name: "attestFail", Gas: AttestFailGas(v), Mutates: true, Handler: m.attestFail},
 		{Name: "rebut", Gas: RebutGas(v), InputGas: evidenceGas, Mutates: true, Handler: m.rebut},
-		{Name: "recordMiss", Gas: RecordMissGas, Mutates: true, Handler: m.recordMiss},
+		{Name: "recordMiss", Gas: RecordMissGas, BlockGas: m.indexGas, Mutates: true, Handler: m.recordMiss},
 		{Name: "challengeOf", Gas: ChallengeOfGas(v), Handler: m.challengeOf},
 		{Name: "faultsOf", Gas: FaultsOfGas, Handler: m.faultsOf},
 		{Name: "epochSeed", Gas: EpochSeedGas, Handler: m.epochSeed},
 		{Name: "missRecorded", Gas: MissRecordedGas, Handler: m.missRecorded},
 		{Name: "historyOf", Gas: HistoryOfGas, Handler: m.historyOf},
-		{Name: "probeFail", Gas: ProbeFailGas(v), Mutates: true, Handler: m.probeFail},
+		{Name: "probeFail", Gas: ProbeFailGas(v), BlockGas: m.indexGas, Mutates: true, Handler: m.probeFail},
 		{Name: "probeOf", Gas: ProbeOfGas(v), Handler: m.probeOf},
 		{Name: "routerProbesOf", Gas: RouterProbesOfGas, Handler: m.routerProbesOf},
 	}
@@ -392,6 +445,7 @@ func (m *Module) commitRoot(c *native.Call, args []any) ([]any, error) {
 	}
 	copy(ch.Verifiers[:], vs)
 	saveChallenge(c, epoch, c.Caller, &ch)
+	m.index(c, epoch, c.Caller)
 	pushDue(c, deadline+m.params.AttestBlocks, c.Caller)
 	return nil, c.Emit("RootCommitted", epoch, c.Caller, [32]byte(root), uint32(class.N), vs)
 }
@@ -449,6 +503,9 @@ func ownedBy(s native.StateReader, v, owner common.Address) bool {
 // openWindow loads node's committed challenge of epoch and checks that
 // the current block is in its attestation window.
 func (m *Module) openWindow(c *native.Call, epoch uint64, node common.Address) (challenge, error) {
+	if err := m.checkKept(epoch, c.BlockNumber); err != nil {
+		return challenge{}, err
+	}
 	ch, err := loadChallenge(c.State, epoch, node)
 	if err != nil {
 		return ch, err
@@ -603,6 +660,9 @@ func (m *Module) lastDeadline(epoch uint64) uint64 { return m.epochStart(epoch) 
 func (m *Module) recordMiss(c *native.Call, args []any) ([]any, error) {
 	epoch, _ := args[0].(uint64)
 	node, _ := args[1].(common.Address)
+	if err := m.checkKept(epoch, c.BlockNumber); err != nil {
+		return nil, err
+	}
 	if _, _, ok := EpochSeed(c.State, epoch); !ok {
 		return nil, fmt.Errorf("%w: epoch %d", ErrNoSeed, epoch)
 	}
@@ -621,6 +681,7 @@ func (m *Module) recordMiss(c *native.Call, args []any) ([]any, error) {
 	}
 	ch.Outcome = StatusMissed
 	saveMeta(c, epoch, node, &ch)
+	m.index(c, epoch, node)
 	bump(c, slotNodeFaults, node, 2)
 	pushHistory(c, node, StatusMissed)
 	if c.BlockNumber/m.epochLength == epoch { // the credits of a past epoch are settled
@@ -636,6 +697,9 @@ func (m *Module) recordMiss(c *native.Call, args []any) ([]any, error) {
 // root once every deadline of the epoch passed is reported missed even
 // before recordMiss records it.
 func (m *Module) ChallengeOf(s native.StateReader, epoch uint64, node common.Address, number uint64) (Challenge, error) {
+	if err := m.checkKept(epoch, number); err != nil {
+		return Challenge{}, err
+	}
 	ch, err := loadChallenge(s, epoch, node)
 	if err != nil {
 		return Challenge{}, err
@@ -691,6 +755,9 @@ func MissRecorded(s native.StateReader, epoch uint64, node common.Address) (bool
 func (m *Module) missRecorded(c *native.Call, args []any) ([]any, error) {
 	epoch, _ := args[0].(uint64)
 	node, _ := args[1].(common.Address)
+	if err := m.checkKept(epoch, c.BlockNumber); err != nil {
+		return nil, err
+	}
 	ok, err := MissRecorded(c.State, epoch, node)
 	if err != nil {
 		return nil, err
@@ -715,13 +782,17 @@ func (m *Module) faultsOf(c *native.Call, args []any) ([]any, error) {
 
 func (m *Module) epochSeed(c *native.Call, args []any) ([]any, error) {
 	epoch, _ := args[0].(uint64)
+	if err := m.checkKept(epoch, c.BlockNumber); err != nil {
+		return nil, err
+	}
 	seed, t, ok := EpochSeed(c.State, epoch)
 	return []any{ok, [32]byte(seed), t, new(big.Int).SetUint64(ValidatorCount(c.State, epoch))}, nil
 }
 
 // BeginBlock implements native.BlockHooks. In an epoch's second block
 // (block b+1 of the epoch starting at b) it stores the epoch's seed (the
-// parent hash: block b's), the block's time and the epoch's validators;
+// parent hash: block b's), the block's time and the epoch's validators,
+// and, under the verifyPrune fork, deletes the epoch KeepEpochs before;
 // in the block after a class's commit deadline block D it stores D's hash
 // (the parent hash), the sample seed of that class's challenges.
 func (m *Module) BeginBlock(c *native.Call, env *native.BlockEnv) error {
@@ -731,6 +802,9 @@ func (m *Module) BeginBlock(c *native.Call, env *native.BlockEnv) error {
 	case pos == 1:
 		storeEpochSeed(c, epoch, env.ParentHash, env.Time)
 		storeValidators(c, epoch, env.Validators)
+		if epoch >= m.params.KeepEpochs && m.indexed(epoch-m.params.KeepEpochs) {
+			m.pruneEpoch(c, epoch-m.params.KeepEpochs)
+		}
 	case pos >= 2 && m.offsets[pos-2]:
 		c.Store(blockHashKey(env.Number-1), env.ParentHash)
 	}

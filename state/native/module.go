@@ -34,6 +34,11 @@ type Method struct {
 	// InputGas optionally adds an input-dependent cost, evaluated on the
 	// decoded arguments (for bounded pages, say). Nil means none.
 	InputGas func(args []any) uint64
+	// BlockGas optionally adds a cost that depends on the block the call
+	// runs in: work a fork added to the method is charged from the fork's
+	// activation block only, so blocks before it keep their gas. Nil means
+	// none.
+	BlockGas func(number uint64) uint64
 	// Mutates says the handler writes state or emits logs. It must agree
 	// with the ABI: view and pure functions do not mutate, nonpayable and
 	// payable ones do. Mutating methods run only in direct calls.

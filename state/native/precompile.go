@@ -53,7 +53,8 @@ func newBound(e *entry, evm *vm.EVM, msg *core.Message) *bound {
 func (b *bound) Name() string { return "native:" + b.e.mod.Name() }
 
 // RequiredGas implements vm.PrecompiledContract: the method's static gas,
-// plus its input-dependent gas, plus GasPerInputWord per input word. Input
+// plus its input-dependent gas, plus its gas at the block's number, plus
+// GasPerInputWord per input word. Input
 // that names no method costs RejectGas plus the word gas.
 func (b *bound) RequiredGas(input []byte) uint64 {
 	words := (uint64(len(input)) + 31) / 32 // rounds up
@@ -67,6 +68,9 @@ func (b *bound) RequiredGas(input []byte) uint64 {
 		if args, err := m.abi.Inputs.Unpack(input[4:]); err == nil {
 			gas = addSat(gas, m.InputGas(args))
 		}
+	}
+	if m.BlockGas != nil && b.evm.Context.BlockNumber != nil && b.evm.Context.BlockNumber.IsUint64() {
+		gas = addSat(gas, m.BlockGas(b.evm.Context.BlockNumber.Uint64()))
 	}
 	return gas
 }
