@@ -68,17 +68,24 @@ func (x *executor) apply(ctx context.Context, st *ethstate.StateDB, header *type
 	return res, nil
 }
 
-// EstimateGas is eth_estimateGas on the latest block for callers in the
+// EstimateGas is eth_estimateGas on the latest state for callers in the
 // node's process (its wallet), with DefaultConfig's gas cap and EVM
-// timeout. A revert comes back as the same error eth_estimateGas returns.
+// timeout, in the context of the next block: the latest header with the
+// next number, the earliest block the transaction can land in, so that a
+// method whose gas a fork changes (native.Method.BlockGas) is estimated
+// under the rules it runs under when the fork's block is the next one.
+// A revert comes back as the same error eth_estimateGas returns.
 func EstimateGas(ctx context.Context, b Backend, args TransactionArgs) (uint64, error) {
 	st, header, err := stateAndHeader(b, latestOr(nil))
 	if err != nil {
 		return 0, err
 	}
+	next := types.CopyHeader(header)
+	next.ParentHash = header.Hash()
+	next.Number = new(big.Int).Add(header.Number, big.NewInt(1))
 	d := DefaultConfig()
 	x := &executor{b: b, gasCap: d.GasCap, timeout: d.EVMTimeout}
-	return x.estimateGas(ctx, args, st, header, nil)
+	return x.estimateGas(ctx, args, st, next, nil)
 }
 
 // estimateGas binary-searches the lowest gas limit at which args succeed,

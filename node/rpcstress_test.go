@@ -365,6 +365,7 @@ func stressMethods() []stressMethod {
 			return callNoResult(ctx, c, "debug_traceTransaction", e.pickMined(rnd).hash, map[string]any{"tracer": "prestateTracer"})
 		}},
 		stressMethod{"emc_systemContracts", simple("emc_systemContracts")},
+		stressMethod{"emc_forks", simple("emc_forks")},
 		stressMethod{"emc_consensusStatus", simple("emc_consensusStatus")},
 		stressMethod{"emc_evidence", simple("emc_evidence")},
 		stressMethod{"emc_creditsOf", func(ctx context.Context, c *rpc.Client, e *stressEnv, rnd *rand.Rand) error {

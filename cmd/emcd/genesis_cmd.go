@@ -255,6 +255,16 @@ is given.`,
 			fmt.Fprintf(w, "base fee:      %s wei (min %s)\n", gen.BaseFeeWei(), gen.MinBaseFeeWei())
 			fmt.Fprintf(w, "block period:  %dms\n", gen.BlockPeriodMs)
 			fmt.Fprintf(w, "epoch length:  %d blocks\n", gen.EpochLength)
+			var forks []string
+			for _, f := range params.Forks {
+				if b, ok := gen.ForkBlock(f.Name); ok {
+					forks = append(forks, fmt.Sprintf("%s at block %d", f.Name, b))
+				}
+			}
+			if len(forks) == 0 {
+				forks = []string{"none"}
+			}
+			fmt.Fprintf(w, "forks:         %s\n", strings.Join(forks, ", "))
 			fmt.Fprintf(w, "total supply:  %s EMC\n", formatEMC(gen.TotalSupply()))
 			fmt.Fprintf(w, "alloc:         %d accounts, %s EMC\n", len(gen.Alloc), formatEMC(tab.allocWei))
 			fmt.Fprintf(w, "modules:       %s EMC\n", formatEMC(tab.modulesWei))

@@ -66,4 +66,9 @@ func TestInitForkSchedule(t *testing.T) {
 			t.Fatalf("%s: DATADIR/genesis.json schedules the fork at %d %v, want %d", step.name, b, ok, step.want)
 		}
 	}
+	// genesis inspect shows the schedule in force.
+	r := runCLI(t, "genesis", "inspect", "--datadir", dd)
+	if want := "forks:         verifyPrune at block 100\n"; r.code != 0 || !strings.Contains(r.stdout, want) {
+		t.Fatalf("genesis inspect: exit %d, want %q in\n%s%s", r.code, want, r.stdout, r.stderr)
+	}
 }
