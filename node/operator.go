@@ -25,6 +25,14 @@ func (o opBackend) NodeInfo(context.Context) (operator.NodeInfo, error) {
 	if n.cfg.Dev {
 		info.Role = "dev"
 	}
+	head := n.chain.Head().Number.Uint64()
+	for _, f := range params.Forks {
+		e := operator.Fork{Name: f.Name, Description: f.Doc}
+		if b, ok := n.backend.forks[f.Name]; ok {
+			e.Scheduled, e.Block, e.Active = true, b, head >= b
+		}
+		info.Forks = append(info.Forks, e)
+	}
 	switch {
 	case n.net != nil:
 		info.ValidatorAddress = n.net.engine.Address()

@@ -39,6 +39,7 @@ import (
 	"github.com/emc-network/emcd/genesis"
 	"github.com/emc-network/emcd/jsonrpc"
 	"github.com/emc-network/emcd/operator"
+	"github.com/emc-network/emcd/params"
 	"github.com/emc-network/emcd/state"
 	"github.com/emc-network/emcd/state/native"
 )
@@ -421,6 +422,14 @@ func stressMethods() []stressMethod {
 		// The operator API's backend reads the same chain and pool.
 		stressMethod{"operator.Status", func(ctx context.Context, c *rpc.Client, e *stressEnv, rnd *rand.Rand) error {
 			_, err := opBackend{e.node}.Status(ctx)
+			return err
+		}},
+		stressMethod{"operator.NodeInfo", func(ctx context.Context, c *rpc.Client, e *stressEnv, rnd *rand.Rand) error {
+			// The dev genesis schedules every known fork at block 0.
+			info, err := opBackend{e.node}.NodeInfo(ctx)
+			if err == nil && (len(info.Forks) != len(params.Forks) || !info.Forks[0].Scheduled || !info.Forks[0].Active) {
+				err = fmt.Errorf("forks %+v", info.Forks)
+			}
 			return err
 		}},
 		stressMethod{"operator.TxPool", func(ctx context.Context, c *rpc.Client, e *stressEnv, rnd *rand.Rand) error {

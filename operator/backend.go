@@ -59,6 +59,19 @@ type NodeInfo struct {
 	PeerID string
 	// ListenAddrs are full multiaddrs ending in /p2p/<PeerID>.
 	ListenAddrs []string
+	// Forks are the forks this binary knows, oldest first, with the
+	// chain's schedule.
+	Forks []Fork
+}
+
+// Fork is one consensus rule change and the chain's schedule for it.
+type Fork struct {
+	Name, Description string
+	// Scheduled: the genesis schedules it, from Block on; Active: the
+	// head is at or past Block.
+	Scheduled bool
+	Block     uint64
+	Active    bool
 }
 
 // Head is one canonical block, as much of it as operators watch.

@@ -186,6 +186,7 @@ func TestUnary(t *testing.T) {
 	f.info = operator.NodeInfo{
 		Version: "0.1.0-abc", Role: "validator", ChainID: 7, GenesisHash: hashA, ValidatorAddress: addrA,
 		PeerID: "12D3KooW", ListenAddrs: []string{"/ip4/127.0.0.1/tcp/20000/p2p/12D3KooW"},
+		Forks: []operator.Fork{{Name: "a", Description: "first", Scheduled: true, Block: 5, Active: true}, {Name: "b", Description: "second"}},
 	}
 	f.status = operator.Status{
 		Head:    operator.Head{Number: 42, Hash: hashB, Time: 1_700_000_042, TxCount: 3, GasUsed: 63000},
@@ -216,6 +217,7 @@ func TestUnary(t *testing.T) {
 			&pb.GetNodeInfoResponse{
 				Version: "0.1.0-abc", Role: "validator", ChainId: 7, GenesisHash: hashA.Hex(), ValidatorAddress: addrA.Hex(),
 				PeerId: "12D3KooW", ListenAddrs: []string{"/ip4/127.0.0.1/tcp/20000/p2p/12D3KooW"},
+				Forks: []*pb.Fork{{Name: "a", Description: "first", Scheduled: true, Block: 5, Active: true}, {Name: "b", Description: "second"}},
 			}},
 		{"GetStatus", func() (proto.Message, error) { return c.GetStatus(ctx, &pb.GetStatusRequest{}) },
 			&pb.GetStatusResponse{

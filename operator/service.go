@@ -25,6 +25,10 @@ func (v *service) GetNodeInfo(ctx context.Context, _ *pb.GetNodeInfoRequest) (*p
 		return nil, err
 	}
 	addrs, _ := capList(info.ListenAddrs, v.s.cfg.MaxListItems)
+	forks := make([]*pb.Fork, 0, len(info.Forks))
+	for _, f := range info.Forks {
+		forks = append(forks, &pb.Fork{Name: f.Name, Description: f.Description, Scheduled: f.Scheduled, Block: f.Block, Active: f.Active})
+	}
 	return &pb.GetNodeInfoResponse{
 		Version:          info.Version,
 		Role:             info.Role,
@@ -33,6 +37,7 @@ func (v *service) GetNodeInfo(ctx context.Context, _ *pb.GetNodeInfoRequest) (*p
 		ValidatorAddress: addrHex(info.ValidatorAddress),
 		PeerId:           info.PeerID,
 		ListenAddrs:      addrs,
+		Forks:            forks,
 	}, nil
 }
 

@@ -82,7 +82,11 @@ type GetNodeInfoResponse struct {
 	PeerId string `protobuf:"bytes,6,opt,name=peer_id,json=peerId,proto3" json:"peer_id,omitempty"`
 	// ListenAddrs are full multiaddrs (ending in /p2p/<peer id>) that other
 	// nodes can put in their bootnodes.
-	ListenAddrs   []string `protobuf:"bytes,7,rep,name=listen_addrs,json=listenAddrs,proto3" json:"listen_addrs,omitempty"`
+	ListenAddrs []string `protobuf:"bytes,7,rep,name=listen_addrs,json=listenAddrs,proto3" json:"listen_addrs,omitempty"`
+	// Forks lists every fork (consensus rule change) this binary knows,
+	// oldest first, with the chain's schedule for it: what an operator
+	// checks around an upgrade (JSON-RPC emc_forks says the same).
+	Forks         []*Fork `protobuf:"bytes,8,rep,name=forks,proto3" json:"forks,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -166,6 +170,95 @@ func (x *GetNodeInfoResponse) GetListenAddrs() []string {
 	return nil
 }
 
+func (x *GetNodeInfoResponse) GetForks() []*Fork {
+	if x != nil {
+		return x.Forks
+	}
+	return nil
+}
+
+// Fork is one consensus rule change and the chain's schedule for it.
+type Fork struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Name is the fork's key in the genesis "forks" object.
+	Name        string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Description string `protobuf:"bytes,2,opt,name=description,proto3" json:"description,omitempty"`
+	// Scheduled is false when the chain's genesis does not schedule the
+	// fork: it never activates (block is then 0).
+	Scheduled bool `protobuf:"varint,3,opt,name=scheduled,proto3" json:"scheduled,omitempty"`
+	// Block is the first block that executes under the fork.
+	Block uint64 `protobuf:"varint,4,opt,name=block,proto3" json:"block,omitempty"`
+	// Active: the node's head executed under the fork.
+	Active        bool `protobuf:"varint,5,opt,name=active,proto3" json:"active,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Fork) Reset() {
+	*x = Fork{}
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Fork) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Fork) ProtoMessage() {}
+
+func (x *Fork) ProtoReflect() protoreflect.Message {
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Fork.ProtoReflect.Descriptor instead.
+func (*Fork) Descriptor() ([]byte, []int) {
+	return file_emcd_operator_v1_operator_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Fork) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Fork) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *Fork) GetScheduled() bool {
+	if x != nil {
+		return x.Scheduled
+	}
+	return false
+}
+
+func (x *Fork) GetBlock() uint64 {
+	if x != nil {
+		return x.Block
+	}
+	return 0
+}
+
+func (x *Fork) GetActive() bool {
+	if x != nil {
+		return x.Active
+	}
+	return false
+}
+
 type GetStatusRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -174,7 +267,7 @@ type GetStatusRequest struct {
 
 func (x *GetStatusRequest) Reset() {
 	*x = GetStatusRequest{}
-	mi := &file_emcd_operator_v1_operator_proto_msgTypes[2]
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -186,7 +279,7 @@ func (x *GetStatusRequest) String() string {
 func (*GetStatusRequest) ProtoMessage() {}
 
 func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emcd_operator_v1_operator_proto_msgTypes[2]
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -199,7 +292,7 @@ func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusRequest.ProtoReflect.Descriptor instead.
 func (*GetStatusRequest) Descriptor() ([]byte, []int) {
-	return file_emcd_operator_v1_operator_proto_rawDescGZIP(), []int{2}
+	return file_emcd_operator_v1_operator_proto_rawDescGZIP(), []int{3}
 }
 
 type GetStatusResponse struct {
@@ -221,7 +314,7 @@ type GetStatusResponse struct {
 
 func (x *GetStatusResponse) Reset() {
 	*x = GetStatusResponse{}
-	mi := &file_emcd_operator_v1_operator_proto_msgTypes[3]
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -233,7 +326,7 @@ func (x *GetStatusResponse) String() string {
 func (*GetStatusResponse) ProtoMessage() {}
 
 func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emcd_operator_v1_operator_proto_msgTypes[3]
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -246,7 +339,7 @@ func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusResponse.ProtoReflect.Descriptor instead.
 func (*GetStatusResponse) Descriptor() ([]byte, []int) {
-	return file_emcd_operator_v1_operator_proto_rawDescGZIP(), []int{3}
+	return file_emcd_operator_v1_operator_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *GetStatusResponse) GetHead() *Head {
@@ -313,7 +406,7 @@ type Head struct {
 
 func (x *Head) Reset() {
 	*x = Head{}
-	mi := &file_emcd_operator_v1_operator_proto_msgTypes[4]
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -325,7 +418,7 @@ func (x *Head) String() string {
 func (*Head) ProtoMessage() {}
 
 func (x *Head) ProtoReflect() protoreflect.Message {
-	mi := &file_emcd_operator_v1_operator_proto_msgTypes[4]
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -338,7 +431,7 @@ func (x *Head) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Head.ProtoReflect.Descriptor instead.
 func (*Head) Descriptor() ([]byte, []int) {
-	return file_emcd_operator_v1_operator_proto_rawDescGZIP(), []int{4}
+	return file_emcd_operator_v1_operator_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Head) GetNumber() uint64 {
@@ -398,7 +491,7 @@ type Consensus struct {
 
 func (x *Consensus) Reset() {
 	*x = Consensus{}
-	mi := &file_emcd_operator_v1_operator_proto_msgTypes[5]
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -410,7 +503,7 @@ func (x *Consensus) String() string {
 func (*Consensus) ProtoMessage() {}
 
 func (x *Consensus) ProtoReflect() protoreflect.Message {
-	mi := &file_emcd_operator_v1_operator_proto_msgTypes[5]
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -423,7 +516,7 @@ func (x *Consensus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Consensus.ProtoReflect.Descriptor instead.
 func (*Consensus) Descriptor() ([]byte, []int) {
-	return file_emcd_operator_v1_operator_proto_rawDescGZIP(), []int{5}
+	return file_emcd_operator_v1_operator_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Consensus) GetEngine() string {
@@ -490,7 +583,7 @@ type ListPeersRequest struct {
 
 func (x *ListPeersRequest) Reset() {
 	*x = ListPeersRequest{}
-	mi := &file_emcd_operator_v1_operator_proto_msgTypes[6]
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -502,7 +595,7 @@ func (x *ListPeersRequest) String() string {
 func (*ListPeersRequest) ProtoMessage() {}
 
 func (x *ListPeersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emcd_operator_v1_operator_proto_msgTypes[6]
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -515,7 +608,7 @@ func (x *ListPeersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPeersRequest.ProtoReflect.Descriptor instead.
 func (*ListPeersRequest) Descriptor() ([]byte, []int) {
-	return file_emcd_operator_v1_operator_proto_rawDescGZIP(), []int{6}
+	return file_emcd_operator_v1_operator_proto_rawDescGZIP(), []int{7}
 }
 
 type ListPeersResponse struct {
@@ -528,7 +621,7 @@ type ListPeersResponse struct {
 
 func (x *ListPeersResponse) Reset() {
 	*x = ListPeersResponse{}
-	mi := &file_emcd_operator_v1_operator_proto_msgTypes[7]
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -540,7 +633,7 @@ func (x *ListPeersResponse) String() string {
 func (*ListPeersResponse) ProtoMessage() {}
 
 func (x *ListPeersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emcd_operator_v1_operator_proto_msgTypes[7]
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -553,7 +646,7 @@ func (x *ListPeersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPeersResponse.ProtoReflect.Descriptor instead.
 func (*ListPeersResponse) Descriptor() ([]byte, []int) {
-	return file_emcd_operator_v1_operator_proto_rawDescGZIP(), []int{7}
+	return file_emcd_operator_v1_operator_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ListPeersResponse) GetPeers() []*Peer {
@@ -585,7 +678,7 @@ type Peer struct {
 
 func (x *Peer) Reset() {
 	*x = Peer{}
-	mi := &file_emcd_operator_v1_operator_proto_msgTypes[8]
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -597,7 +690,7 @@ func (x *Peer) String() string {
 func (*Peer) ProtoMessage() {}
 
 func (x *Peer) ProtoReflect() protoreflect.Message {
-	mi := &file_emcd_operator_v1_operator_proto_msgTypes[8]
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -610,7 +703,7 @@ func (x *Peer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Peer.ProtoReflect.Descriptor instead.
 func (*Peer) Descriptor() ([]byte, []int) {
-	return file_emcd_operator_v1_operator_proto_rawDescGZIP(), []int{8}
+	return file_emcd_operator_v1_operator_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Peer) GetId() string {
@@ -649,7 +742,7 @@ type GetGPUsRequest struct {
 
 func (x *GetGPUsRequest) Reset() {
 	*x = GetGPUsRequest{}
-	mi := &file_emcd_operator_v1_operator_proto_msgTypes[9]
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -661,7 +754,7 @@ func (x *GetGPUsRequest) String() string {
 func (*GetGPUsRequest) ProtoMessage() {}
 
 func (x *GetGPUsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emcd_operator_v1_operator_proto_msgTypes[9]
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -674,7 +767,7 @@ func (x *GetGPUsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetGPUsRequest.ProtoReflect.Descriptor instead.
 func (*GetGPUsRequest) Descriptor() ([]byte, []int) {
-	return file_emcd_operator_v1_operator_proto_rawDescGZIP(), []int{9}
+	return file_emcd_operator_v1_operator_proto_rawDescGZIP(), []int{10}
 }
 
 type GetGPUsResponse struct {
@@ -695,7 +788,7 @@ type GetGPUsResponse struct {
 
 func (x *GetGPUsResponse) Reset() {
 	*x = GetGPUsResponse{}
-	mi := &file_emcd_operator_v1_operator_proto_msgTypes[10]
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -707,7 +800,7 @@ func (x *GetGPUsResponse) String() string {
 func (*GetGPUsResponse) ProtoMessage() {}
 
 func (x *GetGPUsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emcd_operator_v1_operator_proto_msgTypes[10]
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -720,7 +813,7 @@ func (x *GetGPUsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetGPUsResponse.ProtoReflect.Descriptor instead.
 func (*GetGPUsResponse) Descriptor() ([]byte, []int) {
-	return file_emcd_operator_v1_operator_proto_rawDescGZIP(), []int{10}
+	return file_emcd_operator_v1_operator_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GetGPUsResponse) GetSource() string {
@@ -786,7 +879,7 @@ type GPU struct {
 
 func (x *GPU) Reset() {
 	*x = GPU{}
-	mi := &file_emcd_operator_v1_operator_proto_msgTypes[11]
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -798,7 +891,7 @@ func (x *GPU) String() string {
 func (*GPU) ProtoMessage() {}
 
 func (x *GPU) ProtoReflect() protoreflect.Message {
-	mi := &file_emcd_operator_v1_operator_proto_msgTypes[11]
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -811,7 +904,7 @@ func (x *GPU) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GPU.ProtoReflect.Descriptor instead.
 func (*GPU) Descriptor() ([]byte, []int) {
-	return file_emcd_operator_v1_operator_proto_rawDescGZIP(), []int{11}
+	return file_emcd_operator_v1_operator_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GPU) GetIndex() uint32 {
@@ -857,7 +950,7 @@ type WatchHeadsRequest struct {
 
 func (x *WatchHeadsRequest) Reset() {
 	*x = WatchHeadsRequest{}
-	mi := &file_emcd_operator_v1_operator_proto_msgTypes[12]
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -869,7 +962,7 @@ func (x *WatchHeadsRequest) String() string {
 func (*WatchHeadsRequest) ProtoMessage() {}
 
 func (x *WatchHeadsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emcd_operator_v1_operator_proto_msgTypes[12]
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -882,7 +975,7 @@ func (x *WatchHeadsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchHeadsRequest.ProtoReflect.Descriptor instead.
 func (*WatchHeadsRequest) Descriptor() ([]byte, []int) {
-	return file_emcd_operator_v1_operator_proto_rawDescGZIP(), []int{12}
+	return file_emcd_operator_v1_operator_proto_rawDescGZIP(), []int{13}
 }
 
 type WatchHeadsResponse struct {
@@ -894,7 +987,7 @@ type WatchHeadsResponse struct {
 
 func (x *WatchHeadsResponse) Reset() {
 	*x = WatchHeadsResponse{}
-	mi := &file_emcd_operator_v1_operator_proto_msgTypes[13]
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -906,7 +999,7 @@ func (x *WatchHeadsResponse) String() string {
 func (*WatchHeadsResponse) ProtoMessage() {}
 
 func (x *WatchHeadsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emcd_operator_v1_operator_proto_msgTypes[13]
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -919,7 +1012,7 @@ func (x *WatchHeadsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchHeadsResponse.ProtoReflect.Descriptor instead.
 func (*WatchHeadsResponse) Descriptor() ([]byte, []int) {
-	return file_emcd_operator_v1_operator_proto_rawDescGZIP(), []int{13}
+	return file_emcd_operator_v1_operator_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *WatchHeadsResponse) GetHead() *Head {
@@ -939,7 +1032,7 @@ type ListTransactionsRequest struct {
 
 func (x *ListTransactionsRequest) Reset() {
 	*x = ListTransactionsRequest{}
-	mi := &file_emcd_operator_v1_operator_proto_msgTypes[14]
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -951,7 +1044,7 @@ func (x *ListTransactionsRequest) String() string {
 func (*ListTransactionsRequest) ProtoMessage() {}
 
 func (x *ListTransactionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emcd_operator_v1_operator_proto_msgTypes[14]
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -964,7 +1057,7 @@ func (x *ListTransactionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTransactionsRequest.ProtoReflect.Descriptor instead.
 func (*ListTransactionsRequest) Descriptor() ([]byte, []int) {
-	return file_emcd_operator_v1_operator_proto_rawDescGZIP(), []int{14}
+	return file_emcd_operator_v1_operator_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListTransactionsRequest) GetFrom() string {
@@ -986,7 +1079,7 @@ type ListTransactionsResponse struct {
 
 func (x *ListTransactionsResponse) Reset() {
 	*x = ListTransactionsResponse{}
-	mi := &file_emcd_operator_v1_operator_proto_msgTypes[15]
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -998,7 +1091,7 @@ func (x *ListTransactionsResponse) String() string {
 func (*ListTransactionsResponse) ProtoMessage() {}
 
 func (x *ListTransactionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emcd_operator_v1_operator_proto_msgTypes[15]
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1011,7 +1104,7 @@ func (x *ListTransactionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTransactionsResponse.ProtoReflect.Descriptor instead.
 func (*ListTransactionsResponse) Descriptor() ([]byte, []int) {
-	return file_emcd_operator_v1_operator_proto_rawDescGZIP(), []int{15}
+	return file_emcd_operator_v1_operator_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ListTransactionsResponse) GetPending() uint32 {
@@ -1063,7 +1156,7 @@ type PoolTransaction struct {
 
 func (x *PoolTransaction) Reset() {
 	*x = PoolTransaction{}
-	mi := &file_emcd_operator_v1_operator_proto_msgTypes[16]
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1075,7 +1168,7 @@ func (x *PoolTransaction) String() string {
 func (*PoolTransaction) ProtoMessage() {}
 
 func (x *PoolTransaction) ProtoReflect() protoreflect.Message {
-	mi := &file_emcd_operator_v1_operator_proto_msgTypes[16]
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1088,7 +1181,7 @@ func (x *PoolTransaction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PoolTransaction.ProtoReflect.Descriptor instead.
 func (*PoolTransaction) Descriptor() ([]byte, []int) {
-	return file_emcd_operator_v1_operator_proto_rawDescGZIP(), []int{16}
+	return file_emcd_operator_v1_operator_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *PoolTransaction) GetHash() string {
@@ -1162,7 +1255,7 @@ type GetValidatorsRequest struct {
 
 func (x *GetValidatorsRequest) Reset() {
 	*x = GetValidatorsRequest{}
-	mi := &file_emcd_operator_v1_operator_proto_msgTypes[17]
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1174,7 +1267,7 @@ func (x *GetValidatorsRequest) String() string {
 func (*GetValidatorsRequest) ProtoMessage() {}
 
 func (x *GetValidatorsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emcd_operator_v1_operator_proto_msgTypes[17]
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1187,7 +1280,7 @@ func (x *GetValidatorsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetValidatorsRequest.ProtoReflect.Descriptor instead.
 func (*GetValidatorsRequest) Descriptor() ([]byte, []int) {
-	return file_emcd_operator_v1_operator_proto_rawDescGZIP(), []int{17}
+	return file_emcd_operator_v1_operator_proto_rawDescGZIP(), []int{18}
 }
 
 type GetValidatorsResponse struct {
@@ -1208,7 +1301,7 @@ type GetValidatorsResponse struct {
 
 func (x *GetValidatorsResponse) Reset() {
 	*x = GetValidatorsResponse{}
-	mi := &file_emcd_operator_v1_operator_proto_msgTypes[18]
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1220,7 +1313,7 @@ func (x *GetValidatorsResponse) String() string {
 func (*GetValidatorsResponse) ProtoMessage() {}
 
 func (x *GetValidatorsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emcd_operator_v1_operator_proto_msgTypes[18]
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1233,7 +1326,7 @@ func (x *GetValidatorsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetValidatorsResponse.ProtoReflect.Descriptor instead.
 func (*GetValidatorsResponse) Descriptor() ([]byte, []int) {
-	return file_emcd_operator_v1_operator_proto_rawDescGZIP(), []int{18}
+	return file_emcd_operator_v1_operator_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *GetValidatorsResponse) GetNumber() uint64 {
@@ -1314,7 +1407,7 @@ type Validator struct {
 
 func (x *Validator) Reset() {
 	*x = Validator{}
-	mi := &file_emcd_operator_v1_operator_proto_msgTypes[19]
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1326,7 +1419,7 @@ func (x *Validator) String() string {
 func (*Validator) ProtoMessage() {}
 
 func (x *Validator) ProtoReflect() protoreflect.Message {
-	mi := &file_emcd_operator_v1_operator_proto_msgTypes[19]
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1339,7 +1432,7 @@ func (x *Validator) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Validator.ProtoReflect.Descriptor instead.
 func (*Validator) Descriptor() ([]byte, []int) {
-	return file_emcd_operator_v1_operator_proto_rawDescGZIP(), []int{19}
+	return file_emcd_operator_v1_operator_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Validator) GetAddress() string {
@@ -1384,7 +1477,7 @@ type Candidate struct {
 
 func (x *Candidate) Reset() {
 	*x = Candidate{}
-	mi := &file_emcd_operator_v1_operator_proto_msgTypes[20]
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1396,7 +1489,7 @@ func (x *Candidate) String() string {
 func (*Candidate) ProtoMessage() {}
 
 func (x *Candidate) ProtoReflect() protoreflect.Message {
-	mi := &file_emcd_operator_v1_operator_proto_msgTypes[20]
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1409,7 +1502,7 @@ func (x *Candidate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Candidate.ProtoReflect.Descriptor instead.
 func (*Candidate) Descriptor() ([]byte, []int) {
-	return file_emcd_operator_v1_operator_proto_rawDescGZIP(), []int{20}
+	return file_emcd_operator_v1_operator_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Candidate) GetOwner() string {
@@ -1449,7 +1542,7 @@ type GetPositionRequest struct {
 
 func (x *GetPositionRequest) Reset() {
 	*x = GetPositionRequest{}
-	mi := &file_emcd_operator_v1_operator_proto_msgTypes[21]
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1461,7 +1554,7 @@ func (x *GetPositionRequest) String() string {
 func (*GetPositionRequest) ProtoMessage() {}
 
 func (x *GetPositionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emcd_operator_v1_operator_proto_msgTypes[21]
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1474,7 +1567,7 @@ func (x *GetPositionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPositionRequest.ProtoReflect.Descriptor instead.
 func (*GetPositionRequest) Descriptor() ([]byte, []int) {
-	return file_emcd_operator_v1_operator_proto_rawDescGZIP(), []int{21}
+	return file_emcd_operator_v1_operator_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *GetPositionRequest) GetOwner() string {
@@ -1508,7 +1601,7 @@ type GetPositionResponse struct {
 
 func (x *GetPositionResponse) Reset() {
 	*x = GetPositionResponse{}
-	mi := &file_emcd_operator_v1_operator_proto_msgTypes[22]
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1520,7 +1613,7 @@ func (x *GetPositionResponse) String() string {
 func (*GetPositionResponse) ProtoMessage() {}
 
 func (x *GetPositionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emcd_operator_v1_operator_proto_msgTypes[22]
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1533,7 +1626,7 @@ func (x *GetPositionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPositionResponse.ProtoReflect.Descriptor instead.
 func (*GetPositionResponse) Descriptor() ([]byte, []int) {
-	return file_emcd_operator_v1_operator_proto_rawDescGZIP(), []int{22}
+	return file_emcd_operator_v1_operator_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *GetPositionResponse) GetNumber() uint64 {
@@ -1630,7 +1723,7 @@ type Unbonding struct {
 
 func (x *Unbonding) Reset() {
 	*x = Unbonding{}
-	mi := &file_emcd_operator_v1_operator_proto_msgTypes[23]
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1642,7 +1735,7 @@ func (x *Unbonding) String() string {
 func (*Unbonding) ProtoMessage() {}
 
 func (x *Unbonding) ProtoReflect() protoreflect.Message {
-	mi := &file_emcd_operator_v1_operator_proto_msgTypes[23]
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1655,7 +1748,7 @@ func (x *Unbonding) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Unbonding.ProtoReflect.Descriptor instead.
 func (*Unbonding) Descriptor() ([]byte, []int) {
-	return file_emcd_operator_v1_operator_proto_rawDescGZIP(), []int{23}
+	return file_emcd_operator_v1_operator_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Unbonding) GetAmountWei() string {
@@ -1681,7 +1774,7 @@ type GetJobRequest struct {
 
 func (x *GetJobRequest) Reset() {
 	*x = GetJobRequest{}
-	mi := &file_emcd_operator_v1_operator_proto_msgTypes[24]
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1693,7 +1786,7 @@ func (x *GetJobRequest) String() string {
 func (*GetJobRequest) ProtoMessage() {}
 
 func (x *GetJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emcd_operator_v1_operator_proto_msgTypes[24]
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1706,7 +1799,7 @@ func (x *GetJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJobRequest.ProtoReflect.Descriptor instead.
 func (*GetJobRequest) Descriptor() ([]byte, []int) {
-	return file_emcd_operator_v1_operator_proto_rawDescGZIP(), []int{24}
+	return file_emcd_operator_v1_operator_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *GetJobRequest) GetId() uint64 {
@@ -1725,7 +1818,7 @@ type GetJobResponse struct {
 
 func (x *GetJobResponse) Reset() {
 	*x = GetJobResponse{}
-	mi := &file_emcd_operator_v1_operator_proto_msgTypes[25]
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1737,7 +1830,7 @@ func (x *GetJobResponse) String() string {
 func (*GetJobResponse) ProtoMessage() {}
 
 func (x *GetJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emcd_operator_v1_operator_proto_msgTypes[25]
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1750,7 +1843,7 @@ func (x *GetJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJobResponse.ProtoReflect.Descriptor instead.
 func (*GetJobResponse) Descriptor() ([]byte, []int) {
-	return file_emcd_operator_v1_operator_proto_rawDescGZIP(), []int{25}
+	return file_emcd_operator_v1_operator_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *GetJobResponse) GetJob() *Job {
@@ -1776,7 +1869,7 @@ type ListJobsRequest struct {
 
 func (x *ListJobsRequest) Reset() {
 	*x = ListJobsRequest{}
-	mi := &file_emcd_operator_v1_operator_proto_msgTypes[26]
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1788,7 +1881,7 @@ func (x *ListJobsRequest) String() string {
 func (*ListJobsRequest) ProtoMessage() {}
 
 func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_emcd_operator_v1_operator_proto_msgTypes[26]
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1801,7 +1894,7 @@ func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobsRequest.ProtoReflect.Descriptor instead.
 func (*ListJobsRequest) Descriptor() ([]byte, []int) {
-	return file_emcd_operator_v1_operator_proto_rawDescGZIP(), []int{26}
+	return file_emcd_operator_v1_operator_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ListJobsRequest) GetOwner() string {
@@ -1844,7 +1937,7 @@ type ListJobsResponse struct {
 
 func (x *ListJobsResponse) Reset() {
 	*x = ListJobsResponse{}
-	mi := &file_emcd_operator_v1_operator_proto_msgTypes[27]
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1856,7 +1949,7 @@ func (x *ListJobsResponse) String() string {
 func (*ListJobsResponse) ProtoMessage() {}
 
 func (x *ListJobsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_emcd_operator_v1_operator_proto_msgTypes[27]
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1869,7 +1962,7 @@ func (x *ListJobsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobsResponse.ProtoReflect.Descriptor instead.
 func (*ListJobsResponse) Descriptor() ([]byte, []int) {
-	return file_emcd_operator_v1_operator_proto_rawDescGZIP(), []int{27}
+	return file_emcd_operator_v1_operator_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ListJobsResponse) GetNumber() uint64 {
@@ -1928,7 +2021,7 @@ type Job struct {
 
 func (x *Job) Reset() {
 	*x = Job{}
-	mi := &file_emcd_operator_v1_operator_proto_msgTypes[28]
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1940,7 +2033,7 @@ func (x *Job) String() string {
 func (*Job) ProtoMessage() {}
 
 func (x *Job) ProtoReflect() protoreflect.Message {
-	mi := &file_emcd_operator_v1_operator_proto_msgTypes[28]
+	mi := &file_emcd_operator_v1_operator_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1953,7 +2046,7 @@ func (x *Job) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Job.ProtoReflect.Descriptor instead.
 func (*Job) Descriptor() ([]byte, []int) {
-	return file_emcd_operator_v1_operator_proto_rawDescGZIP(), []int{28}
+	return file_emcd_operator_v1_operator_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *Job) GetId() uint64 {
@@ -2094,7 +2187,7 @@ var File_emcd_operator_v1_operator_proto protoreflect.FileDescriptor
 const file_emcd_operator_v1_operator_proto_rawDesc = "" +
 	"\n" +
 	"\x1femcd/operator/v1/operator.proto\x12\x10emcd.operator.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x14\n" +
-	"\x12GetNodeInfoRequest\"\xea\x01\n" +
+	"\x12GetNodeInfoRequest\"\x98\x02\n" +
 	"\x13GetNodeInfoResponse\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x12\x12\n" +
 	"\x04role\x18\x02 \x01(\tR\x04role\x12\x19\n" +
@@ -2102,7 +2195,14 @@ const file_emcd_operator_v1_operator_proto_rawDesc = "" +
 	"\fgenesis_hash\x18\x04 \x01(\tR\vgenesisHash\x12+\n" +
 	"\x11validator_address\x18\x05 \x01(\tR\x10validatorAddress\x12\x17\n" +
 	"\apeer_id\x18\x06 \x01(\tR\x06peerId\x12!\n" +
-	"\flisten_addrs\x18\a \x03(\tR\vlistenAddrs\"\x12\n" +
+	"\flisten_addrs\x18\a \x03(\tR\vlistenAddrs\x12,\n" +
+	"\x05forks\x18\b \x03(\v2\x16.emcd.operator.v1.ForkR\x05forks\"\x88\x01\n" +
+	"\x04Fork\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
+	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x1c\n" +
+	"\tscheduled\x18\x03 \x01(\bR\tscheduled\x12\x14\n" +
+	"\x05block\x18\x04 \x01(\x04R\x05block\x12\x16\n" +
+	"\x06active\x18\x05 \x01(\bR\x06active\"\x12\n" +
 	"\x10GetStatusRequest\"\xa0\x02\n" +
 	"\x11GetStatusResponse\x12*\n" +
 	"\x04head\x18\x01 \x01(\v2\x16.emcd.operator.v1.HeadR\x04head\x12\x18\n" +
@@ -2292,77 +2392,79 @@ func file_emcd_operator_v1_operator_proto_rawDescGZIP() []byte {
 	return file_emcd_operator_v1_operator_proto_rawDescData
 }
 
-var file_emcd_operator_v1_operator_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_emcd_operator_v1_operator_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_emcd_operator_v1_operator_proto_goTypes = []any{
 	(*GetNodeInfoRequest)(nil),       // 0: emcd.operator.v1.GetNodeInfoRequest
 	(*GetNodeInfoResponse)(nil),      // 1: emcd.operator.v1.GetNodeInfoResponse
-	(*GetStatusRequest)(nil),         // 2: emcd.operator.v1.GetStatusRequest
-	(*GetStatusResponse)(nil),        // 3: emcd.operator.v1.GetStatusResponse
-	(*Head)(nil),                     // 4: emcd.operator.v1.Head
-	(*Consensus)(nil),                // 5: emcd.operator.v1.Consensus
-	(*ListPeersRequest)(nil),         // 6: emcd.operator.v1.ListPeersRequest
-	(*ListPeersResponse)(nil),        // 7: emcd.operator.v1.ListPeersResponse
-	(*Peer)(nil),                     // 8: emcd.operator.v1.Peer
-	(*GetGPUsRequest)(nil),           // 9: emcd.operator.v1.GetGPUsRequest
-	(*GetGPUsResponse)(nil),          // 10: emcd.operator.v1.GetGPUsResponse
-	(*GPU)(nil),                      // 11: emcd.operator.v1.GPU
-	(*WatchHeadsRequest)(nil),        // 12: emcd.operator.v1.WatchHeadsRequest
-	(*WatchHeadsResponse)(nil),       // 13: emcd.operator.v1.WatchHeadsResponse
-	(*ListTransactionsRequest)(nil),  // 14: emcd.operator.v1.ListTransactionsRequest
-	(*ListTransactionsResponse)(nil), // 15: emcd.operator.v1.ListTransactionsResponse
-	(*PoolTransaction)(nil),          // 16: emcd.operator.v1.PoolTransaction
-	(*GetValidatorsRequest)(nil),     // 17: emcd.operator.v1.GetValidatorsRequest
-	(*GetValidatorsResponse)(nil),    // 18: emcd.operator.v1.GetValidatorsResponse
-	(*Validator)(nil),                // 19: emcd.operator.v1.Validator
-	(*Candidate)(nil),                // 20: emcd.operator.v1.Candidate
-	(*GetPositionRequest)(nil),       // 21: emcd.operator.v1.GetPositionRequest
-	(*GetPositionResponse)(nil),      // 22: emcd.operator.v1.GetPositionResponse
-	(*Unbonding)(nil),                // 23: emcd.operator.v1.Unbonding
-	(*GetJobRequest)(nil),            // 24: emcd.operator.v1.GetJobRequest
-	(*GetJobResponse)(nil),           // 25: emcd.operator.v1.GetJobResponse
-	(*ListJobsRequest)(nil),          // 26: emcd.operator.v1.ListJobsRequest
-	(*ListJobsResponse)(nil),         // 27: emcd.operator.v1.ListJobsResponse
-	(*Job)(nil),                      // 28: emcd.operator.v1.Job
-	(*timestamppb.Timestamp)(nil),    // 29: google.protobuf.Timestamp
+	(*Fork)(nil),                     // 2: emcd.operator.v1.Fork
+	(*GetStatusRequest)(nil),         // 3: emcd.operator.v1.GetStatusRequest
+	(*GetStatusResponse)(nil),        // 4: emcd.operator.v1.GetStatusResponse
+	(*Head)(nil),                     // 5: emcd.operator.v1.Head
+	(*Consensus)(nil),                // 6: emcd.operator.v1.Consensus
+	(*ListPeersRequest)(nil),         // 7: emcd.operator.v1.ListPeersRequest
+	(*ListPeersResponse)(nil),        // 8: emcd.operator.v1.ListPeersResponse
+	(*Peer)(nil),                     // 9: emcd.operator.v1.Peer
+	(*GetGPUsRequest)(nil),           // 10: emcd.operator.v1.GetGPUsRequest
+	(*GetGPUsResponse)(nil),          // 11: emcd.operator.v1.GetGPUsResponse
+	(*GPU)(nil),                      // 12: emcd.operator.v1.GPU
+	(*WatchHeadsRequest)(nil),        // 13: emcd.operator.v1.WatchHeadsRequest
+	(*WatchHeadsResponse)(nil),       // 14: emcd.operator.v1.WatchHeadsResponse
+	(*ListTransactionsRequest)(nil),  // 15: emcd.operator.v1.ListTransactionsRequest
+	(*ListTransactionsResponse)(nil), // 16: emcd.operator.v1.ListTransactionsResponse
+	(*PoolTransaction)(nil),          // 17: emcd.operator.v1.PoolTransaction
+	(*GetValidatorsRequest)(nil),     // 18: emcd.operator.v1.GetValidatorsRequest
+	(*GetValidatorsResponse)(nil),    // 19: emcd.operator.v1.GetValidatorsResponse
+	(*Validator)(nil),                // 20: emcd.operator.v1.Validator
+	(*Candidate)(nil),                // 21: emcd.operator.v1.Candidate
+	(*GetPositionRequest)(nil),       // 22: emcd.operator.v1.GetPositionRequest
+	(*GetPositionResponse)(nil),      // 23: emcd.operator.v1.GetPositionResponse
+	(*Unbonding)(nil),                // 24: emcd.operator.v1.Unbonding
+	(*GetJobRequest)(nil),            // 25: emcd.operator.v1.GetJobRequest
+	(*GetJobResponse)(nil),           // 26: emcd.operator.v1.GetJobResponse
+	(*ListJobsRequest)(nil),          // 27: emcd.operator.v1.ListJobsRequest
+	(*ListJobsResponse)(nil),         // 28: emcd.operator.v1.ListJobsResponse
+	(*Job)(nil),                      // 29: emcd.operator.v1.Job
+	(*timestamppb.Timestamp)(nil),    // 30: google.protobuf.Timestamp
 }
 var file_emcd_operator_v1_operator_proto_depIdxs = []int32{
-	4,  // 0: emcd.operator.v1.GetStatusResponse.head:type_name -> emcd.operator.v1.Head
-	5,  // 1: emcd.operator.v1.GetStatusResponse.consensus:type_name -> emcd.operator.v1.Consensus
-	29, // 2: emcd.operator.v1.Consensus.last_commit_time:type_name -> google.protobuf.Timestamp
-	8,  // 3: emcd.operator.v1.ListPeersResponse.peers:type_name -> emcd.operator.v1.Peer
-	11, // 4: emcd.operator.v1.GetGPUsResponse.devices:type_name -> emcd.operator.v1.GPU
-	4,  // 5: emcd.operator.v1.WatchHeadsResponse.head:type_name -> emcd.operator.v1.Head
-	16, // 6: emcd.operator.v1.ListTransactionsResponse.transactions:type_name -> emcd.operator.v1.PoolTransaction
-	19, // 7: emcd.operator.v1.GetValidatorsResponse.validators:type_name -> emcd.operator.v1.Validator
-	20, // 8: emcd.operator.v1.GetValidatorsResponse.candidates:type_name -> emcd.operator.v1.Candidate
-	23, // 9: emcd.operator.v1.GetPositionResponse.unbonding:type_name -> emcd.operator.v1.Unbonding
-	28, // 10: emcd.operator.v1.GetJobResponse.job:type_name -> emcd.operator.v1.Job
-	28, // 11: emcd.operator.v1.ListJobsResponse.jobs:type_name -> emcd.operator.v1.Job
-	0,  // 12: emcd.operator.v1.Operator.GetNodeInfo:input_type -> emcd.operator.v1.GetNodeInfoRequest
-	2,  // 13: emcd.operator.v1.Operator.GetStatus:input_type -> emcd.operator.v1.GetStatusRequest
-	6,  // 14: emcd.operator.v1.Operator.ListPeers:input_type -> emcd.operator.v1.ListPeersRequest
-	9,  // 15: emcd.operator.v1.Operator.GetGPUs:input_type -> emcd.operator.v1.GetGPUsRequest
-	12, // 16: emcd.operator.v1.Operator.WatchHeads:input_type -> emcd.operator.v1.WatchHeadsRequest
-	14, // 17: emcd.operator.v1.TxPoolService.ListTransactions:input_type -> emcd.operator.v1.ListTransactionsRequest
-	17, // 18: emcd.operator.v1.ConsensusService.GetValidators:input_type -> emcd.operator.v1.GetValidatorsRequest
-	21, // 19: emcd.operator.v1.StakingService.GetPosition:input_type -> emcd.operator.v1.GetPositionRequest
-	24, // 20: emcd.operator.v1.JobsService.GetJob:input_type -> emcd.operator.v1.GetJobRequest
-	26, // 21: emcd.operator.v1.JobsService.ListJobs:input_type -> emcd.operator.v1.ListJobsRequest
-	1,  // 22: emcd.operator.v1.Operator.GetNodeInfo:output_type -> emcd.operator.v1.GetNodeInfoResponse
-	3,  // 23: emcd.operator.v1.Operator.GetStatus:output_type -> emcd.operator.v1.GetStatusResponse
-	7,  // 24: emcd.operator.v1.Operator.ListPeers:output_type -> emcd.operator.v1.ListPeersResponse
-	10, // 25: emcd.operator.v1.Operator.GetGPUs:output_type -> emcd.operator.v1.GetGPUsResponse
-	13, // 26: emcd.operator.v1.Operator.WatchHeads:output_type -> emcd.operator.v1.WatchHeadsResponse
-	15, // 27: emcd.operator.v1.TxPoolService.ListTransactions:output_type -> emcd.operator.v1.ListTransactionsResponse
-	18, // 28: emcd.operator.v1.ConsensusService.GetValidators:output_type -> emcd.operator.v1.GetValidatorsResponse
-	22, // 29: emcd.operator.v1.StakingService.GetPosition:output_type -> emcd.operator.v1.GetPositionResponse
-	25, // 30: emcd.operator.v1.JobsService.GetJob:output_type -> emcd.operator.v1.GetJobResponse
-	27, // 31: emcd.operator.v1.JobsService.ListJobs:output_type -> emcd.operator.v1.ListJobsResponse
-	22, // [22:32] is the sub-list for method output_type
-	12, // [12:22] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	2,  // 0: emcd.operator.v1.GetNodeInfoResponse.forks:type_name -> emcd.operator.v1.Fork
+	5,  // 1: emcd.operator.v1.GetStatusResponse.head:type_name -> emcd.operator.v1.Head
+	6,  // 2: emcd.operator.v1.GetStatusResponse.consensus:type_name -> emcd.operator.v1.Consensus
+	30, // 3: emcd.operator.v1.Consensus.last_commit_time:type_name -> google.protobuf.Timestamp
+	9,  // 4: emcd.operator.v1.ListPeersResponse.peers:type_name -> emcd.operator.v1.Peer
+	12, // 5: emcd.operator.v1.GetGPUsResponse.devices:type_name -> emcd.operator.v1.GPU
+	5,  // 6: emcd.operator.v1.WatchHeadsResponse.head:type_name -> emcd.operator.v1.Head
+	17, // 7: emcd.operator.v1.ListTransactionsResponse.transactions:type_name -> emcd.operator.v1.PoolTransaction
+	20, // 8: emcd.operator.v1.GetValidatorsResponse.validators:type_name -> emcd.operator.v1.Validator
+	21, // 9: emcd.operator.v1.GetValidatorsResponse.candidates:type_name -> emcd.operator.v1.Candidate
+	24, // 10: emcd.operator.v1.GetPositionResponse.unbonding:type_name -> emcd.operator.v1.Unbonding
+	29, // 11: emcd.operator.v1.GetJobResponse.job:type_name -> emcd.operator.v1.Job
+	29, // 12: emcd.operator.v1.ListJobsResponse.jobs:type_name -> emcd.operator.v1.Job
+	0,  // 13: emcd.operator.v1.Operator.GetNodeInfo:input_type -> emcd.operator.v1.GetNodeInfoRequest
+	3,  // 14: emcd.operator.v1.Operator.GetStatus:input_type -> emcd.operator.v1.GetStatusRequest
+	7,  // 15: emcd.operator.v1.Operator.ListPeers:input_type -> emcd.operator.v1.ListPeersRequest
+	10, // 16: emcd.operator.v1.Operator.GetGPUs:input_type -> emcd.operator.v1.GetGPUsRequest
+	13, // 17: emcd.operator.v1.Operator.WatchHeads:input_type -> emcd.operator.v1.WatchHeadsRequest
+	15, // 18: emcd.operator.v1.TxPoolService.ListTransactions:input_type -> emcd.operator.v1.ListTransactionsRequest
+	18, // 19: emcd.operator.v1.ConsensusService.GetValidators:input_type -> emcd.operator.v1.GetValidatorsRequest
+	22, // 20: emcd.operator.v1.StakingService.GetPosition:input_type -> emcd.operator.v1.GetPositionRequest
+	25, // 21: emcd.operator.v1.JobsService.GetJob:input_type -> emcd.operator.v1.GetJobRequest
+	27, // 22: emcd.operator.v1.JobsService.ListJobs:input_type -> emcd.operator.v1.ListJobsRequest
+	1,  // 23: emcd.operator.v1.Operator.GetNodeInfo:output_type -> emcd.operator.v1.GetNodeInfoResponse
+	4,  // 24: emcd.operator.v1.Operator.GetStatus:output_type -> emcd.operator.v1.GetStatusResponse
+	8,  // 25: emcd.operator.v1.Operator.ListPeers:output_type -> emcd.operator.v1.ListPeersResponse
+	11, // 26: emcd.operator.v1.Operator.GetGPUs:output_type -> emcd.operator.v1.GetGPUsResponse
+	14, // 27: emcd.operator.v1.Operator.WatchHeads:output_type -> emcd.operator.v1.WatchHeadsResponse
+	16, // 28: emcd.operator.v1.TxPoolService.ListTransactions:output_type -> emcd.operator.v1.ListTransactionsResponse
+	19, // 29: emcd.operator.v1.ConsensusService.GetValidators:output_type -> emcd.operator.v1.GetValidatorsResponse
+	23, // 30: emcd.operator.v1.StakingService.GetPosition:output_type -> emcd.operator.v1.GetPositionResponse
+	26, // 31: emcd.operator.v1.JobsService.GetJob:output_type -> emcd.operator.v1.GetJobResponse
+	28, // 32: emcd.operator.v1.JobsService.ListJobs:output_type -> emcd.operator.v1.ListJobsResponse
+	23, // [23:33] is the sub-list for method output_type
+	13, // [13:23] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_emcd_operator_v1_operator_proto_init() }
@@ -2376,7 +2478,7 @@ func file_emcd_operator_v1_operator_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_emcd_operator_v1_operator_proto_rawDesc), len(file_emcd_operator_v1_operator_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   29,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   5,
 		},
