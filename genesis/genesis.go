@@ -238,12 +238,6 @@ func (g *Genesis) ForkBlock(name string) (block uint64, ok bool) {
 	return uint64(b), ok
 }
 
-// ForkActive reports whether block number executes under fork name.
-func (g *Genesis) ForkActive(name string, number uint64) bool {
-	b, ok := g.ForkBlock(name)
-	return ok && number >= b
-}
-
 // ScheduleAllForks schedules every fork this binary knows at block 0 (the
 // rules a new chain should start with), keeping any already scheduled.
 func (g *Genesis) ScheduleAllForks() {

@@ -48,17 +48,15 @@ type Fork struct {
 
 // Forks lists every fork this binary knows, oldest first, with the
 // chain's schedule for it: what an operator checks before and after an
-// upgrade (docs/operations.md, "Scheduling a fork").
+// upgrade (docs/operators.md, "Scheduling a fork").
 func (api *emcAPI) Forks(ctx context.Context) ([]Fork, error) {
-	sched := api.b.Forks()
-	head := api.b.CurrentHeader()
-	out := make([]Fork, 0, len(emcparams.Forks))
-	for _, f := range emcparams.Forks {
-		e := Fork{Name: f.Name, Description: f.Doc}
-		if b, ok := sched[f.Name]; ok {
-			hb := hexutil.Uint64(b)
-			e.Block = &hb
-			e.Active = head != nil && head.Number.Uint64() >= b
+	states := emcparams.ForkStates(api.b.Forks(), api.b.CurrentHeader().Number.Uint64())
+	out := make([]Fork, 0, len(states))
+	for _, s := range states {
+		e := Fork{Name: s.Name, Description: s.Doc, Active: s.Active}
+		if s.Scheduled {
+			b := hexutil.Uint64(s.Block)
+			e.Block = &b
 		}
 		out = append(out, e)
 	}

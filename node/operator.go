@@ -25,13 +25,8 @@ func (o opBackend) NodeInfo(context.Context) (operator.NodeInfo, error) {
 	if n.cfg.Dev {
 		info.Role = "dev"
 	}
-	head := n.chain.Head().Number.Uint64()
-	for _, f := range params.Forks {
-		e := operator.Fork{Name: f.Name, Description: f.Doc}
-		if b, ok := n.backend.forks[f.Name]; ok {
-			e.Scheduled, e.Block, e.Active = true, b, head >= b
-		}
-		info.Forks = append(info.Forks, e)
+	for _, s := range params.ForkStates(n.backend.forks, n.chain.Head().Number.Uint64()) {
+		info.Forks = append(info.Forks, operator.Fork{Name: s.Name, Description: s.Doc, Scheduled: s.Scheduled, Block: s.Block, Active: s.Active})
 	}
 	switch {
 	case n.net != nil:

@@ -47,3 +47,28 @@ func KnownFork(name string) bool {
 	}
 	return false
 }
+
+// ForkState is a fork this binary knows with a chain's schedule for it,
+// as of a head block: what emc_forks and the operator API report.
+type ForkState struct {
+	Fork
+	// Scheduled: the chain activates the fork from Block on; Active: the
+	// head is at or past Block.
+	Scheduled bool
+	Block     uint64
+	Active    bool
+}
+
+// ForkStates lists Forks, oldest first, with schedule sched (fork name to
+// activation block) as of head.
+func ForkStates(sched map[string]uint64, head uint64) []ForkState {
+	out := make([]ForkState, 0, len(Forks))
+	for _, f := range Forks {
+		s := ForkState{Fork: f}
+		if b, ok := sched[f.Name]; ok {
+			s.Scheduled, s.Block, s.Active = true, b, head >= b
+		}
+		out = append(out, s)
+	}
+	return out
+}

@@ -332,7 +332,7 @@ func (m *Module) pruneEpoch(c *native.Call, epoch uint64) {
 	c.Store(vs, zero)
 	c.Store(native.MapSlot(native.Slot(slotSeed), native.Slot(epoch)), zero)
 	c.Store(native.MapSlot(native.Slot(slotEpochInfo), native.Slot(epoch)), zero)
-	for off := range m.offsets {
+	for off := range m.offsets { // any order: deletions only
 		c.Store(blockHashKey(m.epochStart(epoch)+1+off), zero)
 	}
 }
