@@ -316,8 +316,11 @@ func (m *Module) pruneEpoch(c *native.Call, epoch uint64) {
 	for i := range n {
 		key := native.ArraySlot(base, i)
 		account := common.BytesToAddress(c.Load(key).Bytes())
+		// The root, the meta word and the verifier words the meta counts
+		// (a miss has a meta word only; the root of one is zero).
 		ch := challengeBase(epoch, account)
-		for k := range uint64(2 + MaxVerifiers) {
+		slots := uint64(min(c.Load(add(ch, 1))[17], MaxVerifiers))
+		for k := range 2 + slots {
 			c.Store(add(ch, k), zero)
 		}
 		c.Store(probeKey(epoch, account), zero)
